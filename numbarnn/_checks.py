@@ -1,0 +1,58 @@
+"""Input validation shared by the layers: one clear ``ValueError`` per mistake."""
+import numpy as np
+from numba import njit
+
+from .kernels._jit import JIT_OPTIONS
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@njit(**JIT_OPTIONS)
+def _all_finite(flat):
+    for v in flat:
+        if not np.isfinite(v):
+            return False
+    return True
+
+
+def check_dtype(dtype):
+    """The layer dtype as ``np.dtype``; float32 or float64 only."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in SUPPORTED_DTYPES:
+        raise ValueError(f"dtype: got {dtype!r}, expected np.float32 or np.float64")
+    return dt
+
+
+def as_float_array(name, value, dtype):
+    """``value`` as a C-contiguous array of ``dtype``; floating-point input only.
+
+    Other float widths are converted; integers, booleans and complex numbers are
+    refused, since they are almost always a mistake (token ids instead of
+    embeddings, say).
+    """
+    if hasattr(value, "__cuda_array_interface__") and not isinstance(value, np.ndarray):
+        raise ValueError(f"{name}: got a GPU array, but this layer runs on the CPU (device='cpu')")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # e.g. a torch tensor that requires grad
+        raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
+    if arr.dtype.kind != "f":
+        raise ValueError(f"{name}: got dtype {arr.dtype}, expected floating point "
+                         f"(the layer computes in {np.dtype(dtype).name})")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_shape(name, arr, expected, meaning):
+    """``expected`` is a tuple of ints; ``meaning`` names the axes, e.g. '(T, B, input_size)'."""
+    if arr.shape != tuple(expected):
+        raise ValueError(f"{name}: got shape {arr.shape}, expected {tuple(expected)} {meaning}")
+
+
+def check_finite(name, arr):
+    if not _all_finite(arr.reshape(-1)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name}: contains a non-finite value (NaN or inf) at index "
+                         f"{tuple(int(i) for i in bad)}; expected only finite numbers")

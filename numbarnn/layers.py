@@ -1,0 +1,348 @@
+"""Recurrent layers with the interface of ``torch.nn.RNN`` and ``torch.nn.LSTM``.
+
+A layer owns its parameters (PyTorch's names, shapes and gate order), the
+gradients that ``backward`` fills, and the working buffers that the kernels
+reuse from call to call.  The time loops themselves are the compiled kernels
+of ``numbarnn.kernels``; this module only checks, arranges and dispatches.
+"""
+import warnings
+
+import numpy as np
+
+from . import kernels
+from ._checks import as_float_array, check_dtype, check_finite, check_shape
+
+# Elements in the input-projection work space: enough steps per GEMM to keep it
+# efficient, few enough that inference memory does not grow with T.
+_XPROJ_ELEMENTS = 1 << 18
+
+
+class _Recurrent:
+    """What RNN and LSTM share: parameters, checks, buffers, layer stacking, dropout."""
+
+    _gates = 1  # gate blocks per layer: 4 for the LSTM
+    _state_names = ("h",)
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, dtype=np.float32, device="cpu", seed=None):
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout: got {dropout!r}, expected a probability in [0, 1)")
+        if device != "cpu":
+            raise ValueError(f"device: got {device!r}, expected 'cpu' "
+                             "(this version of numbarnn has no CUDA kernels yet)")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout acts between stacked layers, so with num_layers=1 it does "
+                          "nothing (as in torch.nn.RNN/LSTM)", stacklevel=3)
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.dtype = check_dtype(dtype)
+        self.device = device
+        init_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
+        self._dropout_rng = np.random.default_rng(dropout_seed)
+
+        # Initialisation as PyTorch's: every parameter uniform in +-1/sqrt(hidden_size).
+        rng = np.random.default_rng(init_seed)
+        bound = 1.0 / np.sqrt(self.hidden_size)
+        self.params = {}
+        for name, shape in self._param_shapes():
+            self.params[name] = rng.uniform(-bound, bound, shape).astype(self.dtype)
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._buffers = {}
+        self._cache = None
+        self._cache_note = "backward() needs a forward(train=True) first"
+
+    # ------------------------------------------------------------------ parameters
+    def _param_shapes(self):
+        GH, H = self._gates * self.hidden_size, self.hidden_size
+        for k in range(self.num_layers):
+            D = self.input_size if k == 0 else H
+            yield f"weight_ih_l{k}", (GH, D)
+            yield f"weight_hh_l{k}", (GH, H)
+            if self.bias:
+                yield f"bias_ih_l{k}", (GH,)
+                yield f"bias_hh_l{k}", (GH,)
+
+    def state_dict(self):
+        """A copy of the parameters under PyTorch's names."""
+        return {name: p.copy() for name, p in self.params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Copy parameters in place, from NumPy arrays or anything ``np.asarray`` reads.
+
+        The keys and shapes must be exactly this layer's (a ``torch.nn.LSTM``
+        state dict converted to NumPy fits a ``numbarnn.LSTM`` of the same
+        configuration).  Nothing is changed unless every entry is valid.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise ValueError(f"state_dict: got {type(state_dict).__name__}, expected a mapping "
+                             "of parameter names to arrays")
+        missing = [k for k in self.params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in self.params]
+        if missing or unexpected:
+            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}; "
+                             f"expected exactly {list(self.params)}")
+        new = {}
+        for name, p in self.params.items():
+            value = state_dict[name]
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            arr = as_float_array(f"state_dict[{name!r}]", value, self.dtype)
+            check_shape(f"state_dict[{name!r}]", arr, p.shape, "")
+            check_finite(f"state_dict[{name!r}]", arr)
+            new[name] = arr
+        for name, arr in new.items():
+            self.params[name][...] = arr
+        self._cache = None
+
+    def __repr__(self):
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k, default in
+                        (("num_layers", 1), ("bias", True), ("batch_first", False),
+                         ("dropout", 0.0)) if getattr(self, k) != default)
+        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, "
+                f"dtype={self.dtype.name})")
+
+    # ------------------------------------------------------------------ buffers
+    def _buffer(self, name, shape):
+        """A reusable work array; reallocated only when its shape changes."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = np.empty(shape, dtype=self.dtype)
+            self._buffers[name] = buf
+        return buf
+
+    def _combined_bias(self, k):
+        bias = self._buffer(("bias", k), (self._gates * self.hidden_size,))
+        if self.bias:
+            np.add(self.params[f"bias_ih_l{k}"], self.params[f"bias_hh_l{k}"], out=bias)
+        else:
+            bias[:] = 0
+        return bias
+
+    # ------------------------------------------------------------------ checks
+    def _sequence(self, name, value, size):
+        """A (T, B, size) time-major contiguous copy of a user sequence."""
+        arr = as_float_array(name, value, self.dtype)
+        order = "(B, T, features)" if self.batch_first else "(T, B, features)"
+        if arr.ndim != 3:
+            raise ValueError(f"{name}: got {arr.ndim} dimensions with shape {arr.shape}, expected 3 "
+                             f"{order}; for a single sequence add a batch axis of size 1")
+        if arr.shape[2] != size or 0 in arr.shape:
+            raise ValueError(f"{name}: got shape {arr.shape}, expected {order} with features = "
+                             f"{size} and T, B >= 1")
+        check_finite(name, arr)
+        if self.batch_first:
+            return np.ascontiguousarray(arr.transpose(1, 0, 2))
+        return arr.copy()
+
+    def _state(self, name, value, batch):
+        """A (num_layers, B, H) state array, zeros for None."""
+        shape = (self.num_layers, batch, self.hidden_size)
+        if value is None:
+            return np.zeros(shape, dtype=self.dtype)
+        arr = as_float_array(name, value, self.dtype)
+        check_shape(name, arr, shape, "(num_layers, B, hidden_size)")
+        check_finite(name, arr)
+        return arr.copy()  # kept for backward: later changes by the caller must not leak in
+
+    def _unpack_state(self, state, batch, what):
+        """The user's state argument as a list of (num_layers, B, H) arrays."""
+        names = [f"{what}[{i}]" for i in range(len(self._state_names))]
+        if len(self._state_names) == 1:
+            return [self._state(what, state, batch)]
+        if state is None:
+            state = (None,) * len(names)
+        if not isinstance(state, (tuple, list)) or len(state) != len(names):
+            raise ValueError(f"{what}: got {type(state).__name__}, expected a tuple "
+                             f"({', '.join(s + '_' for s in self._state_names)}) or None")
+        return [self._state(n, s, batch) for n, s in zip(names, state)]
+
+    def _pack_state(self, arrays):
+        return arrays[0] if len(arrays) == 1 else tuple(arrays)
+
+    # ------------------------------------------------------------------ forward / backward
+    def forward(self, x, state=None, train=True):
+        """Run the stack over a sequence.
+
+        Parameters
+        ----------
+        x : array, (T, B, input_size), or (B, T, input_size) with ``batch_first``
+        state : initial state, (num_layers, B, hidden_size) per array; zeros if None
+            ``h0`` for the RNN, ``(h0, c0)`` for the LSTM.
+        train : bool
+            True keeps what ``backward`` needs and applies dropout; False is
+            inference: nothing is kept and no dropout is applied.
+
+        Returns
+        -------
+        out : array shaped like ``x`` with hidden_size features
+            The last layer's hidden state at every step.
+        state : the final state, in the form of ``state``.
+        """
+        seq = self._sequence("x", x, self.input_size)
+        T, B, _ = seq.shape
+        init = self._unpack_state(state, B, "state")
+        for name, p in self.params.items():
+            check_finite(f"parameter {name}", p)
+        final = [np.empty_like(s) for s in init]
+        K = max(1, min(T, _XPROJ_ELEMENTS // (B * self._gates * self.hidden_size)))
+        layer_inputs, masks = [seq], []
+        self._cache = None
+        for k in range(self.num_layers):
+            out = self._buffer(("out", k), (T, B, self.hidden_size))
+            self._layer_forward(k, layer_inputs[-1], [s[k] for s in init], out,
+                                [s[k] for s in final], train, K)
+            if k + 1 < self.num_layers:
+                if train and self.dropout > 0:
+                    mask = (self._dropout_rng.random(out.shape) >= self.dropout)
+                    mask = mask.astype(self.dtype) / self.dtype.type(1.0 - self.dropout)
+                    masks.append(mask)
+                    out = out * mask
+                layer_inputs.append(out)
+        if train:
+            self._cache = (layer_inputs, init, masks)
+        else:
+            self._cache_note = "backward() needs a forward(train=True); the last forward had train=False"
+        y = self._buffers[("out", self.num_layers - 1)]
+        y = y.transpose(1, 0, 2).copy() if self.batch_first else y.copy()
+        return y, self._pack_state(final)
+
+    def backward(self, dout, dstate=None):
+        """Backpropagation through time through the last (training) forward.
+
+        Parameters
+        ----------
+        dout : array shaped like that forward's output
+            Gradient of the loss with respect to the output.
+        dstate : gradient with respect to the final state, in the form of the
+            state (``dh_n``, or ``(dh_n, dc_n)``, any part None); zeros if None.
+
+        Returns
+        -------
+        dx : array shaped like ``x``
+        dstate0 : gradient with respect to the initial state, in the form of the state.
+
+        The parameter gradients are written into ``self.grads`` (overwritten,
+        not accumulated).
+        """
+        if self._cache is None:
+            raise ValueError(self._cache_note)
+        layer_inputs, init, masks = self._cache
+        T, B, _ = layer_inputs[0].shape
+        g = self._sequence("dout", dout, self.hidden_size)
+        expected = (B, T, self.hidden_size) if self.batch_first else (T, B, self.hidden_size)
+        if g.shape != (T, B, self.hidden_size):
+            raise ValueError(f"dout: got shape {np.shape(dout)}, expected {expected} "
+                             "(the shape of the last forward's output)")
+        dfinal = self._unpack_state(dstate, B, "dstate")
+        dinit = [np.empty_like(s) for s in init]
+        # the LSTM kernel consumes its stored gates: one backward per forward
+        self._cache = None
+        self._cache_note = "backward() was already run for the last forward; run forward again"
+        for k in reversed(range(self.num_layers)):
+            dx = self._buffer(("dx", k), layer_inputs[k].shape)
+            self._layer_backward(k, layer_inputs[k], [s[k] for s in init], g,
+                                 [s[k] for s in dfinal], dx, [s[k] for s in dinit])
+            g = dx * masks[k - 1] if k > 0 and masks else dx
+        dx = g.transpose(1, 0, 2).copy() if self.batch_first else g.copy()
+        return dx, self._pack_state(dinit)
+
+    def _store_bias_grad(self, k, dbias):
+        if self.bias:
+            self.grads[f"bias_ih_l{k}"][...] = dbias
+            self.grads[f"bias_hh_l{k}"][...] = dbias
+
+
+class RNN(_Recurrent):
+    """Elman RNN, ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, as ``torch.nn.RNN``.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    num_layers : int, default 1
+    nonlinearity : {'tanh', 'relu'}, default 'tanh'
+    bias : bool, default True
+    batch_first : bool, default False
+    dropout : float, default 0.0
+        Dropout on the outputs of every layer but the last, in training only.
+    dtype : np.float32 or np.float64
+    device : 'cpu'
+    seed : int or None
+        Seeds the initialisation and the dropout masks.
+
+    ``forward(x, h0=None, train=True)`` returns ``out, h_n``;
+    ``backward(dout, dh_n=None)`` returns ``dx, dh0``.
+    """
+
+    _gates = 1
+    _state_names = ("h",)
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, dtype=np.float32, device="cpu", seed=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: got {nonlinearity!r}, expected 'tanh' or 'relu'")
+        self.nonlinearity = nonlinearity
+        self._act = kernels.TANH if nonlinearity == "tanh" else kernels.RELU
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         dtype, device, seed)
+
+    def _layer_forward(self, k, x, init, out, final, train, K):
+        T, B, _ = x.shape
+        xproj = self._buffer(("xproj", k), (K, B, self.hidden_size))
+        kernels.rnn_forward(x, init[0], self.params[f"weight_ih_l{k}"],
+                            self.params[f"weight_hh_l{k}"], self._combined_bias(k), self._act,
+                            out, final[0], xproj)
+
+    def _layer_backward(self, k, x, init, dout, dfinal, dx, dinit):
+        dgates = self._buffer(("dgates", k), dout.shape)
+        dbias = self._buffer(("dbias", k), (self.hidden_size,))
+        kernels.rnn_backward(x, init[0], self.params[f"weight_ih_l{k}"],
+                             self.params[f"weight_hh_l{k}"], self._act, self._buffers[("out", k)],
+                             dout, dfinal[0], dx, dinit[0], self.grads[f"weight_ih_l{k}"],
+                             self.grads[f"weight_hh_l{k}"], dbias, dgates)
+        self._store_bias_grad(k, dbias)
+
+    def __repr__(self):
+        text = super().__repr__()
+        return text if self.nonlinearity == "tanh" else text[:-1] + ", nonlinearity='relu')"
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory, gate order i, f, g, o, as ``torch.nn.LSTM``.
+
+    Parameters as for ``RNN`` (without ``nonlinearity``).
+
+    ``forward(x, (h0, c0)=None, train=True)`` returns ``out, (h_n, c_n)``;
+    ``backward(dout, (dh_n, dc_n)=None)`` returns ``dx, (dh0, dc0)``.
+    """
+
+    _gates = 4
+    _state_names = ("h", "c")
+
+    def _layer_forward(self, k, x, init, out, final, train, K):
+        T, B, _ = x.shape
+        H = self.hidden_size
+        S = T if train else 1
+        gates = self._buffer(("gates", k, train), (S, B, 4 * H))
+        cells = self._buffer(("cells", k, train), (S, B, H))
+        xproj = self._buffer(("xproj", k), (K, B, 4 * H))
+        kernels.lstm_forward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
+                             self.params[f"weight_hh_l{k}"], self._combined_bias(k), out,
+                             final[0], final[1], gates, cells, xproj)
+
+    def _layer_backward(self, k, x, init, dout, dfinal, dx, dinit):
+        dbias = self._buffer(("dbias", k), (4 * self.hidden_size,))
+        kernels.lstm_backward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
+                              self.params[f"weight_hh_l{k}"], self._buffers[("out", k)],
+                              self._buffers[("gates", k, True)], self._buffers[("cells", k, True)],
+                              dout, dfinal[0], dfinal[1], dx, dinit[0], dinit[1],
+                              self.grads[f"weight_ih_l{k}"], self.grads[f"weight_hh_l{k}"],
+                              dbias)
+        self._store_bias_grad(k, dbias)

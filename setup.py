@@ -1,0 +1,33 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="numbarnn",
+    version="0.1.0",
+    description="Recurrent networks (RNN, LSTM) whose time loops are compiled by Numba",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description_content_type="text/x-rst",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["numbarnn", "numbarnn.*"]) + ["numbarnn_cli"],
+    package_dir={"numbarnn_cli": "cli"},
+    install_requires=[
+        "numpy>=1.24",
+        "numba>=0.59",
+        "scipy>=1.10",  # numba's np.dot inside @njit calls scipy's BLAS
+        "click>=8.0",
+        "safetensors>=0.4",
+        "threadpoolctl>=3.0",  # `numbarnn info` reports the BLAS library and its threads
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6"],
+        "bench": ["asv>=0.6"],
+        "cuda": ["numba-cuda"],
+        "plot": ["matplotlib"],
+        "dask": ["dask[distributed]"],
+    },
+    entry_points={"console_scripts": ["numbarnn=numbarnn_cli.main:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
