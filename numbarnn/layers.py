@@ -17,7 +17,103 @@ from ._checks import as_float_array, check_dtype, check_finite, check_shape
 _XPROJ_ELEMENTS = 1 << 18
 
 
-class _Recurrent:
+class Module:
+    """Parameters and gradients under PyTorch's names, and their (de)serialisation.
+
+    ``params`` and ``grads`` are dicts of arrays with the same keys; optimisers
+    update ``params`` in place from ``grads``.
+    """
+
+    params: dict
+    grads: dict
+    dtype: np.dtype
+
+    def state_dict(self):
+        """A copy of the parameters under PyTorch's names."""
+        return {name: p.copy() for name, p in self.params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Copy parameters in place, from NumPy arrays or anything ``np.asarray`` reads.
+
+        The keys and shapes must be exactly this module's (a ``torch.nn.LSTM``
+        state dict converted to NumPy fits a ``numbarnn.LSTM`` of the same
+        configuration).  Nothing is changed unless every entry is valid.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise ValueError(f"state_dict: got {type(state_dict).__name__}, expected a mapping "
+                             "of parameter names to arrays")
+        missing = [k for k in self.params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in self.params]
+        if missing or unexpected:
+            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}; "
+                             f"expected exactly {list(self.params)}")
+        new = {}
+        for name, p in self.params.items():
+            value = state_dict[name]
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            arr = as_float_array(f"state_dict[{name!r}]", value, self.dtype)
+            check_shape(f"state_dict[{name!r}]", arr, p.shape, "")
+            check_finite(f"state_dict[{name!r}]", arr)
+            new[name] = arr
+        for name, arr in new.items():
+            self.params[name][...] = arr
+        self._cache = None
+
+    def _init_params(self, shapes, bound, rng):
+        """Every parameter uniform in +-bound, drawn in ``shapes`` order (as PyTorch's init)."""
+        self.params = {name: rng.uniform(-bound, bound, shape).astype(self.dtype)
+                       for name, shape in shapes}
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+
+
+class Linear(Module):
+    """Affine map ``y = x W^T + b`` over the last axis, as ``torch.nn.Linear``.
+
+    ``forward(x)`` takes (..., in_features) and returns (..., out_features);
+    ``backward(dy)`` returns dx and fills ``grads['weight']``, ``grads['bias']``.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None):
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.bias = bool(bias)
+        self.dtype = check_dtype(dtype)
+        shapes = [("weight", (self.out_features, self.in_features))]
+        if self.bias:
+            shapes.append(("bias", (self.out_features,)))
+        self._init_params(shapes, 1.0 / np.sqrt(self.in_features), np.random.default_rng(seed))
+        self._cache = None
+
+    def forward(self, x, train=True):
+        x = as_float_array("x", x, self.dtype)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x: got shape {x.shape}, expected (..., {self.in_features})")
+        self._cache = x if train else None
+        y = x @ self.params["weight"].T
+        if self.bias:
+            y += self.params["bias"]
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise ValueError("backward() needs a forward(train=True) first")
+        x = self._cache
+        dy = as_float_array("dy", dy, self.dtype)
+        check_shape("dy", dy, x.shape[:-1] + (self.out_features,), "(the forward's output shape)")
+        x2, dy2 = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
+        np.dot(dy2.T, x2, out=self.grads["weight"])
+        if self.bias:
+            dy2.sum(axis=0, out=self.grads["bias"])
+        return dy @ self.params["weight"]
+
+    def __repr__(self):
+        return f"Linear({self.in_features}, {self.out_features}, bias={self.bias})"
+
+
+class _Recurrent(Module):
     """What RNN and LSTM share: parameters, checks, buffers, layer stacking, dropout."""
 
     _gates = 1  # gate blocks per layer: 4 for the LSTM
@@ -48,13 +144,8 @@ class _Recurrent:
         init_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
         self._dropout_rng = np.random.default_rng(dropout_seed)
 
-        # Initialisation as PyTorch's: every parameter uniform in +-1/sqrt(hidden_size).
-        rng = np.random.default_rng(init_seed)
-        bound = 1.0 / np.sqrt(self.hidden_size)
-        self.params = {}
-        for name, shape in self._param_shapes():
-            self.params[name] = rng.uniform(-bound, bound, shape).astype(self.dtype)
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._init_params(self._param_shapes(), 1.0 / np.sqrt(self.hidden_size),
+                          np.random.default_rng(init_seed))
         self._buffers = {}
         self._cache = None
         self._cache_note = "backward() needs a forward(train=True) first"
@@ -69,38 +160,6 @@ class _Recurrent:
             if self.bias:
                 yield f"bias_ih_l{k}", (GH,)
                 yield f"bias_hh_l{k}", (GH,)
-
-    def state_dict(self):
-        """A copy of the parameters under PyTorch's names."""
-        return {name: p.copy() for name, p in self.params.items()}
-
-    def load_state_dict(self, state_dict):
-        """Copy parameters in place, from NumPy arrays or anything ``np.asarray`` reads.
-
-        The keys and shapes must be exactly this layer's (a ``torch.nn.LSTM``
-        state dict converted to NumPy fits a ``numbarnn.LSTM`` of the same
-        configuration).  Nothing is changed unless every entry is valid.
-        """
-        if not hasattr(state_dict, "keys"):
-            raise ValueError(f"state_dict: got {type(state_dict).__name__}, expected a mapping "
-                             "of parameter names to arrays")
-        missing = [k for k in self.params if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in self.params]
-        if missing or unexpected:
-            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}; "
-                             f"expected exactly {list(self.params)}")
-        new = {}
-        for name, p in self.params.items():
-            value = state_dict[name]
-            if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
-            arr = as_float_array(f"state_dict[{name!r}]", value, self.dtype)
-            check_shape(f"state_dict[{name!r}]", arr, p.shape, "")
-            check_finite(f"state_dict[{name!r}]", arr)
-            new[name] = arr
-        for name, arr in new.items():
-            self.params[name][...] = arr
-        self._cache = None
 
     def __repr__(self):
         extra = "".join(f", {k}={getattr(self, k)!r}" for k, default in
@@ -127,8 +186,9 @@ class _Recurrent:
         return bias
 
     # ------------------------------------------------------------------ checks
-    def _sequence(self, name, value, size):
-        """A (T, B, size) time-major contiguous copy of a user sequence."""
+    def _sequence(self, name, value, size, copy=True):
+        """A (T, B, size) time-major contiguous array: a copy, unless ``copy`` is False
+        and the input is already time-major, contiguous and of the layer's dtype."""
         arr = as_float_array(name, value, self.dtype)
         order = "(B, T, features)" if self.batch_first else "(T, B, features)"
         if arr.ndim != 3:
@@ -140,7 +200,7 @@ class _Recurrent:
         check_finite(name, arr)
         if self.batch_first:
             return np.ascontiguousarray(arr.transpose(1, 0, 2))
-        return arr.copy()
+        return arr.copy() if copy else arr
 
     def _state(self, name, value, batch):
         """A (num_layers, B, H) state array, zeros for None."""
@@ -186,7 +246,8 @@ class _Recurrent:
             The last layer's hidden state at every step.
         state : the final state, in the form of ``state``.
         """
-        seq = self._sequence("x", x, self.input_size)
+        # training keeps x for backward, so it takes a copy the caller cannot change
+        seq = self._sequence("x", x, self.input_size, copy=train)
         T, B, _ = seq.shape
         init = self._unpack_state(state, B, "state")
         for name, p in self.params.items():
@@ -196,7 +257,10 @@ class _Recurrent:
         layer_inputs, masks = [seq], []
         self._cache = None
         for k in range(self.num_layers):
-            out = self._buffer(("out", k), (T, B, self.hidden_size))
+            if train or k + 1 < self.num_layers:
+                out = self._buffer(("out", k), (T, B, self.hidden_size))
+            else:  # the inference output is the caller's: no buffer, no copy
+                out = np.empty((T, B, self.hidden_size), dtype=self.dtype)
             self._layer_forward(k, layer_inputs[-1], [s[k] for s in init], out,
                                 [s[k] for s in final], train, K)
             if k + 1 < self.num_layers:
@@ -208,11 +272,12 @@ class _Recurrent:
                 layer_inputs.append(out)
         if train:
             self._cache = (layer_inputs, init, masks)
+            out = out.copy()  # the buffer stays with the layer for backward
         else:
             self._cache_note = "backward() needs a forward(train=True); the last forward had train=False"
-        y = self._buffers[("out", self.num_layers - 1)]
-        y = y.transpose(1, 0, 2).copy() if self.batch_first else y.copy()
-        return y, self._pack_state(final)
+        if self.batch_first:
+            out = np.ascontiguousarray(out.transpose(1, 0, 2))
+        return out, self._pack_state(final)
 
     def backward(self, dout, dstate=None):
         """Backpropagation through time through the last (training) forward.

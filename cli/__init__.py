@@ -1,0 +1,1 @@
+"""The ``numbarnn`` command line (installed as the package ``numbarnn_cli``)."""

@@ -1,0 +1,78 @@
+"""What numbarnn runs on: versions, BLAS, threads, CUDA, compile cache."""
+import os
+import platform
+import sys
+
+import numba
+import numpy as np
+
+from . import __version__
+from ._cache import cache_location
+
+
+def blas_info():
+    """The BLAS libraries loaded in this process (numba's np.dot uses SciPy's)."""
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS numba calls)
+    from threadpoolctl import threadpool_info
+
+    return [
+        {"library": i.get("internal_api"), "version": i.get("version"),
+         "used_by": _blas_user(i.get("filepath") or ""),
+         "threads": i.get("num_threads"), "architecture": i.get("architecture"),
+         "path": i.get("filepath")}
+        for i in threadpool_info() if i.get("user_api") == "blas"
+    ]
+
+
+def _blas_user(path):
+    if "scipy" in path.split("/")[-2]:  # .../site-packages/scipy.libs/libscipy_openblas...
+        return "numba kernels (through SciPy)"
+    if "numpy" in path.split("/")[-2]:
+        return "NumPy"
+    return "NumPy or SciPy"
+
+
+def cuda_info():
+    """Whether CUDA kernels could run here, and why not if they cannot."""
+    from numba.core import config
+
+    if config.ENABLE_CUDASIM:
+        return {"available": True, "simulator": True,
+                "detail": "NUMBA_ENABLE_CUDASIM=1: CUDA kernels run in the (slow) simulator"}
+    try:
+        from numba import cuda
+
+        if cuda.is_available():
+            dev = cuda.get_current_device()
+            free, total = cuda.current_context().get_memory_info()
+            cc = ".".join(map(str, dev.compute_capability))
+            return {"available": True, "simulator": False,
+                    "detail": f"{dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, "
+                              f"compute capability {cc}, {total / 2**30:.1f} GiB"}
+        return {"available": False, "simulator": False,
+                "detail": "no CUDA driver or GPU found"}
+    except Exception as exc:  # a broken driver must not break `info`
+        return {"available": False, "simulator": False, "detail": f"CUDA check failed: {exc}"}
+
+
+def system_info():
+    """A dict describing this installation; ``numbarnn info`` prints it."""
+    return {
+        "numbarnn": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "cpu": numba.config.CPU_NAME or _llvm_cpu_name(),
+        "cores": os.cpu_count(),
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "blas": blas_info(),
+        "cuda": cuda_info(),
+        "compile_cache": cache_location(),
+    }
+
+
+def _llvm_cpu_name():
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_name()
