@@ -1,0 +1,58 @@
+"""Sizes and setup shared by the benchmark suites and the torch comparison script."""
+import numpy as np
+
+import numbarnn
+
+# (B, T, D, H): batch, sequence length, input size, hidden size.
+SIZES = [(1, 100, 8, 32), (16, 100, 32, 64), (32, 100, 64, 128), (64, 100, 128, 256),
+         (64, 50, 512, 512)]
+CELLS = ["lstm", "rnn"]
+DTYPES = ["float32", "float64"]
+
+
+def make_layer(cell, size, dtype, seed=0):
+    """A one-layer numbarnn layer and matching input/output-gradient arrays."""
+    B, T, D, H = size
+    layer_cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
+    layer = layer_cls(D, H, dtype=np.dtype(dtype), seed=seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, B, D)).astype(dtype)
+    dout = rng.standard_normal((T, B, H)).astype(dtype)
+    return layer, x, dout
+
+
+def flops(cell, size, backward=True):
+    """Floating-point operations of the matrix products (the element-wise part is left out)."""
+    B, T, D, H = size
+    G = 4 if cell == "lstm" else 1
+    forward = 2 * T * B * G * H * (D + H)
+    return 3 * forward if backward else forward  # backward: dx + dW_ih, dh + dW_hh
+
+
+_FIRST_CALLS = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+import numbarnn
+for cls in (numbarnn.LSTM, numbarnn.RNN):
+    layer = cls(3, 4, dtype=np.{dtype})
+    out, _ = layer.forward(np.ones((2, 1, 3), np.{dtype}))
+    layer.backward(np.ones_like(out))
+print(time.perf_counter() - t0)
+"""
+
+
+def first_call_seconds(cache_dir, dtype="float32"):
+    """Seconds for a fresh process to import numbarnn and run the four kernels once.
+
+    With an empty ``cache_dir`` this is the compile time; run again with the same
+    directory it is the start-up time with a warm cache.
+    """
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    result = subprocess.run([sys.executable, "-c", _FIRST_CALLS.format(dtype=dtype)],
+                            env=env, capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,181 @@
+"""numbarnn against torch.nn.LSTM / torch.nn.RNN on this machine, side by side in one run.
+
+    python asv_benchmarks/compare_torch.py            # the full table (a few minutes)
+    python asv_benchmarks/compare_torch.py --quick    # tiny sizes, a smoke test
+
+Each cell of the table is the median over interleaved repeats (numbarnn, torch,
+numbarnn, torch, ...) of the same work, so that drift on a shared machine hits
+both alike.  Ratios are numbarnn time / torch time: below 1 means numbarnn is
+faster.  GFLOP/s counts only the matrix products; "of peak" relates that to a
+large SGEMM through the BLAS that numba's kernels call, measured in the same run.
+Also printed: the peak memory of a training step against the bytes it must hold,
+and the compile and warm start-up times.
+"""
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from asv_benchmarks.common import SIZES, first_call_seconds, flops, make_layer  # noqa: E402
+
+# Issue targets for float32 forward+backward (numbarnn / torch), by size.
+TARGETS = {(1, 100, 8, 32): (0.25, 0.05), (16, 100, 32, 64): (0.6, 0.2),
+           (32, 100, 64, 128): (1.0, 0.5), (64, 100, 128, 256): (1.0, 1.0),
+           (64, 50, 512, 512): (1.0, 1.0)}
+QUICK_SIZES = [(2, 5, 3, 4)]
+
+
+def interleaved_medians(funcs, min_seconds, min_repeats=5, max_repeats=200):
+    """Run each function in turn until ``min_seconds`` pass; the median time of each."""
+    for f in funcs:
+        f()  # warm up: compile, size buffers
+    times = [[] for _ in funcs]
+    start = time.perf_counter()
+    while len(times[0]) < min_repeats or (time.perf_counter() - start < min_seconds
+                                          and len(times[0]) < max_repeats):
+        for f, ts in zip(funcs, times):
+            t = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t)
+    return [float(np.median(ts)) for ts in times]
+
+
+def torch_twin(torch, cell, layer):
+    """A torch layer with the numbarnn layer's weights, and its dtype."""
+    tdtype = torch.float32 if layer.dtype == np.float32 else torch.float64
+    cls = torch.nn.LSTM if cell == "lstm" else torch.nn.RNN
+    twin = cls(layer.input_size, layer.hidden_size).to(tdtype)
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
+    return twin
+
+
+def time_size(torch, cell, size, dtype, min_seconds):
+    layer, x, dout = make_layer(cell, size, dtype)
+    twin = torch_twin(torch, cell, layer)
+    xt = torch.from_numpy(x).requires_grad_()
+    doutt = torch.from_numpy(dout)
+
+    def nb_train():
+        layer.forward(x)
+        layer.backward(dout)
+
+    def nb_infer():
+        layer.forward(x, train=False)
+
+    def torch_train():
+        out, _ = twin(xt)
+        out.backward(doutt)
+
+    def torch_infer():
+        with torch.no_grad():
+            twin(xt)
+
+    nb_t, th_t = interleaved_medians([nb_train, torch_train], min_seconds)
+    nb_i, th_i = interleaved_medians([nb_infer, torch_infer], min_seconds)
+    return nb_t, th_t, nb_i, th_i
+
+
+def sgemm_peak(n=2048):
+    """GFLOP/s of a large SGEMM through SciPy's BLAS, the one numba's np.dot calls."""
+    from scipy.linalg import blas
+
+    a = np.ones((n, n), np.float32)
+    blas.sgemm(1.0, a, a)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        blas.sgemm(1.0, a, a)
+        times.append(time.perf_counter() - t)
+    return 2 * n ** 3 / np.median(times) / 1e9
+
+
+_MEMORY_SCRIPT = """
+import resource, sys
+import numpy as np
+sys.path.insert(0, {root!r})
+from asv_benchmarks.common import make_layer
+small, x, dout = make_layer("lstm", (2, 3, 4, 5), "float32")   # compile / load first
+small.forward(x); small.backward(dout)
+layer, x, dout = make_layer("lstm", {size!r}, "float32")
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+layer.forward(x); layer.backward(dout)
+layer.forward(x); layer.backward(dout)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def training_memory(size=(64, 100, 128, 256)):
+    """(peak extra bytes of an LSTM training step, bytes it must hold), float32.
+
+    The peak is the growth of the maximum resident set size of a fresh process
+    over two forward+backward calls, after x and dout exist.  What it must hold:
+    the stored activations (copy of x, outputs, gates, cells), the gradients (dx
+    and the parameter gradients) and the parameters; x and dout themselves were
+    allocated before the baseline and are not counted on either side.
+    """
+    B, T, D, H = size
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT.format(root=root, size=size)],
+                         capture_output=True, text=True, check=True)
+    peak = int(out.stdout.strip().splitlines()[-1])
+    params = 4 * H * (D + H + 2)
+    needed = 4 * (T * B * D + T * B * H + T * B * 4 * H + T * B * H  # activations
+                  + T * B * D + 2 * params)                          # dx, grads, params
+    return peak, needed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, short timings")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--seconds", type=float, default=1.5,
+                        help="minimum seconds per timed pair (default 1.5)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="torch intra-op threads (default: all cores)")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("torch is not installed: pip install torch==2.13.0 (the CPU build)")
+        return 1
+    torch.set_num_threads(args.threads)
+    sizes = QUICK_SIZES if args.quick else SIZES
+    seconds = 0.05 if args.quick else args.seconds
+    peak = sgemm_peak(256 if args.quick else 2048)
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
+          f"{os.cpu_count()} cores, dtype {args.dtype}; SciPy SGEMM peak {peak:.0f} GFLOP/s")
+    print("ratio = numbarnn time / torch time (median of interleaved runs); < 1: numbarnn faster")
+    header = (f"{'B, T, D, H':>18} | {'cell':4} | {'train ms':>9} {'torch ms':>9} {'ratio':>6} "
+              f"{'target':>6} | {'infer ms':>9} {'torch ms':>9} {'ratio':>6} | {'GFLOP/s':>7} "
+              f"{'of peak':>7}")
+    print(header)
+    print("-" * len(header))
+    for size in sizes:
+        for ci, cell in enumerate(("lstm", "rnn")):
+            nb_t, th_t, nb_i, th_i = time_size(torch, cell, size, args.dtype, seconds)
+            gflops = flops(cell, size) / nb_t / 1e9
+            target = TARGETS.get(size, (float("nan"),) * 2)[ci]
+            print(f"{str(size):>18} | {cell:4} | {nb_t * 1e3:9.3f} {th_t * 1e3:9.3f} "
+                  f"{nb_t / th_t:6.2f} {target:6.2f} | {nb_i * 1e3:9.3f} {th_i * 1e3:9.3f} "
+                  f"{nb_i / th_i:6.2f} | {gflops:7.1f} {gflops / peak:7.1%}", flush=True)
+    mem_size = (2, 5, 3, 4) if args.quick else (64, 100, 128, 256)
+    used, needed = training_memory(mem_size)
+    print(f"\nLSTM training peak memory at (B, T, D, H) = {mem_size}: {used / 2**20:.1f} MiB over "
+          f"{needed / 2**20:.1f} MiB that activations, gradients and parameters need "
+          f"= {used / needed:.2f}x")
+    with tempfile.TemporaryDirectory() as cache:
+        cold = first_call_seconds(cache)
+        warm = first_call_seconds(cache)
+    print(f"import + first calls of the four kernels (float32): {cold:.1f} s with an empty "
+          f"compile cache, {warm:.2f} s with a warm one")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

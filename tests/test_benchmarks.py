@@ -1,0 +1,38 @@
+"""Every benchmark runs once at a tiny size, so that the suites cannot rot."""
+import inspect
+
+import pytest
+
+from asv_benchmarks import bench_compile, bench_kernels, compare_torch
+from asv_benchmarks.common import CELLS, DTYPES, flops
+
+TINY = (2, 3, 3, 4)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernel_suite_runs(cell, dtype):
+    suite = bench_kernels.RecurrentKernels()
+    suite.setup(cell, dtype, TINY)
+    methods = [m for name, m in inspect.getmembers(suite, inspect.ismethod)
+               if name.startswith(("time_", "peakmem_"))]
+    assert len(methods) == 4
+    for method in methods:
+        method(cell, dtype, TINY)
+
+
+def test_flop_count():
+    # LSTM forward: 2 * T * B * 4H * (D + H); forward + backward is three times that
+    assert flops("lstm", (1, 1, 1, 1), backward=False) == 2 * 4 * 2
+    assert flops("rnn", (2, 3, 4, 5)) == 3 * 2 * 3 * 2 * 5 * 9
+
+
+def test_compile_suite_runs():
+    assert 0 < bench_compile.Compile().track_warm_first_calls() < 60
+
+
+def test_torch_comparison_quick(capsys):
+    pytest.importorskip("torch")
+    assert compare_torch.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "lstm" in out and "rnn" in out and "peak memory" in out
