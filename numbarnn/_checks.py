@@ -26,6 +26,12 @@ def check_dtype(dtype):
     return dt
 
 
+def is_gpu_array(value):
+    """A numba device array (also the simulator's) or any ``__cuda_array_interface__`` object."""
+    return bool(getattr(value, "__cuda_ndarray__", False)
+                or hasattr(value, "__cuda_array_interface__"))
+
+
 def as_float_array(name, value, dtype):
     """``value`` as a C-contiguous array of ``dtype``; floating-point input only.
 
@@ -33,8 +39,9 @@ def as_float_array(name, value, dtype):
     refused, since they are almost always a mistake (token ids instead of
     embeddings, say).
     """
-    if hasattr(value, "__cuda_array_interface__") and not isinstance(value, np.ndarray):
-        raise ValueError(f"{name}: got a GPU array, but this layer runs on the CPU (device='cpu')")
+    if is_gpu_array(value):
+        raise ValueError(f"{name}: got a GPU array, expected a host (NumPy) array here "
+                         "(a layer on the CPU takes host arrays; move it with layer.to('cuda'))")
     try:
         arr = np.asarray(value)
     except Exception as exc:  # e.g. a torch tensor that requires grad

@@ -9,8 +9,9 @@ import warnings
 
 import numpy as np
 
-from . import kernels
 from ._checks import as_float_array, check_dtype, check_finite, check_shape
+from .devices import get_device
+from .kernels import RELU, TANH
 
 # Elements in the input-projection work space: enough steps per GEMM to keep it
 # efficient, few enough that inference memory does not grow with T.
@@ -27,10 +28,11 @@ class Module:
     params: dict
     grads: dict
     dtype: np.dtype
+    _dev = get_device("cpu")
 
     def state_dict(self):
-        """A copy of the parameters under PyTorch's names."""
-        return {name: p.copy() for name, p in self.params.items()}
+        """A copy of the parameters under PyTorch's names, as NumPy arrays."""
+        return {name: self._dev.to_host(p).copy() for name, p in self.params.items()}
 
     def load_state_dict(self, state_dict):
         """Copy parameters in place, from NumPy arrays or anything ``np.asarray`` reads.
@@ -57,14 +59,14 @@ class Module:
             check_finite(f"state_dict[{name!r}]", arr)
             new[name] = arr
         for name, arr in new.items():
-            self.params[name][...] = arr
+            self._dev.assign(self.params[name], arr)
         self._cache = None
 
     def _init_params(self, shapes, bound, rng):
         """Every parameter uniform in +-bound, drawn in ``shapes`` order (as PyTorch's init)."""
-        self.params = {name: rng.uniform(-bound, bound, shape).astype(self.dtype)
+        self.params = {name: self._dev.upload(rng.uniform(-bound, bound, shape).astype(self.dtype))
                        for name, shape in shapes}
-        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self.grads = {name: self._dev.zeros(p.shape, self.dtype) for name, p in self.params.items()}
 
 
 class Linear(Module):
@@ -127,9 +129,7 @@ class _Recurrent(Module):
                 raise ValueError(f"{name}: got {value!r}, expected a positive integer")
         if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout: got {dropout!r}, expected a probability in [0, 1)")
-        if device != "cpu":
-            raise ValueError(f"device: got {device!r}, expected 'cpu' "
-                             "(this version of numbarnn has no CUDA kernels yet)")
+        self._dev = get_device(device)
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout acts between stacked layers, so with num_layers=1 it does "
                           "nothing (as in torch.nn.RNN/LSTM)", stacklevel=3)
@@ -140,7 +140,6 @@ class _Recurrent(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.dtype = check_dtype(dtype)
-        self.device = device
         init_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
         self._dropout_rng = np.random.default_rng(dropout_seed)
 
@@ -149,6 +148,28 @@ class _Recurrent(Module):
         self._buffers = {}
         self._cache = None
         self._cache_note = "backward() needs a forward(train=True) first"
+
+    @property
+    def device(self):
+        """'cpu' or 'cuda': where the parameters live and the kernels run."""
+        return self._dev.name
+
+    def to(self, device):
+        """Move parameters and gradients to ``device`` ('cpu' or 'cuda'); returns self.
+
+        The stored forward (if any) is dropped: run forward again before backward.
+        """
+        dev = get_device(device)
+        if dev is not self._dev:
+            params = {k: self._dev.to_host(p) for k, p in self.params.items()}
+            grads = {k: self._dev.to_host(g) for k, g in self.grads.items()}
+            self._dev = dev
+            self.params = {k: dev.upload(p) for k, p in params.items()}
+            self.grads = {k: dev.upload(g) for k, g in grads.items()}
+            self._buffers = {}
+            self._cache = None
+            self._cache_note = "backward() needs a forward(train=True) on this device first"
+        return self
 
     # ------------------------------------------------------------------ parameters
     def _param_shapes(self):
@@ -165,6 +186,8 @@ class _Recurrent(Module):
         extra = "".join(f", {k}={getattr(self, k)!r}" for k, default in
                         (("num_layers", 1), ("bias", True), ("batch_first", False),
                          ("dropout", 0.0)) if getattr(self, k) != default)
+        if self.device != "cpu":
+            extra += f", device={self.device!r}"
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, "
                 f"dtype={self.dtype.name})")
 
@@ -173,23 +196,27 @@ class _Recurrent(Module):
         """A reusable work array; reallocated only when its shape changes."""
         buf = self._buffers.get(name)
         if buf is None or buf.shape != shape:
-            buf = np.empty(shape, dtype=self.dtype)
+            buf = self._dev.empty(shape, self.dtype)
             self._buffers[name] = buf
         return buf
 
     def _combined_bias(self, k):
-        bias = self._buffer(("bias", k), (self._gates * self.hidden_size,))
-        if self.bias:
-            np.add(self.params[f"bias_ih_l{k}"], self.params[f"bias_hh_l{k}"], out=bias)
-        else:
-            bias[:] = 0
+        """``bias_ih + bias_hh`` of layer k, the one bias the kernels take (zeros without bias)."""
+        shape = (self._gates * self.hidden_size,)
+        if not self.bias:
+            if ("bias", k) not in self._buffers:
+                self._buffers[("bias", k)] = self._dev.zeros(shape, self.dtype)
+            return self._buffers[("bias", k)]
+        bias = self._buffer(("bias", k), shape)
+        self._dev.add(self.params[f"bias_ih_l{k}"], self.params[f"bias_hh_l{k}"], bias)
         return bias
 
     # ------------------------------------------------------------------ checks
     def _sequence(self, name, value, size, copy=True):
-        """A (T, B, size) time-major contiguous array: a copy, unless ``copy`` is False
-        and the input is already time-major, contiguous and of the layer's dtype."""
-        arr = as_float_array(name, value, self.dtype)
+        """A (T, B, size) time-major contiguous array on the layer's device, and the
+        input's kind.  A copy, unless ``copy`` is False and the input is already
+        time-major, contiguous, of the layer's dtype and on the device."""
+        arr, kind = self._dev.array(name, value, self.dtype)
         order = "(B, T, features)" if self.batch_first else "(T, B, features)"
         if arr.ndim != 3:
             raise ValueError(f"{name}: got {arr.ndim} dimensions with shape {arr.shape}, expected 3 "
@@ -197,20 +224,20 @@ class _Recurrent(Module):
         if arr.shape[2] != size or 0 in arr.shape:
             raise ValueError(f"{name}: got shape {arr.shape}, expected {order} with features = "
                              f"{size} and T, B >= 1")
-        check_finite(name, arr)
+        self._dev.check_finite(name, arr)
         if self.batch_first:
-            return np.ascontiguousarray(arr.transpose(1, 0, 2))
-        return arr.copy() if copy else arr
+            return self._dev.swap_first_axes(arr), kind
+        return (self._dev.copy(arr) if copy else arr), kind
 
     def _state(self, name, value, batch):
         """A (num_layers, B, H) state array, zeros for None."""
         shape = (self.num_layers, batch, self.hidden_size)
         if value is None:
-            return np.zeros(shape, dtype=self.dtype)
-        arr = as_float_array(name, value, self.dtype)
+            return self._dev.zeros(shape, self.dtype)
+        arr, _ = self._dev.array(name, value, self.dtype)
         check_shape(name, arr, shape, "(num_layers, B, hidden_size)")
-        check_finite(name, arr)
-        return arr.copy()  # kept for backward: later changes by the caller must not leak in
+        self._dev.check_finite(name, arr)
+        return self._dev.copy(arr)  # kept for backward: later changes by the caller must not leak in
 
     def _unpack_state(self, state, batch, what):
         """The user's state argument as a list of (num_layers, B, H) arrays."""
@@ -246,13 +273,14 @@ class _Recurrent(Module):
             The last layer's hidden state at every step.
         state : the final state, in the form of ``state``.
         """
+        dev = self._dev
         # training keeps x for backward, so it takes a copy the caller cannot change
-        seq = self._sequence("x", x, self.input_size, copy=train)
+        seq, kind = self._sequence("x", x, self.input_size, copy=train)
         T, B, _ = seq.shape
         init = self._unpack_state(state, B, "state")
         for name, p in self.params.items():
-            check_finite(f"parameter {name}", p)
-        final = [np.empty_like(s) for s in init]
+            dev.check_finite(f"parameter {name}", p)
+        final = [dev.empty(s.shape, self.dtype) for s in init]
         K = max(1, min(T, _XPROJ_ELEMENTS // (B * self._gates * self.hidden_size)))
         layer_inputs, masks = [seq], []
         self._cache = None
@@ -260,24 +288,26 @@ class _Recurrent(Module):
             if train or k + 1 < self.num_layers:
                 out = self._buffer(("out", k), (T, B, self.hidden_size))
             else:  # the inference output is the caller's: no buffer, no copy
-                out = np.empty((T, B, self.hidden_size), dtype=self.dtype)
+                out = dev.empty((T, B, self.hidden_size), self.dtype)
             self._layer_forward(k, layer_inputs[-1], [s[k] for s in init], out,
                                 [s[k] for s in final], train, K)
             if k + 1 < self.num_layers:
                 if train and self.dropout > 0:
+                    # drawn on the host, so a seed gives the same masks on every device
                     mask = (self._dropout_rng.random(out.shape) >= self.dropout)
-                    mask = mask.astype(self.dtype) / self.dtype.type(1.0 - self.dropout)
+                    mask = dev.upload(mask.astype(self.dtype) / self.dtype.type(1 - self.dropout))
                     masks.append(mask)
-                    out = out * mask
+                    out = dev.multiply(out, mask)
                 layer_inputs.append(out)
         if train:
             self._cache = (layer_inputs, init, masks)
-            out = out.copy()  # the buffer stays with the layer for backward
+            if not self.batch_first:
+                out = dev.copy(out)  # the buffer stays with the layer for backward
         else:
             self._cache_note = "backward() needs a forward(train=True); the last forward had train=False"
         if self.batch_first:
-            out = np.ascontiguousarray(out.transpose(1, 0, 2))
-        return out, self._pack_state(final)
+            out = dev.swap_first_axes(out)
+        return dev.as_kind(out, kind), self._pack_state([dev.as_kind(s, kind) for s in final])
 
     def backward(self, dout, dstate=None):
         """Backpropagation through time through the last (training) forward.
@@ -301,13 +331,14 @@ class _Recurrent(Module):
             raise ValueError(self._cache_note)
         layer_inputs, init, masks = self._cache
         T, B, _ = layer_inputs[0].shape
-        g = self._sequence("dout", dout, self.hidden_size)
+        dev = self._dev
+        g, kind = self._sequence("dout", dout, self.hidden_size)
         expected = (B, T, self.hidden_size) if self.batch_first else (T, B, self.hidden_size)
         if g.shape != (T, B, self.hidden_size):
             raise ValueError(f"dout: got shape {np.shape(dout)}, expected {expected} "
                              "(the shape of the last forward's output)")
         dfinal = self._unpack_state(dstate, B, "dstate")
-        dinit = [np.empty_like(s) for s in init]
+        dinit = [dev.empty(s.shape, self.dtype) for s in init]
         # the LSTM kernel consumes its stored gates: one backward per forward
         self._cache = None
         self._cache_note = "backward() was already run for the last forward; run forward again"
@@ -315,14 +346,14 @@ class _Recurrent(Module):
             dx = self._buffer(("dx", k), layer_inputs[k].shape)
             self._layer_backward(k, layer_inputs[k], [s[k] for s in init], g,
                                  [s[k] for s in dfinal], dx, [s[k] for s in dinit])
-            g = dx * masks[k - 1] if k > 0 and masks else dx
-        dx = g.transpose(1, 0, 2).copy() if self.batch_first else g.copy()
-        return dx, self._pack_state(dinit)
+            g = dev.multiply(dx, masks[k - 1]) if k > 0 and masks else dx
+        dx = dev.swap_first_axes(g) if self.batch_first else dev.copy(g)
+        return dev.as_kind(dx, kind), self._pack_state([dev.as_kind(s, kind) for s in dinit])
 
     def _store_bias_grad(self, k, dbias):
         if self.bias:
-            self.grads[f"bias_ih_l{k}"][...] = dbias
-            self.grads[f"bias_hh_l{k}"][...] = dbias
+            self._dev.assign(self.grads[f"bias_ih_l{k}"], dbias)
+            self._dev.assign(self.grads[f"bias_hh_l{k}"], dbias)
 
 
 class RNN(_Recurrent):
@@ -338,7 +369,10 @@ class RNN(_Recurrent):
     dropout : float, default 0.0
         Dropout on the outputs of every layer but the last, in training only.
     dtype : np.float32 or np.float64
-    device : 'cpu'
+    device : 'cpu' or 'cuda'
+        Where the parameters live and the kernels run; ``to(device)`` moves them.
+        On 'cuda', inputs may be NumPy arrays or GPU arrays (numba, CuPy: anything
+        with ``__cuda_array_interface__``), and results come back of the same kind.
     seed : int or None
         Seeds the initialisation and the dropout masks.
 
@@ -354,21 +388,21 @@ class RNN(_Recurrent):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: got {nonlinearity!r}, expected 'tanh' or 'relu'")
         self.nonlinearity = nonlinearity
-        self._act = kernels.TANH if nonlinearity == "tanh" else kernels.RELU
+        self._act = TANH if nonlinearity == "tanh" else RELU
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          dtype, device, seed)
 
     def _layer_forward(self, k, x, init, out, final, train, K):
         T, B, _ = x.shape
         xproj = self._buffer(("xproj", k), (K, B, self.hidden_size))
-        kernels.rnn_forward(x, init[0], self.params[f"weight_ih_l{k}"],
+        self._dev.rnn.rnn_forward(x, init[0], self.params[f"weight_ih_l{k}"],
                             self.params[f"weight_hh_l{k}"], self._combined_bias(k), self._act,
                             out, final[0], xproj)
 
     def _layer_backward(self, k, x, init, dout, dfinal, dx, dinit):
         dgates = self._buffer(("dgates", k), dout.shape)
         dbias = self._buffer(("dbias", k), (self.hidden_size,))
-        kernels.rnn_backward(x, init[0], self.params[f"weight_ih_l{k}"],
+        self._dev.rnn.rnn_backward(x, init[0], self.params[f"weight_ih_l{k}"],
                              self.params[f"weight_hh_l{k}"], self._act, self._buffers[("out", k)],
                              dout, dfinal[0], dx, dinit[0], self.grads[f"weight_ih_l{k}"],
                              self.grads[f"weight_hh_l{k}"], dbias, dgates)
@@ -398,13 +432,13 @@ class LSTM(_Recurrent):
         gates = self._buffer(("gates", k, train), (S, B, 4 * H))
         cells = self._buffer(("cells", k, train), (S, B, H))
         xproj = self._buffer(("xproj", k), (K, B, 4 * H))
-        kernels.lstm_forward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
+        self._dev.lstm.lstm_forward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
                              self.params[f"weight_hh_l{k}"], self._combined_bias(k), out,
                              final[0], final[1], gates, cells, xproj)
 
     def _layer_backward(self, k, x, init, dout, dfinal, dx, dinit):
         dbias = self._buffer(("dbias", k), (4 * self.hidden_size,))
-        kernels.lstm_backward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
+        self._dev.lstm.lstm_backward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
                               self.params[f"weight_hh_l{k}"], self._buffers[("out", k)],
                               self._buffers[("gates", k, True)], self._buffers[("cells", k, True)],
                               dout, dfinal[0], dfinal[1], dx, dinit[0], dinit[1],

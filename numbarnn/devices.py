@@ -1,0 +1,159 @@
+"""Where a layer's arrays live: the CPU (NumPy) or an NVIDIA GPU (numba device arrays).
+
+A layer talks to its device through the few operations below, so the layer code
+is the same on both; the kernels it calls are the device's (``cpu_lstm`` or
+``cuda_lstm``, ...), which share their argument order.
+"""
+import numpy as np
+
+from ._checks import as_float_array, check_finite, is_gpu_array
+
+DEVICES = ("cpu", "cuda")
+
+
+class CPU:
+    name = "cpu"
+
+    def __init__(self):
+        from .kernels import cpu_lstm, cpu_rnn
+
+        self.lstm, self.rnn = cpu_lstm, cpu_rnn
+
+    def empty(self, shape, dtype):
+        return np.empty(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype):
+        return np.zeros(shape, dtype=dtype)
+
+    def array(self, name, value, dtype):
+        """A C-contiguous array of ``dtype`` on this device, and the kind to return results in."""
+        return as_float_array(name, value, dtype), None
+
+    def check_finite(self, name, arr):
+        check_finite(name, arr)
+
+    def copy(self, arr):
+        return arr.copy()
+
+    def swap_first_axes(self, arr):
+        """(A, B, F) -> a new C-contiguous (B, A, F): batch-first <-> time-major."""
+        return np.ascontiguousarray(arr.transpose(1, 0, 2))
+
+    def add(self, a, b, out):
+        np.add(a, b, out=out)
+
+    def multiply(self, a, b, out=None):
+        return np.multiply(a, b, out=out)
+
+    def assign(self, dst, src):
+        dst[...] = src
+
+    def upload(self, host):
+        return host
+
+    def to_host(self, arr):
+        return np.asarray(arr)
+
+    def as_kind(self, arr, kind):
+        return arr
+
+
+class CUDA:
+    name = "cuda"
+
+    def __init__(self):
+        self.cuda = require_cuda()
+        from .kernels import _cuda_common, cuda_lstm, cuda_rnn
+
+        self.lstm, self.rnn, self.common = cuda_lstm, cuda_rnn, _cuda_common
+
+    def empty(self, shape, dtype):
+        return self.cuda.device_array(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype):
+        arr = self.cuda.device_array(shape, dtype=dtype)
+        self.common.fill(arr, 0)
+        return arr
+
+    def array(self, name, value, dtype):
+        """Device arrays stay where they are (converted only if the dtype differs);
+        host data are checked and copied over.  The second value records the
+        input's kind ('numpy', 'numba' or 'cupy') so results can be returned alike."""
+        if is_gpu_array(value):
+            if self.cuda.devicearray.is_cuda_ndarray(value):
+                arr, kind = value, "numba"
+            else:
+                arr = self.cuda.as_cuda_array(value)
+                kind = "cupy" if type(value).__module__.startswith("cupy") else "numba"
+            if arr.dtype.kind != "f":
+                raise ValueError(f"{name}: got dtype {arr.dtype}, expected floating point")
+            if arr.dtype != dtype or not arr.is_c_contiguous():
+                arr = self.cuda.to_device(np.ascontiguousarray(arr.copy_to_host(), dtype=dtype))
+            return arr, kind
+        return self.cuda.to_device(as_float_array(name, value, dtype)), "numpy"
+
+    def check_finite(self, name, arr):
+        if not self.common.all_finite(arr):
+            check_finite(name, arr.copy_to_host())  # finds and names the first bad index
+
+    def copy(self, arr):
+        out = self.cuda.device_array_like(arr)
+        out.copy_to_device(arr)
+        return out
+
+    def swap_first_axes(self, arr):
+        return self.common.swap_first_axes(arr)
+
+    def add(self, a, b, out):
+        self.common.add(a, b, out)
+
+    def multiply(self, a, b, out=None):
+        out = self.cuda.device_array_like(a) if out is None else out
+        self.common.multiply(a, b, out)
+        return out
+
+    def assign(self, dst, src):
+        dst.copy_to_device(src)
+
+    def upload(self, host):
+        return self.cuda.to_device(host)
+
+    def to_host(self, arr):
+        return arr.copy_to_host()
+
+    def as_kind(self, arr, kind):
+        if kind == "numpy":
+            return arr.copy_to_host()
+        if kind == "cupy":
+            import cupy
+
+            return cupy.asarray(arr)
+        return arr
+
+
+def require_cuda():
+    """``numba.cuda`` when CUDA kernels can run here (a GPU, or the simulator), else a clear error."""
+    from .info import cuda_info
+
+    status = cuda_info()
+    if not status["available"]:
+        raise ValueError(f"device: got 'cuda', but CUDA is not available here "
+                         f"({status['detail']}). Install the GPU extra "
+                         "(pip install 'numbarnn[cuda]') on a machine with an NVIDIA GPU and "
+                         "driver, or set NUMBA_ENABLE_CUDASIM=1 for the (slow) simulator; "
+                         "`numbarnn info` shows what was found")
+    from numba import cuda
+
+    return cuda
+
+
+_DEVICES = {}
+
+
+def get_device(name):
+    """The device object for 'cpu' or 'cuda' (created once, so CUDA is probed once)."""
+    if name not in DEVICES:
+        raise ValueError(f"device: got {name!r}, expected one of {DEVICES}")
+    if name not in _DEVICES:
+        _DEVICES[name] = CPU() if name == "cpu" else CUDA()
+    return _DEVICES[name]

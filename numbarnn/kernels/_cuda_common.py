@@ -1,0 +1,250 @@
+"""What the CUDA twins share: a tiled GEMM, column sums, activations, launch helpers.
+
+numba kernels cannot call cuBLAS, so the matrix products outside the time loop
+(the input projection, the input and weight gradients) run on ``gemm`` below: a
+shared-memory tiled kernel, each block computing one TILE x TILE tile of C and
+each thread one element, stepping through K one tile at a time.
+
+Every kernel is built per dtype by a factory (``for_dtype``): shared-memory
+arrays need a compile-time type, and float literals would otherwise promote
+float32 arithmetic to float64.
+"""
+import functools
+import math
+import warnings
+
+import numpy as np
+from numba import cuda
+from numba.core import config
+from numba.np.numpy_support import from_dtype
+
+TILE = 16
+THREADS = 128  # threads per block of the element-wise and time-loop kernels
+
+
+@functools.lru_cache(maxsize=None)
+def activations(dtype):
+    """Device functions ``sigmoid`` and ``tanh`` computing in ``dtype``."""
+    one = np.dtype(dtype).type(1)
+
+    @cuda.jit(device=True)
+    def sigmoid(x):
+        return one / (one + math.exp(-x))
+
+    @cuda.jit(device=True)
+    def tanh(x):
+        return math.tanh(x)
+
+    return sigmoid, tanh
+
+
+@functools.lru_cache(maxsize=None)
+def _gemm_kernel(dtype):
+    nbtype = from_dtype(np.dtype(dtype))
+    zero = np.dtype(dtype).type(0)
+
+    @cuda.jit
+    def gemm_kernel(a, b, c, trans_a, trans_b, accumulate):
+        tile_a = cuda.shared.array((TILE, TILE), nbtype)
+        tile_b = cuda.shared.array((TILE, TILE), nbtype)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        row = cuda.blockIdx.y * TILE + ty
+        col = cuda.blockIdx.x * TILE + tx
+        M, N = c.shape
+        K = a.shape[0] if trans_a else a.shape[1]
+        acc = zero
+        for k0 in range(0, K, TILE):
+            ka, kb = k0 + tx, k0 + ty
+            if row < M and ka < K:
+                tile_a[ty, tx] = a[ka, row] if trans_a else a[row, ka]
+            else:
+                tile_a[ty, tx] = zero
+            if kb < K and col < N:
+                tile_b[ty, tx] = b[col, kb] if trans_b else b[kb, col]
+            else:
+                tile_b[ty, tx] = zero
+            cuda.syncthreads()
+            for kk in range(TILE):
+                acc += tile_a[ty, kk] * tile_b[kk, tx]
+            cuda.syncthreads()
+        if row < M and col < N:
+            if accumulate:
+                c[row, col] += acc
+            else:
+                c[row, col] = acc
+
+    return gemm_kernel
+
+
+def gemm(a, b, c, trans_a=False, trans_b=False, accumulate=False):
+    """``c = op(a) @ op(b)`` (``+=`` with ``accumulate``) on device arrays; op = transpose or not.
+
+    Shapes: op(a) is (M, K), op(b) is (K, N), c is (M, N); all C-contiguous.
+    """
+    M, N = c.shape
+    if M == 0 or N == 0:
+        return
+    grid = ((N + TILE - 1) // TILE, (M + TILE - 1) // TILE)
+    _gemm_kernel(c.dtype)[grid, (TILE, TILE)](a, b, c, trans_a, trans_b, accumulate)
+
+
+@functools.lru_cache(maxsize=None)
+def _column_sum_kernel(dtype):
+    zero = np.dtype(dtype).type(0)
+
+    @cuda.jit
+    def column_sum(a, out):
+        k = cuda.grid(1)
+        if k < out.shape[0]:
+            s = zero
+            for r in range(a.shape[0]):
+                s += a[r, k]
+            out[k] = s
+
+    return column_sum
+
+
+def column_sum(a, out):
+    """``out[k] = sum_r a[r, k]`` for a (R, N) device array: the bias gradient."""
+    _column_sum_kernel(out.dtype)[blocks_for(out.shape[0]), THREADS](a, out)
+
+
+def blocks_for(n):
+    return max(1, (n + THREADS - 1) // THREADS)
+
+
+def persistent_blocks(units):
+    """Blocks for a cooperative (grid-synchronised) launch over ``units`` work items.
+
+    All blocks of such a launch must be resident at once.  Two blocks of THREADS
+    threads per multiprocessor always fit (they need at most 256 registers a
+    thread), so the grid is capped there and each thread strides over several
+    units when there are more.  The simulator runs cooperative grids of one block.
+    """
+    if config.ENABLE_CUDASIM:
+        return 1
+    return min(blocks_for(units), 2 * cuda.get_current_device().MULTIPROCESSOR_COUNT)
+
+
+@cuda.jit
+def _transpose_kernel(a, out):
+    i, j = cuda.grid(2)
+    if i < a.shape[0] and j < a.shape[1]:
+        out[j, i] = a[i, j]
+
+
+def transpose(a):
+    """A new C-contiguous device array holding the transpose of the 2-D device array ``a``."""
+    out = cuda.device_array((a.shape[1], a.shape[0]), dtype=a.dtype)
+    grid = ((a.shape[0] + TILE - 1) // TILE, (a.shape[1] + TILE - 1) // TILE)
+    _transpose_kernel[grid, (TILE, TILE)](a, out)
+    return out
+
+
+_cooperative = {"available": True}
+
+
+def run_time_loop(loop, loop_args, step, step_args, units):
+    """Run a time loop as one persistent launch of ``loop``, else one ``step`` launch per step.
+
+    ``loop`` strides its threads over ``units`` and synchronises the grid between
+    steps; it needs a cooperative launch (and numba's link to cudadevrt).  If that
+    fails once, the per-step kernel runs from then on.
+    """
+    if _cooperative["available"]:
+        try:
+            loop[persistent_blocks(units), THREADS](*loop_args)
+            return
+        except Exception as exc:  # e.g. cudadevrt not found when linking
+            _cooperative["available"] = False
+            warnings.warn(f"numbarnn: cooperative launch failed ({exc}); running one launch "
+                          "per time step instead", RuntimeWarning, stacklevel=3)
+    for args in step_args:
+        step[blocks_for(units), THREADS](*args)
+
+
+def input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias):
+    """After the backward loop: dx, dW_ih, dW_hh and the bias gradient (CUDA twin of ``_gemm``)."""
+    T, B, D = x.shape
+    H = out.shape[2]
+    GH = dgates.shape[2]
+    da = dgates.reshape(T * B, GH)
+    gemm(da, w_ih, dx.reshape(T * B, D))
+    gemm(da, x.reshape(T * B, D), dw_ih, trans_a=True)
+    # h_{t-1} for t >= 1 is out[t-1]; the first step's comes from h0.
+    gemm(dgates[0], h0, dw_hh, trans_a=True)
+    if T > 1:
+        gemm(dgates[1:].reshape((T - 1) * B, GH), out[:T - 1].reshape((T - 1) * B, H), dw_hh,
+             trans_a=True, accumulate=True)
+    column_sum(da, dbias)
+
+
+# ---------------------------------------------------------------- element-wise helpers
+@cuda.jit
+def _fill_kernel(flat, value):
+    i = cuda.grid(1)
+    if i < flat.shape[0]:
+        flat[i] = value
+
+
+def fill(a, value):
+    flat = a.reshape(a.size)
+    _fill_kernel[blocks_for(a.size), THREADS](flat, value)
+
+
+@cuda.jit
+def _add_kernel(a, b, out):
+    i = cuda.grid(1)
+    if i < out.shape[0]:
+        out[i] = a[i] + b[i]
+
+
+def add(a, b, out):
+    """``out = a + b`` for device arrays of one shape."""
+    _add_kernel[blocks_for(out.size), THREADS](a.reshape(a.size), b.reshape(b.size),
+                                               out.reshape(out.size))
+
+
+@cuda.jit
+def _multiply_kernel(a, b, out):
+    i = cuda.grid(1)
+    if i < out.shape[0]:
+        out[i] = a[i] * b[i]
+
+
+def multiply(a, b, out):
+    """``out = a * b`` for device arrays of one shape."""
+    _multiply_kernel[blocks_for(out.size), THREADS](a.reshape(a.size), b.reshape(b.size),
+                                                    out.reshape(out.size))
+
+
+@cuda.jit
+def _count_non_finite_kernel(flat, count):
+    i = cuda.grid(1)
+    if i < flat.shape[0]:
+        v = flat[i]
+        if not (v - v == 0):  # NaN or +-inf
+            cuda.atomic.add(count, 0, 1)
+
+
+def all_finite(a):
+    """Whether every element of the device array ``a`` is finite."""
+    count = cuda.to_device(np.zeros(1, dtype=np.int32))
+    _count_non_finite_kernel[blocks_for(a.size), THREADS](a.reshape(a.size), count)
+    return int(count.copy_to_host()[0]) == 0
+
+
+@cuda.jit
+def _swap_first_axes_kernel(a, out):
+    i, j = cuda.grid(2)
+    if i < a.shape[0] and j < a.shape[1]:
+        for k in range(a.shape[2]):
+            out[j, i, k] = a[i, j, k]
+
+
+def swap_first_axes(a):
+    """A new C-contiguous device array ``a.transpose(1, 0, 2)``: batch-first <-> time-major."""
+    out = cuda.device_array((a.shape[1], a.shape[0], a.shape[2]), dtype=a.dtype)
+    grid = ((a.shape[0] + TILE - 1) // TILE, (a.shape[1] + TILE - 1) // TILE)
+    _swap_first_axes_kernel[grid, (TILE, TILE)](a, out)
+    return out
