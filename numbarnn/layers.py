@@ -5,6 +5,7 @@ gradients that ``backward`` fills, and the working buffers that the kernels
 reuse from call to call.  The time loops themselves are the compiled kernels
 of ``numbarnn.kernels``; this module only checks, arranges and dispatches.
 """
+import numbers
 import warnings
 
 import numpy as np
@@ -60,7 +61,12 @@ class Module:
             new[name] = arr
         for name, arr in new.items():
             self._dev.assign(self.params[name], arr)
+        self._forget("backward() needs a forward(train=True) after load_state_dict()")
+
+    def _forget(self, note):
+        """Drop what a training forward stored; ``note`` is what backward() will say."""
         self._cache = None
+        self._cache_note = note
 
     def _init_params(self, shapes, bound, rng):
         """Every parameter uniform in +-bound, drawn in ``shapes`` order (as PyTorch's init)."""
@@ -127,7 +133,8 @@ class _Recurrent(Module):
                             ("num_layers", num_layers)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name}: got {value!r}, expected a positive integer")
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)
+                or not 0.0 <= dropout < 1.0):
             raise ValueError(f"dropout: got {dropout!r}, expected a probability in [0, 1)")
         self._dev = get_device(device)
         if dropout > 0 and num_layers == 1:
@@ -146,8 +153,7 @@ class _Recurrent(Module):
         self._init_params(self._param_shapes(), 1.0 / np.sqrt(self.hidden_size),
                           np.random.default_rng(init_seed))
         self._buffers = {}
-        self._cache = None
-        self._cache_note = "backward() needs a forward(train=True) first"
+        self._forget("backward() needs a forward(train=True) first")
 
     @property
     def device(self):
@@ -167,8 +173,7 @@ class _Recurrent(Module):
             self.params = {k: dev.upload(p) for k, p in params.items()}
             self.grads = {k: dev.upload(g) for k, g in grads.items()}
             self._buffers = {}
-            self._cache = None
-            self._cache_note = "backward() needs a forward(train=True) on this device first"
+            self._forget(f"backward() needs a forward(train=True) after to({device!r})")
         return self
 
     # ------------------------------------------------------------------ parameters
@@ -248,7 +253,7 @@ class _Recurrent(Module):
             state = (None,) * len(names)
         if not isinstance(state, (tuple, list)) or len(state) != len(names):
             raise ValueError(f"{what}: got {type(state).__name__}, expected a tuple "
-                             f"({', '.join(s + '_' for s in self._state_names)}) or None")
+                             f"({', '.join(s + '0' for s in self._state_names)}) or None")
         return [self._state(n, s, batch) for n, s in zip(names, state)]
 
     def _pack_state(self, arrays):
@@ -274,6 +279,8 @@ class _Recurrent(Module):
         state : the final state, in the form of ``state``.
         """
         dev = self._dev
+        # whatever happens below, a backward may no longer use an earlier forward
+        self._forget("backward() needs a forward(train=True); the last forward failed")
         # training keeps x for backward, so it takes a copy the caller cannot change
         seq, kind = self._sequence("x", x, self.input_size, copy=train)
         T, B, _ = seq.shape
@@ -283,7 +290,6 @@ class _Recurrent(Module):
         final = [dev.empty(s.shape, self.dtype) for s in init]
         K = max(1, min(T, _XPROJ_ELEMENTS // (B * self._gates * self.hidden_size)))
         layer_inputs, masks = [seq], []
-        self._cache = None
         for k in range(self.num_layers):
             if train or k + 1 < self.num_layers:
                 out = self._buffer(("out", k), (T, B, self.hidden_size))
@@ -301,10 +307,11 @@ class _Recurrent(Module):
                 layer_inputs.append(out)
         if train:
             self._cache = (layer_inputs, init, masks)
+            self._cache_note = None
             if not self.batch_first:
                 out = dev.copy(out)  # the buffer stays with the layer for backward
         else:
-            self._cache_note = "backward() needs a forward(train=True); the last forward had train=False"
+            self._forget("backward() needs a forward(train=True); the last forward had train=False")
         if self.batch_first:
             out = dev.swap_first_axes(out)
         return dev.as_kind(out, kind), self._pack_state([dev.as_kind(s, kind) for s in final])
@@ -340,8 +347,7 @@ class _Recurrent(Module):
         dfinal = self._unpack_state(dstate, B, "dstate")
         dinit = [dev.empty(s.shape, self.dtype) for s in init]
         # the LSTM kernel consumes its stored gates: one backward per forward
-        self._cache = None
-        self._cache_note = "backward() was already run for the last forward; run forward again"
+        self._forget("backward() was already run for the last forward; run forward again")
         for k in reversed(range(self.num_layers)):
             dx = self._buffer(("dx", k), layer_inputs[k].shape)
             self._layer_backward(k, layer_inputs[k], [s[k] for s in init], g,

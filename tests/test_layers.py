@@ -247,12 +247,18 @@ def numbarnn_run(layer, x, state, w_out, w_state):
 
 
 def assert_runs_close(got, want, rtol, atol):
-    assert set(got["grads"]) == set(want["grads"])
-    pairs = [("out", got["out"], want["out"]), ("dx", got["dx"], want["dx"])]
-    pairs += [(f"final[{i}]", g, w) for i, (g, w) in enumerate(zip(got["final"], want["final"]))]
-    pairs += [(f"dstate0[{i}]", g, w)
-              for i, (g, w) in enumerate(zip(got["dstate0"], want["dstate0"]))]
-    pairs += [(k, got["grads"][k], want["grads"][k]) for k in want["grads"]]
+    """Compare the results that ``got`` has (all of out, final, dx, dstate0, grads, or some)."""
+    pairs = []
+    for key in ("out", "dx"):
+        if key in got:
+            pairs.append((key, got[key], want[key]))
+    for key in ("final", "dstate0"):
+        if key in got:
+            assert len(got[key]) == len(want[key])
+            pairs += [(f"{key}[{i}]", g, w) for i, (g, w) in enumerate(zip(got[key], want[key]))]
+    if "grads" in got:
+        assert set(got["grads"]) == set(want["grads"])
+        pairs += [(k, got["grads"][k], want["grads"][k]) for k in want["grads"]]
     for name, g, w in pairs:
         assert g.shape == w.shape, name
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=name)
@@ -537,8 +543,7 @@ def test_returned_arrays_are_independent_of_the_layer(cell):
     for arr in [x_arg, out] + state_arg + state_list(layer, final):
         arr[...] = 7.0
     dx, dstate0 = layer.backward(w_out, pack_state(layer, w_state))
-    got = dict(out=want["out"], final=want["final"], dx=dx,
-               dstate0=state_list(layer, dstate0), grads=layer.grads)
+    got = dict(dx=dx, dstate0=state_list(layer, dstate0), grads=layer.grads)
     assert_runs_close(got, want, rtol=0, atol=0)
 
     dx[...] = 7.0
@@ -614,7 +619,7 @@ def test_bad_forward_input_raises(cell, case):
 def test_lstm_state_must_be_a_pair(state):
     layer = numbarnn.LSTM(D, H, seed=41)
     x, (h, c), _, _ = _problem(layer)
-    with pytest.raises(ValueError, match="^state: .*tuple"):
+    with pytest.raises(ValueError, match=r"^state: .*tuple \(h0, c0\)"):
         layer.forward(x, state(h, c))
     layer.forward(x, [h, c])  # a list is fine, as torch accepts it
 
@@ -641,6 +646,22 @@ def _backward_twice(layer, x, s, dout, ds):
 
 
 def _backward_after_load(layer, x, s, dout, ds):
+    layer.forward(x, s)
+    layer.load_state_dict(layer.state_dict())
+    layer.backward(dout, ds)
+
+
+def _backward_after_failed_forward(layer, x, s, dout, ds):
+    layer.forward(x, s)
+    bad = x.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="^x: "):
+        layer.forward(bad, s)
+    layer.backward(dout, ds)  # must not reuse the forward before the failed one
+
+
+def _backward_after_inference_then_load(layer, x, s, dout, ds):
+    layer.forward(x, s, train=False)
     layer.forward(x, s)
     layer.load_state_dict(layer.state_dict())
     layer.backward(dout, ds)
@@ -674,7 +695,10 @@ BAD_BACKWARD = {
     "after_inference_following_training": (_backward_after_inference_follows_training,
                                            "train=False"),
     "twice": (_backward_twice, "already"),
-    "after_load_state_dict": (_backward_after_load, "forward"),
+    "after_load_state_dict": (_backward_after_load, "load_state_dict"),
+    "after_failed_forward": (_backward_after_failed_forward, "last forward failed"),
+    "after_inference_training_and_load": (_backward_after_inference_then_load,
+                                          "load_state_dict"),
     "dout_shape": (_dout_shape, "^dout: .*shape"),
     "dout_features": (_dout_features, "^dout: .*shape"),
     "dout_nan": (_dout_nan, "^dout: .*non-finite"),
@@ -706,7 +730,8 @@ def test_bad_backward_call_raises(cell, case):
     (dict(dtype=np.float16), "dtype"),
     (dict(dtype=np.int32), "dtype"),
     (dict(dtype="complex128"), "dtype"),
-    (dict(device="cuda"), "device"),
+    (dict(device="tpu"), "device"),
+    (dict(device=None), "device"),
 ])
 @pytest.mark.parametrize("cell", ["lstm", "rnn_tanh"])
 def test_bad_constructor_arguments_raise(cell, kwargs, name):
@@ -716,6 +741,22 @@ def test_bad_constructor_arguments_raise(cell, kwargs, name):
         make_layer(cell, **args)
 
 
+def test_cuda_without_cuda_is_a_clear_error():
+    from numbarnn.info import cuda_info
+
+    if cuda_info()["available"]:
+        pytest.skip("CUDA (or its simulator) is available here")
+    for cls in (numbarnn.LSTM, numbarnn.RNN):
+        with pytest.raises(ValueError, match="^device: .*CUDA is not available"):
+            cls(D, H, device="cuda")
+
+
 def test_bad_nonlinearity_raises():
     with pytest.raises(ValueError, match="^nonlinearity: "):
         numbarnn.RNN(D, H, nonlinearity="sigmoid")
+
+
+@pytest.mark.parametrize("p", [np.float32(0.25), np.float64(0.25), 0, 0.25])
+def test_dropout_accepts_any_real_number(p):
+    layer = numbarnn.LSTM(D, H, num_layers=2, dropout=p, seed=1)
+    assert layer.dropout == float(p)

@@ -1,0 +1,92 @@
+"""The CUDA kernels against their CPU twins, which are the reference.
+
+Shapes are small because the simulator runs one Python thread per CUDA thread.
+``MULTI_BLOCK`` needs more than one block (B * H > 128 threads, several GEMM
+tiles); it runs once per cell, in float64, to keep the simulator's time down.
+"""
+import numpy as np
+import pytest
+from numba import cuda
+
+from numbarnn.kernels import RELU, TANH, cpu_lstm, cpu_rnn, cuda_lstm, cuda_rnn
+
+SMALL = (3, 2, 3, 4)  # T, B, D, H
+MULTI_BLOCK = (2, 5, 3, 27)
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def random_inputs(rng, dtype, T, B, D, G, H):
+    arrays = dict(x=(T, B, D), h0=(B, H), c0=(B, H), w_ih=(G * H, D), w_hh=(G * H, H),
+                  bias=(G * H,), dout=(T, B, H), dh_n=(B, H), dc_n=(B, H))
+    return {k: (rng.standard_normal(s) * 0.5).astype(dtype) for k, s in arrays.items()}
+
+
+def run_lstm(module, to_device, a, T, B, H, K):
+    dt = a["x"].dtype
+    dev = {k: to_device(v) for k, v in a.items()}
+    out, h_n, c_n = (to_device(np.empty(s, dt)) for s in [(T, B, H), (B, H), (B, H)])
+    gates, cells = to_device(np.empty((T, B, 4 * H), dt)), to_device(np.empty((T, B, H), dt))
+    module.lstm_forward(dev["x"], dev["h0"], dev["c0"], dev["w_ih"], dev["w_hh"], dev["bias"],
+                        out, h_n, c_n, gates, cells, to_device(np.empty((K, B, 4 * H), dt)))
+    results = [np.array(v) for v in (out, h_n, c_n)]
+    grads = [to_device(np.empty_like(a[k])) for k in ("x", "h0", "c0", "w_ih", "w_hh", "bias")]
+    module.lstm_backward(dev["x"], dev["h0"], dev["c0"], dev["w_ih"], dev["w_hh"], out, gates,
+                         cells, dev["dout"], dev["dh_n"], dev["dc_n"], *grads)
+    return results + [np.array(g) for g in grads]
+
+
+def run_lstm_inference(module, to_device, a, T, B, H, K):
+    dt = a["x"].dtype
+    dev = {k: to_device(v) for k, v in a.items()}
+    out, h_n, c_n = (to_device(np.empty(s, dt)) for s in [(T, B, H), (B, H), (B, H)])
+    module.lstm_forward(dev["x"], dev["h0"], dev["c0"], dev["w_ih"], dev["w_hh"], dev["bias"],
+                        out, h_n, c_n, to_device(np.empty((1, B, 4 * H), dt)),
+                        to_device(np.empty((1, B, H), dt)), to_device(np.empty((K, B, 4 * H), dt)))
+    return [np.array(v) for v in (out, h_n, c_n)]
+
+
+def run_rnn(module, to_device, a, T, B, H, K, act):
+    dt = a["x"].dtype
+    dev = {k: to_device(v) for k, v in a.items()}
+    out, h_n = to_device(np.empty((T, B, H), dt)), to_device(np.empty((B, H), dt))
+    module.rnn_forward(dev["x"], dev["h0"], dev["w_ih"], dev["w_hh"], dev["bias"], act, out, h_n,
+                       to_device(np.empty((K, B, H), dt)))
+    results = [np.array(out), np.array(h_n)]
+    grads = [to_device(np.empty_like(a[k])) for k in ("x", "h0", "w_ih", "w_hh", "bias")]
+    module.rnn_backward(dev["x"], dev["h0"], dev["w_ih"], dev["w_hh"], act, out, dev["dout"],
+                        dev["dh_n"], *grads, to_device(np.empty((T, B, H), dt)))
+    return results + [np.array(g) for g in grads]
+
+
+def assert_all_close(got, want, dtype):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+CASES = [(SMALL, np.float64), (SMALL, np.float32), (MULTI_BLOCK, np.float64)]
+
+
+@pytest.mark.parametrize("shape, dtype", CASES)
+def test_lstm_matches_cpu(dtype, shape, launch_mode):
+    T, B, D, H = shape
+    a = random_inputs(np.random.default_rng(sum(shape)), dtype, T, B, D, 4, H)
+    want = run_lstm(cpu_lstm, lambda v: v, a, T, B, H, K=2)
+    assert_all_close(run_lstm(cuda_lstm, cuda.to_device, a, T, B, H, K=2), want, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lstm_inference_matches_cpu(dtype, launch_mode):
+    T, B, D, H = SMALL
+    a = random_inputs(np.random.default_rng(7), dtype, T, B, D, 4, H)
+    want = run_lstm(cpu_lstm, lambda v: v, a, T, B, H, K=T)[:3]
+    assert_all_close(run_lstm_inference(cuda_lstm, cuda.to_device, a, T, B, H, K=1), want, dtype)
+
+
+@pytest.mark.parametrize("act", [TANH, RELU])
+@pytest.mark.parametrize("shape, dtype", CASES)
+def test_rnn_matches_cpu(dtype, shape, act, launch_mode):
+    T, B, D, H = shape
+    a = random_inputs(np.random.default_rng(sum(shape) + act), dtype, T, B, D, 1, H)
+    want = run_rnn(cpu_rnn, lambda v: v, a, T, B, H, K=2, act=act)
+    assert_all_close(run_rnn(cuda_rnn, cuda.to_device, a, T, B, H, K=2, act=act), want, dtype)

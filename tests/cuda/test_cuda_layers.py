@@ -1,0 +1,69 @@
+"""Layers on device='cuda' against the same layers on the CPU (the reference)."""
+import numpy as np
+import pytest
+from numba import cuda
+
+import numbarnn
+
+T, B, D, H = 3, 2, 3, 4
+
+
+def pair(cls, **kwargs):
+    kwargs = dict(num_layers=2, dtype=np.float64, seed=3, **kwargs)
+    return cls(D, H, **kwargs), cls(D, H, device="cuda", **kwargs)
+
+
+@pytest.mark.parametrize("cls", [numbarnn.LSTM, numbarnn.RNN])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_cuda_layer_matches_cpu_with_dropout(cls, batch_first):
+    cpu, gpu = pair(cls, batch_first=batch_first, dropout=0.25)  # same seed: same masks
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, D) if batch_first else (T, B, D))
+    out_cpu, _ = cpu.forward(x)
+    out_gpu, _ = gpu.forward(cuda.to_device(x))          # a device array in ...
+    assert not isinstance(out_gpu, np.ndarray)           # ... a device array out
+    np.testing.assert_allclose(out_gpu.copy_to_host(), out_cpu, rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out_cpu.shape)
+    dx_cpu, _ = cpu.backward(dout)
+    dx_gpu, _ = gpu.backward(dout)                       # NumPy in, NumPy out
+    assert isinstance(dx_gpu, np.ndarray)
+    np.testing.assert_allclose(dx_gpu, dx_cpu, rtol=1e-12, atol=1e-12)
+    for name, grad in cpu.grads.items():
+        np.testing.assert_allclose(gpu.grads[name].copy_to_host(), grad, rtol=1e-12, atol=1e-12)
+
+
+def test_lstm_states_and_inference_on_cuda():
+    cpu, gpu = pair(numbarnn.LSTM)
+    rng = np.random.default_rng(1)
+    x, h0, c0 = (rng.standard_normal(s) for s in [(T, B, D), (2, B, H), (2, B, H)])
+    out_cpu, (h_cpu, c_cpu) = cpu.forward(x, (h0, c0), train=False)
+    out_gpu, (h_gpu, c_gpu) = gpu.forward(x, (h0, c0), train=False)
+    for got, want in [(out_gpu, out_cpu), (h_gpu, h_cpu), (c_gpu, c_cpu)]:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_to_moves_parameters_both_ways():
+    cpu, gpu = pair(numbarnn.RNN)
+    assert gpu.device == "cuda" and not isinstance(gpu.params["weight_hh_l0"], np.ndarray)
+    gpu.to("cpu")
+    assert gpu.device == "cpu" and isinstance(gpu.params["weight_hh_l0"], np.ndarray)
+    for name, value in cpu.state_dict().items():
+        np.testing.assert_array_equal(gpu.params[name], value)
+    gpu.to("cuda")
+    np.testing.assert_array_equal(gpu.state_dict()["weight_ih_l1"], cpu.params["weight_ih_l1"])
+
+
+def test_cuda_layer_checks_device_inputs():
+    _, gpu = pair(numbarnn.LSTM)
+    x = np.ones((T, B, D))
+    x[1, 1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"^x: .*non-finite.*\(1, 1, 1\)"):
+        gpu.forward(cuda.to_device(x))
+    with pytest.raises(ValueError, match="^x: .*shape"):
+        gpu.forward(cuda.to_device(np.ones((T, B, D + 1))))
+
+
+def test_cpu_layer_refuses_a_device_array():
+    cpu, _ = pair(numbarnn.RNN)
+    with pytest.raises(ValueError, match="^x: got a GPU array"):
+        cpu.forward(cuda.to_device(np.ones((T, B, D))))
