@@ -5,7 +5,7 @@ numba kernels cannot call cuBLAS, so the matrix products outside the time loop
 shared-memory tiled kernel, each block computing one TILE x TILE tile of C and
 each thread one element, stepping through K one tile at a time.
 
-Every kernel is built per dtype by a factory (``for_dtype``): shared-memory
+Every kernel is built per dtype by a cached factory function: shared-memory
 arrays need a compile-time type, and float literals would otherwise promote
 float32 arithmetic to float64.
 """
@@ -20,6 +20,8 @@ from numba.np.numpy_support import from_dtype
 
 TILE = 16
 THREADS = 128  # threads per block of the element-wise and time-loop kernels
+LANES = 32  # threads (one warp) that share the dot products of one hidden unit
+UNITS_PER_BLOCK = THREADS // LANES
 
 
 @functools.lru_cache(maxsize=None)
@@ -113,17 +115,45 @@ def blocks_for(n):
     return max(1, (n + THREADS - 1) // THREADS)
 
 
+def unit_blocks(units):
+    """Blocks that give every hidden unit its own warp, UNITS_PER_BLOCK to a block."""
+    return max(1, (units + UNITS_PER_BLOCK - 1) // UNITS_PER_BLOCK)
+
+
 def persistent_blocks(units):
-    """Blocks for a cooperative (grid-synchronised) launch over ``units`` work items.
+    """Blocks for a cooperative (grid-synchronised) launch over ``units`` hidden units.
 
     All blocks of such a launch must be resident at once.  Two blocks of THREADS
     threads per multiprocessor always fit (they need at most 256 registers a
-    thread), so the grid is capped there and each thread strides over several
-    units when there are more.  The simulator runs cooperative grids of one block.
+    thread), so the grid is capped there and the blocks stride over the units
+    when there are more.  The simulator runs cooperative grids of one block.
     """
     if config.ENABLE_CUDASIM:
         return 1
-    return min(blocks_for(units), 2 * cuda.get_current_device().MULTIPROCESSOR_COUNT)
+    return min(unit_blocks(units), 2 * cuda.get_current_device().MULTIPROCESSOR_COUNT)
+
+
+@functools.lru_cache(maxsize=None)
+def lane_sum(dtype):
+    """Device function ``lane_sum(sh, w, g)``: the sum of ``sh[w, g, :]``.
+
+    The time-loop kernels keep a shared array ``sh`` of shape
+    (UNITS_PER_BLOCK, 4, LANES): each warp writes its lanes' partial dot products
+    into ``sh[w, g, lane]`` (w: the warp's unit slot in the block, g: which sum),
+    and after a barrier lane 0 adds them up with this.  (The shared array itself
+    is declared in each kernel module: the simulator swaps ``numba.cuda`` in a
+    device function's module while it runs, which races across modules.)
+    """
+    zero = np.dtype(dtype).type(0)
+
+    @cuda.jit(device=True)
+    def lane_sum_(sh, w, g):
+        s = zero
+        for lane in range(LANES):
+            s += sh[w, g, lane]
+        return s
+
+    return lane_sum_
 
 
 @cuda.jit
@@ -147,9 +177,9 @@ _cooperative = {"available": True}
 def run_time_loop(loop, loop_args, step, step_args, units):
     """Run a time loop as one persistent launch of ``loop``, else one ``step`` launch per step.
 
-    ``loop`` strides its threads over ``units`` and synchronises the grid between
-    steps; it needs a cooperative launch (and numba's link to cudadevrt).  If that
-    fails once, the per-step kernel runs from then on.
+    ``loop`` strides its blocks over ``units`` hidden units and synchronises the
+    grid between steps; it needs a cooperative launch (and numba's link to
+    cudadevrt).  If that fails once, the per-step kernel runs from then on.
     """
     if _cooperative["available"]:
         try:
@@ -160,7 +190,7 @@ def run_time_loop(loop, loop_args, step, step_args, units):
             warnings.warn(f"numbarnn: cooperative launch failed ({exc}); running one launch "
                           "per time step instead", RuntimeWarning, stacklevel=3)
     for args in step_args:
-        step[blocks_for(units), THREADS](*args)
+        step[unit_blocks(units), THREADS](*args)
 
 
 def input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias):

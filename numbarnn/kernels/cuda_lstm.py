@@ -3,25 +3,24 @@
 Design
 ------
 * Outside the time loop, the input projection of K steps at a time and, after
-  the backward loop, the input and weight gradients are matrix products on the
-  tiled shared-memory ``gemm`` of ``_cuda_common`` (numba kernels cannot call
-  cuBLAS).
-* Inside the time loop one thread owns one hidden unit (b, j): it forms the four
-  pre-activations of that unit (the recurrent product is a dot product over the
-  previous hidden state, read through the cache), applies the gates and updates
-  c and h.  The recurrent product, bias and non-linearities are thus one fused
-  step with no intermediate array.
+  the backward loop, the input and weight gradients are matrix products on
+  ``_cuda_common.gemm`` (cuBLAS through CuPy where CuPy is installed, else a
+  tiled shared-memory kernel of our own: numba kernels cannot call cuBLAS).
+* Inside the time loop one warp owns one hidden unit (b, j): its 32 lanes split
+  the recurrent dot products (over m for the four gate rows of W_hh, reading
+  consecutive weights, so the loads coalesce), add them up through shared memory,
+  and lane 0 applies bias, gates and the cell update.  The recurrent product,
+  bias and non-linearities are one fused step with no intermediate array.
 * A numba launch costs several microseconds plus a few per array argument, which
   at small sizes dwarfs a step's work.  So the whole loop is one *persistent*
-  launch: the threads stride over the units, and a grid-wide barrier
+  launch: blocks stride over the units, and a grid-wide barrier
   (``cuda.cg.this_grid().sync()``, a cooperative launch) separates the steps.
   Where cooperative launches are unavailable it falls back to one launch per
   step of the same device function.
-* The forward reads W_hh transposed (H, 4H), so that the threads of a warp, which
-  hold consecutive units j, read consecutive weights; the backward reads W_hh as
-  it is, for the same reason.
-* As on the CPU, backward overwrites each step's stored gates with their
-  pre-activation gradients, so training needs no second (T, B, 4H) buffer.
+* Backward needs the column j of W_hh for unit j; it reads W_hh transposed
+  (H, 4H) so that those loads coalesce too.  As on the CPU, backward overwrites
+  each step's stored gates with their pre-activation gradients, so training
+  needs no second (T, B, 4H) buffer.
 
 All arguments are device arrays (or anything with ``__cuda_array_interface__``
 that ``numba.cuda.as_cuda_array`` accepts), C-contiguous, of one dtype.
@@ -30,6 +29,7 @@ import functools
 
 import numpy as np
 from numba import cuda
+from numba.np.numpy_support import from_dtype
 
 from . import _cuda_common as common
 
@@ -37,87 +37,100 @@ from . import _cuda_common as common
 @functools.lru_cache(maxsize=None)
 def _kernels(dtype):
     sigmoid, tanh = common.activations(dtype)
-    one = np.dtype(dtype).type(1)
+    lane_sum = common.lane_sum(dtype)
+    nbtype = from_dtype(np.dtype(dtype))
+    zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
+    LANES, UPB = common.LANES, common.UNITS_PER_BLOCK
 
     @cuda.jit(device=True)
-    def unit_forward(t, t0, b, j, xproj, h0, c0, w_hh_t, bias, out, gates, cells, keep_all):
-        H = h0.shape[1]
-        a_i = xproj[t - t0, b, j] + bias[j]
-        a_f = xproj[t - t0, b, H + j] + bias[H + j]
-        a_g = xproj[t - t0, b, 2 * H + j] + bias[2 * H + j]
-        a_o = xproj[t - t0, b, 3 * H + j] + bias[3 * H + j]
-        for m in range(H):
-            hv = h0[b, m] if t == 0 else out[t - 1, b, m]
-            a_i += hv * w_hh_t[m, j]
-            a_f += hv * w_hh_t[m, H + j]
-            a_g += hv * w_hh_t[m, 2 * H + j]
-            a_o += hv * w_hh_t[m, 3 * H + j]
-        i, f, g, o = sigmoid(a_i), sigmoid(a_f), tanh(a_g), sigmoid(a_o)
-        s = t if keep_all else 0
-        c_prev = c0[b, j] if t == 0 else cells[t - 1 if keep_all else 0, b, j]
-        c = f * c_prev + i * g
-        gates[s, b, j] = i
-        gates[s, b, H + j] = f
-        gates[s, b, 2 * H + j] = g
-        gates[s, b, 3 * H + j] = o
-        cells[s, b, j] = c
-        out[t, b, j] = o * tanh(c)
+    def forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
+        """Step t for every unit: this block's warps stride over the (b, j) units."""
+        B, H = h0.shape
+        sh = cuda.shared.array((UPB, 4, LANES), nbtype)
+        w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
+        for base in range(cuda.blockIdx.x * UPB, B * H, cuda.gridDim.x * UPB):
+            u = base + w
+            b, j = u // H, u % H
+            p_i = p_f = p_g = p_o = zero
+            if u < B * H:
+                for m in range(lane, H, LANES):
+                    hv = h0[b, m] if t == 0 else out[t - 1, b, m]
+                    p_i += hv * w_hh[j, m]
+                    p_f += hv * w_hh[H + j, m]
+                    p_g += hv * w_hh[2 * H + j, m]
+                    p_o += hv * w_hh[3 * H + j, m]
+            sh[w, 0, lane], sh[w, 1, lane], sh[w, 2, lane], sh[w, 3, lane] = p_i, p_f, p_g, p_o
+            cuda.syncthreads()
+            if lane == 0 and u < B * H:
+                xa = xproj[t - t0, b]
+                i = sigmoid(xa[j] + bias[j] + lane_sum(sh, w, 0))
+                f = sigmoid(xa[H + j] + bias[H + j] + lane_sum(sh, w, 1))
+                g = tanh(xa[2 * H + j] + bias[2 * H + j] + lane_sum(sh, w, 2))
+                o = sigmoid(xa[3 * H + j] + bias[3 * H + j] + lane_sum(sh, w, 3))
+                s = t if keep_all else 0
+                c_prev = c0[b, j] if t == 0 else cells[t - 1 if keep_all else 0, b, j]
+                c = f * c_prev + i * g
+                gates[s, b, j] = i
+                gates[s, b, H + j] = f
+                gates[s, b, 2 * H + j] = g
+                gates[s, b, 3 * H + j] = o
+                cells[s, b, j] = c
+                out[t, b, j] = o * tanh(c)
+            cuda.syncthreads()  # ``sh`` is reused by the next group
 
     @cuda.jit(device=True)
-    def unit_backward(t, b, j, c0, w_hh, gates, cells, dout, dh_n, dc):
-        T, H = gates.shape[0], dc.shape[1]
-        dh = dout[t, b, j]
-        if t == T - 1:
-            dh += dh_n[b, j]
-        else:  # gates[t + 1] already holds that step's pre-activation gradients
-            for k in range(4 * H):
-                dh += gates[t + 1, b, k] * w_hh[k, j]
-        i, f = gates[t, b, j], gates[t, b, H + j]
-        g, o = gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
-        tc = tanh(cells[t, b, j])
-        c_prev = c0[b, j] if t == 0 else cells[t - 1, b, j]
-        dcv = dc[b, j] + dh * o * (one - tc * tc)
-        gates[t, b, j] = dcv * g * i * (one - i)
-        gates[t, b, H + j] = dcv * c_prev * f * (one - f)
-        gates[t, b, 2 * H + j] = dcv * i * (one - g * g)
-        gates[t, b, 3 * H + j] = dh * tc * o * (one - o)
-        dc[b, j] = dcv * f
+    def backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc):
+        """Step t back for every unit; gates[t + 1] already holds that step's gradients."""
+        B, H = dc.shape
+        T = gates.shape[0]
+        sh = cuda.shared.array((UPB, 4, LANES), nbtype)
+        w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
+        for base in range(cuda.blockIdx.x * UPB, B * H, cuda.gridDim.x * UPB):
+            u = base + w
+            b, j = u // H, u % H
+            p = zero
+            if u < B * H and t < T - 1:
+                for k in range(lane, 4 * H, LANES):
+                    p += gates[t + 1, b, k] * w_hh_t[j, k]
+            sh[w, 0, lane] = p
+            cuda.syncthreads()
+            if lane == 0 and u < B * H:
+                dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, 0))
+                i, f = gates[t, b, j], gates[t, b, H + j]
+                g, o = gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
+                tc = tanh(cells[t, b, j])
+                c_prev = c0[b, j] if t == 0 else cells[t - 1, b, j]
+                dcv = dc[b, j] + dh * o * (one - tc * tc)
+                gates[t, b, j] = dcv * g * i * (one - i)
+                gates[t, b, H + j] = dcv * c_prev * f * (one - f)
+                gates[t, b, 2 * H + j] = dcv * i * (one - g * g)
+                gates[t, b, 3 * H + j] = dh * tc * o * (one - o)
+                dc[b, j] = dcv * f
+            cuda.syncthreads()
 
     @cuda.jit
-    def forward_step(t, t0, xproj, h0, c0, w_hh_t, bias, out, gates, cells, keep_all):
-        u = cuda.grid(1)
-        H = h0.shape[1]
-        if u < h0.shape[0] * H:
-            unit_forward(t, t0, u // H, u % H, xproj, h0, c0, w_hh_t, bias, out, gates, cells,
-                         keep_all)
+    def forward_one(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
+        forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
 
     @cuda.jit
-    def forward_loop(t0, n, xproj, h0, c0, w_hh_t, bias, out, gates, cells, keep_all):
+    def forward_loop(t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
         grid = cuda.cg.this_grid()
-        H = h0.shape[1]
         for t in range(t0, t0 + n):
-            for u in range(cuda.grid(1), h0.shape[0] * H, cuda.gridsize(1)):
-                unit_forward(t, t0, u // H, u % H, xproj, h0, c0, w_hh_t, bias, out, gates,
-                             cells, keep_all)
+            forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
             grid.sync()
 
     @cuda.jit
-    def backward_step(t, c0, w_hh, gates, cells, dout, dh_n, dc):
-        u = cuda.grid(1)
-        H = dc.shape[1]
-        if u < dc.shape[0] * H:
-            unit_backward(t, u // H, u % H, c0, w_hh, gates, cells, dout, dh_n, dc)
+    def backward_one(t, c0, w_hh_t, gates, cells, dout, dh_n, dc):
+        backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc)
 
     @cuda.jit
-    def backward_loop(c0, w_hh, gates, cells, dout, dh_n, dc):
+    def backward_loop(c0, w_hh_t, gates, cells, dout, dh_n, dc):
         grid = cuda.cg.this_grid()
-        H = dc.shape[1]
         for t in range(gates.shape[0] - 1, -1, -1):
-            for u in range(cuda.grid(1), dc.shape[0] * H, cuda.gridsize(1)):
-                unit_backward(t, u // H, u % H, c0, w_hh, gates, cells, dout, dh_n, dc)
+            backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc)
             grid.sync()
 
-    return forward_step, forward_loop, backward_step, backward_loop
+    return forward_one, forward_loop, backward_one, backward_loop
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj):
@@ -132,12 +145,11 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
     step, loop, _, _ = _kernels(x.dtype)
-    w_hh_t = common.transpose(w_hh)
     for t0 in range(0, T, K):
         n = min(K, T - t0)
         common.gemm(x[t0:t0 + n].reshape(n * B, D), w_ih, xproj[:n].reshape(n * B, 4 * H),
                     trans_b=True)
-        args = (xproj, h0, c0, w_hh_t, bias, out, gates, cells, keep_all)
+        args = (xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
         common.run_time_loop(loop, (t0, n) + args, step,
                              [(t, t0) + args for t in range(t0, t0 + n)], B * H)
     h_n.copy_to_device(out[T - 1])
@@ -155,7 +167,7 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     H = h0.shape[1]
     _, _, step, loop = _kernels(x.dtype)
     dc0.copy_to_device(dc_n)  # dc0 carries the running cell gradient
-    args = (c0, w_hh, gates, cells, dout, dh_n, dc0)
+    args = (c0, common.transpose(w_hh), gates, cells, dout, dh_n, dc0)
     common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)], B * H)
     common.gemm(gates[0], w_hh, dh0)
     common.input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)

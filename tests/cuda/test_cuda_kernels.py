@@ -1,8 +1,9 @@
 """The CUDA kernels against their CPU twins, which are the reference.
 
 Shapes are small because the simulator runs one Python thread per CUDA thread.
-``MULTI_BLOCK`` needs more than one block (B * H > 128 threads, several GEMM
-tiles); it runs once per cell, in float64, to keep the simulator's time down.
+Even so the per-step launches need several blocks (one warp per unit, four units
+to a block) and the LSTM's GEMMs several tiles (4H = 20 > 16); the cooperative
+loop, which the simulator runs as one block, strides over the units.
 """
 import numpy as np
 import pytest
@@ -10,8 +11,7 @@ from numba import cuda
 
 from numbarnn.kernels import RELU, TANH, cpu_lstm, cpu_rnn, cuda_lstm, cuda_rnn
 
-SMALL = (3, 2, 3, 4)  # T, B, D, H
-MULTI_BLOCK = (2, 5, 3, 27)
+SMALL = (3, 2, 3, 5)  # T, B, D, H
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 
 
@@ -64,7 +64,7 @@ def assert_all_close(got, want, dtype):
         np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype])
 
 
-CASES = [(SMALL, np.float64), (SMALL, np.float32), (MULTI_BLOCK, np.float64)]
+CASES = [(SMALL, np.float64), (SMALL, np.float32)]
 
 
 @pytest.mark.parametrize("shape, dtype", CASES)
