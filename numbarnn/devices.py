@@ -32,6 +32,11 @@ class CPU:
     def check_finite(self, name, arr):
         check_finite(name, arr)
 
+    def check_finite_all(self, pairs):
+        """``check_finite`` for every (name, array) pair, in order."""
+        for name, arr in pairs:
+            check_finite(name, arr)
+
     def copy(self, arr):
         return arr.copy()
 
@@ -93,8 +98,13 @@ class CUDA:
         return self.cuda.to_device(as_float_array(name, value, dtype)), "numpy"
 
     def check_finite(self, name, arr):
-        if not self.common.all_finite(arr):
-            check_finite(name, arr.copy_to_host())  # finds and names the first bad index
+        self.check_finite_all([(name, arr)])
+
+    def check_finite_all(self, pairs):
+        """Count non-finite values of all arrays on the device, then synchronise once."""
+        if pairs and not self.common.all_finite([arr for _, arr in pairs]):
+            for name, arr in pairs:  # rare: find and name the first bad index
+                check_finite(name, arr.copy_to_host())
 
     def copy(self, arr):
         out = self.cuda.device_array_like(arr)

@@ -241,20 +241,29 @@ class _Recurrent(Module):
             return self._dev.zeros(shape, self.dtype)
         arr, _ = self._dev.array(name, value, self.dtype)
         check_shape(name, arr, shape, "(num_layers, B, hidden_size)")
-        self._dev.check_finite(name, arr)
         return self._dev.copy(arr)  # kept for backward: later changes by the caller must not leak in
 
     def _unpack_state(self, state, batch, what):
-        """The user's state argument as a list of (num_layers, B, H) arrays."""
-        names = [f"{what}[{i}]" for i in range(len(self._state_names))]
+        """The user's state argument as a list of (num_layers, B, H) arrays, and their names.
+
+        Their values are not checked here: see ``_check_finite``.
+        """
         if len(self._state_names) == 1:
-            return [self._state(what, state, batch)]
+            return [self._state(what, state, batch)], [what]
+        names = [f"{what}[{i}]" for i in range(len(self._state_names))]
         if state is None:
             state = (None,) * len(names)
         if not isinstance(state, (tuple, list)) or len(state) != len(names):
             raise ValueError(f"{what}: got {type(state).__name__}, expected a tuple "
                              f"({', '.join(s + '0' for s in self._state_names)}) or None")
-        return [self._state(n, s, batch) for n, s in zip(names, state)]
+        return [self._state(n, s, batch) for n, s in zip(names, state)], names
+
+    def _check_finite(self, names, arrays, params=False):
+        """One pass over states (and parameters): on a GPU a single synchronisation."""
+        pairs = list(zip(names, arrays))
+        if params:
+            pairs += [(f"parameter {name}", p) for name, p in self.params.items()]
+        self._dev.check_finite_all(pairs)
 
     def _pack_state(self, arrays):
         return arrays[0] if len(arrays) == 1 else tuple(arrays)
@@ -284,9 +293,8 @@ class _Recurrent(Module):
         # training keeps x for backward, so it takes a copy the caller cannot change
         seq, kind = self._sequence("x", x, self.input_size, copy=train)
         T, B, _ = seq.shape
-        init = self._unpack_state(state, B, "state")
-        for name, p in self.params.items():
-            dev.check_finite(f"parameter {name}", p)
+        init, names = self._unpack_state(state, B, "state")
+        self._check_finite(names, init, params=True)
         final = [dev.empty(s.shape, self.dtype) for s in init]
         K = max(1, min(T, _XPROJ_ELEMENTS // (B * self._gates * self.hidden_size)))
         layer_inputs, masks = [seq], []
@@ -344,7 +352,8 @@ class _Recurrent(Module):
         if g.shape != (T, B, self.hidden_size):
             raise ValueError(f"dout: got shape {np.shape(dout)}, expected {expected} "
                              "(the shape of the last forward's output)")
-        dfinal = self._unpack_state(dstate, B, "dstate")
+        dfinal, names = self._unpack_state(dstate, B, "dstate")
+        self._check_finite(names, dfinal)
         dinit = [dev.empty(s.shape, self.dtype) for s in init]
         # the LSTM kernel consumes its stored gates: one backward per forward
         self._forget("backward() was already run for the last forward; run forward again")

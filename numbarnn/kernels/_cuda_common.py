@@ -1,9 +1,12 @@
-"""What the CUDA twins share: a tiled GEMM, column sums, activations, launch helpers.
+"""What the CUDA twins share: a GEMM, column sums, activations, launch helpers.
 
 numba kernels cannot call cuBLAS, so the matrix products outside the time loop
-(the input projection, the input and weight gradients) run on ``gemm`` below: a
-shared-memory tiled kernel, each block computing one TILE x TILE tile of C and
-each thread one element, stepping through K one tile at a time.
+(the input projection, the input and weight gradients) run on ``gemm`` below.
+Where CuPy is installed it hands them to cuBLAS (zero-copy, through
+``__cuda_array_interface__``); otherwise, or with ``NUMBARNN_CUDA_GEMM=numba``, a
+shared-memory tiled kernel of our own runs them: each block computes one
+TILE x TILE tile of C and each thread one element, stepping through K a tile at
+a time.
 
 Every kernel is built per dtype by a cached factory function: shared-memory
 arrays need a compile-time type, and float literals would otherwise promote
@@ -11,6 +14,7 @@ float32 arithmetic to float64.
 """
 import functools
 import math
+import os
 import warnings
 
 import numpy as np
@@ -78,6 +82,23 @@ def _gemm_kernel(dtype):
     return gemm_kernel
 
 
+@functools.lru_cache(maxsize=None)
+def gemm_backend():
+    """'cupy' (cuBLAS through CuPy) where CuPy imports, else 'numba'; NUMBARNN_CUDA_GEMM overrides."""
+    choice = os.environ.get("NUMBARNN_CUDA_GEMM", "auto")
+    if choice not in ("auto", "cupy", "numba"):
+        raise ValueError(f"NUMBARNN_CUDA_GEMM: got {choice!r}, expected auto, cupy or numba")
+    if choice == "numba" or config.ENABLE_CUDASIM:
+        return "numba"
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        if choice == "cupy":
+            raise ValueError("NUMBARNN_CUDA_GEMM=cupy, but CuPy is not installed") from None
+        return "numba"
+    return "cupy"
+
+
 def gemm(a, b, c, trans_a=False, trans_b=False, accumulate=False):
     """``c = op(a) @ op(b)`` (``+=`` with ``accumulate``) on device arrays; op = transpose or not.
 
@@ -85,6 +106,16 @@ def gemm(a, b, c, trans_a=False, trans_b=False, accumulate=False):
     """
     M, N = c.shape
     if M == 0 or N == 0:
+        return
+    if gemm_backend() == "cupy":
+        import cupy
+
+        a_, b_, c_ = cupy.asarray(a), cupy.asarray(b), cupy.asarray(c)
+        a_, b_ = (a_.T if trans_a else a_), (b_.T if trans_b else b_)
+        if accumulate:
+            c_ += a_ @ b_
+        else:
+            cupy.matmul(a_, b_, out=c_)
         return
     grid = ((N + TILE - 1) // TILE, (M + TILE - 1) // TILE)
     _gemm_kernel(c.dtype)[grid, (TILE, TILE)](a, b, c, trans_a, trans_b, accumulate)
@@ -257,10 +288,11 @@ def _count_non_finite_kernel(flat, count):
             cuda.atomic.add(count, 0, 1)
 
 
-def all_finite(a):
-    """Whether every element of the device array ``a`` is finite."""
+def all_finite(arrays):
+    """Whether every element of every device array in ``arrays`` is finite (one sync)."""
     count = cuda.to_device(np.zeros(1, dtype=np.int32))
-    _count_non_finite_kernel[blocks_for(a.size), THREADS](a.reshape(a.size), count)
+    for a in arrays:
+        _count_non_finite_kernel[blocks_for(a.size), THREADS](a.reshape(a.size), count)
     return int(count.copy_to_host()[0]) == 0
 
 

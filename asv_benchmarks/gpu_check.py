@@ -1,0 +1,174 @@
+"""Check the CUDA kernels against the CPU kernels at real sizes and time them against cuDNN.
+
+    python asv_benchmarks/gpu_check.py           # on a machine with a GPU (a few minutes)
+    NUMBA_ENABLE_CUDASIM=1 python asv_benchmarks/gpu_check.py --tiny   # smoke test, no GPU
+
+Parity: numbarnn on device='cuda' against numbarnn on the CPU (the reference
+kernels), same weights and inputs, float64 and float32; the figure is the
+largest relative error ||gpu - cpu|| / ||cpu|| over the output, the input
+gradient and every parameter gradient.  Timing: median over repeats of the
+layer with device arrays in and out (no host transfers), synchronised; torch
+with cuDNN (same weights) where torch with CUDA is installed.  numbarnn runs its
+GEMMs on cuBLAS through CuPy when CuPy is there ("nb"); the column "nb, own
+GEMM" is the same with the tiled numba GEMM.  Ratios are numbarnn / cuDNN.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+from numba.core import config
+
+config.CUDA_LOW_OCCUPANCY_WARNINGS = 0  # small grids are the point at small sizes
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numbarnn  # noqa: E402
+from numbarnn.info import cuda_info  # noqa: E402
+from numbarnn.kernels import _cuda_common  # noqa: E402
+
+SIZES = [(4, 100, 128, 256), (64, 100, 256, 512), (64, 100, 1024, 1024)]  # B, T, D, H
+TINY = [(1, 2, 2, 3)]
+
+
+def relative_error(got, want):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    return float(np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300))
+
+
+def parity(cell, size, dtype):
+    """Largest relative error of a GPU training step against the CPU's."""
+    from numba import cuda
+
+    B, T, D, H = size
+    cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
+    cpu = cls(D, H, dtype=dtype, seed=1)
+    gpu = cls(D, H, dtype=dtype, seed=1, device="cuda")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((T, B, D)).astype(dtype)
+    dout = rng.standard_normal((T, B, H)).astype(dtype)
+    out_c, _ = cpu.forward(x)
+    dx_c, _ = cpu.backward(dout)
+    out_g, _ = gpu.forward(x)
+    dx_g, _ = gpu.backward(dout)
+    cuda.synchronize()
+    errors = [relative_error(out_g, out_c), relative_error(dx_g, dx_c)]
+    errors += [relative_error(gpu.grads[k].copy_to_host(), g) for k, g in cpu.grads.items()]
+    return max(errors)
+
+
+def median_time(func, repeats, sync):
+    func()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        func()
+        sync()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def time_numbarnn(cell, size, repeats):
+    from numba import cuda
+
+    B, T, D, H = size
+    cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
+    layer = cls(D, H, seed=1, device="cuda")
+    rng = np.random.default_rng(3)
+    x = cuda.to_device(rng.standard_normal((T, B, D)).astype(np.float32))
+    dout = cuda.to_device(rng.standard_normal((T, B, H)).astype(np.float32))
+
+    def infer():
+        layer.forward(x, train=False)
+
+    def train():
+        layer.forward(x)
+        layer.backward(dout)
+
+    return (median_time(infer, repeats, cuda.synchronize),
+            median_time(train, repeats, cuda.synchronize), layer)
+
+
+def time_cudnn(cell, size, layer, repeats):
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    B, T, D, H = size
+    cls = torch.nn.LSTM if cell == "lstm" else torch.nn.RNN
+    twin = cls(D, H).cuda()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
+    x = torch.randn(T, B, D, device="cuda", requires_grad=True)
+    dout = torch.randn(T, B, H, device="cuda")
+
+    def infer():
+        with torch.no_grad():
+            twin(x)
+
+    def train():
+        out, _ = twin(x)
+        out.backward(dout)
+
+    return (median_time(infer, repeats, torch.cuda.synchronize),
+            median_time(train, repeats, torch.cuda.synchronize))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args(argv)
+    status = cuda_info()
+    print(f"CUDA: {status['detail']}")
+    if not status["available"]:
+        return 1
+    sizes = TINY if args.tiny else SIZES
+    repeats = 1 if args.tiny else args.repeats
+
+    print("\nparity with the CPU kernels (max relative error over output and all gradients)")
+    failures = 0
+    for size in (TINY if args.tiny else [(4, 20, 32, 64)] + sizes):
+        for cell in ("lstm", "rnn"):
+            for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+                if dtype == np.float64 and size[3] > 256:
+                    continue  # the CPU reference in float64 at the largest sizes takes too long
+                err = parity(cell, size, dtype)
+                failures += err > tol
+                print(f"  {str(size):>22} {cell:4} {np.dtype(dtype).name:7} {err:9.2e} "
+                      f"{'ok' if err <= tol else 'FAIL'}", flush=True)
+    mode = "one cooperative launch" if _cuda_common._cooperative["available"] else "per-step launches"
+    print(f"time loop ran as: {mode}; GEMM backend: {_cuda_common.gemm_backend()}")
+
+    rows = []
+    for size in sizes:
+        for cell in ("lstm", "rnn"):
+            nb_inf, nb_train, layer = time_numbarnn(cell, size, repeats)
+            own = None
+            if _cuda_common.gemm_backend() == "cupy":
+                _cuda_common.gemm_backend.cache_clear()
+                os.environ["NUMBARNN_CUDA_GEMM"] = "numba"
+                own = time_numbarnn(cell, size, repeats)[1]
+                os.environ["NUMBARNN_CUDA_GEMM"] = "auto"
+                _cuda_common.gemm_backend.cache_clear()
+            ref = time_cudnn(cell, size, layer, repeats)
+            rows.append((size, cell, nb_inf, nb_train, own, ref))
+            print(f"  timed {size} {cell}", flush=True)
+
+    print("\nfloat32, ms (median); ratio = numbarnn / cuDNN, < 1: numbarnn faster")
+    print(f"{'B, T, D, H':>22} {'cell':4} | {'infer nb':>9} {'cuDNN':>8} {'ratio':>6} | "
+          f"{'train nb':>9} {'cuDNN':>8} {'ratio':>6} | {'nb, own GEMM':>12}")
+    for size, cell, nb_inf, nb_train, own, ref in rows:
+        ref_inf, ref_train = ref if ref else (float("nan"), float("nan"))
+        own_text = f"{own * 1e3:12.3f}" if own is not None else f"{'-':>12}"
+        print(f"{str(size):>22} {cell:4} | {nb_inf * 1e3:9.3f} {ref_inf * 1e3:8.3f} "
+              f"{nb_inf / ref_inf:6.2f} | {nb_train * 1e3:9.3f} {ref_train * 1e3:8.3f} "
+              f"{nb_train / ref_train:6.2f} | {own_text}")
+    print(f"parity failures: {failures}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""The GPU check script runs at a tiny size (under the simulator in CI), so it cannot rot."""
+from asv_benchmarks import gpu_check
+
+
+def test_gpu_check_tiny(capsys):
+    assert gpu_check.main(["--tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "parity failures: 0" in out and "lstm" in out and "rnn" in out
