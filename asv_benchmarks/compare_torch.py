@@ -3,8 +3,8 @@
     python asv_benchmarks/compare_torch.py            # the full table (a few minutes)
     python asv_benchmarks/compare_torch.py --quick    # tiny sizes, a smoke test
 
-Each cell of the table is the median over interleaved repeats (numbarnn, torch,
-numbarnn, torch, ...) of the same work, so that drift on a shared machine hits
+Each cell of the table is the median over repeats taken in alternating blocks
+(numbarnn, torch, numbarnn, torch, ...), so that drift on a shared machine hits
 both alike.  Ratios are numbarnn time / torch time: below 1 means numbarnn is
 faster.  GFLOP/s counts only the matrix products; "of peak" relates that to a
 large SGEMM through the BLAS that numba's kernels call, measured in the same run.
@@ -13,7 +13,6 @@ and the compile and warm start-up times.
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,18 +30,25 @@ TARGETS = {(1, 100, 8, 32): (0.25, 0.05), (16, 100, 32, 64): (0.6, 0.2),
 QUICK_SIZES = [(2, 5, 3, 4)]
 
 
-def interleaved_medians(funcs, min_seconds, min_repeats=5, max_repeats=200):
-    """Run each function in turn until ``min_seconds`` pass; the median time of each."""
-    for f in funcs:
-        f()  # warm up: compile, size buffers
+def alternating_medians(funcs, min_seconds, rounds=5, min_repeats=3):
+    """Median time of each function, measured in alternating blocks.
+
+    Each round runs every function in turn for about ``min_seconds / rounds``,
+    after one untimed call: so slow drift on a shared machine hits all alike,
+    while the thread pools of numbarnn's BLAS and of torch (which spin for a
+    while after each call) do not fight over the cores inside a timed call.
+    """
     times = [[] for _ in funcs]
-    start = time.perf_counter()
-    while len(times[0]) < min_repeats or (time.perf_counter() - start < min_seconds
-                                          and len(times[0]) < max_repeats):
+    for _ in range(rounds):
         for f, ts in zip(funcs, times):
-            t = time.perf_counter()
             f()
-            ts.append(time.perf_counter() - t)
+            start = time.perf_counter()
+            n = 0
+            while n < min_repeats or time.perf_counter() - start < min_seconds / rounds:
+                t = time.perf_counter()
+                f()
+                ts.append(time.perf_counter() - t)
+                n += 1
     return [float(np.median(ts)) for ts in times]
 
 
@@ -76,8 +82,8 @@ def time_size(torch, cell, size, dtype, min_seconds):
         with torch.no_grad():
             twin(xt)
 
-    nb_t, th_t = interleaved_medians([nb_train, torch_train], min_seconds)
-    nb_i, th_i = interleaved_medians([nb_infer, torch_infer], min_seconds)
+    nb_t, th_t = alternating_medians([nb_train, torch_train], min_seconds)
+    nb_i, th_i = alternating_medians([nb_infer, torch_infer], min_seconds)
     return nb_t, th_t, nb_i, th_i
 
 
@@ -96,25 +102,34 @@ def sgemm_peak(n=2048):
 
 
 _MEMORY_SCRIPT = """
-import resource, sys
+import sys
 import numpy as np
 sys.path.insert(0, {root!r})
 from asv_benchmarks.common import make_layer
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+
 small, x, dout = make_layer("lstm", (2, 3, 4, 5), "float32")   # compile / load first
 small.forward(x); small.backward(dout)
 layer, x, dout = make_layer("lstm", {size!r}, "float32")
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = status("VmRSS:")
+with open("/proc/self/clear_refs", "w") as f:   # reset the peak (VmHWM) to the current size
+    f.write("5")
 layer.forward(x); layer.backward(dout)
 layer.forward(x); layer.backward(dout)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+print(status("VmHWM:") - base)
 """
 
 
 def training_memory(size=(64, 100, 128, 256)):
     """(peak extra bytes of an LSTM training step, bytes it must hold), float32.
 
-    The peak is the growth of the maximum resident set size of a fresh process
-    over two forward+backward calls, after x and dout exist.  What it must hold:
+    The peak is the growth of the peak resident set size (Linux VmHWM, reset
+    just before) of a fresh process over two forward+backward calls, after x
+    and dout exist.  What it must hold:
     the stored activations (copy of x, outputs, gates, cells), the gradients (dx
     and the parameter gradients) and the parameters; x and dout themselves were
     allocated before the baseline and are not counted on either side.

@@ -20,7 +20,9 @@ def input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias):
     # h_{t-1} for t >= 1 is out[t-1]; the first step's comes from h0.
     np.dot(dgates[0].T, h0, dw_hh)
     if T > 1:
-        dw_hh += np.dot(dgates[1:].reshape((T - 1) * B, GH).T, out[:T - 1].reshape((T - 1) * B, H))
+        rest = np.empty_like(dw_hh)
+        np.dot(dgates[1:].reshape((T - 1) * B, GH).T, out[:T - 1].reshape((T - 1) * B, H), rest)
+        dw_hh += rest
     dbias[:] = 0
     for r in range(T * B):
         row = da[r]

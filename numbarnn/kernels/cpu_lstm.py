@@ -91,11 +91,14 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
     hproj = np.empty((B, 4 * H), dtype=x.dtype)
+    # OpenBLAS runs h @ W for a contiguous W about twice as fast as h @ W_hh.T at small
+    # sizes; and with every product of one layout, numba compiles one np.dot, not two
+    w_ih_t, w_hh_t = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        np.dot(x[t0:t0 + n].reshape(n * B, D), w_ih.T, xproj[:n].reshape(n * B, 4 * H))
+        np.dot(x[t0:t0 + n].reshape(n * B, D), w_ih_t, xproj[:n].reshape(n * B, 4 * H))
         for t in range(t0, t0 + n):
-            np.dot(h0 if t == 0 else out[t - 1], w_hh.T, hproj)
+            np.dot(h0 if t == 0 else out[t - 1], w_hh_t, hproj)
             s = t if keep_all else 0
             c_prev = c0 if t == 0 else cells[s - 1 if keep_all else 0]
             _lstm_cell(xproj[t - t0], hproj, bias, c_prev, gates[s], cells[s], out[t])

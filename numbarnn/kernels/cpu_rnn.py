@@ -64,11 +64,14 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     H = h0.shape[1]
     K = xproj.shape[0]
     hproj = np.empty((B, H), dtype=x.dtype)
+    # OpenBLAS runs h @ W for a contiguous W about twice as fast as h @ W_hh.T at small
+    # sizes; and with every product of one layout, numba compiles one np.dot, not two
+    w_ih_t, w_hh_t = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        np.dot(x[t0:t0 + n].reshape(n * B, D), w_ih.T, xproj[:n].reshape(n * B, H))
+        np.dot(x[t0:t0 + n].reshape(n * B, D), w_ih_t, xproj[:n].reshape(n * B, H))
         for t in range(t0, t0 + n):
-            np.dot(h0 if t == 0 else out[t - 1], w_hh.T, hproj)
+            np.dot(h0 if t == 0 else out[t - 1], w_hh_t, hproj)
             _rnn_cell(xproj[t - t0], hproj, bias, nonlinearity, out[t])
     h_n[:] = out[T - 1]
 
