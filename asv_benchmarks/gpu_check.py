@@ -116,6 +116,27 @@ def time_cudnn(cell, size, layer, repeats):
             median_time(train, repeats, torch.cuda.synchronize))
 
 
+def barrier_microseconds(blocks, n=2000):
+    """Cost of one grid-wide barrier (``this_grid().sync()``) with ``blocks`` blocks."""
+    from numba import cuda
+
+    @cuda.jit
+    def barriers(n, out):
+        grid = cuda.cg.this_grid()
+        for _ in range(n):
+            grid.sync()
+        if cuda.grid(1) == 0:
+            out[0] = n
+
+    out = cuda.device_array(1, np.int32)
+    barriers[blocks, _cuda_common.THREADS](1, out)
+    cuda.synchronize()
+    start = time.perf_counter()
+    barriers[blocks, _cuda_common.THREADS](n, out)
+    cuda.synchronize()
+    return (time.perf_counter() - start) / n * 1e6
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
@@ -141,6 +162,11 @@ def main(argv=None):
                       f"{'ok' if err <= tol else 'FAIL'}", flush=True)
     mode = "one cooperative launch" if _cuda_common._cooperative["available"] else "per-step launches"
     print(f"time loop ran as: {mode}; GEMM backend: {_cuda_common.gemm_backend()}")
+    if not args.tiny and _cuda_common._cooperative["available"]:
+        grids = sorted(set(_cuda_common._resident_blocks.values()))
+        print(f"persistent grids capped at {grids} blocks of {_cuda_common.THREADS} threads")
+        for blocks in (1, 132, 264):
+            print(f"grid barrier with {blocks:3d} blocks: {barrier_microseconds(blocks):6.2f} us")
 
     rows = []
     for size in sizes:

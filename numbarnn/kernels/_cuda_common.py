@@ -26,6 +26,7 @@ TILE = 16
 THREADS = 128  # threads per block of the element-wise and time-loop kernels
 LANES = 32  # threads (one warp) that share the dot products of one hidden unit
 UNITS_PER_BLOCK = THREADS // LANES
+ROWS = 4  # batch rows a warp serves at once: each weight it loads is used ROWS times
 
 
 @functools.lru_cache(maxsize=None)
@@ -146,32 +147,46 @@ def blocks_for(n):
     return max(1, (n + THREADS - 1) // THREADS)
 
 
+def work_units(B, H):
+    """Warps' worth of work in one time step: hidden unit j for a group of ROWS batch rows."""
+    return (B + ROWS - 1) // ROWS * H
+
+
 def unit_blocks(units):
-    """Blocks that give every hidden unit its own warp, UNITS_PER_BLOCK to a block."""
+    """Blocks that give every work unit its own warp, UNITS_PER_BLOCK to a block."""
     return max(1, (units + UNITS_PER_BLOCK - 1) // UNITS_PER_BLOCK)
 
 
-def persistent_blocks(units):
-    """Blocks for a cooperative (grid-synchronised) launch over ``units`` hidden units.
+_resident_blocks = {}
 
-    All blocks of such a launch must be resident at once.  Two blocks of THREADS
-    threads per multiprocessor always fit (they need at most 256 registers a
-    thread), so the grid is capped there and the blocks stride over the units
-    when there are more.  The simulator runs cooperative grids of one block.
+
+def persistent_blocks(units, kernel, args):
+    """Blocks for a cooperative (grid-synchronised) launch of ``kernel`` over ``units``.
+
+    All blocks of such a launch must be resident at once: the grid is capped at
+    what the occupancy calculator allows for this kernel (else at two blocks a
+    multiprocessor, which always fit), and the blocks stride over the units when
+    there are more.  The simulator runs cooperative grids of one block.
     """
     if config.ENABLE_CUDASIM:
         return 1
-    return min(unit_blocks(units), 2 * cuda.get_current_device().MULTIPROCESSOR_COUNT)
+    key = (kernel, tuple(kernel.typeof_pyval(a) for a in args))
+    if key not in _resident_blocks:
+        try:
+            _resident_blocks[key] = kernel.compile(key[1]).max_cooperative_grid_blocks(THREADS)
+        except Exception:  # an API that differs between numba versions: stay safe
+            _resident_blocks[key] = 2 * cuda.get_current_device().MULTIPROCESSOR_COUNT
+    return max(1, min(unit_blocks(units), _resident_blocks[key]))
 
 
 @functools.lru_cache(maxsize=None)
 def lane_sum(dtype):
-    """Device function ``lane_sum(sh, w, g)``: the sum of ``sh[w, g, :]``.
+    """Device function ``lane_sum(sh, w, q)``: the sum of ``sh[w, q, :]``.
 
     The time-loop kernels keep a shared array ``sh`` of shape
-    (UNITS_PER_BLOCK, 4, LANES): each warp writes its lanes' partial dot products
-    into ``sh[w, g, lane]`` (w: the warp's unit slot in the block, g: which sum),
-    and after a barrier lane 0 adds them up with this.  (The shared array itself
+    (UNITS_PER_BLOCK, sums, LANES): each warp writes its lanes' partial dot
+    products into ``sh[w, q, lane]`` (w: the warp's slot in the block, q: which
+    sum), and after a barrier the lanes that finish a row add them up with this.  (The shared array itself
     is declared in each kernel module: the simulator swaps ``numba.cuda`` in a
     device function's module while it runs, which races across modules.)
     """
@@ -208,13 +223,13 @@ _cooperative = {"available": True}
 def run_time_loop(loop, loop_args, step, step_args, units):
     """Run a time loop as one persistent launch of ``loop``, else one ``step`` launch per step.
 
-    ``loop`` strides its blocks over ``units`` hidden units and synchronises the
+    ``loop`` strides its blocks over ``units`` work units and synchronises the
     grid between steps; it needs a cooperative launch (and numba's link to
     cudadevrt).  If that fails once, the per-step kernel runs from then on.
     """
     if _cooperative["available"]:
         try:
-            loop[persistent_blocks(units), THREADS](*loop_args)
+            loop[persistent_blocks(units, loop, loop_args), THREADS](*loop_args)
             return
         except Exception as exc:  # e.g. cudadevrt not found when linking
             _cooperative["available"] = False

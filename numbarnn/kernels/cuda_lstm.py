@@ -6,11 +6,13 @@ Design
   the backward loop, the input and weight gradients are matrix products on
   ``_cuda_common.gemm`` (cuBLAS through CuPy where CuPy is installed, else a
   tiled shared-memory kernel of our own: numba kernels cannot call cuBLAS).
-* Inside the time loop one warp owns one hidden unit (b, j): its 32 lanes split
-  the recurrent dot products (over m for the four gate rows of W_hh, reading
-  consecutive weights, so the loads coalesce), add them up through shared memory,
-  and lane 0 applies bias, gates and the cell update.  The recurrent product,
-  bias and non-linearities are one fused step with no intermediate array.
+* Inside the time loop one warp owns hidden unit j for a group of ROWS (4) batch
+  rows: its 32 lanes split the recurrent dot products (over m for the four gate
+  rows of W_hh, reading consecutive weights, so the loads coalesce, and using
+  each weight for all the rows of the group), add them up through shared
+  memory, and lane r applies bias, gates and the cell update of row r.  The
+  recurrent product, bias and non-linearities are one fused step with no
+  intermediate array.
 * A numba launch costs several microseconds plus a few per array argument, which
   at small sizes dwarfs a step's work.  So the whole loop is one *persistent*
   launch: blocks stride over the units, and a grid-wide barrier
@@ -40,33 +42,42 @@ def _kernels(dtype):
     lane_sum = common.lane_sum(dtype)
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
-    LANES, UPB = common.LANES, common.UNITS_PER_BLOCK
+    LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
 
     @cuda.jit(device=True)
     def forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
-        """Step t for every unit: this block's warps stride over the (b, j) units."""
+        """Step t for every unit: this block's warps stride over (row group, j) work units."""
         B, H = h0.shape
-        sh = cuda.shared.array((UPB, 4, LANES), nbtype)
+        sh = cuda.shared.array((UPB, 4 * ROWS, LANES), nbtype)
+        acc = cuda.local.array(4 * ROWS, nbtype)  # [gate * ROWS + row]
         w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
-        for base in range(cuda.blockIdx.x * UPB, B * H, cuda.gridDim.x * UPB):
+        units = (B + ROWS - 1) // ROWS * H
+        for base in range(cuda.blockIdx.x * UPB, units, cuda.gridDim.x * UPB):
             u = base + w
-            b, j = u // H, u % H
-            p_i = p_f = p_g = p_o = zero
-            if u < B * H:
-                for m in range(lane, H, LANES):
-                    hv = h0[b, m] if t == 0 else out[t - 1, b, m]
-                    p_i += hv * w_hh[j, m]
-                    p_f += hv * w_hh[H + j, m]
-                    p_g += hv * w_hh[2 * H + j, m]
-                    p_o += hv * w_hh[3 * H + j, m]
-            sh[w, 0, lane], sh[w, 1, lane], sh[w, 2, lane], sh[w, 3, lane] = p_i, p_f, p_g, p_o
+            b0, j = u // H * ROWS, u % H
+            rows = min(ROWS, B - b0) if u < units else 0
+            for q in range(4 * ROWS):
+                acc[q] = zero
+            for m in range(lane, H if rows > 0 else 0, LANES):
+                w_i, w_f = w_hh[j, m], w_hh[H + j, m]
+                w_g, w_o = w_hh[2 * H + j, m], w_hh[3 * H + j, m]
+                for r in range(ROWS):
+                    if r < rows:
+                        hv = h0[b0 + r, m] if t == 0 else out[t - 1, b0 + r, m]
+                        acc[r] += hv * w_i
+                        acc[ROWS + r] += hv * w_f
+                        acc[2 * ROWS + r] += hv * w_g
+                        acc[3 * ROWS + r] += hv * w_o
+            for q in range(4 * ROWS):
+                sh[w, q, lane] = acc[q]
             cuda.syncthreads()
-            if lane == 0 and u < B * H:
+            if lane < rows:  # lane r finishes unit (b0 + r, j)
+                b = b0 + lane
                 xa = xproj[t - t0, b]
-                i = sigmoid(xa[j] + bias[j] + lane_sum(sh, w, 0))
-                f = sigmoid(xa[H + j] + bias[H + j] + lane_sum(sh, w, 1))
-                g = tanh(xa[2 * H + j] + bias[2 * H + j] + lane_sum(sh, w, 2))
-                o = sigmoid(xa[3 * H + j] + bias[3 * H + j] + lane_sum(sh, w, 3))
+                i = sigmoid(xa[j] + bias[j] + lane_sum(sh, w, lane))
+                f = sigmoid(xa[H + j] + bias[H + j] + lane_sum(sh, w, ROWS + lane))
+                g = tanh(xa[2 * H + j] + bias[2 * H + j] + lane_sum(sh, w, 2 * ROWS + lane))
+                o = sigmoid(xa[3 * H + j] + bias[3 * H + j] + lane_sum(sh, w, 3 * ROWS + lane))
                 s = t if keep_all else 0
                 c_prev = c0[b, j] if t == 0 else cells[t - 1 if keep_all else 0, b, j]
                 c = f * c_prev + i * g
@@ -83,19 +94,27 @@ def _kernels(dtype):
         """Step t back for every unit; gates[t + 1] already holds that step's gradients."""
         B, H = dc.shape
         T = gates.shape[0]
-        sh = cuda.shared.array((UPB, 4, LANES), nbtype)
+        sh = cuda.shared.array((UPB, ROWS, LANES), nbtype)
+        acc = cuda.local.array(ROWS, nbtype)
         w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
-        for base in range(cuda.blockIdx.x * UPB, B * H, cuda.gridDim.x * UPB):
+        units = (B + ROWS - 1) // ROWS * H
+        for base in range(cuda.blockIdx.x * UPB, units, cuda.gridDim.x * UPB):
             u = base + w
-            b, j = u // H, u % H
-            p = zero
-            if u < B * H and t < T - 1:
-                for k in range(lane, 4 * H, LANES):
-                    p += gates[t + 1, b, k] * w_hh_t[j, k]
-            sh[w, 0, lane] = p
+            b0, j = u // H * ROWS, u % H
+            rows = min(ROWS, B - b0) if u < units else 0
+            for r in range(ROWS):
+                acc[r] = zero
+            for k in range(lane, 4 * H if rows > 0 and t < T - 1 else 0, LANES):
+                wk = w_hh_t[j, k]
+                for r in range(ROWS):
+                    if r < rows:
+                        acc[r] += gates[t + 1, b0 + r, k] * wk
+            for r in range(ROWS):
+                sh[w, r, lane] = acc[r]
             cuda.syncthreads()
-            if lane == 0 and u < B * H:
-                dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, 0))
+            if lane < rows:
+                b = b0 + lane
+                dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, lane))
                 i, f = gates[t, b, j], gates[t, b, H + j]
                 g, o = gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
                 tc = tanh(cells[t, b, j])
@@ -151,7 +170,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
                     trans_b=True)
         args = (xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
         common.run_time_loop(loop, (t0, n) + args, step,
-                             [(t, t0) + args for t in range(t0, t0 + n)], B * H)
+                             [(t, t0) + args for t in range(t0, t0 + n)],
+                             common.work_units(B, H))
     h_n.copy_to_device(out[T - 1])
     c_n.copy_to_device(cells[T - 1 if keep_all else 0])
 
@@ -168,6 +188,7 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     _, _, step, loop = _kernels(x.dtype)
     dc0.copy_to_device(dc_n)  # dc0 carries the running cell gradient
     args = (c0, common.transpose(w_hh), gates, cells, dout, dh_n, dc0)
-    common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)], B * H)
+    common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)],
+                         common.work_units(B, H))
     common.gemm(gates[0], w_hh, dh0)
     common.input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)

@@ -1,7 +1,7 @@
 """Vanilla RNN time loop on NVIDIA GPUs: the CUDA twin of ``cpu_rnn``, same arguments.
 
 The design is ``cuda_lstm``'s (see its docstring): GEMMs outside the loop, one
-warp per hidden unit inside it, the whole loop one persistent cooperative
+warp per hidden unit and group of ROWS batch rows inside it, the whole loop one persistent cooperative
 launch with a grid barrier between steps (one launch per step as the fallback).
 """
 import functools
@@ -20,43 +20,59 @@ def _kernels(dtype):
     lane_sum = common.lane_sum(dtype)
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
-    LANES, UPB = common.LANES, common.UNITS_PER_BLOCK
+    LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
 
     @cuda.jit(device=True)
     def forward_step(t, t0, xproj, h0, w_hh, bias, nonlinearity, out):
         B, H = h0.shape
-        sh = cuda.shared.array((UPB, 4, LANES), nbtype)
+        sh = cuda.shared.array((UPB, ROWS, LANES), nbtype)
+        acc = cuda.local.array(ROWS, nbtype)
         w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
-        for base in range(cuda.blockIdx.x * UPB, B * H, cuda.gridDim.x * UPB):
+        units = (B + ROWS - 1) // ROWS * H
+        for base in range(cuda.blockIdx.x * UPB, units, cuda.gridDim.x * UPB):
             u = base + w
-            b, j = u // H, u % H
-            p = zero
-            if u < B * H:
-                for m in range(lane, H, LANES):
-                    p += (h0[b, m] if t == 0 else out[t - 1, b, m]) * w_hh[j, m]
-            sh[w, 0, lane] = p
+            b0, j = u // H * ROWS, u % H
+            rows = min(ROWS, B - b0) if u < units else 0
+            for r in range(ROWS):
+                acc[r] = zero
+            for m in range(lane, H if rows > 0 else 0, LANES):
+                wm = w_hh[j, m]
+                for r in range(ROWS):
+                    if r < rows:
+                        acc[r] += (h0[b0 + r, m] if t == 0 else out[t - 1, b0 + r, m]) * wm
+            for r in range(ROWS):
+                sh[w, r, lane] = acc[r]
             cuda.syncthreads()
-            if lane == 0 and u < B * H:
-                a = xproj[t - t0, b, j] + bias[j] + lane_sum(sh, w, 0)
+            if lane < rows:
+                b = b0 + lane
+                a = xproj[t - t0, b, j] + bias[j] + lane_sum(sh, w, lane)
                 out[t, b, j] = max(a, zero) if nonlinearity == RELU else tanh(a)
             cuda.syncthreads()
 
     @cuda.jit(device=True)
     def backward_step(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
         T, B, H = out.shape
-        sh = cuda.shared.array((UPB, 4, LANES), nbtype)
+        sh = cuda.shared.array((UPB, ROWS, LANES), nbtype)
+        acc = cuda.local.array(ROWS, nbtype)
         w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
-        for base in range(cuda.blockIdx.x * UPB, B * H, cuda.gridDim.x * UPB):
+        units = (B + ROWS - 1) // ROWS * H
+        for base in range(cuda.blockIdx.x * UPB, units, cuda.gridDim.x * UPB):
             u = base + w
-            b, j = u // H, u % H
-            p = zero
-            if u < B * H and t < T - 1:
-                for k in range(lane, H, LANES):
-                    p += dgates[t + 1, b, k] * w_hh_t[j, k]
-            sh[w, 0, lane] = p
+            b0, j = u // H * ROWS, u % H
+            rows = min(ROWS, B - b0) if u < units else 0
+            for r in range(ROWS):
+                acc[r] = zero
+            for k in range(lane, H if rows > 0 and t < T - 1 else 0, LANES):
+                wk = w_hh_t[j, k]
+                for r in range(ROWS):
+                    if r < rows:
+                        acc[r] += dgates[t + 1, b0 + r, k] * wk
+            for r in range(ROWS):
+                sh[w, r, lane] = acc[r]
             cuda.syncthreads()
-            if lane == 0 and u < B * H:
-                dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, 0))
+            if lane < rows:
+                b = b0 + lane
+                dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, lane))
                 h = out[t, b, j]
                 if nonlinearity == RELU:
                     dgates[t, b, j] = dh if h > zero else zero
@@ -104,7 +120,8 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
                     trans_b=True)
         args = (xproj, h0, w_hh, bias, nonlinearity, out)
         common.run_time_loop(loop, (t0, n) + args, step,
-                             [(t, t0) + args for t in range(t0, t0 + n)], B * H)
+                             [(t, t0) + args for t in range(t0, t0 + n)],
+                             common.work_units(B, H))
     h_n.copy_to_device(out[T - 1])
 
 
@@ -118,6 +135,7 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
     H = h0.shape[1]
     _, _, step, loop = _kernels(x.dtype)
     args = (common.transpose(w_hh), nonlinearity, out, dout, dh_n, dgates)
-    common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)], B * H)
+    common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)],
+                         common.work_units(B, H))
     common.gemm(dgates[0], w_hh, dh0)
     common.input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)

@@ -1,8 +1,8 @@
 """The CUDA kernels against their CPU twins, which are the reference.
 
 Shapes are small because the simulator runs one Python thread per CUDA thread.
-Even so the per-step launches need several blocks (one warp per unit, four units
-to a block) and the LSTM's GEMMs several tiles (4H = 20 > 16); the cooperative
+Even so the per-step launches need several blocks (one warp per unit and group
+of rows, four to a block) and the LSTM's GEMMs several tiles (4H = 20 > 16); the cooperative
 loop, which the simulator runs as one block, strides over the units.
 """
 import numpy as np
@@ -11,7 +11,7 @@ from numba import cuda
 
 from numbarnn.kernels import RELU, TANH, cpu_lstm, cpu_rnn, cuda_lstm, cuda_rnn
 
-SMALL = (3, 2, 3, 5)  # T, B, D, H
+SMALL = (2, 5, 3, 5)  # T, B, D, H: B = 5 is one full group of ROWS = 4 rows and one partial
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
 
 
