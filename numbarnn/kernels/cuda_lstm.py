@@ -43,20 +43,21 @@ def _kernels(dtype):
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
+    SUMS = 4 * ROWS  # shared/local array shapes must be compile-time constants
 
     @cuda.jit(device=True)
     def forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
         """Step t for every unit: this block's warps stride over (row group, j) work units."""
         B, H = h0.shape
-        sh = cuda.shared.array((UPB, 4 * ROWS, LANES), nbtype)
-        acc = cuda.local.array(4 * ROWS, nbtype)  # [gate * ROWS + row]
+        sh = cuda.shared.array((UPB, SUMS, LANES), nbtype)
+        acc = cuda.local.array(SUMS, nbtype)  # [gate * ROWS + row]
         w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
         units = (B + ROWS - 1) // ROWS * H
         for base in range(cuda.blockIdx.x * UPB, units, cuda.gridDim.x * UPB):
             u = base + w
             b0, j = u // H * ROWS, u % H
             rows = min(ROWS, B - b0) if u < units else 0
-            for q in range(4 * ROWS):
+            for q in range(SUMS):
                 acc[q] = zero
             for m in range(lane, H if rows > 0 else 0, LANES):
                 w_i, w_f = w_hh[j, m], w_hh[H + j, m]
@@ -68,7 +69,7 @@ def _kernels(dtype):
                         acc[ROWS + r] += hv * w_f
                         acc[2 * ROWS + r] += hv * w_g
                         acc[3 * ROWS + r] += hv * w_o
-            for q in range(4 * ROWS):
+            for q in range(SUMS):
                 sh[w, q, lane] = acc[q]
             cuda.syncthreads()
             if lane < rows:  # lane r finishes unit (b0 + r, j)
