@@ -116,6 +116,56 @@ def time_cudnn(cell, size, layer, repeats):
             median_time(train, repeats, torch.cuda.synchronize))
 
 
+def breakdown(cell, size, repeats):
+    """Where a float32 inference forward spends its time: layer, kernel launcher, time loop.
+
+    Returns milliseconds for: the layer's forward; the kernel launcher alone
+    (``cuda_lstm.lstm_forward`` on preallocated arrays); the persistent time
+    loop alone; and the launcher with one launch per step instead.
+    """
+    from numba import cuda
+
+    from numbarnn.kernels import cuda_lstm, cuda_rnn
+
+    B, T, D, H = size
+    G = 4 if cell == "lstm" else 1
+    rng = np.random.default_rng(4)
+
+    def dev(*shape):
+        return cuda.to_device(rng.standard_normal(shape).astype(np.float32) * 0.1)
+
+    x, h0, c0, w_ih, w_hh, bias = dev(T, B, D), dev(B, H), dev(B, H), dev(G * H, D), \
+        dev(G * H, H), dev(G * H)
+    out, h_n, c_n, xproj = dev(T, B, H), dev(B, H), dev(B, H), dev(T, B, G * H)
+    gates, cells = dev(1, B, 4 * H), dev(1, B, H)
+    if cell == "lstm":
+        def launcher():
+            cuda_lstm.lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj)
+        loop = cuda_lstm._kernels(np.dtype(np.float32))[1]
+        loop_args = (0, T, xproj, h0, c0, w_hh, bias, out, gates, cells, False)
+    else:
+        def launcher():
+            cuda_rnn.rnn_forward(x, h0, w_ih, w_hh, bias, 0, out, h_n, xproj)
+        loop = cuda_rnn._kernels(np.dtype(np.float32))[1]
+        loop_args = (0, T, xproj, h0, w_hh, bias, 0, out)
+    blocks = _cuda_common.persistent_blocks(_cuda_common.work_units(B, H), loop, loop_args)
+
+    def loop_only():
+        loop[blocks, _cuda_common.THREADS](*loop_args)
+
+    cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
+    layer = cls(D, H, device="cuda")
+
+    def layer_forward():
+        layer.forward(x, train=False)
+
+    times = [median_time(f, repeats, cuda.synchronize) for f in (layer_forward, launcher, loop_only)]
+    _cuda_common._cooperative["available"] = False
+    times.append(median_time(launcher, repeats, cuda.synchronize))
+    _cuda_common._cooperative["available"] = True
+    return [t * 1e3 for t in times], blocks
+
+
 def barrier_microseconds(blocks, n=2000):
     """Cost of one grid-wide barrier (``this_grid().sync()``) with ``blocks`` blocks."""
     from numba import cuda
@@ -141,6 +191,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="only: where an inference forward spends its time")
     args = parser.parse_args(argv)
     status = cuda_info()
     print(f"CUDA: {status['detail']}")
@@ -148,6 +200,15 @@ def main(argv=None):
         return 1
     sizes = TINY if args.tiny else SIZES
     repeats = 1 if args.tiny else args.repeats
+    if args.breakdown:
+        print(f"{'B, T, D, H':>22} {'cell':4} | {'layer':>8} {'launcher':>8} {'loop':>8} "
+              f"{'per-step':>8} ms | grid")
+        for size in sizes:
+            for cell in ("lstm", "rnn"):
+                (lay, lau, loop, per_step), blocks = breakdown(cell, size, repeats)
+                print(f"{str(size):>22} {cell:4} | {lay:8.3f} {lau:8.3f} {loop:8.3f} "
+                      f"{per_step:8.3f}    | {blocks}", flush=True)
+        return 0
 
     print("\nparity with the CPU kernels (max relative error over output and all gradients)")
     failures = 0

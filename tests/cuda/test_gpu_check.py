@@ -6,3 +6,9 @@ def test_gpu_check_tiny(capsys):
     assert gpu_check.main(["--tiny"]) == 0
     out = capsys.readouterr().out
     assert "parity failures: 0" in out and "lstm" in out and "rnn" in out
+
+
+def test_gpu_check_breakdown_tiny(capsys):
+    assert gpu_check.main(["--tiny", "--breakdown"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "|" in line][1:]
+    assert len(rows) == 2 and all(float(r.split("|")[1].split()[0]) > 0 for r in rows)
