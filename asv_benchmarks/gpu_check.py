@@ -148,7 +148,8 @@ def breakdown(cell, size, repeats):
             cuda_rnn.rnn_forward(x, h0, w_ih, w_hh, bias, 0, out, h_n, xproj)
         loop = cuda_rnn._kernels(np.dtype(np.float32))[1]
         loop_args = (0, T, xproj, h0, w_hh, bias, 0, out)
-    blocks = _cuda_common.persistent_blocks(_cuda_common.work_units(B, H), loop, loop_args)
+    blocks = min(_cuda_common.resident_blocks(loop, loop_args),
+                 _cuda_common.unit_blocks(_cuda_common.work_units(B, H)))
 
     def loop_only():
         loop[blocks, _cuda_common.THREADS](*loop_args)

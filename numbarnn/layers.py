@@ -237,8 +237,11 @@ class _Recurrent(Module):
     def _state(self, name, value, batch):
         """A (num_layers, B, H) state array, zeros for None."""
         shape = (self.num_layers, batch, self.hidden_size)
-        if value is None:
-            return self._dev.zeros(shape, self.dtype)
+        if value is None:  # kernels only read initial states, so one zero array serves all
+            zeros = self._buffers.get(("zeros", shape))
+            if zeros is None:
+                zeros = self._buffers[("zeros", shape)] = self._dev.zeros(shape, self.dtype)
+            return zeros
         arr, _ = self._dev.array(name, value, self.dtype)
         check_shape(name, arr, shape, "(num_layers, B, hidden_size)")
         return self._dev.copy(arr)  # kept for backward: later changes by the caller must not leak in
