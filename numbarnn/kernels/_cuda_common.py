@@ -216,6 +216,7 @@ def transpose(a):
 
 
 _cooperative = {"available": True}
+MAX_WAVES = 4
 
 
 def run_time_loop(loop, loop_args, step, step_args, units):
@@ -224,15 +225,18 @@ def run_time_loop(loop, loop_args, step, step_args, units):
     ``loop`` strides its blocks over ``units`` work units and synchronises the
     grid between steps (a cooperative launch, which needs numba's link to
     cudadevrt; if that fails once, the per-step kernel runs from then on).  It
-    is used when one wave of resident blocks covers every unit: measured on an
-    H200, a persistent grid that must stride is slower than per-step launches
-    with a block per unit group (e.g. 8.0 against 6.3 ms for an LSTM forward at
-    B, T, H = 64, 100, 512), while at B = 4, H = 256 the persistent loop takes
-    1.2 ms against 6.2 ms.  The simulator always takes the persistent path.
+    is used unless its resident blocks would each have to stride over more than
+    MAX_WAVES unit groups.  Measured on an H200 (float32 inference forward,
+    T = 100; persistent loop against per-step launches): LSTM B, H = 4, 256:
+    1.2-1.3 against 6-10 ms (1 wave); 64, 512: 8.0-8.3 against 6.3-12.9 ms (3.1
+    waves); 64, 1024: 24 against 16.5 ms (6.2 waves); RNN 64, 512: 3.5-3.7
+    against 4.6-7.2 ms (2.2 waves); 64, 1024: 9.6-9.8 against 6.8-7.0 ms (4.4
+    waves).  Per-step launches cost host time, so their figures vary more from
+    machine to machine.  The simulator always takes the persistent path.
     """
     if _cooperative["available"]:
         blocks = resident_blocks(loop, loop_args)
-        if config.ENABLE_CUDASIM or unit_blocks(units) <= blocks:
+        if config.ENABLE_CUDASIM or unit_blocks(units) <= MAX_WAVES * blocks:
             try:
                 loop[min(blocks, unit_blocks(units)), THREADS](*loop_args)
                 return
