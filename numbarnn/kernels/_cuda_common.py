@@ -152,6 +152,19 @@ def work_units(B, H):
     return (B + ROWS - 1) // ROWS * H
 
 
+unit_count = cuda.jit(device=True)(work_units)
+
+
+@cuda.jit(device=True)
+def work_unit(u, B, H):
+    """Work unit u -> (its first batch row b0, its hidden unit j, its rows; 0 rows past the end).
+
+    (Plain arithmetic: device functions here must not touch ``numba.cuda``, see ``lane_sum``.)
+    """
+    b0 = u // H * ROWS
+    return b0, u % H, (min(ROWS, B - b0) if u < unit_count(B, H) else 0)
+
+
 def unit_blocks(units):
     """Blocks that give every work unit its own warp, UNITS_PER_BLOCK to a block."""
     return max(1, (units + UNITS_PER_BLOCK - 1) // UNITS_PER_BLOCK)

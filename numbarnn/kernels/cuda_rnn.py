@@ -18,6 +18,7 @@ from .cpu_rnn import RELU
 def _kernels(dtype):
     _, tanh = common.activations(dtype)
     lane_sum = common.lane_sum(dtype)
+    unit_count, work_unit = common.unit_count, common.work_unit
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
@@ -28,11 +29,8 @@ def _kernels(dtype):
         sh = cuda.shared.array((UPB, ROWS, LANES), nbtype)
         acc = cuda.local.array(ROWS, nbtype)
         w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
-        units = (B + ROWS - 1) // ROWS * H
-        for base in range(cuda.blockIdx.x * UPB, units, cuda.gridDim.x * UPB):
-            u = base + w
-            b0, j = u // H * ROWS, u % H
-            rows = min(ROWS, B - b0) if u < units else 0
+        for base in range(cuda.blockIdx.x * UPB, unit_count(B, H), cuda.gridDim.x * UPB):
+            b0, j, rows = work_unit(base + w, B, H)
             for r in range(ROWS):
                 acc[r] = zero
             for m in range(lane, H if rows > 0 else 0, LANES):
@@ -55,11 +53,8 @@ def _kernels(dtype):
         sh = cuda.shared.array((UPB, ROWS, LANES), nbtype)
         acc = cuda.local.array(ROWS, nbtype)
         w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
-        units = (B + ROWS - 1) // ROWS * H
-        for base in range(cuda.blockIdx.x * UPB, units, cuda.gridDim.x * UPB):
-            u = base + w
-            b0, j = u // H * ROWS, u % H
-            rows = min(ROWS, B - b0) if u < units else 0
+        for base in range(cuda.blockIdx.x * UPB, unit_count(B, H), cuda.gridDim.x * UPB):
+            b0, j, rows = work_unit(base + w, B, H)
             for r in range(ROWS):
                 acc[r] = zero
             for k in range(lane, H if rows > 0 and t < T - 1 else 0, LANES):
