@@ -190,6 +190,25 @@ def resident_blocks(kernel, args):
     return _resident_blocks[key]
 
 
+@cuda.jit(device=True)
+def rows_dot(vectors, b0, rows, weights, j, lane, acc, sh, w):
+    """One lane's share of ``sum_k vectors[b0 + r, k] * weights[j, k]`` for the rows r < rows.
+
+    The lane takes k = lane, lane + LANES, ... and leaves its partial sums in
+    ``sh[w, r, lane]`` (zeros for r >= rows); ``acc`` is its local scratch of ROWS
+    values.  The caller synchronises the block before summing the lanes.
+    """
+    for r in range(ROWS):
+        acc[r] = 0
+    for k in range(lane, vectors.shape[1] if rows > 0 else 0, LANES):
+        wk = weights[j, k]
+        for r in range(ROWS):
+            if r < rows:
+                acc[r] += vectors[b0 + r, k] * wk
+    for r in range(ROWS):
+        sh[w, r, lane] = acc[r]
+
+
 @functools.lru_cache(maxsize=None)
 def lane_sum(dtype):
     """Device function ``lane_sum(sh, w, q)``: the sum of ``sh[w, q, :]``.

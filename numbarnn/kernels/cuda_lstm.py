@@ -40,7 +40,7 @@ from . import _cuda_common as common
 def _kernels(dtype):
     sigmoid, tanh = common.activations(dtype)
     lane_sum = common.lane_sum(dtype)
-    unit_count, work_unit = common.unit_count, common.work_unit
+    unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
@@ -98,15 +98,9 @@ def _kernels(dtype):
         w, lane = cuda.threadIdx.x // LANES, cuda.threadIdx.x % LANES
         for base in range(cuda.blockIdx.x * UPB, unit_count(B, H), cuda.gridDim.x * UPB):
             b0, j, rows = work_unit(base + w, B, H)
-            for r in range(ROWS):
-                acc[r] = zero
-            for k in range(lane, 4 * H if rows > 0 and t < T - 1 else 0, LANES):
-                wk = w_hh_t[j, k]
-                for r in range(ROWS):
-                    if r < rows:
-                        acc[r] += gates[t + 1, b0 + r, k] * wk
-            for r in range(ROWS):
-                sh[w, r, lane] = acc[r]
+            # dh from the step after: its gate gradients @ W_hh (nothing after the last step)
+            rows_dot(gates[min(t + 1, T - 1)], b0, rows if t < T - 1 else 0, w_hh_t, j, lane,
+                     acc, sh, w)
             cuda.syncthreads()
             if lane < rows:
                 b = b0 + lane
