@@ -181,13 +181,15 @@ def resident_blocks(kernel, args):
     """
     if config.ENABLE_CUDASIM:
         return 1
-    key = (kernel, tuple(kernel.typeof_pyval(a) for a in args))
-    if key not in _resident_blocks:
+    # each kernel is built for one dtype and always called with the same argument
+    # types, so the kernel alone is the key: no argument typing on every call
+    if kernel not in _resident_blocks:
         try:
-            _resident_blocks[key] = kernel.compile(key[1]).max_cooperative_grid_blocks(THREADS)
+            types = tuple(kernel.typeof_pyval(a) for a in args)
+            _resident_blocks[kernel] = kernel.compile(types).max_cooperative_grid_blocks(THREADS)
         except Exception:  # an API that differs between numba versions: stay safe
-            _resident_blocks[key] = 2 * cuda.get_current_device().MULTIPROCESSOR_COUNT
-    return _resident_blocks[key]
+            _resident_blocks[kernel] = 2 * cuda.get_current_device().MULTIPROCESSOR_COUNT
+    return _resident_blocks[kernel]
 
 
 @cuda.jit(device=True)
