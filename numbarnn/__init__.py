@@ -4,9 +4,16 @@
 >>> lstm = numbarnn.LSTM(8, 32, seed=0)
 >>> out, (h_n, c_n) = lstm.forward(np.zeros((100, 4, 8), np.float32))
 >>> dx, (dh0, dc0) = lstm.backward(np.ones_like(out))
-"""
-from . import _cache  # noqa: F401  (must run before any kernel is compiled)
-from .layers import LSTM, RNN
 
+The layers (and numba with them) load on first use, so that ``import numbarnn``
+and ``numbarnn --help`` stay fast.
+"""
 __version__ = "0.1.0"
 __all__ = ["LSTM", "RNN", "__version__"]
+
+
+def __getattr__(name):
+    if name in ("LSTM", "RNN"):
+        from . import layers
+        return getattr(layers, name)
+    raise AttributeError(f"module 'numbarnn' has no attribute {name!r}")
