@@ -1,0 +1,23 @@
+"""What the command modules share: how a user mistake becomes one line and exit code 2."""
+import contextlib
+
+import click
+
+
+class InputError(click.ClickException):
+    """A user mistake: Click prints ``Error: <message>`` on stderr and exits with 2."""
+
+    exit_code = 2
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn the library's ``ValueError`` (bad input, bad checkpoint) and file errors into
+    ``InputError``: one line, exit code 2, no traceback."""
+    try:
+        yield
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        raise InputError(f"{where}{e.strerror or e}") from None

@@ -1,0 +1,171 @@
+"""Checkpoints and run directories: safe to write, safe to read.
+
+A checkpoint is one ``safetensors`` file: the arrays (weights under PyTorch's
+names, optimiser state, carried hidden state) plus a JSON metadata block that
+says it is a numbarnn checkpoint, of which kind (``"text"``, ``"series"``), and
+holds the configuration, vocabulary or scaler, and training position.
+
+Loading parses the file's header itself before handing the bytes to
+``safetensors``, so a missing, truncated or foreign file gives one clear
+``CheckpointError`` and nothing in the file is ever executed.  Writing goes to a
+temporary file in the same directory, then renames it over the target, so a run
+killed mid-write leaves the previous checkpoint intact.
+"""
+import json
+import os
+import struct
+import tempfile
+
+import numpy as np
+
+FORMAT = "numbarnn"
+FORMAT_VERSION = 1
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, malformed, or not the kind expected."""
+
+
+def write_atomic(path, data):
+    """Write ``data`` (bytes or str) to ``path`` through a temporary file and a rename."""
+    path = os.fspath(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj):
+    """``obj`` as indented JSON, written atomically."""
+    write_atomic(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def save_checkpoint(path, tensors, metadata, kind):
+    """Write ``tensors`` (name -> NumPy array) and ``metadata`` (JSON-able) atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+    tensors : dict of str -> np.ndarray
+    metadata : dict
+        Anything ``json.dumps`` accepts; comes back from ``load_checkpoint``.
+    kind : str
+        What the checkpoint holds (``"text"``, ``"series"``); checked on load.
+    """
+    from safetensors.numpy import save
+
+    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": kind,
+              "metadata": json.dumps(metadata, allow_nan=False)}
+    write_atomic(path, save(arrays, metadata=header))
+
+
+def _read_header(path, data):
+    if len(data) < 8:
+        raise CheckpointError(f"{path}: not a checkpoint (the file is {len(data)} bytes long; "
+                              "truncated?)")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > min(_MAX_HEADER, len(data) - 8):
+        raise CheckpointError(f"{path}: not a safetensors file, or truncated (header of {size} "
+                              f"bytes in a file of {len(data)})")
+    try:
+        header = json.loads(data[8:8 + size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{path}: not a safetensors file (unreadable header)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: not a safetensors file (unreadable header)")
+    end = max((int(v["data_offsets"][1]) for k, v in header.items()
+               if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v), default=0)
+    if 8 + size + end > len(data):
+        raise CheckpointError(f"{path}: truncated ({len(data)} bytes, the header describes "
+                              f"{8 + size + end})")
+    return header.get("__metadata__") or {}
+
+
+def load_checkpoint(path, kind):
+    """Read a checkpoint written by ``save_checkpoint``.
+
+    Returns
+    -------
+    tensors : dict of str -> np.ndarray
+    metadata : dict
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, truncated, not safetensors, not a numbarnn
+        checkpoint, of a newer format, or of another ``kind``.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: is a directory, expected a checkpoint file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read it ({e.strerror})") from None
+    header = _read_header(path, data)
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: a safetensors file, but not a numbarnn checkpoint")
+    try:
+        version = int(header.get("format_version", ""))
+    except ValueError:
+        version = None
+    if version is None or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {header.get('format_version')!r}, "
+                              f"this numbarnn reads up to {FORMAT_VERSION}; upgrade numbarnn")
+    if header.get("kind") != kind:
+        raise CheckpointError(f"{path}: a {header.get('kind')!r} checkpoint, expected {kind!r}")
+    try:
+        metadata = json.loads(header["metadata"])
+        tensors = load(data)
+    except (KeyError, ValueError, SafetensorError) as e:
+        raise CheckpointError(f"{path}: malformed checkpoint ({e})") from None
+    return tensors, metadata
+
+
+def prepare_run_dir(path, resume=False, force=False):
+    """Make ``path`` ready for a training run without losing anything by accident.
+
+    A new or empty directory is created or used.  An existing run directory is
+    refused unless ``resume`` (continue it: it must then exist) or ``force``
+    (start over: its files are overwritten as the new run writes them).
+
+    Raises
+    ------
+    ValueError
+        With a message that says what to do.
+    """
+    path = os.fspath(path)
+    if resume and force:
+        raise ValueError("--resume and --force: choose one (continue the run, or start over)")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{path}: exists and is not a directory")
+    exists = os.path.isdir(path) and any(not name.startswith(".") for name in os.listdir(path))
+    if resume:
+        if not exists:
+            raise ValueError(f"{path}: nothing to resume (no such run directory, or empty)")
+        return
+    if exists and not force:
+        raise ValueError(f"{path}: already holds a run; use --resume to continue it or "
+                         "--force to start over and overwrite it")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot create the directory ({e.strerror})") from None
