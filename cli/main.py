@@ -7,6 +7,8 @@ import click
 
 import numbarnn
 
+from .text import generate, train_text
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(numbarnn.__version__, prog_name="numbarnn")
@@ -55,6 +57,10 @@ def demo(steps, hidden, delay, seed):
     for step, loss in train_echo(steps=steps, hidden_size=hidden, delay=delay, seed=seed):
         if step == 1 or step % every == 0 or step == steps:
             click.echo(f"step {step:5d}  loss {loss:.5f}  ({time.perf_counter() - start:.1f} s)")
+
+
+cli.add_command(train_text)
+cli.add_command(generate)
 
 
 def main():

@@ -63,3 +63,14 @@ def check_finite(name, arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name}: contains a non-finite value (NaN or inf) at index "
                          f"{tuple(int(i) for i in bad)}; expected only finite numbers")
+
+
+def check_tokens(name, value, vocab_size):
+    """``value`` as an integer array of token ids, each in [0, vocab_size)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name}: got dtype {arr.dtype}, expected integer token ids")
+    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
+        raise ValueError(f"{name}: token ids must lie in [0, {vocab_size}); got values from "
+                         f"{arr.min()} to {arr.max()}")
+    return arr

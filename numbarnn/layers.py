@@ -9,10 +9,12 @@ import numbers
 import warnings
 
 import numpy as np
+from numba import njit
 
-from ._checks import as_float_array, check_dtype, check_finite, check_shape
+from ._checks import as_float_array, check_dtype, check_finite, check_shape, check_tokens
 from .devices import get_device
 from .kernels import RELU, TANH
+from .kernels._jit import JIT_OPTIONS
 
 # Elements in the input-projection work space: enough steps per GEMM to keep it
 # efficient, few enough that inference memory does not grow with T.
@@ -121,6 +123,54 @@ class Linear(Module):
         return f"Linear({self.in_features}, {self.out_features}, bias={self.bias})"
 
 
+class Embedding(Module):
+    """A lookup table of vectors, one row per token, as ``torch.nn.Embedding``.
+
+    ``forward(tokens)`` takes an integer array of any shape and returns
+    (*tokens.shape, embedding_dim); ``backward(dy)`` adds each row of ``dy``
+    into the gradient of the row it was read from, and returns None (tokens
+    have no gradient).
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, dtype=np.float32, seed=None):
+        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.dtype = check_dtype(dtype)
+        # torch draws the table from N(0, 1)
+        table = np.random.default_rng(seed).standard_normal((self.num_embeddings,
+                                                             self.embedding_dim))
+        self.params = {"weight": table.astype(self.dtype)}
+        self.grads = {"weight": np.zeros_like(self.params["weight"])}
+        self._cache = None
+
+    def forward(self, tokens, train=True):
+        tokens = check_tokens("tokens", tokens, self.num_embeddings)
+        self._cache = tokens if train else None
+        return self.params["weight"][tokens]
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise ValueError("backward() needs a forward(train=True) first")
+        tokens = self._cache
+        dy = as_float_array("dy", dy, self.dtype)
+        check_shape("dy", dy, tokens.shape + (self.embedding_dim,), "(the forward's output shape)")
+        _scatter_rows(tokens.reshape(-1), dy.reshape(-1, self.embedding_dim),
+                      self.grads["weight"])
+
+    def __repr__(self):
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
+
+
+@njit(**JIT_OPTIONS)
+def _scatter_rows(tokens, rows, grad):
+    """``grad[tokens[n]] += rows[n]`` for every n, after zeroing ``grad``."""
+    grad[:] = 0
+    for n in range(tokens.size):
+        grad[tokens[n]] += rows[n]
+
+
 class _Recurrent(Module):
     """What RNN and LSTM share: parameters, checks, buffers, layer stacking, dropout."""
 
@@ -147,7 +197,9 @@ class _Recurrent(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.dtype = check_dtype(dtype)
-        init_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
+        if not isinstance(seed, np.random.SeedSequence):
+            seed = np.random.SeedSequence(seed)
+        init_seed, dropout_seed = seed.spawn(2)
         self._dropout_rng = np.random.default_rng(dropout_seed)
 
         self._init_params(self._param_shapes(), 1.0 / np.sqrt(self.hidden_size),

@@ -1,0 +1,185 @@
+"""``numbarnn train-text`` and ``numbarnn generate``: character-level text generation.
+
+Only Click is imported here at start-up; numbarnn (and numba) load inside the
+commands, so that ``numbarnn --help`` stays fast.
+"""
+import os
+import sys
+
+import click
+
+from .common import InputError, user_errors
+
+DEFAULT_STEPS = 2000
+# Options that define the model and its training; fixed once a run has started.
+_RUN_OPTIONS = {
+    "hidden": "hidden_size", "layers": "num_layers", "cell": "cell",
+    "embedding": "embedding_dim", "dropout": "dropout", "batch_size": "batch_size",
+    "seq_len": "seq_len", "val_frac": "val_frac", "optimizer": "optimizer", "lr": "lr",
+    "weight_decay": "weight_decay", "clip": "clip", "clip_mode": "clip_mode",
+    "lr_schedule": "lr_schedule", "lr_step": "lr_step", "lr_gamma": "lr_gamma",
+    "eval_every": "eval_every", "seed": "seed", "dtype": "dtype",
+}
+
+
+def _load_corpus(corpus, encoding, echo):
+    from numbarnn.text import builtin_corpus, read_corpus
+
+    if corpus is None:
+        text, description = builtin_corpus()
+        echo(description)
+        return text, "builtin"
+    text = read_corpus(corpus, encoding)
+    echo(f"corpus: {corpus} ({len(text):,} characters)")
+    return text, os.path.abspath(corpus)
+
+
+@click.command("train-text")
+@click.argument("corpus", required=False, type=click.Path(dir_okay=True))
+@click.option("--out", "out_dir", default=os.path.join("runs", "text"), show_default=True,
+              type=click.Path(file_okay=False), help="Run directory for checkpoints and metrics.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
+@click.option("--cell", type=click.Choice(["lstm", "rnn"]), default="lstm", show_default=True)
+@click.option("--hidden", default=256, show_default=True, type=click.IntRange(1),
+              help="Hidden units per layer.")
+@click.option("--layers", default=1, show_default=True, type=click.IntRange(1),
+              help="Stacked recurrent layers.")
+@click.option("--dropout", default=0.0, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Dropout on each layer's output, in training.")
+@click.option("--embedding", default=0, show_default=True, type=click.IntRange(0),
+              help="Embedding width; 0 feeds one-hot characters.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1),
+              help="Parallel streams over the text.")
+@click.option("--seq-len", default=64, show_default=True, type=click.IntRange(1),
+              help="Characters per chunk (the BPTT truncation length).")
+@click.option("--val-frac", default=0.05, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction at the end of the text held out for validation.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop", "adagrad"]),
+              default="adam", show_default=True)
+@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Learning rate.")
+@click.option("--weight-decay", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="L2 penalty added to the gradients.")
+@click.option("--clip", default=5.0, show_default=True, type=click.FloatRange(0),
+              help="Gradient clipping threshold; 0 turns it off.")
+@click.option("--clip-mode", type=click.Choice(["norm", "value"]), default="norm",
+              show_default=True, help="Clip the global gradient norm, or each value.")
+@click.option("--lr-schedule", type=click.Choice(["constant", "step", "cosine"]),
+              default="constant", show_default=True)
+@click.option("--lr-step", default=1000, show_default=True, type=click.IntRange(1),
+              help="Steps between decays of the 'step' schedule.")
+@click.option("--lr-gamma", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Decay factor of the 'step' schedule.")
+@click.option("--steps", type=click.IntRange(1), help="Stop after this many steps in all.")
+@click.option("--epochs", type=click.IntRange(1), help="Stop after this many epochs in all.")
+@click.option("--time-budget", type=click.FloatRange(0, min_open=True), metavar="SECONDS",
+              help="Stop after this many seconds of training in all.")
+@click.option("--eval-every", default=200, show_default=True, type=click.IntRange(1),
+              help="Steps between validations and checkpoints.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
+@click.option("--force", is_flag=True, help="Start over in an --out that holds a run.")
+@click.option("--sample", "sample_length", default=300, show_default=True,
+              type=click.IntRange(0), help="Characters to sample when training ends; 0 for none.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.pass_context
+def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, resume, force,
+               sample_length, quiet, **options):
+    """Train a character-level language model on CORPUS (a text file).
+
+    Without CORPUS it trains on a built-in corpus: the docstrings of this
+    Python's standard library.  Without --steps, --epochs or --time-budget it
+    stops after 2000 steps.  Writes OUT/best.safetensors (best validation
+    loss), OUT/last.safetensors and OUT/metrics.json; Ctrl-C saves and stops.
+    """
+    echo = (lambda *a, **k: None) if quiet else click.echo
+    with user_errors():
+        from numbarnn.checkpoints import prepare_run_dir
+        from numbarnn.progress import Progress
+        from numbarnn.training import TextTrainer
+
+        prepare_run_dir(out_dir, resume=resume, force=force)
+        text, corpus_name = _load_corpus(corpus, encoding, echo)
+        if steps is None and epochs is None and time_budget is None:
+            steps = DEFAULT_STEPS
+        if resume:
+            last = os.path.join(out_dir, "last.safetensors")
+            trainer = TextTrainer.resume(last, text, corpus_name)
+            _check_unchanged(ctx, options, trainer.config)
+            echo(f"resuming {last} at step {trainer.step}")
+        else:
+            config = {_RUN_OPTIONS[k]: v for k, v in options.items()}
+            trainer = TextTrainer(text, corpus_name, **config)
+        echo(f"{trainer.model!r}: {sum(p.size for p in trainer.model.params.values()):,} "
+             f"parameters, vocabulary of {len(trainer.vocab)}, {len(trainer.batches)} steps "
+             f"per epoch")
+        progress = Progress(enabled=not quiet)
+        try:
+            summary = trainer.train(steps=steps, epochs=epochs, time_budget=time_budget,
+                                    out_dir=out_dir, progress=progress)
+        finally:
+            progress.close()
+    if summary["status"] == "interrupted":
+        click.echo(f"interrupted at step {trainer.step}: saved {out_dir}/last.safetensors; "
+                   "run the same command with --resume to continue", err=True)
+        sys.exit(130)
+    best = summary["best_val_loss"]
+    echo(f"done: {trainer.step} steps in {summary['seconds']:.1f} s, "
+         f"{summary['chars_per_second']:,.0f} chars/s"
+         + (f"; best validation loss {best:.4f} nats/char at step {summary['best_step']}"
+            if best is not None else ""))
+    if sample_length and not quiet:
+        with user_errors():
+            _print_sample(out_dir, "", sample_length, 0.8, 0, None, False,
+                          header=f"sample ({'best' if best is not None else 'last'} "
+                                 "checkpoint, temperature 0.8):")
+
+
+def _check_unchanged(ctx, options, config):
+    for name, value in options.items():
+        source = ctx.get_parameter_source(name)
+        if source is click.core.ParameterSource.COMMANDLINE and config[_RUN_OPTIONS[name]] != value:
+            raise InputError(f"--{name.replace('_', '-')} {value}: a resumed run keeps its "
+                             f"settings (this one has {config[_RUN_OPTIONS[name]]}); "
+                             "use --force to start over")
+
+
+def _print_sample(path, prime, length, temperature, top_k, seed, greedy, header=None):
+    from numbarnn.sampling import Sampler
+    from numbarnn.training import load_text_model
+
+    model, vocab, _ = load_text_model(path)
+    sampler = Sampler(model, vocab)
+    pieces = sampler.generate(length, prime=prime, temperature=temperature, top_k=top_k,
+                              greedy=greedy, seed=seed)
+    if header:
+        click.echo(header)
+    click.echo(prime, nl=False)
+    for piece in pieces:
+        click.echo(piece, nl=False)
+        sys.stdout.flush()
+    click.echo()
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.option("--prime", default="", help="Text to start from (not repeated in the output).")
+@click.option("--length", default=500, show_default=True, type=click.IntRange(0),
+              help="Characters to generate.")
+@click.option("--temperature", default=1.0, show_default=True,
+              type=click.FloatRange(0, min_open=True),
+              help="Below 1: safer choices; above 1: more surprising ones.")
+@click.option("--top-k", default=0, show_default=True, type=click.IntRange(0),
+              help="Draw only among the K most likely characters; 0 for all.")
+@click.option("--seed", type=int, help="Random seed (the same seed, the same text).")
+@click.option("--greedy", is_flag=True, help="Always take the most likely character.")
+def generate(run, prime, length, temperature, top_k, seed, greedy):
+    """Sample text from a trained model: RUN is a train-text directory or a checkpoint file.
+
+    The prime is printed, then the generated text as it comes.
+    """
+    with user_errors():
+        _print_sample(run, prime, length, temperature, top_k, seed, greedy)

@@ -1,0 +1,194 @@
+"""The character-level language model: tokens -> recurrent stack -> logits.
+
+::
+
+    tokens (T, B) --one-hot or Embedding--> x (T, B, D)
+                  --LSTM / RNN stack------> h (T, B, H)
+                  --dropout, Linear-------> logits (T, B, V)
+
+The model owns its layers and exposes their parameters and gradients as flat
+dicts under dotted names (``rnn.weight_ih_l0``, ``head.weight``, ...), which is
+what the optimisers and checkpoints use; the names after the dot are PyTorch's.
+"""
+import numpy as np
+
+from ._checks import check_dtype, check_tokens
+from .layers import LSTM, RNN, Embedding, Linear
+
+CELLS = ("lstm", "rnn")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+    return int(value)
+
+
+class CharRNN:
+    """A character-level recurrent language model.
+
+    Parameters
+    ----------
+    vocab_size : int
+    hidden_size : int, default 256
+    num_layers : int, default 1
+    cell : {'lstm', 'rnn'}, default 'lstm'
+        'rnn' is the tanh Elman cell.
+    embedding_dim : int, default 0
+        0 feeds one-hot vectors (char-rnn's choice); otherwise a learned
+        embedding table of this width.
+    dropout : float, default 0.0
+        Dropout on the output of every recurrent layer (between layers and
+        before the head), in training only.
+    forget_bias : float, default 1.0
+        Initial value of the LSTM forget-gate bias (``bias_ih`` gets it,
+        ``bias_hh`` 0), which helps the cell keep its memory early in training.
+    dtype : np.float32 or np.float64
+    seed : int or None
+        Seeds the initialisation and the dropout masks.
+    """
+
+    def __init__(self, vocab_size, hidden_size=256, num_layers=1, cell="lstm", embedding_dim=0,
+                 dropout=0.0, forget_bias=1.0, dtype=np.float32, seed=None):
+        self.vocab_size = _positive_int("vocab_size", vocab_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.num_layers = _positive_int("num_layers", num_layers)
+        if cell not in CELLS:
+            raise ValueError(f"cell: got {cell!r}, expected one of {', '.join(CELLS)}")
+        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, (int, np.integer)) \
+                or embedding_dim < 0:
+            raise ValueError(f"embedding_dim: got {embedding_dim!r}, expected 0 (one-hot) or "
+                             "a positive integer")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout: got {dropout!r}, expected a probability in [0, 1)")
+        self.cell, self.embedding_dim = cell, int(embedding_dim)
+        self.dropout, self.forget_bias = float(dropout), float(forget_bias)
+        self.dtype = check_dtype(dtype)
+        self.seed = seed
+        emb_seed, rnn_seed, head_seed, drop_seed = np.random.SeedSequence(seed).spawn(4)
+
+        self.embedding = None
+        if self.embedding_dim:
+            self.embedding = Embedding(self.vocab_size, self.embedding_dim, self.dtype,
+                                       seed=emb_seed)
+        input_size = self.embedding_dim or self.vocab_size
+        recurrent = LSTM if cell == "lstm" else RNN
+        self.rnn = recurrent(input_size, self.hidden_size, self.num_layers,
+                             dropout=self.dropout if self.num_layers > 1 else 0.0,
+                             dtype=self.dtype, seed=rnn_seed)
+        self.head = Linear(self.hidden_size, self.vocab_size, dtype=self.dtype, seed=head_seed)
+        self.dropout_rng = np.random.default_rng(drop_seed)
+        if cell == "lstm":
+            H = self.hidden_size
+            for k in range(self.num_layers):
+                self.rnn.params[f"bias_ih_l{k}"][H:2 * H] = self.forget_bias
+                self.rnn.params[f"bias_hh_l{k}"][H:2 * H] = 0.0
+        self._mask = None
+
+    # ------------------------------------------------------------------ parameters
+    def modules(self):
+        """``(prefix, module)`` pairs in a fixed order."""
+        pairs = [("embedding", self.embedding)] if self.embedding is not None else []
+        return pairs + [("rnn", self.rnn), ("head", self.head)]
+
+    @property
+    def params(self):
+        """Every parameter under a dotted name; the arrays themselves, not copies."""
+        return {f"{p}.{k}": v for p, m in self.modules() for k, v in m.params.items()}
+
+    @property
+    def grads(self):
+        """Every gradient, with the keys of ``params``."""
+        return {f"{p}.{k}": v for p, m in self.modules() for k, v in m.grads.items()}
+
+    def state_dict(self):
+        """A copy of every parameter under its dotted name."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Load parameters saved by ``state_dict``; nothing changes unless all are valid."""
+        expected = set(self.params)
+        missing = sorted(expected - set(state_dict))
+        unexpected = sorted(set(state_dict) - expected)
+        if missing or unexpected:
+            raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        parts = {p: {k[len(p) + 1:]: v for k, v in state_dict.items() if k.startswith(p + ".")}
+                 for p, _ in self.modules()}
+        backups = [(m, m.state_dict()) for _, m in self.modules()]
+        try:
+            for p, m in self.modules():
+                m.load_state_dict(parts[p])
+        except ValueError:
+            for m, backup in backups:
+                m.load_state_dict(backup)
+            raise
+
+    def config(self):
+        """The constructor's arguments (without the seed), JSON-able."""
+        return {"vocab_size": self.vocab_size, "hidden_size": self.hidden_size,
+                "num_layers": self.num_layers, "cell": self.cell,
+                "embedding_dim": self.embedding_dim, "dropout": self.dropout,
+                "forget_bias": self.forget_bias, "dtype": self.dtype.name}
+
+    def initial_state(self, batch_size):
+        """Zero recurrent state for ``batch_size`` streams, in the layer's form."""
+        zeros = np.zeros((self.num_layers, batch_size, self.hidden_size), self.dtype)
+        return (zeros, zeros.copy()) if self.cell == "lstm" else zeros
+
+    def __repr__(self):
+        inp = f"Embedding({self.vocab_size}, {self.embedding_dim})" if self.embedding_dim \
+            else f"one-hot({self.vocab_size})"
+        return f"CharRNN({inp} -> {self.rnn!r} -> {self.head!r})"
+
+    # ------------------------------------------------------------------ forward / backward
+    def _inputs(self, tokens, train):
+        if self.embedding is not None:
+            return self.embedding.forward(tokens, train=train)
+        x = np.zeros(tokens.shape + (self.vocab_size,), self.dtype)
+        np.put_along_axis(x, tokens[..., None], 1.0, axis=-1)
+        return x
+
+    def forward(self, tokens, state=None, train=True):
+        """Logits for the next character at every position.
+
+        Parameters
+        ----------
+        tokens : (T, B) integer array
+        state : the recurrent state to start from (``initial_state``'s form); zeros if None
+        train : bool
+            True keeps what ``backward`` needs and applies dropout.
+
+        Returns
+        -------
+        logits : (T, B, vocab_size) array
+        state : the final recurrent state
+        """
+        tokens = check_tokens("tokens", tokens, self.vocab_size)
+        if tokens.ndim != 2:
+            raise ValueError(f"tokens: got shape {tokens.shape}, expected (T, B)")
+        h, state = self.rnn.forward(self._inputs(tokens, train), state, train=train)
+        self._mask = None
+        if train and self.dropout > 0:
+            keep = 1.0 - self.dropout
+            self._mask = (self.dropout_rng.random(h.shape) < keep).astype(self.dtype) / keep
+            h *= self._mask
+        return self.head.forward(h, train=train), state
+
+    def backward(self, dlogits, dstate=None):
+        """Gradients of every parameter (into ``grads``) from the gradient of the logits."""
+        dh = self.head.backward(dlogits)
+        if self._mask is not None:
+            dh *= self._mask
+        dx, _ = self.rnn.backward(dh, dstate)
+        if self.embedding is not None:
+            self.embedding.backward(dx)
+
+    # ------------------------------------------------------------------ random state
+    def random_state(self):
+        """The dropout generators' states (JSON-able), for exact resume."""
+        return {"model": self.dropout_rng.bit_generator.state,
+                "rnn": self.rnn._dropout_rng.bit_generator.state}
+
+    def set_random_state(self, state):
+        self.dropout_rng.bit_generator.state = state["model"]
+        self.rnn._dropout_rng.bit_generator.state = state["rnn"]

@@ -1,0 +1,382 @@
+"""Training a character-level model: the loop, evaluation, checkpoints and resume.
+
+>>> from numbarnn.training import TextTrainer
+>>> trainer = TextTrainer(text, hidden_size=128, seed=0)
+>>> summary = trainer.train(steps=500, out_dir="runs/mine")
+
+``TextTrainer`` holds everything a run is: the model, the optimiser, the data
+position (epoch, chunk, the hidden state carried between chunks), the random
+generators and the history.  A checkpoint stores all of it, so a resumed run
+continues exactly as the uninterrupted one would have.
+"""
+import math
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+
+from . import __version__
+from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, write_json
+from .losses import cross_entropy, softmax_cross_entropy
+from .model import CharRNN
+from .optim import SCHEDULES, clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
+from .progress import format_seconds
+from .text import StreamBatches, Vocabulary, split_text, text_fingerprint
+
+CHECKPOINT_KIND = "text"
+
+#: The defaults of ``numbarnn train-text``: char-rnn's classic small configuration.
+DEFAULTS = {
+    "hidden_size": 256, "num_layers": 1, "cell": "lstm", "embedding_dim": 0, "dropout": 0.0,
+    "forget_bias": 1.0, "dtype": "float32",
+    "batch_size": 32, "seq_len": 64, "val_frac": 0.05,
+    "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0,
+    "clip": 5.0, "clip_mode": "norm", "lr_schedule": "constant", "lr_step": 1000,
+    "lr_gamma": 0.5, "eval_every": 200, "seed": 0,
+}
+_MODEL_KEYS = ("hidden_size", "num_layers", "cell", "embedding_dim", "dropout", "forget_bias",
+               "dtype")
+
+
+def _check_config(config):
+    unknown = sorted(set(config) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown}; expected some of {sorted(DEFAULTS)}")
+    for key in ("batch_size", "seq_len", "eval_every", "lr_step"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{key}: got {value!r}, expected a positive integer")
+    if config["clip_mode"] not in ("norm", "value"):
+        raise ValueError(f"clip_mode: got {config['clip_mode']!r}, expected 'norm' or 'value'")
+    if not config["clip"] >= 0:
+        raise ValueError(f"clip: got {config['clip']!r}, expected >= 0 (0 turns clipping off)")
+    if config["lr_schedule"] not in SCHEDULES:
+        raise ValueError(f"lr_schedule: got {config['lr_schedule']!r}, expected one of "
+                         f"{', '.join(SCHEDULES)}")
+
+
+class TextTrainer:
+    """Train a ``CharRNN`` on a text with truncated backpropagation through time.
+
+    Parameters
+    ----------
+    text : str
+        The corpus; the last ``val_frac`` of it is held out for validation.
+    corpus_name : str
+        How the corpus is described in metrics and checkpoints.
+    **config
+        Any of ``DEFAULTS`` (model, batching, optimiser, clipping, schedule,
+        evaluation and seed).
+    """
+
+    def __init__(self, text, corpus_name="text", **config):
+        self.config = {**DEFAULTS, **config}
+        _check_config(self.config)
+        c = self.config
+        self.corpus = {"name": corpus_name, "chars": len(text),
+                       "fingerprint": text_fingerprint(text)}
+        self.vocab = Vocabulary.from_text(text)
+        train_text, val_text = split_text(text, c["val_frac"])
+        self.batches = StreamBatches(self.vocab.encode(train_text), c["batch_size"], c["seq_len"],
+                                     "training text")
+        self.val_batches = None
+        if c["val_frac"] > 0:
+            streams = min(c["batch_size"], (len(val_text) - 1) // c["seq_len"])
+            if streams < 1:
+                raise ValueError(f"the validation text (the last {c['val_frac']:g} of the "
+                                 f"corpus) has {len(val_text):,} characters, fewer than one "
+                                 f"sequence needs ({c['seq_len'] + 1}); use a larger --val-frac, "
+                                 "a shorter --seq-len, or --val-frac 0")
+            self.val_batches = StreamBatches(self.vocab.encode(val_text), streams, c["seq_len"],
+                                             "validation text")
+        self.model = CharRNN(len(self.vocab), **{k: c[k] for k in _MODEL_KEYS}, seed=c["seed"])
+        self.optimizer = make_optimizer(c["optimizer"], self.model, lr=c["lr"],
+                                        weight_decay=c["weight_decay"])
+        self._grads = list(self.model.grads.values())
+        # where the run stands
+        self.step = 0
+        self.epoch = 0
+        self.chunk = 0
+        self.carry = None
+        self.seconds = 0.0        # wall time inside train(), evaluation and saving included
+        self.train_seconds = 0.0  # time in training steps only
+        self.history = []
+        self.best_val_loss = math.inf
+        self.best_step = None
+        self._losses = []  # training losses since the last evaluation
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self):
+        """One truncated-BPTT step on the next chunk; returns its mean loss (nats/char)."""
+        c = self.config
+        if self.chunk == 0:
+            self.carry = None  # each epoch starts from a zero state
+        inputs, targets = self.batches.chunk(self.chunk)
+        self.optimizer.lr = scheduled_lr(c["lr_schedule"], c["lr"], self.step + 1,
+                                         self._total_steps, c["lr_step"], c["lr_gamma"])
+        logits, state = self.model.forward(inputs, self.carry)
+        V = logits.shape[-1]
+        flat = logits.reshape(-1, V)
+        loss = softmax_cross_entropy(flat, targets.reshape(-1), flat)  # gradient in place
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the training loss became {loss} at step {self.step + 1}; "
+                                     "try a lower --lr or clipping")
+        self.model.backward(logits)
+        if c["clip"] > 0:
+            if c["clip_mode"] == "norm":
+                clip_grad_norm(self._grads, c["clip"])
+            else:
+                clip_grad_value(self._grads, c["clip"])
+        self.optimizer.step()
+        self.carry = state  # the loss flows back through this chunk only
+        self.step += 1
+        self.chunk += 1
+        if self.chunk == len(self.batches):
+            self.chunk, self.epoch = 0, self.epoch + 1
+        return loss
+
+    _total_steps = None  # set by train() for the cosine schedule
+
+    def evaluate(self):
+        """Mean validation loss in nats per character (state carried over the whole text)."""
+        if self.val_batches is None:
+            return None
+        total, state = 0.0, None
+        for i in range(len(self.val_batches)):
+            inputs, targets = self.val_batches.chunk(i)
+            logits, state = self.model.forward(inputs, state, train=False)
+            total += cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return total / len(self.val_batches)
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, steps=None, epochs=None, time_budget=None, out_dir=None, progress=None,
+              handle_interrupt=True):
+        """Train until the first of ``steps`` (total), ``epochs`` (total) or
+        ``time_budget`` (total seconds) is reached.
+
+        Every ``eval_every`` steps and at the end: validation, ``history``, and,
+        with ``out_dir``, ``best.safetensors`` (when the validation loss
+        improves), ``last.safetensors`` and ``metrics.json``.
+
+        Parameters
+        ----------
+        steps, epochs, time_budget : int, int, float, at least one given
+            Totals over the run, counting any earlier (resumed) part.
+        out_dir : str or None
+            Directory for checkpoints and metrics (must exist).
+        progress : numbarnn.progress.Progress or None
+        handle_interrupt : bool
+            In the main thread, Ctrl-C finishes the current step, saves
+            ``last.safetensors`` and returns with status ``'interrupted'`` (a
+            second Ctrl-C stops at once).
+
+        Returns
+        -------
+        dict
+            The summary also written to ``metrics.json``.
+        """
+        if steps is None and epochs is None and time_budget is None:
+            raise ValueError("give at least one of steps, epochs, time_budget")
+        for name, value in (("steps", steps), ("epochs", epochs)):
+            if value is not None and (isinstance(value, bool) or not isinstance(
+                    value, (int, np.integer)) or value < 1):
+                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+        if time_budget is not None and not time_budget > 0:
+            raise ValueError(f"time_budget: got {time_budget!r}, expected a positive number "
+                             "of seconds")
+        targets = [s for s in (steps, epochs and epochs * len(self.batches)) if s]
+        self._total_steps = min(targets) if targets else None
+        if self.config["lr_schedule"] == "cosine" and self._total_steps is None:
+            raise ValueError("--lr-schedule cosine needs --steps or --epochs to know its length")
+
+        interrupted = threading.Event()
+        previous = None
+        if handle_interrupt and threading.current_thread() is threading.main_thread():
+            def on_sigint(signum, frame):
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                interrupted.set()
+            previous = signal.signal(signal.SIGINT, on_sigint)
+
+        status = "finished"
+        start = time.perf_counter()
+        base_seconds = self.seconds
+        try:
+            while True:
+                if self._total_steps is not None and self.step >= self._total_steps:
+                    break
+                if time_budget is not None and self.seconds >= time_budget:
+                    break
+                if interrupted.is_set():
+                    status = "interrupted"
+                    break
+                t0 = time.perf_counter()
+                self._losses.append(self.train_step())
+                self.train_seconds += time.perf_counter() - t0
+                self.seconds = base_seconds + time.perf_counter() - start
+                if self.step % self.config["eval_every"] == 0:
+                    self._checkpoint(out_dir, progress, time_budget)
+                if progress is not None:
+                    progress.update(self._fraction(time_budget), self._status_line(time_budget))
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if status == "interrupted":
+            self.seconds = base_seconds + time.perf_counter() - start
+            self._save(out_dir, "last.safetensors")
+            summary = self.summary(status)
+            if out_dir is not None:
+                write_json(os.path.join(out_dir, "metrics.json"), summary)
+            return summary
+        if not self.history or self.history[-1]["step"] != self.step:
+            self._checkpoint(out_dir, progress, time_budget)
+        return self.summary(status)
+
+    def _checkpoint(self, out_dir, progress, time_budget):
+        """Evaluate, record, and write best/last checkpoints and metrics."""
+        val_loss = self.evaluate()
+        train_loss = float(np.mean(self._losses)) if self._losses else None
+        self._losses = []
+        record = {"step": self.step, "epoch": self.epoch + self.chunk / len(self.batches),
+                  "seconds": round(self.seconds, 3), "lr": self.optimizer.lr,
+                  "train_loss": train_loss, "val_loss": val_loss}
+        self.history.append(record)
+        improved = val_loss is not None and val_loss < self.best_val_loss
+        if improved:
+            self.best_val_loss, self.best_step = val_loss, self.step
+            self._save(out_dir, "best.safetensors")
+        self._save(out_dir, "last.safetensors")
+        if out_dir is not None:
+            write_json(os.path.join(out_dir, "metrics.json"), self.summary("running"))
+        if progress is not None:
+            val = f"  val {val_loss:.4f}{' *' if improved else ''}" if val_loss is not None else ""
+            loss = f"{train_loss:.4f}" if train_loss is not None else "-"
+            progress.log(f"step {self.step:6d}  epoch {record['epoch']:6.2f}  train {loss}{val}"
+                         f"  {self.chars_per_second():,.0f} chars/s  "
+                         f"{format_seconds(self.seconds)}")
+
+    def _fraction(self, time_budget):
+        parts = []
+        if self._total_steps:
+            parts.append(self.step / self._total_steps)
+        if time_budget:
+            parts.append(self.seconds / time_budget)
+        return max(parts) if parts else None
+
+    def _status_line(self, time_budget):
+        fraction = self._fraction(time_budget)
+        left = ""
+        if fraction:
+            left = f"  left {format_seconds(self.seconds * (1 - fraction) / fraction)}"
+        last = self.history[-1]["val_loss"] if self.history else None
+        val = f"  val {last:.3f}" if last is not None else ""
+        loss = f"  loss {self._losses[-1]:.3f}" if self._losses else ""
+        return (f"step {self.step}{loss}{val}  {self.chars_per_second() / 1000:.1f}k chars/s"
+                f"{left}")
+
+    def chars_per_second(self):
+        """Training throughput: characters per second of training steps."""
+        return self.step * self.batches.chars_per_chunk / self.train_seconds \
+            if self.train_seconds else 0.0
+
+    def summary(self, status):
+        """Everything ``metrics.json`` holds."""
+        return {"numbarnn": __version__, "status": status, "corpus": self.corpus,
+                "config": self.config, "vocab_size": len(self.vocab),
+                "parameters": int(sum(p.size for p in self.model.params.values())),
+                "steps": self.step, "epochs": self.epoch + self.chunk / len(self.batches),
+                "seconds": round(self.seconds, 3), "train_seconds": round(self.train_seconds, 3),
+                "chars_per_second": round(self.chars_per_second(), 1),
+                "best_val_loss": None if self.best_step is None else self.best_val_loss,
+                "best_step": self.best_step,
+                "final_val_loss": self.history[-1]["val_loss"] if self.history else None,
+                "history": self.history}
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save(self, out_dir, name):
+        if out_dir is not None:
+            self.save(os.path.join(out_dir, name))
+
+    def save(self, path):
+        """Write the whole run state (model, optimiser, data position, random state)."""
+        tensors = dict(self.model.state_dict())
+        opt = self.optimizer.state_dict()
+        tensors.update({f"optimizer.{k}": v for k, v in opt["buffers"].items()})
+        if self.carry is not None:
+            carry = self.carry if isinstance(self.carry, tuple) else (self.carry,)
+            tensors.update({f"carry.{i}": np.asarray(s) for i, s in enumerate(carry)})
+        metadata = {
+            "numbarnn": __version__, "model": self.model.config(), "vocab": self.vocab.chars,
+            "train": self.config, "corpus": self.corpus,
+            "position": {"step": self.step, "epoch": self.epoch, "chunk": self.chunk},
+            "seconds": self.seconds, "train_seconds": self.train_seconds,
+            "best": {"val_loss": None if self.best_step is None else self.best_val_loss,
+                     "step": self.best_step},
+            "pending_losses": self._losses, "history": self.history,
+            "optimizer": {"type": opt["type"], "steps": opt["steps"], "hyper": opt["hyper"]},
+            "random": self.model.random_state(),
+        }
+        save_checkpoint(path, tensors, metadata, CHECKPOINT_KIND)
+
+    @classmethod
+    def resume(cls, path, text, corpus_name="text"):
+        """A trainer continuing the run saved at ``path``, on the same ``text``."""
+        tensors, meta = load_checkpoint(path, CHECKPOINT_KIND)
+        try:
+            if meta["corpus"]["fingerprint"] != text_fingerprint(text):
+                raise ValueError(f"{path}: the run was trained on a different corpus "
+                                 f"({meta['corpus']['name']}, {meta['corpus']['chars']:,} "
+                                 "characters); resume with the same text")
+            trainer = cls(text, corpus_name=corpus_name, **meta["train"])
+            model = trainer.model
+            model.load_state_dict({k: tensors[k] for k in model.params})
+            trainer.optimizer.load_state_dict({**meta["optimizer"], "buffers": {
+                k[len("optimizer."):]: v for k, v in tensors.items() if k.startswith("optimizer.")}})
+            carry = [tensors[f"carry.{i}"] for i in range(2) if f"carry.{i}" in tensors]
+            trainer.carry = (tuple(carry) if len(carry) == 2 else carry[0]) if carry else None
+            pos = meta["position"]
+            trainer.step, trainer.epoch, trainer.chunk = pos["step"], pos["epoch"], pos["chunk"]
+            trainer.seconds, trainer.train_seconds = meta["seconds"], meta["train_seconds"]
+            trainer.history = meta["history"]
+            trainer._losses = meta["pending_losses"]
+            best = meta["best"]
+            trainer.best_step = best["step"]
+            trainer.best_val_loss = math.inf if best["val_loss"] is None else best["val_loss"]
+            model.set_random_state(meta["random"])
+        except (KeyError, TypeError) as e:
+            raise CheckpointError(f"{path}: malformed text checkpoint (missing or bad {e})") \
+                from None
+        return trainer
+
+
+def load_text_model(path):
+    """The model and vocabulary of a text checkpoint (a file, or a run directory).
+
+    A directory gives its ``best.safetensors``, else its ``last.safetensors``.
+
+    Returns
+    -------
+    model : CharRNN
+    vocab : Vocabulary
+    metadata : dict
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        for name in ("best.safetensors", "last.safetensors"):
+            if os.path.exists(os.path.join(path, name)):
+                path = os.path.join(path, name)
+                break
+        else:
+            raise CheckpointError(f"{path}: no best.safetensors or last.safetensors in this "
+                                  "directory; is it a train-text run?")
+    tensors, meta = load_checkpoint(path, CHECKPOINT_KIND)
+    try:
+        vocab = Vocabulary(meta["vocab"])
+        model = CharRNN(len(vocab), **{k: v for k, v in meta["model"].items()
+                                       if k != "vocab_size"})
+        model.load_state_dict({k: tensors.get(k) for k in model.params})
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: malformed text checkpoint ({e})") from None
+    return model, vocab, meta
