@@ -1,0 +1,652 @@
+"""Recurrent time-series forecasting: windows, training, evaluation, forecasts.
+
+The recipe, in order:
+
+1. The series is split chronologically into train / validation / test; the test
+   is the last ``test_size`` steps, the validation the ``val_size`` before it.
+2. Transforms (log, differencing, seasonal differencing, scaling) are fitted on
+   the training part only and applied to the whole series.
+3. Windows of ``window`` transformed steps (plus any feature columns) are the
+   inputs; the targets are the next ``horizon`` transformed steps (``direct``)
+   or the next one (``recursive``, rolled forward at forecast time).
+4. An LSTM or RNN stack reads a window; a linear head maps its last hidden
+   state to the outputs.  Adam on the MSE (or MAE) with gradient-norm
+   clipping; the weights with the lowest validation loss are kept (early
+   stopping).
+5. The test forecasts are mapped back to the original scale and scored beside
+   the naive and seasonal-naive baselines on exactly the same steps.
+
+Indices below are positions in the original series: the window that ends at
+step ``t`` (its "origin") uses steps ``t - window + 1 .. t`` and forecasts
+``t + 1 .. t + horizon``.  Nothing at or after ``t + 1`` enters its input.
+"""
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
+from .series import SEASON_OF_FREQUENCY, Series, format_date, future_dates, parse_date
+from .transforms import Difference, Log, MinMaxScaler, Pipeline, StandardScaler
+
+STRATEGIES = ("direct", "recursive")
+CELLS = ("lstm", "rnn")
+SCALERS = ("standard", "minmax", "none")
+LOSSES = ("mse", "mae")
+CHECKPOINT_KIND = "series"
+# steps of the original series kept in the checkpoint, for forecasts and plots without the CSV
+_HISTORY_KEPT = 240
+
+
+@dataclass
+class ForecastConfig:
+    """Everything that defines a forecasting run; the defaults are the measured recipe.
+
+    Parameters
+    ----------
+    window : int
+        Past steps the network reads.
+    horizon : int
+        Steps forecast at once (the head's outputs with the ``direct`` strategy).
+    strategy : {'direct', 'recursive'}
+    cell : {'lstm', 'rnn'}
+    hidden_size, num_layers : int
+    dropout : float
+        Between stacked layers.
+    log : bool or 'auto'
+        Log transform; 'auto' takes it when every training value is positive.
+    diff : bool
+        First differencing (removes a trend).
+    seasonal_diff : bool or 'auto'
+        Differencing at lag ``season``; 'auto' takes it when the season is above 1.
+    scale : {'standard', 'minmax', 'none'}
+    season : int or None
+        The season for seasonal differencing, the seasonal-naive baseline and
+        MASE; None infers it from the dates (monthly 12, quarterly 4, weekly 52,
+        daily 7, hourly 24, else 1).
+    test_size : int or None
+        Steps held out at the end for the test; None: the horizon.
+    val_size : int or None
+        Steps before the test for early stopping; None: the horizon; 0: no
+        validation (train for all epochs).
+    epochs, batch_size, patience : int
+        ``patience``: epochs without a better validation loss before stopping.
+    lr, clip : float
+        Adam's learning rate; the global gradient-norm limit (0: none).
+    loss : {'mse', 'mae'}
+    dtype : {'float32', 'float64'}
+    seed : int
+        Seeds the initial weights and the batch order.
+    """
+
+    window: int = 24
+    horizon: int = 12
+    strategy: str = "direct"
+    cell: str = "lstm"
+    hidden_size: int = 32
+    num_layers: int = 1
+    dropout: float = 0.0
+    log: object = "auto"
+    diff: bool = False
+    seasonal_diff: object = "auto"
+    scale: str = "standard"
+    season: int = None
+    test_size: int = None
+    val_size: int = None
+    epochs: int = 300
+    batch_size: int = 16
+    patience: int = 40
+    lr: float = 3e-3
+    clip: float = 1.0
+    loss: str = "mse"
+    dtype: str = "float32"
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("window", "horizon", "hidden_size", "num_layers", "epochs", "batch_size"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("season", "test_size"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), 1)
+        if self.val_size is not None:
+            _check_int("val_size", self.val_size, 0)
+        _check_int("patience", self.patience, 1)
+        _check_int("seed", self.seed, 0)
+        for name, allowed in (("strategy", STRATEGIES), ("cell", CELLS), ("scale", SCALERS),
+                              ("loss", LOSSES), ("dtype", ("float32", "float64"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}: got {getattr(self, name)!r}, expected one of "
+                                 f"{', '.join(allowed)}")
+        for name in ("log", "seasonal_diff"):
+            if getattr(self, name) not in (True, False, "auto"):
+                raise ValueError(f"{name}: got {getattr(self, name)!r}, expected True, False "
+                                 "or 'auto'")
+        if not isinstance(self.diff, bool):
+            raise ValueError(f"diff: got {self.diff!r}, expected True or False")
+        for name, low in (("lr", 0.0), ("clip", -1e-300), ("dropout", -1e-300)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:
+                raise ValueError(f"{name}: got {value!r}, expected a number "
+                                 f"{'> 0' if name == 'lr' else '>= 0'}")
+        if self.dropout >= 1:
+            raise ValueError(f"dropout: got {self.dropout!r}, expected a probability in [0, 1)")
+
+    @property
+    def outputs(self):
+        """The head's width: the horizon (direct) or one step (recursive)."""
+        return self.horizon if self.strategy == "direct" else 1
+
+    @classmethod
+    def from_dict(cls, data):
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"config: unknown keys {sorted(unknown)}")
+        return cls(**data)
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name}: got {value!r}, expected an integer >= {low}")
+
+
+# ------------------------------------------------------------------------------ data layout
+def resolve_season(config, series):
+    """The season: the configured one, else the one the series' frequency implies."""
+    if config.season is not None:
+        return config.season
+    return SEASON_OF_FREQUENCY.get(series.frequency, 1)
+
+
+def build_pipeline(config, train_values, season):
+    """The transform pipeline of ``config``, with its 'auto' choices resolved, fitted on
+    ``train_values`` (the training part of the target only)."""
+    steps = []
+    use_log = config.log if config.log != "auto" else bool(np.all(train_values > 0))
+    if use_log:
+        steps.append(Log())
+    if _use_seasonal_diff(config, season):
+        steps.append(Difference(season))
+    if config.diff:
+        steps.append(Difference(1))
+    if config.scale != "none":
+        steps.append(StandardScaler() if config.scale == "standard" else MinMaxScaler())
+    return Pipeline(steps).fit(train_values)
+
+
+def _use_seasonal_diff(config, season):
+    use = config.seasonal_diff if config.seasonal_diff != "auto" else season > 1
+    if use and season < 2:
+        raise ValueError("seasonal_diff: needs a season of 2 or more; give season (--season) "
+                         "or a date column from which it can be inferred")
+    return use
+
+
+def differencing_context(config, season):
+    """Steps that the configured differencing consumes at the start of the series."""
+    return (season if _use_seasonal_diff(config, season) else 0) + (1 if config.diff else 0)
+
+
+@dataclass
+class Split:
+    """Where the parts end in the original series (exclusive ends)."""
+
+    train_end: int
+    val_end: int   # == test start
+    length: int
+
+
+def split_series(config, length, context):
+    """The chronological split, after checking that the series is long enough.
+
+    Raises
+    ------
+    ValueError
+        Saying how many rows the configuration needs.
+    """
+    test = config.test_size if config.test_size is not None else config.horizon
+    val = config.val_size if config.val_size is not None else config.horizon
+    if test < config.horizon:
+        raise ValueError(f"test_size: got {test}, expected at least the horizon "
+                         f"({config.horizon})")
+    # one training window: `context` steps lost to differencing, then window + outputs
+    need = context + config.window + config.outputs + val + test
+    if length < need:
+        parts = [f"differencing {context}"] if context else []
+        parts += [f"window {config.window}", f"horizon {config.outputs}"]
+        parts += [f"validation {val}"] if val else []
+        raise ValueError(f"the series has {length} rows; this configuration needs at least "
+                         f"{need} ({' + '.join(parts)} for one training window, then test "
+                         f"{test}): use a longer series or a smaller window, horizon, "
+                         "test size or validation size")
+    return Split(length - test - val, length - test, length)
+
+
+def window_origins(first, last, window, context):
+    """Origins (last input step) from ``first`` to ``last`` inclusive whose whole input
+    window lies after the ``context`` steps that differencing consumes."""
+    return np.arange(max(first, context + window - 1), last + 1)
+
+
+def make_windows(inputs, origins, window):
+    """Input windows, time-major: ``inputs[t - window + 1 : t + 1]`` for each origin ``t``.
+
+    Parameters
+    ----------
+    inputs : (N, F) array, indexed by step of the original series
+    origins : (n,) int array
+    window : int
+
+    Returns
+    -------
+    (window, n, F) array
+    """
+    index = origins[None, :] + np.arange(1 - window, 1)[:, None]
+    return inputs[index]
+
+
+def make_targets(target, origins, steps):
+    """Targets ``target[t + 1 : t + 1 + steps]`` for each origin ``t``: (n, steps)."""
+    return target[origins[:, None] + np.arange(1, steps + 1)[None, :]]
+
+
+class _Features:
+    """Standard scaling of the feature columns, fitted on the training part."""
+
+    def __init__(self, mean, scale):
+        self.mean, self.scale = np.asarray(mean, np.float64), np.asarray(scale, np.float64)
+
+    @classmethod
+    def fit(cls, values):
+        std = values.std(axis=0)
+        return cls(values.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    def transform(self, values):
+        return (values - self.mean) / self.scale
+
+
+# ------------------------------------------------------------------------------ the model
+class Forecaster:
+    """A trained recurrent forecaster: network, transforms, and the end of its history.
+
+    Build one with ``train_forecaster`` or ``Forecaster.load``.  ``forecast(n)``
+    continues the series it was trained on; ``forecast(n, series)`` continues
+    another (or a longer) one with the same columns.
+    """
+
+    def __init__(self, config, pipeline, feature_scaler, info, network=None):
+        from .layers import LSTM, RNN, Linear
+
+        self.config = config
+        self.pipeline = pipeline
+        self.feature_scaler = feature_scaler
+        self.info = info  # target name, feature names, season, dates tail, history tail, test
+        dtype = np.dtype(config.dtype)
+        inputs = 1 + len(info["feature_names"])
+        seeds = np.random.SeedSequence(config.seed).generate_state(2)
+        cell = LSTM if config.cell == "lstm" else RNN
+        self.rnn = cell(inputs, config.hidden_size, num_layers=config.num_layers,
+                        dropout=config.dropout if config.num_layers > 1 else 0.0,
+                        dtype=dtype, seed=int(seeds[0]))
+        self.head = Linear(config.hidden_size, config.outputs, dtype=dtype, seed=int(seeds[1]))
+        if network is not None:
+            self.load_network(network)
+
+    # -------------------------------------------------------------- network
+    def network_state(self):
+        """The weights, as ``{'rnn.<torch name>': array, 'head.weight': ..., 'head.bias': ...}``."""
+        state = {f"rnn.{k}": v for k, v in self.rnn.state_dict().items()}
+        state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        return state
+
+    def load_network(self, state):
+        self.rnn.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("rnn.")})
+        self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+
+    def _predict(self, x):
+        """Transformed-space outputs for time-major windows ``x`` (W, n, F): (n, outputs)."""
+        out, _ = self.rnn.forward(np.ascontiguousarray(x, dtype=self.rnn.dtype), train=False)
+        return self.head.forward(out[-1], train=False).astype(np.float64)
+
+    def _inputs(self, values, features):
+        """The network's input columns for a stretch of the original series: (N, 1 + F), with
+        NaN in the first ``context`` rows, which differencing consumes."""
+        z = np.full(values.size, np.nan)
+        z[self.pipeline.context:] = self.pipeline.transform(values)
+        columns = [z[:, None]]
+        if features.shape[1]:
+            columns.append(self.feature_scaler.transform(features))
+        return np.concatenate(columns, axis=1)
+
+    def _roll(self, inputs, origins, steps):
+        """Forecast ``steps`` transformed values after each origin: (n, steps).
+
+        ``direct`` with ``steps`` <= horizon is one pass; otherwise (``recursive``, or a
+        direct model asked for more than its horizon) forecasts are fed back as inputs,
+        ``outputs`` steps at a time -- which needs no features, whose future is unknown.
+        """
+        window, chunk = self.config.window, self.config.outputs
+        x = make_windows(inputs, origins, window)
+        if steps > chunk and inputs.shape[1] > 1:
+            raise ValueError(f"horizon {steps}: beyond the model's {chunk} step(s) the forecasts "
+                             "are fed back as inputs, which needs the future feature values; "
+                             f"forecast at most {chunk} steps with features")
+        done = []
+        while sum(p.shape[1] for p in done) < steps:
+            pred = self._predict(x)
+            done.append(pred)
+            x = np.concatenate([x, pred.T[:, :, None]], axis=0)[-window:]
+        return np.concatenate(done, axis=1)[:, :steps]
+
+    def _forecast_values(self, values, features, origins, steps):
+        """Forecasts in the original scale after each origin: (n, steps)."""
+        inputs = self._inputs(values, features)
+        transformed = self._roll(inputs, origins, steps)
+        return np.stack([self.pipeline.inverse(row, values[:t + 1])
+                         for row, t in zip(transformed, origins)])
+
+    # -------------------------------------------------------------- forecasting
+    @property
+    def min_history(self):
+        """Steps of history a forecast needs: the differencing context plus the window."""
+        return self.pipeline.context + self.config.window
+
+    def forecast(self, horizon=None, series=None):
+        """Forecast ``horizon`` steps after the end of ``series`` (default: the stored history).
+
+        Parameters
+        ----------
+        horizon : int, optional
+            Default: the model's horizon.  More steps than that feed forecasts back as
+            inputs (not possible with features).
+        series : Series, optional
+            Continue this series instead of the training data; it needs the model's
+            feature columns and at least ``min_history`` steps.
+
+        Returns
+        -------
+        dict
+            ``values`` (horizon,) float64 array; ``dates``: list of str, or None where the
+            dates are unknown; ``history`` / ``history_dates``: the data continued.
+        """
+        horizon = self.config.horizon if horizon is None else horizon
+        _check_int("horizon", horizon, 1)
+        if series is None:
+            series = self.history_series()
+        else:
+            self._check_series(series)
+        if len(series) < self.min_history:
+            raise ValueError(f"the series has {len(series)} rows; forecasting needs at least "
+                             f"{self.min_history} (differencing {self.pipeline.context} + "
+                             f"window {self.config.window})")
+        end = np.array([len(series) - 1])
+        values = self._forecast_values(series.values, series.features, end, horizon)[0]
+        dates = None
+        if series.dates is not None:
+            future = future_dates(series.dates, series.frequency, horizon)
+            if future is not None:
+                dates = [format_date(d, series.date_format) for d in future]
+        history_dates = None if series.dates is None else \
+            [format_date(d, series.date_format) for d in series.dates]
+        return {"values": values, "dates": dates, "history": series.values,
+                "history_dates": history_dates}
+
+    def _check_series(self, series):
+        if list(series.feature_names) != list(self.info["feature_names"]):
+            raise ValueError(f"features: the model was trained with {self.info['feature_names']}, "
+                             f"the data has {series.feature_names}")
+
+    def history_series(self):
+        """The end of the training data kept in the model, as a Series."""
+        info = self.info
+        dates = None
+        if info["dates"] is not None:
+            dates = [parse_date(d)[0] for d in info["dates"]]
+        return Series(np.asarray(info["history"]), info["name"],
+                      np.asarray(info["history_features"], dtype=np.float64).reshape(
+                          len(info["history"]), len(info["feature_names"])),
+                      list(info["feature_names"]), dates, info["date_format"],
+                      info["frequency"], "checkpoint")
+
+    # -------------------------------------------------------------- saving
+    def save(self, path):
+        """Write the model to one ``safetensors`` checkpoint (atomically)."""
+        from .checkpoints import save_checkpoint
+
+        metadata = {"config": asdict(self.config), "transforms": self.pipeline.to_dict(),
+                    "features": None if self.feature_scaler is None else
+                    {"mean": self.feature_scaler.mean.tolist(),
+                     "scale": self.feature_scaler.scale.tolist()},
+                    "info": _jsonable(self.info)}
+        save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND)
+
+    @classmethod
+    def load(cls, path):
+        """Read a checkpoint written by ``save``.
+
+        Raises
+        ------
+        CheckpointError (a ValueError)
+            If the file is missing, malformed or not a series checkpoint.
+        """
+        from .checkpoints import CheckpointError, load_checkpoint
+
+        tensors, metadata = load_checkpoint(path, CHECKPOINT_KIND)
+        try:
+            config = ForecastConfig.from_dict(metadata["config"])
+            pipeline = Pipeline.from_dict(metadata["transforms"])
+            features = metadata["features"]
+            scaler = None if features is None else _Features(features["mean"], features["scale"])
+            info = metadata["info"]
+            for key in ("name", "feature_names", "history", "history_features", "dates",
+                        "date_format", "frequency", "season"):
+                info[key]  # noqa: B018 -- a KeyError here means a malformed checkpoint
+            return cls(config, pipeline, scaler, info, network=tensors)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: malformed series checkpoint ({e})") from None
+
+
+def _jsonable(value):
+    """``value`` with NumPy arrays and scalars as lists and floats, NaN as None."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+# ------------------------------------------------------------------------------ training
+def _batches(rng, n, batch_size):
+    order = rng.permutation(n)
+    return [order[k:k + batch_size] for k in range(0, n, batch_size)]
+
+
+def _fit(model, x_train, y_train, x_val, y_val, progress=None):
+    """Adam with clipping and early stopping on the validation loss; keeps the best weights.
+
+    Returns
+    -------
+    dict
+        ``epochs`` run, ``best_epoch``, ``train_loss`` and ``val_loss`` at the best epoch.
+    """
+    from .losses import mae_loss, mse_loss
+    from .optim import Adam, clip_grad_norm
+
+    config = model.config
+    loss_fn = mse_loss if config.loss == "mse" else mae_loss
+    dtype = model.rnn.dtype
+    x_train, y_train = x_train.astype(dtype), y_train.astype(dtype)
+    modules = [model.rnn, model.head]
+    optimizer = Adam(modules, lr=config.lr)
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
+    grads = [g for m in modules for g in m.grads.values()]
+    best = {"val_loss": math.inf, "best_epoch": 0, "train_loss": math.nan}
+    best_state = model.network_state()
+    dout = None
+    for epoch in range(1, config.epochs + 1):
+        total = 0.0
+        for idx in _batches(rng, y_train.shape[0], config.batch_size):
+            out, _ = model.rnn.forward(x_train[:, idx])
+            loss, dpred = loss_fn(model.head.forward(out[-1]), y_train[idx])
+            if dout is None or dout.shape != out.shape:
+                dout = np.zeros_like(out)
+            dout[-1] = model.head.backward(dpred)  # only the last step feeds the head
+            model.rnn.backward(dout)
+            if config.clip > 0:
+                clip_grad_norm(grads, config.clip)
+            optimizer.step()
+            total += loss * idx.size
+        train_loss = total / y_train.shape[0]
+        if y_val.shape[0]:
+            val_loss, _ = loss_fn(model._predict(x_val), y_val)
+        else:
+            val_loss = train_loss
+        if val_loss < best["val_loss"]:
+            best = {"val_loss": val_loss, "best_epoch": epoch, "train_loss": train_loss}
+            best_state = model.network_state()
+        if progress is not None:
+            progress.update(epoch / config.epochs,
+                            f"epoch {epoch}/{config.epochs}  loss {train_loss:.4f}  "
+                            f"val {val_loss:.4f}  best {best['val_loss']:.4f} @ "
+                            f"{best['best_epoch']}")
+        if epoch - best["best_epoch"] >= config.patience:
+            break
+    model.load_network(best_state)
+    return {"epochs": epoch, **best}
+
+
+def train_forecaster(series, config=None, progress=None, **options):
+    """Train a forecaster on ``series`` and score it on the held-out test.
+
+    Parameters
+    ----------
+    series : Series
+    config : ForecastConfig, optional
+    progress : numbarnn.progress.Progress, optional
+        Receives a live line per epoch.
+    **options
+        ForecastConfig fields, overriding ``config``'s.
+
+    Returns
+    -------
+    model : Forecaster
+        With the best weights; its stored history is the end of the whole series.
+    report : dict
+        ``metrics`` of the model and the ``naive`` and ``seasonal_naive`` baselines on the
+        test, ``test`` (dates, actuals, forecasts), ``training`` (epochs, losses, seconds),
+        ``season``, ``transforms``, ``config``.
+    """
+    config = _merge(config, options)
+    start = time.perf_counter()
+    season = resolve_season(config, series)
+    values, features = series.values, series.features
+    if config.strategy == "recursive" and features.shape[1]:
+        raise ValueError("strategy 'recursive': feeds its forecasts back as inputs, which needs "
+                         "the future feature values; use the 'direct' strategy with features")
+    split = split_series(config, len(series), differencing_context(config, season))
+    pipeline = build_pipeline(config, values[:split.train_end], season)
+    scaler = _Features.fit(features[:split.train_end]) if features.shape[1] else None
+    info = _history_info(series, season, pipeline.context + config.window)
+    model = Forecaster(config, pipeline, scaler, info)
+
+    inputs = model._inputs(values, features)
+    z = inputs[:, 0]
+    steps = config.outputs
+    train_origins = window_origins(0, split.train_end - 1 - steps, config.window, pipeline.context)
+    val_origins = window_origins(split.train_end - steps, split.val_end - 1 - steps,
+                                 config.window, pipeline.context)
+    x_train = make_windows(inputs, train_origins, config.window)
+    y_train = make_targets(z, train_origins, steps)
+    x_val = make_windows(inputs, val_origins, config.window)
+    y_val = make_targets(z, val_origins, steps)
+    training = _fit(model, x_train, y_train, x_val, y_val, progress)
+    training.update(train_windows=int(train_origins.size), val_windows=int(val_origins.size))
+
+    test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
+    forecasts = model._forecast_values(values, features, test_origins, config.horizon)
+    test = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
+    training["seconds"] = time.perf_counter() - start
+    model.info["test"] = {
+        "dates": None if series.dates is None else
+        [format_date(d, series.date_format) for d in series.dates[split.val_end:]],
+        "actual": values[split.val_end:].tolist(),
+        # the forecast from the first test origin, for the plot
+        "forecast": forecasts[0].tolist(),
+    }
+    report = {"metrics": test["metrics"], "season": season, "test_size": split.length -
+              split.val_end, "test_origins": int(test_origins.size),
+              "training": training, "transforms": pipeline.to_dict(), "config": asdict(config),
+              "series": {"source": series.source, "name": series.name, "length": len(series),
+                         "frequency": series.frequency, "features": series.feature_names}}
+    return model, _jsonable(report)
+
+
+def _merge(config, options):
+    config = config if config is not None else ForecastConfig()
+    return ForecastConfig(**{**asdict(config), **options}) if options else config
+
+
+def _history_info(series, season, needed):
+    """What the model keeps of the data: the end of the series, its dates and columns."""
+    kept = max(needed, min(len(series), _HISTORY_KEPT))
+    dates = None if series.dates is None else \
+        [format_date(d, series.date_format) for d in series.dates[-kept:]]
+    return {"name": series.name, "feature_names": list(series.feature_names),
+            "history": series.values[-kept:].tolist(),
+            "history_features": series.features[-kept:].tolist(),
+            "dates": dates, "date_format": series.date_format, "frequency": series.frequency,
+            "season": season, "test": None}
+
+
+def _score(values, origins, forecasts, horizon, season, test_start):
+    """The model's and the baselines' metrics over every (origin, step) of the test."""
+    actual = make_targets(values, origins, horizon)
+    baselines = {
+        "naive": np.stack([naive_forecast(values[:t + 1], horizon) for t in origins]),
+        "seasonal_naive": np.stack([seasonal_naive_forecast(values[:t + 1], horizon, season)
+                                    for t in origins]),
+    }
+    insample = values[:test_start]
+    metrics = {"model": evaluate(actual, forecasts, insample, season)}
+    metrics.update({name: evaluate(actual, pred, insample, season)
+                    for name, pred in baselines.items()})
+    return {"metrics": metrics}
+
+
+def backtest(series, config=None, origins=3, step=1, progress=None, **options):
+    """Rolling-origin evaluation: retrain and test at each of the last ``origins`` origins.
+
+    Fold ``k`` (0 = the latest) uses the series cut ``k * step`` steps before its end: a
+    fresh model is trained on what precedes that fold's test and scored on it.
+
+    Returns
+    -------
+    dict
+        ``folds``: per fold its end and metrics; ``mean``: each measure averaged over the
+        folds, for the model and both baselines.
+    """
+    config = _merge(config, options)
+    _check_int("backtest origins", origins, 1)
+    _check_int("backtest step", step, 1)
+    folds = []
+    for k in range(origins):
+        end = len(series) - k * step
+        if progress is not None:
+            progress.log(f"backtest fold {k + 1}/{origins}: data up to step {end}")
+        _, report = train_forecaster(series.head(end), config)
+        folds.append({"end": end, "metrics": report["metrics"]})
+    mean = {who: {m: _nanmean([f["metrics"][who][m] for f in folds]) for m in scores}
+            for who, scores in folds[0]["metrics"].items()}
+    return {"origins": origins, "step": step, "folds": folds, "mean": mean}
+
+
+def _nanmean(values):
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None

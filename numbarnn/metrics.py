@@ -1,0 +1,89 @@
+"""Forecast accuracy measures and the two baselines every model is compared with.
+
+The measures follow Hyndman & Koehler (2006): MAE, RMSE, MAPE and sMAPE (both
+in percent), and MASE, the MAE scaled by the in-sample MAE of the seasonal naive
+forecast (the naive one for season 1) on the data before the test.
+"""
+import math
+
+import numpy as np
+
+METRICS = ("mae", "rmse", "mape", "smape", "mase")
+
+
+def _pair(actual, predicted):
+    actual = np.asarray(actual, dtype=np.float64).reshape(-1)
+    predicted = np.asarray(predicted, dtype=np.float64).reshape(-1)
+    if actual.shape != predicted.shape or actual.size == 0:
+        raise ValueError(f"metrics: actual {actual.shape} and predicted {predicted.shape} must "
+                         "be non-empty and of the same length")
+    return actual, predicted
+
+
+def mae(actual, predicted):
+    """Mean absolute error."""
+    actual, predicted = _pair(actual, predicted)
+    return float(np.mean(np.abs(predicted - actual)))
+
+
+def rmse(actual, predicted):
+    """Root mean squared error."""
+    actual, predicted = _pair(actual, predicted)
+    return float(np.sqrt(np.mean((predicted - actual) ** 2)))
+
+
+def mape(actual, predicted):
+    """Mean absolute percentage error, in percent; NaN if an actual value is 0."""
+    actual, predicted = _pair(actual, predicted)
+    if np.any(actual == 0):
+        return math.nan
+    return float(100 * np.mean(np.abs(predicted - actual) / np.abs(actual)))
+
+
+def smape(actual, predicted):
+    """Symmetric MAPE, ``100 * mean(2 |F - A| / (|A| + |F|))``, in percent (0 where both are 0)."""
+    actual, predicted = _pair(actual, predicted)
+    denominator = np.abs(actual) + np.abs(predicted)
+    ratio = np.divide(2 * np.abs(predicted - actual), denominator,
+                      out=np.zeros_like(denominator), where=denominator > 0)
+    return float(100 * np.mean(ratio))
+
+
+def seasonal_scale(insample, season=1):
+    """Mean absolute change over ``season`` steps of the in-sample data (MASE's denominator)."""
+    insample = np.asarray(insample, dtype=np.float64).reshape(-1)
+    season = season if insample.size > season else 1
+    if insample.size <= season:
+        return math.nan
+    return float(np.mean(np.abs(insample[season:] - insample[:-season])))
+
+
+def mase(actual, predicted, insample, season=1):
+    """Mean absolute scaled error: MAE over the in-sample seasonal-naive MAE."""
+    scale = seasonal_scale(insample, season)
+    if not scale > 0:
+        return math.nan
+    return mae(actual, predicted) / scale
+
+
+def evaluate(actual, predicted, insample, season=1):
+    """All measures at once: ``{'mae', 'rmse', 'mape', 'smape', 'mase'}`` (floats, NaN if undefined)."""
+    return {"mae": mae(actual, predicted), "rmse": rmse(actual, predicted),
+            "mape": mape(actual, predicted), "smape": smape(actual, predicted),
+            "mase": mase(actual, predicted, insample, season)}
+
+
+def naive_forecast(history, horizon):
+    """Every step ahead equals the last observed value."""
+    history = np.asarray(history, dtype=np.float64)
+    return np.full(horizon, history[-1])
+
+
+def seasonal_naive_forecast(history, horizon, season):
+    """Each step equals the value one season earlier (``y[t+h] = y[t+h-k*season]``, the latest
+    such observed value); the naive forecast when ``season`` is 1 or longer than the history."""
+    history = np.asarray(history, dtype=np.float64)
+    if season <= 1 or history.size < season:
+        return naive_forecast(history, horizon)
+    last_season = history[-season:]
+    return np.array([last_season[h % season] for h in range(horizon)])

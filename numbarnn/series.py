@@ -1,0 +1,424 @@
+"""Time series in: CSV files, the built-in airline data, synthetic generators.
+
+A ``Series`` is the target column (float64), optional extra input columns
+("features"), and, when the file has a date column, the dates and the sampling
+frequency inferred from them, which later give the forecast its dates and the
+metrics their season.
+
+The CSV reader uses only the standard library's ``csv``.  Every problem in the
+file is reported as a ``ValueError`` that names the file, the line and the
+column, and says what was expected.
+"""
+import calendar
+import csv
+import datetime as dt
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Cells read as a missing value (compared case-insensitively, after stripping blanks).
+MISSING_MARKERS = frozenset({"", "na", "nan", "n/a", "null", "none", "?", "-"})
+FILL_METHODS = ("ffill", "interpolate")
+SYNTHETIC = ("sine", "mackey-glass")
+# The season (period of the dominant cycle) that each inferred frequency implies.
+SEASON_OF_FREQUENCY = {"monthly": 12, "quarterly": 4, "yearly": 1, "weekly": 52, "daily": 7,
+                       "hourly": 24, "other": 1}
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?)?$")
+_MONTHS_PER_STEP = {1: "monthly", 3: "quarterly", 12: "yearly"}
+
+
+@dataclass
+class Series:
+    """A univariate target with optional input features and dates.
+
+    Attributes
+    ----------
+    values : (N,) float64 array
+        The target.
+    name : str
+        The target's column name.
+    features : (N, F) float64 array
+        Extra input columns (F may be 0).
+    feature_names : list of str
+    dates : list of datetime.datetime or None
+    date_format : str or None
+        How the dates were written: ``'month'`` (1949-01), ``'date'``
+        (1949-01-31) or ``'datetime'`` (1949-01-31T13:00); forecasts write
+        theirs the same way.
+    frequency : str or None
+        Inferred from the dates: 'monthly', 'quarterly', 'yearly', 'weekly',
+        'daily', 'hourly', or 'other' (a constant step of another size, or
+        irregular dates); None without dates.
+    source : str
+        Where the data came from, for messages and metadata.
+    """
+
+    values: np.ndarray
+    name: str = "value"
+    features: np.ndarray = None
+    feature_names: list = field(default_factory=list)
+    dates: list = None
+    date_format: str = None
+    frequency: str = None
+    source: str = "array"
+
+    def __post_init__(self):
+        self.values = np.asarray(self.values, dtype=np.float64).reshape(-1)
+        if self.features is None:
+            self.features = np.zeros((self.values.size, 0))
+        self.features = np.asarray(self.features, dtype=np.float64).reshape(self.values.size, -1)
+        if self.features.shape[1] != len(self.feature_names):
+            self.feature_names = [f"feature{k}" for k in range(self.features.shape[1])]
+        if self.dates is not None and len(self.dates) != self.values.size:
+            raise ValueError(f"dates: got {len(self.dates)}, expected one per value "
+                             f"({self.values.size})")
+        if self.dates is not None and self.frequency is None:
+            self.frequency = infer_frequency(self.dates)
+
+    def __len__(self):
+        return self.values.size
+
+    @property
+    def season(self):
+        """The season implied by the frequency (1 when unknown)."""
+        return SEASON_OF_FREQUENCY.get(self.frequency, 1)
+
+    def head(self, n):
+        """The first ``n`` steps, as a new Series (dates and features cut alike)."""
+        return Series(self.values[:n], self.name, self.features[:n], list(self.feature_names),
+                      None if self.dates is None else self.dates[:n], self.date_format,
+                      self.frequency, self.source)
+
+
+# ------------------------------------------------------------------------------ dates
+def parse_date(text):
+    """An ISO date or date-time (``1949-01``, ``1949-01-31``, ``1949-01-31T13:00[:00]``).
+
+    Returns
+    -------
+    (datetime.datetime, str)
+        The moment and the format it was written in ('month', 'date', 'datetime').
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not one of those forms or not a real date.
+    """
+    match = _ISO_DATE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not an ISO date (expected e.g. 1949-01, 1949-01-31 or "
+                         "1949-01-31T13:00)")
+    year, month, day, hour, minute, second = (int(g) if g else None for g in match.groups())
+    kind = "month" if day is None else "date" if hour is None else "datetime"
+    try:
+        return dt.datetime(year, month, day or 1, hour or 0, minute or 0, second or 0), kind
+    except ValueError as e:
+        raise ValueError(f"{text!r} is not a valid date ({e})") from None
+
+
+def format_date(moment, date_format):
+    """``moment`` written in ``date_format`` ('month', 'date' or 'datetime')."""
+    if date_format == "month":
+        return moment.strftime("%Y-%m")
+    if date_format == "date":
+        return moment.strftime("%Y-%m-%d")
+    return moment.isoformat(timespec="minutes" if moment.second == 0 else "seconds")
+
+
+def _months_between(a, b):
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
+def _is_month_end(moment):
+    return moment.day == calendar.monthrange(moment.year, moment.month)[1]
+
+
+def _add_months(moment, months, month_end):
+    total = moment.month - 1 + months
+    year, month = moment.year + total // 12, total % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return moment.replace(year=year, month=month, day=last if month_end else min(moment.day, last))
+
+
+def infer_frequency(dates):
+    """The sampling frequency of increasing dates.
+
+    Returns
+    -------
+    str
+        'monthly', 'quarterly' or 'yearly' (a constant step of 1, 3 or 12
+        calendar months, on the same day of the month or always its last day),
+        'weekly', 'daily', 'hourly' (a constant step of 7 days, 1 day, 1 hour),
+        else 'other'.  Fewer than two dates give 'other'.
+    """
+    if len(dates) < 2:
+        return "other"
+    months = {_months_between(a, b) for a, b in zip(dates, dates[1:])}
+    same_day = (len({(d.day, d.time()) for d in dates}) == 1
+                or all(_is_month_end(d) for d in dates))
+    if len(months) == 1 and same_day and months <= set(_MONTHS_PER_STEP):
+        return _MONTHS_PER_STEP[months.pop()]
+    steps = {b - a for a, b in zip(dates, dates[1:])}
+    if len(steps) == 1:
+        step = steps.pop()
+        return {dt.timedelta(days=7): "weekly", dt.timedelta(days=1): "daily",
+                dt.timedelta(hours=1): "hourly"}.get(step, "other")
+    return "other"
+
+
+def future_dates(dates, frequency, n):
+    """The ``n`` dates after the last of ``dates``, or None where the step is not constant."""
+    last = dates[-1]
+    if frequency in ("monthly", "quarterly", "yearly"):
+        step = {"monthly": 1, "quarterly": 3, "yearly": 12}[frequency]
+        month_end = all(_is_month_end(d) for d in dates[-3:]) and last.day >= 28
+        return [_add_months(last, step * k, month_end) for k in range(1, n + 1)]
+    steps = {b - a for a, b in zip(dates, dates[1:])}
+    if len(steps) != 1:
+        return None
+    step = steps.pop()
+    return [last + step * k for k in range(1, n + 1)]
+
+
+# ------------------------------------------------------------------------------ CSV
+def _resolve_column(spec, header, what, path):
+    """The index of a column given by name or by 0-based index (an int or digits)."""
+    if isinstance(spec, str) and spec in header:
+        return header.index(spec)
+    if isinstance(spec, (int, np.integer)) or (isinstance(spec, str) and spec.strip().isdigit()):
+        index = int(spec)
+        if 0 <= index < len(header):
+            return index
+        raise ValueError(f"{path}: {what} {spec!r}: no column at index {index} (the file has "
+                         f"{len(header)} columns, 0 to {len(header) - 1})")
+    raise ValueError(f"{path}: {what} {spec!r}: no such column; the columns are "
+                     f"{', '.join(header)}")
+
+
+def _fill_missing(values, missing, lines, column, fill, path):
+    """Fill the NaNs of one column in place by ``fill``, or refuse naming the first one."""
+    if not missing.any():
+        return
+    first = int(np.argmax(missing))
+    where = f"{path}, line {lines[first]}, column {column!r}"
+    if fill is None:
+        raise ValueError(f"{where}: missing value; fill the gaps with --fill ffill or "
+                         "--fill interpolate, or fix the file")
+    if missing.all():
+        raise ValueError(f"{path}: column {column!r} has no values at all")
+    if fill == "ffill":
+        if first == 0:
+            raise ValueError(f"{where}: missing value in the first row, which forward fill "
+                             "cannot fill (no earlier value); use --fill interpolate")
+        for i in np.flatnonzero(missing):
+            values[i] = values[i - 1]
+    else:  # linear interpolation in the row index; the ends take the nearest value
+        known = np.flatnonzero(~missing)
+        values[missing] = np.interp(np.flatnonzero(missing), known, values[known])
+
+
+def read_csv(path, column=None, date_column=None, features=None, fill=None):
+    """Read a time series from a CSV file with a header row.
+
+    Parameters
+    ----------
+    path : str or path-like
+    column : str or int, optional
+        The target column, by name or 0-based index.  Default: the last column
+        that is neither the date column nor a feature.
+    date_column : str or int or False, optional
+        The column of ISO dates.  Default: the first column when its first
+        value reads as a date; False: no dates.
+    features : list of (str or int), or a comma-separated str, optional
+        Extra numeric input columns.
+    fill : {None, 'ffill', 'interpolate'}
+        What to do with missing values (empty cells, NA, NaN, null, ?): None
+        refuses them, naming the line and column.
+
+    Returns
+    -------
+    Series
+
+    Raises
+    ------
+    ValueError
+        For an unreadable file, an unknown column, a missing or non-numeric
+        value, a bad or non-increasing date: naming the line and the column.
+    """
+    path = os.fspath(path)
+    if fill not in (None,) + FILL_METHODS:
+        raise ValueError(f"fill: got {fill!r}, expected one of {', '.join(FILL_METHODS)} or None")
+    if isinstance(features, str):
+        features = [f.strip() for f in features.split(",") if f.strip()]
+    features = list(features or [])
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise ValueError(f"{path}: the file is empty; expected a header row and data")
+            header = [h.strip() for h in header]
+            rows, lines = [], []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue  # blank line
+                if len(row) > len(header):
+                    raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, "
+                                     f"expected {len(header)} (the header's)")
+                rows.append(row + [""] * (len(header) - len(row)))
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as e:
+        raise ValueError(f"{path}: not a readable CSV file ({e})") from None
+    if not rows:
+        raise ValueError(f"{path}: no data rows after the header")
+
+    if date_column is None:
+        try:
+            parse_date(rows[0][0])
+            date_index = 0
+        except ValueError:
+            date_index = None
+    elif date_column is False:
+        date_index = None
+    else:
+        date_index = _resolve_column(date_column, header, "date column", path)
+    feature_indices = [_resolve_column(c, header, "feature", path) for c in features]
+    if column is None:
+        candidates = [k for k in range(len(header))
+                      if k != date_index and k not in feature_indices]
+        if not candidates:
+            raise ValueError(f"{path}: no column left for the target; name it with --column")
+        target_index = candidates[-1]
+    else:
+        target_index = _resolve_column(column, header, "column", path)
+    if target_index == date_index or target_index in feature_indices:
+        raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
+                         f"the {'date column' if target_index == date_index else 'a feature'}")
+
+    def numeric(index):
+        values = np.empty(len(rows))
+        missing = np.zeros(len(rows), dtype=bool)
+        for i, row in enumerate(rows):
+            cell = row[index].strip()
+            if cell.lower() in MISSING_MARKERS:
+                missing[i] = True
+                continue
+            try:
+                values[i] = float(cell)
+            except ValueError:
+                raise ValueError(f"{path}, line {lines[i]}, column {header[index]!r}: {cell!r} "
+                                 "is not a number") from None
+            if not math.isfinite(values[i]):
+                raise ValueError(f"{path}, line {lines[i]}, column {header[index]!r}: {cell!r} "
+                                 "is not a finite number")
+        values[missing] = np.nan
+        _fill_missing(values, missing, lines, header[index], fill, path)
+        return values
+
+    values = numeric(target_index)
+    feature_values = np.stack([numeric(k) for k in feature_indices], axis=1) if features \
+        else np.zeros((len(rows), 0))
+    dates = date_format = None
+    if date_index is not None:
+        dates, formats = [], set()
+        for i, row in enumerate(rows):
+            try:
+                moment, kind = parse_date(row[date_index])
+            except ValueError as e:
+                raise ValueError(f"{path}, line {lines[i]}, column {header[date_index]!r}: "
+                                 f"{e}") from None
+            if dates and moment <= dates[-1]:
+                raise ValueError(f"{path}, line {lines[i]}, column {header[date_index]!r}: "
+                                 f"{row[date_index].strip()!r} is not after the previous date; "
+                                 "expected dates in increasing order without repeats")
+            dates.append(moment)
+            formats.add(kind)
+        date_format = "datetime" if "datetime" in formats else formats.pop()
+    return Series(values, header[target_index], feature_values,
+                  [header[k] for k in feature_indices], dates, date_format, source=path)
+
+
+# ------------------------------------------------------------------------------ built-in data
+def airline_path():
+    """Path of the packaged airline-passenger CSV."""
+    return os.path.join(os.path.dirname(__file__), "data", "airline_passengers.csv")
+
+
+def load_airline():
+    """Monthly international airline passengers (thousands), 1949-01 to 1960-12: 144 values."""
+    series = read_csv(airline_path())
+    series.source = "airline"
+    return series
+
+
+def sine_series(length=600, seed=0, noise=0.1):
+    """A mixture of two sines (periods 24 and 61 steps) with a slow trend and Gaussian noise.
+
+    Parameters
+    ----------
+    length : int
+    seed : int or None
+        Seeds the phases and the noise.
+    noise : float
+        Standard deviation of the noise.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(length, dtype=np.float64)
+    phase = rng.uniform(0, 2 * np.pi, 2)
+    values = (np.sin(2 * np.pi * t / 24 + phase[0]) + 0.5 * np.sin(2 * np.pi * t / 61 + phase[1])
+              + 0.002 * t + noise * rng.standard_normal(length))
+    return Series(values, "sine", source="sine")
+
+
+def mackey_glass_series(length=1500, seed=0, tau=17, beta=0.2, gamma=0.1, power=10,
+                        substeps=10, discard=500):
+    """The Mackey-Glass delay equation, sampled once per unit of time.
+
+    ``dx/dt = beta x(t - tau) / (1 + x(t - tau)^power) - gamma x(t)``, integrated
+    with fourth-order Runge-Kutta at ``1/substeps`` (the delayed term held
+    linear between grid points); tau = 17 is the usual mildly chaotic setting.
+
+    Parameters
+    ----------
+    length : int
+        Samples returned.
+    seed : int or None
+        Seeds the initial history (1.2 plus small uniform noise).
+    discard : int
+        Samples dropped at the start, so that the transient is gone.
+    """
+    rng = np.random.default_rng(seed)
+    h = 1.0 / substeps
+    lag = int(round(tau * substeps))
+    total = (length + discard) * substeps
+    x = np.empty(lag + total + 1)
+    x[:lag + 1] = 1.2 + 0.05 * rng.uniform(-1, 1, lag + 1)
+
+    def rate(now, delayed):
+        return beta * delayed / (1.0 + delayed ** power) - gamma * now
+
+    for i in range(lag, lag + total):
+        d0, d1 = x[i - lag], x[i - lag + 1]
+        mid = 0.5 * (d0 + d1)
+        k1 = rate(x[i], d0)
+        k2 = rate(x[i] + 0.5 * h * k1, mid)
+        k3 = rate(x[i] + 0.5 * h * k2, mid)
+        k4 = rate(x[i] + h * k3, d1)
+        x[i + 1] = x[i] + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    samples = x[lag + discard * substeps + substeps::substeps][:length]
+    return Series(samples, "mackey_glass", source="mackey-glass")
+
+
+def synthetic(kind, length=None, seed=0):
+    """A synthetic series by name: 'sine' or 'mackey-glass'."""
+    if kind == "sine":
+        return sine_series(length or 600, seed)
+    if kind == "mackey-glass":
+        return mackey_glass_series(length or 1500, seed)
+    raise ValueError(f"synthetic: got {kind!r}, expected one of {', '.join(SYNTHETIC)}")
