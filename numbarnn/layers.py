@@ -102,10 +102,11 @@ class Linear(Module):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"x: got shape {x.shape}, expected (..., {self.in_features})")
         self._cache = x if train else None
-        y = x @ self.params["weight"].T
+        # as one 2-D product: numpy runs a 3-D @ 2-D matmul as a slow batched loop
+        y = x.reshape(-1, self.in_features) @ self.params["weight"].T
         if self.bias:
             y += self.params["bias"]
-        return y
+        return y.reshape(x.shape[:-1] + (self.out_features,))
 
     def backward(self, dy):
         if self._cache is None:
@@ -117,7 +118,7 @@ class Linear(Module):
         np.dot(dy2.T, x2, out=self.grads["weight"])
         if self.bias:
             dy2.sum(axis=0, out=self.grads["bias"])
-        return dy @ self.params["weight"]
+        return (dy2 @ self.params["weight"]).reshape(x.shape)
 
     def __repr__(self):
         return f"Linear({self.in_features}, {self.out_features}, bias={self.bias})"

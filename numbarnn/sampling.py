@@ -150,7 +150,7 @@ class Sampler:
         w_ih = np.stack([p[f"rnn.weight_ih_l{k}"] for k in range(1, L)]) if L > 1 \
             else np.zeros((0, GH, H), dt)
         w_hh = np.stack([p[f"rnn.weight_hh_l{k}"] for k in range(L)])
-        self.weights = tuple(np.ascontiguousarray(w, dtype=dt) for w in
+        self.weights = tuple(np.array(w, dtype=dt, order="C") for w in
                              (table, w_ih, w_hh, bias, p["head.weight"], p["head.bias"]))
         self.h = np.zeros((L, H), dt)
         self.c = np.zeros((L, H), dt)

@@ -217,7 +217,7 @@ class TextTrainer:
                 self.train_seconds += time.perf_counter() - t0
                 self.seconds = base_seconds + time.perf_counter() - start
                 if self.step % self.config["eval_every"] == 0:
-                    self._checkpoint(out_dir, progress, time_budget)
+                    self._checkpoint(out_dir, progress)
                 if progress is not None:
                     progress.update(self._fraction(time_budget), self._status_line(time_budget))
         finally:
@@ -226,15 +226,14 @@ class TextTrainer:
         if status == "interrupted":
             self.seconds = base_seconds + time.perf_counter() - start
             self._save(out_dir, "last.safetensors")
-            summary = self.summary(status)
-            if out_dir is not None:
-                write_json(os.path.join(out_dir, "metrics.json"), summary)
-            return summary
-        if not self.history or self.history[-1]["step"] != self.step:
-            self._checkpoint(out_dir, progress, time_budget)
-        return self.summary(status)
+        elif not self.history or self.history[-1]["step"] != self.step:
+            self._checkpoint(out_dir, progress)
+        summary = self.summary(status)
+        if out_dir is not None:
+            write_json(os.path.join(out_dir, "metrics.json"), summary)
+        return summary
 
-    def _checkpoint(self, out_dir, progress, time_budget):
+    def _checkpoint(self, out_dir, progress):
         """Evaluate, record, and write best/last checkpoints and metrics."""
         val_loss = self.evaluate()
         train_loss = float(np.mean(self._losses)) if self._losses else None

@@ -1,0 +1,136 @@
+"""``numbarnn train-text`` and ``numbarnn generate`` driven as a user would."""
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from numbarnn_cli.main import cli
+from textdata import small_corpus
+
+SMALL = ["--hidden", "16", "--batch-size", "4", "--seq-len", "8", "--eval-every", "5"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(small_corpus(), encoding="utf-8")
+    return path
+
+
+def test_train_resume_generate(tmp_path, corpus):
+    out = tmp_path / "run"
+    result = run("train-text", corpus, "--out", out, "--steps", 10, *SMALL, "--sample", 40)
+    assert result.exit_code == 0, result.output
+    assert "corpus.txt" in result.output and "done: 10 steps" in result.output
+    assert "sample (best checkpoint" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 10 and metrics["status"] == "finished"
+    assert metrics["config"]["hidden_size"] == 16
+
+    result = run("train-text", corpus, "--out", out, "--steps", 20, "--resume", "--sample", 0)
+    assert result.exit_code == 0, result.output
+    assert "resuming" in result.output and "at step 10" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 20 and [r["step"] for r in metrics["history"]] == [5, 10, 15, 20]
+
+    first = run("generate", out, "--prime", "the ", "--length", 60, "--seed", 3)
+    again = run("generate", out, "--prime", "the ", "--length", 60, "--seed", 3)
+    assert first.exit_code == 0, first.output
+    assert first.output == again.output
+    assert first.output.startswith("the ") and len(first.output) == 4 + 60 + 1
+    greedy = run("generate", out / "last.safetensors", "--greedy", "--length", 20)
+    assert greedy.exit_code == 0 and len(greedy.output) == 21
+
+
+def test_existing_run_is_never_overwritten_without_force(tmp_path, corpus):
+    out = tmp_path / "run"
+    assert run("train-text", corpus, "--out", out, "--steps", 5, *SMALL, "-q").exit_code == 0
+    before = (out / "last.safetensors").read_bytes()
+    result = run("train-text", corpus, "--out", out, "--steps", 5, *SMALL)
+    assert result.exit_code == 2
+    assert "already holds a run" in result.output and "--force" in result.output
+    assert (out / "last.safetensors").read_bytes() == before
+    result = run("train-text", corpus, "--out", out, "--steps", 6, *SMALL, "--force", "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 6
+
+
+def test_resume_keeps_the_run_settings(tmp_path, corpus):
+    out = tmp_path / "run"
+    assert run("train-text", corpus, "--out", out, "--steps", 5, *SMALL, "-q").exit_code == 0
+    result = run("train-text", corpus, "--out", out, "--steps", 8, "--resume", "--hidden", 32)
+    assert result.exit_code == 2
+    assert "--hidden 32: a resumed run keeps its settings (this one has 16)" in result.output
+    result = run("train-text", corpus, "--out", tmp_path / "fresh", "--resume")
+    assert result.exit_code == 2 and "nothing to resume" in result.output
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such file"),
+    ("directory", "is a directory"),
+    ("empty", "the file is empty"),
+    ("invalid", "not valid utf-8 at byte offset 2"),
+    ("short", "needs at least"),
+])
+def test_bad_corpus_gives_one_line_and_exit_2(tmp_path, case, message):
+    path = tmp_path / "c.txt"
+    if case == "directory":
+        path.mkdir()
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "invalid":
+        path.write_bytes(b"ab\xfe\xffcd" * 100)
+    elif case == "short":
+        path.write_text("tiny text")
+    result = run("train-text", path, "--out", tmp_path / "run", "--steps", 2, "-q")
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_generate_bad_input(tmp_path, corpus):
+    out = tmp_path / "run"
+    assert run("train-text", corpus, "--out", out, "--steps", 3, *SMALL, "-q").exit_code == 0
+    result = run("generate", out, "--prime", "QZ€")
+    assert result.exit_code == 2
+    assert "characters the model never saw: 'Q' 'Z' '€'" in result.output
+    data = (out / "last.safetensors").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[:100])
+    (tmp_path / "other.txt").write_text("hello, this is plain text and no checkpoint")
+    for target, message in [(tmp_path / "cut.safetensors", "truncated"),
+                            (tmp_path / "other.txt", "not a safetensors file"),
+                            (tmp_path / "none.safetensors", "no such checkpoint"),
+                            (tmp_path / "empty-dir", "no such checkpoint")]:
+        result = run("generate", target)
+        assert result.exit_code == 2, (target, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    (tmp_path / "empty-dir").mkdir()
+    result = run("generate", tmp_path / "empty-dir")
+    assert result.exit_code == 2 and "no best.safetensors or last.safetensors" in result.output
+    result = run("generate", out, "--temperature", 0)
+    assert result.exit_code == 2
+
+
+def test_builtin_corpus_is_the_default(tmp_path):
+    result = run("train-text", "--out", tmp_path / "run", "--steps", 2, "--hidden", 8,
+                 "--sample", 20)
+    assert result.exit_code == 0, result.output
+    assert "built-in corpus: docstrings of the Python" in result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["corpus"]["name"] == "builtin" and metrics["vocab_size"] > 50
+
+
+def test_help_does_not_import_numba():
+    code = ("import sys; from numbarnn_cli.main import cli\n"
+            "try:\n    cli(['train-text', '--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'numba' not in sys.modules, 'numba imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "--time-budget" in result.stdout and "--resume" in result.stdout

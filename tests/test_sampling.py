@@ -1,0 +1,110 @@
+"""The compiled sampler against the model's own forward pass."""
+import numpy as np
+import pytest
+
+from numbarnn.model import CharRNN
+from numbarnn.sampling import Sampler
+from numbarnn.text import Vocabulary
+
+VOCAB = Vocabulary("abcdefg \n")
+CONFIGS = [("lstm", 1, 0), ("lstm", 2, 4), ("rnn", 2, 0)]
+
+
+def make(cell="lstm", layers=1, emb=0, seed=0):
+    model = CharRNN(len(VOCAB), 8, layers, cell, emb, dtype=np.float64, seed=seed)
+    # larger weights than the initialisation: peaked, decisive distributions
+    for p in model.params.values():
+        p *= 3
+    return model, Sampler(model, VOCAB)
+
+
+def next_logits(model, text):
+    logits, _ = model.forward(VOCAB.encode(text)[:, None], train=False)
+    return logits[-1, 0]
+
+
+@pytest.mark.parametrize("cell, layers, emb", CONFIGS)
+def test_greedy_text_is_the_argmax_rollout_of_the_model(cell, layers, emb):
+    model, sampler = make(cell, layers, emb)
+    prime = "bad cafe"
+    got = "".join(sampler.generate(20, prime=prime, greedy=True))
+    text = prime
+    for _ in range(20):
+        text += VOCAB.chars[int(np.argmax(next_logits(model, text)))]
+    assert got == text[len(prime):]
+
+
+@pytest.mark.parametrize("cell, layers, emb", CONFIGS)
+def test_state_after_the_prime_matches_the_model(cell, layers, emb):
+    model, sampler = make(cell, layers, emb)
+    list(sampler.generate(0, prime="gab"))
+    from numbarnn.sampling import feed_tokens
+    sampler.reset()
+    feed_tokens(VOCAB.encode("gab"), sampler.weights, sampler.is_lstm, sampler.h, sampler.c)
+    x = model._inputs(VOCAB.encode("gab")[:, None], False)
+    _, state = model.rnn.forward(x, train=False)
+    h_n = state[0] if cell == "lstm" else state
+    np.testing.assert_allclose(sampler.h, h_n[:, 0], rtol=0, atol=1e-12)
+
+
+def test_low_temperature_tends_to_greedy():
+    model, sampler = make()
+    greedy = "".join(sampler.generate(50, prime="a", greedy=True))
+    cold = "".join(sampler.generate(50, prime="a", temperature=1e-4, seed=5))
+    assert cold == greedy
+
+
+def test_top_k_never_leaves_the_k_best():
+    model, sampler = make("lstm", 2, 4)
+    prime = "fed"
+    for k in (1, 2, 3):
+        text = prime + "".join(sampler.generate(40, prime=prime, top_k=k, temperature=2.0,
+                                                seed=k))
+        for n in range(len(prime), len(text)):
+            logits = next_logits(model, text[:n])
+            rank = int(np.sum(logits > logits[VOCAB.index[text[n]]]))
+            assert rank < k, (k, n)
+    top1 = "".join(sampler.generate(30, prime=prime, top_k=1, temperature=5.0, seed=0))
+    assert top1 == "".join(sampler.generate(30, prime=prime, greedy=True))
+
+
+def test_sampling_follows_the_distribution():
+    model, sampler = make()
+    model.params["head.weight"][:] = 0  # a fixed distribution: softmax of the head bias
+    model.params["head.bias"][:] = np.log(np.arange(1, len(VOCAB) + 1))
+    sampler = Sampler(model, VOCAB)
+    text = "".join(sampler.generate(20000, seed=0))
+    counts = np.array([text.count(c) for c in VOCAB.chars])
+    expected = np.arange(1, len(VOCAB) + 1) / np.arange(1, len(VOCAB) + 1).sum()
+    np.testing.assert_allclose(counts / len(text), expected, atol=0.01)
+
+
+def test_seed_reproducibility_and_chunking():
+    _, sampler = make()
+    a = "".join(sampler.generate(300, prime="ab", seed=7))
+    b = "".join(sampler.generate(300, prime="ab", seed=7, chunk=17))
+    c = "".join(sampler.generate(300, prime="ab", seed=8))
+    assert a == b and a != c and len(a) == 300
+    assert [len(p) for p in sampler.generate(40, seed=1, chunk=16)] == [16, 16, 8]
+
+
+def test_sampler_copies_the_weights():
+    model, sampler = make()
+    before = "".join(sampler.generate(30, prime="a", greedy=True))
+    for p in model.params.values():
+        p[...] = 0
+    assert "".join(sampler.generate(30, prime="a", greedy=True)) == before
+
+
+def test_bad_arguments():
+    _, sampler = make()
+    with pytest.raises(ValueError, match=r"prime: characters the model never saw: 'x' 'z'"):
+        sampler.generate(5, prime="zax")
+    for kwargs, name in [({"temperature": 0}, "temperature"), ({"temperature": float("nan")},
+                         "temperature"), ({"top_k": -1}, "top_k"), ({"top_k": True}, "top_k")]:
+        with pytest.raises(ValueError, match=name):
+            sampler.generate(5, **kwargs)
+    with pytest.raises(ValueError, match="length"):
+        sampler.generate(-1)
+    with pytest.raises(ValueError, match="vocabulary of 3"):
+        Sampler(CharRNN(len(VOCAB), 4), Vocabulary("abc"))
