@@ -380,7 +380,7 @@ class _Recurrent(Module):
             out = dev.swap_first_axes(out)
         return dev.as_kind(out, kind), self._pack_state([dev.as_kind(s, kind) for s in final])
 
-    def backward(self, dout, dstate=None):
+    def backward(self, dout, dstate=None, input_grad=True):
         """Backpropagation through time through the last (training) forward.
 
         Parameters
@@ -389,10 +389,13 @@ class _Recurrent(Module):
             Gradient of the loss with respect to the output.
         dstate : gradient with respect to the final state, in the form of the
             state (``dh_n``, or ``(dh_n, dc_n)``, any part None); zeros if None.
+        input_grad : bool, default True
+            False skips the gradient with respect to ``x`` (one matrix product
+            fewer, as for a torch input that does not require grad).
 
         Returns
         -------
-        dx : array shaped like ``x``
+        dx : array shaped like ``x``, or None without ``input_grad``
         dstate0 : gradient with respect to the initial state, in the form of the state.
 
         The parameter gradients are written into ``self.grads`` (overwritten,
@@ -414,12 +417,16 @@ class _Recurrent(Module):
         # the LSTM kernel consumes its stored gates: one backward per forward
         self._forget("backward() was already run for the last forward; run forward again")
         for k in reversed(range(self.num_layers)):
-            dx = self._buffer(("dx", k), layer_inputs[k].shape)
+            D = layer_inputs[k].shape[2]
+            dx = self._buffer(("dx", k), (T if k or input_grad else 0, B, D))
             self._layer_backward(k, layer_inputs[k], [s[k] for s in init], g,
                                  [s[k] for s in dfinal], dx, [s[k] for s in dinit])
             g = dev.multiply(dx, masks[k - 1]) if k > 0 and masks else dx
+        dstate0 = self._pack_state([dev.as_kind(s, kind) for s in dinit])
+        if not input_grad:
+            return None, dstate0
         dx = dev.swap_first_axes(g) if self.batch_first else dev.copy(g)
-        return dev.as_kind(dx, kind), self._pack_state([dev.as_kind(s, kind) for s in dinit])
+        return dev.as_kind(dx, kind), dstate0
 
     def _store_bias_grad(self, k, dbias):
         if self.bias:

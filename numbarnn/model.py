@@ -179,7 +179,7 @@ class CharRNN:
         dh = self.head.backward(dlogits)
         if self._mask is not None:
             dh *= self._mask
-        dx, _ = self.rnn.backward(dh, dstate)
+        dx, _ = self.rnn.backward(dh, dstate, input_grad=self.embedding is not None)
         if self.embedding is not None:
             self.embedding.backward(dx)
 

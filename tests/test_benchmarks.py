@@ -36,3 +36,13 @@ def test_torch_comparison_quick(capsys):
     assert compare_torch.main(["--quick"]) == 0
     out = capsys.readouterr().out
     assert "lstm" in out and "rnn" in out and "peak memory" in out
+
+
+def test_text_comparison_quick(capsys):
+    pytest.importorskip("torch")
+    from asv_benchmarks import compare_text
+
+    assert compare_text.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "training step (median)" in out and "sampling at batch 1" in out
+    assert "best validation loss within" in out

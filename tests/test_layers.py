@@ -760,3 +760,18 @@ def test_bad_nonlinearity_raises():
 def test_dropout_accepts_any_real_number(p):
     layer = numbarnn.LSTM(D, H, num_layers=2, dropout=p, seed=1)
     assert layer.dropout == float(p)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_backward_without_input_gradient(cell, num_layers):
+    layer = make_layer(cell, num_layers=num_layers, dtype=np.float64, seed=0)
+    x, state, w_out, w_state = random_problem(layer)
+    _, dstate_full, grads_full = analytic_gradients(layer, x, state, w_out, w_state)
+    layer.forward(x, pack_state(layer, state))
+    dx, dstate = layer.backward(w_out, pack_state(layer, w_state), input_grad=False)
+    assert dx is None
+    for got, want in zip(state_list(layer, dstate), dstate_full):
+        np.testing.assert_array_equal(got, want)
+    for name, want in grads_full.items():
+        np.testing.assert_array_equal(layer.grads[name], want, err_msg=name)

@@ -148,7 +148,7 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
         Gradient of the loss with respect to ``out``.
     dh_n, dc_n : (B, H) arrays
         Gradient flowing into the final state (zeros if none).
-    dx : (T, B, D) array
+    dx : (T, B, D) array, or (0, B, D) when the input gradient is not wanted
     dh0, dc0 : (B, H) arrays
     dw_ih : (4H, D) array
     dw_hh : (4H, H) array

@@ -106,7 +106,7 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
         Gradient of the loss with respect to ``out``.
     dh_n : (B, H) array
         Gradient flowing into the final state (zeros if none).
-    dx : (T, B, D) array
+    dx : (T, B, D) array, or (0, B, D) when the input gradient is not wanted
     dh0 : (B, H) array
     dw_ih : (H, D) array
     dw_hh : (H, H) array
