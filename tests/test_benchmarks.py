@@ -46,3 +46,19 @@ def test_text_comparison_quick(capsys):
     out = capsys.readouterr().out
     assert "training step (median)" in out and "sampling at batch 1" in out
     assert "best validation loss within" in out
+
+
+def test_text_suite_runs(monkeypatch):
+    from asv_benchmarks import bench_text
+
+    monkeypatch.setattr(bench_text.TextGenerator, "sizes",
+                        {"hidden_size": 8, "batch_size": 2, "seq_len": 4})
+    monkeypatch.setattr(bench_text.TextGenerator, "text_chars", 2000)
+    monkeypatch.setattr(bench_text.TextGenerator, "sample_chars", 10)
+    suite = bench_text.TextGenerator()
+    for layers in (1, 2):
+        suite.setup(layers, "lstm")
+        suite.time_train_step(layers, "lstm")
+        suite.time_generate(layers, "lstm")
+        suite.peakmem_train_step(layers, "lstm")
+    assert len(bench_text.synthetic_text(500)) == 500
