@@ -27,6 +27,12 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, malformed, or not the kind expected."""
 
 
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path, data):
     """Write ``data`` (bytes or str) to ``path`` through a temporary file and a rename."""
     path = os.fspath(path)
@@ -35,6 +41,7 @@ def write_atomic(path, data):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for secrets, not for results
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -65,7 +72,7 @@ def save_checkpoint(path, tensors, metadata, kind):
     """
     from safetensors.numpy import save
 
-    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    arrays = {name: np.require(value, requirements="C") for name, value in tensors.items()}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": kind,
               "metadata": json.dumps(metadata, allow_nan=False)}
     write_atomic(path, save(arrays, metadata=header))
@@ -83,14 +90,18 @@ def _read_header(path, data):
         header = json.loads(data[8:8 + size].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise CheckpointError(f"{path}: not a safetensors file (unreadable header)") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: not a safetensors file (unreadable header)")
-    end = max((int(v["data_offsets"][1]) for k, v in header.items()
-               if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v), default=0)
+    try:
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+                  default=0)
+        metadata = header.get("__metadata__") or {}
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+            raise TypeError
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: not a safetensors file (malformed header)") from None
     if 8 + size + end > len(data):
         raise CheckpointError(f"{path}: truncated ({len(data)} bytes, the header describes "
                               f"{8 + size + end})")
-    return header.get("__metadata__") or {}
+    return metadata
 
 
 def load_checkpoint(path, kind):
@@ -125,7 +136,7 @@ def load_checkpoint(path, kind):
         raise CheckpointError(f"{path}: a safetensors file, but not a numbarnn checkpoint")
     try:
         version = int(header.get("format_version", ""))
-    except ValueError:
+    except (TypeError, ValueError):
         version = None
     if version is None or version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {header.get('format_version')!r}, "
@@ -140,12 +151,14 @@ def load_checkpoint(path, kind):
     return tensors, metadata
 
 
-def prepare_run_dir(path, resume=False, force=False):
+def prepare_run_dir(path, resume=False, force=False, resumable=True):
     """Make ``path`` ready for a training run without losing anything by accident.
 
     A new or empty directory is created or used.  An existing run directory is
     refused unless ``resume`` (continue it: it must then exist) or ``force``
     (start over: its files are overwritten as the new run writes them).
+    ``resumable=False`` is for commands without ``--resume``: the refusal then
+    offers only ``--force``.
 
     Raises
     ------
@@ -163,6 +176,9 @@ def prepare_run_dir(path, resume=False, force=False):
             raise ValueError(f"{path}: nothing to resume (no such run directory, or empty)")
         return
     if exists and not force:
+        if not resumable:
+            raise ValueError(f"{path}: already holds a run; use --force to overwrite it, or "
+                             "choose another directory")
         raise ValueError(f"{path}: already holds a run; use --resume to continue it or "
                          "--force to start over and overwrite it")
     try:

@@ -17,7 +17,7 @@ from numba import njit
 from .kernels._jit import JIT_OPTIONS
 
 # torch's defaults, per optimiser
-_DEFAULT_LR = {"sgd": 0.01, "adam": 1e-3, "rmsprop": 1e-2, "adagrad": 1e-2}
+_DEFAULT_LR = {"sgd": 1e-3, "adam": 1e-3, "rmsprop": 1e-2, "adagrad": 1e-2}
 
 
 @njit(**JIT_OPTIONS)
@@ -85,9 +85,12 @@ class Optimizer:
         self.names = [f"{i}.{name}" if prefix else name
                       for i, m in enumerate(modules) for name in m.params]
         self.pairs = [(m.params[name], m.grads[name]) for m in modules for name in m.params]
-        for (p, _), name in zip(self.pairs, self.names):
+        for (p, g), name in zip(self.pairs, self.names):
             if not p.flags.c_contiguous:
                 raise ValueError(f"parameter {name}: optimisers need C-contiguous arrays")
+            if g.shape != p.shape or not g.flags.c_contiguous:
+                raise ValueError(f"gradient of {name}: got shape {g.shape}, expected a "
+                                 f"C-contiguous array of the parameter's shape {p.shape}")
         self.state = {slot: [np.zeros_like(p) for p, _ in self.pairs] for slot in self.slots}
         self.steps = 0
 
@@ -114,7 +117,10 @@ class Optimizer:
         if state.get("type") != type(self).__name__:
             raise ValueError(f"optimizer state: of {state.get('type')!r}, expected "
                              f"{type(self).__name__!r}")
-        buffers = state["buffers"]
+        steps, hyper, buffers = int(state["steps"]), dict(state["hyper"]), state["buffers"]
+        unknown = sorted(set(hyper) - set(self.hyper()))
+        if unknown:
+            raise ValueError(f"optimizer state: unknown hyper-parameters {unknown}")
         new = {}
         for slot in self.slots:
             for k, name in enumerate(self.names):
@@ -126,8 +132,8 @@ class Optimizer:
                 new[slot, k] = np.asarray(value, dtype=expected.dtype)
         for (slot, k), value in new.items():
             self.state[slot][k][...] = value
-        self.steps = int(state["steps"])
-        for key, value in state["hyper"].items():
+        self.steps = steps
+        for key, value in hyper.items():
             setattr(self, key, tuple(value) if isinstance(value, list) else value)
 
 
@@ -136,7 +142,7 @@ class SGD(Optimizer):
 
     slots = ("velocity",)
 
-    def __init__(self, modules, lr=0.01, momentum=0.0, weight_decay=0.0):
+    def __init__(self, modules, lr=1e-3, momentum=0.0, weight_decay=0.0):
         super().__init__(modules, lr, weight_decay)
         self.momentum = _check("momentum", momentum, 0.0, 1.0)
 
@@ -218,7 +224,8 @@ def make_optimizer(name, modules, lr=None, **options):
 def _sum_squares(g):
     total = 0.0
     for k in range(g.size):
-        total += float(g[k]) * float(g[k])
+        x = np.float64(g[k])
+        total += x * x
     return total
 
 
@@ -234,9 +241,14 @@ def _clamp(g, limit):
         g[k] = min(max(g[k], -limit), limit)
 
 
+def _flat_view(g):
+    """``g`` as a 1-D view for the compiled loops, or None if that would need a copy."""
+    return g.ravel(order="K") if g.flags.c_contiguous or g.flags.f_contiguous else None
+
+
 def global_norm(grads):
     """The L2 norm of all gradients together (accumulated in float64)."""
-    return math.sqrt(sum(_sum_squares(g.reshape(-1)) for g in grads))
+    return math.sqrt(sum(_sum_squares(g.ravel(order="K")) for g in grads))
 
 
 def clip_grad_norm(grads, max_norm):
@@ -250,14 +262,22 @@ def clip_grad_norm(grads, max_norm):
     factor = max_norm / (norm + 1e-6)
     if factor < 1.0:
         for g in grads:
-            _scale(g.reshape(-1), factor)
+            flat = _flat_view(g)
+            if flat is None:
+                np.multiply(g, factor, out=g)
+            else:
+                _scale(flat, factor)
     return norm
 
 
 def clip_grad_value(grads, limit):
     """Clamp every gradient element into [-limit, limit] in place."""
     for g in grads:
-        _clamp(g.reshape(-1), limit)
+        flat = _flat_view(g)
+        if flat is None:
+            np.clip(g, -limit, limit, out=g)
+        else:
+            _clamp(flat, limit)
 
 
 SCHEDULES = ("constant", "step", "cosine")

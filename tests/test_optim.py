@@ -183,9 +183,6 @@ def test_non_contiguous_parameter_is_refused():
         SGD(module)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: optim.Optimizer.__init__ never checks that a "
-                   "gradient has its parameter's shape; the kernels then read the wrong "
-                   "elements (or past the end of a smaller gradient)")
 def test_gradient_of_another_shape_is_refused():
     module = Module()
     module.grads["bias"] = np.zeros(6)
@@ -366,9 +363,7 @@ def test_make_optimizer_builds_the_named_class_with_options(name, cls):
 
 # torch's default learning rates (torch >= 2.4 gives SGD a default of 1e-3)
 TORCH_DEFAULT_LR = [
-    pytest.param("sgd", 1e-3, marks=pytest.mark.xfail(
-        strict=True, reason="bug: optim._DEFAULT_LR['sgd'] (and SGD's default lr) is 0.01, "
-                            "torch.optim.SGD's default is 1e-3")),
+    ("sgd", 1e-3),
     ("adam", 1e-3), ("rmsprop", 1e-2), ("adagrad", 1e-2),
 ]
 
@@ -378,8 +373,7 @@ def test_make_optimizer_default_lr_is_torchs(name, lr):
     assert make_optimizer(name, Module(), lr=None).lr == lr
 
 
-@pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad", pytest.param("sgd", marks=(
-    pytest.mark.xfail(strict=True, reason="bug: SGD's default lr is 0.01, torch's is 1e-3")))])
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "adagrad", "sgd"])
 def test_default_lr_matches_installed_torch(name):
     torch = pytest.importorskip("torch")
     cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop,
@@ -405,9 +399,6 @@ def test_global_norm_is_the_norm_of_all_gradients_together():
     assert global_norm(grads32) == pytest.approx(expected32, rel=1e-7)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: optim._sum_squares squares float(g[k]), which "
-                   "numba types as float32 for a float32 array, so the squares are float32 "
-                   "(not float64 as documented) and overflow above ~1.8e19")
 def test_global_norm_squares_float32_gradients_in_float64():
     rng = np.random.default_rng(0)
     g = rng.normal(size=11).astype(np.float32)
@@ -446,17 +437,12 @@ def test_clip_grad_norm_accepts_any_iterable():
     np.testing.assert_allclose(grads["a"], np.array([6.0, 8.0]) * (5.0 / (10.0 + 1e-6)))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: optim.clip_grad_norm/_scale work on "
-                   "g.reshape(-1), which is a copy for a Fortran-ordered gradient, so it is "
-                   "silently left unclipped")
 def test_clip_grad_norm_clips_a_fortran_ordered_gradient():
     g = np.asfortranarray(np.full((3, 4), 2.0))
     clip_grad_norm([g], 1.0)
     assert global_norm([g]) == pytest.approx(1.0, rel=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: optim.clip_grad_value/_clamp work on "
-                   "g.reshape(-1), a copy for a Fortran-ordered gradient")
 def test_clip_grad_value_clamps_a_fortran_ordered_gradient():
     g = np.asfortranarray(np.full((3, 4), 2.0))
     clip_grad_value([g], 0.5)
