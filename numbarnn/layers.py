@@ -21,6 +21,11 @@ from .kernels._jit import JIT_OPTIONS
 _XPROJ_ELEMENTS = 1 << 18
 
 
+def _is_token_array(value):
+    """A 2-D integer NumPy array: token ids standing for one-hot input vectors."""
+    return isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 2
+
+
 class Module:
     """Parameters and gradients under PyTorch's names, and their (de)serialisation.
 
@@ -287,6 +292,21 @@ class _Recurrent(Module):
             return self._dev.swap_first_axes(arr), kind
         return (self._dev.copy(arr) if copy else arr), kind
 
+    def _token_sequence(self, value):
+        """(T, B) token ids: on the CPU as they are (the kernels look up columns of
+        W_ih), on the GPU as the one-hot sequence they stand for."""
+        tokens = check_tokens("x", value, self.input_size)
+        if tokens.shape[0] == 0 or tokens.shape[1] == 0:
+            raise ValueError(f"x: got token ids of shape {tokens.shape}, expected T, B >= 1")
+        if self.batch_first:
+            tokens = tokens.T
+        tokens = np.array(tokens, dtype=np.int64, order="C")  # kept for backward: a copy
+        if self._dev.name == "cpu":
+            return tokens, None
+        one_hot = np.zeros(tokens.shape + (self.input_size,), self.dtype)
+        np.put_along_axis(one_hot, tokens[..., None], 1.0, axis=-1)
+        return self._dev.upload(one_hot), "numpy"
+
     def _state(self, name, value, batch):
         """A (num_layers, B, H) state array, zeros for None."""
         shape = (self.num_layers, batch, self.hidden_size)
@@ -331,6 +351,10 @@ class _Recurrent(Module):
         Parameters
         ----------
         x : array, (T, B, input_size), or (B, T, input_size) with ``batch_first``
+            Or a (T, B) (or (B, T)) integer NumPy array of token ids in
+            [0, input_size): the one-hot sequence they stand for, which the CPU
+            kernels read as a column lookup in ``weight_ih_l0`` instead of a
+            matrix product (``backward`` then returns no dx).
         state : initial state, (num_layers, B, hidden_size) per array; zeros if None
             ``h0`` for the RNN, ``(h0, c0)`` for the LSTM.
         train : bool
@@ -347,8 +371,11 @@ class _Recurrent(Module):
         # whatever happens below, a backward may no longer use an earlier forward
         self._forget("backward() needs a forward(train=True); the last forward failed")
         # training keeps x for backward, so it takes a copy the caller cannot change
-        seq, kind = self._sequence("x", x, self.input_size, copy=train)
-        T, B, _ = seq.shape
+        if _is_token_array(x):
+            seq, kind = self._token_sequence(x)
+        else:
+            seq, kind = self._sequence("x", x, self.input_size, copy=train)
+        T, B = seq.shape[:2]
         init, names = self._unpack_state(state, B, "state")
         self._check_finite(names, init, params=True)
         final = [dev.empty(s.shape, self.dtype) for s in init]
@@ -370,7 +397,7 @@ class _Recurrent(Module):
                     out = dev.multiply(out, mask)
                 layer_inputs.append(out)
         if train:
-            self._cache = (layer_inputs, init, masks)
+            self._cache = (layer_inputs, init, masks, _is_token_array(x))
             self._cache_note = None
             if not self.batch_first:
                 out = dev.copy(out)  # the buffer stays with the layer for backward
@@ -395,7 +422,7 @@ class _Recurrent(Module):
 
         Returns
         -------
-        dx : array shaped like ``x``, or None without ``input_grad``
+        dx : array shaped like ``x``; None without ``input_grad`` or for token ids
         dstate0 : gradient with respect to the initial state, in the form of the state.
 
         The parameter gradients are written into ``self.grads`` (overwritten,
@@ -403,8 +430,8 @@ class _Recurrent(Module):
         """
         if self._cache is None:
             raise ValueError(self._cache_note)
-        layer_inputs, init, masks = self._cache
-        T, B, _ = layer_inputs[0].shape
+        layer_inputs, init, masks, from_tokens = self._cache
+        T, B = layer_inputs[0].shape[:2]
         dev = self._dev
         g, kind = self._sequence("dout", dout, self.hidden_size)
         expected = (B, T, self.hidden_size) if self.batch_first else (T, B, self.hidden_size)
@@ -416,8 +443,9 @@ class _Recurrent(Module):
         dinit = [dev.empty(s.shape, self.dtype) for s in init]
         # the LSTM kernel consumes its stored gates: one backward per forward
         self._forget("backward() was already run for the last forward; run forward again")
+        input_grad = input_grad and not from_tokens  # token ids have no gradient
         for k in reversed(range(self.num_layers)):
-            D = layer_inputs[k].shape[2]
+            D = self.hidden_size if k else self.input_size
             dx = self._buffer(("dx", k), (T if k or input_grad else 0, B, D))
             self._layer_backward(k, layer_inputs[k], [s[k] for s in init], g,
                                  [s[k] for s in dfinal], dx, [s[k] for s in dinit])
@@ -471,7 +499,7 @@ class RNN(_Recurrent):
                          dtype, device, seed)
 
     def _layer_forward(self, k, x, init, out, final, train, K):
-        T, B, _ = x.shape
+        T, B = x.shape[:2]
         xproj = self._buffer(("xproj", k), (K, B, self.hidden_size))
         self._dev.rnn.rnn_forward(x, init[0], self.params[f"weight_ih_l{k}"],
                             self.params[f"weight_hh_l{k}"], self._combined_bias(k), self._act,
@@ -504,7 +532,7 @@ class LSTM(_Recurrent):
     _state_names = ("h", "c")
 
     def _layer_forward(self, k, x, init, out, final, train, K):
-        T, B, _ = x.shape
+        T, B = x.shape[:2]
         H = self.hidden_size
         S = T if train else 1
         gates = self._buffer(("gates", k, train), (S, B, 4 * H))

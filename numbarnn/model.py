@@ -144,9 +144,7 @@ class CharRNN:
     def _inputs(self, tokens, train):
         if self.embedding is not None:
             return self.embedding.forward(tokens, train=train)
-        x = np.zeros(tokens.shape + (self.vocab_size,), self.dtype)
-        np.put_along_axis(x, tokens[..., None], 1.0, axis=-1)
-        return x
+        return tokens  # the layer takes token ids as one-hot input
 
     def forward(self, tokens, state=None, train=True):
         """Logits for the next character at every position.

@@ -775,3 +775,30 @@ def test_backward_without_input_gradient(cell, num_layers):
         np.testing.assert_array_equal(got, want)
     for name, want in grads_full.items():
         np.testing.assert_array_equal(layer.grads[name], want, err_msg=name)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_token_ids_are_one_hot_inputs(cell, batch_first):
+    layer = make_layer(cell, input_size=5, num_layers=2, batch_first=batch_first,
+                       dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    shape = (B, T) if batch_first else (T, B)
+    tokens = rng.integers(0, 5, shape)
+    one_hot = np.eye(5)[tokens]
+    w_out = rng.standard_normal(out_shape(layer))
+    results = []
+    for x in (one_hot, tokens):
+        out, final = layer.forward(x)
+        dx, dstate = layer.backward(w_out)
+        results.append((out, state_list(layer, final), dict(layer.grads), dx))
+    (out_a, fin_a, grads_a, dx_a), (out_b, fin_b, grads_b, dx_b) = results
+    np.testing.assert_allclose(out_b, out_a, rtol=0, atol=1e-14)
+    for a, b in zip(fin_a, fin_b):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-14)
+    for name in grads_a:
+        np.testing.assert_allclose(grads_b[name], grads_a[name], rtol=0, atol=1e-13,
+                                   err_msg=name)
+    assert dx_a.shape == one_hot.shape and dx_b is None
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 5\)"):
+        layer.forward(np.full(shape, 5))

@@ -22,7 +22,7 @@ callers (``numbarnn.layers``) allocate and check them.
 import numpy as np
 from numba import njit
 
-from ._gemm import input_and_weight_grads
+from ._gemm import input_and_weight_grads, project_inputs
 from ._jit import JIT_OPTIONS, sigmoid, tanh
 
 
@@ -64,8 +64,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
 
     Parameters
     ----------
-    x : (T, B, D) array
-        Input sequence.
+    x : (T, B, D) float array, or (T, B) integer array of token ids
+        Input sequence; token ids stand for one-hot vectors of width D = w_ih.shape[1].
     h0, c0 : (B, H) arrays
         Initial hidden and cell state.
     w_ih : (4H, D) array
@@ -86,17 +86,17 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     xproj : (K, B, 4H) array
         Work space for the input projection of K steps at a time, K >= 1.
     """
-    T, B, D = x.shape
+    T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
-    hproj = np.empty((B, 4 * H), dtype=x.dtype)
+    hproj = np.empty((B, 4 * H), dtype=h0.dtype)
     # OpenBLAS runs h @ W for a contiguous W about twice as fast as h @ W_hh.T at small
     # sizes; and with every product of one layout, numba compiles one np.dot, not two
     w_ih_t, w_hh_t = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        np.dot(x[t0:t0 + n].reshape(n * B, D), w_ih_t, xproj[:n].reshape(n * B, 4 * H))
+        project_inputs(x, t0, n, w_ih_t, xproj)
         for t in range(t0, t0 + n):
             np.dot(h0 if t == 0 else out[t - 1], w_hh_t, hproj)
             s = t if keep_all else 0
@@ -156,10 +156,10 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
         Receive the gradients (overwritten, not accumulated).  ``dbias`` is the
         gradient of both ``bias_ih`` and ``bias_hh``.
     """
-    T, B, D = x.shape
+    T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
-    dh = np.empty((B, H), dtype=x.dtype)
-    act = np.empty((B, 4 * H), dtype=x.dtype)
+    dh = np.empty((B, H), dtype=h0.dtype)
+    act = np.empty((B, 4 * H), dtype=h0.dtype)
     dc = dc_n.copy()
     dh_next = dh_n.copy()
     for t in range(T - 1, -1, -1):

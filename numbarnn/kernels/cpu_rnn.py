@@ -13,7 +13,7 @@ derivative of the activation is taken from the output h_t itself
 import numpy as np
 from numba import njit
 
-from ._gemm import input_and_weight_grads
+from ._gemm import input_and_weight_grads, project_inputs
 from ._jit import JIT_OPTIONS, tanh
 
 TANH = 0
@@ -41,8 +41,8 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
 
     Parameters
     ----------
-    x : (T, B, D) array
-        Input sequence.
+    x : (T, B, D) float array, or (T, B) integer array of token ids
+        Input sequence; token ids stand for one-hot vectors of width D = w_ih.shape[1].
     h0 : (B, H) array
         Initial hidden state.
     w_ih : (H, D) array
@@ -60,16 +60,16 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     xproj : (K, B, H) array
         Work space for the input projection of K steps at a time, K >= 1.
     """
-    T, B, D = x.shape
+    T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
     K = xproj.shape[0]
-    hproj = np.empty((B, H), dtype=x.dtype)
+    hproj = np.empty((B, H), dtype=h0.dtype)
     # OpenBLAS runs h @ W for a contiguous W about twice as fast as h @ W_hh.T at small
     # sizes; and with every product of one layout, numba compiles one np.dot, not two
     w_ih_t, w_hh_t = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        np.dot(x[t0:t0 + n].reshape(n * B, D), w_ih_t, xproj[:n].reshape(n * B, H))
+        project_inputs(x, t0, n, w_ih_t, xproj)
         for t in range(t0, t0 + n):
             np.dot(h0 if t == 0 else out[t - 1], w_hh_t, hproj)
             _rnn_cell(xproj[t - t0], hproj, bias, nonlinearity, out[t])
@@ -116,9 +116,9 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
     dgates : (T, B, H) array
         Work space: the pre-activation gradients of every step.
     """
-    T, B, D = x.shape
+    T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
-    dh = np.empty((B, H), dtype=x.dtype)
+    dh = np.empty((B, H), dtype=h0.dtype)
     dh_next = dh_n.copy()
     for t in range(T - 1, -1, -1):
         np.add(dout[t], dh_next, dh)

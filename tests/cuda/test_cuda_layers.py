@@ -67,3 +67,22 @@ def test_cpu_layer_refuses_a_device_array():
     cpu, _ = pair(numbarnn.RNN)
     with pytest.raises(ValueError, match="^x: got a GPU array"):
         cpu.forward(cuda.to_device(np.ones((T, B, D))))
+
+
+def test_token_ids_on_the_gpu_match_the_cpu(launch_mode):
+    import numbarnn
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 5, (3, 2))
+    dout = rng.standard_normal((3, 2, 4))
+    results = []
+    for device in ("cpu", "cuda"):
+        layer = numbarnn.LSTM(5, 4, dtype=np.float64, device=device, seed=0)
+        out, (h_n, c_n) = layer.forward(tokens)
+        dx, _ = layer.backward(dout)
+        assert dx is None and isinstance(out, np.ndarray)
+        grads = {k: np.asarray(layer._dev.to_host(g)) for k, g in layer.grads.items()}
+        results.append((out, h_n, grads))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=0, atol=1e-12)
+    for name in results[0][2]:
+        np.testing.assert_allclose(results[1][2][name], results[0][2][name], rtol=0, atol=1e-12)
