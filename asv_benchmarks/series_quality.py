@@ -52,7 +52,7 @@ def main(argv=None):
         runs.append(report["metrics"])
         model = report["metrics"]["model"]
         print(f"seed {seed}: " + "  ".join(f"{m} {model[m]:.3f}" for m in METRICS)
-              + f"  ({report['training']['epochs']} epochs, best {report['training']['best_epoch']},"
+              + f"  (best epochs {[m['best_epoch'] for m in report['training']['members']]},"
               f" {seconds[-1]:.1f} s)", flush=True)
     print(f"\n{args.data}, settings {options or 'default'}, {args.seeds} seeds "
           f"(mean, min..max); training {np.mean(seconds):.1f} s per seed")

@@ -7,6 +7,7 @@ import click
 
 import numbarnn
 
+from .series import forecast, train_series
 from .text import generate, train_text
 
 
@@ -61,6 +62,8 @@ def demo(steps, hidden, delay, seed):
 
 cli.add_command(train_text)
 cli.add_command(generate)
+cli.add_command(train_series)
+cli.add_command(forecast)
 
 
 def main():

@@ -76,11 +76,13 @@ class ForecastConfig:
         Adam's learning rate; the global gradient-norm limit (0: none).
     loss : {'mse', 'mae'}
     dtype : {'float32', 'float64'}
+    members : int
+        Networks trained from different initial weights; the forecast is their mean.
     seed : int
-        Seeds the initial weights and the batch order.
+        Seeds the initial weights and the batch order of every member.
     """
 
-    window: int = 24
+    window: int = 12
     horizon: int = 12
     strategy: str = "direct"
     cell: str = "lstm"
@@ -97,14 +99,16 @@ class ForecastConfig:
     epochs: int = 300
     batch_size: int = 16
     patience: int = 40
-    lr: float = 3e-3
+    lr: float = 1e-3
     clip: float = 1.0
     loss: str = "mse"
     dtype: str = "float32"
+    members: int = 5
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("window", "horizon", "hidden_size", "num_layers", "epochs", "batch_size"):
+        for name in ("window", "horizon", "hidden_size", "num_layers", "epochs", "batch_size",
+                     "members"):
             _check_int(name, getattr(self, name), 1)
         for name in ("season", "test_size"):
             if getattr(self, name) is not None:
@@ -215,10 +219,10 @@ def split_series(config, length, context):
     if length < need:
         parts = [f"differencing {context}"] if context else []
         parts += [f"window {config.window}", f"horizon {config.outputs}"]
-        parts += [f"validation {val}"] if val else []
+        held_out = f"validation {val} + test {test}" if val else f"test {test}"
         raise ValueError(f"the series has {length} rows; this configuration needs at least "
-                         f"{need} ({' + '.join(parts)} for one training window, then test "
-                         f"{test}): use a longer series or a smaller window, horizon, "
+                         f"{need}: {' + '.join(parts)} for one training window, then "
+                         f"{held_out}; use a longer series or a smaller window, horizon, "
                          "test size or validation size")
     return Split(length - test - val, length - test, length)
 
@@ -267,47 +271,76 @@ class _Features:
 
 
 # ------------------------------------------------------------------------------ the model
-class Forecaster:
-    """A trained recurrent forecaster: network, transforms, and the end of its history.
+class _Network:
+    """One member of the ensemble: a recurrent stack and a linear head on its last state."""
 
-    Build one with ``train_forecaster`` or ``Forecaster.load``.  ``forecast(n)``
-    continues the series it was trained on; ``forecast(n, series)`` continues
-    another (or a longer) one with the same columns.
+    def __init__(self, config, inputs, seed):
+        from .layers import LSTM, RNN, Linear
+
+        dtype = np.dtype(config.dtype)
+        rnn_seed, head_seed, self.order_seed = np.random.SeedSequence(seed).generate_state(3)
+        cell = LSTM if config.cell == "lstm" else RNN
+        self.rnn = cell(inputs, config.hidden_size, num_layers=config.num_layers,
+                        dropout=config.dropout if config.num_layers > 1 else 0.0,
+                        dtype=dtype, seed=int(rnn_seed))
+        self.head = Linear(config.hidden_size, config.outputs, dtype=dtype, seed=int(head_seed))
+
+    def predict(self, x):
+        """Outputs for time-major windows ``x`` (W, n, F): (n, outputs) float64."""
+        out, _ = self.rnn.forward(np.ascontiguousarray(x, dtype=self.rnn.dtype), train=False)
+        return self.head.forward(out[-1], train=False).astype(np.float64)
+
+    def state_dict(self):
+        """``{'rnn.<torch name>': array, ..., 'head.weight', 'head.bias'}``."""
+        state = {f"rnn.{k}": v for k, v in self.rnn.state_dict().items()}
+        state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        return state
+
+    def load_state_dict(self, state):
+        self.rnn.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("rnn.")})
+        self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+
+
+class Forecaster:
+    """A trained recurrent forecaster: networks, transforms, and the end of its history.
+
+    The forecast is the mean of ``config.members`` networks trained alike from
+    different initial weights (an ensemble: it evens out the seed-to-seed spread
+    that a series of a hundred-odd steps leaves).  Build one with
+    ``train_forecaster`` or ``Forecaster.load``.  ``forecast(n)`` continues the
+    series it was trained on; ``forecast(n, series)`` continues another (or a
+    longer) one with the same columns.
     """
 
     def __init__(self, config, pipeline, feature_scaler, info, network=None):
-        from .layers import LSTM, RNN, Linear
-
         self.config = config
         self.pipeline = pipeline
         self.feature_scaler = feature_scaler
         self.info = info  # target name, feature names, season, dates tail, history tail, test
-        dtype = np.dtype(config.dtype)
         inputs = 1 + len(info["feature_names"])
-        seeds = np.random.SeedSequence(config.seed).generate_state(2)
-        cell = LSTM if config.cell == "lstm" else RNN
-        self.rnn = cell(inputs, config.hidden_size, num_layers=config.num_layers,
-                        dropout=config.dropout if config.num_layers > 1 else 0.0,
-                        dtype=dtype, seed=int(seeds[0]))
-        self.head = Linear(config.hidden_size, config.outputs, dtype=dtype, seed=int(seeds[1]))
+        seeds = np.random.SeedSequence(config.seed).generate_state(config.members)
+        self.members = [_Network(config, inputs, int(seed)) for seed in seeds]
         if network is not None:
             self.load_network(network)
 
     # -------------------------------------------------------------- network
     def network_state(self):
-        """The weights, as ``{'rnn.<torch name>': array, 'head.weight': ..., 'head.bias': ...}``."""
-        state = {f"rnn.{k}": v for k, v in self.rnn.state_dict().items()}
-        state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
-        return state
+        """All weights, as ``{'member<k>.rnn.<torch name>': array, 'member<k>.head.weight', ...}``."""
+        return {f"member{k}.{name}": value for k, member in enumerate(self.members)
+                for name, value in member.state_dict().items()}
 
     def load_network(self, state):
-        self.rnn.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("rnn.")})
-        self.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        for k, member in enumerate(self.members):
+            prefix = f"member{k}."
+            member.load_state_dict({name[len(prefix):]: value for name, value in state.items()
+                                    if name.startswith(prefix)})
+        expected = set(self.network_state())
+        if set(state) != expected:
+            raise ValueError(f"weights: unexpected {sorted(set(state) - expected)}")
 
     def _predict(self, x):
-        """Transformed-space outputs for time-major windows ``x`` (W, n, F): (n, outputs)."""
-        out, _ = self.rnn.forward(np.ascontiguousarray(x, dtype=self.rnn.dtype), train=False)
-        return self.head.forward(out[-1], train=False).astype(np.float64)
+        """Transformed-space outputs for time-major windows ``x`` (W, n, F): the members' mean."""
+        return np.mean([member.predict(x) for member in self.members], axis=0)
 
     def _inputs(self, values, features):
         """The network's input columns for a stretch of the original series: (N, 1 + F), with
@@ -332,11 +365,10 @@ class Forecaster:
             raise ValueError(f"horizon {steps}: beyond the model's {chunk} step(s) the forecasts "
                              "are fed back as inputs, which needs the future feature values; "
                              f"forecast at most {chunk} steps with features")
-        done = []
+        done = [self._predict(x)]
         while sum(p.shape[1] for p in done) < steps:
-            pred = self._predict(x)
-            done.append(pred)
-            x = np.concatenate([x, pred.T[:, :, None]], axis=0)[-window:]
+            x = np.concatenate([x, done[-1].T[:, :, None]], axis=0)[-window:]
+            done.append(self._predict(x))
         return np.concatenate(done, axis=1)[:, :steps]
 
     def _forecast_values(self, values, features, origins, steps):
@@ -468,57 +500,63 @@ def _batches(rng, n, batch_size):
     return [order[k:k + batch_size] for k in range(0, n, batch_size)]
 
 
-def _fit(model, x_train, y_train, x_val, y_val, progress=None):
-    """Adam with clipping and early stopping on the validation loss; keeps the best weights.
+def _loss(config):
+    from .losses import mae_loss, mse_loss
+
+    return mse_loss if config.loss == "mse" else mae_loss
+
+
+def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label=""):
+    """Train one network: Adam with clipping, early stopping on the validation loss.
+
+    The network ends with the weights of its best validation loss.
 
     Returns
     -------
     dict
         ``epochs`` run, ``best_epoch``, ``train_loss`` and ``val_loss`` at the best epoch.
     """
-    from .losses import mae_loss, mse_loss
     from .optim import Adam, clip_grad_norm
 
-    config = model.config
-    loss_fn = mse_loss if config.loss == "mse" else mae_loss
-    dtype = model.rnn.dtype
+    loss_fn = _loss(config)
+    dtype = network.rnn.dtype
     x_train, y_train = x_train.astype(dtype), y_train.astype(dtype)
-    modules = [model.rnn, model.head]
+    modules = [network.rnn, network.head]
     optimizer = Adam(modules, lr=config.lr)
-    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
+    rng = np.random.default_rng(int(network.order_seed))  # the order of the batches
     grads = [g for m in modules for g in m.grads.values()]
     best = {"val_loss": math.inf, "best_epoch": 0, "train_loss": math.nan}
-    best_state = model.network_state()
+    best_state = network.state_dict()
     dout = None
     for epoch in range(1, config.epochs + 1):
         total = 0.0
         for idx in _batches(rng, y_train.shape[0], config.batch_size):
-            out, _ = model.rnn.forward(x_train[:, idx])
-            loss, dpred = loss_fn(model.head.forward(out[-1]), y_train[idx])
+            out, _ = network.rnn.forward(x_train[:, idx])
+            loss, dpred = loss_fn(network.head.forward(out[-1]), y_train[idx])
             if dout is None or dout.shape != out.shape:
                 dout = np.zeros_like(out)
-            dout[-1] = model.head.backward(dpred)  # only the last step feeds the head
-            model.rnn.backward(dout)
+            dout[-1] = network.head.backward(dpred)  # only the last step feeds the head
+            network.rnn.backward(dout)
             if config.clip > 0:
                 clip_grad_norm(grads, config.clip)
             optimizer.step()
             total += loss * idx.size
         train_loss = total / y_train.shape[0]
         if y_val.shape[0]:
-            val_loss, _ = loss_fn(model._predict(x_val), y_val)
+            val_loss, _ = loss_fn(network.predict(x_val), y_val)
         else:
             val_loss = train_loss
         if val_loss < best["val_loss"]:
             best = {"val_loss": val_loss, "best_epoch": epoch, "train_loss": train_loss}
-            best_state = model.network_state()
+            best_state = network.state_dict()
         if progress is not None:
             progress.update(epoch / config.epochs,
-                            f"epoch {epoch}/{config.epochs}  loss {train_loss:.4f}  "
+                            f"{label}epoch {epoch}/{config.epochs}  loss {train_loss:.4f}  "
                             f"val {val_loss:.4f}  best {best['val_loss']:.4f} @ "
                             f"{best['best_epoch']}")
         if epoch - best["best_epoch"] >= config.patience:
             break
-    model.load_network(best_state)
+    network.load_state_dict(best_state)
     return {"epochs": epoch, **best}
 
 
@@ -566,7 +604,12 @@ def train_forecaster(series, config=None, progress=None, **options):
     y_train = make_targets(z, train_origins, steps)
     x_val = make_windows(inputs, val_origins, config.window)
     y_val = make_targets(z, val_origins, steps)
-    training = _fit(model, x_train, y_train, x_val, y_val, progress)
+    members = [_fit(network, config, x_train, y_train, x_val, y_val, progress,
+                    f"member {k + 1}/{config.members}  " if config.members > 1 else "")
+               for k, network in enumerate(model.members)]
+    val_loss = _loss(config)(model._predict(x_val), y_val)[0] if val_origins.size else math.nan
+    training = {"members": members, "val_loss": val_loss,
+                "epochs": int(sum(m["epochs"] for m in members))}
     training.update(train_windows=int(train_origins.size), val_windows=int(val_origins.size))
 
     test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
@@ -650,3 +693,83 @@ def backtest(series, config=None, origins=3, step=1, progress=None, **options):
 def _nanmean(values):
     finite = [v for v in values if v is not None and math.isfinite(v)]
     return float(np.mean(finite)) if finite else None
+
+
+# ------------------------------------------------------------------------------ output
+def write_forecast_csv(path, forecast, name="forecast"):
+    """Write a forecast (``Forecaster.forecast``'s dict) as CSV, atomically.
+
+    The columns are ``date,<name>`` where the dates are known, else ``step,<name>``
+    (1 = the first step after the data).
+    """
+    from .checkpoints import write_atomic
+
+    values = forecast["values"]
+    labels = forecast["dates"] or [str(k) for k in range(1, len(values) + 1)]
+    lines = [f"{'date' if forecast['dates'] else 'step'},{name}"]
+    lines += [f"{label},{value:.10g}" for label, value in zip(labels, values)]
+    write_atomic(path, "\n".join(lines) + "\n")
+
+
+def plot_forecast(path, forecast, test=None, title=None):
+    """Draw the history, the forecast and (given ``test``) the test actuals beside the
+    model's test forecast, into an image file.
+
+    Parameters
+    ----------
+    path : str
+        The image file; its extension picks the format (png, svg, pdf).
+    forecast : dict
+        ``Forecaster.forecast``'s result.
+    test : dict, optional
+        ``{'dates', 'actual', 'forecast'}`` of the training run's test (``model.info['test']``).
+
+    Raises
+    ------
+    ValueError
+        If matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ValueError("the plot needs matplotlib: pip install 'numbarnn[plot]'") from None
+    from .checkpoints import write_atomic
+
+    history = np.asarray(forecast["history"])
+    n_history, horizon = history.size, len(forecast["values"])
+    steps = np.arange(n_history + horizon)
+    fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
+    ax.plot(steps[:n_history], history, color="0.25", lw=1.2, label="history")
+    if test is not None and test.get("actual"):
+        n_test = len(test["actual"])
+        test_steps = steps[n_history - n_test:n_history]
+        ax.plot(test_steps, test["actual"], color="tab:green", lw=1.6, label="test (actual)")
+        ax.plot(test_steps[:len(test["forecast"])], test["forecast"], color="tab:orange",
+                lw=1.4, ls="--", label="model on the test")
+    future = steps[n_history - 1:]
+    ax.plot(future, np.concatenate([history[-1:], forecast["values"]]), color="tab:blue", lw=1.8,
+            label="forecast")
+    labels = forecast["history_dates"]
+    if labels is not None and forecast["dates"] is not None:
+        labels = labels + forecast["dates"]
+        ticks = steps[::max(1, len(steps) // 8)]
+        ax.set_xticks(ticks, [labels[k] for k in ticks], rotation=30, ha="right")
+    else:
+        ax.set_xlabel("step")
+    ax.axvline(n_history - 0.5, color="0.6", lw=0.8, ls=":")
+    ax.set_title(title or "forecast")
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(alpha=0.3)
+    fmt = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else "png"
+    import io
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format=fmt, dpi=110)
+    except ValueError as e:
+        raise ValueError(f"{path}: cannot write the plot in this format ({e})") from None
+    finally:
+        plt.close(fig)
+    write_atomic(path, buffer.getvalue())

@@ -299,7 +299,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         target_index = _resolve_column(column, header, "column", path)
     if target_index == date_index or target_index in feature_indices:
         raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
-                         f"the {'date column' if target_index == date_index else 'a feature'}")
+                         f"{'the date column' if target_index == date_index else 'a feature'}")
 
     def numeric(index):
         values = np.empty(len(rows))

@@ -54,7 +54,7 @@ def _check_positive(x):
     x = np.asarray(x)
     if x.size and not np.all(x > 0):
         bad = int(np.argmax(~(x > 0)))
-        raise ValueError(f"transform 'log': needs positive values, got {x[bad]!r} at step {bad}; "
+        raise ValueError(f"transform 'log': needs positive values, got {float(x[bad])!r} at step {bad}; "
                          "turn the log transform off (log=False, --no-log)")
 
 

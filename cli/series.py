@@ -1,0 +1,202 @@
+"""``numbarnn train-series`` and ``numbarnn forecast``: the time-series predictor.
+
+Only Click is imported at module level; numbarnn (and numba with it) loads inside
+the commands, so that ``numbarnn --help`` stays fast.
+"""
+import os
+
+import click
+
+from .common import user_errors
+
+_DEFAULT_RUN = os.path.join("runs", "series")
+_METRIC_NAMES = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %",
+                 "mase": "MASE"}
+
+
+def _data_options(command):
+    """The options that say how to read a CSV (shared by both commands)."""
+    options = [
+        click.option("--column", help="Target column: name or 0-based index "
+                     "[default: the last column that is not the date or a feature]."),
+        click.option("--date-column", help="Column of ISO dates (1949-01, 1949-01-31, "
+                     "1949-01-31T13:00) [default: the first column, if it holds dates]."),
+        click.option("--no-dates", is_flag=True, help="The file has no date column."),
+        click.option("--fill", type=click.Choice(["ffill", "interpolate"]),
+                     help="Fill missing values (empty, NA, NaN, null) instead of refusing them."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _read(csv_path, column, date_column, no_dates, features, fill):
+    from numbarnn.series import read_csv
+
+    if no_dates and date_column:
+        raise ValueError("--date-column and --no-dates: choose one")
+    return read_csv(csv_path, column=column, date_column=False if no_dates else date_column,
+                    features=features, fill=fill)
+
+
+def _format(value):
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def metrics_table(metrics):
+    """The model's and the baselines' test metrics as aligned text lines."""
+    rows = [("", *(_METRIC_NAMES[m] for m in _METRIC_NAMES))]
+    for who, label in (("model", "model"), ("naive", "naive"),
+                       ("seasonal_naive", "seasonal naive")):
+        rows.append((label, *(_format(metrics[who][m]) for m in _METRIC_NAMES)))
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
+                      for k, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+
+
+@click.command("train-series")
+@click.argument("csv_path", metavar="[CSV]", required=False,
+                type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", default=_DEFAULT_RUN, show_default=True,
+              help="Run directory: model.safetensors and metrics.json go here.")
+@click.option("--force", is_flag=True, help="Overwrite an existing run in --out.")
+@_data_options
+@click.option("--features", help="Extra input columns, comma-separated (names or indices).")
+@click.option("--synthetic", type=click.Choice(["sine", "mackey-glass"]),
+              help="Train on a generated series instead of a CSV (seeded by --seed).")
+@click.option("--length", type=click.IntRange(10), help="Length of the --synthetic series.")
+@click.option("--window", type=click.IntRange(1), default=12, show_default=True,
+              help="Past steps the network reads.")
+@click.option("--horizon", type=click.IntRange(1), default=12, show_default=True,
+              help="Steps forecast.")
+@click.option("--strategy", type=click.Choice(["direct", "recursive"]), default="direct",
+              show_default=True, help="All steps from the head at once, or one step rolled "
+              "forward.")
+@click.option("--cell", type=click.Choice(["lstm", "rnn"]), default="lstm", show_default=True)
+@click.option("--hidden", type=click.IntRange(1), default=32, show_default=True,
+              help="Hidden units per layer.")
+@click.option("--layers", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, help="Between stacked layers.")
+@click.option("--log/--no-log", "log", default=None,
+              help="Log transform [default: when every training value is positive].")
+@click.option("--diff/--no-diff", default=False, show_default=True, help="First differencing.")
+@click.option("--seasonal-diff/--no-seasonal-diff", "seasonal_diff", default=None,
+              help="Differencing at the season's lag [default: when the season is above 1].")
+@click.option("--scale", type=click.Choice(["standard", "minmax", "none"]), default="standard",
+              show_default=True, help="Scaling, fitted on the training part.")
+@click.option("--season", type=click.IntRange(1), help="Season length [default: from the "
+              "dates: monthly 12, quarterly 4, weekly 52, daily 7, hourly 24, else 1].")
+@click.option("--test-size", type=click.IntRange(1), help="Steps held out for the test "
+              "[default: the horizon].")
+@click.option("--val-size", type=click.IntRange(0), help="Steps before the test for early "
+              "stopping [default: the horizon; 0: none].")
+@click.option("--epochs", type=click.IntRange(1), default=300, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--patience", type=click.IntRange(1), default=40, show_default=True,
+              help="Epochs without a better validation loss before stopping.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
+              help="Adam's learning rate.")
+@click.option("--clip", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Gradient-norm limit (0: none).")
+@click.option("--loss", type=click.Choice(["mse", "mae"]), default="mse", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True)
+@click.option("--members", type=click.IntRange(1), default=5, show_default=True,
+              help="Networks trained from different initial weights; the forecast is their "
+              "mean.")
+@click.option("--backtest", type=click.IntRange(0), default=0, show_default=True,
+              help="Also retrain and test at the last K origins (rolling origin).")
+@click.option("--backtest-step", type=click.IntRange(1), default=1, show_default=True,
+              help="Steps between backtest origins.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress, only the metrics table.")
+def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, features,
+                 synthetic, length, backtest, backtest_step, quiet, **settings):
+    """Train a recurrent forecaster on CSV (default: the built-in airline passengers).
+
+    The last --test-size steps are held out; the model is scored on them beside
+    the naive and seasonal-naive baselines.  Writes OUT/model.safetensors and
+    OUT/metrics.json; `numbarnn forecast OUT` then forecasts without the CSV.
+    """
+    from numbarnn.checkpoints import prepare_run_dir, write_json
+    from numbarnn.forecasting import ForecastConfig, backtest as run_backtest, train_forecaster
+    from numbarnn.progress import Progress
+    from numbarnn.series import load_airline, synthetic as make_synthetic
+
+    with user_errors():
+        if csv_path and synthetic:
+            raise ValueError("CSV and --synthetic: give one or the other")
+        if csv_path:
+            series = _read(csv_path, column, date_column, no_dates, features, fill)
+        elif synthetic:
+            series = make_synthetic(synthetic, length, seed=settings["seed"])
+        else:
+            series = load_airline()
+        settings["hidden_size"] = settings.pop("hidden")
+        settings["num_layers"] = settings.pop("layers")
+        for key in ("log", "seasonal_diff"):
+            settings[key] = "auto" if settings[key] is None else settings[key]
+        config = ForecastConfig(**settings)
+        prepare_run_dir(out_dir, force=force, resumable=False)
+        progress = Progress(enabled=not quiet)
+        progress.log(f"training on {series.source} ({len(series)} steps, "
+                     f"{series.frequency or 'no dates'}): {config.cell.upper()} "
+                     f"{config.hidden_size}x{config.num_layers}, window {config.window}, "
+                     f"horizon {config.horizon} ({config.strategy})")
+        model, report = train_forecaster(series, config, progress=progress)
+        progress.close()
+        if backtest:
+            report["backtest"] = run_backtest(series, config, backtest, backtest_step,
+                                              progress=progress)
+        model.save(os.path.join(out_dir, "model.safetensors"))
+        write_json(os.path.join(out_dir, "metrics.json"), report)
+
+    training = report["training"]
+    best = [member["best_epoch"] for member in training["members"]]
+    click.echo(f"trained {len(best)} network{'s' if len(best) > 1 else ''} in "
+               f"{training['seconds']:.1f} s (best epoch {', '.join(map(str, best))}; "
+               f"validation loss {_format(training['val_loss'])}); "
+               f"season {report['season']}; transforms "
+               f"{' -> '.join(t['name'] for t in report['transforms']) or 'none'}")
+    click.echo(f"test: the last {report['test_size']} steps ({report['test_origins']} "
+               f"forecast origin{'s' if report['test_origins'] > 1 else ''})")
+    for line in metrics_table(report["metrics"]):
+        click.echo(line)
+    if backtest:
+        click.echo(f"backtest: mean over {backtest} origins")
+        for line in metrics_table(report["backtest"]["mean"]):
+            click.echo(line)
+    click.echo(f"saved {os.path.join(out_dir, 'model.safetensors')} and metrics.json")
+
+
+@click.command("forecast")
+@click.argument("run_dir", metavar="DIR", type=click.Path(exists=True, file_okay=False))
+@click.argument("csv_path", metavar="[CSV]", required=False,
+                type=click.Path(exists=True, dir_okay=False))
+@click.option("--horizon", type=click.IntRange(1), help="Steps to forecast [default: the "
+              "model's horizon].")
+@click.option("--output", "-o", help="Forecast CSV [default: DIR/forecast.csv].")
+@click.option("--plot", help="Also draw history and forecast into this image (png, svg, pdf); "
+              "needs matplotlib.")
+@_data_options
+def forecast(run_dir, csv_path, horizon, output, plot, column, date_column, no_dates, fill):
+    """Forecast from the model in DIR, continuing CSV (default: the end of the training data)."""
+    from numbarnn.forecasting import Forecaster, plot_forecast, write_forecast_csv
+
+    output = output or os.path.join(run_dir, "forecast.csv")
+    with user_errors():
+        model = Forecaster.load(os.path.join(run_dir, "model.safetensors"))
+        series = None
+        if csv_path:
+            series = _read(csv_path, column or model.info["name"], date_column, no_dates,
+                           model.info["feature_names"], fill)
+        result = model.forecast(horizon, series)
+        write_forecast_csv(output, result, model.info["name"])
+        if plot:
+            plot_forecast(plot, result, test=None if csv_path else model.info.get("test"),
+                          title=f"{model.info['name']}: {len(result['values'])}-step forecast")
+    labels = result["dates"] or [str(k) for k in range(1, len(result["values"]) + 1)]
+    for label, value in zip(labels, result["values"]):
+        click.echo(f"{label}  {value:.6g}")
+    click.echo(f"wrote {output}" + (f" and {plot}" if plot else ""))

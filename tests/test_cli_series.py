@@ -1,0 +1,187 @@
+"""``numbarnn train-series`` and ``numbarnn forecast`` end to end, and what users get wrong."""
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from numbarnn.forecasting import ForecastConfig
+from numbarnn_cli.main import cli
+from numbarnn_cli.series import train_series
+
+SMALL = ["--window", "6", "--horizon", "3", "--hidden", "4", "--epochs", "3", "--members", "2",
+         "--quiet"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def write_monthly_csv(path, n=60, missing_at=None):
+    rng = np.random.default_rng(0)
+    lines = ["month,temperature,visitors"]
+    for k in range(n):
+        value = "" if k == missing_at else f"{100 + k + 10 * np.sin(k / 2):.2f}"
+        lines.append(f"{2010 + k // 12}-{k % 12 + 1:02d},{rng.normal():.3f},{value}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1, result.output
+    for fragment in fragments:
+        assert fragment in error_lines[0], result.output
+
+
+def test_train_then_forecast_end_to_end(tmp_path):
+    data = write_monthly_csv(tmp_path / "visits.csv")
+    out = tmp_path / "run"
+    result = run("train-series", data, "--out", out, "--features", "temperature", *SMALL)
+    assert result.exit_code == 0, result.output
+    for label in ("model", "naive", "seasonal naive", "MAPE %", "MASE"):
+        assert label in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["season"] == 12 and metrics["series"]["features"] == ["temperature"]
+    assert set(metrics["metrics"]) == {"model", "naive", "seasonal_naive"}
+
+    # forecast from the checkpoint alone: the CSV is not needed
+    data.unlink()
+    forecast_csv = tmp_path / "forecast.csv"
+    result = run("forecast", out, "--output", forecast_csv)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(forecast_csv.open()))
+    assert rows[0] == ["date", "visitors"]
+    assert [r[0] for r in rows[1:]] == ["2015-01", "2015-02", "2015-03"]
+    assert all(np.isfinite(float(r[1])) for r in rows[1:])
+
+
+def test_forecast_a_given_csv_and_plot(tmp_path):
+    data = write_monthly_csv(tmp_path / "visits.csv", n=60)
+    out = tmp_path / "run"
+    assert run("train-series", data, "--out", out, *SMALL).exit_code == 0
+    newer = write_monthly_csv(tmp_path / "newer.csv", n=66)
+    result = run("forecast", out, newer, "--horizon", "5")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((out / "forecast.csv").open()))  # the default output
+    assert [r[0] for r in rows[1:]] == ["2015-07", "2015-08", "2015-09", "2015-10", "2015-11"]
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "forecast.png"
+    result = run("forecast", out, "--plot", plot)
+    assert result.exit_code == 0, result.output
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert run("train-series", write_monthly_csv(tmp_path / "v.csv"), "--out", out,
+               *SMALL).exit_code == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    result = run("forecast", out, "--plot", tmp_path / "f.png")
+    assert_one_line_error(result, "the plot needs matplotlib: pip install 'numbarnn[plot]'")
+
+
+def test_synthetic_series_without_dates(tmp_path):
+    out = tmp_path / "run"
+    result = run("train-series", "--synthetic", "sine", "--length", "120", "--out", out,
+                 "--strategy", "recursive", *SMALL)
+    assert result.exit_code == 0, result.output
+    result = run("forecast", out, "--horizon", "4")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((out / "forecast.csv").open()))
+    assert rows[0] == ["step", "sine"] and [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+
+
+def test_default_run_on_the_airline_data(tmp_path):
+    out = tmp_path / "airline"
+    result = run("train-series", "--out", out, "--epochs", "5", "--members", "1")
+    assert result.exit_code == 0, result.output
+    assert "training on airline (144 steps, monthly)" in result.output
+    assert "seasonal naive  47.833   50.708   9.988" in result.output
+    assert "log -> seasonal_diff -> standard" in result.output
+
+
+def test_backtest_option(tmp_path):
+    data = write_monthly_csv(tmp_path / "v.csv", n=60)
+    result = run("train-series", data, "--out", tmp_path / "run", "--backtest", "2", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert "backtest: mean over 2 origins" in result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(metrics["backtest"]["folds"]) == 2
+
+
+def test_existing_run_needs_force(tmp_path):
+    data = write_monthly_csv(tmp_path / "v.csv")
+    out = tmp_path / "run"
+    assert run("train-series", data, "--out", out, *SMALL).exit_code == 0
+    before = (out / "model.safetensors").read_bytes()
+    result = run("train-series", data, "--out", out, *SMALL)
+    assert_one_line_error(result, "already holds a run; use --force")
+    assert (out / "model.safetensors").read_bytes() == before
+    result = run("train-series", data, "--out", out, "--force", "--seed", "7", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert (out / "model.safetensors").read_bytes() != before
+
+
+@pytest.mark.parametrize("make, fragments", [
+    (lambda p: write_monthly_csv(p, missing_at=5), ["line 7", "column 'visitors'",
+                                                    "missing value", "--fill"]),
+    (lambda p: p.write_text("month,v\n2010-01,1\n2010-02,x\n"),
+     ["line 3", "column 'v'", "'x' is not a number"]),
+    (lambda p: write_monthly_csv(p, n=20), ["has 20 rows", "needs at least"]),
+])
+def test_bad_csv_is_one_line(tmp_path, make, fragments):
+    path = tmp_path / "bad.csv"
+    make(path)
+    result = run("train-series", path, "--out", tmp_path / "run", *SMALL)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_fill_option(tmp_path):
+    path = write_monthly_csv(tmp_path / "gaps.csv", missing_at=5)
+    result = run("train-series", path, "--out", tmp_path / "run", "--fill", "interpolate", *SMALL)
+    assert result.exit_code == 0, result.output
+
+
+def test_user_mistakes(tmp_path):
+    data = write_monthly_csv(tmp_path / "v.csv")
+    assert_one_line_error(run("train-series", data, "--synthetic", "sine", "--out", tmp_path / "a"),
+                          "give one or the other")
+    assert_one_line_error(run("train-series", data, "--column", "nope", "--out", tmp_path / "b"),
+                          "no such column")
+    assert_one_line_error(run("train-series", "--log", "--synthetic", "sine", "--out",
+                              tmp_path / "c", *SMALL), "needs positive values")
+    result = run("train-series", "--window", "0")
+    assert result.exit_code == 2 and "--window" in result.output
+
+
+def test_bad_checkpoint_is_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert_one_line_error(run("forecast", run_dir), "no such checkpoint")
+    (run_dir / "model.safetensors").write_bytes(b"\x00" * 5)
+    assert_one_line_error(run("forecast", run_dir), "not a checkpoint")
+
+
+def test_cli_defaults_are_the_library_defaults():
+    """The command line spells its defaults out (it must not import numbarnn to start);
+    they must stay those of ForecastConfig."""
+    defaults = {p.name: p.default for p in train_series.params}
+    renamed = {"hidden": "hidden_size", "layers": "num_layers"}
+    config = ForecastConfig()
+    for option, field in [(k, renamed.get(k, k)) for k in defaults]:
+        if getattr(config, field, None) is not None and field not in ("log", "seasonal_diff"):
+            assert defaults[option] == getattr(config, field), option
+    assert defaults["log"] is None and config.log == "auto"
+
+
+def test_command_module_does_not_import_numba():
+    code = "import sys, numbarnn_cli.series; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

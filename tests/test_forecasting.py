@@ -1,0 +1,242 @@
+"""The forecaster: windows without look-ahead, splits, training, evaluation, checkpoints.
+
+Models here are tiny (a few hidden units, a few epochs) so that the file runs in
+seconds; the quality of the defaults is measured by asv_benchmarks/series_quality.py.
+"""
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from numbarnn.checkpoints import CheckpointError, save_checkpoint
+from numbarnn.forecasting import (ForecastConfig, Forecaster, backtest, differencing_context,
+                                  make_targets, make_windows, split_series, train_forecaster,
+                                  window_origins)
+from numbarnn.series import Series, load_airline, sine_series
+
+TINY = dict(window=6, horizon=4, hidden_size=4, epochs=3, batch_size=8, members=2, seed=3)
+
+
+def monthly_series(n=72, features=0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = 50 + t + 10 * np.sin(2 * np.pi * t / 12) + rng.standard_normal(n)
+    dates = [dt.datetime(2000 + k // 12, k % 12 + 1, 1) for k in range(n)]
+    extra = rng.standard_normal((n, features))
+    return Series(values, "sales", extra, [f"f{k}" for k in range(features)], dates, "month")
+
+
+# ------------------------------------------------------------------------------ windows
+def test_windows_and_targets_align():
+    inputs = np.arange(20.0)[:, None]
+    origins = np.array([5, 9])
+    x = make_windows(inputs, origins, 3)
+    assert x.shape == (3, 2, 1)
+    assert x[:, 0, 0].tolist() == [3, 4, 5] and x[:, 1, 0].tolist() == [7, 8, 9]
+    assert make_targets(np.arange(20.0), origins, 2).tolist() == [[6, 7], [10, 11]]
+    assert window_origins(0, 10, window=3, context=4).tolist() == [6, 7, 8, 9, 10]
+
+
+def test_no_look_ahead_through_transforms_and_windows():
+    """Changing a value at step k never changes an input window that ends before k."""
+    series = monthly_series()
+    model, _ = train_forecaster(series, **TINY)
+    inputs = model._inputs(series.values, series.features)
+    origins = np.arange(model.min_history - 1, len(series))
+    before = make_windows(inputs, origins, model.config.window)
+    for k in (30, 50, 71):
+        changed = series.values.copy()
+        changed[k] *= 3
+        after = make_windows(model._inputs(changed, series.features), origins,
+                             model.config.window)
+        earlier = origins < k
+        assert np.array_equal(before[:, earlier], after[:, earlier])
+        assert not np.array_equal(before[:, ~earlier], after[:, ~earlier])
+        # and so the forecast made at an earlier origin is unchanged too
+        t = np.array([k - 1])
+        assert np.array_equal(model._forecast_values(series.values, series.features, t, 4),
+                              model._forecast_values(changed, series.features, t, 4))
+
+
+# ------------------------------------------------------------------------------ splits
+def test_split_and_required_length():
+    config = ForecastConfig(window=12, horizon=12)
+    assert differencing_context(config, 12) == 12 and differencing_context(config, 1) == 0
+    split = split_series(config, 144, 12)
+    assert (split.train_end, split.val_end, split.length) == (120, 132, 144)
+    need = 12 + 12 + 12 + 12 + 12
+    split_series(config, need, 12)
+    with pytest.raises(ValueError, match=rf"has {need - 1} rows; this configuration needs at "
+                                         rf"least {need}: differencing 12 \+ window 12 \+ "
+                                         r"horizon 12 for one training window, then validation "
+                                         r"12 \+ test 12; use a longer series"):
+        split_series(config, need - 1, 12)
+    with pytest.raises(ValueError, match="test_size: got 3, expected at least the horizon"):
+        split_series(ForecastConfig(horizon=4, test_size=3), 100, 0)
+
+
+def test_too_short_series_is_refused_before_training():
+    with pytest.raises(ValueError, match="has 30 rows; this configuration needs at least 60"):
+        train_forecaster(monthly_series(30), window=12, horizon=12)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"window": 0}, "window: got 0, expected an integer >= 1"),
+    ({"strategy": "mimo"}, "strategy: got 'mimo', expected one of direct, recursive"),
+    ({"cell": "gru"}, "cell: got 'gru'"),
+    ({"log": "yes"}, "log: got 'yes', expected True, False or 'auto'"),
+    ({"lr": 0}, "lr: got 0, expected a number > 0"),
+    ({"dropout": 1.0}, "dropout: got 1.0"),
+    ({"val_size": -1}, "val_size: got -1"),
+    ({"members": 0}, "members: got 0"),
+])
+def test_bad_config(options, message):
+    with pytest.raises(ValueError, match=message):
+        ForecastConfig(**options)
+
+
+def test_seasonal_diff_needs_a_season():
+    series = Series(np.arange(1.0, 60.0))
+    with pytest.raises(ValueError, match="seasonal_diff: needs a season of 2 or more"):
+        train_forecaster(series, seasonal_diff=True, **TINY)
+
+
+# ------------------------------------------------------------------------------ training
+def test_train_report_and_reproducibility():
+    series = monthly_series()
+    model, report = train_forecaster(series, **TINY)
+    assert report["season"] == 12 and report["test_size"] == 4 and report["test_origins"] == 1
+    assert [t["name"] for t in report["transforms"]] == ["log", "seasonal_diff", "standard"]
+    for who in ("model", "naive", "seasonal_naive"):
+        assert set(report["metrics"][who]) == {"mae", "rmse", "mape", "smape", "mase"}
+        assert np.isfinite(report["metrics"][who]["mae"])
+    assert len(report["training"]["members"]) == 2
+    assert model.info["test"]["dates"] == ["2005-09", "2005-10", "2005-11", "2005-12"]
+    _, again = train_forecaster(series, **TINY)
+    assert again["metrics"] == report["metrics"]
+    _, other = train_forecaster(series, **{**TINY, "seed": 4})
+    assert other["metrics"]["model"] != report["metrics"]["model"]
+
+
+def test_early_stopping_keeps_the_best_weights():
+    series = monthly_series()
+    model, report = train_forecaster(series, **{**TINY, "epochs": 30, "patience": 2,
+                                                "members": 1, "lr": 0.05})
+    member = report["training"]["members"][0]
+    assert member["epochs"] <= 30 and member["epochs"] - member["best_epoch"] <= 2
+    # the kept weights give the recorded best validation loss
+    assert report["training"]["val_loss"] == pytest.approx(member["val_loss"], rel=1e-5)
+
+
+def test_learns_a_clean_seasonal_pattern():
+    """Enough training on a noiseless seasonal series must beat both baselines clearly."""
+    n = 96
+    t = np.arange(n)
+    values = 100 * 1.01 ** t * (1 + 0.2 * np.sin(2 * np.pi * t / 12))
+    dates = [dt.datetime(2000 + k // 12, k % 12 + 1, 1) for k in range(n)]
+    series = Series(values, "clean", dates=dates, date_format="month")
+    _, report = train_forecaster(series, window=12, horizon=6, hidden_size=8, epochs=60,
+                                 members=1, seed=0)
+    metrics = report["metrics"]
+    assert metrics["model"]["mape"] < 0.5 * metrics["seasonal_naive"]["mape"]
+
+
+def test_recursive_strategy_and_rnn_cell():
+    series = sine_series(120, seed=1)
+    model, report = train_forecaster(series, strategy="recursive", cell="rnn", **TINY)
+    assert model.members[0].head.out_features == 1
+    assert report["season"] == 1 and report["transforms"][-1]["name"] == "standard"
+    assert len(model.forecast(10)["values"]) == 10
+
+
+def test_features_direct_only():
+    series = monthly_series(features=2)
+    model, report = train_forecaster(series, **TINY)
+    assert model.members[0].rnn.input_size == 3
+    assert len(model.forecast()["values"]) == 4
+    with pytest.raises(ValueError, match="forecast at most 4 steps with features"):
+        model.forecast(5)
+    with pytest.raises(ValueError, match="strategy 'recursive'.*use the 'direct' strategy"):
+        train_forecaster(series, strategy="recursive", **TINY)
+    with pytest.raises(ValueError, match=r"features: the model was trained with \['f0', 'f1'\]"):
+        model.forecast(2, monthly_series())
+
+
+def test_float64_and_no_validation():
+    model, report = train_forecaster(monthly_series(), dtype="float64", val_size=0,
+                                     **{**TINY, "epochs": 2})
+    assert model.members[0].rnn.dtype == np.float64
+    assert report["training"]["members"][0]["epochs"] == 2
+    assert report["training"]["val_windows"] == 0
+
+
+# ------------------------------------------------------------------------------ forecasts
+def test_forecast_continues_the_data_with_dates():
+    series = monthly_series()
+    model, _ = train_forecaster(series, **TINY)
+    result = model.forecast()
+    assert result["dates"] == ["2006-01", "2006-02", "2006-03", "2006-04"]
+    assert np.all(np.isfinite(result["values"]))
+    longer = model.forecast(9)  # beyond the horizon: fed back
+    assert np.allclose(longer["values"][:4], result["values"])
+    assert longer["dates"][-1] == "2006-09"
+    # continuing a given series: its end, its dates
+    cut = series.head(60)
+    assert model.forecast(2, cut)["dates"] == ["2005-01", "2005-02"]
+    with pytest.raises(ValueError, match="has 10 rows; forecasting needs at least 18"):
+        model.forecast(2, series.head(10))
+    with pytest.raises(ValueError, match="horizon: got 0"):
+        model.forecast(0)
+
+
+def test_forecast_without_dates_has_none():
+    model, _ = train_forecaster(sine_series(100), **TINY)
+    assert model.forecast()["dates"] is None
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    series = monthly_series(features=1)
+    model, _ = train_forecaster(series, **TINY)
+    path = tmp_path / "model.safetensors"
+    model.save(path)
+    loaded = Forecaster.load(path)
+    assert loaded.config == model.config
+    assert np.array_equal(loaded.forecast()["values"], model.forecast()["values"])
+    assert loaded.forecast()["dates"] == model.forecast()["dates"]
+    assert loaded.info["test"] == model.info["test"]
+    names = set(loaded.network_state())
+    assert "member0.rnn.weight_ih_l0" in names and "member1.head.bias" in names
+
+
+def test_bad_checkpoints(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        Forecaster.load(tmp_path / "absent.safetensors")
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="not a safetensors file"):
+        Forecaster.load(garbage)
+    text_kind = tmp_path / "text.safetensors"
+    save_checkpoint(text_kind, {"w": np.zeros(2)}, {}, "text")
+    with pytest.raises(CheckpointError, match="a 'text' checkpoint, expected 'series'"):
+        Forecaster.load(text_kind)
+    broken = tmp_path / "broken.safetensors"
+    save_checkpoint(broken, {"w": np.zeros(2)}, {"config": {"window": 3}}, "series")
+    with pytest.raises(CheckpointError, match="malformed series checkpoint"):
+        Forecaster.load(broken)
+
+
+def test_backtest_retrains_at_each_origin():
+    series = monthly_series(80)
+    result = backtest(series, origins=2, step=3, **TINY)
+    assert [fold["end"] for fold in result["folds"]] == [80, 77]
+    assert set(result["mean"]) == {"model", "naive", "seasonal_naive"}
+    naive = [fold["metrics"]["naive"]["mae"] for fold in result["folds"]]
+    assert result["mean"]["naive"]["mae"] == pytest.approx(np.mean(naive))
+
+
+def test_airline_defaults_beat_seasonal_naive():
+    """One seed of the defaults on the airline data (the 5-seed measurement is in
+    asv_benchmarks/series_quality.py)."""
+    _, report = train_forecaster(load_airline())
+    metrics = report["metrics"]
+    assert metrics["model"]["mape"] < 4.0 < metrics["seasonal_naive"]["mape"]

@@ -1,0 +1,204 @@
+"""Reading series: CSV parsing and every bad input, dates and frequency, built-in data."""
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from numbarnn.series import (Series, future_dates, infer_frequency, load_airline,
+                             mackey_glass_series, parse_date, read_csv, sine_series, synthetic)
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+# ------------------------------------------------------------------------------ good input
+def test_airline_data():
+    series = load_airline()
+    assert len(series) == 144 and series.name == "passengers"
+    assert series.values[:3].tolist() == [112, 118, 132] and series.values[-1] == 432
+    assert series.frequency == "monthly" and series.season == 12
+    assert series.date_format == "month" and series.dates[0] == dt.datetime(1949, 1, 1)
+
+
+def test_columns_by_name_index_and_default(tmp_path):
+    path = write(tmp_path, "day,a,b,c\n2020-01-01,1,10,100\n2020-01-02,2,20,200\n"
+                           "2020-01-03,3,30,300\n")
+    default = read_csv(path)
+    assert default.name == "c" and default.values.tolist() == [100, 200, 300]
+    assert default.frequency == "daily" and default.date_format == "date"
+    assert read_csv(path, column="a").values.tolist() == [1, 2, 3]
+    assert read_csv(path, column=2).name == "b"
+    assert read_csv(path, column="2").name == "b"
+    with_features = read_csv(path, column="a", features="b, c")
+    assert with_features.feature_names == ["b", "c"]
+    assert with_features.features.tolist() == [[10, 100], [20, 200], [30, 300]]
+    # the default target skips the features
+    assert read_csv(path, features=["c"]).name == "b"
+
+
+def test_no_date_column(tmp_path):
+    path = write(tmp_path, "x,y\n1,2\n3,4\n")
+    series = read_csv(path)
+    assert series.dates is None and series.frequency is None and series.season == 1
+    assert series.name == "y"
+    # an explicit date column may be turned off even when the first one holds dates
+    dated = write(tmp_path, "t,y\n2020-01,1\n2020-02,2\n", "dated.csv")
+    assert read_csv(dated, date_column=False, column="y").dates is None
+
+
+def test_blank_lines_short_rows_and_bom(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffdate,v\n2020-01-01,1\n\n2020-01-02,2\n".encode("utf-8"))
+    series = read_csv(str(path))
+    assert series.values.tolist() == [1, 2] and series.name == "v"
+
+
+def test_fill_forward_and_interpolate(tmp_path):
+    path = write(tmp_path, "v\n1\n\nNA\n4\nnan\n")
+    # the blank line is skipped; NA and nan are missing
+    assert read_csv(path, fill="ffill").values.tolist() == [1, 1, 4, 4]
+    assert read_csv(path, fill="interpolate").values.tolist() == [1, 2.5, 4, 4]
+    gappy = write(tmp_path, "v\n2\n?\nnull\n8\n", "gappy.csv")
+    assert read_csv(gappy, fill="interpolate").values.tolist() == [2, 4, 6, 8]
+
+
+def test_missing_cell_in_a_short_row(tmp_path):
+    path = write(tmp_path, "a,b\n1,2\n3\n5,6\n")
+    with pytest.raises(ValueError, match=r"line 3, column 'b': missing value"):
+        read_csv(path)
+    assert read_csv(path, fill="ffill").values.tolist() == [2, 2, 6]
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("text, message", [
+    ("d,v\n2020-01,1\n2020-02,\n", r"line 3, column 'v': missing value; .*--fill"),
+    ("d,v\n2020-01,1\n2020-02,abc\n", r"line 3, column 'v': 'abc' is not a number"),
+    ("d,v\n2020-01,1\n2020-02,inf\n", r"line 3, column 'v': 'inf' is not a finite number"),
+    ("d,v\n2020-01,1\n2020-02,2,3\n", r"line 3: 3 fields, expected 2"),
+    ("d,v\n2020-01,1\nMarch,2\n", r"line 3, column 'd': 'March' is not an ISO date"),
+    ("d,v\n2020-01,1\n2020-13,2\n", r"line 3, column 'd': '2020-13' is not a valid date"),
+    ("d,v\n2020-02,1\n2020-01,2\n", r"line 3, column 'd': '2020-01' is not after the previous"),
+    ("d,v\n2020-01,1\n2020-01,2\n", r"not after the previous date"),
+    ("", r"the file is empty"),
+    ("d,v\n", r"no data rows"),
+])
+def test_bad_files(tmp_path, text, message):
+    with pytest.raises(ValueError, match=message):
+        read_csv(write(tmp_path, text))
+
+
+def test_unknown_columns(tmp_path):
+    path = write(tmp_path, "d,v\n2020-01,1\n")
+    with pytest.raises(ValueError, match=r"column 'w': no such column; the columns are d, v"):
+        read_csv(path, column="w")
+    with pytest.raises(ValueError, match=r"column 5.*no column at index 5.*0 to 1"):
+        read_csv(path, column=5)
+    with pytest.raises(ValueError, match=r"feature 'z': no such column"):
+        read_csv(path, features="z")
+    with pytest.raises(ValueError, match=r"date column 'x': no such column"):
+        read_csv(path, date_column="x")
+    with pytest.raises(ValueError, match=r"'v' is both the target and a feature"):
+        read_csv(path, column="v", features="v")
+
+
+def test_fill_refusals(tmp_path):
+    path = write(tmp_path, "v\n\n")
+    with pytest.raises(ValueError, match="no data rows"):
+        read_csv(path)
+    leading = write(tmp_path, "v\nNA\n1\n", "leading.csv")
+    with pytest.raises(ValueError, match=r"line 2, column 'v': missing value in the first row"):
+        read_csv(leading, fill="ffill")
+    assert read_csv(leading, fill="interpolate").values.tolist() == [1, 1]
+    empty = write(tmp_path, "v\nNA\nNA\n", "empty.csv")
+    with pytest.raises(ValueError, match=r"column 'v' has no values"):
+        read_csv(empty, fill="ffill")
+    with pytest.raises(ValueError, match=r"fill: got 'mean'"):
+        read_csv(leading, fill="mean")
+
+
+def test_unreadable_files(tmp_path):
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"v\n\xff\xfe\x00\n")
+    with pytest.raises(ValueError, match="not a UTF-8 text file"):
+        read_csv(str(binary))
+    with pytest.raises(FileNotFoundError):
+        read_csv(str(tmp_path / "absent.csv"))
+
+
+# ------------------------------------------------------------------------------ dates
+def test_parse_date_forms():
+    assert parse_date("1949-01") == (dt.datetime(1949, 1, 1), "month")
+    assert parse_date(" 2020-02-29 ") == (dt.datetime(2020, 2, 29), "date")
+    assert parse_date("2020-02-29T13:05") == (dt.datetime(2020, 2, 29, 13, 5), "datetime")
+    assert parse_date("2020-02-29 13:05:07")[0].second == 7
+    for bad in ("2020", "2020/01/01", "2021-02-29", "01-2020"):
+        with pytest.raises(ValueError):
+            parse_date(bad)
+
+
+def days(start, step, n):
+    return [start + step * k for k in range(n)]
+
+
+@pytest.mark.parametrize("dates, expected", [
+    ([dt.datetime(2020, m, 1) for m in range(1, 7)], "monthly"),
+    ([dt.datetime(2021, 1, 31), dt.datetime(2021, 2, 28), dt.datetime(2021, 3, 31),
+      dt.datetime(2021, 4, 30)], "monthly"),
+    ([dt.datetime(2020, m, 15) for m in (1, 4, 7, 10)], "quarterly"),
+    ([dt.datetime(y, 6, 1) for y in range(2000, 2005)], "yearly"),
+    (days(dt.datetime(2020, 1, 6), dt.timedelta(days=7), 5), "weekly"),
+    (days(dt.datetime(2020, 1, 1), dt.timedelta(days=1), 40), "daily"),
+    (days(dt.datetime(2020, 1, 1), dt.timedelta(hours=1), 30), "hourly"),
+    (days(dt.datetime(2020, 1, 1), dt.timedelta(days=2), 5), "other"),
+    ([dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 2), dt.datetime(2020, 1, 5)], "other"),
+    ([dt.datetime(2020, 1, 1), dt.datetime(2020, 2, 1), dt.datetime(2020, 3, 5)], "other"),
+    ([dt.datetime(2020, 1, 1)], "other"),
+])
+def test_infer_frequency(dates, expected):
+    assert infer_frequency(dates) == expected
+
+
+def test_season_of_frequency():
+    for frequency, season in (("monthly", 12), ("weekly", 52), ("daily", 7), ("hourly", 24),
+                              ("other", 1), (None, 1)):
+        assert Series([1.0, 2.0], frequency=frequency).season == season
+
+
+def test_future_dates():
+    month_ends = [dt.datetime(2021, 1, 31), dt.datetime(2021, 2, 28), dt.datetime(2021, 3, 31)]
+    assert future_dates(month_ends, "monthly", 2) == [dt.datetime(2021, 4, 30),
+                                                      dt.datetime(2021, 5, 31)]
+    assert future_dates([dt.datetime(2020, 11, 1), dt.datetime(2020, 12, 1)], "monthly", 2) == \
+        [dt.datetime(2021, 1, 1), dt.datetime(2021, 2, 1)]
+    two_days = days(dt.datetime(2020, 1, 1), dt.timedelta(days=2), 3)
+    assert future_dates(two_days, "other", 1) == [dt.datetime(2020, 1, 7)]
+    irregular = [dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 2), dt.datetime(2020, 1, 5)]
+    assert future_dates(irregular, "other", 3) is None
+
+
+# ------------------------------------------------------------------------------ synthetic
+def test_synthetic_series_are_seeded():
+    a, b, c = sine_series(200, seed=1), sine_series(200, seed=1), sine_series(200, seed=2)
+    assert np.array_equal(a.values, b.values) and not np.array_equal(a.values, c.values)
+    assert len(synthetic("sine", 50)) == 50
+
+
+def test_mackey_glass():
+    series = mackey_glass_series(600, seed=0)
+    assert len(series) == 600 and np.all(np.isfinite(series.values))
+    # the attractor of tau = 17 stays within about 0.4 .. 1.35 and keeps oscillating
+    assert 0.35 < series.values.min() < 0.6 and 1.2 < series.values.max() < 1.4
+    assert series.values.std() > 0.15
+    assert np.array_equal(series.values, synthetic("mackey-glass", 600).values)
+    with pytest.raises(ValueError, match="synthetic: got 'lorenz'"):
+        synthetic("lorenz")
+
+
+def test_series_head_and_checks():
+    series = load_airline().head(20)
+    assert len(series) == 20 and len(series.dates) == 20 and series.frequency == "monthly"
+    with pytest.raises(ValueError, match="dates: got 1, expected one per value"):
+        Series([1.0, 2.0], dates=[dt.datetime(2020, 1, 1)])
