@@ -165,7 +165,8 @@ class TextTrainer:
         steps, epochs, time_budget : int, int, float, at least one given
             Totals over the run, counting any earlier (resumed) part.
         out_dir : str or None
-            Directory for checkpoints and metrics (must exist).
+            Directory for checkpoints and metrics (created if missing; files of
+            an earlier run there are overwritten).
         progress : numbarnn.progress.Progress or None
         handle_interrupt : bool
             In the main thread, Ctrl-C finishes the current step, saves
@@ -186,6 +187,8 @@ class TextTrainer:
         if time_budget is not None and not time_budget > 0:
             raise ValueError(f"time_budget: got {time_budget!r}, expected a positive number "
                              "of seconds")
+        if out_dir is not None:
+            os.makedirs(out_dir, exist_ok=True)
         targets = [s for s in (steps, epochs and epochs * len(self.batches)) if s]
         self._total_steps = min(targets) if targets else None
         if self.config["lr_schedule"] == "cosine" and self._total_steps is None:
