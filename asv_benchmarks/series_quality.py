@@ -63,10 +63,11 @@ def main(argv=None):
             v = np.array([r[who][m] if r[who][m] is not None else np.nan for r in runs])
             row += f"{v.mean():10.3f} ({v.min():.2f}..{v.max():.2f})".rjust(22)
         print(row)
-    if args.data == "mackey-glass":
-        nrmse = [r["model"]["rmse"] / np.std(series.values) for r in runs]
-        print(f"NRMSE (RMSE / std of the series): {np.mean(nrmse):.4f} "
-              f"({min(nrmse):.4f}..{max(nrmse):.4f})")
+    if args.data != "airline":
+        std = np.std(series.values)
+        nrmse = [r["model"]["rmse"] / std for r in runs]
+        print(f"NRMSE (RMSE / std of the series): model {np.mean(nrmse):.4f} "
+              f"({min(nrmse):.4f}..{max(nrmse):.4f}), naive {runs[0]['naive']['rmse'] / std:.4f}")
     return 0
 
 

@@ -12,7 +12,8 @@ The recipe, in order:
 4. An LSTM or RNN stack reads a window; a linear head maps its last hidden
    state to the outputs.  Adam on the MSE (or MAE) with gradient-norm
    clipping; the weights with the lowest validation loss are kept (early
-   stopping).
+   stopping).  Several such networks (``members``) are trained from different
+   initial weights and their forecasts averaged.
 5. The test forecasts are mapped back to the original scale and scored beside
    the naive and seasonal-naive baselines on exactly the same steps.
 
@@ -330,13 +331,15 @@ class Forecaster:
                 for name, value in member.state_dict().items()}
 
     def load_network(self, state):
+        """Load ``network_state()``'s arrays; the names must be exactly this ensemble's."""
+        expected = set(self.network_state())
+        if set(state) != expected:
+            raise ValueError(f"weights: missing {sorted(expected - set(state))}, unexpected "
+                             f"{sorted(set(state) - expected)}")
         for k, member in enumerate(self.members):
             prefix = f"member{k}."
             member.load_state_dict({name[len(prefix):]: value for name, value in state.items()
                                     if name.startswith(prefix)})
-        expected = set(self.network_state())
-        if set(state) != expected:
-            raise ValueError(f"weights: unexpected {sorted(set(state) - expected)}")
 
     def _predict(self, x):
         """Transformed-space outputs for time-major windows ``x`` (W, n, F): the members' mean."""
@@ -614,7 +617,7 @@ def train_forecaster(series, config=None, progress=None, **options):
 
     test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
     forecasts = model._forecast_values(values, features, test_origins, config.horizon)
-    test = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
+    metrics = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
     training["seconds"] = time.perf_counter() - start
     model.info["test"] = {
         "dates": None if series.dates is None else
@@ -623,9 +626,10 @@ def train_forecaster(series, config=None, progress=None, **options):
         # the forecast from the first test origin, for the plot
         "forecast": forecasts[0].tolist(),
     }
-    report = {"metrics": test["metrics"], "season": season, "test_size": split.length -
+    report = {"metrics": metrics, "season": season, "test_size": split.length -
               split.val_end, "test_origins": int(test_origins.size),
-              "training": training, "transforms": pipeline.to_dict(), "config": asdict(config),
+              "test": model.info["test"], "training": training,
+              "transforms": pipeline.to_dict(), "config": asdict(config),
               "series": {"source": series.source, "name": series.name, "length": len(series),
                          "frequency": series.frequency, "features": series.feature_names}}
     return model, _jsonable(report)
@@ -660,7 +664,7 @@ def _score(values, origins, forecasts, horizon, season, test_start):
     metrics = {"model": evaluate(actual, forecasts, insample, season)}
     metrics.update({name: evaluate(actual, pred, insample, season)
                     for name, pred in baselines.items()})
-    return {"metrics": metrics}
+    return metrics
 
 
 def backtest(series, config=None, origins=3, step=1, progress=None, **options):

@@ -62,3 +62,13 @@ def test_text_suite_runs(monkeypatch):
         suite.time_generate(layers, "lstm")
         suite.peakmem_train_step(layers, "lstm")
     assert len(bench_text.synthetic_text(500)) == 500
+
+
+def test_series_suite_runs(monkeypatch):
+    from asv_benchmarks import bench_series
+
+    monkeypatch.setattr(bench_series.SeriesTraining, "options", {"epochs": 2, "members": 1})
+    suite = bench_series.SeriesTraining()
+    suite.setup()
+    suite.time_train_airline()
+    assert 0 < suite.track_airline_mape() < 100
