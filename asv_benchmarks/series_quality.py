@@ -1,7 +1,7 @@
 """Forecast quality over several seeds, beside the naive and seasonal-naive baselines.
 
 Accuracy, not speed: each seed trains a fresh model with the given settings and
-the script prints every metric's mean and spread (min..max) over the seeds.
+the script prints every metric's mean, standard deviation and range over the seeds.
 
     python -m asv_benchmarks.series_quality                       # airline, the defaults
     python -m asv_benchmarks.series_quality --set window=12 --set diff=true
@@ -55,13 +55,13 @@ def main(argv=None):
               + f"  (best epochs {[m['best_epoch'] for m in report['training']['members']]},"
               f" {seconds[-1]:.1f} s)", flush=True)
     print(f"\n{args.data}, settings {options or 'default'}, {args.seeds} seeds "
-          f"(mean, min..max); training {np.mean(seconds):.1f} s per seed")
-    print(f"{'':16s}" + "".join(f"{m:>22s}" for m in METRICS))
+          f"(mean ± standard deviation (min..max)); training {np.mean(seconds):.1f} s per seed")
+    print(f"{'':16s}" + "".join(f"{m:>30s}" for m in METRICS))
     for who in ("model", "naive", "seasonal_naive"):
         row = f"{who:16s}"
         for m in METRICS:
             v = np.array([r[who][m] if r[who][m] is not None else np.nan for r in runs])
-            row += f"{v.mean():10.3f} ({v.min():.2f}..{v.max():.2f})".rjust(22)
+            row += f"{v.mean():.4g} ± {v.std():.2g} ({v.min():.3g}..{v.max():.3g})".rjust(30)
         print(row)
     if args.data != "airline":
         std = np.std(series.values)
