@@ -74,3 +74,8 @@ def check_tokens(name, value, vocab_size):
         raise ValueError(f"{name}: token ids must lie in [0, {vocab_size}); got values from "
                          f"{arr.min()} to {arr.max()}")
     return arr
+
+
+def as_seed_sequence(seed):
+    """``seed`` (None, an int, or a ``SeedSequence``) as a ``np.random.SeedSequence``."""
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)

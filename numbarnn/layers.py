@@ -5,13 +5,15 @@ gradients that ``backward`` fills, and the working buffers that the kernels
 reuse from call to call.  The time loops themselves are the compiled kernels
 of ``numbarnn.kernels``; this module only checks, arranges and dispatches.
 """
+import copy
 import numbers
 import warnings
 
 import numpy as np
 from numba import njit
 
-from ._checks import as_float_array, check_dtype, check_finite, check_shape, check_tokens
+from ._checks import (as_float_array, as_seed_sequence, check_dtype, check_finite, check_shape,
+                      check_tokens)
 from .devices import get_device
 from .kernels import RELU, TANH
 from .kernels._jit import JIT_OPTIONS
@@ -69,6 +71,21 @@ class Module:
         for name, arr in new.items():
             self._dev.assign(self.params[name], arr)
         self._forget("backward() needs a forward(train=True) after load_state_dict()")
+
+    def replica(self, seed=None):
+        """A module that shares this one's parameter arrays but has its own gradients,
+        work buffers and dropout generator (seeded by ``seed``).
+
+        Replicas let threads run forward and backward on parts of a batch at the
+        same time (the kernels release the GIL); the caller sums their gradients.
+        """
+        twin = copy.copy(self)
+        twin.grads = {k: self._dev.zeros(g.shape, self.dtype) for k, g in self.grads.items()}
+        twin._buffers = {}
+        if hasattr(self, "_dropout_rng"):
+            twin._dropout_rng = np.random.default_rng(seed)
+        twin._forget("backward() needs a forward(train=True) first")
+        return twin
 
     def _forget(self, note):
         """Drop what a training forward stored; ``note`` is what backward() will say."""
@@ -203,9 +220,7 @@ class _Recurrent(Module):
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
         self.dtype = check_dtype(dtype)
-        if not isinstance(seed, np.random.SeedSequence):
-            seed = np.random.SeedSequence(seed)
-        init_seed, dropout_seed = seed.spawn(2)
+        init_seed, dropout_seed = as_seed_sequence(seed).spawn(2)
         self._dropout_rng = np.random.default_rng(dropout_seed)
 
         self._init_params(self._param_shapes(), 1.0 / np.sqrt(self.hidden_size),

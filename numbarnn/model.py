@@ -10,9 +10,11 @@ The model owns its layers and exposes their parameters and gradients as flat
 dicts under dotted names (``rnn.weight_ih_l0``, ``head.weight``, ...), which is
 what the optimisers and checkpoints use; the names after the dot are PyTorch's.
 """
+import copy
+
 import numpy as np
 
-from ._checks import check_dtype, check_tokens
+from ._checks import as_seed_sequence, check_dtype, check_tokens
 from .layers import LSTM, RNN, Embedding, Linear
 
 CELLS = ("lstm", "rnn")
@@ -65,7 +67,7 @@ class CharRNN:
         self.dropout, self.forget_bias = float(dropout), float(forget_bias)
         self.dtype = check_dtype(dtype)
         self.seed = seed
-        emb_seed, rnn_seed, head_seed, drop_seed = np.random.SeedSequence(seed).spawn(4)
+        emb_seed, rnn_seed, head_seed, drop_seed = as_seed_sequence(seed).spawn(4)
 
         self.embedding = None
         if self.embedding_dim:
@@ -180,6 +182,19 @@ class CharRNN:
         dx, _ = self.rnn.backward(dh, dstate, input_grad=self.embedding is not None)
         if self.embedding is not None:
             self.embedding.backward(dx)
+
+    def replica(self, seed):
+        """A model sharing this one's parameter arrays, with its own gradients, work
+        buffers and dropout generators (seeded from ``seed``): see ``Module.replica``."""
+        twin = copy.copy(self)
+        rnn_seed, drop_seed = as_seed_sequence(seed).spawn(2)
+        if self.embedding is not None:
+            twin.embedding = self.embedding.replica()
+        twin.rnn = self.rnn.replica(rnn_seed)
+        twin.head = self.head.replica()
+        twin.dropout_rng = np.random.default_rng(drop_seed)
+        twin._mask = None
+        return twin
 
     # ------------------------------------------------------------------ random state
     def random_state(self):

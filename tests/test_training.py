@@ -180,3 +180,22 @@ def test_resume_refuses_another_corpus_and_bad_files(tmp_path):
         TextTrainer.resume(tmp_path / "cut.safetensors", small_corpus(), "small")
     with pytest.raises(CheckpointError, match="no best.safetensors or last.safetensors"):
         load_text_model(tmp_path.parent)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_workers_split_the_batch_without_changing_the_maths(cell):
+    runs = []
+    for workers in (1, 2, 3):
+        tr = trainer(cell=cell, workers=workers, dtype="float64", num_layers=2, embedding_dim=3)
+        losses = [tr.train_step() for _ in range(4)]
+        runs.append((losses, params_of(tr), tr.evaluate()))
+    for losses, params, val in runs[1:]:
+        np.testing.assert_allclose(losses, runs[0][0], rtol=1e-12)
+        assert val == pytest.approx(runs[0][2], rel=1e-12)
+        for k, v in params.items():
+            np.testing.assert_allclose(v, runs[0][1][k], rtol=0, atol=1e-12, err_msg=k)
+
+
+def test_workers_cannot_outnumber_the_streams():
+    with pytest.raises(ValueError, match="workers: got 5, more than the batch size 4"):
+        trainer(workers=5)
