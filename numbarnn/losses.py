@@ -63,11 +63,19 @@ def softmax_cross_entropy(logits, targets, dlogits):
     total = 0.0
     for n in range(N):
         row, grad = logits[n], dlogits[n]
-        lse = _log_sum_exp(row)
         target = targets[n]
-        total += lse - row[target]
+        top = row[0]
+        for v in range(1, V):
+            top = max(top, row[v])
+        picked = row[target] - top  # read before grad (which may be row) is written
+        norm = 0.0
+        for v in range(V):  # one exp per element: exp(row - top), normalised below
+            grad[v] = math.exp(row[v] - top)
+            norm += grad[v]
+        total += math.log(norm) - picked
+        scale = inv_n / norm
         for v in range(V):
-            grad[v] = math.exp(row[v] - lse) * inv_n
+            grad[v] *= scale
         grad[target] -= inv_n
     return total * inv_n
 
