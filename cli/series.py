@@ -55,8 +55,7 @@ def metrics_table(metrics):
 
 
 @click.command("train-series")
-@click.argument("csv_path", metavar="[CSV]", required=False,
-                type=click.Path(exists=True, dir_okay=False))
+@click.argument("csv_path", metavar="[CSV]", required=False, type=click.Path())
 @click.option("--out", "out_dir", default=_DEFAULT_RUN, show_default=True,
               help="Run directory: model.safetensors and metrics.json go here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing run in --out.")
@@ -171,9 +170,8 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
 
 
 @click.command("forecast")
-@click.argument("run_dir", metavar="DIR", type=click.Path(exists=True, file_okay=False))
-@click.argument("csv_path", metavar="[CSV]", required=False,
-                type=click.Path(exists=True, dir_okay=False))
+@click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.argument("csv_path", metavar="[CSV]", required=False, type=click.Path())
 @click.option("--horizon", type=click.IntRange(1), help="Steps to forecast [default: the "
               "model's horizon].")
 @click.option("--output", "-o", help="Forecast CSV [default: DIR/forecast.csv].")

@@ -185,3 +185,19 @@ def test_command_module_does_not_import_numba():
     code = "import sys, numbarnn_cli.series; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_missing_paths_are_one_line_errors(tmp_path):
+    from click.testing import CliRunner
+
+    from numbarnn_cli.main import cli
+
+    for args, message in [(["forecast", str(tmp_path / "none")], "no such checkpoint"),
+                          (["train-series", str(tmp_path / "none.csv"), "--out",
+                            str(tmp_path / "run")], "No such file"),
+                          (["train-series", str(tmp_path), "--out", str(tmp_path / "run")],
+                           "Is a directory")]:
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.output
