@@ -22,7 +22,8 @@ callers (``numbarnn.layers``) allocate and check them.
 import numpy as np
 from numba import njit
 
-from ._gemm import batch_times_weight_t, input_and_weight_grads, project_inputs
+from ._gemm import (batch_times_weight_t, input_and_weight_grads, prefers_weight_first,
+                    project_inputs)
 from ._jit import JIT_OPTIONS, sigmoid, tanh
 
 
@@ -92,13 +93,16 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     keep_all = cells.shape[0] == T
     hproj = np.empty((B, 4 * H), dtype=h0.dtype)
     h_t, hproj_t = np.empty((H, B), dtype=h0.dtype), np.empty((4 * H, B), dtype=h0.dtype)
+    first = prefers_weight_first(B, w_hh)
+    w_hh_t = w_hh if first else np.ascontiguousarray(w_hh.T)  # what the product reads
     # the input projection reads rows of W_ih^T (a contiguous copy)
     w_ih_t = np.ascontiguousarray(w_ih.T)
     for t0 in range(0, T, K):
         n = min(K, T - t0)
         project_inputs(x, t0, n, w_ih_t, xproj)
         for t in range(t0, t0 + n):
-            batch_times_weight_t(h0 if t == 0 else out[t - 1], w_hh, h_t, hproj_t, hproj)
+            batch_times_weight_t(h0 if t == 0 else out[t - 1], w_hh, w_hh_t, first,
+                                 h_t, hproj_t, hproj)
             s = t if keep_all else 0
             c_prev = c0 if t == 0 else cells[s - 1 if keep_all else 0]
             _lstm_cell(xproj[t - t0], hproj, bias, c_prev, gates[s], cells[s], out[t])
@@ -161,14 +165,15 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     dh = np.empty((B, H), dtype=h0.dtype)
     act = np.empty((B, 4 * H), dtype=h0.dtype)
     da_t, dh_t = np.empty((4 * H, B), dtype=h0.dtype), np.empty((H, B), dtype=h0.dtype)
-    w_hh_t = np.ascontiguousarray(w_hh.T)
+    first = prefers_weight_first(B, w_hh)
+    w_hh_t = np.ascontiguousarray(w_hh.T) if first else w_hh  # dh = da @ W_hh = da @ (W_hh^T)^T
     dc = dc_n.copy()
     dh_next = dh_n.copy()
     for t in range(T - 1, -1, -1):
         np.add(dout[t], dh_next, dh)
         act[:] = gates[t]
         _lstm_cell_backward(dh, dc, c0 if t == 0 else cells[t - 1], act, cells[t], gates[t])
-        batch_times_weight_t(gates[t], w_hh_t, da_t, dh_t, dh_next)  # dh_next = da @ W_hh
+        batch_times_weight_t(gates[t], w_hh_t, w_hh, first, da_t, dh_t, dh_next)
     dh0[:] = dh_next
     dc0[:] = dc
     input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)

@@ -13,7 +13,8 @@ derivative of the activation is taken from the output h_t itself
 import numpy as np
 from numba import njit
 
-from ._gemm import batch_times_weight_t, input_and_weight_grads, project_inputs
+from ._gemm import (batch_times_weight_t, input_and_weight_grads, prefers_weight_first,
+                    project_inputs)
 from ._jit import JIT_OPTIONS, tanh
 
 TANH = 0
@@ -65,12 +66,15 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     K = xproj.shape[0]
     hproj = np.empty((B, H), dtype=h0.dtype)
     h_t, hproj_t = np.empty((H, B), dtype=h0.dtype), np.empty((H, B), dtype=h0.dtype)
+    first = prefers_weight_first(B, w_hh)
+    w_hh_t = w_hh if first else np.ascontiguousarray(w_hh.T)  # what the product reads
     w_ih_t = np.ascontiguousarray(w_ih.T)  # the input projection reads its rows
     for t0 in range(0, T, K):
         n = min(K, T - t0)
         project_inputs(x, t0, n, w_ih_t, xproj)
         for t in range(t0, t0 + n):
-            batch_times_weight_t(h0 if t == 0 else out[t - 1], w_hh, h_t, hproj_t, hproj)
+            batch_times_weight_t(h0 if t == 0 else out[t - 1], w_hh, w_hh_t, first,
+                                 h_t, hproj_t, hproj)
             _rnn_cell(xproj[t - t0], hproj, bias, nonlinearity, out[t])
     h_n[:] = out[T - 1]
 
@@ -120,10 +124,11 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
     dh = np.empty((B, H), dtype=h0.dtype)
     dh_next = dh_n.copy()
     da_t, dh_t = np.empty((H, B), dtype=h0.dtype), np.empty((H, B), dtype=h0.dtype)
-    w_hh_t = np.ascontiguousarray(w_hh.T)
+    first = prefers_weight_first(B, w_hh)
+    w_hh_t = np.ascontiguousarray(w_hh.T) if first else w_hh  # dh = da @ W_hh = da @ (W_hh^T)^T
     for t in range(T - 1, -1, -1):
         np.add(dout[t], dh_next, dh)
         _rnn_cell_backward(dh, out[t], nonlinearity, dgates[t])
-        batch_times_weight_t(dgates[t], w_hh_t, da_t, dh_t, dh_next)  # dh_next = da @ W_hh
+        batch_times_weight_t(dgates[t], w_hh_t, w_hh, first, da_t, dh_t, dh_next)
     dh0[:] = dh_next
     input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)
