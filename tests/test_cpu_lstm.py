@@ -182,7 +182,7 @@ def test_worked_example_four_days(inputs, expected, dtype):
 
 
 def test_large_weights_take_the_weight_first_product_and_match_reference():
-    # 4H x H = 65536 elements at B <= 32: the per-step products run as W @ h^T
+    # 4H x H = 65536 elements at B <= 16: the per-step products run as W @ h^T
     T, B, D, H = 3, 2, 3, 128
     assert kernels.cpu_lstm.prefers_weight_first(B, np.zeros((4 * H, H)))
     case = make_case(T, B, D, H, seed=7)

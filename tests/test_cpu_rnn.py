@@ -162,7 +162,7 @@ def test_random_shapes_match_reference(T, B, D, H, nonlinearity, seed):
 
 @NONLINEARITIES
 def test_large_weights_take_the_weight_first_product_and_match_reference(nonlinearity):
-    # H x H = 65536 elements at B <= 32: the per-step products run as W @ h^T
+    # H x H = 65536 elements at B <= 16: the per-step products run as W @ h^T
     T, B, D, H = 3, 2, 3, 256
     assert kernels.cpu_rnn.prefers_weight_first(B, np.zeros((H, H)))
     case = make_case(T, B, D, H, seed=7)

@@ -77,13 +77,14 @@ def transpose_into(a, out):
 def prefers_weight_first(batch, weight):
     """Whether ``batch_times_weight_t`` should run as ``w @ h.T`` for this batch and weight.
 
-    Measured with OpenBLAS on the project's 2-core machines, one and two threads:
-    with the weight as the large left operand the product runs 1.3 to 1.7 times
-    faster for B <= 32 and weights of 64K elements or more (a recurrent step of
-    an LSTM with H >= 128); for smaller weights the two transposes cost more than
-    they save, and at B = 64 the plain product is as fast or faster.
+    Measured with OpenBLAS on the project's 2-core machines: with the weight as
+    the large left operand the product runs 1.3 to 1.7 times faster for B <= 16
+    and weights of 64K elements or more (a recurrent step of an LSTM with
+    H >= 128), on one thread or two; for smaller weights the two transposes cost
+    more than they save, and at B = 32 it wins on one thread (1.3x) but not on
+    two, at B = 64 not at all.
     """
-    return batch <= 32 and weight.size >= 65536
+    return batch <= 16 and weight.size >= 65536
 
 
 @njit(**JIT_OPTIONS)
