@@ -108,7 +108,7 @@ def test_gradient_may_overwrite_the_logits(dtype):
     loss = softmax_cross_entropy(inplace, targets, inplace)
     # the same maths; only the vectorisation may differ (the compiler cannot assume
     # that aliased arrays do not overlap), so allow a few units in the last place
-    assert loss == pytest.approx(expected_loss, rel=4 * np.finfo(dtype).eps)
+    assert loss == pytest.approx(expected_loss, rel=float(4 * np.finfo(dtype).eps))
     np.testing.assert_allclose(inplace, separate, rtol=4 * np.finfo(dtype).eps, atol=0)
     np.testing.assert_allclose(inplace, reference_gradient(logits, targets),
                                rtol=TOL[dtype] * 10, atol=TOL[dtype] / 10)
