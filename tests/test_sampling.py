@@ -10,12 +10,12 @@ VOCAB = Vocabulary("abcdefg \n")
 CONFIGS = [("lstm", 1, 0), ("lstm", 2, 4), ("rnn", 2, 0)]
 
 
-def make(cell="lstm", layers=1, emb=0, seed=0):
+def make(cell="lstm", layers=1, emb=0, seed=0, threads=None):
     model = CharRNN(len(VOCAB), 8, layers, cell, emb, dtype=np.float64, seed=seed)
     # larger weights than the initialisation: peaked, decisive distributions
     for p in model.params.values():
         p *= 3
-    return model, Sampler(model, VOCAB)
+    return model, Sampler(model, VOCAB, threads=threads)
 
 
 def next_logits(model, text):
@@ -23,9 +23,10 @@ def next_logits(model, text):
     return logits[-1, 0]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("cell, layers, emb", CONFIGS)
-def test_greedy_text_is_the_argmax_rollout_of_the_model(cell, layers, emb):
-    model, sampler = make(cell, layers, emb)
+def test_greedy_text_is_the_argmax_rollout_of_the_model(cell, layers, emb, threads):
+    model, sampler = make(cell, layers, emb, threads=threads)
     prime = "bad cafe"
     got = "".join(sampler.generate(20, prime=prime, greedy=True))
     text = prime
@@ -34,13 +35,12 @@ def test_greedy_text_is_the_argmax_rollout_of_the_model(cell, layers, emb):
     assert got == text[len(prime):]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("cell, layers, emb", CONFIGS)
-def test_state_after_the_prime_matches_the_model(cell, layers, emb):
-    model, sampler = make(cell, layers, emb)
-    list(sampler.generate(0, prime="gab"))
-    from numbarnn.sampling import feed_tokens
+def test_state_after_the_prime_matches_the_model(cell, layers, emb, threads):
+    model, sampler = make(cell, layers, emb, threads=threads)
     sampler.reset()
-    feed_tokens(VOCAB.encode("gab"), sampler.weights, sampler.is_lstm, sampler.h, sampler.c)
+    sampler.feed(VOCAB.encode("gab"))
     x = model._inputs(VOCAB.encode("gab")[:, None], False)
     _, state = model.rnn.forward(x, train=False)
     h_n = state[0] if cell == "lstm" else state
@@ -108,3 +108,27 @@ def test_bad_arguments():
         sampler.generate(-1)
     with pytest.raises(ValueError, match="vocabulary of 3"):
         Sampler(CharRNN(len(VOCAB), 4), Vocabulary("abc"))
+
+
+@pytest.mark.parametrize("cell, layers, emb", CONFIGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_thread_and_two_give_the_same_text(cell, layers, emb, dtype):
+    model = CharRNN(len(VOCAB), 24, layers, cell, emb, dtype=dtype, seed=4)
+    texts, states = [], []
+    for threads in (1, 2):
+        sampler = Sampler(model, VOCAB, threads=threads)
+        texts.append("".join(sampler.generate(500, prime="abc", temperature=1.5, seed=9,
+                                              chunk=64)))
+        states.append((sampler.h.copy(), sampler.c.copy()))
+    assert texts[0] == texts[1]
+    np.testing.assert_array_equal(states[0][0], states[1][0])
+    np.testing.assert_array_equal(states[0][1], states[1][1])
+
+
+def test_thread_count_is_checked():
+    for model in (CharRNN(len(VOCAB), 5), CharRNN(len(VOCAB), 12, cell="rnn")):
+        assert Sampler(model, VOCAB).parts == 1  # halves that are not blocks of four rows
+        with pytest.raises(ValueError, match="threads"):
+            Sampler(model, VOCAB, threads=2)
+    with pytest.raises(ValueError, match="threads"):
+        Sampler(CharRNN(len(VOCAB), 8), VOCAB, threads=3)

@@ -1,0 +1,59 @@
+"""Synchronisation between threads that run compiled code side by side.
+
+numba has no atomics on the CPU, and a plain load in a spin loop may be hoisted
+out of it by LLVM.  ``load_acquire`` and ``store_release`` emit LLVM's atomic
+load and store with acquire/release ordering, which is all a barrier between
+two or more threads needs (on x86 they compile to ordinary moves, but the
+compiler may no longer cache or reorder them).
+"""
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._jit import JIT_OPTIONS
+
+# one counter per thread, a cache line apart, so that spinning on one does not
+# stall the writes to another
+COUNTER_STRIDE = 8
+
+
+def _item_pointer(context, builder, signature, args):
+    aryty = signature.args[0]
+    ary = context.make_array(aryty)(context, builder, args[0])
+    ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+    return ptr, context.get_abi_alignment(context.get_data_type(aryty.dtype))
+
+
+@intrinsic
+def load_acquire(typingctx, arr, index):
+    """``arr[index]``, read as an atomic load with acquire ordering."""
+    def codegen(context, builder, signature, args):
+        ptr, align = _item_pointer(context, builder, signature, args)
+        return builder.load_atomic(ptr, "acquire", align)
+    return arr.dtype(arr, index), codegen
+
+
+@intrinsic
+def store_release(typingctx, arr, index, value):
+    """``arr[index] = value``, written as an atomic store with release ordering."""
+    def codegen(context, builder, signature, args):
+        ptr, align = _item_pointer(context, builder, signature, args)
+        builder.store_atomic(args[2], ptr, "release", align)
+        return context.get_dummy_value()
+    return types.void(arr, index, arr.dtype), codegen
+
+
+@njit(**JIT_OPTIONS)
+def barrier(counters, part, parts, seq):
+    """Wait until every one of ``parts`` threads has reached barrier number ``seq``.
+
+    ``counters`` is an int64 array of ``parts * COUNTER_STRIDE`` zeros, shared by
+    the threads; each thread calls with its own ``part`` and the same increasing
+    ``seq`` (1, 2, 3, ...).  One thread: returns at once.
+    """
+    if parts == 1:
+        return
+    store_release(counters, part * COUNTER_STRIDE, seq)
+    for other in range(parts):
+        while load_acquire(counters, other * COUNTER_STRIDE) < seq:
+            pass
