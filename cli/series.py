@@ -109,14 +109,26 @@ def metrics_table(metrics):
 @click.option("--backtest-step", type=click.IntRange(1), default=1, show_default=True,
               help="Steps between backtest origins.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--id-column", help="Long-format CSV: the column that tells the series apart; "
+              "trains one model per series into OUT/series/.")
+@click.option("--workers", type=click.IntRange(0), help="With --id-column: processes of the "
+              "local Dask cluster [default: one per core; 0: serially in this process].")
+@click.option("--scheduler", metavar="ADDRESS", help="With --id-column: run on this Dask "
+              "scheduler (tcp://host:8786) instead of a local cluster.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, only the metrics table.")
 def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, features,
-                 synthetic, length, backtest, backtest_step, quiet, **settings):
+                 synthetic, length, backtest, backtest_step, id_column, workers, scheduler,
+                 quiet, **settings):
     """Train a recurrent forecaster on CSV (default: the built-in airline passengers).
 
     The last --test-size steps are held out; the model is scored on them beside
     the naive and seasonal-naive baselines.  Writes OUT/model.safetensors and
     OUT/metrics.json; `numbarnn forecast OUT` then forecasts without the CSV.
+
+    With --id-column the CSV is long format (one row per series and time step) and
+    one model is trained per series, on Dask when it is installed: OUT/series/ holds
+    the checkpoints, OUT/metrics.csv every series' metrics beside the baselines,
+    OUT/metrics.json the summary.
     """
     from numbarnn.checkpoints import prepare_run_dir, write_json
     from numbarnn.forecasting import ForecastConfig, backtest as run_backtest, train_forecaster
@@ -126,17 +138,20 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     with user_errors():
         if csv_path and synthetic:
             raise ValueError("CSV and --synthetic: give one or the other")
+        if id_column is None and (workers is not None or scheduler):
+            raise ValueError("--workers and --scheduler: only with --id-column (many series)")
+    if id_column is not None:
+        _train_panel(csv_path, out_dir, force, id_column, column, date_column, no_dates, fill,
+                     features, synthetic, backtest, workers, scheduler, quiet, settings)
+        return
+    with user_errors():
         if csv_path:
             series = _read(csv_path, column, date_column, no_dates, features, fill)
         elif synthetic:
             series = make_synthetic(synthetic, length, seed=settings["seed"])
         else:
             series = load_airline()
-        settings["hidden_size"] = settings.pop("hidden")
-        settings["num_layers"] = settings.pop("layers")
-        for key in ("log", "seasonal_diff"):
-            settings[key] = "auto" if settings[key] is None else settings[key]
-        config = ForecastConfig(**settings)
+        config = ForecastConfig(**_config_settings(settings))
         prepare_run_dir(out_dir, force=force, resumable=False)
         progress = Progress(enabled=not quiet)
         progress.log(f"training on {series.source} ({len(series)} steps, "
@@ -169,6 +184,90 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     click.echo(f"saved {os.path.join(out_dir, 'model.safetensors')} and metrics.json")
 
 
+def _config_settings(settings):
+    """The command's training options as ForecastConfig fields."""
+    settings = dict(settings)
+    settings["hidden_size"] = settings.pop("hidden")
+    settings["num_layers"] = settings.pop("layers")
+    for key in ("log", "seasonal_diff"):
+        settings[key] = "auto" if settings[key] is None else settings[key]
+    return settings
+
+
+def _train_panel(csv_path, out_dir, force, id_column, column, date_column, no_dates, fill,
+                 features, synthetic, backtest, workers, scheduler, quiet, settings):
+    """``train-series --id-column``: one model per series of a long-format CSV."""
+    from numbarnn.checkpoints import prepare_run_dir
+    from numbarnn.forecasting import ForecastConfig
+    from numbarnn.panel import read_panel_csv, train_panel
+    from numbarnn.progress import Progress
+
+    with user_errors():
+        for given, option in ((not csv_path, "a CSV"), (features, "--features"),
+                              (synthetic, "--synthetic"), (backtest, "--backtest")):
+            if given:
+                raise ValueError(f"--id-column: {'needs' if option == 'a CSV' else 'not with'} "
+                                 f"{option}")
+        if no_dates and date_column:
+            raise ValueError("--date-column and --no-dates: choose one")
+        config = ForecastConfig(**_config_settings(settings))
+        panel = read_panel_csv(csv_path, id_column, column,
+                               False if no_dates else date_column, fill)
+        prepare_run_dir(out_dir, force=force, resumable=False)
+    progress = Progress(enabled=not quiet)
+    progress.log(f"training {len(panel.series)} series of {csv_path} "
+                 f"({len(panel.failed)} unreadable): {config.cell.upper()} "
+                 f"{config.hidden_size}x{config.num_layers}, window {config.window}, "
+                 f"horizon {config.horizon}")
+
+    def report(done, total, result, share):
+        status = f"failed: {result['error']}" if result["error"] else \
+            f"MASE {_format(result['metrics']['model']['mase'])} (seasonal naive " \
+            f"{_format(result['metrics']['seasonal_naive']['mase'])})"
+        progress.update(done / total, f"{done}/{total} series  beat seasonal naive "
+                        f"{'n/a' if share is None else f'{share:.0%}'}  {result['id']}: {status}")
+
+    with user_errors():
+        summary = train_panel(panel, config, out_dir, workers=workers, scheduler=scheduler,
+                              on_result=report)
+    progress.close()
+    execution = summary["execution"]
+    if execution["note"]:
+        click.echo(execution["note"], err=True)
+    for line in panel_summary_lines(summary):
+        click.echo(line)
+    click.echo(f"saved {summary['trained']} checkpoints under "
+               f"{os.path.join(out_dir, 'series')}, metrics.csv and metrics.json")
+
+
+def panel_summary_lines(summary):
+    """The many-series summary as text lines."""
+    execution = summary["execution"]
+    where = {"serial": "serially in this process", "local-cluster": "on a local Dask cluster",
+             "scheduler": "on the Dask scheduler's cluster"}[execution["mode"]]
+    warm_up = list(execution["warm_up"].values())
+    lines = [f"{summary['trained']} of {summary['series']} series trained {where} "
+             f"({execution['workers']} worker{'s' if execution['workers'] > 1 else ''}) in "
+             f"{summary['seconds']:.1f} s: {summary['series_per_minute']:.1f} series per "
+             f"minute; compiling or loading the kernels took {max(warm_up, default=0):.1f} s "
+             "per worker"]
+    if summary["trained"]:
+        share = summary["beat_seasonal_naive"]
+        lines.append(f"the model beats seasonal naive (MAE) on {share:.0%} of the series")
+        rows = [("", "mean MASE", "median MASE", "mean sMAPE %", "median sMAPE %")]
+        for who, label in (("model", "model"), ("naive", "naive"),
+                           ("seasonal_naive", "seasonal naive")):
+            rows.append((label, *(_format(summary[m][who][s]) for m in ("mase", "smape")
+                                  for s in ("mean", "median"))))
+        widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+        lines += ["  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
+                            for k, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    if summary["failed"]:
+        lines.append(f"{len(summary['failed'])} series skipped:")
+        lines += [f"  {failure['id']}: {failure['reason']}" for failure in summary["failed"]]
+    return lines
+
+
 @click.command("forecast")
 @click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
 @click.argument("csv_path", metavar="[CSV]", required=False, type=click.Path())
@@ -179,10 +278,18 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
               "needs matplotlib.")
 @_data_options
 def forecast(run_dir, csv_path, horizon, output, plot, column, date_column, no_dates, fill):
-    """Forecast from the model in DIR, continuing CSV (default: the end of the training data)."""
+    """Forecast from the model in DIR, continuing CSV (default: the end of the training data).
+
+    For a many-series run (train-series --id-column) every series is forecast from
+    the end of its training data into one long-format CSV.
+    """
     from numbarnn.forecasting import Forecaster, plot_forecast, write_forecast_csv
+    from numbarnn.panel import is_panel_run
 
     output = output or os.path.join(run_dir, "forecast.csv")
+    if is_panel_run(run_dir):
+        _forecast_panel(run_dir, csv_path, horizon, output, plot)
+        return
     with user_errors():
         model = Forecaster.load(os.path.join(run_dir, "model.safetensors"))
         series = None
@@ -198,3 +305,17 @@ def forecast(run_dir, csv_path, horizon, output, plot, column, date_column, no_d
     for label, value in zip(labels, result["values"]):
         click.echo(f"{label}  {value:.6g}")
     click.echo(f"wrote {output}" + (f" and {plot}" if plot else ""))
+
+
+def _forecast_panel(run_dir, csv_path, horizon, output, plot):
+    """``forecast DIR`` for a many-series run: every series into one long-format CSV."""
+    from numbarnn.panel import forecast_panel, write_panel_csv
+
+    with user_errors():
+        if csv_path or plot:
+            raise ValueError(f"{run_dir}: a many-series run forecasts from its checkpoints "
+                             "alone; a CSV to continue and --plot are for single-series runs")
+        header, rows = forecast_panel(run_dir, horizon)
+        write_panel_csv(output, rows, header)
+    series = len({row[0] for row in rows})
+    click.echo(f"wrote {output}: {len(rows)} forecasts of {series} series")

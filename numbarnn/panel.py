@@ -1,0 +1,543 @@
+"""Many series in one file: a synthetic panel, the long-format reader, per-series training.
+
+A *panel* is a set of series told apart by an id, stored in long format: one row
+per series and time step (``id,date,value``), the layout statsforecast and Darts
+use.  ``read_panel_csv`` reads one into a ``Panel``; ``train_panel`` trains one
+forecaster per series (serially or on Dask, see ``numbarnn.parallel``) and writes
+one checkpoint per series, ``metrics.csv`` and ``metrics.json``.
+
+The work for one series is ``train_series_task``: it takes and returns plain data
+(lists, strings, numbers, bytes), so that it can run in another process or on
+another machine; the caller writes the files.
+"""
+import csv
+import hashlib
+import io
+import math
+import os
+import re
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .series import (MISSING_MARKERS, Series, _fill_missing, _resolve_column, format_date,
+                     parse_date)
+
+SERIES_DIR = "series"
+METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
+FORECASTERS = ("model", "naive", "seasonal_naive")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+# ------------------------------------------------------------------------------ synthetic data
+def synthetic_panel(n_series=200, seed=0, short_share=0.05, min_length=72, max_length=180):
+    """A realistic synthetic panel of monthly series, in long format.
+
+    Every series has its own level (log-normal, from about 20 to 20 000), a linear
+    trend (-3 % to +8 % of the level a year), a seasonal shape (one to three
+    harmonics of the year, 0 to 35 % of the level, peaking in a random month),
+    multiplicative noise (2 % to 15 %), its own start month (2000-01 to 2009-12)
+    and length.  A ``short_share`` of them are 12 to 48 months long: too short for
+    the default configuration, as real panels have new products.  Values are
+    positive and rounded to two decimals, so that a CSV round trip is exact.
+
+    Parameters
+    ----------
+    n_series : int
+    seed : int
+        The whole panel is a function of ``(n_series, seed, ...)``.
+    short_share : float
+        Share of the series (rounded up when above 0) that are too short.
+    min_length, max_length : int
+        Range of the other series' lengths, in months.
+
+    Returns
+    -------
+    list of (str, str, float)
+        ``(id, 'YYYY-MM', value)`` rows, series after series, each in date order.
+    """
+    if isinstance(n_series, bool) or not isinstance(n_series, (int, np.integer)) or n_series < 1:
+        raise ValueError(f"n_series: got {n_series!r}, expected an integer >= 1")
+    if not 0 <= short_share <= 1:
+        raise ValueError(f"short_share: got {short_share!r}, expected a share in [0, 1]")
+    if not 1 <= min_length <= max_length:
+        raise ValueError(f"lengths: got {min_length}..{max_length}, expected "
+                         "1 <= min_length <= max_length")
+    rng = np.random.default_rng(seed)
+    n_short = math.ceil(short_share * n_series)
+    short = set(rng.choice(n_series, n_short, replace=False).tolist()) if n_short else set()
+    width = len(str(n_series - 1))
+    rows = []
+    for k in range(n_series):
+        length = int(rng.integers(12, 49) if k in short else
+                     rng.integers(min_length, max_length + 1))
+        start = int(rng.integers(2000 * 12, 2010 * 12))
+        t = np.arange(length, dtype=np.float64)
+        level = math.exp(rng.uniform(math.log(20), math.log(20000)))
+        trend = rng.uniform(-0.03, 0.08) / 12 * t
+        phase = rng.uniform(0, 2 * np.pi)
+        seasonal = np.zeros(length)
+        for harmonic in range(1, int(rng.integers(1, 4)) + 1):
+            seasonal += rng.uniform(0, 1) / harmonic * np.cos(2 * np.pi * harmonic * t / 12
+                                                              + harmonic * phase)
+        seasonal *= rng.uniform(0, 0.35) / max(np.abs(seasonal).max(), 1e-12)
+        noise = rng.uniform(0.02, 0.15) * rng.standard_normal(length)
+        values = level * np.maximum(1 + trend, 0.05) * (1 + seasonal) * np.exp(noise)
+        series_id = f"store_{k:0{width}d}"
+        for step, value in enumerate(values):
+            month = start + step
+            rows.append((series_id, f"{month // 12:04d}-{month % 12 + 1:02d}",
+                         round(float(value), 2)))
+    return rows
+
+
+def write_panel_csv(path, rows, header=("id", "date", "value")):
+    """Write long-format ``(id, date, value)`` rows as a CSV file, atomically; the values
+    in full (``repr``), so that reading them back gives the same floats."""
+    from .checkpoints import write_atomic
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows((series_id, date, repr(float(value))) for series_id, date, value in rows)
+    write_atomic(path, buffer.getvalue())
+
+
+# ------------------------------------------------------------------------------ reading
+@dataclass
+class Panel:
+    """The series of a long-format file, in the order their ids first appear.
+
+    Attributes
+    ----------
+    series : dict of str -> Series
+        The readable series.
+    failed : dict of str -> str
+        Series that could not be read (a missing or non-numeric value, a bad date),
+        with the reason; they are reported and skipped.
+    id_column, column : str
+        The id and target column names.
+    date_column : str or None
+    source : str
+    """
+
+    series: dict
+    failed: dict = field(default_factory=dict)
+    id_column: str = "id"
+    column: str = "value"
+    date_column: str = None
+    source: str = "array"
+
+    @property
+    def ids(self):
+        """Every id, readable or not, in file order."""
+        return list(dict.fromkeys([*self.series, *self.failed]))
+
+
+def read_panel_csv(path, id_column, column=None, date_column=None, fill=None):
+    """Read a long-format CSV: one row per series and time step.
+
+    Parameters
+    ----------
+    path : str or path-like
+    id_column : str or int
+        The column that tells the series apart (name or 0-based index).
+    column : str or int, optional
+        The target.  Default: the last column that is neither the id nor the date.
+    date_column : str or int or False, optional
+        ISO dates.  Default: the first column other than the id whose first value
+        reads as a date; False: no dates (each series' rows are in time order).
+        With dates, each series' rows are sorted by date.
+    fill : {None, 'ffill', 'interpolate'}
+        Fill missing values within each series; None: a series with a gap fails.
+
+    Returns
+    -------
+    Panel
+
+    Raises
+    ------
+    ValueError
+        For an unreadable file, an unknown column, an empty id, a file with only
+        one series, or a time stamp that repeats within a series.
+    """
+    path = os.fspath(path)
+    header, rows, lines = _read_rows(path)
+    id_index = _resolve_column(id_column, header, "id column", path)
+    if date_column is None:
+        date_index = next((k for k in range(len(header)) if k != id_index
+                           and _is_date(rows[0][k])), None)
+    elif date_column is False:
+        date_index = None
+    else:
+        date_index = _resolve_column(date_column, header, "date column", path)
+    if column is None:
+        candidates = [k for k in range(len(header)) if k not in (id_index, date_index)]
+        if not candidates:
+            raise ValueError(f"{path}: no column left for the target; name it with --column")
+        target_index = candidates[-1]
+    else:
+        target_index = _resolve_column(column, header, "column", path)
+    if id_index in (target_index, date_index):
+        raise ValueError(f"{path}: column {header[id_index]!r} is both the id and "
+                         f"{'the target' if id_index == target_index else 'the date column'}")
+    if target_index == date_index:
+        raise ValueError(f"{path}: column {header[target_index]!r} is both the target and the "
+                         "date column")
+
+    groups = {}
+    for row, line in zip(rows, lines):
+        series_id = row[id_index].strip()
+        if not series_id:
+            raise ValueError(f"{path}, line {line}, column {header[id_index]!r}: empty id")
+        groups.setdefault(series_id, []).append((row, line))
+    if len(groups) < 2:
+        raise ValueError(f"{path}: column {header[id_index]!r} holds one series only "
+                         f"({next(iter(groups))!r}); train it without --id-column")
+
+    panel = Panel({}, {}, header[id_index], header[target_index],
+                  None if date_index is None else header[date_index], path)
+    for series_id, group in groups.items():
+        if date_index is not None:
+            _check_unique_dates(group, date_index, header, series_id, path)
+        try:
+            panel.series[series_id] = _group_series(group, target_index, date_index, header,
+                                                    fill, f"{path}, series {series_id!r}")
+        except ValueError as e:
+            panel.failed[series_id] = str(e)
+    return panel
+
+
+def _read_rows(path):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise ValueError(f"{path}: the file is empty; expected a header row and data")
+            header = [h.strip() for h in header]
+            rows, lines = [], []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) > len(header):
+                    raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, "
+                                     f"expected {len(header)} (the header's)")
+                rows.append(row + [""] * (len(header) - len(row)))
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as e:
+        raise ValueError(f"{path}: not a readable CSV file ({e})") from None
+    if not rows:
+        raise ValueError(f"{path}: no data rows after the header")
+    return header, rows, lines
+
+
+def _is_date(text):
+    try:
+        parse_date(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _check_unique_dates(group, date_index, header, series_id, path):
+    """Refuse a time stamp that appears twice in one series (a fault of the whole file)."""
+    seen = {}
+    for row, line in group:
+        stamp = row[date_index].strip()
+        if stamp in seen:
+            raise ValueError(f"{path}, line {line}, column {header[date_index]!r}: series "
+                             f"{series_id!r} has time stamp {stamp!r} twice (also on line "
+                             f"{seen[stamp]}); expected one row per series and time step")
+        seen[stamp] = line
+
+
+def _group_series(group, target_index, date_index, header, fill, where):
+    """One series' rows as a Series (sorted by date when there are dates)."""
+    if date_index is not None:
+        dated = []
+        for row, line in group:
+            try:
+                moment, kind = parse_date(row[date_index])
+            except ValueError as e:
+                raise ValueError(f"line {line}, column {header[date_index]!r}: {e}") from None
+            dated.append((moment, kind, row, line))
+        dated.sort(key=lambda item: item[0])
+        dates = [item[0] for item in dated]
+        kinds = {item[1] for item in dated}
+        group = [(item[2], item[3]) for item in dated]
+        date_format = "datetime" if "datetime" in kinds else kinds.pop()
+    else:
+        dates = date_format = None
+    lines = [line for _, line in group]
+    values = np.empty(len(group))
+    missing = np.zeros(len(group), dtype=bool)
+    for i, (row, line) in enumerate(group):
+        cell = row[target_index].strip()
+        if cell.lower() in MISSING_MARKERS:
+            missing[i] = True
+            continue
+        try:
+            values[i] = float(cell)
+        except ValueError:
+            raise ValueError(f"line {line}, column {header[target_index]!r}: {cell!r} is not a "
+                             "number") from None
+        if not math.isfinite(values[i]):
+            raise ValueError(f"line {line}, column {header[target_index]!r}: {cell!r} is not a "
+                             "finite number")
+    values[missing] = np.nan
+    _fill_missing(values, missing, lines, header[target_index], fill, where)
+    return Series(values, header[target_index], dates=dates, date_format=date_format,
+                  source=where)
+
+
+# ------------------------------------------------------------------------------ one series
+def safe_name(series_id):
+    """A file name for a series id: the id itself when it is made of letters, digits,
+    ``.``, ``_`` and ``-`` (and does not start with a dot), else a cleaned form plus
+    eight hex digits of the id's SHA-1, so that different ids never share a file."""
+    cleaned = _UNSAFE.sub("_", series_id).lstrip(".")
+    if cleaned == series_id and cleaned:
+        return cleaned
+    digest = hashlib.sha1(series_id.encode("utf-8")).hexdigest()[:8]
+    return f"{cleaned[:60] or 'series'}-{digest}"
+
+
+def series_task(series_id, series, config):
+    """The plain-data task that trains one series (see ``train_series_task``)."""
+    return {"id": series_id, "name": series.name, "values": series.values.tolist(),
+            "dates": None if series.dates is None else
+            [format_date(d, series.date_format) for d in series.dates],
+            "date_format": series.date_format, "config": asdict(config)}
+
+
+def train_series_task(task):
+    """Train and score one series; runs anywhere (plain data in, plain data out).
+
+    Parameters
+    ----------
+    task : dict
+        ``series_task``'s: ``id``, ``name``, ``values``, ``dates`` (ISO strings or
+        None), ``date_format``, ``config`` (a ForecastConfig as a dict).
+
+    Returns
+    -------
+    dict
+        ``id``, ``length``; on success ``metrics`` (model and baselines), ``season``,
+        ``epochs``, ``seconds`` and ``checkpoint`` (the safetensors file's bytes), with
+        ``error`` None; for a series that cannot be trained (too short, constant ...)
+        ``error`` says why and the rest is None.
+    """
+    from .forecasting import ForecastConfig, train_forecaster
+
+    result = {"id": task["id"], "length": len(task["values"]), "metrics": None, "season": None,
+              "epochs": None, "seconds": None, "checkpoint": None, "error": None}
+    try:
+        dates = None if task["dates"] is None else [parse_date(d)[0] for d in task["dates"]]
+        series = Series(np.asarray(task["values"], dtype=np.float64), task["name"],
+                        dates=dates, date_format=task["date_format"], source=task["id"])
+        model, report = train_forecaster(series, ForecastConfig.from_dict(task["config"]))
+    except ValueError as e:
+        result["error"] = str(e)
+        return result
+    model.info["series_id"] = task["id"]
+    with tempfile.TemporaryDirectory(prefix="numbarnn-") as scratch:
+        path = os.path.join(scratch, "model.safetensors")
+        model.save(path)
+        with open(path, "rb") as f:
+            result["checkpoint"] = f.read()
+    result.update(metrics=report["metrics"], season=report["season"],
+                  epochs=report["training"]["epochs"], seconds=report["training"]["seconds"])
+    return result
+
+
+def warm_up_task(config):
+    """Compile (or load from numba's on-disk cache) the kernels that ``config`` trains
+    with, by training one network for one epoch on a tiny series.
+
+    Returns
+    -------
+    float
+        Seconds taken, imports included: the compile cost a fresh process pays.
+    """
+    start = time.perf_counter()
+    from .forecasting import ForecastConfig, train_forecaster
+
+    config = ForecastConfig.from_dict({**config, "epochs": 1, "members": 1, "season": 1,
+                                       "seasonal_diff": False, "test_size": None,
+                                       "val_size": None})
+    length = config.window + config.outputs + 2 * config.horizon + 1
+    train_forecaster(Series(1.0 + np.arange(length) % 5, "warm-up"), config)
+    return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------ a whole panel
+def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=None):
+    """Train one forecaster per series of ``panel`` and write the run directory.
+
+    Writes ``out_dir/series/<safe id>.safetensors`` for each trained series (as each
+    finishes, atomically), then ``out_dir/metrics.csv`` and ``out_dir/metrics.json``.
+
+    Parameters
+    ----------
+    panel : Panel
+    config : ForecastConfig
+        The same configuration (and seed) for every series.
+    out_dir : str
+        An existing directory.
+    workers, scheduler
+        Where the work runs: see ``numbarnn.parallel.map_tasks``.
+    on_result : callable, optional
+        Called with ``(done, total, result, share_beating)`` after each series.
+
+    Returns
+    -------
+    dict
+        The summary stored in ``metrics.json`` under ``summary``.
+    """
+    from .checkpoints import write_atomic, write_json
+    from .parallel import map_tasks
+
+    start = time.perf_counter()
+    series_dir = os.path.join(out_dir, SERIES_DIR)
+    os.makedirs(series_dir, exist_ok=True)
+    tasks = [series_task(series_id, series, config) for series_id, series in panel.series.items()]
+    beating = []
+
+    def finished(index, result):
+        if result["checkpoint"] is not None:
+            write_atomic(os.path.join(series_dir, safe_name(result["id"]) + ".safetensors"),
+                         result["checkpoint"])
+            beating.append(_beats_seasonal_naive(result["metrics"]))
+        if on_result is not None:
+            on_result(len(done) + 1, len(tasks), result,
+                      sum(beating) / len(beating) if beating else None)
+        done.append(index)
+
+    done = []
+    results, execution = map_tasks(train_series_task, tasks, workers=workers,
+                                   scheduler=scheduler, on_result=finished,
+                                   warm_up=(warm_up_task, asdict(config)))
+    by_id = {r["id"]: r for r in results}
+    rows = []
+    for series_id in panel.ids:
+        if series_id in panel.failed:
+            rows.append({"id": series_id, "length": None, "metrics": None,
+                         "error": panel.failed[series_id]})
+        else:
+            rows.append(by_id[series_id])
+    write_metrics_csv(os.path.join(out_dir, "metrics.csv"), rows)
+    summary = summarize(rows)
+    seconds = time.perf_counter() - start
+    summary.update(seconds=seconds, series_per_minute=60 * len(rows) / seconds,
+                   execution=execution)
+    write_json(os.path.join(out_dir, "metrics.json"), {
+        "kind": "panel", "source": panel.source, "id_column": panel.id_column,
+        "column": panel.column, "date_column": panel.date_column, "config": asdict(config),
+        "summary": summary,
+        "series": [{"id": r["id"], "checkpoint": None if r.get("checkpoint") is None else
+                    f"{SERIES_DIR}/{safe_name(r['id'])}.safetensors",
+                    "length": r["length"], "season": r.get("season"),
+                    "epochs": r.get("epochs"), "seconds": r.get("seconds"),
+                    "metrics": r["metrics"], "error": r["error"]} for r in rows]})
+    return summary
+
+
+def _beats_seasonal_naive(metrics):
+    model, baseline = metrics["model"]["mae"], metrics["seasonal_naive"]["mae"]
+    return model is not None and baseline is not None and model < baseline
+
+
+def write_metrics_csv(path, rows):
+    """One line per series: its status, the model's and both baselines' metrics, whether
+    the model beat seasonal naive (by MAE on the same test steps), and the error, if any.
+    Numbers are written in full (``repr``), so that equal runs give equal files."""
+    from .checkpoints import write_atomic
+
+    columns = ["id", "status", "length"]
+    columns += [f"{who}_{name}" for who in FORECASTERS for name in METRIC_NAMES]
+    columns += ["beats_seasonal_naive", "error"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        metrics = row["metrics"]
+        cells = [row["id"], "failed" if metrics is None else "ok",
+                 "" if row["length"] is None else row["length"]]
+        for who in FORECASTERS:
+            for name in METRIC_NAMES:
+                value = None if metrics is None else metrics[who][name]
+                cells.append("" if value is None else repr(float(value)))
+        cells.append("" if metrics is None else str(_beats_seasonal_naive(metrics)).lower())
+        cells.append(row["error"] or "")
+        writer.writerow(cells)
+    write_atomic(path, buffer.getvalue())
+
+
+def summarize(rows):
+    """Mean and median MASE and sMAPE of the model and both baselines over the trained
+    series, the share of them that beat seasonal naive, and which series failed and why."""
+    trained = [r for r in rows if r["metrics"] is not None]
+    summary = {"series": len(rows), "trained": len(trained),
+               "failed": [{"id": r["id"], "reason": r["error"]} for r in rows
+                          if r["metrics"] is None]}
+    for name in ("mase", "smape"):
+        summary[name] = {}
+        for who in FORECASTERS:
+            values = [r["metrics"][who][name] for r in trained
+                      if r["metrics"][who][name] is not None]
+            summary[name][who] = {"mean": float(np.mean(values)) if values else None,
+                                  "median": float(np.median(values)) if values else None}
+    summary["beat_seasonal_naive"] = (
+        sum(_beats_seasonal_naive(r["metrics"]) for r in trained) / len(trained)
+        if trained else None)
+    return summary
+
+
+# ------------------------------------------------------------------------------ forecasting
+def forecast_panel(run_dir, horizon=None):
+    """Forecast every series of a panel run directory.
+
+    Returns
+    -------
+    header : (str, str, str)
+        The id column's name, ``date`` (or ``step`` without dates), ``forecast``.
+    rows : list of (str, str, float)
+        Long format, series after series in the order of the training file.
+    """
+    import json
+
+    from .forecasting import Forecaster
+
+    path = os.path.join(run_dir, "metrics.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+        entries = [(e["id"], e["checkpoint"]) for e in run["series"] if e["checkpoint"]]
+        id_column = run["id_column"]
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file; is {run_dir} a many-series run?") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a many-series run summary ({e})") from None
+    rows, dated = [], True
+    for series_id, checkpoint in entries:
+        result = Forecaster.load(os.path.join(run_dir, checkpoint)).forecast(horizon)
+        dated = dated and result["dates"] is not None
+        labels = result["dates"] or [str(k) for k in range(1, len(result["values"]) + 1)]
+        rows += [(series_id, label, float(v)) for label, v in zip(labels, result["values"])]
+    return (id_column, "date" if dated else "step", "forecast"), rows
+
+
+def is_panel_run(run_dir):
+    """Whether ``run_dir`` holds a many-series run (``train_panel``'s output)."""
+    return os.path.isdir(os.path.join(run_dir, SERIES_DIR)) and \
+        not os.path.exists(os.path.join(run_dir, "model.safetensors"))
+
+
+__all__ = ["Panel", "forecast_panel", "is_panel_run", "read_panel_csv", "safe_name",
+           "series_task", "summarize", "synthetic_panel", "train_panel", "train_series_task",
+           "warm_up_task", "write_metrics_csv", "write_panel_csv"]
