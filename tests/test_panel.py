@@ -1,0 +1,97 @@
+"""numbarnn.panel: the synthetic panel, the long-format reader, per-series training."""
+import numpy as np
+import pytest
+
+from numbarnn.forecasting import ForecastConfig
+from numbarnn.panel import (read_panel_csv, safe_name, series_task, summarize, synthetic_panel,
+                            train_series_task, write_panel_csv)
+
+SMALL = ForecastConfig(window=6, horizon=3, hidden_size=4, epochs=3, members=1)
+
+
+def test_synthetic_panel_is_seeded_varied_and_has_short_series():
+    rows = synthetic_panel(40, seed=3)
+    assert rows == synthetic_panel(40, seed=3)
+    assert rows != synthetic_panel(40, seed=4)
+    lengths = {}
+    for series_id, _, value in rows:
+        lengths[series_id] = lengths.get(series_id, 0) + 1
+        assert value > 0
+    assert len(lengths) == 40
+    assert sum(n < 49 for n in lengths.values()) == 2           # 5 % too short
+    assert all(72 <= n <= 180 for n in lengths.values() if n >= 49)
+    levels = [np.mean([v for i, _, v in rows if i == series_id]) for series_id in lengths]
+    assert max(levels) / min(levels) > 10
+
+
+def test_csv_round_trip(tmp_path):
+    rows = synthetic_panel(5, seed=1, short_share=0)
+    path = tmp_path / "panel.csv"
+    write_panel_csv(path, rows, ("store", "day", "sales"))
+    panel = read_panel_csv(path, "store", column="sales", date_column="day")
+    assert list(panel.series) == sorted({r[0] for r in rows}) and not panel.failed
+    for series_id, series in panel.series.items():
+        expected = [(d, v) for i, d, v in rows if i == series_id]
+        assert series.values.tolist() == [v for _, v in expected]
+        assert series.frequency == "monthly" and series.name == "sales"
+    # the defaults find the date column and the target on their own
+    assert read_panel_csv(path, "store").date_column == "day"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    return path
+
+
+def test_rows_are_sorted_by_date_within_a_series(tmp_path):
+    path = write(tmp_path, "id,month,y\na,2020-02,2\nb,2020-01,5\na,2020-01,1\nb,2020-02,6\n")
+    panel = read_panel_csv(path, "id")
+    assert panel.series["a"].values.tolist() == [1, 2]
+    assert panel.series["b"].values.tolist() == [5, 6]
+
+
+def test_a_broken_series_is_reported_not_fatal(tmp_path):
+    path = write(tmp_path, "id,month,y\na,2020-01,1\na,2020-02,x\nb,2020-01,5\nb,2020-02,\n"
+                 "c,2020-01,1\nc,2020-02,2\n")
+    panel = read_panel_csv(path, "id")
+    assert list(panel.series) == ["c"] and panel.ids == ["c", "a", "b"]
+    assert "line 3" in panel.failed["a"] and "not a number" in panel.failed["a"]
+    assert "missing value" in panel.failed["b"]
+    assert read_panel_csv(path, "id", fill="ffill").failed.keys() == {"a"}
+
+
+@pytest.mark.parametrize("text, id_column, fragment", [
+    ("id,month,y\na,2020-01,1\nb,2020-01,2\n", "store", "'store': no such column"),
+    ("id,month,y\na,2020-01,1\na,2020-02,2\n", "id", "one series only"),
+    ("id,month,y\na,2020-01,1\nb,2020-01,2\na,2020-01,3\n", "id",
+     "series 'a' has time stamp '2020-01' twice (also on line 2)"),
+    ("id,month,y\n,2020-01,1\nb,2020-01,2\n", "id", "line 2, column 'id': empty id"),
+])
+def test_bad_input(tmp_path, text, id_column, fragment):
+    with pytest.raises(ValueError) as error:
+        read_panel_csv(write(tmp_path, text), id_column)
+    assert fragment in str(error.value)
+
+
+def test_safe_name_is_a_file_name_and_tells_ids_apart():
+    assert safe_name("store_01") == "store_01"
+    names = {safe_name(i) for i in ("a/b", "a:b", "a b", "../x", ".hidden", "")}
+    assert len(names) == 6
+    assert all("/" not in n and not n.startswith(".") and n for n in names)
+
+
+def test_task_trains_or_says_why_not(tmp_path):
+    rows = synthetic_panel(3, seed=2, short_share=0, min_length=40, max_length=40)
+    path = tmp_path / "p.csv"
+    write_panel_csv(path, rows)
+    panel = read_panel_csv(path, "id")
+    series_id, series = next(iter(panel.series.items()))
+    result = train_series_task(series_task(series_id, series, SMALL))
+    assert result["error"] is None and result["checkpoint"][:8] and result["length"] == 40
+    assert set(result["metrics"]) == {"model", "naive", "seasonal_naive"}
+    short = train_series_task(series_task(series_id, series.head(10), SMALL))
+    assert short["checkpoint"] is None and "needs at least" in short["error"]
+    summary = summarize([result, short])
+    assert summary["trained"] == 1 and summary["failed"][0]["id"] == series_id
+    assert summary["beat_seasonal_naive"] in (0.0, 1.0)
