@@ -74,8 +74,22 @@ def save_checkpoint(path, tensors, metadata, kind):
 
     arrays = {name: np.require(value, requirements="C") for name, value in tensors.items()}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": kind,
-              "metadata": json.dumps(metadata, allow_nan=False)}
-    write_atomic(path, save(arrays, metadata=header))
+              "metadata": json.dumps(metadata, allow_nan=False, sort_keys=True)}
+    write_atomic(path, _sorted_header(save(arrays, metadata=header)))
+
+
+def _sorted_header(data):
+    """The same safetensors bytes with the JSON header's keys sorted.
+
+    safetensors writes the header from a hash map, in an order that changes from
+    process to process; sorted, the same checkpoint is the same bytes anywhere.
+    The tensor offsets count from the end of the header, so they stay valid.
+    """
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.dumps(json.loads(data[8:8 + size]), sort_keys=True,
+                        separators=(",", ":")).encode("utf-8")
+    header += b" " * (-len(header) % 8)  # safetensors keeps the data 8-byte aligned
+    return struct.pack("<Q", len(header)) + header + data[8 + size:]
 
 
 def _read_header(path, data):

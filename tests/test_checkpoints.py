@@ -434,3 +434,19 @@ def test_run_dir_under_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="cannot create"):
         prepare_run_dir(tmp_path / "file" / "run")
+
+
+def test_the_same_checkpoint_is_the_same_bytes(tmp_path):
+    """safetensors orders its header by a hash map; numbarnn sorts it."""
+    tensors = {f"w{i}": np.arange(i + 1, dtype=np.float32) for i in range(8)}
+    metadata = {"b": 1, "a": {"y": 2, "x": 3}}
+    save_checkpoint(tmp_path / "one.safetensors", tensors, metadata, kind="text")
+    save_checkpoint(tmp_path / "two.safetensors", dict(reversed(list(tensors.items()))),
+                    dict(reversed(list(metadata.items()))), kind="text")
+    one = (tmp_path / "one.safetensors").read_bytes()
+    assert one == (tmp_path / "two.safetensors").read_bytes()
+    size = int.from_bytes(one[:8], "little")
+    assert size % 8 == 0 and one[8:8 + size].decode().rstrip(" ").startswith('{"__metadata__"')
+    from safetensors.numpy import load_file
+    loaded = load_file(str(tmp_path / "one.safetensors"))
+    assert all(np.array_equal(loaded[k], v) for k, v in tensors.items())

@@ -99,8 +99,8 @@ def test_without_dask_it_runs_serially_with_a_note(panel_csv, tmp_path, monkeypa
 
 
 def read_run(out):
-    """Every checkpoint's tensors and metadata, and metrics.csv."""
-    checkpoints = {p.name: load_checkpoint(p, "series") for p in (out / "series").iterdir()}
+    """Every checkpoint's bytes, and metrics.csv."""
+    checkpoints = {p.name: p.read_bytes() for p in (out / "series").iterdir()}
     return checkpoints, (out / "metrics.csv").read_text()
 
 
@@ -116,9 +116,5 @@ def test_local_cluster_gives_the_serial_answer(panel_csv, tmp_path):
     cluster_checkpoints, cluster_metrics = read_run(cluster)
     assert cluster_metrics == serial_metrics
     assert cluster_checkpoints.keys() == serial_checkpoints.keys()
-    for name, (tensors, metadata) in serial_checkpoints.items():
-        other_tensors, other_metadata = cluster_checkpoints[name]
-        assert other_metadata == metadata
-        assert other_tensors.keys() == tensors.keys()
-        for key, value in tensors.items():  # bit for bit
-            assert other_tensors[key].tobytes() == value.tobytes(), (name, key)
+    for name, data in serial_checkpoints.items():  # byte for byte
+        assert cluster_checkpoints[name] == data, name
