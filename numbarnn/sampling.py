@@ -192,6 +192,13 @@ def generate_part(part, parts, token, weights, is_lstm, hb, cur, c, uniforms, te
     return cur
 
 
+def _usable_cores():
+    """Cores this process may run on (its affinity mask, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class Sampler:
     """Generate text from a ``CharRNN`` and its ``Vocabulary``.
 
@@ -200,6 +207,18 @@ class Sampler:
 
     The weights are copied when the sampler is made: later training does not
     change what it samples.
+
+    Parameters
+    ----------
+    model : CharRNN
+    vocab : Vocabulary
+    threads : {None, 1, 2}
+        Threads that share each step (the text is the same either way).  None:
+        two where this process may use two cores and the hidden units split
+        into whole blocks of four gate rows (an LSTM with an even hidden size, an
+        RNN with one divisible by 8), else one.  The threads wait for each other
+        by spinning, so give 1 where two cores are not really available (a CPU
+        quota in a container, say).
     """
 
     def __init__(self, model, vocab, threads=None):
@@ -209,8 +228,8 @@ class Sampler:
         L, H = model.num_layers, model.hidden_size
         G = model.params["rnn.weight_ih_l0"].shape[0] // H
         halves = H % 2 == 0 and (G * H // 2) % 4 == 0  # whole blocks of four rows per part
-        if threads is None:
-            threads = 2 if (os.cpu_count() or 1) >= 2 and halves else 1
+        if threads is None:  # the threads spin at their barriers: only with two cores to run on
+            threads = 2 if _usable_cores() >= 2 and halves else 1
         if threads not in (1, 2) or (threads == 2 and not halves):
             raise ValueError(f"threads: got {threads!r}, expected 1, or 2 when each half of the "
                              "gate rows is a multiple of 4 (an LSTM with an even hidden size, "
