@@ -18,7 +18,7 @@ _RUN_OPTIONS = {
     "seq_len": "seq_len", "val_frac": "val_frac", "optimizer": "optimizer", "lr": "lr",
     "weight_decay": "weight_decay", "clip": "clip", "clip_mode": "clip_mode",
     "lr_schedule": "lr_schedule", "lr_step": "lr_step", "lr_gamma": "lr_gamma",
-    "eval_every": "eval_every", "seed": "seed", "dtype": "dtype",
+    "eval_every": "eval_every", "seed": "seed", "dtype": "dtype", "workers": "workers",
 }
 
 
@@ -80,6 +80,9 @@ def _load_corpus(corpus, encoding, echo):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+              help="Threads that share each batch (part of the run's configuration: the "
+                   "same seed and workers give the same run on any machine).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
 @click.option("--force", is_flag=True, help="Start over in an --out that holds a run.")
 @click.option("--sample", "sample_length", default=300, show_default=True,
@@ -147,12 +150,13 @@ def _check_unchanged(ctx, options, config):
                              "use --force to start over")
 
 
-def _print_sample(path, prime, length, temperature, top_k, seed, greedy, header=None):
+def _print_sample(path, prime, length, temperature, top_k, seed, greedy, header=None,
+                  threads=None):
     from numbarnn.sampling import Sampler
     from numbarnn.training import load_text_model
 
     model, vocab, _ = load_text_model(path)
-    sampler = Sampler(model, vocab)
+    sampler = Sampler(model, vocab, threads=threads)
     pieces = sampler.generate(length, prime=prime, temperature=temperature, top_k=top_k,
                               greedy=greedy, seed=seed)
     if header:
@@ -176,10 +180,13 @@ def _print_sample(path, prime, length, temperature, top_k, seed, greedy, header=
               help="Draw only among the K most likely characters; 0 for all.")
 @click.option("--seed", type=int, help="Random seed (the same seed, the same text).")
 @click.option("--greedy", is_flag=True, help="Always take the most likely character.")
-def generate(run, prime, length, temperature, top_k, seed, greedy):
+@click.option("--threads", type=click.IntRange(1, 2),
+              help="Threads per step [default: 2 where two cores are free]; the text is the "
+                   "same either way.")
+def generate(run, prime, length, temperature, top_k, seed, greedy, threads):
     """Sample text from a trained model: RUN is a train-text directory or a checkpoint file.
 
     The prime is printed, then the generated text as it comes.
     """
     with user_errors():
-        _print_sample(run, prime, length, temperature, top_k, seed, greedy)
+        _print_sample(run, prime, length, temperature, top_k, seed, greedy, threads=threads)

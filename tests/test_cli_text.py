@@ -31,7 +31,7 @@ def test_train_resume_generate(tmp_path, corpus):
     assert "sample (best checkpoint" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 10 and metrics["status"] == "finished"
-    assert metrics["config"]["hidden_size"] == 16
+    assert metrics["config"]["hidden_size"] == 16 and metrics["config"]["workers"] == 2
 
     result = run("train-text", corpus, "--out", out, "--steps", 20, "--resume", "--sample", 0)
     assert result.exit_code == 0, result.output
@@ -46,6 +46,9 @@ def test_train_resume_generate(tmp_path, corpus):
     assert first.output.startswith("the ") and len(first.output) == 4 + 60 + 1
     greedy = run("generate", out / "last.safetensors", "--greedy", "--length", 20)
     assert greedy.exit_code == 0 and len(greedy.output) == 21
+    one_thread = run("generate", out, "--prime", "the ", "--length", 60, "--seed", 3,
+                     "--threads", 1)
+    assert one_thread.output == first.output
 
 
 def test_existing_run_is_never_overwritten_without_force(tmp_path, corpus):
