@@ -22,8 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .series import (MISSING_MARKERS, Series, _fill_missing, _resolve_column, format_date,
-                     parse_date)
+from .series import Series, _resolve_column, format_date, parse_date, parse_numbers
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -274,23 +273,8 @@ def _group_series(group, target_index, date_index, header, fill, where):
     else:
         dates = date_format = None
     lines = [line for _, line in group]
-    values = np.empty(len(group))
-    missing = np.zeros(len(group), dtype=bool)
-    for i, (row, line) in enumerate(group):
-        cell = row[target_index].strip()
-        if cell.lower() in MISSING_MARKERS:
-            missing[i] = True
-            continue
-        try:
-            values[i] = float(cell)
-        except ValueError:
-            raise ValueError(f"line {line}, column {header[target_index]!r}: {cell!r} is not a "
-                             "number") from None
-        if not math.isfinite(values[i]):
-            raise ValueError(f"line {line}, column {header[target_index]!r}: {cell!r} is not a "
-                             "finite number")
-    values[missing] = np.nan
-    _fill_missing(values, missing, lines, header[target_index], fill, where)
+    values = parse_numbers([row for row, _ in group], target_index, lines, header[target_index],
+                           fill, where)
     return Series(values, header[target_index], dates=dates, date_format=date_format,
                   source=where)
 

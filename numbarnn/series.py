@@ -199,6 +199,47 @@ def _resolve_column(spec, header, what, path):
                      f"{', '.join(header)}")
 
 
+def parse_numbers(rows, index, lines, column, fill, where):
+    """The numbers in field ``index`` of the CSV ``rows``, missing cells filled by ``fill``.
+
+    Parameters
+    ----------
+    rows : list of lists of str
+    index : int
+    lines : list of int
+        The file line of each row, for errors.
+    column : str
+        The column's name, for errors.
+    fill : {None, 'ffill', 'interpolate'}
+    where : str
+        The file (or series) the rows come from, for errors.
+
+    Raises
+    ------
+    ValueError
+        Naming the line and column of a cell that is not a finite number, or of
+        the first missing one when ``fill`` is None.
+    """
+    values = np.empty(len(rows))
+    missing = np.zeros(len(rows), dtype=bool)
+    for i, row in enumerate(rows):
+        cell = row[index].strip()
+        if cell.lower() in MISSING_MARKERS:
+            missing[i] = True
+            continue
+        try:
+            values[i] = float(cell)
+        except ValueError:
+            raise ValueError(f"{where}, line {lines[i]}, column {column!r}: {cell!r} is not a "
+                             "number") from None
+        if not math.isfinite(values[i]):
+            raise ValueError(f"{where}, line {lines[i]}, column {column!r}: {cell!r} is not a "
+                             "finite number")
+    values[missing] = np.nan
+    _fill_missing(values, missing, lines, column, fill, where)
+    return values
+
+
 def _fill_missing(values, missing, lines, column, fill, path):
     """Fill the NaNs of one column in place by ``fill``, or refuse naming the first one."""
     if not missing.any():
@@ -302,24 +343,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
                          f"{'the date column' if target_index == date_index else 'a feature'}")
 
     def numeric(index):
-        values = np.empty(len(rows))
-        missing = np.zeros(len(rows), dtype=bool)
-        for i, row in enumerate(rows):
-            cell = row[index].strip()
-            if cell.lower() in MISSING_MARKERS:
-                missing[i] = True
-                continue
-            try:
-                values[i] = float(cell)
-            except ValueError:
-                raise ValueError(f"{path}, line {lines[i]}, column {header[index]!r}: {cell!r} "
-                                 "is not a number") from None
-            if not math.isfinite(values[i]):
-                raise ValueError(f"{path}, line {lines[i]}, column {header[index]!r}: {cell!r} "
-                                 "is not a finite number")
-        values[missing] = np.nan
-        _fill_missing(values, missing, lines, header[index], fill, path)
-        return values
+        return parse_numbers(rows, index, lines, header[index], fill, path)
 
     values = numeric(target_index)
     feature_values = np.stack([numeric(k) for k in feature_indices], axis=1) if features \
