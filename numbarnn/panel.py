@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .series import Series, _resolve_column, format_date, parse_date, parse_numbers
+from .series import (Series, _resolve_column, format_date, parse_date, parse_numbers,
+                     read_csv_rows)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -163,7 +164,7 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None):
         one series, or a time stamp that repeats within a series.
     """
     path = os.fspath(path)
-    header, rows, lines = _read_rows(path)
+    header, rows, lines = read_csv_rows(path)
     id_index = _resolve_column(id_column, header, "id column", path)
     if date_column is None:
         date_index = next((k for k in range(len(header)) if k != id_index
@@ -207,32 +208,6 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None):
         except ValueError as e:
             panel.failed[series_id] = str(e)
     return panel
-
-
-def _read_rows(path):
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{path}: the file is empty; expected a header row and data")
-            header = [h.strip() for h in header]
-            rows, lines = [], []
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                if len(row) > len(header):
-                    raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, "
-                                     f"expected {len(header)} (the header's)")
-                rows.append(row + [""] * (len(header) - len(row)))
-                lines.append(reader.line_num)
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a UTF-8 text file") from None
-    except csv.Error as e:
-        raise ValueError(f"{path}: not a readable CSV file ({e})") from None
-    if not rows:
-        raise ValueError(f"{path}: no data rows after the header")
-    return header, rows, lines
 
 
 def _is_date(text):

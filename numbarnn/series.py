@@ -199,6 +199,34 @@ def _resolve_column(spec, header, what, path):
                      f"{', '.join(header)}")
 
 
+def read_csv_rows(path):
+    """The header, the non-blank rows (padded to the header's length) and their file
+    line numbers of a UTF-8 CSV file; one clear ``ValueError`` for what cannot be read."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise ValueError(f"{path}: the file is empty; expected a header row and data")
+            header = [h.strip() for h in header]
+            rows, lines = [], []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) > len(header):
+                    raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, "
+                                     f"expected {len(header)} (the header's)")
+                rows.append(row + [""] * (len(header) - len(row)))
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as e:
+        raise ValueError(f"{path}: not a readable CSV file ({e})") from None
+    if not rows:
+        raise ValueError(f"{path}: no data rows after the header")
+    return header, rows, lines
+
+
 def parse_numbers(rows, index, lines, column, fill, where):
     """The numbers in field ``index`` of the CSV ``rows``, missing cells filled by ``fill``.
 
@@ -296,28 +324,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
     features = list(features or [])
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{path}: the file is empty; expected a header row and data")
-            header = [h.strip() for h in header]
-            rows, lines = [], []
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue  # blank line
-                if len(row) > len(header):
-                    raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, "
-                                     f"expected {len(header)} (the header's)")
-                rows.append(row + [""] * (len(header) - len(row)))
-                lines.append(reader.line_num)
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a UTF-8 text file") from None
-    except csv.Error as e:
-        raise ValueError(f"{path}: not a readable CSV file ({e})") from None
-    if not rows:
-        raise ValueError(f"{path}: no data rows after the header")
+    header, rows, lines = read_csv_rows(path)
 
     if date_column is None:
         try:
