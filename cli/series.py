@@ -4,6 +4,7 @@ Only Click is imported at module level; numbarnn (and numba with it) loads insid
 the commands, so that ``numbarnn --help`` stays fast.
 """
 import os
+import sys
 
 import click
 
@@ -115,10 +116,12 @@ def metrics_table(metrics):
               "local Dask cluster [default: one per core; 0: serially in this process].")
 @click.option("--scheduler", metavar="ADDRESS", help="With --id-column: run on this Dask "
               "scheduler (tcp://host:8786) instead of a local cluster.")
+@click.option("--resume", is_flag=True, help="With --id-column: continue the run in --out, "
+              "training only the series that have no result there yet.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, only the metrics table.")
 def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, features,
                  synthetic, length, backtest, backtest_step, id_column, workers, scheduler,
-                 quiet, **settings):
+                 resume, quiet, **settings):
     """Train a recurrent forecaster on CSV (default: the built-in airline passengers).
 
     The last --test-size steps are held out; the model is scored on them beside
@@ -138,11 +141,12 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     with user_errors():
         if csv_path and synthetic:
             raise ValueError("CSV and --synthetic: give one or the other")
-        if id_column is None and (workers is not None or scheduler):
-            raise ValueError("--workers and --scheduler: only with --id-column (many series)")
+        if id_column is None and (workers is not None or scheduler or resume):
+            raise ValueError("--workers, --scheduler and --resume: only with --id-column "
+                             "(many series)")
     if id_column is not None:
-        _train_panel(csv_path, out_dir, force, id_column, column, date_column, no_dates, fill,
-                     features, synthetic, backtest, workers, scheduler, quiet, settings)
+        _train_panel(csv_path, out_dir, force, resume, id_column, column, date_column, no_dates,
+                     fill, features, synthetic, backtest, workers, scheduler, quiet, settings)
         return
     with user_errors():
         if csv_path:
@@ -194,12 +198,13 @@ def _config_settings(settings):
     return settings
 
 
-def _train_panel(csv_path, out_dir, force, id_column, column, date_column, no_dates, fill,
-                 features, synthetic, backtest, workers, scheduler, quiet, settings):
+def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_column, no_dates,
+                 fill, features, synthetic, backtest, workers, scheduler, quiet, settings):
     """``train-series --id-column``: one model per series of a long-format CSV."""
     from numbarnn.checkpoints import prepare_run_dir
     from numbarnn.forecasting import ForecastConfig
     from numbarnn.panel import read_panel_csv, train_panel
+    from numbarnn.parallel import WorkerLost
     from numbarnn.progress import Progress
 
     with user_errors():
@@ -213,9 +218,9 @@ def _train_panel(csv_path, out_dir, force, id_column, column, date_column, no_da
         config = ForecastConfig(**_config_settings(settings))
         panel = read_panel_csv(csv_path, id_column, column,
                                False if no_dates else date_column, fill)
-        prepare_run_dir(out_dir, force=force, resumable=False)
+        prepare_run_dir(out_dir, resume=resume, force=force)
     progress = Progress(enabled=not quiet)
-    progress.log(f"training {len(panel.series)} series of {csv_path} "
+    progress.log(f"{'resuming' if resume else 'training'} {len(panel.series)} series of {csv_path} "
                  f"({len(panel.failed)} unreadable): {config.cell.upper()} "
                  f"{config.hidden_size}x{config.num_layers}, window {config.window}, "
                  f"horizon {config.horizon}")
@@ -228,10 +233,18 @@ def _train_panel(csv_path, out_dir, force, id_column, column, date_column, no_da
                         f"{'n/a' if share is None else f'{share:.0%}'}  {result['id']}: {status}")
 
     with user_errors():
-        summary = train_panel(panel, config, out_dir, workers=workers, scheduler=scheduler,
-                              on_result=report)
-    progress.close()
+        try:
+            summary = train_panel(panel, config, out_dir, workers=workers, scheduler=scheduler,
+                                  on_result=report, resume=resume)
+        except WorkerLost as e:
+            raise click.ClickException(str(e)) from None
+        finally:
+            progress.close()
     execution = summary["execution"]
+    if summary["status"] == "interrupted":
+        click.echo(f"interrupted: {summary['trained']} series trained and saved in {out_dir}; "
+                   "run the same command with --resume to train the rest", err=True)
+        sys.exit(130)
     if execution["note"]:
         click.echo(execution["note"], err=True)
     for line in panel_summary_lines(summary):
@@ -243,14 +256,21 @@ def _train_panel(csv_path, out_dir, force, id_column, column, date_column, no_da
 def panel_summary_lines(summary):
     """The many-series summary as text lines."""
     execution = summary["execution"]
-    where = {"serial": "serially in this process", "local-cluster": "on a local Dask cluster",
-             "scheduler": "on the Dask scheduler's cluster"}[execution["mode"]]
-    warm_up = list(execution["warm_up"].values())
-    lines = [f"{summary['trained']} of {summary['series']} series trained {where} "
-             f"({execution['workers']} worker{'s' if execution['workers'] > 1 else ''}) in "
-             f"{summary['seconds']:.1f} s: {summary['series_per_minute']:.1f} series per "
-             f"minute; compiling or loading the kernels took {max(warm_up, default=0):.1f} s "
-             "per worker"]
+    reused = execution["reused"]
+    if execution["mode"] is None:
+        lines = [f"{summary['trained']} of {summary['series']} series trained: every result "
+                 "was already stored, nothing left to train"]
+    else:
+        where = {"serial": "serially in this process",
+                 "local-cluster": "on a local Dask cluster",
+                 "scheduler": "on the Dask scheduler's cluster"}[execution["mode"]]
+        warm_up = list(execution["warm_up"].values())
+        lines = [f"{summary['trained']} of {summary['series']} series trained "
+                 + (f"({reused} stored by the earlier run, the rest now) " if reused else "")
+                 + f"{where} ({execution['workers']} worker"
+                 f"{'s' if execution['workers'] > 1 else ''}) in {summary['seconds']:.1f} s: "
+                 f"{summary['series_per_minute']:.1f} series per minute; compiling or loading "
+                 f"the kernels took {max(warm_up, default=0):.1f} s per worker"]
     if summary["trained"]:
         share = summary["beat_seasonal_naive"]
         lines.append(f"the model beats seasonal naive (MAE) on {share:.0%} of the series")

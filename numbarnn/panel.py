@@ -335,11 +335,14 @@ def warm_up_task(config):
 
 
 # ------------------------------------------------------------------------------ a whole panel
-def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=None):
+def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=None,
+                resume=False):
     """Train one forecaster per series of ``panel`` and write the run directory.
 
-    Writes ``out_dir/series/<safe id>.safetensors`` for each trained series (as each
-    finishes, atomically), then ``out_dir/metrics.csv`` and ``out_dir/metrics.json``.
+    Each series' checkpoint and result go to ``out_dir/series/<safe id>.safetensors``
+    and ``.json`` as it finishes (atomically); ``out_dir/metrics.csv`` and
+    ``out_dir/metrics.json`` are written at the start, at the end, and when Ctrl-C
+    stops the run, which keeps every finished series.
 
     Parameters
     ----------
@@ -352,58 +355,99 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
         Where the work runs: see ``numbarnn.parallel.map_tasks``.
     on_result : callable, optional
         Called with ``(done, total, result, share_beating)`` after each series.
+    resume : bool
+        Continue the run in ``out_dir``: series whose data and configuration are
+        unchanged keep their stored results; the others are trained.
 
     Returns
     -------
     dict
-        The summary stored in ``metrics.json`` under ``summary``.
+        The summary stored in ``metrics.json`` under ``summary``; its ``status`` is
+        'finished' or 'interrupted'.
+
+    Raises
+    ------
+    ValueError
+        On ``resume``, when ``out_dir`` was trained with another configuration or
+        target column.
     """
-    from .checkpoints import write_atomic, write_json
-    from .parallel import map_tasks
+    from .parallel import ResultStore, run_tasks
 
     start = time.perf_counter()
-    series_dir = os.path.join(out_dir, SERIES_DIR)
-    os.makedirs(series_dir, exist_ok=True)
+    store = ResultStore(os.path.join(out_dir, SERIES_DIR))
+    if resume:
+        _check_same_run(out_dir, panel, config)
     tasks = [series_task(series_id, series, config) for series_id, series in panel.series.items()]
+    names = [safe_name(task["id"]) for task in tasks]
+    _write_panel_run(out_dir, panel, config, [], "running", None)
     beating = []
 
     def finished(index, result):
         if result["checkpoint"] is not None:
-            write_atomic(os.path.join(series_dir, safe_name(result["id"]) + ".safetensors"),
-                         result["checkpoint"])
             beating.append(_beats_seasonal_naive(result["metrics"]))
+        done[0] += 1
         if on_result is not None:
-            on_result(len(done) + 1, len(tasks), result,
+            on_result(done[0], len(tasks), result,
                       sum(beating) / len(beating) if beating else None)
-        done.append(index)
 
-    done = []
-    results, execution = map_tasks(train_series_task, tasks, workers=workers,
-                                   scheduler=scheduler, on_result=finished,
+    done = [0]
+    results, execution = run_tasks(train_series_task, tasks, names, store, resume=resume,
+                                   workers=workers, scheduler=scheduler, on_result=finished,
                                    warm_up=(warm_up_task, asdict(config)))
-    by_id = {r["id"]: r for r in results}
+    by_id = {r["id"]: r for r in results if r is not None}
     rows = []
     for series_id in panel.ids:
         if series_id in panel.failed:
             rows.append({"id": series_id, "length": None, "metrics": None,
                          "error": panel.failed[series_id]})
-        else:
+        elif series_id in by_id:
             rows.append(by_id[series_id])
-    write_metrics_csv(os.path.join(out_dir, "metrics.csv"), rows)
     summary = summarize(rows)
     seconds = time.perf_counter() - start
-    summary.update(seconds=seconds, series_per_minute=60 * len(rows) / seconds,
+    trained_now = sum(r is not None for r in results) - execution["reused"]
+    summary.update(status=execution["status"], total=len(panel.ids), seconds=seconds,
+                   series_per_minute=60 * trained_now / seconds,
                    execution=execution)
+    _write_panel_run(out_dir, panel, config, rows, execution["status"], summary)
+    return summary
+
+
+def _write_panel_run(out_dir, panel, config, rows, status, summary):
+    """``metrics.csv`` and ``metrics.json`` for the series in ``rows``."""
+    from .checkpoints import write_json
+
+    write_metrics_csv(os.path.join(out_dir, "metrics.csv"), rows)
     write_json(os.path.join(out_dir, "metrics.json"), {
-        "kind": "panel", "source": panel.source, "id_column": panel.id_column,
-        "column": panel.column, "date_column": panel.date_column, "config": asdict(config),
-        "summary": summary,
+        "kind": "panel", "status": status, "source": panel.source,
+        "id_column": panel.id_column, "column": panel.column, "date_column": panel.date_column,
+        "config": asdict(config), "summary": summary,
         "series": [{"id": r["id"], "checkpoint": None if r.get("checkpoint") is None else
                     f"{SERIES_DIR}/{safe_name(r['id'])}.safetensors",
                     "length": r["length"], "season": r.get("season"),
                     "epochs": r.get("epochs"), "seconds": r.get("seconds"),
                     "metrics": r["metrics"], "error": r["error"]} for r in rows]})
-    return summary
+
+
+def _check_same_run(out_dir, panel, config):
+    """Refuse to resume a run that was trained with other settings."""
+    import json
+
+    path = os.path.join(out_dir, "metrics.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+        before = run["config"]
+        target = run["column"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # nothing to compare with: only series whose stored task is identical are kept
+    changed = [f"{key} {before.get(key)!r} -> {value!r}" for key, value in asdict(config).items()
+               if before.get(key) != value]
+    if target != panel.column:
+        changed.append(f"column {target!r} -> {panel.column!r}")
+    if changed:
+        raise ValueError(f"--resume: {out_dir} was trained with other settings "
+                         f"({', '.join(changed)}); resume with the same ones, or use --force "
+                         "to start over")
 
 
 def _beats_seasonal_naive(metrics):

@@ -1,7 +1,9 @@
 """Map a plain-data task over many inputs: serially in-process, or on Dask.
 
 ``map_tasks`` runs ``function(task)`` for every task and hands each result to a
-callback as it arrives, so that the caller can write it at once.  Tasks and
+callback as it arrives, so that the caller can write it at once.  ``run_tasks``
+adds a ``ResultStore``: every finished result goes to disk at once, Ctrl-C keeps
+what finished, and a resumed run skips the tasks whose results are stored.  Tasks and
 results must be plain data (lists, dicts, strings, numbers, bytes) and
 ``function`` importable by name: on Dask they travel to worker processes, or to
 other machines.
@@ -14,10 +16,19 @@ Where the work runs:
   single-threaded processes (default: one per core); without it: serially, with a
   note saying so.
 """
+import contextlib
+import hashlib
 import importlib.util
+import json
 import logging
 import os
+import signal
+import threading
 import time
+
+
+class WorkerLost(RuntimeError):
+    """A task whose workers kept dying: Dask retried it on others and gave up."""
 
 
 def dask_available():
@@ -85,14 +96,30 @@ def _map_serial(function, tasks, on_result, warm_up, note):
     return results, execution
 
 
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c():
+    """Start processes that ignore SIGINT (they inherit it): Ctrl-C in a terminal reaches
+    the whole process group, and only this process should act on it, by closing the
+    cluster, rather than every worker dying with a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _map_dask(function, tasks, workers, scheduler, on_result, warm_up):
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler is None:
         workers = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        with _workers_ignore_ctrl_c():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     else:
         try:
@@ -112,7 +139,14 @@ def _map_dask(function, tasks, workers, scheduler, on_result, warm_up):
         results = [None] * len(tasks)
         for future in as_completed(futures):
             index = index_of[future.key]
-            results[index] = future.result()
+            try:
+                results[index] = future.result()
+            except Exception as e:
+                if type(e).__name__ == "KilledWorker":  # its worker died, then the retries'
+                    raise WorkerLost(f"task {index + 1} of {len(tasks)} was running on each of "
+                                     f"the workers that died under it ({e}); the tasks that "
+                                     "finished are kept") from None
+                raise
             future.release()
             if on_result is not None:
                 on_result(index, results[index])
@@ -121,3 +155,108 @@ def _map_dask(function, tasks, workers, scheduler, on_result, warm_up):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+# ------------------------------------------------------------------------------ stored results
+def task_digest(task):
+    """SHA-256 of a plain-data task (JSON with sorted keys): equal digests, equal work."""
+    text = json.dumps(task, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ResultStore:
+    """Finished task results in a directory: ``NAME.json`` per task, and
+    ``NAME.safetensors`` for a result's ``checkpoint`` bytes.
+
+    The checkpoint is written first and the JSON last, both atomically, so a JSON
+    file means a complete result, whatever stopped the run.  Each JSON holds the
+    task's digest: a result is reused only for the very same task.
+    """
+
+    def __init__(self, directory):
+        self.directory = os.fspath(directory)
+
+    def checkpoint_path(self, name):
+        return os.path.join(self.directory, name + ".safetensors")
+
+    def _json_path(self, name):
+        return os.path.join(self.directory, name + ".json")
+
+    def save(self, name, digest, result):
+        """Store ``result``; its ``checkpoint`` bytes (if any) go to their own file."""
+        from .checkpoints import write_atomic, write_json
+
+        os.makedirs(self.directory, exist_ok=True)
+        record = {key: value for key, value in result.items() if key != "checkpoint"}
+        record["has_checkpoint"] = result.get("checkpoint") is not None
+        if record["has_checkpoint"]:
+            write_atomic(self.checkpoint_path(name), result["checkpoint"])
+        write_json(self._json_path(name), {"digest": digest, "result": record})
+
+    def load(self, name, digest):
+        """The stored result of this very task (``checkpoint`` as bytes, or None), or None
+        when there is none, it belongs to another task, or its files are unreadable."""
+        try:
+            with open(self._json_path(name), encoding="utf-8") as f:
+                stored = json.load(f)
+            if stored["digest"] != digest:
+                return None
+            result = dict(stored["result"])
+            checkpoint = None
+            if result.pop("has_checkpoint"):
+                with open(self.checkpoint_path(name), "rb") as f:
+                    checkpoint = f.read()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        result["checkpoint"] = checkpoint
+        return result
+
+
+def run_tasks(function, tasks, names, store, resume=False, workers=None, scheduler=None,
+              on_result=None, warm_up=None):
+    """``map_tasks`` with every result stored as it arrives, and Ctrl-C survived.
+
+    Parameters
+    ----------
+    function, tasks, workers, scheduler, warm_up
+        As for ``map_tasks``.
+    names : list of str
+        A file name per task, for ``store``.
+    store : ResultStore
+    resume : bool
+        Reuse the stored results of identical tasks instead of running them again.
+    on_result : callable, optional
+        ``on_result(index, result)`` for every task run now (not the reused ones),
+        after its result is stored.
+
+    Returns
+    -------
+    results : list
+        In task order; None for the tasks that did not finish.
+    execution : dict
+        ``map_tasks``'s, plus ``reused`` (tasks skipped on resume) and ``status``:
+        'finished', or 'interrupted' after Ctrl-C (the cluster is closed, every result
+        that arrived before is stored).
+    """
+    digests = [task_digest(task) for task in tasks]
+    results = [store.load(name, digest) if resume else None
+               for name, digest in zip(names, digests)]
+    pending = [k for k, result in enumerate(results) if result is None]
+
+    def finished(position, result):
+        index = pending[position]
+        store.save(names[index], digests[index], result)
+        results[index] = result
+        if on_result is not None:
+            on_result(index, result)
+
+    execution = {"mode": None, "workers": 0, "warm_up": {}, "note": None}
+    status = "finished"
+    try:
+        if pending:
+            _, execution = map_tasks(function, [tasks[k] for k in pending], workers=workers,
+                                     scheduler=scheduler, on_result=finished, warm_up=warm_up)
+    except KeyboardInterrupt:
+        status = "interrupted"
+    execution.update(reused=len(tasks) - len(pending), status=status)
+    return results, execution

@@ -1,6 +1,7 @@
 """``train-series --id-column`` and ``forecast`` of a many-series run, serially and on Dask."""
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -49,8 +50,11 @@ def test_serial_run_then_forecast(panel_csv, tmp_path):
     assert result.exit_code == 0, result.output
     assert "3 of 4 series trained serially" in result.output
     assert "store_9: the series has 8 rows" in result.output
-    assert sorted(p.name for p in (out / "series").iterdir()) == \
+    assert sorted(p.name for p in (out / "series").glob("*.safetensors")) == \
         ["store_0.safetensors", "store_1.safetensors", "store_2.safetensors"]
+    # every result is stored as it arrives, a failed one too (for --resume)
+    assert sorted(p.name for p in (out / "series").glob("*.json")) == \
+        ["store_0.json", "store_1.json", "store_2.json", "store_9.json"]
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [r["id"] for r in rows] == ["store_0", "store_1", "store_2", "store_9"]
     assert [r["status"] for r in rows] == ["ok", "ok", "ok", "failed"]
@@ -100,7 +104,7 @@ def test_without_dask_it_runs_serially_with_a_note(panel_csv, tmp_path, monkeypa
 
 def read_run(out):
     """Every checkpoint's bytes, and metrics.csv."""
-    checkpoints = {p.name: p.read_bytes() for p in (out / "series").iterdir()}
+    checkpoints = {p.name: p.read_bytes() for p in (out / "series").glob("*.safetensors")}
     return checkpoints, (out / "metrics.csv").read_text()
 
 
@@ -118,3 +122,139 @@ def test_local_cluster_gives_the_serial_answer(panel_csv, tmp_path):
     assert cluster_checkpoints.keys() == serial_checkpoints.keys()
     for name, data in serial_checkpoints.items():  # byte for byte
         assert cluster_checkpoints[name] == data, name
+
+
+# ------------------------------------------------------------------------------ faults and resume
+def test_ctrl_c_keeps_finished_series_and_resume_trains_the_rest(panel_csv, tmp_path,
+                                                                 monkeypatch):
+    from numbarnn import panel as panel_module
+
+    straight = tmp_path / "straight"
+    assert train(panel_csv, straight, "--workers", "0").exit_code == 0
+
+    calls = []
+    real_task = panel_module.train_series_task
+
+    def ctrl_c_during_the_third(task):
+        calls.append(task["id"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as Ctrl-C does, in the middle of a series
+        return real_task(task)
+
+    monkeypatch.setattr(panel_module, "train_series_task", ctrl_c_during_the_third)
+    out = tmp_path / "run"
+    result = train(panel_csv, out, "--workers", "0")
+    assert result.exit_code == 130, result.output
+    assert "interrupted: 2 series trained and saved" in result.output
+    assert "--resume" in result.output
+    run_json = json.loads((out / "metrics.json").read_text())
+    assert run_json["status"] == "interrupted"
+    assert [s["id"] for s in run_json["series"]] == ["store_0", "store_1"]
+    assert sorted(p.name for p in (out / "series").glob("*.safetensors")) == \
+        ["store_0.safetensors", "store_1.safetensors"]
+
+    # a resumed run with other settings is refused, and changes nothing
+    before = read_run(out)
+    changed = run("train-series", panel_csv, "--id-column", "store", "--column", "sales",
+                  "--out", out, *SMALL, "--hidden", "5", "--resume", "--workers", "0")
+    assert_one_line_error(changed, "other settings", "hidden_size 4 -> 5")
+    assert read_run(out) == before
+
+    calls.clear()
+    result = train(panel_csv, out, "--workers", "0", "--resume")
+    assert result.exit_code == 0, result.output
+    assert calls == ["store_2", "store_9"]  # only what had not finished
+    assert "(2 stored by the earlier run, the rest now)" in result.output
+    assert read_run(out) == read_run(straight)  # as if never interrupted, byte for byte
+
+    calls.clear()
+    result = train(panel_csv, out, "--workers", "0", "--resume")
+    assert result.exit_code == 0 and calls == []
+    assert "nothing left to train" in result.output
+
+
+def test_resume_retrains_a_series_whose_data_changed(panel_csv, tmp_path, monkeypatch):
+    from numbarnn import panel as panel_module
+
+    out = tmp_path / "run"
+    assert train(panel_csv, out, "--workers", "0").exit_code == 0
+    lines = panel_csv.read_text().splitlines()
+    edited = [line.replace(line.rsplit(",", 1)[1], "1234.5") if i == 5 else line
+              for i, line in enumerate(lines)]
+    assert edited[5].startswith("store_0,")
+    panel_csv.write_text("\n".join(edited) + "\n")
+    calls = []
+    real_task = panel_module.train_series_task
+    monkeypatch.setattr(panel_module, "train_series_task",
+                        lambda task: (calls.append(task["id"]), real_task(task))[1])
+    assert train(panel_csv, out, "--workers", "0", "--resume").exit_code == 0
+    assert calls == ["store_0"]
+
+
+def test_resume_needs_a_run_and_many_series(panel_csv, tmp_path):
+    assert_one_line_error(train(panel_csv, tmp_path / "none", "--resume"), "nothing to resume")
+    assert_one_line_error(run("train-series", "--resume", "--out", tmp_path / "x"),
+                          "only with --id-column")
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_any_number_of_workers_gives_the_serial_answer(panel_csv, tmp_path, workers):
+    pytest.importorskip("distributed")
+    serial, cluster = tmp_path / "serial", tmp_path / "cluster"
+    assert train(panel_csv, serial, "--workers", "0").exit_code == 0
+    result = train(panel_csv, cluster, "--workers", str(workers))
+    assert result.exit_code == 0, result.output
+    assert f"on a local Dask cluster ({workers} worker" in result.output
+    assert read_run(cluster) == read_run(serial)
+
+
+def test_a_killed_worker_does_not_lose_the_run(panel_csv, tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from numbarnn import panel as panel_module
+
+    import killing_task  # tests/killing_task.py: workers import it by name
+
+    serial = tmp_path / "serial"
+    assert train(panel_csv, serial, "--workers", "0").exit_code == 0
+    monkeypatch.setenv(killing_task.MARKER_DIR, str(tmp_path))  # the workers inherit it
+    monkeypatch.setattr(panel_module, "train_series_task", killing_task.train_or_kill_worker)
+    cluster = tmp_path / "cluster"
+    result = train(panel_csv, cluster, "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "killed-store_1").exists()  # a worker died training store_1 ...
+    assert read_run(cluster) == read_run(serial)   # ... and Dask retried it elsewhere
+
+
+def test_ctrl_c_in_a_terminal_stops_the_cluster_and_keeps_finished_series(tmp_path):
+    """A real SIGINT to the whole process group, as a terminal sends it, during a local
+    cluster run: exit 130, no worker tracebacks, finished series kept, resume completes."""
+    pytest.importorskip("distributed")
+    import glob
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rows = synthetic_panel(8, seed=2, short_share=0, min_length=60, max_length=60)
+    data = tmp_path / "p.csv"
+    write_panel_csv(data, rows)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "numbarnn", "train-series", str(data), "--id-column", "id",
+               "--out", str(out), "--window", "6", "--horizon", "3", "--hidden", "8",
+               "--members", "1", "--epochs", "200", "--patience", "200", "--workers", "2"]
+    # the test runner may ignore SIGINT, and children inherit that: give them the default
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not glob.glob(str(out / "series" / "*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    assert "Traceback" not in output and "run the same command with --resume" in output
+    finished = json.loads((out / "metrics.json").read_text())
+    assert finished["status"] == "interrupted" and 1 <= len(finished["series"]) < 8
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert json.loads((out / "metrics.json").read_text())["summary"]["trained"] == 8
