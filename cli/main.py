@@ -8,6 +8,7 @@ import click
 import numbarnn
 
 from .series import forecast, train_series
+from .sweep import sweep
 from .text import generate, train_text
 
 
@@ -64,6 +65,7 @@ cli.add_command(train_text)
 cli.add_command(generate)
 cli.add_command(train_series)
 cli.add_command(forecast)
+cli.add_command(sweep)
 
 
 def main():

@@ -581,7 +581,8 @@ def train_forecaster(series, config=None, progress=None, **options):
         With the best weights; its stored history is the end of the whole series.
     report : dict
         ``metrics`` of the model and the ``naive`` and ``seasonal_naive`` baselines on the
-        test, ``test`` (dates, actuals, forecasts), ``training`` (epochs, losses, seconds),
+        test, ``validation`` the same on the validation steps (None when the validation
+        is shorter than the horizon), ``test`` (dates, actuals, forecasts), ``training`` (epochs, losses, seconds),
         ``season``, ``transforms``, ``config``.
     """
     config = _merge(config, options)
@@ -618,6 +619,15 @@ def train_forecaster(series, config=None, progress=None, **options):
     test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
     forecasts = model._forecast_values(values, features, test_origins, config.horizon)
     metrics = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
+    # the same scores on the validation steps (where whole horizons fit): for model choice,
+    # which must not look at the test
+    val_forecast_origins = np.arange(split.train_end - 1, split.val_end - config.horizon)
+    validation = None
+    if val_forecast_origins.size:
+        validation = _score(values, val_forecast_origins,
+                            model._forecast_values(values, features, val_forecast_origins,
+                                                   config.horizon),
+                            config.horizon, season, split.train_end)
     training["seconds"] = time.perf_counter() - start
     model.info["test"] = {
         "dates": None if series.dates is None else
@@ -626,7 +636,8 @@ def train_forecaster(series, config=None, progress=None, **options):
         # the forecast from the first test origin, for the plot
         "forecast": forecasts[0].tolist(),
     }
-    report = {"metrics": metrics, "season": season, "test_size": split.length -
+    report = {"metrics": metrics, "validation": validation, "season": season,
+              "test_size": split.length -
               split.val_end, "test_origins": int(test_origins.size),
               "test": model.info["test"], "training": training,
               "transforms": pipeline.to_dict(), "config": asdict(config),

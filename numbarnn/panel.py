@@ -286,15 +286,17 @@ def train_series_task(task):
     Returns
     -------
     dict
-        ``id``, ``length``; on success ``metrics`` (model and baselines), ``season``,
+        ``id``, ``length``; on success ``metrics`` (model and baselines, on the test),
+        ``validation`` (the same on the validation steps, or None), ``season``,
         ``epochs``, ``seconds`` and ``checkpoint`` (the safetensors file's bytes), with
         ``error`` None; for a series that cannot be trained (too short, constant ...)
         ``error`` says why and the rest is None.
     """
     from .forecasting import ForecastConfig, train_forecaster
 
-    result = {"id": task["id"], "length": len(task["values"]), "metrics": None, "season": None,
-              "epochs": None, "seconds": None, "checkpoint": None, "error": None}
+    result = {"id": task["id"], "length": len(task["values"]), "metrics": None,
+              "validation": None, "season": None, "epochs": None, "seconds": None,
+              "checkpoint": None, "error": None}
     try:
         dates = None if task["dates"] is None else [parse_date(d)[0] for d in task["dates"]]
         series = Series(np.asarray(task["values"], dtype=np.float64), task["name"],
@@ -309,7 +311,8 @@ def train_series_task(task):
         model.save(path)
         with open(path, "rb") as f:
             result["checkpoint"] = f.read()
-    result.update(metrics=report["metrics"], season=report["season"],
+    result.update(metrics=report["metrics"], validation=report["validation"],
+                  season=report["season"],
                   epochs=report["training"]["epochs"], seconds=report["training"]["seconds"])
     return result
 

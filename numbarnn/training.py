@@ -451,3 +451,50 @@ def load_text_model(path):
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: malformed text checkpoint ({e})") from None
     return model, vocab, meta
+
+
+def train_text_task(task):
+    """Train one text model; runs anywhere (plain data in, plain data out), for sweeps.
+
+    Parameters
+    ----------
+    task : dict
+        ``text``, ``corpus_name``, ``config`` (any of ``DEFAULTS``) and the stop:
+        ``steps``, ``epochs``, ``time_budget`` (None where not given).
+
+    Returns
+    -------
+    dict
+        ``summary`` (what ``metrics.json`` holds), ``best_val_loss``, ``seconds`` and
+        ``checkpoint`` (the bytes of ``best.safetensors``, or of ``last.safetensors``
+        without validation); on bad settings (a text too short for them ...)
+        ``error`` says why and the rest is None.
+    """
+    import tempfile
+
+    result = {"summary": None, "best_val_loss": None, "seconds": None, "checkpoint": None,
+              "error": None}
+    try:
+        trainer = TextTrainer(task["text"], task["corpus_name"], **task["config"])
+    except ValueError as e:
+        result["error"] = str(e)
+        return result
+    with tempfile.TemporaryDirectory(prefix="numbarnn-") as scratch:
+        summary = trainer.train(steps=task["steps"], epochs=task["epochs"],
+                                time_budget=task["time_budget"], out_dir=scratch,
+                                handle_interrupt=False)
+        name = "best.safetensors" if summary["best_step"] is not None else "last.safetensors"
+        with open(os.path.join(scratch, name), "rb") as f:
+            result["checkpoint"] = f.read()
+    result.update(summary=summary, best_val_loss=summary["best_val_loss"],
+                  seconds=summary["seconds"])
+    return result
+
+
+def warm_up_text_task(config):
+    """Compile (or load from numba's cache) the kernels ``config`` trains with: one step
+    on a tiny text.  Returns the seconds taken, imports included."""
+    start = time.perf_counter()
+    config = {**config, "batch_size": 1, "seq_len": 4, "val_frac": 0.0, "workers": 1}
+    TextTrainer("warm-up text " * 4, "warm-up", **config).train(steps=1, handle_interrupt=False)
+    return time.perf_counter() - start

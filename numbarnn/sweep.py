@@ -1,0 +1,230 @@
+"""Hyper-parameter sweeps: train every combination of a grid, rank them on validation.
+
+>>> grid = {"hidden_size": [16, 32], "lr": [1e-3, 3e-3]}
+>>> combinations = expand_grid(grid)
+>>> tasks = [series_task(name, series, ForecastConfig(**c))
+...          for name, c in zip(combination_names(combinations), combinations)]
+>>> summary = run_sweep(train_series_task, tasks, grid, "runs/sweep",
+...                     score_name="val_mase", score=..., ...)
+
+Each combination is one plain-data task (``numbarnn.parallel.run_tasks``: serially
+or on Dask, every result stored as it arrives, Ctrl-C and ``resume`` as for many
+series).  The combinations are ranked by a validation score, lower is better; the
+test takes no part in the choice.  ``run_sweep`` writes ``sweep.csv`` (one line per
+combination, best first), ``sweep.json`` and the best model's files at the top of
+the directory, so that the sweep directory is used like a single run's.
+"""
+import csv
+import io
+import itertools
+import json
+import math
+import os
+import time
+
+from .panel import safe_name
+
+TRIALS_DIR = "trials"
+
+
+def expand_grid(grid):
+    """Every combination of a grid, the last parameter varying fastest.
+
+    Parameters
+    ----------
+    grid : dict of str -> list
+        Values to try per parameter, in order.
+
+    Returns
+    -------
+    list of dict
+
+    Raises
+    ------
+    ValueError
+        For an empty grid, an empty list, or a value listed twice.
+    """
+    if not grid:
+        raise ValueError("the grid is empty: give at least one parameter and its values")
+    for name, values in grid.items():
+        if not values:
+            raise ValueError(f"grid {name}: no values")
+        if len(set(map(repr, values))) != len(values):
+            raise ValueError(f"grid {name}: a value is listed twice ({values})")
+    names = list(grid)
+    return [dict(zip(names, values)) for values in itertools.product(*grid.values())]
+
+
+def combination_names(combinations):
+    """A file name per combination, made of its values (``hidden_size-16_lr-0.001``), so
+    that a grid extended on resume keeps the names of the combinations it had."""
+    return [safe_name("_".join(f"{name}-{value}" for name, value in c.items()))
+            for c in combinations]
+
+
+def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_files,
+              settings, resume=False, workers=None, scheduler=None, on_result=None,
+              warm_up=None):
+    """Run one task per combination, rank them, keep the best model.
+
+    Parameters
+    ----------
+    function : callable
+        The task function (``train_series_task``, ``train_text_task`` ...).
+    tasks : list of dict
+        One plain-data task per combination of ``expand_grid(grid)``, in its order.
+    grid : dict of str -> list
+    out_dir : str
+        An existing directory.
+    score_name : str
+        The ranking column, e.g. ``val_mase``.
+    score : callable
+        ``score(result)``: the validation score (lower is better), or None when the
+        combination failed.
+    columns : callable
+        ``columns(result)``: more columns for ``sweep.csv`` (a dict; empty values for a
+        failed combination).
+    best_files : callable
+        ``best_files(result)``: ``{file name: bytes or JSON-able}`` written at the top
+        of ``out_dir`` for the best combination.
+    settings : dict
+        Everything the combinations share (JSON-able); a resumed sweep must have the
+        same.
+    resume : bool
+        Continue the sweep in ``out_dir``: combinations already trained there with the
+        very same task are not trained again; the grid may have grown.
+    workers, scheduler, warm_up
+        See ``numbarnn.parallel.map_tasks``.
+    on_result : callable, optional
+        ``on_result(done, total, combination, result, best)`` after each combination:
+        ``best`` is ``(score, combination)`` of the best so far, or None.
+
+    Returns
+    -------
+    dict
+        What ``sweep.json`` holds: ``status`` ('finished' or 'interrupted'), ``ranking``
+        (best first), ``best`` (its name, or None), ``execution`` and ``seconds``.
+
+    Raises
+    ------
+    ValueError
+        On ``resume``, when ``out_dir`` holds a sweep with other shared settings.
+    """
+    from .parallel import ResultStore, run_tasks
+
+    start = time.perf_counter()
+    combinations = expand_grid(grid)
+    if len(tasks) != len(combinations):
+        raise ValueError(f"{len(tasks)} tasks for {len(combinations)} combinations")
+    if resume:
+        _check_same_settings(out_dir, settings)
+    names = combination_names(combinations)
+    store = ResultStore(os.path.join(out_dir, TRIALS_DIR))
+    best = []
+
+    def finished(index, result):
+        value = score(result)
+        if value is not None and math.isfinite(value) and (not best or value < best[0][0]):
+            best[:] = [(value, combinations[index])]
+        done[0] += 1
+        if on_result is not None:
+            on_result(done[0], len(tasks), combinations[index], result,
+                      best[0] if best else None)
+
+    done = [0]
+    results, execution = run_tasks(function, tasks, names, store, resume=resume,
+                                   workers=workers, scheduler=scheduler, on_result=finished,
+                                   warm_up=warm_up)
+    entries = []
+    for name, combination, result in zip(names, combinations, results):
+        if result is None:
+            continue
+        value = score(result)
+        entries.append({"name": name, "params": combination,
+                        "score": value if value is not None and math.isfinite(value) else None,
+                        "columns": columns(result), "error": result.get("error"),
+                        "result": result})
+    # best first; failed last; ties keep the grid's order
+    entries.sort(key=lambda e: (e["score"] is None, e["score"] if e["score"] is not None else 0))
+    for rank, entry in enumerate(entries, 1):
+        entry["rank"] = rank if entry["score"] is not None else None
+    status = execution["status"]
+    best_entry = entries[0] if entries and entries[0]["score"] is not None else None
+    if best_entry is not None and status == "finished":
+        _write_best(out_dir, best_files(best_entry["result"]))
+    summary = {"kind": "sweep", "status": status, "settings": settings,
+               "grid": grid,
+               "score": score_name, "combinations": len(tasks), "finished": len(entries),
+               "best": None if best_entry is None or status != "finished" else
+               {"name": best_entry["name"], "params": best_entry["params"],
+                "score": best_entry["score"]},
+               "ranking": [{key: e[key] for key in ("rank", "name", "params", "score",
+                                                     "columns", "error")} for e in entries],
+               "seconds": time.perf_counter() - start, "execution": execution}
+    write_sweep_csv(os.path.join(out_dir, "sweep.csv"), entries, list(grid), score_name)
+    from .checkpoints import write_json
+
+    write_json(os.path.join(out_dir, "sweep.json"), summary)
+    return summary
+
+
+def _write_best(out_dir, files):
+    from .checkpoints import write_atomic, write_json
+
+    for name, content in files.items():
+        path = os.path.join(out_dir, name)
+        if isinstance(content, bytes):
+            write_atomic(path, content)
+        else:
+            write_json(path, content)
+
+
+def _check_same_settings(out_dir, settings):
+    """Refuse to resume a sweep whose shared settings differ."""
+    path = os.path.join(out_dir, "sweep.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            before = json.load(f)["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # nothing to compare with: only identical tasks are reused
+    before = before if isinstance(before, dict) else {}
+    # through JSON, as stored
+    now = json.loads(json.dumps(settings))
+    changed = [f"{key} {before.get(key)!r} -> {now.get(key)!r}"
+               for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+    if changed:
+        raise ValueError(f"--resume: {out_dir} holds a sweep with other settings "
+                         f"({', '.join(changed)}); resume with the same ones (the grid may "
+                         "change), or use --force to start over")
+
+
+def write_sweep_csv(path, entries, parameters, score_name):
+    """One line per combination, best first: rank, parameters, score, more columns, error.
+    Numbers are written in full (``repr``), so that equal sweeps give equal files."""
+    from .checkpoints import write_atomic
+
+    extra = list(dict.fromkeys(k for e in entries for k in e["columns"]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["rank", *parameters, score_name, *extra, "status", "error"])
+    for e in entries:
+        cells = ["" if e["rank"] is None else e["rank"]]
+        cells += [_cell(e["params"][p]) for p in parameters]
+        cells.append(_cell(e["score"]))
+        cells += [_cell(e["columns"].get(k)) for k in extra]
+        cells += ["failed" if e["score"] is None else "ok", e["error"] or ""]
+        writer.writerow(cells)
+    write_atomic(path, buffer.getvalue())
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return repr(float(value))  # NumPy's floats too, in full
+    return str(value)
+
+
+__all__ = ["TRIALS_DIR", "combination_names", "expand_grid", "run_sweep", "write_sweep_csv"]

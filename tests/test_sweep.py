@@ -1,0 +1,214 @@
+"""``numbarnn sweep``: grids, ranking on validation, the best model kept, resume, Dask."""
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from numbarnn.checkpoints import load_checkpoint
+from numbarnn.forecasting import Forecaster, ForecastConfig, train_forecaster
+from numbarnn.series import load_airline
+from numbarnn.sweep import combination_names, expand_grid
+from numbarnn.training import TextTrainer, load_text_model
+from numbarnn_cli.main import cli
+
+SERIES = ["--window", "12", "--epochs", "4", "--members", "1", "-q"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1, result.output
+    for fragment in fragments:
+        assert fragment in error_lines[0], result.output
+
+
+def test_expand_grid_varies_the_last_parameter_fastest():
+    assert expand_grid({"a": [1, 2], "b": ["x", "y"]}) == [
+        {"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 2, "b": "x"}, {"a": 2, "b": "y"}]
+    assert combination_names([{"hidden_size": 16, "lr": 0.001}]) == ["hidden_size-16_lr-0.001"]
+    for bad, fragment in (({}, "empty"), ({"a": []}, "no values"),
+                          ({"a": [1, 1]}, "listed twice")):
+        with pytest.raises(ValueError, match=fragment):
+            expand_grid(bad)
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--grid", "hiden=8,16"], ["no option --hiden", "a grid can vary"]),
+    (["--grid", "horizon=6,12"], ["--grid horizon: not for a sweep"]),
+    (["--grid", "column=a,b"], ["--grid column: not for a sweep"]),
+    (["--grid", "hidden="], ["--grid hidden: no values"]),
+    (["--grid", "hidden=8,,16"], ["an empty value"]),
+    (["--grid", "hidden"], ["expected NAME=V1,V2"]),
+    (["--grid", "hidden=8", "--grid", "hidden=16"], ["given twice"]),
+    (["--hidden", "8", "--grid", "hidden=8,16"], ["also given as --hidden"]),
+    (["--grid", "hidden=eight"], ["--grid hidden:", "'eight' is not a valid integer"]),
+    (["--grid", "hidden=0,8"], ["--grid hidden:", "0 is not in the range x>=1"]),
+    (["--grid", "cell=lstm,gru"], ["--grid cell:", "'gru' is not one of"]),
+    (["--grid", "hidden=8,8"], ["listed twice"]),
+    ([], ["give at least one --grid"]),
+    (["--val-size", "0", "--grid", "hidden=8,16"], ["--val-size 0 holds no whole horizon"]),
+    (["--id-column", "id", "--grid", "hidden=8,16"], ["not with --id-column"]),
+    (["--metric", "mape", "--grid", "hidden=8,16"], []),  # click: not a valid choice
+])
+def test_bad_grids_are_one_line(tmp_path, args, fragments):
+    result = run("sweep", "train-series", *args, "--out", tmp_path / "s")
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_text_sweep_input_errors(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("some text to learn from. " * 40)
+    assert_one_line_error(run("sweep", "train-text", corpus, "--metric", "mae", "--grid",
+                              "lr=0.001,0.002", "--out", tmp_path / "a"),
+                          "rank by validation loss")
+    assert_one_line_error(run("sweep", "train-text", corpus, "--grid", "val-frac=0.1,0.2",
+                              "--out", tmp_path / "b"), "--grid val-frac: not for a sweep")
+    assert_one_line_error(run("sweep", "train-text", corpus, "--val-frac", "0", "--grid",
+                              "lr=0.001,0.002", "--out", tmp_path / "c"), "--val-frac 0")
+    assert_one_line_error(run("sweep", "train-text", tmp_path / "missing.txt", "--grid",
+                              "lr=0.001,0.002", "--out", tmp_path / "d"), "missing.txt")
+    # the training command's own options are checked by that command
+    result = run("sweep", "train-text", corpus, "--hiden", "8", "--grid", "lr=0.001,0.002",
+                 "--out", tmp_path / "e")
+    assert result.exit_code == 2 and "No such option '--hiden'" in result.output
+    assert "Usage: cli sweep train-text [OPTIONS]" in result.output
+
+
+def read_trials(out):
+    return {p.name: p.read_bytes() for p in sorted((out / "trials").glob("*.safetensors"))}
+
+
+def test_series_sweep_ranks_on_validation_and_keeps_the_best(tmp_path):
+    out = tmp_path / "sweep"
+    result = run("sweep", "train-series", *SERIES, "--grid", "hidden=4,16",
+                 "--grid", "lr=0.001,0.01", "--out", out, "--workers", "0")
+    assert result.exit_code == 0, result.output
+    assert "4 of 4 combinations trained" in result.output
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
+    scores = [float(r["val_mase"]) for r in rows]
+    assert scores == sorted(scores)
+    assert {(r["hidden"], r["lr"]) for r in rows} == {("4", "0.001"), ("4", "0.01"),
+                                                      ("16", "0.001"), ("16", "0.01")}
+    assert all(float(r["test_mase"]) > 0 and r["status"] == "ok" for r in rows)
+
+    # each trial is what train_forecaster gives for its combination, scored on validation
+    best = rows[0]
+    config = ForecastConfig(window=12, epochs=4, members=1, hidden_size=int(best["hidden"]),
+                            lr=float(best["lr"]))
+    _, report = train_forecaster(load_airline(), config)
+    assert report["validation"]["model"]["mase"] == float(best["val_mase"])
+    assert report["metrics"]["model"]["mase"] == float(best["test_mase"])
+
+    # the best model sits at the top of the sweep directory, and forecast uses it
+    name = f"hidden-{best['hidden']}_lr-{best['lr']}.safetensors"
+    assert (out / "model.safetensors").read_bytes() == (out / "trials" / name).read_bytes()
+    model = Forecaster.load(out / "model.safetensors")
+    assert model.config.hidden_size == int(best["hidden"])
+    assert run("forecast", out).exit_code == 0
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["best"]["params"] == {"hidden": int(best["hidden"]), "lr": float(best["lr"])}
+    assert summary["grid"] == {"hidden": [4, 16], "lr": [0.001, 0.01]}
+
+
+def test_a_failing_combination_is_reported_and_the_rest_ranked(tmp_path):
+    out = tmp_path / "sweep"
+    result = run("sweep", "train-series", "--epochs", "3", "--members", "1", "-q",
+                 "--grid", "window=12,200", "--out", out, "--workers", "0")
+    assert result.exit_code == 0, result.output
+    assert "1 combination failed" in result.output and "needs at least" in result.output
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [(r["window"], r["rank"], r["status"]) for r in rows] == [("12", "1", "ok"),
+                                                                     ("200", "", "failed")]
+
+
+def test_resume_keeps_trained_combinations_and_the_grid_may_grow(tmp_path, monkeypatch):
+    from numbarnn import panel
+
+    calls = []
+    real_task = panel.train_series_task
+
+    def counting(task):
+        calls.append(task["id"])
+        if len(calls) == 2 and not resumed:
+            raise KeyboardInterrupt  # Ctrl-C during the second combination
+        return real_task(task)
+
+    monkeypatch.setattr(panel, "train_series_task", counting)
+    out = tmp_path / "sweep"
+    resumed = False
+    result = run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8", "--out", out,
+                 "--workers", "0")
+    assert result.exit_code == 130, result.output
+    assert "interrupted: 1 of 2 combinations trained" in result.output
+    assert not (out / "model.safetensors").exists()  # no best of a partial sweep
+
+    assert_one_line_error(run("sweep", "train-series", *SERIES, "--epochs", "5", "--grid",
+                              "hidden=4,8", "--out", out, "--workers", "0", "--resume"),
+                          "other settings", "epochs 4 -> 5")
+    resumed = True
+    calls.clear()
+    result = run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8,16", "--out", out,
+                 "--workers", "0", "--resume")
+    assert result.exit_code == 0, result.output
+    assert calls == ["hidden-8", "hidden-16"]
+    assert "(1 stored by the earlier run)" in result.output
+
+    straight = tmp_path / "straight"
+    assert run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8,16", "--out", straight,
+               "--workers", "0").exit_code == 0
+    assert read_trials(out) == read_trials(straight)
+    assert (out / "sweep.csv").read_text().split("\n")[1].split(",")[:3] == \
+        (straight / "sweep.csv").read_text().split("\n")[1].split(",")[:3]
+
+
+def test_local_cluster_sweep_gives_the_serial_answer(tmp_path):
+    pytest.importorskip("distributed")
+    serial, cluster = tmp_path / "serial", tmp_path / "cluster"
+    args = ["sweep", "train-series", *SERIES, "--grid", "hidden=4,8", "--grid", "cell=lstm,rnn"]
+    assert run(*args, "--out", serial, "--workers", "0").exit_code == 0
+    result = run(*args, "--out", cluster, "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert read_trials(cluster) == read_trials(serial)
+    assert (cluster / "model.safetensors").read_bytes() == \
+        (serial / "model.safetensors").read_bytes()
+    columns = slice(0, 5)  # rank, grid, val score, its baseline: not the seconds
+    assert [r[columns] for r in csv.reader((cluster / "sweep.csv").open())] == \
+        [r[columns] for r in csv.reader((serial / "sweep.csv").open())]
+
+
+def test_text_sweep_trains_each_combination_as_train_text_would(tmp_path):
+    corpus = tmp_path / "c.txt"
+    text = "the quick brown fox jumps over the lazy dog. " * 60
+    corpus.write_text(text)
+    out = tmp_path / "sweep"
+    result = run("sweep", "train-text", corpus, "--hidden", "8", "--batch-size", "4",
+                 "--seq-len", "8", "--eval-every", "5", "--grid", "lr=0.002,0.02",
+                 "--grid", "steps=10,20", "--out", out, "--workers", "0")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert len(rows) == 4 and [float(r["val_loss"]) for r in rows] == \
+        sorted(float(r["val_loss"]) for r in rows)
+    best = rows[0]
+    trainer = TextTrainer(text, str(corpus), hidden_size=8, batch_size=4, seq_len=8,
+                          eval_every=5, lr=float(best["lr"]), workers=1)
+    summary = trainer.train(steps=int(best["steps"]), out_dir=tmp_path / "alone",
+                            handle_interrupt=False)
+    assert summary["best_val_loss"] == float(best["val_loss"])
+    _, _, meta = load_text_model(out)  # the sweep directory is a train-text run
+    assert meta["train"]["lr"] == float(best["lr"]) and meta["train"]["workers"] == 1
+    swept, _ = load_checkpoint(out / "best.safetensors", "text")
+    alone, _ = load_checkpoint(tmp_path / "alone" / "best.safetensors", "text")
+    assert swept.keys() == alone.keys()
+    for name, value in alone.items():
+        np.testing.assert_array_equal(swept[name], value, err_msg=name)
+    generated = run("generate", out, "--length", "20", "--seed", "0")
+    assert generated.exit_code == 0 and len(generated.output.rstrip("\n")) == 20
