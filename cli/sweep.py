@@ -10,6 +10,7 @@ import sys
 from dataclasses import asdict, fields
 
 import click
+import numpy as np
 
 from .common import user_errors
 from .series import _config_settings, _read, train_series
@@ -84,7 +85,7 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
 
     def report(done, total, combination, result, best):
         status = f"failed: {result['error']}" if result.get("error") else \
-            f"{plan['score_name']} {_format(plan['score'](result))}"
+            f"{plan['score_name']} {_format(plan['score']([result]))}"
         best_text = "n/a" if best is None else \
             f"{_format(best[0])} ({_params(best[1])})"
         progress.update(done / total, f"{done}/{total}  best {best_text}  "
@@ -164,25 +165,18 @@ def parse_grid(command, context, specs, sweepable):
 
 
 def _series_sweep(context, grid, combinations, metric):
-    """The tasks and scoring of a train-series sweep."""
+    """The tasks and scoring of a train-series sweep: one series, or with --id-column every
+    series of a long-format file per combination."""
     from numbarnn.forecasting import ForecastConfig
     from numbarnn.panel import series_task, train_series_task, warm_up_task
     from numbarnn.series import load_airline, synthetic as make_synthetic
-    from numbarnn.sweep import combination_names
 
     p = context.params
-    for given, option in ((p["id_column"], "--id-column"), (p["backtest"], "--backtest")):
-        if given:
-            raise ValueError(f"sweep train-series: not with {option} (a sweep trains one series)")
+    if p["backtest"]:
+        raise ValueError("sweep train-series: not with --backtest (combinations are ranked on "
+                         "the validation steps)")
     if p["csv_path"] and p["synthetic"]:
         raise ValueError("CSV and --synthetic: give one or the other")
-    if p["csv_path"]:
-        series = _read(p["csv_path"], p["column"], p["date_column"], p["no_dates"],
-                       p["features"], p["fill"])
-    elif p["synthetic"]:
-        series = make_synthetic(p["synthetic"], p["length"], seed=p["seed"])
-    else:
-        series = load_airline()
     config_keys = {"hidden", "layers"} | {f.name for f in fields(ForecastConfig)}
     shared = {k: v for k, v in p.items() if k in config_keys}
     configs = [ForecastConfig(**_config_settings({**shared, **c})) for c in combinations]
@@ -190,13 +184,35 @@ def _series_sweep(context, grid, combinations, metric):
     if val_size is not None and val_size < horizon:
         raise ValueError(f"sweep train-series ranks on the validation steps: --val-size "
                          f"{val_size} holds no whole horizon ({horizon}); give at least that")
-    names = combination_names(combinations)
-    tasks = [series_task(name, series, config) for name, config in zip(names, configs)]
+    if p["id_column"] is not None:
+        plan = _panel_sweep(context, configs, metric)
+    else:
+        if p["csv_path"]:
+            series = _read(p["csv_path"], p["column"], p["date_column"], p["no_dates"],
+                           p["features"], p["fill"])
+        elif p["synthetic"]:
+            series = make_synthetic(p["synthetic"], p["length"], seed=p["seed"])
+        else:
+            series = load_airline()
+        plan = _one_series_sweep(series, configs, metric)
+        plan["tasks"] = [[(None, series_task(series.name, series, config))]
+                         for config in configs]
+    plan.update(function=train_series_task, score_name=f"val_{metric}",
+                warm_up=(warm_up_task, asdict(configs[0])),
+                settings={"command": "train-series",
+                          **{k: v for k, v in p.items() if k not in grid},
+                          "data": _digest([(task["values"], task["dates"])
+                                           for _, task in plan["tasks"][0]])})
+    return plan
 
-    def score(result):
-        return None if result["validation"] is None else result["validation"]["model"][metric]
 
-    def columns(result):
+def _one_series_sweep(series, configs, metric):
+    def score(results):
+        validation = results[0]["validation"]
+        return None if validation is None else validation["model"][metric]
+
+    def columns(results):
+        result = results[0]
         test, val = result["metrics"], result["validation"]
         return {f"val_{metric}_seasonal_naive":
                 None if val is None else val["seasonal_naive"][metric],
@@ -205,17 +221,61 @@ def _series_sweep(context, grid, combinations, metric):
                 None if test is None else test["seasonal_naive"][metric],
                 "epochs": result["epochs"], "seconds": result["seconds"]}
 
-    def best_files(result):
+    def best_files(index, results):
+        result = results[0]
         return {"model.safetensors": result["checkpoint"],
                 "metrics.json": {key: result[key] for key in ("metrics", "validation",
                                                               "season", "epochs", "seconds")}}
 
-    shared_settings = {k: v for k, v in p.items() if k not in grid}
-    return {"function": train_series_task, "tasks": tasks, "score_name": f"val_{metric}",
-            "score": score, "columns": columns, "best_files": best_files,
-            "settings": {"command": "train-series", **shared_settings,
-                         "data": _digest(tasks[0]["values"], tasks[0]["dates"])},
-            "warm_up": (warm_up_task, asdict(configs[0])),
+    return {"score": score, "columns": columns, "best_files": best_files,
+            "use": "numbarnn forecast {out_dir}"}
+
+
+def _panel_sweep(context, configs, metric):
+    """Every series of a long-format file per combination: ranked by the mean validation
+    score over the series, the best combination written as a many-series run."""
+    from numbarnn.panel import (SERIES_DIR, panel_rows, panel_run_files, read_panel_csv,
+                                safe_name, series_task, summarize)
+
+    p = context.params
+    if metric not in ("mase", "smape"):
+        raise ValueError(f"--metric {metric}: with --id-column the series' scores are averaged, "
+                         "which needs a scale-free metric: mase or smape")
+    for given, option in ((not p["csv_path"], "a CSV"), (p["features"], "--features"),
+                          (p["synthetic"], "--synthetic")):
+        if given:
+            raise ValueError(f"--id-column: {'needs' if option == 'a CSV' else 'not with'} "
+                             f"{option}")
+    if p["no_dates"] and p["date_column"]:
+        raise ValueError("--date-column and --no-dates: choose one")
+    panel = read_panel_csv(p["csv_path"], p["id_column"], p["column"],
+                           False if p["no_dates"] else p["date_column"], p["fill"])
+    tasks = [[(safe_name(series_id), series_task(series_id, series, config))
+              for series_id, series in panel.series.items()] for config in configs]
+
+    def validation_scores(results):
+        return [r["validation"]["model"][metric] for r in results
+                if r["validation"] is not None and r["validation"]["model"][metric] is not None]
+
+    def score(results):
+        values = validation_scores(results)
+        return float(np.mean(values)) if values else None
+
+    def columns(results):
+        summary = summarize(results)
+        return {"series_trained": summary["trained"], "series_failed": len(summary["failed"]),
+                f"test_mean_{metric}": summary[metric]["model"]["mean"],
+                f"test_mean_{metric}_seasonal_naive": summary[metric]["seasonal_naive"]["mean"],
+                "beat_seasonal_naive": summary["beat_seasonal_naive"]}
+
+    def best_files(index, results):
+        rows = panel_rows(panel, results)
+        files = panel_run_files(panel, configs[index], rows, "finished", summarize(rows))
+        files.update({f"{SERIES_DIR}/{safe_name(r['id'])}.safetensors": r["checkpoint"]
+                      for r in results if r["checkpoint"] is not None})
+        return files
+
+    return {"tasks": tasks, "score": score, "columns": columns, "best_files": best_files,
             "use": "numbarnn forecast {out_dir}"}
 
 
@@ -237,27 +297,29 @@ def _text_sweep(context, grid, combinations, metric):
         stop = {**stops, **{k: v for k, v in combination.items() if k in stops}}
         if all(v is None for v in stop.values()):
             stop["steps"] = DEFAULT_STEPS
-        tasks.append({"text": text, "corpus_name": corpus_name, "config": config, **stop})
+        tasks.append([(None, {"text": text, "corpus_name": corpus_name, "config": config,
+                               **stop})])
 
-    def score(result):
-        return result["best_val_loss"]
+    def score(results):
+        return results[0]["best_val_loss"]
 
-    def columns(result):
-        summary = result["summary"] or {}
+    def columns(results):
+        summary = results[0]["summary"] or {}
         return {"best_step": summary.get("best_step"), "steps": summary.get("steps"),
                 "final_val_loss": summary.get("final_val_loss"),
                 "chars_per_second": summary.get("chars_per_second"),
-                "seconds": result["seconds"]}
+                "seconds": results[0]["seconds"]}
 
-    def best_files(result):
-        return {"best.safetensors": result["checkpoint"], "metrics.json": result["summary"]}
+    def best_files(index, results):
+        return {"best.safetensors": results[0]["checkpoint"],
+                "metrics.json": results[0]["summary"]}
 
     shared_settings = {k: v for k, v in p.items() if k not in grid and k != "workers"}
     return {"function": train_text_task, "tasks": tasks, "score_name": "val_loss",
             "score": score, "columns": columns, "best_files": best_files,
             "settings": {"command": "train-text", **shared_settings,
                          "data": _digest(text)},
-            "warm_up": (warm_up_text_task, tasks[0]["config"]),
+            "warm_up": (warm_up_text_task, tasks[0][0][1]["config"]),
             "use": "numbarnn generate {out_dir}"}
 
 

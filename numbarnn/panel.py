@@ -397,14 +397,7 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
     results, execution = run_tasks(train_series_task, tasks, names, store, resume=resume,
                                    workers=workers, scheduler=scheduler, on_result=finished,
                                    warm_up=(warm_up_task, asdict(config)))
-    by_id = {r["id"]: r for r in results if r is not None}
-    rows = []
-    for series_id in panel.ids:
-        if series_id in panel.failed:
-            rows.append({"id": series_id, "length": None, "metrics": None,
-                         "error": panel.failed[series_id]})
-        elif series_id in by_id:
-            rows.append(by_id[series_id])
+    rows = panel_rows(panel, results)
     summary = summarize(rows)
     seconds = time.perf_counter() - start
     trained_now = sum(r is not None for r in results) - execution["reused"]
@@ -416,11 +409,17 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
 
 
 def _write_panel_run(out_dir, panel, config, rows, status, summary):
-    """``metrics.csv`` and ``metrics.json`` for the series in ``rows``."""
-    from .checkpoints import write_json
+    from .checkpoints import write_atomic, write_json
 
-    write_metrics_csv(os.path.join(out_dir, "metrics.csv"), rows)
-    write_json(os.path.join(out_dir, "metrics.json"), {
+    files = panel_run_files(panel, config, rows, status, summary)
+    write_atomic(os.path.join(out_dir, "metrics.csv"), files["metrics.csv"])
+    write_json(os.path.join(out_dir, "metrics.json"), files["metrics.json"])
+
+
+def panel_run_files(panel, config, rows, status, summary):
+    """What a panel run directory says about ``rows`` (series results, or read failures):
+    ``metrics.csv`` (text) and ``metrics.json`` (a dict), which ``forecast_panel`` reads."""
+    return {"metrics.csv": metrics_csv(rows), "metrics.json": {
         "kind": "panel", "status": status, "source": panel.source,
         "id_column": panel.id_column, "column": panel.column, "date_column": panel.date_column,
         "config": asdict(config), "summary": summary,
@@ -428,7 +427,7 @@ def _write_panel_run(out_dir, panel, config, rows, status, summary):
                     f"{SERIES_DIR}/{safe_name(r['id'])}.safetensors",
                     "length": r["length"], "season": r.get("season"),
                     "epochs": r.get("epochs"), "seconds": r.get("seconds"),
-                    "metrics": r["metrics"], "error": r["error"]} for r in rows]})
+                    "metrics": r["metrics"], "error": r["error"]} for r in rows]}}
 
 
 def _check_same_run(out_dir, panel, config):
@@ -458,12 +457,11 @@ def _beats_seasonal_naive(metrics):
     return model is not None and baseline is not None and model < baseline
 
 
-def write_metrics_csv(path, rows):
-    """One line per series: its status, the model's and both baselines' metrics, whether
-    the model beat seasonal naive (by MAE on the same test steps), and the error, if any.
-    Numbers are written in full (``repr``), so that equal runs give equal files."""
-    from .checkpoints import write_atomic
-
+def metrics_csv(rows):
+    """``metrics.csv``'s text: one line per series, its status, the model's and both
+    baselines' metrics, whether the model beat seasonal naive (by MAE on the same test
+    steps), and the error, if any.  Numbers are written in full (``repr``), so that equal
+    runs give equal files."""
     columns = ["id", "status", "length"]
     columns += [f"{who}_{name}" for who in FORECASTERS for name in METRIC_NAMES]
     columns += ["beats_seasonal_naive", "error"]
@@ -481,7 +479,21 @@ def write_metrics_csv(path, rows):
         cells.append("" if metrics is None else str(_beats_seasonal_naive(metrics)).lower())
         cells.append(row["error"] or "")
         writer.writerow(cells)
-    write_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def panel_rows(panel, results):
+    """One row per id of ``panel`` in file order: the task result, or the read failure;
+    ids without either (not trained yet) are left out."""
+    by_id = {r["id"]: r for r in results if r is not None}
+    rows = []
+    for series_id in panel.ids:
+        if series_id in panel.failed:
+            rows.append({"id": series_id, "length": None, "metrics": None,
+                         "error": panel.failed[series_id]})
+        elif series_id in by_id:
+            rows.append(by_id[series_id])
+    return rows
 
 
 def summarize(rows):
@@ -544,6 +556,7 @@ def is_panel_run(run_dir):
         not os.path.exists(os.path.join(run_dir, "model.safetensors"))
 
 
-__all__ = ["Panel", "forecast_panel", "is_panel_run", "read_panel_csv", "safe_name",
-           "series_task", "summarize", "synthetic_panel", "train_panel", "train_series_task",
-           "warm_up_task", "write_metrics_csv", "write_panel_csv"]
+__all__ = ["Panel", "forecast_panel", "is_panel_run", "metrics_csv", "panel_rows",
+           "panel_run_files", "read_panel_csv", "safe_name", "series_task", "summarize",
+           "synthetic_panel", "train_panel", "train_series_task", "warm_up_task",
+           "write_panel_csv"]

@@ -166,7 +166,8 @@ def task_digest(task):
 
 class ResultStore:
     """Finished task results in a directory: ``NAME.json`` per task, and
-    ``NAME.safetensors`` for a result's ``checkpoint`` bytes.
+    ``NAME.safetensors`` for a result's ``checkpoint`` bytes (a name may hold ``/``:
+    sub-directories).
 
     The checkpoint is written first and the JSON last, both atomically, so a JSON
     file means a complete result, whatever stopped the run.  Each JSON holds the
@@ -186,7 +187,7 @@ class ResultStore:
         """Store ``result``; its ``checkpoint`` bytes (if any) go to their own file."""
         from .checkpoints import write_atomic, write_json
 
-        os.makedirs(self.directory, exist_ok=True)
+        os.makedirs(os.path.dirname(self._json_path(name)), exist_ok=True)
         record = {key: value for key, value in result.items() if key != "checkpoint"}
         record["has_checkpoint"] = result.get("checkpoint") is not None
         if record["has_checkpoint"]:

@@ -65,45 +65,48 @@ def combination_names(combinations):
 def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_files,
               settings, resume=False, workers=None, scheduler=None, on_result=None,
               warm_up=None):
-    """Run one task per combination, rank them, keep the best model.
+    """Run the tasks of every combination, rank the combinations, keep the best model.
 
     Parameters
     ----------
     function : callable
         The task function (``train_series_task``, ``train_text_task`` ...).
-    tasks : list of dict
-        One plain-data task per combination of ``expand_grid(grid)``, in its order.
+    tasks : list of list of (str or None, dict)
+        Per combination of ``expand_grid(grid)``, in its order: its plain-data tasks,
+        each with a file name (None for a combination of one task; the series' names
+        when a combination trains many series).
     grid : dict of str -> list
     out_dir : str
         An existing directory.
     score_name : str
         The ranking column, e.g. ``val_mase``.
     score : callable
-        ``score(result)``: the validation score (lower is better), or None when the
-        combination failed.
+        ``score(results)``: a combination's validation score (lower is better) from its
+        tasks' results, or None when it has none.  Combinations whose tasks failed
+        more often rank lower whatever their score.
     columns : callable
-        ``columns(result)``: more columns for ``sweep.csv`` (a dict; empty values for a
-        failed combination).
+        ``columns(results)``: more columns for ``sweep.csv`` (a dict).
     best_files : callable
-        ``best_files(result)``: ``{file name: bytes or JSON-able}`` written at the top
-        of ``out_dir`` for the best combination.
+        ``best_files(index, results)``: ``{path under out_dir: bytes, text or
+        JSON-able}``, written for the best combination (``index`` in the grid's order).
     settings : dict
         Everything the combinations share (JSON-able); a resumed sweep must have the
         same.
     resume : bool
-        Continue the sweep in ``out_dir``: combinations already trained there with the
-        very same task are not trained again; the grid may have grown.
+        Continue the sweep in ``out_dir``: tasks already run there (the very same task)
+        are not run again; the grid may have grown.
     workers, scheduler, warm_up
         See ``numbarnn.parallel.map_tasks``.
     on_result : callable, optional
-        ``on_result(done, total, combination, result, best)`` after each combination:
-        ``best`` is ``(score, combination)`` of the best so far, or None.
+        ``on_result(done, total, combination, result, best)`` after each task: ``best``
+        is ``(score, combination)`` of the best complete combination so far, or None.
 
     Returns
     -------
     dict
         What ``sweep.json`` holds: ``status`` ('finished' or 'interrupted'), ``ranking``
-        (best first), ``best`` (its name, or None), ``execution`` and ``seconds``.
+        (best first), ``best`` (its name, parameters and score, or None), ``execution``
+        and ``seconds``.
 
     Raises
     ------
@@ -115,47 +118,66 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
     start = time.perf_counter()
     combinations = expand_grid(grid)
     if len(tasks) != len(combinations):
-        raise ValueError(f"{len(tasks)} tasks for {len(combinations)} combinations")
+        raise ValueError(f"{len(tasks)} task lists for {len(combinations)} combinations")
     if resume:
         _check_same_settings(out_dir, settings)
     names = combination_names(combinations)
-    store = ResultStore(os.path.join(out_dir, TRIALS_DIR))
+    flat, slot = [], []  # every task, and its (combination, position) in ``results``
+    for k, (name, parts) in enumerate(zip(names, tasks)):
+        for position, (part, task) in enumerate(parts):
+            flat.append((name if part is None else f"{name}/{part}", task))
+            slot.append((k, position))
+    results = [[None] * len(parts) for parts in tasks]
     best = []
 
     def finished(index, result):
-        value = score(result)
-        if value is not None and math.isfinite(value) and (not best or value < best[0][0]):
-            best[:] = [(value, combinations[index])]
+        k, position = slot[index]
+        results[k][position] = result
+        if all(r is not None for r in results[k]):
+            value = _finite(score(results[k]))
+            key = _rank_key(value, results[k])
+            if value is not None and (not best or key < best[0][0]):
+                best[:] = [(key, value, combinations[k])]
         done[0] += 1
         if on_result is not None:
-            on_result(done[0], len(tasks), combinations[index], result,
-                      best[0] if best else None)
+            on_result(done[0], len(flat), combinations[k], result,
+                      best[0][1:] if best else None)
 
     done = [0]
-    results, execution = run_tasks(function, tasks, names, store, resume=resume,
-                                   workers=workers, scheduler=scheduler, on_result=finished,
-                                   warm_up=warm_up)
+    store = ResultStore(os.path.join(out_dir, TRIALS_DIR))
+    flat_results, execution = run_tasks(function, [task for _, task in flat],
+                                        [name for name, _ in flat], store, resume=resume,
+                                        workers=workers, scheduler=scheduler,
+                                        on_result=finished, warm_up=warm_up)
+    for index, result in enumerate(flat_results):  # the stored ones, on resume
+        k, position = slot[index]
+        results[k][position] = result
     entries = []
-    for name, combination, result in zip(names, combinations, results):
-        if result is None:
-            continue
-        value = score(result)
-        entries.append({"name": name, "params": combination,
-                        "score": value if value is not None and math.isfinite(value) else None,
-                        "columns": columns(result), "error": result.get("error"),
-                        "result": result})
-    # best first; failed last; ties keep the grid's order
-    entries.sort(key=lambda e: (e["score"] is None, e["score"] if e["score"] is not None else 0))
+    for index, (name, combination, combination_results) in enumerate(
+            zip(names, combinations, results)):
+        if any(r is None for r in combination_results):
+            continue  # not finished (interrupted)
+        value = _finite(score(combination_results))
+        errors = [r["error"] for r in combination_results if r.get("error")]
+        entries.append({"index": index, "name": name, "params": combination, "score": value,
+                        "key": _rank_key(value, combination_results),
+                        "columns": columns(combination_results),
+                        "error": errors[0] if len(combination_results) == 1 and errors else
+                        (f"{len(errors)} of {len(combination_results)} tasks failed"
+                         if errors else None),
+                        "results": combination_results})
+    entries.sort(key=lambda e: e["key"])  # best first; stable: ties keep the grid's order
     for rank, entry in enumerate(entries, 1):
         entry["rank"] = rank if entry["score"] is not None else None
     status = execution["status"]
     best_entry = entries[0] if entries and entries[0]["score"] is not None else None
-    if best_entry is not None and status == "finished":
-        _write_best(out_dir, best_files(best_entry["result"]))
-    summary = {"kind": "sweep", "status": status, "settings": settings,
-               "grid": grid,
+    if status != "finished":
+        best_entry = None  # the best of a partial sweep is not the sweep's best
+    if best_entry is not None:
+        _write_best(out_dir, best_files(best_entry["index"], best_entry["results"]))
+    summary = {"kind": "sweep", "status": status, "settings": settings, "grid": grid,
                "score": score_name, "combinations": len(tasks), "finished": len(entries),
-               "best": None if best_entry is None or status != "finished" else
+               "best": None if best_entry is None else
                {"name": best_entry["name"], "params": best_entry["params"],
                 "score": best_entry["score"]},
                "ranking": [{key: e[key] for key in ("rank", "name", "params", "score",
@@ -168,12 +190,23 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
     return summary
 
 
+def _finite(value):
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _rank_key(value, results):
+    """Scored before unscored, fewer failed tasks first, then the lower score."""
+    failures = sum(1 for r in results if r.get("error"))
+    return (value is None, failures, value if value is not None else 0.0)
+
+
 def _write_best(out_dir, files):
     from .checkpoints import write_atomic, write_json
 
     for name, content in files.items():
         path = os.path.join(out_dir, name)
-        if isinstance(content, bytes):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if isinstance(content, (bytes, str)):
             write_atomic(path, content)
         else:
             write_json(path, content)

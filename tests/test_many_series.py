@@ -8,7 +8,6 @@ import pytest
 from click.testing import CliRunner
 
 from numbarnn import parallel
-from numbarnn.checkpoints import load_checkpoint
 from numbarnn.panel import synthetic_panel, write_panel_csv
 from numbarnn_cli.main import cli
 

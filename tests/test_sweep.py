@@ -54,7 +54,8 @@ def test_expand_grid_varies_the_last_parameter_fastest():
     (["--grid", "hidden=8,8"], ["listed twice"]),
     ([], ["give at least one --grid"]),
     (["--val-size", "0", "--grid", "hidden=8,16"], ["--val-size 0 holds no whole horizon"]),
-    (["--id-column", "id", "--grid", "hidden=8,16"], ["not with --id-column"]),
+    (["--id-column", "id", "--grid", "hidden=8,16"], ["--id-column: needs a CSV"]),
+    (["--backtest", "2", "--grid", "hidden=8,16"], ["not with --backtest"]),
     (["--metric", "mape", "--grid", "hidden=8,16"], []),  # click: not a valid choice
 ])
 def test_bad_grids_are_one_line(tmp_path, args, fragments):
@@ -137,7 +138,7 @@ def test_resume_keeps_trained_combinations_and_the_grid_may_grow(tmp_path, monke
     real_task = panel.train_series_task
 
     def counting(task):
-        calls.append(task["id"])
+        calls.append(task["config"]["hidden_size"])
         if len(calls) == 2 and not resumed:
             raise KeyboardInterrupt  # Ctrl-C during the second combination
         return real_task(task)
@@ -159,7 +160,7 @@ def test_resume_keeps_trained_combinations_and_the_grid_may_grow(tmp_path, monke
     result = run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8,16", "--out", out,
                  "--workers", "0", "--resume")
     assert result.exit_code == 0, result.output
-    assert calls == ["hidden-8", "hidden-16"]
+    assert calls == [8, 16]
     assert "(1 stored by the earlier run)" in result.output
 
     straight = tmp_path / "straight"
@@ -212,3 +213,68 @@ def test_text_sweep_trains_each_combination_as_train_text_would(tmp_path):
         np.testing.assert_array_equal(swept[name], value, err_msg=name)
     generated = run("generate", out, "--length", "20", "--seed", "0")
     assert generated.exit_code == 0 and len(generated.output.rstrip("\n")) == 20
+
+
+def test_many_series_sweep_ranks_by_the_mean_over_series_and_keeps_a_panel_run(tmp_path):
+    from numbarnn.panel import synthetic_panel, write_panel_csv
+
+    rows = synthetic_panel(3, seed=5, short_share=0, min_length=40, max_length=48)
+    rows += [("store_9", f"2010-{m:02d}", 10.0 + m) for m in range(1, 9)]  # too short
+    data = tmp_path / "sales.csv"
+    write_panel_csv(data, rows, ("store", "day", "sales"))
+    out = tmp_path / "sweep"
+    # window 24 needs 45 steps: store_1 (40 steps) fails too
+    result = run("sweep", "train-series", data, "--id-column", "store", "--horizon", "3",
+                 "--epochs", "3", "--members", "1", "-q", "--grid", "hidden=4,8",
+                 "--grid", "window=6,24", "--out", out, "--workers", "0")
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [(r["window"], r["series_trained"], r["series_failed"]) for r in table] == \
+        [("6", "3", "1")] * 2 + [("24", "2", "2")] * 2
+    for r in table:
+        trials = [json.loads(p.read_text())["result"] for p in
+                  (out / "trials" / f"hidden-{r['hidden']}_window-{r['window']}").glob("*.json")]
+        assert len(trials) == 4  # every series, the short one too (it failed)
+        scores = [t["validation"]["model"]["mase"] for t in trials if t["validation"]]
+        assert float(r["val_mase"]) == pytest.approx(float(np.mean(scores)), rel=1e-12)
+        assert int(r["series_trained"]) == len(scores)
+    best = table[0]
+    assert best["window"] == "6" and best["series_trained"] == "3"
+    best_dir = out / "trials" / f"hidden-{best['hidden']}_window-6"
+    for name in ("store_0", "store_1", "store_2"):
+        assert (out / "series" / f"{name}.safetensors").read_bytes() == \
+            (best_dir / f"{name}.safetensors").read_bytes()
+    run_json = json.loads((out / "metrics.json").read_text())
+    assert run_json["config"]["hidden_size"] == int(best["hidden"])
+    assert run_json["summary"]["trained"] == 3
+    assert run("forecast", out).exit_code == 0  # the sweep directory is a many-series run
+    forecast = list(csv.reader((out / "forecast.csv").open()))
+    assert forecast[0] == ["store", "date", "forecast"] and len(forecast) == 1 + 3 * 3
+    assert_one_line_error(run("sweep", "train-series", data, "--id-column", "store",
+                              "--metric", "mae", "--grid", "hidden=4,8", "--out",
+                              tmp_path / "x"), "scale-free")
+
+
+def scored_task(task):
+    """A stand-in task: returns the score it is given, or fails."""
+    return {"error": task.get("error"), "score": task.get("score"), "checkpoint": None}
+
+
+def test_fewer_failed_tasks_rank_first_whatever_the_score(tmp_path):
+    from numbarnn.sweep import run_sweep
+
+    tasks = [[("s1", {"score": 0.1}), ("s2", {"error": "too short"})],   # better score
+             [("s1", {"score": 0.5}), ("s2", {"score": 0.7})],           # no failure
+             [("s1", {"error": "bad"}), ("s2", {"error": "bad"})]]        # nothing scored
+
+    def score(results):
+        values = [r["score"] for r in results if not r["error"]]
+        return float(np.mean(values)) if values else None
+
+    summary = run_sweep(scored_task, tasks, {"c": ["a", "b", "z"]}, str(tmp_path), "val",
+                        score, lambda results: {}, lambda index, results: {
+                            "best.json": {"index": index}}, {}, workers=0)
+    assert [(e["params"]["c"], e["rank"], e["score"]) for e in summary["ranking"]] == \
+        [("b", 1, 0.6), ("a", 2, 0.1), ("z", None, None)]
+    assert json.loads((tmp_path / "best.json").read_text()) == {"index": 1}
+    assert summary["ranking"][1]["error"] == "1 of 2 tasks failed"
