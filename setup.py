@@ -20,7 +20,8 @@ setup(
         "threadpoolctl>=3.0",  # `numbarnn info` reports the BLAS library and its threads
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        # distributed: the many-series and sweep tests run on a real local cluster
+        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]"],
         "bench": ["asv>=0.6"],
         "cuda": ["numba-cuda"],
         "plot": ["matplotlib"],

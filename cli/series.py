@@ -218,7 +218,7 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         config = ForecastConfig(**_config_settings(settings))
         panel = read_panel_csv(csv_path, id_column, column,
                                False if no_dates else date_column, fill)
-        prepare_run_dir(out_dir, resume=resume, force=force)
+        prepare_run_dir(out_dir, resume=resume, force=force, kind="panel")
     progress = Progress(enabled=not quiet)
     progress.log(f"{'resuming' if resume else 'training'} {len(panel.series)} series of {csv_path} "
                  f"({len(panel.failed)} unreadable): {config.cell.upper()} "

@@ -77,7 +77,7 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
             raise ValueError(f"--metric: {command} sweeps rank by validation loss")
         build = _series_sweep if command == "train-series" else _text_sweep
         plan = build(context, grid, combinations, metric or "mase")
-        prepare_run_dir(out_dir, resume=resume, force=force)
+        prepare_run_dir(out_dir, resume=resume, force=force, kind="sweep")
     progress = Progress(enabled=not quiet)
     progress.log(f"{'resuming' if resume else 'running'} {len(combinations)} combinations of "
                  f"{command}: " + ", ".join(f"{k} in {{{', '.join(map(str, v))}}}"

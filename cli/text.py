@@ -104,7 +104,7 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, resum
         from numbarnn.progress import Progress
         from numbarnn.training import TextTrainer
 
-        prepare_run_dir(out_dir, resume=resume, force=force)
+        prepare_run_dir(out_dir, resume=resume, force=force, kind="text")
         text, corpus_name = _load_corpus(corpus, encoding, echo)
         if steps is None and epochs is None and time_budget is None:
             steps = DEFAULT_STEPS

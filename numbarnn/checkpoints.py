@@ -165,12 +165,37 @@ def load_checkpoint(path, kind):
     return tensors, metadata
 
 
-def prepare_run_dir(path, resume=False, force=False, resumable=True):
+# What runs write: removed by ``--force``, so that nothing of the earlier run is taken
+# for the new one's (a stale best model, say).  Files inside the directories too.
+RUN_FILES = ("model.safetensors", "best.safetensors", "last.safetensors", "metrics.json",
+             "metrics.csv", "sweep.json", "sweep.csv")
+RUN_DIRS = ("series", "trials")
+RUN_KINDS = {"text": "a train-text run", "series": "a train-series run",
+             "panel": "a many-series run (train-series --id-column)", "sweep": "a sweep"}
+
+
+def run_kind(path):
+    """What a run directory holds: 'sweep', 'panel', 'text', 'series', or None."""
+    for name, kind in (("sweep.json", "sweep"), ("metrics.json", "panel")):
+        try:
+            with open(os.path.join(path, name), encoding="utf-8") as f:
+                if json.load(f).get("kind") == kind:
+                    return kind
+        except (OSError, ValueError, AttributeError):
+            pass
+    for name, kind in (("last.safetensors", "text"), ("model.safetensors", "series")):
+        if os.path.exists(os.path.join(path, name)):
+            return kind
+    return None
+
+
+def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):
     """Make ``path`` ready for a training run without losing anything by accident.
 
     A new or empty directory is created or used.  An existing run directory is
-    refused unless ``resume`` (continue it: it must then exist) or ``force``
-    (start over: its files are overwritten as the new run writes them).
+    refused unless ``resume`` (continue it: it must then exist and, given ``kind``,
+    hold a run of that kind) or ``force`` (start over: the files and directories that
+    runs write, ``RUN_FILES`` and ``RUN_DIRS``, are removed first; others are left).
     ``resumable=False`` is for commands without ``--resume``: the refusal then
     offers only ``--force``.
 
@@ -188,6 +213,11 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True):
     if resume:
         if not exists:
             raise ValueError(f"{path}: nothing to resume (no such run directory, or empty)")
+        found = run_kind(path)
+        if kind is not None and found != kind:
+            raise ValueError(f"{path}: holds {RUN_KINDS.get(found, 'no run that can resume')}, "
+                             f"not {RUN_KINDS[kind]}: nothing to resume; choose another --out, "
+                             "or --force to replace it")
         return
     if exists and not force:
         if not resumable:
@@ -195,7 +225,25 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True):
                              "choose another directory")
         raise ValueError(f"{path}: already holds a run; use --resume to continue it or "
                          "--force to start over and overwrite it")
+    if exists:
+        remove_run_outputs(path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise ValueError(f"{path}: cannot create the directory ({e.strerror})") from None
+
+
+def remove_run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
+    """Remove ``files`` from ``path``, and the checkpoints and JSON files under its ``dirs``
+    (then those directories, if empty)."""
+    for name in files:
+        if os.path.isfile(os.path.join(path, name)):
+            os.remove(os.path.join(path, name))
+    for name in dirs:
+        top = os.path.join(path, name)
+        for root, dirs, files in os.walk(top, topdown=False):
+            for file in files:
+                if file.endswith((".safetensors", ".json")):
+                    os.remove(os.path.join(root, file))
+            if not os.listdir(root):
+                os.rmdir(root)

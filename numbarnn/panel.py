@@ -366,7 +366,8 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
     -------
     dict
         The summary stored in ``metrics.json`` under ``summary``; its ``status`` is
-        'finished' or 'interrupted'.
+        'finished' or 'interrupted'.  When a task raises (or its workers keep dying),
+        the finished series are written with status 'failed' and the error is raised.
 
     Raises
     ------
@@ -394,9 +395,10 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
                       sum(beating) / len(beating) if beating else None)
 
     done = [0]
-    results, execution = run_tasks(train_series_task, tasks, names, store, resume=resume,
-                                   workers=workers, scheduler=scheduler, on_result=finished,
-                                   warm_up=(warm_up_task, asdict(config)))
+    results, execution, error = run_tasks(train_series_task, tasks, names, store,
+                                          resume=resume, workers=workers, scheduler=scheduler,
+                                          on_result=finished,
+                                          warm_up=(warm_up_task, asdict(config)))
     rows = panel_rows(panel, results)
     summary = summarize(rows)
     seconds = time.perf_counter() - start
@@ -405,6 +407,8 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
                    series_per_minute=60 * trained_now / seconds,
                    execution=execution)
     _write_panel_run(out_dir, panel, config, rows, execution["status"], summary)
+    if error is not None:
+        raise error
     return summary
 
 

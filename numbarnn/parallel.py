@@ -111,6 +111,23 @@ def _workers_ignore_ctrl_c():
         signal.signal(signal.SIGINT, previous)
 
 
+def _ignore_ctrl_c_plugin():
+    """A ``distributed`` worker plugin that makes a worker ignore SIGINT once it has
+    joined: for the workers that replace dead ones, which this process starts later,
+    with its own SIGINT handler (until the plugin runs, such a worker can still be
+    stopped by Ctrl-C)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class IgnoreCtrlC(WorkerPlugin):  # defined here: distributed is optional
+        name = "numbarnn-ignore-ctrl-c"
+
+        def setup(self, worker):
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreCtrlC()
+
+
 def _map_dask(function, tasks, workers, scheduler, on_result, warm_up):
     from distributed import Client, LocalCluster, as_completed
 
@@ -121,6 +138,7 @@ def _map_dask(function, tasks, workers, scheduler, on_result, warm_up):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
+        client.register_plugin(_ignore_ctrl_c_plugin())
     else:
         try:
             client = Client(scheduler, timeout="20s")
@@ -190,6 +208,8 @@ class ResultStore:
         os.makedirs(os.path.dirname(self._json_path(name)), exist_ok=True)
         record = {key: value for key, value in result.items() if key != "checkpoint"}
         record["has_checkpoint"] = result.get("checkpoint") is not None
+        if os.path.exists(self._json_path(name)):  # an older result must never vouch for
+            os.remove(self._json_path(name))       # the new checkpoint
         if record["has_checkpoint"]:
             write_atomic(self.checkpoint_path(name), result["checkpoint"])
         write_json(self._json_path(name), {"digest": digest, "result": record})
@@ -235,9 +255,13 @@ def run_tasks(function, tasks, names, store, resume=False, workers=None, schedul
     results : list
         In task order; None for the tasks that did not finish.
     execution : dict
-        ``map_tasks``'s, plus ``reused`` (tasks skipped on resume) and ``status``:
-        'finished', or 'interrupted' after Ctrl-C (the cluster is closed, every result
-        that arrived before is stored).
+        ``map_tasks``'s, plus ``reused`` (tasks skipped on resume), ``status`` and
+        ``error``: 'finished'; 'interrupted' after Ctrl-C; 'failed' when a task raised
+        or its workers kept dying (``error`` says what).  The cluster is closed and
+        every result that arrived before is stored.
+    error : Exception or None
+        What stopped a 'failed' run, for the caller to raise once it has written what
+        finished.
     """
     digests = [task_digest(task) for task in tasks]
     results = [store.load(name, digest) if resume else None
@@ -252,12 +276,15 @@ def run_tasks(function, tasks, names, store, resume=False, workers=None, schedul
             on_result(index, result)
 
     execution = {"mode": None, "workers": 0, "warm_up": {}, "note": None}
-    status = "finished"
+    status, error = "finished", None
     try:
         if pending:
             _, execution = map_tasks(function, [tasks[k] for k in pending], workers=workers,
                                      scheduler=scheduler, on_result=finished, warm_up=warm_up)
     except KeyboardInterrupt:
         status = "interrupted"
-    execution.update(reused=len(tasks) - len(pending), status=status)
-    return results, execution
+    except Exception as e:  # handed back, so that the caller records what finished first
+        status, error = "failed", e
+    execution.update(reused=len(tasks) - len(pending), status=status,
+                     error=None if error is None else f"{type(error).__name__}: {error}")
+    return results, execution, error

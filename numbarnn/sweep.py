@@ -25,6 +25,8 @@ import time
 from .panel import safe_name
 
 TRIALS_DIR = "trials"
+# what best_files may write at the top of a sweep directory (and ``series/``)
+BEST_FILES = ("model.safetensors", "best.safetensors", "metrics.json", "metrics.csv")
 
 
 def expand_grid(grid):
@@ -56,9 +58,10 @@ def expand_grid(grid):
 
 
 def combination_names(combinations):
-    """A file name per combination, made of its values (``hidden_size-16_lr-0.001``), so
-    that a grid extended on resume keeps the names of the combinations it had."""
-    return [safe_name("_".join(f"{name}-{value}" for name, value in c.items()))
+    """A file name per combination, made of its values in parameter-name order
+    (``hidden_size-16_lr-0.001``), so that a grid given in another order, or extended
+    on resume, keeps the names of the combinations it had."""
+    return [safe_name("_".join(f"{name}-{c[name]}" for name in sorted(c)))
             for c in combinations]
 
 
@@ -113,6 +116,7 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
     ValueError
         On ``resume``, when ``out_dir`` holds a sweep with other shared settings.
     """
+    from .checkpoints import remove_run_outputs, write_json
     from .parallel import ResultStore, run_tasks
 
     start = time.perf_counter()
@@ -120,7 +124,11 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
     if len(tasks) != len(combinations):
         raise ValueError(f"{len(tasks)} task lists for {len(combinations)} combinations")
     if resume:
-        _check_same_settings(out_dir, settings)
+        _check_same_settings(out_dir, settings, grid)
+    # the best model at the top is a copy of its trial: gone until this sweep has a best
+    remove_run_outputs(out_dir, files=BEST_FILES, dirs=("series",))
+    summary = {"kind": "sweep", "status": "running", "settings": settings, "grid": grid}
+    write_json(os.path.join(out_dir, "sweep.json"), summary)
     names = combination_names(combinations)
     flat, slot = [], []  # every task, and its (combination, position) in ``results``
     for k, (name, parts) in enumerate(zip(names, tasks)):
@@ -145,10 +153,10 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
 
     done = [0]
     store = ResultStore(os.path.join(out_dir, TRIALS_DIR))
-    flat_results, execution = run_tasks(function, [task for _, task in flat],
-                                        [name for name, _ in flat], store, resume=resume,
-                                        workers=workers, scheduler=scheduler,
-                                        on_result=finished, warm_up=warm_up)
+    flat_results, execution, error = run_tasks(
+        function, [task for _, task in flat], [name for name, _ in flat], store,
+        resume=resume, workers=workers, scheduler=scheduler, on_result=finished,
+        warm_up=warm_up)
     for index, result in enumerate(flat_results):  # the stored ones, on resume
         k, position = slot[index]
         results[k][position] = result
@@ -175,18 +183,19 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
         best_entry = None  # the best of a partial sweep is not the sweep's best
     if best_entry is not None:
         _write_best(out_dir, best_files(best_entry["index"], best_entry["results"]))
-    summary = {"kind": "sweep", "status": status, "settings": settings, "grid": grid,
-               "score": score_name, "combinations": len(tasks), "finished": len(entries),
-               "best": None if best_entry is None else
-               {"name": best_entry["name"], "params": best_entry["params"],
-                "score": best_entry["score"]},
-               "ranking": [{key: e[key] for key in ("rank", "name", "params", "score",
-                                                     "columns", "error")} for e in entries],
-               "seconds": time.perf_counter() - start, "execution": execution}
+    summary.update({
+        "status": status, "score": score_name, "combinations": len(tasks),
+        "finished": len(entries),
+        "best": None if best_entry is None else {"name": best_entry["name"],
+                                                 "params": best_entry["params"],
+                                                 "score": best_entry["score"]},
+        "ranking": [{key: e[key] for key in ("rank", "name", "params", "score", "columns",
+                                             "error")} for e in entries],
+        "seconds": time.perf_counter() - start, "execution": execution})
     write_sweep_csv(os.path.join(out_dir, "sweep.csv"), entries, list(grid), score_name)
-    from .checkpoints import write_json
-
     write_json(os.path.join(out_dir, "sweep.json"), summary)
+    if error is not None:
+        raise error
     return summary
 
 
@@ -212,23 +221,28 @@ def _write_best(out_dir, files):
             write_json(path, content)
 
 
-def _check_same_settings(out_dir, settings):
-    """Refuse to resume a sweep whose shared settings differ."""
+def _check_same_settings(out_dir, settings, grid):
+    """Refuse to resume a sweep whose shared settings differ (a setting may move into the
+    grid, or out of it, with a value the other side had)."""
     path = os.path.join(out_dir, "sweep.json")
     try:
         with open(path, encoding="utf-8") as f:
-            before = json.load(f)["settings"]
+            stored = json.load(f)
+        before, before_grid = stored["settings"], stored["grid"]
     except (OSError, ValueError, KeyError, TypeError):
         return  # nothing to compare with: only identical tasks are reused
-    before = before if isinstance(before, dict) else {}
-    # through JSON, as stored
-    now = json.loads(json.dumps(settings))
-    changed = [f"{key} {before.get(key)!r} -> {now.get(key)!r}"
-               for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+    now, now_grid = json.loads(json.dumps(settings)), json.loads(json.dumps(grid))  # as stored
+    changed = []
+    for key in sorted(set(before) | set(now)):
+        old, new = before.get(key), now.get(key)
+        if old == new or (key in now_grid and old in now_grid[key]) or \
+                (key in before_grid and new in before_grid[key]):
+            continue
+        changed.append(f"{key} {old!r} -> {new!r}")
     if changed:
         raise ValueError(f"--resume: {out_dir} holds a sweep with other settings "
-                         f"({', '.join(changed)}); resume with the same ones (the grid may "
-                         "change), or use --force to start over")
+                         f"({', '.join(changed)}); resume with the same ones (a grid may "
+                         "gain values), or use --force to start over")
 
 
 def write_sweep_csv(path, entries, parameters, score_name):

@@ -467,8 +467,8 @@ def train_text_task(task):
     dict
         ``summary`` (what ``metrics.json`` holds), ``best_val_loss``, ``seconds`` and
         ``checkpoint`` (the bytes of ``best.safetensors``, or of ``last.safetensors``
-        without validation); on bad settings (a text too short for them ...)
-        ``error`` says why and the rest is None.
+        without validation); on bad settings (a text too short for them ...) or a
+        run that diverges, ``error`` says why and the rest is None.
     """
     import tempfile
 
@@ -480,9 +480,13 @@ def train_text_task(task):
         result["error"] = str(e)
         return result
     with tempfile.TemporaryDirectory(prefix="numbarnn-") as scratch:
-        summary = trainer.train(steps=task["steps"], epochs=task["epochs"],
-                                time_budget=task["time_budget"], out_dir=scratch,
-                                handle_interrupt=False)
+        try:
+            summary = trainer.train(steps=task["steps"], epochs=task["epochs"],
+                                    time_budget=task["time_budget"], out_dir=scratch,
+                                    handle_interrupt=False)
+        except (ValueError, FloatingPointError) as e:  # bad settings; a diverging run
+            result["error"] = str(e)
+            return result
         name = "best.safetensors" if summary["best_step"] is not None else "last.safetensors"
         with open(os.path.join(scratch, name), "rb") as f:
             result["checkpoint"] = f.read()

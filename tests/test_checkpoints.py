@@ -15,7 +15,7 @@ import pytest
 
 from numbarnn import checkpoints
 from numbarnn.checkpoints import (CheckpointError, load_checkpoint, prepare_run_dir,
-                                  save_checkpoint, write_atomic, write_json)
+                                  run_kind, save_checkpoint, write_atomic, write_json)
 
 META = {"config": {"hidden": 8, "cell": "lstm", "lr": 0.002}, "vocab": ["a", "é", "\n"],
         "step": 12, "scaler": [1.5, -0.25], "flag": None}
@@ -389,10 +389,32 @@ def test_existing_run_is_refused_without_flags(tmp_path):
     assert (tmp_path / "metrics.json").read_text() == "{}"
 
 
-def test_existing_run_with_force_is_accepted_and_kept_until_overwritten(tmp_path):
-    (tmp_path / "metrics.json").write_text("{}")
+def test_force_removes_what_runs_write_and_nothing_else(tmp_path):
+    """A stale best model of the earlier run must not pass for the new run's."""
+    for name in ("metrics.json", "model.safetensors", "best.safetensors", "sweep.csv",
+                 "notes.txt", "forecast.csv"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "trials" / "a").mkdir(parents=True)
+    (tmp_path / "trials" / "a" / "s.safetensors").write_text("old")
+    (tmp_path / "trials" / "a" / "s.json").write_text("old")
+    (tmp_path / "series").mkdir()
+    (tmp_path / "series" / "x.json").write_text("old")
+    (tmp_path / "series" / "mine.txt").write_text("keep")
     prepare_run_dir(tmp_path, force=True)
-    assert (tmp_path / "metrics.json").read_text() == "{}"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == \
+        ["forecast.csv", "notes.txt", "series", "series/mine.txt"]
+
+
+@pytest.mark.parametrize("holds, kind", [("sweep.json", "panel"), ("last.safetensors", "sweep"),
+                                         ("model.safetensors", "panel"),
+                                         ("metrics.json", "text")])
+def test_resume_refuses_a_run_of_another_kind(tmp_path, holds, kind):
+    (tmp_path / holds).write_text(json.dumps({"kind": "sweep"}) if holds == "sweep.json" else
+                                  json.dumps({"kind": "panel"}) if holds == "metrics.json"
+                                  else "x")
+    with pytest.raises(ValueError, match="nothing to resume; choose another --out, or --force"):
+        prepare_run_dir(tmp_path, resume=True, kind=kind)
+    assert run_kind(tmp_path) != kind
 
 
 def test_existing_run_with_resume_is_accepted(tmp_path):

@@ -226,7 +226,8 @@ def test_a_killed_worker_does_not_lose_the_run(panel_csv, tmp_path, monkeypatch)
 
 def test_ctrl_c_in_a_terminal_stops_the_cluster_and_keeps_finished_series(tmp_path):
     """A real SIGINT to the whole process group, as a terminal sends it, during a local
-    cluster run: exit 130, no worker tracebacks, finished series kept, resume completes."""
+    cluster run in which a worker died and was replaced: exit 130, no worker tracebacks
+    (the replacement ignores SIGINT too), finished series kept, resume completes."""
     pytest.importorskip("distributed")
     import glob
     import signal
@@ -234,19 +235,28 @@ def test_ctrl_c_in_a_terminal_stops_the_cluster_and_keeps_finished_series(tmp_pa
     import sys
     import time
 
+    import killing_task
+
     rows = synthetic_panel(8, seed=2, short_share=0, min_length=60, max_length=60)
     data = tmp_path / "p.csv"
     write_panel_csv(data, rows)
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "numbarnn", "train-series", str(data), "--id-column", "id",
-               "--out", str(out), "--window", "6", "--horizon", "3", "--hidden", "8",
-               "--members", "1", "--epochs", "200", "--patience", "200", "--workers", "2"]
+    options = [str(data), "--id-column", "id", "--out", str(out), "--window", "6",
+               "--horizon", "3", "--hidden", "8", "--members", "1", "--epochs", "4000",
+               "--patience", "4000", "--workers", "2"]
     # the test runner may ignore SIGINT, and children inherit that: give them the default
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [sys.executable, killing_task.__file__, "train-series", *options],
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, killing_task.MARKER_DIR: str(tmp_path)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
-    while not glob.glob(str(out / "series" / "*.json")) and time.monotonic() < deadline:
+    marker = tmp_path / "killed-store_1"
+    # store_1 killed its worker: wait until the replacement has started and joined (a
+    # worker that is still starting can be stopped by Ctrl-C: see _ignore_ctrl_c_plugin)
+    while (not marker.exists() or time.time() < marker.stat().st_mtime + 4
+           or not glob.glob(str(out / "series" / "*.json"))) and \
+            time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGINT)
     output, _ = process.communicate(timeout=60)
@@ -254,6 +264,31 @@ def test_ctrl_c_in_a_terminal_stops_the_cluster_and_keeps_finished_series(tmp_pa
     assert "Traceback" not in output and "run the same command with --resume" in output
     finished = json.loads((out / "metrics.json").read_text())
     assert finished["status"] == "interrupted" and 1 <= len(finished["series"]) < 8
-    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run([sys.executable, "-m", "numbarnn", "train-series", *options,
+                              "--resume"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert json.loads((out / "metrics.json").read_text())["summary"]["trained"] == 8
+
+
+def test_a_task_that_raises_stops_the_run_and_keeps_what_finished(panel_csv, tmp_path,
+                                                                  monkeypatch):
+    from numbarnn import panel as panel_module
+    from numbarnn.forecasting import ForecastConfig
+    from numbarnn.panel import read_panel_csv, train_panel
+
+    real_task = panel_module.train_series_task
+
+    def bug_on_store_1(task):
+        if task["id"] == "store_1":
+            raise RuntimeError("a bug")
+        return real_task(task)
+
+    monkeypatch.setattr(panel_module, "train_series_task", bug_on_store_1)
+    panel = read_panel_csv(panel_csv, "store", "sales", "day")
+    with pytest.raises(RuntimeError, match="a bug"):
+        train_panel(panel, ForecastConfig(window=6, horizon=3, hidden_size=4, epochs=3,
+                                          members=1), str(tmp_path), workers=0)
+    run_json = json.loads((tmp_path / "metrics.json").read_text())
+    assert run_json["status"] == "failed"
+    assert [s["id"] for s in run_json["series"]] == ["store_0"]
+    assert "RuntimeError: a bug" in run_json["summary"]["execution"]["error"]

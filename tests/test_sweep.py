@@ -278,3 +278,72 @@ def test_fewer_failed_tasks_rank_first_whatever_the_score(tmp_path):
         [("b", 1, 0.6), ("a", 2, 0.1), ("z", None, None)]
     assert json.loads((tmp_path / "best.json").read_text()) == {"index": 1}
     assert summary["ranking"][1]["error"] == "1 of 2 tasks failed"
+
+
+def test_resume_refuses_another_kind_of_run_and_the_grid_order_does_not_matter(tmp_path,
+                                                                            monkeypatch):
+    from numbarnn import panel
+
+    single = tmp_path / "single"
+    assert run("train-series", "--out", single, "--epochs", "2", "--members", "1",
+               "-q").exit_code == 0
+    before = (single / "model.safetensors").read_bytes()
+    assert_one_line_error(run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8", "--out",
+                              single, "--resume"), "holds a train-series run, not a sweep")
+    assert (single / "model.safetensors").read_bytes() == before
+
+    out = tmp_path / "sweep"
+    assert run("sweep", "train-series", *SERIES, "--grid", "lr=0.001,0.01", "--grid",
+               "hidden=4,8", "--out", out, "--workers", "0").exit_code == 0
+    calls = []
+    real_task = panel.train_series_task
+    monkeypatch.setattr(panel, "train_series_task",
+                        lambda task: (calls.append(task), real_task(task))[1])
+    result = run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8", "--grid",
+                 "lr=0.001,0.01", "--out", out, "--workers", "0", "--resume")
+    assert result.exit_code == 0, result.output
+    assert calls == [] and "nothing" not in result.output
+    assert sorted(p.name for p in (out / "trials").glob("*.safetensors")) == [
+        "hidden-4_lr-0.001.safetensors", "hidden-4_lr-0.01.safetensors",
+        "hidden-8_lr-0.001.safetensors", "hidden-8_lr-0.01.safetensors"]
+    # a fixed setting may move into the grid (with its value among the grid's)
+    result = run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8", "--grid",
+                 "lr=0.001,0.01", "--grid", "clip=1,2", "--out", out, "--workers", "0",
+                 "--resume")
+    assert result.exit_code == 0, result.output
+
+
+def test_an_interrupted_resume_leaves_no_stale_best_model(tmp_path, monkeypatch):
+    from numbarnn import panel
+
+    out = tmp_path / "sweep"
+    assert run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8", "--out", out,
+               "--workers", "0").exit_code == 0
+    assert (out / "model.safetensors").exists()
+
+    def ctrl_c(task):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(panel, "train_series_task", ctrl_c)
+    result = run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8,16", "--out", out,
+                 "--workers", "0", "--resume")
+    assert result.exit_code == 130
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["status"] == "interrupted" and summary["best"] is None
+    assert summary["finished"] == 2  # the stored ones
+    assert not (out / "model.safetensors").exists() and not (out / "metrics.json").exists()
+    assert len(list((out / "trials").glob("*.safetensors"))) == 2
+
+
+def test_a_diverging_text_combination_fails_alone(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    out = tmp_path / "sweep"
+    result = run("sweep", "train-text", corpus, "--hidden", "8", "--batch-size", "4",
+                 "--seq-len", "8", "--steps", "5", "--grid", "lr=0.01,1e30", "--out", out,
+                 "--workers", "0")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [(r["lr"], r["rank"], r["status"]) for r in rows] == [("0.01", "1", "ok"),
+                                                                 ("1e+30", "", "failed")]
+    assert "contains a non-finite value" in rows[1]["error"]
