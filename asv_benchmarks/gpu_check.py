@@ -188,6 +188,33 @@ def barrier_microseconds(blocks, n=2000):
     return (time.perf_counter() - start) / n * 1e6
 
 
+def time_text_training(tiny, repeats):
+    """ms per train-text step (its defaults, one thread) on the CPU and with --device
+    cuda, and how much of the latter is HostParams' copies of weights and gradients."""
+    from numba import cuda
+
+    from numbarnn.training import TextTrainer
+
+    rng = np.random.default_rng(0)
+    alphabet = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:'\n")
+    text = "".join(rng.choice(alphabet, 4_000 if tiny else 400_000))
+    config = dict(hidden_size=4, batch_size=2, seq_len=3) if tiny else {}
+    times = {}
+    for device in ("cpu", "cuda"):
+        trainer = TextTrainer(text, "random", workers=1, device=device, **config)
+        trainer.train_step()  # compile, allocate
+        times[device] = median_time(trainer.train_step, repeats, cuda.synchronize)
+    rnn = trainer.model.rnn
+
+    def copies():
+        for name, p in rnn.params.items():
+            rnn.layer._dev.assign(rnn.layer.params[name], p)
+        for name, g in rnn.grads.items():
+            rnn.layer._dev.download(g, rnn.layer.grads[name])
+
+    return times["cpu"], times["cuda"], median_time(copies, repeats, cuda.synchronize)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
@@ -254,6 +281,10 @@ def main(argv=None):
         print(f"{str(size):>22} {cell:4} | {nb_inf * 1e3:9.3f} {ref_inf * 1e3:8.3f} "
               f"{nb_inf / ref_inf:6.2f} | {nb_train * 1e3:9.3f} {ref_train * 1e3:8.3f} "
               f"{nb_train / ref_train:6.2f} | {own_text}")
+    cpu_step, gpu_step, copy = time_text_training(args.tiny, repeats)
+    print(f"\ntrain-text step (its defaults, one thread), ms: cpu {cpu_step * 1e3:.2f}, "
+          f"--device cuda {gpu_step * 1e3:.2f} (of which weight and gradient copies "
+          f"{copy * 1e3:.2f}); ratio cuda / cpu {gpu_step / cpu_step:.2f}")
     print(f"parity failures: {failures}")
     return 1 if failures else 0
 

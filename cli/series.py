@@ -102,6 +102,9 @@ def metrics_table(metrics):
 @click.option("--loss", type=click.Choice(["mse", "mae"]), default="mse", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where the recurrent layers train (the weights and the optimiser stay on "
+              "the host); forecasts run on the CPU.")
 @click.option("--members", type=click.IntRange(1), default=5, show_default=True,
               help="Networks trained from different initial weights; the forecast is their "
               "mean.")
@@ -134,6 +137,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     OUT/metrics.json the summary.
     """
     from numbarnn.checkpoints import prepare_run_dir, write_json
+    from numbarnn.devices import get_device
     from numbarnn.forecasting import ForecastConfig, backtest as run_backtest, train_forecaster
     from numbarnn.progress import Progress
     from numbarnn.series import load_airline, synthetic as make_synthetic
@@ -141,6 +145,8 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     with user_errors():
         if csv_path and synthetic:
             raise ValueError("CSV and --synthetic: give one or the other")
+        if settings["device"] != "cpu":
+            get_device(settings["device"])  # no GPU: one clear line now, not one per series
         if id_column is None and (workers is not None or scheduler or resume):
             raise ValueError("--workers, --scheduler and --resume: only with --id-column "
                              "(many series)")

@@ -62,6 +62,7 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
     numbarnn sweep train-text notes.txt --steps 500 --grid lr=1e-3,3e-3 --grid layers=1,2
     """
     from numbarnn.checkpoints import prepare_run_dir
+    from numbarnn.devices import get_device
     from numbarnn.parallel import WorkerLost
     from numbarnn.progress import Progress
     from numbarnn.sweep import expand_grid, run_sweep
@@ -71,6 +72,8 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
     context = target.make_context(f"{click.get_current_context().command_path} {command}",
                                   list(args))
     with user_errors():
+        if context.params.get("device", "cpu") != "cpu":
+            get_device(context.params["device"])  # no GPU: one line now, not one per task
         grid = parse_grid(target, context, grids, SWEEPABLE[command])
         combinations = expand_grid(grid)
         if metric and command != "train-series":
@@ -293,7 +296,7 @@ def _text_sweep(context, grid, combinations, metric):
     tasks = []
     for combination in combinations:
         config = {**shared, **{_RUN_OPTIONS[k]: v for k, v in combination.items()
-                               if k in _RUN_OPTIONS}, "workers": 1}
+                               if k in _RUN_OPTIONS}, "workers": 1, "device": p["device"]}
         stop = {**stops, **{k: v for k, v in combination.items() if k in stops}}
         if all(v is None for v in stop.values()):
             stop["steps"] = DEFAULT_STEPS

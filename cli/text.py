@@ -83,14 +83,17 @@ def _load_corpus(corpus, encoding, echo):
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
               help="Threads that share each batch (part of the run's configuration: the "
                    "same seed and workers give the same run on any machine).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where the recurrent layers run; 'cuda' trains on one thread (--workers "
+                   "1), with the weights and the optimiser on the host.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
 @click.option("--force", is_flag=True, help="Start over in an --out that holds a run.")
 @click.option("--sample", "sample_length", default=300, show_default=True,
               type=click.IntRange(0), help="Characters to sample when training ends; 0 for none.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.pass_context
-def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, resume, force,
-               sample_length, quiet, **options):
+def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, device, resume,
+               force, sample_length, quiet, **options):
     """Train a character-level language model on CORPUS (a text file).
 
     Without CORPUS it trains on a built-in corpus: the docstrings of this
@@ -101,21 +104,26 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, resum
     echo = (lambda *a, **k: None) if quiet else click.echo
     with user_errors():
         from numbarnn.checkpoints import prepare_run_dir
+        from numbarnn.devices import get_device
         from numbarnn.progress import Progress
         from numbarnn.training import TextTrainer
 
+        get_device(device)  # no GPU: say so before anything else
         prepare_run_dir(out_dir, resume=resume, force=force, kind="text")
         text, corpus_name = _load_corpus(corpus, encoding, echo)
         if steps is None and epochs is None and time_budget is None:
             steps = DEFAULT_STEPS
         if resume:
             last = os.path.join(out_dir, "last.safetensors")
-            trainer = TextTrainer.resume(last, text, corpus_name)
+            trainer = TextTrainer.resume(last, text, corpus_name, device=device)
             _check_unchanged(ctx, options, trainer.config)
             echo(f"resuming {last} at step {trainer.step}")
         else:
             config = {_RUN_OPTIONS[k]: v for k, v in options.items()}
-            trainer = TextTrainer(text, corpus_name, **config)
+            if device != "cpu" and ctx.get_parameter_source("workers") is \
+                    click.core.ParameterSource.DEFAULT:
+                config["workers"] = 1  # the GPU's default: one thread drives it
+            trainer = TextTrainer(text, corpus_name, device=device, **config)
         echo(f"{trainer.model!r}: {sum(p.size for p in trainer.model.params.values()):,} "
              f"parameters, vocabulary of {len(trainer.vocab)}, {len(trainer.batches)} steps "
              f"per epoch")

@@ -59,6 +59,10 @@ class CPU:
     def to_host(self, arr):
         return np.asarray(arr)
 
+    def download(self, dst, src):
+        """Copy ``src`` (an array on this device) into the host array ``dst``."""
+        dst[...] = src
+
     def as_kind(self, arr, kind):
         return arr
 
@@ -130,6 +134,9 @@ class CUDA:
 
     def to_host(self, arr):
         return arr.copy_to_host()
+
+    def download(self, dst, src):
+        src.copy_to_host(dst)
 
     def as_kind(self, arr, kind):
         if kind == "numpy":

@@ -81,6 +81,9 @@ class ForecastConfig:
         Networks trained from different initial weights; the forecast is their mean.
     seed : int
         Seeds the initial weights and the batch order of every member.
+    device : {'cpu', 'cuda'}
+        Where the recurrent layers train (the weights and the optimiser stay on the
+        host: ``layers.HostParams``).  A saved forecaster loads on the CPU.
     """
 
     window: int = 12
@@ -106,6 +109,7 @@ class ForecastConfig:
     dtype: str = "float32"
     members: int = 5
     seed: int = 0
+    device: str = "cpu"
 
     def __post_init__(self):
         for name in ("window", "horizon", "hidden_size", "num_layers", "epochs", "batch_size",
@@ -119,7 +123,8 @@ class ForecastConfig:
         _check_int("patience", self.patience, 1)
         _check_int("seed", self.seed, 0)
         for name, allowed in (("strategy", STRATEGIES), ("cell", CELLS), ("scale", SCALERS),
-                              ("loss", LOSSES), ("dtype", ("float32", "float64"))):
+                              ("loss", LOSSES), ("dtype", ("float32", "float64")),
+                              ("device", ("cpu", "cuda"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}: got {getattr(self, name)!r}, expected one of "
                                  f"{', '.join(allowed)}")
@@ -275,15 +280,17 @@ class _Features:
 class _Network:
     """One member of the ensemble: a recurrent stack and a linear head on its last state."""
 
-    def __init__(self, config, inputs, seed):
-        from .layers import LSTM, RNN, Linear
+    def __init__(self, config, inputs, seed, device="cpu"):
+        from .layers import LSTM, RNN, HostParams, Linear
 
         dtype = np.dtype(config.dtype)
         rnn_seed, head_seed, self.order_seed = np.random.SeedSequence(seed).generate_state(3)
         cell = LSTM if config.cell == "lstm" else RNN
         self.rnn = cell(inputs, config.hidden_size, num_layers=config.num_layers,
                         dropout=config.dropout if config.num_layers > 1 else 0.0,
-                        dtype=dtype, seed=int(rnn_seed))
+                        dtype=dtype, seed=int(rnn_seed), device=device)
+        if device != "cpu":
+            self.rnn = HostParams(self.rnn)
         self.head = Linear(config.hidden_size, config.outputs, dtype=dtype, seed=int(head_seed))
 
     def predict(self, x):
@@ -310,17 +317,18 @@ class Forecaster:
     that a series of a hundred-odd steps leaves).  Build one with
     ``train_forecaster`` or ``Forecaster.load``.  ``forecast(n)`` continues the
     series it was trained on; ``forecast(n, series)`` continues another (or a
-    longer) one with the same columns.
+    longer) one with the same columns.  ``device`` is where the networks run (a
+    loaded forecaster runs on the CPU).
     """
 
-    def __init__(self, config, pipeline, feature_scaler, info, network=None):
+    def __init__(self, config, pipeline, feature_scaler, info, network=None, device="cpu"):
         self.config = config
         self.pipeline = pipeline
         self.feature_scaler = feature_scaler
         self.info = info  # target name, feature names, season, dates tail, history tail, test
         inputs = 1 + len(info["feature_names"])
         seeds = np.random.SeedSequence(config.seed).generate_state(config.members)
-        self.members = [_Network(config, inputs, int(seed)) for seed in seeds]
+        self.members = [_Network(config, inputs, int(seed), device) for seed in seeds]
         if network is not None:
             self.load_network(network)
 
@@ -596,7 +604,7 @@ def train_forecaster(series, config=None, progress=None, **options):
     pipeline = build_pipeline(config, values[:split.train_end], season)
     scaler = _Features.fit(features[:split.train_end]) if features.shape[1] else None
     info = _history_info(series, season, pipeline.context + config.window)
-    model = Forecaster(config, pipeline, scaler, info)
+    model = Forecaster(config, pipeline, scaler, info, device=config.device)
 
     inputs = model._inputs(values, features)
     z = inputs[:, 0]

@@ -566,3 +566,58 @@ class LSTM(_Recurrent):
                               self.grads[f"weight_ih_l{k}"], self.grads[f"weight_hh_l{k}"],
                               dbias)
         self._store_bias_grad(k, dbias)
+
+
+class HostParams:
+    """A layer on the GPU whose parameters and gradients the host owns.
+
+    ``params`` and ``grads`` are NumPy arrays, so the compiled optimisers, clipping
+    and checkpoints work on them as on the CPU, and a checkpoint loads anywhere.
+    The price is two copies per training step: the weights go up before each
+    forward, the gradients come down after each backward (as optimiser offloading
+    does in large-model training).  Everything else is the layer's.
+
+    Parameters
+    ----------
+    layer : RNN or LSTM
+        On any device (on the CPU the copies are plain copies).
+    """
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.params = layer.state_dict()
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+
+    def __getattr__(self, name):  # hidden_size, dtype, device ...: the layer's
+        if name == "layer":
+            raise AttributeError(name)
+        return getattr(self.layer, name)
+
+    def __repr__(self):
+        return f"HostParams({self.layer!r})"
+
+    def forward(self, *args, **kwargs):
+        """The layer's ``forward``, with the host's weights."""
+        for name, p in self.params.items():
+            self.layer._dev.assign(self.layer.params[name], p)
+        return self.layer.forward(*args, **kwargs)
+
+    def backward(self, *args, **kwargs):
+        """The layer's ``backward``; its gradients are then copied into ``grads``."""
+        result = self.layer.backward(*args, **kwargs)
+        for name, g in self.grads.items():
+            self.layer._dev.download(g, self.layer.grads[name])
+        return result
+
+    def state_dict(self):
+        return {name: p.copy() for name, p in self.params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Checked by the layer (all or nothing), then kept on the host."""
+        self.layer.load_state_dict(state_dict)
+        for name, p in self.params.items():
+            self.layer._dev.download(p, self.layer.params[name])
+
+    def replica(self, seed=None):
+        raise ValueError("a layer on the GPU trains on one thread: use one worker "
+                         "(workers=1) with device='cuda'")

@@ -15,7 +15,7 @@ import copy
 import numpy as np
 
 from ._checks import as_seed_sequence, check_dtype, check_tokens
-from .layers import LSTM, RNN, Embedding, Linear
+from .layers import LSTM, RNN, Embedding, HostParams, Linear
 
 CELLS = ("lstm", "rnn")
 
@@ -48,10 +48,15 @@ class CharRNN:
     dtype : np.float32 or np.float64
     seed : int or None
         Seeds the initialisation and the dropout masks.
+    device : {'cpu', 'cuda'}, default 'cpu'
+        Where the recurrent stack runs.  On 'cuda' its parameters and gradients
+        stay on the host (``layers.HostParams``), as do the embedding and the head,
+        so the optimisers and checkpoints are the CPU's; the same seed gives the
+        same initial weights on either device.
     """
 
     def __init__(self, vocab_size, hidden_size=256, num_layers=1, cell="lstm", embedding_dim=0,
-                 dropout=0.0, forget_bias=1.0, dtype=np.float32, seed=None):
+                 dropout=0.0, forget_bias=1.0, dtype=np.float32, seed=None, device="cpu"):
         self.vocab_size = _positive_int("vocab_size", vocab_size)
         self.hidden_size = _positive_int("hidden_size", hidden_size)
         self.num_layers = _positive_int("num_layers", num_layers)
@@ -77,7 +82,9 @@ class CharRNN:
         recurrent = LSTM if cell == "lstm" else RNN
         self.rnn = recurrent(input_size, self.hidden_size, self.num_layers,
                              dropout=self.dropout if self.num_layers > 1 else 0.0,
-                             dtype=self.dtype, seed=rnn_seed)
+                             dtype=self.dtype, seed=rnn_seed, device=device)
+        if device != "cpu":
+            self.rnn = HostParams(self.rnn)
         self.head = Linear(self.hidden_size, self.vocab_size, dtype=self.dtype, seed=head_seed)
         self.dropout_rng = np.random.default_rng(drop_seed)
         if cell == "lstm":

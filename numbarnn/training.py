@@ -20,6 +20,7 @@ import numpy as np
 
 from . import __version__
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, write_json
+from .devices import DEVICES
 from .losses import cross_entropy, softmax_cross_entropy
 from .model import CharRNN
 from .optim import SCHEDULES, clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
@@ -35,7 +36,7 @@ DEFAULTS = {
     "batch_size": 32, "seq_len": 64, "val_frac": 0.05,
     "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0,
     "clip": 5.0, "clip_mode": "norm", "lr_schedule": "constant", "lr_step": 1000,
-    "lr_gamma": 0.5, "eval_every": 200, "seed": 0, "workers": 2,
+    "lr_gamma": 0.5, "eval_every": 200, "seed": 0, "workers": 2, "device": "cpu",
 }
 _MODEL_KEYS = ("hidden_size", "num_layers", "cell", "embedding_dim", "dropout", "forget_bias",
                "dtype")
@@ -49,6 +50,11 @@ def _check_config(config):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{key}: got {value!r}, expected a positive integer")
+    if config["device"] not in DEVICES:
+        raise ValueError(f"device: got {config['device']!r}, expected one of {DEVICES}")
+    if config["device"] != "cpu" and config["workers"] != 1:
+        raise ValueError(f"workers: got {config['workers']}; on device {config['device']!r} "
+                         "the model trains on one thread: use workers=1")
     if config["workers"] > config["batch_size"]:
         raise ValueError(f"workers: got {config['workers']}, more than the batch size "
                          f"{config['batch_size']} it splits")
@@ -118,7 +124,8 @@ class TextTrainer:
                                  "a shorter --seq-len, or --val-frac 0")
             self.val_batches = StreamBatches(self.vocab.encode(val_text), streams, c["seq_len"],
                                              "validation text")
-        self.model = CharRNN(len(self.vocab), **{k: c[k] for k in _MODEL_KEYS}, seed=c["seed"])
+        self.model = CharRNN(len(self.vocab), **{k: c[k] for k in _MODEL_KEYS}, seed=c["seed"],
+                             device=c["device"])
         self.optimizer = make_optimizer(c["optimizer"], self.model, lr=c["lr"],
                                         weight_decay=c["weight_decay"])
         self._grads = list(self.model.grads.values())
@@ -387,9 +394,17 @@ class TextTrainer:
         save_checkpoint(path, tensors, metadata, CHECKPOINT_KIND)
 
     @classmethod
-    def resume(cls, path, text, corpus_name="text"):
-        """A trainer continuing the run saved at ``path``, on the same ``text``."""
+    def resume(cls, path, text, corpus_name="text", device=None):
+        """A trainer continuing the run saved at ``path``, on the same ``text``; on
+        ``device`` if given (a run may move between the CPU and the GPU), else on the
+        run's."""
         tensors, meta = load_checkpoint(path, CHECKPOINT_KIND)
+        if device is not None and isinstance(meta.get("train"), dict):
+            workers = meta["train"].get("workers", 1)
+            if device != "cpu" and workers != 1:
+                raise ValueError(f"{path}: the run trains with {workers} workers, and on device "
+                                 f"{device!r} a model trains on one; resume it on the CPU")
+            meta["train"] = {**meta["train"], "device": device}
         try:
             if meta["corpus"]["fingerprint"] != text_fingerprint(text):
                 raise ValueError(f"{path}: the run was trained on a different corpus "

@@ -137,3 +137,17 @@ def test_help_does_not_import_numba():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "--time-budget" in result.stdout and "--resume" in result.stdout
+
+
+def test_device_cuda_without_cuda_is_one_line_before_anything_runs(tmp_path, monkeypatch):
+    from numbarnn import devices, info
+
+    monkeypatch.setattr(devices, "_DEVICES", {})
+    monkeypatch.setattr(info, "cuda_info", lambda: {"available": False, "detail": "no GPU"})
+    for command in (["train-text", "--steps", "1"], ["train-series"],
+                    ["sweep", "train-text", "--grid", "lr=0.1,0.2"]):
+        out = tmp_path / command[0]
+        result = CliRunner().invoke(cli, [*command, "--device", "cuda", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert "CUDA is not available here (no GPU)" in result.output
+        assert "Traceback" not in result.output and not out.exists()

@@ -6,6 +6,7 @@ def test_gpu_check_tiny(capsys):
     assert gpu_check.main(["--tiny"]) == 0
     out = capsys.readouterr().out
     assert "parity failures: 0" in out and "lstm" in out and "rnn" in out
+    assert "train-text step (its defaults, one thread), ms: cpu" in out
 
 
 def test_gpu_check_breakdown_tiny(capsys):
