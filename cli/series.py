@@ -103,8 +103,8 @@ def metrics_table(metrics):
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
-              help="Where the recurrent layers train (the weights and the optimiser stay on "
-              "the host); forecasts run on the CPU.")
+              help="Where the recurrent layers train and score the test (the weights and the "
+              "optimiser stay on the host); `numbarnn forecast` runs on the CPU.")
 @click.option("--members", type=click.IntRange(1), default=5, show_default=True,
               help="Networks trained from different initial weights; the forecast is their "
               "mean.")
@@ -124,7 +124,7 @@ def metrics_table(metrics):
 @click.option("--quiet", "-q", is_flag=True, help="No progress, only the metrics table.")
 def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, features,
                  synthetic, length, backtest, backtest_step, id_column, workers, scheduler,
-                 resume, quiet, **settings):
+                 resume, device, quiet, **settings):
     """Train a recurrent forecaster on CSV (default: the built-in airline passengers).
 
     The last --test-size steps are held out; the model is scored on them beside
@@ -145,14 +145,15 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     with user_errors():
         if csv_path and synthetic:
             raise ValueError("CSV and --synthetic: give one or the other")
-        if settings["device"] != "cpu":
-            get_device(settings["device"])  # no GPU: one clear line now, not one per series
+        if device != "cpu":
+            get_device(device)  # no GPU: one clear line now, not one per series
         if id_column is None and (workers is not None or scheduler or resume):
             raise ValueError("--workers, --scheduler and --resume: only with --id-column "
                              "(many series)")
     if id_column is not None:
         _train_panel(csv_path, out_dir, force, resume, id_column, column, date_column, no_dates,
-                     fill, features, synthetic, backtest, workers, scheduler, quiet, settings)
+                     fill, features, synthetic, backtest, workers, scheduler, device, quiet,
+                     settings)
         return
     with user_errors():
         if csv_path:
@@ -167,12 +168,13 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         progress.log(f"training on {series.source} ({len(series)} steps, "
                      f"{series.frequency or 'no dates'}): {config.cell.upper()} "
                      f"{config.hidden_size}x{config.num_layers}, window {config.window}, "
-                     f"horizon {config.horizon} ({config.strategy})")
-        model, report = train_forecaster(series, config, progress=progress)
+                     f"horizon {config.horizon} ({config.strategy})"
+                     + (f", on {device}" if device != "cpu" else ""))
+        model, report = train_forecaster(series, config, progress=progress, device=device)
         progress.close()
         if backtest:
             report["backtest"] = run_backtest(series, config, backtest, backtest_step,
-                                              progress=progress)
+                                              progress=progress, device=device)
         model.save(os.path.join(out_dir, "model.safetensors"))
         write_json(os.path.join(out_dir, "metrics.json"), report)
 
@@ -205,7 +207,8 @@ def _config_settings(settings):
 
 
 def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_column, no_dates,
-                 fill, features, synthetic, backtest, workers, scheduler, quiet, settings):
+                 fill, features, synthetic, backtest, workers, scheduler, device, quiet,
+                 settings):
     """``train-series --id-column``: one model per series of a long-format CSV."""
     from numbarnn.checkpoints import prepare_run_dir
     from numbarnn.forecasting import ForecastConfig
@@ -240,8 +243,10 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
 
     with user_errors():
         try:
-            summary = train_panel(panel, config, out_dir, workers=workers, scheduler=scheduler,
-                                  on_result=report, resume=resume)
+            summary = train_panel(panel, config, out_dir, workers=gpu_workers(workers, scheduler,
+                                                                              device),
+                                  scheduler=scheduler, on_result=report, resume=resume,
+                                  device=device)
         except WorkerLost as e:
             raise click.ClickException(str(e)) from None
         finally:
@@ -257,6 +262,14 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         click.echo(line)
     click.echo(f"saved {summary['trained']} checkpoints under "
                f"{os.path.join(out_dir, 'series')}, metrics.csv and metrics.json")
+
+
+def gpu_workers(workers, scheduler, device):
+    """The local cluster's size: one process per core, but one on the GPU (a process per
+    core would each hold a CUDA context on the one GPU), unless the user said."""
+    if device != "cpu" and workers is None and scheduler is None:
+        return 1
+    return workers
 
 
 def panel_summary_lines(summary):

@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from .common import user_errors
-from .series import _config_settings, _read, train_series
+from .series import _config_settings, _read, gpu_workers, train_series
 from .text import _RUN_OPTIONS, DEFAULT_STEPS, _load_corpus, train_text
 
 # what a grid may vary: not what is scored (horizon, test, validation, season) nor the data
@@ -72,8 +72,9 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
     context = target.make_context(f"{click.get_current_context().command_path} {command}",
                                   list(args))
     with user_errors():
-        if context.params.get("device", "cpu") != "cpu":
-            get_device(context.params["device"])  # no GPU: one line now, not one per task
+        device = context.params.get("device") or "cpu"
+        if device != "cpu":
+            get_device(device)  # no GPU: one line now, not one per task
         grid = parse_grid(target, context, grids, SWEEPABLE[command])
         combinations = expand_grid(grid)
         if metric and command != "train-series":
@@ -99,8 +100,8 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
             summary = run_sweep(plan["function"], plan["tasks"], grid, out_dir,
                                 plan["score_name"], plan["score"], plan["columns"],
                                 plan["best_files"], plan["settings"], resume=resume,
-                                workers=workers, scheduler=scheduler, on_result=report,
-                                warm_up=plan["warm_up"])
+                                workers=gpu_workers(workers, scheduler, device),
+                                scheduler=scheduler, on_result=report, warm_up=plan["warm_up"])
         except WorkerLost as e:
             raise click.ClickException(str(e)) from None
         finally:
@@ -198,12 +199,12 @@ def _series_sweep(context, grid, combinations, metric):
         else:
             series = load_airline()
         plan = _one_series_sweep(series, configs, metric)
-        plan["tasks"] = [[(None, series_task(series.name, series, config))]
+        plan["tasks"] = [[(None, series_task(series.name, series, config, p["device"]))]
                          for config in configs]
     plan.update(function=train_series_task, score_name=f"val_{metric}",
                 warm_up=(warm_up_task, asdict(configs[0])),
-                settings={"command": "train-series",
-                          **{k: v for k, v in p.items() if k not in grid},
+                settings={"command": "train-series",  # the device may change on resume
+                          **{k: v for k, v in p.items() if k not in grid and k != "device"},
                           "data": _digest([(task["values"], task["dates"])
                                            for _, task in plan["tasks"][0]])})
     return plan
@@ -253,7 +254,7 @@ def _panel_sweep(context, configs, metric):
         raise ValueError("--date-column and --no-dates: choose one")
     panel = read_panel_csv(p["csv_path"], p["id_column"], p["column"],
                            False if p["no_dates"] else p["date_column"], p["fill"])
-    tasks = [[(safe_name(series_id), series_task(series_id, series, config))
+    tasks = [[(safe_name(series_id), series_task(series_id, series, config, p["device"]))
               for series_id, series in panel.series.items()] for config in configs]
 
     def validation_scores(results):
@@ -296,7 +297,9 @@ def _text_sweep(context, grid, combinations, metric):
     tasks = []
     for combination in combinations:
         config = {**shared, **{_RUN_OPTIONS[k]: v for k, v in combination.items()
-                               if k in _RUN_OPTIONS}, "workers": 1, "device": p["device"]}
+                               if k in _RUN_OPTIONS}, "workers": 1}
+        if p["device"] not in (None, "cpu"):  # only then: a CPU task stays as it was
+            config["device"] = p["device"]
         stop = {**stops, **{k: v for k, v in combination.items() if k in stops}}
         if all(v is None for v in stop.values()):
             stop["steps"] = DEFAULT_STEPS
@@ -317,7 +320,8 @@ def _text_sweep(context, grid, combinations, metric):
         return {"best.safetensors": results[0]["checkpoint"],
                 "metrics.json": results[0]["summary"]}
 
-    shared_settings = {k: v for k, v in p.items() if k not in grid and k != "workers"}
+    shared_settings = {k: v for k, v in p.items() if k not in grid
+                       and k not in ("workers", "device")}
     return {"function": train_text_task, "tasks": tasks, "score_name": "val_loss",
             "score": score, "columns": columns, "best_files": best_files,
             "settings": {"command": "train-text", **shared_settings,

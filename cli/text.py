@@ -83,9 +83,10 @@ def _load_corpus(corpus, encoding, echo):
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
               help="Threads that share each batch (part of the run's configuration: the "
                    "same seed and workers give the same run on any machine).")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+@click.option("--device", type=click.Choice(["cpu", "cuda"]),
               help="Where the recurrent layers run; 'cuda' trains on one thread (--workers "
-                   "1), with the weights and the optimiser on the host.")
+                   "1), with the weights and the optimiser on the host [default: cpu; with "
+                   "--resume, the run's device].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
 @click.option("--force", is_flag=True, help="Start over in an --out that holds a run.")
 @click.option("--sample", "sample_length", default=300, show_default=True,
@@ -108,7 +109,8 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
         from numbarnn.progress import Progress
         from numbarnn.training import TextTrainer
 
-        get_device(device)  # no GPU: say so before anything else
+        if device is not None:
+            get_device(device)  # no GPU: say so before anything else
         prepare_run_dir(out_dir, resume=resume, force=force, kind="text")
         text, corpus_name = _load_corpus(corpus, encoding, echo)
         if steps is None and epochs is None and time_budget is None:
@@ -117,9 +119,10 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
             last = os.path.join(out_dir, "last.safetensors")
             trainer = TextTrainer.resume(last, text, corpus_name, device=device)
             _check_unchanged(ctx, options, trainer.config)
-            echo(f"resuming {last} at step {trainer.step}")
+            echo(f"resuming {last} at step {trainer.step} on device {trainer.config['device']}")
         else:
             config = {_RUN_OPTIONS[k]: v for k, v in options.items()}
+            device = device or "cpu"
             if device != "cpu" and ctx.get_parameter_source("workers") is \
                     click.core.ParameterSource.DEFAULT:
                 config["workers"] = 1  # the GPU's default: one thread drives it

@@ -81,9 +81,6 @@ class ForecastConfig:
         Networks trained from different initial weights; the forecast is their mean.
     seed : int
         Seeds the initial weights and the batch order of every member.
-    device : {'cpu', 'cuda'}
-        Where the recurrent layers train (the weights and the optimiser stay on the
-        host: ``layers.HostParams``).  A saved forecaster loads on the CPU.
     """
 
     window: int = 12
@@ -109,7 +106,6 @@ class ForecastConfig:
     dtype: str = "float32"
     members: int = 5
     seed: int = 0
-    device: str = "cpu"
 
     def __post_init__(self):
         for name in ("window", "horizon", "hidden_size", "num_layers", "epochs", "batch_size",
@@ -123,8 +119,7 @@ class ForecastConfig:
         _check_int("patience", self.patience, 1)
         _check_int("seed", self.seed, 0)
         for name, allowed in (("strategy", STRATEGIES), ("cell", CELLS), ("scale", SCALERS),
-                              ("loss", LOSSES), ("dtype", ("float32", "float64")),
-                              ("device", ("cpu", "cuda"))):
+                              ("loss", LOSSES), ("dtype", ("float32", "float64"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}: got {getattr(self, name)!r}, expected one of "
                                  f"{', '.join(allowed)}")
@@ -571,7 +566,7 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
     return {"epochs": epoch, **best}
 
 
-def train_forecaster(series, config=None, progress=None, **options):
+def train_forecaster(series, config=None, progress=None, device="cpu", **options):
     """Train a forecaster on ``series`` and score it on the held-out test.
 
     Parameters
@@ -580,6 +575,10 @@ def train_forecaster(series, config=None, progress=None, **options):
     config : ForecastConfig, optional
     progress : numbarnn.progress.Progress, optional
         Receives a live line per epoch.
+    device : {'cpu', 'cuda'}
+        Where the recurrent layers train and score (their weights and the optimiser
+        stay on the host: ``layers.HostParams``).  Not part of the model: a saved
+        forecaster loads, and forecasts, on the CPU.
     **options
         ForecastConfig fields, overriding ``config``'s.
 
@@ -604,7 +603,7 @@ def train_forecaster(series, config=None, progress=None, **options):
     pipeline = build_pipeline(config, values[:split.train_end], season)
     scaler = _Features.fit(features[:split.train_end]) if features.shape[1] else None
     info = _history_info(series, season, pipeline.context + config.window)
-    model = Forecaster(config, pipeline, scaler, info, device=config.device)
+    model = Forecaster(config, pipeline, scaler, info, device=device)
 
     inputs = model._inputs(values, features)
     z = inputs[:, 0]
@@ -686,7 +685,7 @@ def _score(values, origins, forecasts, horizon, season, test_start):
     return metrics
 
 
-def backtest(series, config=None, origins=3, step=1, progress=None, **options):
+def backtest(series, config=None, origins=3, step=1, progress=None, device="cpu", **options):
     """Rolling-origin evaluation: retrain and test at each of the last ``origins`` origins.
 
     Fold ``k`` (0 = the latest) uses the series cut ``k * step`` steps before its end: a
@@ -706,7 +705,7 @@ def backtest(series, config=None, origins=3, step=1, progress=None, **options):
         end = len(series) - k * step
         if progress is not None:
             progress.log(f"backtest fold {k + 1}/{origins}: data up to step {end}")
-        _, report = train_forecaster(series.head(end), config)
+        _, report = train_forecaster(series.head(end), config, device=device)
         folds.append({"end": end, "metrics": report["metrics"]})
     mean = {who: {m: _nanmean([f["metrics"][who][m] for f in folds]) for m in scores}
             for who, scores in folds[0]["metrics"].items()}

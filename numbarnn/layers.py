@@ -618,6 +618,11 @@ class HostParams:
         for name, p in self.params.items():
             self.layer._dev.download(p, self.layer.params[name])
 
+    def to(self, device):
+        """Move the layer (its work arrays) to ``device``; the host keeps the weights."""
+        self.layer.to(device)
+        return self
+
     def replica(self, seed=None):
         raise ValueError("a layer on the GPU trains on one thread: use one worker "
                          "(workers=1) with device='cuda'")

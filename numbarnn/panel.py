@@ -266,12 +266,15 @@ def safe_name(series_id):
     return f"{cleaned[:60] or 'series'}-{digest}"
 
 
-def series_task(series_id, series, config):
+def series_task(series_id, series, config, device="cpu"):
     """The plain-data task that trains one series (see ``train_series_task``)."""
-    return {"id": series_id, "name": series.name, "values": series.values.tolist(),
+    task = {"id": series_id, "name": series.name, "values": series.values.tolist(),
             "dates": None if series.dates is None else
             [format_date(d, series.date_format) for d in series.dates],
             "date_format": series.date_format, "config": asdict(config)}
+    if device != "cpu":  # only then: a CPU task stays the task it always was (resume)
+        task["device"] = device
+    return task
 
 
 def train_series_task(task):
@@ -281,7 +284,8 @@ def train_series_task(task):
     ----------
     task : dict
         ``series_task``'s: ``id``, ``name``, ``values``, ``dates`` (ISO strings or
-        None), ``date_format``, ``config`` (a ForecastConfig as a dict).
+        None), ``date_format``, ``config`` (a ForecastConfig as a dict), and
+        ``device`` where it is not the CPU.
 
     Returns
     -------
@@ -301,7 +305,8 @@ def train_series_task(task):
         dates = None if task["dates"] is None else [parse_date(d)[0] for d in task["dates"]]
         series = Series(np.asarray(task["values"], dtype=np.float64), task["name"],
                         dates=dates, date_format=task["date_format"], source=task["id"])
-        model, report = train_forecaster(series, ForecastConfig.from_dict(task["config"]))
+        model, report = train_forecaster(series, ForecastConfig.from_dict(task["config"]),
+                                         device=task.get("device", "cpu"))
     except ValueError as e:
         result["error"] = str(e)
         return result
@@ -339,7 +344,7 @@ def warm_up_task(config):
 
 # ------------------------------------------------------------------------------ a whole panel
 def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=None,
-                resume=False):
+                resume=False, device="cpu"):
     """Train one forecaster per series of ``panel`` and write the run directory.
 
     Each series' checkpoint and result go to ``out_dir/series/<safe id>.safetensors``
@@ -361,6 +366,8 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
     resume : bool
         Continue the run in ``out_dir``: series whose data and configuration are
         unchanged keep their stored results; the others are trained.
+    device : {'cpu', 'cuda'}
+        Where each series trains (see ``train_forecaster``).
 
     Returns
     -------
@@ -381,7 +388,8 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
     store = ResultStore(os.path.join(out_dir, SERIES_DIR))
     if resume:
         _check_same_run(out_dir, panel, config)
-    tasks = [series_task(series_id, series, config) for series_id, series in panel.series.items()]
+    tasks = [series_task(series_id, series, config, device)
+             for series_id, series in panel.series.items()]
     names = [safe_name(task["id"]) for task in tasks]
     _write_panel_run(out_dir, panel, config, [], "running", None)
     beating = []

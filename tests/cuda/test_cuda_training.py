@@ -1,7 +1,5 @@
 """Training on device='cuda' (weights and optimiser on the host, ``HostParams``) against
 the same training on the CPU: the text model, the forecaster and their commands."""
-import json
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -31,10 +29,13 @@ def test_host_params_keeps_weights_and_gradients_on_the_host():
     np.testing.assert_allclose(gpu.backward(dout)[0], cpu.backward(dout)[0], **TOL)
     for name, grad in cpu.grads.items():
         np.testing.assert_allclose(gpu.grads[name], grad, **TOL, err_msg=name)
-    gpu.load_state_dict(cpu.state_dict())
-    for name, value in cpu.params.items():
+    other = numbarnn.LSTM(3, 4, num_layers=2, dtype=np.float64, seed=2)
+    gpu.load_state_dict(other.state_dict())  # the host copies follow, and the forward
+    for name, value in other.params.items():
         np.testing.assert_array_equal(gpu.params[name], value)
+    np.testing.assert_allclose(gpu.forward(x)[0], other.forward(x)[0], **TOL)
     assert gpu.hidden_size == 4 and gpu.device == "cuda"
+    assert gpu.to("cpu") is gpu and gpu.device == "cpu"
     with pytest.raises(ValueError, match="one worker"):
         gpu.replica(0)
 
@@ -55,14 +56,16 @@ def test_text_training_on_cuda_follows_the_cpu():
     assert CharRNN(5, 4, device="cuda").config() == CharRNN(5, 4).config()  # no device in it
 
 
-def test_a_run_moves_between_the_gpu_and_the_cpu(tmp_path):
+@pytest.mark.parametrize("first_device, then", [("cuda", "cpu"), ("cpu", "cuda")])
+def test_a_run_moves_between_the_gpu_and_the_cpu(tmp_path, first_device, then):
     config = dict(hidden_size=5, batch_size=2, seq_len=3, eval_every=1, val_frac=0.02,
                   dtype="float64", workers=1)
     straight = TextTrainer(TEXT, "t", **config)
     straight.train(steps=3, handle_interrupt=False)
-    first = TextTrainer(TEXT, "t", device="cuda", **config)
+    first = TextTrainer(TEXT, "t", device=first_device, **config)
     first.train(steps=1, out_dir=str(tmp_path), handle_interrupt=False)
-    resumed = TextTrainer.resume(tmp_path / "last.safetensors", TEXT, "t", device="cpu")
+    resumed = TextTrainer.resume(tmp_path / "last.safetensors", TEXT, "t", device=then)
+    assert resumed.config["device"] == then
     resumed.train(steps=3, handle_interrupt=False)
     for name, value in straight.model.params.items():
         np.testing.assert_allclose(resumed.model.params[name], value, **TOL, err_msg=name)
@@ -70,10 +73,12 @@ def test_a_run_moves_between_the_gpu_and_the_cpu(tmp_path):
 
 def test_forecaster_training_on_cuda_follows_the_cpu():
     series = synthetic("sine", 40, seed=1)
-    config = ForecastConfig(window=4, horizon=2, hidden_size=3, epochs=1, members=1,
-                            batch_size=64, season=1, dtype="float64")
+    # several epochs, and early stopping that restores the best weights
+    config = ForecastConfig(window=4, horizon=2, hidden_size=3, epochs=3, patience=1,
+                            members=1, batch_size=32, season=1, dtype="float64")
     _, cpu = train_forecaster(series, config)
     model, gpu = train_forecaster(series, config, device="cuda")
+    assert gpu["training"]["members"] == cpu["training"]["members"]  # same best epochs
     for who in ("model", "seasonal_naive"):
         for name, value in cpu["metrics"][who].items():
             assert gpu["metrics"][who][name] == pytest.approx(value, rel=1e-9), (who, name)
@@ -93,6 +98,9 @@ def test_commands_train_on_cuda(tmp_path):
                                       "--members", "1", "--batch-size", "64", "--out",
                                       str(tmp_path / "series")])
     assert result.exit_code == 0, result.output
-    saved = json.loads((tmp_path / "series" / "metrics.json").read_text())
-    assert saved["config"]["device"] == "cuda"
+    assert "(direct), on cuda" in result.output
     assert CliRunner().invoke(cli, ["forecast", str(tmp_path / "series")]).exit_code == 0
+    resumed = CliRunner().invoke(cli, ["train-text", str(corpus), "--steps", "2", "--out",
+                                       str(tmp_path / "text"), "--resume", "--sample", "0"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "on device cuda" in resumed.output  # a resumed run stays on its device
