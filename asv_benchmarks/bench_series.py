@@ -24,3 +24,70 @@ class SeriesTraining:
         return report["metrics"]["model"]["mape"]
 
     track_airline_mape.unit = "percent"
+
+
+class ManySeries:
+    """``train-series --id-column`` serially in-process (the per-series cost that a Dask
+    cluster divides among its workers) and a small sweep, on a synthetic panel."""
+
+    timeout = 600
+    number = 1
+    repeat = 3
+    n_series = 20
+    options = {}  # ForecastConfig settings over the defaults (the test shrinks the run)
+
+    def setup(self):
+        import tempfile
+
+        from numbarnn.forecasting import ForecastConfig
+        from numbarnn.panel import read_panel_csv, synthetic_panel, write_panel_csv
+
+        self.scratch = tempfile.TemporaryDirectory(prefix="numbarnn-bench-")
+        path = f"{self.scratch.name}/panel.csv"
+        write_panel_csv(path, synthetic_panel(self.n_series, seed=0))
+        self.panel = read_panel_csv(path, "id")
+        self.config = ForecastConfig(**self.options)
+        train_forecaster(load_airline(), **{**self.options, "epochs": 1, "members": 1})
+        self.runs = 0
+
+    def teardown(self):
+        self.scratch.cleanup()
+
+    def _out(self):
+        import os
+
+        self.runs += 1
+        out = f"{self.scratch.name}/run{self.runs}"
+        os.makedirs(out)
+        return out
+
+    def time_panel_serial(self):
+        """Every series of the panel, one after another, files written as in the CLI."""
+        from numbarnn.panel import train_panel
+
+        train_panel(self.panel, self.config, self._out(), workers=0)
+
+    def track_panel_beats_seasonal_naive(self):
+        """Share (%) of the panel's series on which the model beats seasonal naive."""
+        from numbarnn.panel import train_panel
+
+        summary = train_panel(self.panel, self.config, self._out(), workers=0)
+        return 100 * summary["beat_seasonal_naive"]
+
+    track_panel_beats_seasonal_naive.unit = "percent"
+
+    def time_sweep_serial(self):
+        """A 2 x 2 grid (hidden, lr) on the airline series."""
+        from dataclasses import replace
+
+        from numbarnn.panel import series_task, train_series_task
+        from numbarnn.sweep import combination_names, expand_grid, run_sweep
+
+        grid = {"hidden_size": [16, 32], "lr": [1e-3, 3e-3]}
+        combinations = expand_grid(grid)
+        series = load_airline()
+        tasks = [[(None, series_task(name, series, replace(self.config, **c)))]
+                 for name, c in zip(combination_names(combinations), combinations)]
+        run_sweep(train_series_task, tasks, grid, self._out(), "val_mase",
+                  lambda results: results[0]["validation"]["model"]["mase"],
+                  lambda results: {}, lambda index, results: {}, {}, workers=0)

@@ -72,3 +72,19 @@ def test_series_suite_runs(monkeypatch):
     suite.setup()
     suite.time_train_airline()
     assert 0 < suite.track_airline_mape() < 100
+
+
+def test_many_series_suite_runs(monkeypatch):
+    from asv_benchmarks import bench_series
+
+    monkeypatch.setattr(bench_series.ManySeries, "options",
+                        {"epochs": 2, "members": 1, "hidden_size": 4})
+    monkeypatch.setattr(bench_series.ManySeries, "n_series", 4)
+    suite = bench_series.ManySeries()
+    suite.setup()
+    try:
+        suite.time_panel_serial()
+        assert 0 <= suite.track_panel_beats_seasonal_naive() <= 100
+        suite.time_sweep_serial()
+    finally:
+        suite.teardown()
