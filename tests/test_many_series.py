@@ -292,3 +292,16 @@ def test_a_task_that_raises_stops_the_run_and_keeps_what_finished(panel_csv, tmp
     assert run_json["status"] == "failed"
     assert [s["id"] for s in run_json["series"]] == ["store_0"]
     assert "RuntimeError: a bug" in run_json["summary"]["execution"]["error"]
+
+
+def test_an_existing_scheduler_gives_the_serial_answer(panel_csv, tmp_path):
+    """--scheduler: the scale-out path, on a cluster started apart from the command."""
+    distributed = pytest.importorskip("distributed")
+    serial = tmp_path / "serial"
+    assert train(panel_csv, serial, "--workers", "0").exit_code == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        result = train(panel_csv, tmp_path / "remote", "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    assert "on the Dask scheduler's cluster (2 workers)" in result.output
+    assert read_run(tmp_path / "remote") == read_run(serial)
