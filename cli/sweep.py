@@ -2,7 +2,8 @@
 
 The training command's own options are parsed by that command (same types, same
 checks, same defaults); ``--grid`` values by the option they name.  The work is
-``numbarnn.sweep.run_sweep``'s.
+``numbarnn.sweep.run_sweep``'s.  Only Click is imported at start-up, so that
+``numbarnn --help`` stays fast.
 """
 import math
 import os
@@ -10,7 +11,6 @@ import sys
 from dataclasses import asdict, fields
 
 import click
-import numpy as np
 
 from .common import user_errors
 from .series import _config_settings, _read, gpu_workers, train_series
@@ -238,6 +238,8 @@ def _one_series_sweep(series, configs, metric):
 def _panel_sweep(context, configs, metric):
     """Every series of a long-format file per combination: ranked by the mean validation
     score over the series, the best combination written as a many-series run."""
+    import numpy as np
+
     from numbarnn.panel import (SERIES_DIR, panel_rows, panel_run_files, read_panel_csv,
                                 safe_name, series_task, summarize)
 
