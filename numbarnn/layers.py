@@ -308,8 +308,8 @@ class _Recurrent(Module):
         return (self._dev.copy(arr) if copy else arr), kind
 
     def _token_sequence(self, value):
-        """(T, B) token ids: on the CPU as they are (the kernels look up columns of
-        W_ih), on the GPU as the one-hot sequence they stand for."""
+        """(T, B) int64 token ids on the layer's device (the kernels look up columns of
+        W_ih, and scatter their gradients), and the kind to return results in."""
         tokens = check_tokens("x", value, self.input_size)
         if tokens.shape[0] == 0 or tokens.shape[1] == 0:
             raise ValueError(f"x: got token ids of shape {tokens.shape}, expected T, B >= 1")
@@ -318,9 +318,7 @@ class _Recurrent(Module):
         tokens = np.array(tokens, dtype=np.int64, order="C")  # kept for backward: a copy
         if self._dev.name == "cpu":
             return tokens, None
-        one_hot = np.zeros(tokens.shape + (self.input_size,), self.dtype)
-        np.put_along_axis(one_hot, tokens[..., None], 1.0, axis=-1)
-        return self._dev.upload(one_hot), "numpy"
+        return self._dev.upload(tokens), "numpy"
 
     def _state(self, name, value, batch):
         """A (num_layers, B, H) state array, zeros for None."""
@@ -367,9 +365,9 @@ class _Recurrent(Module):
         ----------
         x : array, (T, B, input_size), or (B, T, input_size) with ``batch_first``
             Or a (T, B) (or (B, T)) integer NumPy array of token ids in
-            [0, input_size): the one-hot sequence they stand for, which the CPU
-            kernels read as a column lookup in ``weight_ih_l0`` instead of a
-            matrix product (``backward`` then returns no dx).
+            [0, input_size): the one-hot sequence they stand for, which the
+            kernels (CPU and GPU) read as a column lookup in ``weight_ih_l0``
+            instead of a matrix product (``backward`` then returns no dx).
         state : initial state, (num_layers, B, hidden_size) per array; zeros if None
             ``h0`` for the RNN, ``(h0, c0)`` for the LSTM.
         train : bool

@@ -149,15 +149,14 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     ``gates``/``cells`` with S = T keep every step for ``lstm_backward``, with
     S = 1 only the running step; ``xproj`` (K, B, 4H) is the projection work space.
     """
-    T, B, D = x.shape
+    T, B = x.shape[:2]
     H = h0.shape[1]
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
-    step, loop, _, _ = _kernels(x.dtype)
+    step, loop, _, _ = _kernels(out.dtype)
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        common.gemm(x[t0:t0 + n].reshape(n * B, D), w_ih, xproj[:n].reshape(n * B, 4 * H),
-                    trans_b=True)
+        common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, 4 * H))
         args = (xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
         common.run_time_loop(loop, (t0, n) + args, step,
                              [(t, t0) + args for t in range(t0, t0 + n)],
@@ -173,9 +172,9 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     Arguments, shapes and meaning as ``cpu_lstm.lstm_backward``, as device
     arrays; ``gates`` is consumed (it ends holding the pre-activation gradients).
     """
-    T, B, D = x.shape
+    T, B = x.shape[:2]
     H = h0.shape[1]
-    _, _, step, loop = _kernels(x.dtype)
+    _, _, step, loop = _kernels(out.dtype)
     dc0.copy_to_device(dc_n)  # dc0 carries the running cell gradient
     args = (c0, common.transpose(w_hh), gates, cells, dout, dh_n, dc0)
     common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)],

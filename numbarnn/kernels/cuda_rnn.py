@@ -91,14 +91,13 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
 
     Arguments, shapes and meaning as ``cpu_rnn.rnn_forward``, as device arrays.
     """
-    T, B, D = x.shape
+    T, B = x.shape[:2]
     H = h0.shape[1]
     K = xproj.shape[0]
-    step, loop, _, _ = _kernels(x.dtype)
+    step, loop, _, _ = _kernels(out.dtype)
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        common.gemm(x[t0:t0 + n].reshape(n * B, D), w_ih, xproj[:n].reshape(n * B, H),
-                    trans_b=True)
+        common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, H))
         args = (xproj, h0, w_hh, bias, nonlinearity, out)
         common.run_time_loop(loop, (t0, n) + args, step,
                              [(t, t0) + args for t in range(t0, t0 + n)],
@@ -112,9 +111,9 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
 
     Arguments, shapes and meaning as ``cpu_rnn.rnn_backward``, as device arrays.
     """
-    T, B, _ = x.shape
+    T, B = x.shape[:2]
     H = h0.shape[1]
-    _, _, step, loop = _kernels(x.dtype)
+    _, _, step, loop = _kernels(out.dtype)
     args = (common.transpose(w_hh), nonlinearity, out, dout, dh_n, dgates)
     common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)],
                          common.work_units(B, H))

@@ -69,15 +69,15 @@ def test_cpu_layer_refuses_a_device_array():
         cpu.forward(cuda.to_device(np.ones((T, B, D))))
 
 
-def test_token_ids_on_the_gpu_match_the_cpu(launch_mode):
-    import numbarnn
-
+@pytest.mark.parametrize("cls", [numbarnn.LSTM, numbarnn.RNN])
+def test_token_ids_on_the_gpu_match_the_cpu(launch_mode, cls):
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 5, (3, 2))
+    tokens[1, 1] = tokens[0, 0]  # a token seen twice: its gradient column adds both
     dout = rng.standard_normal((3, 2, 4))
     results = []
     for device in ("cpu", "cuda"):
-        layer = numbarnn.LSTM(5, 4, dtype=np.float64, device=device, seed=0)
+        layer = cls(5, 4, num_layers=2, dtype=np.float64, device=device, seed=0)
         out, (h_n, c_n) = layer.forward(tokens)
         dx, _ = layer.backward(dout)
         assert dx is None and isinstance(out, np.ndarray)
