@@ -31,6 +31,21 @@ def _data_options(command):
     return command
 
 
+def _read_panel(csv_path, id_column, column, date_column, no_dates, fill, features, synthetic,
+                backtest=0):
+    """A long-format CSV (``--id-column``), after refusing what many series do not take."""
+    from numbarnn.panel import read_panel_csv
+
+    for given, option in ((not csv_path, "a CSV"), (features, "--features"),
+                          (synthetic, "--synthetic"), (backtest, "--backtest")):
+        if given:
+            raise ValueError(f"--id-column: {'needs' if option == 'a CSV' else 'not with'} "
+                             f"{option}")
+    if no_dates and date_column:
+        raise ValueError("--date-column and --no-dates: choose one")
+    return read_panel_csv(csv_path, id_column, column, False if no_dates else date_column, fill)
+
+
 def _read(csv_path, column, date_column, no_dates, features, fill):
     from numbarnn.series import read_csv
 
@@ -212,21 +227,14 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
     """``train-series --id-column``: one model per series of a long-format CSV."""
     from numbarnn.checkpoints import prepare_run_dir
     from numbarnn.forecasting import ForecastConfig
-    from numbarnn.panel import read_panel_csv, train_panel
+    from numbarnn.panel import train_panel
     from numbarnn.parallel import WorkerLost
     from numbarnn.progress import Progress
 
     with user_errors():
-        for given, option in ((not csv_path, "a CSV"), (features, "--features"),
-                              (synthetic, "--synthetic"), (backtest, "--backtest")):
-            if given:
-                raise ValueError(f"--id-column: {'needs' if option == 'a CSV' else 'not with'} "
-                                 f"{option}")
-        if no_dates and date_column:
-            raise ValueError("--date-column and --no-dates: choose one")
+        panel = _read_panel(csv_path, id_column, column, date_column, no_dates, fill, features,
+                            synthetic, backtest)
         config = ForecastConfig(**_config_settings(settings))
-        panel = read_panel_csv(csv_path, id_column, column,
-                               False if no_dates else date_column, fill)
         prepare_run_dir(out_dir, resume=resume, force=force, kind="panel")
     progress = Progress(enabled=not quiet)
     progress.log(f"{'resuming' if resume else 'training'} {len(panel.series)} series of {csv_path} "

@@ -13,7 +13,7 @@ from dataclasses import asdict, fields
 import click
 
 from .common import user_errors
-from .series import _config_settings, _read, gpu_workers, train_series
+from .series import _config_settings, _read, _read_panel, gpu_workers, train_series
 from .text import _RUN_OPTIONS, DEFAULT_STEPS, _load_corpus, train_text
 
 # what a grid may vary: not what is scored (horizon, test, validation, season) nor the data
@@ -240,22 +240,15 @@ def _panel_sweep(context, configs, metric):
     score over the series, the best combination written as a many-series run."""
     import numpy as np
 
-    from numbarnn.panel import (SERIES_DIR, panel_rows, panel_run_files, read_panel_csv,
-                                safe_name, series_task, summarize)
+    from numbarnn.panel import (SERIES_DIR, panel_rows, panel_run_files, safe_name,
+                                series_task, summarize)
 
     p = context.params
     if metric not in ("mase", "smape"):
         raise ValueError(f"--metric {metric}: with --id-column the series' scores are averaged, "
                          "which needs a scale-free metric: mase or smape")
-    for given, option in ((not p["csv_path"], "a CSV"), (p["features"], "--features"),
-                          (p["synthetic"], "--synthetic")):
-        if given:
-            raise ValueError(f"--id-column: {'needs' if option == 'a CSV' else 'not with'} "
-                             f"{option}")
-    if p["no_dates"] and p["date_column"]:
-        raise ValueError("--date-column and --no-dates: choose one")
-    panel = read_panel_csv(p["csv_path"], p["id_column"], p["column"],
-                           False if p["no_dates"] else p["date_column"], p["fill"])
+    panel = _read_panel(p["csv_path"], p["id_column"], p["column"], p["date_column"],
+                        p["no_dates"], p["fill"], p["features"], p["synthetic"])
     tasks = [[(safe_name(series_id), series_task(series_id, series, config, p["device"]))
               for series_id, series in panel.series.items()] for config in configs]
 

@@ -240,9 +240,8 @@ def remove_run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
         if os.path.isfile(os.path.join(path, name)):
             os.remove(os.path.join(path, name))
     for name in dirs:
-        top = os.path.join(path, name)
-        for root, dirs, files in os.walk(top, topdown=False):
-            for file in files:
+        for root, _, found in os.walk(os.path.join(path, name), topdown=False):
+            for file in found:
                 if file.endswith((".safetensors", ".json")):
                     os.remove(os.path.join(root, file))
             if not os.listdir(root):

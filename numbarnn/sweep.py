@@ -1,15 +1,14 @@
 """Hyper-parameter sweeps: train every combination of a grid, rank them on validation.
 
 >>> grid = {"hidden_size": [16, 32], "lr": [1e-3, 3e-3]}
->>> combinations = expand_grid(grid)
->>> tasks = [series_task(name, series, ForecastConfig(**c))
-...          for name, c in zip(combination_names(combinations), combinations)]
+>>> tasks = [[(None, series_task("sales", series, ForecastConfig(**c)))]
+...          for c in expand_grid(grid)]
 >>> summary = run_sweep(train_series_task, tasks, grid, "runs/sweep",
 ...                     score_name="val_mase", score=..., ...)
 
-Each combination is one plain-data task (``numbarnn.parallel.run_tasks``: serially
-or on Dask, every result stored as it arrives, Ctrl-C and ``resume`` as for many
-series).  The combinations are ranked by a validation score, lower is better; the
+Each combination is one plain-data task, or one per series of a panel
+(``numbarnn.parallel.run_tasks``: serially or on Dask, every result stored as it
+arrives, Ctrl-C and ``resume`` as for many series).  The combinations are ranked by a validation score, lower is better; the
 test takes no part in the choice.  ``run_sweep`` writes ``sweep.csv`` (one line per
 combination, best first), ``sweep.json`` and the best model's files at the top of
 the directory, so that the sweep directory is used like a single run's.
@@ -136,12 +135,14 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
             flat.append((name if part is None else f"{name}/{part}", task))
             slot.append((k, position))
     results = [[None] * len(parts) for parts in tasks]
+    left = [len(parts) for parts in tasks]  # tasks of each combination still running
     best = []
 
     def finished(index, result):
         k, position = slot[index]
         results[k][position] = result
-        if all(r is not None for r in results[k]):
+        left[k] -= 1
+        if left[k] == 0:
             value = _finite(score(results[k]))
             key = _rank_key(value, results[k])
             if value is not None and (not best or key < best[0][0]):

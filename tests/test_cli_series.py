@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from numbarnn.forecasting import ForecastConfig
 from numbarnn_cli.main import cli
 from numbarnn_cli.series import train_series
+from clichecks import assert_one_line_error
 
 SMALL = ["--window", "6", "--horizon", "3", "--hidden", "4", "--epochs", "3", "--members", "2",
          "--quiet"]
@@ -28,15 +29,6 @@ def write_monthly_csv(path, n=60, missing_at=None):
         lines.append(f"{2010 + k // 12}-{k % 12 + 1:02d},{rng.normal():.3f},{value}")
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(error_lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in error_lines[0], result.output
 
 
 def test_train_then_forecast_end_to_end(tmp_path):

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from numbarnn import parallel
 from numbarnn.panel import synthetic_panel, write_panel_csv
 from numbarnn_cli.main import cli
+from clichecks import assert_one_line_error
 
 SMALL = ["--window", "6", "--horizon", "3", "--hidden", "4", "--epochs", "3", "--members", "2",
          "--quiet"]
@@ -32,15 +33,6 @@ def panel_csv(tmp_path):
 def train(panel_csv, out, *extra):
     return run("train-series", panel_csv, "--id-column", "store", "--column", "sales",
                "--date-column", "day", "--out", out, *SMALL, *extra)
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(error_lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in error_lines[0], result.output
 
 
 def test_serial_run_then_forecast(panel_csv, tmp_path):

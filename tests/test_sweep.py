@@ -12,21 +12,13 @@ from numbarnn.series import load_airline
 from numbarnn.sweep import combination_names, expand_grid
 from numbarnn.training import TextTrainer, load_text_model
 from numbarnn_cli.main import cli
+from clichecks import assert_one_line_error
 
 SERIES = ["--window", "12", "--epochs", "4", "--members", "1", "-q"]
 
 
 def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(error_lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in error_lines[0], result.output
 
 
 def test_expand_grid_varies_the_last_parameter_fastest():
