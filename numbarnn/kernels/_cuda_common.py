@@ -15,6 +15,7 @@ float32 arithmetic to float64.
 import functools
 import math
 import os
+import typing
 import warnings
 
 import numpy as np
@@ -23,10 +24,32 @@ from numba.core import config
 from numba.np.numpy_support import from_dtype
 
 TILE = 16
-THREADS = 128  # threads per block of the element-wise and time-loop kernels
+THREADS = 128  # threads per block of the element-wise and warp time-loop kernels
 LANES = 32  # threads (one warp) that share the dot products of one hidden unit
 UNITS_PER_BLOCK = THREADS // LANES
 ROWS = 4  # batch rows a warp serves at once: each weight it loads is used ROWS times
+
+LOOP_DESIGNS = ("auto", "warp", "tiled")
+
+
+class SliceGeometry(typing.NamedTuple):
+    """Shapes of the tiled time loop (see ``tiled_units``); compile-time constants."""
+
+    threads: int = 256  # threads per block
+    batch_tile: int = 64  # batch rows a block computes at once
+    slice_bytes: int = 32768  # shared memory for the block's slice of W_hh
+    tile_bytes: int = 8192  # shared memory for one staged tile of the vectors it multiplies
+    pairs: int = 2  # (unit, row) pairs one thread may own
+
+    def slice_elements(self, dtype):
+        return self.slice_bytes // np.dtype(dtype).itemsize
+
+    def chunk(self, dtype):
+        """Vector elements per staged tile row (the tile is chunk x (batch_tile + 1))."""
+        return max(1, self.tile_bytes // np.dtype(dtype).itemsize // (self.batch_tile + 1))
+
+
+GEOMETRY = SliceGeometry()
 
 
 @functools.lru_cache(maxsize=None)
@@ -173,8 +196,9 @@ def unit_blocks(units):
 _resident_blocks = {}
 
 
-def resident_blocks(kernel, args):
-    """How many blocks of ``kernel`` can be resident at once: the cap of a cooperative launch.
+def resident_blocks(kernel, args, threads=THREADS):
+    """How many blocks of ``kernel`` (of ``threads`` threads) can be resident at once: the
+    cap of a cooperative launch.
 
     From the occupancy calculator (else two blocks a multiprocessor, which always
     fit); the simulator runs cooperative grids of one block.
@@ -186,7 +210,7 @@ def resident_blocks(kernel, args):
     if kernel not in _resident_blocks:
         try:
             types = tuple(kernel.typeof_pyval(a) for a in args)
-            _resident_blocks[kernel] = kernel.compile(types).max_cooperative_grid_blocks(THREADS)
+            _resident_blocks[kernel] = kernel.compile(types).max_cooperative_grid_blocks(threads)
         except Exception:  # an API that differs between numba versions: stay safe
             _resident_blocks[kernel] = 2 * cuda.get_current_device().MULTIPROCESSOR_COUNT
     return _resident_blocks[kernel]
@@ -249,37 +273,151 @@ def transpose(a):
     return out
 
 
+# ---------------------------------------------------------------- the tiled time loop
+def loop_design():
+    """The time-loop design in use: NUMBARNN_CUDA_LOOP = 'warp', 'tiled' or 'auto' (the default).
+
+    'auto' is 'warp', the design measured on a GPU so far; the tiled design is
+    checked against the CPU (simulator tests) but not yet timed, and
+    ``asv_benchmarks/gpu_check.py`` times both side by side.
+    """
+    choice = os.environ.get("NUMBARNN_CUDA_LOOP", "auto")
+    if choice not in LOOP_DESIGNS:
+        raise ValueError(f"NUMBARNN_CUDA_LOOP: got {choice!r}, expected one of {LOOP_DESIGNS}")
+    return "warp" if choice == "auto" else choice
+
+
+def tiled_units(G, B, H, dtype, geometry):
+    """Hidden units per block of the tiled time loop for a cell of G gates; 0 if none fit.
+
+    A block keeps the rows of W_hh of its J units (G J rows of H forward, J rows
+    of W_hh^T of G H backward: G J H values either way) in shared memory for the
+    whole sequence, and owns the J x min(B, batch_tile) (unit, row) pairs of a
+    batch tile, at most ``pairs`` to a thread.
+    """
+    rows = min(B, geometry.batch_tile)
+    return min(H, geometry.pairs * geometry.threads // rows,
+               geometry.slice_elements(dtype) // (G * H))
+
+
+class LoopPlan(typing.NamedTuple):
+    """How a time loop runs: its design, blocks, threads, and the arguments the tiled
+    kernels take first (``(J,)``, units per block; none for the warp kernels)."""
+
+    design: str
+    blocks: int
+    threads: int
+    head: tuple
+    max_waves: int  # how many unit groups a resident block may stride over
+
+
+def plan_time_loop(G, B, H, dtype):
+    """The plan for a time loop of a G-gate cell over (B, H) states."""
+    J = tiled_units(G, B, H, dtype, GEOMETRY) if loop_design() == "tiled" else 0
+    if J:
+        return LoopPlan("tiled", (H + J - 1) // J, GEOMETRY.threads, (J,), 1)
+    return LoopPlan("warp", unit_blocks(work_units(B, H)), THREADS, (), MAX_WAVES)
+
+
+@functools.lru_cache(maxsize=None)
+def slice_functions(dtype, geometry, G):
+    """Device functions of the tiled time loop, for products with G rows of weights per unit.
+
+    They are pure arithmetic (no ``numba.cuda``, see ``lane_sum``), so the
+    barriers between them sit in each kernel module's ``slice_dot``.
+    """
+    zero = np.dtype(dtype).type(0)
+    THREADS_, BT, PAIRS = geometry.threads, geometry.batch_tile, geometry.pairs
+    MC = geometry.chunk(dtype)
+    STRIDE = BT + 1  # a padded tile row: the stores down a tile column hit distinct banks
+
+    @cuda.jit(device=True)
+    def load_slice(w, j0, J, ws, tid):
+        """``ws[(r J + u) K + k] = w[r U + j0 + u, k]`` for w (G U, K): the block's rows of w.
+
+        Rows of units past U (a last, partial block) are zeros.
+        """
+        K = w.shape[1]
+        units = w.shape[0] // G
+        for e in range(tid, G * J * K, THREADS_):
+            q, k = e // K, e % K
+            r, u = q // J, q % J
+            ws[e] = w[r * units + j0 + u, k] if j0 + u < units else zero
+
+    @cuda.jit(device=True)
+    def tile_rows(B):
+        return min(B, BT)
+
+    @cuda.jit(device=True)
+    def stage_tile(vectors, b0, k0, hs, tid):
+        """``hs[kk STRIDE + bb] = vectors[b0 + bb, k0 + kk]`` for a chunk of MC columns, zero outside."""
+        B, K = vectors.shape
+        bt = tile_rows(B)
+        for e in range(tid, MC * bt, THREADS_):
+            bb, kk = e // MC, e % MC  # neighbouring threads read along a row: coalesced
+            b, k = b0 + bb, k0 + kk
+            hs[kk * STRIDE + bb] = vectors[b, k] if b < B and k < K else zero
+
+    @cuda.jit(device=True)
+    def pair(i, tid, J, B):
+        """This thread's pair i: (unit u of the block, row bb of the tile, whether it exists)."""
+        bt = tile_rows(B)
+        p = tid + i * THREADS_
+        return p // bt, p % bt, p < J * bt
+
+    @cuda.jit(device=True)
+    def accumulate_tile(hs, ws, k0, K, J, B, tid, acc):
+        """``acc[i G + r] += sum_kk hs[kk, bb] ws[(r J + u) K + k0 + kk]`` for this thread's
+        pairs i = (u, bb) over one staged chunk.  Warps share u, so the weight loads
+        are broadcasts and the tile loads consecutive."""
+        kn = min(MC, K - k0)
+        for i in range(PAIRS):
+            u, bb, exists = pair(i, tid, J, B)
+            if exists:
+                for kk in range(kn):
+                    hv = hs[kk * STRIDE + bb]
+                    for r in range(G):
+                        acc[i * G + r] += ws[(r * J + u) * K + k0 + kk] * hv
+
+    return load_slice, stage_tile, pair, accumulate_tile
+
+
+# ---------------------------------------------------------------- running a time loop
 _cooperative = {"available": True}
 MAX_WAVES = 4
 
 
-def run_time_loop(loop, loop_args, step, step_args, units):
+def run_time_loop(loop, loop_args, step, step_args, plan):
     """Run a time loop as one persistent launch of ``loop``, or one ``step`` launch per step.
 
-    ``loop`` strides its blocks over ``units`` work units and synchronises the
-    grid between steps (a cooperative launch, which needs numba's link to
-    cudadevrt; if that fails once, the per-step kernel runs from then on).  It
-    is used unless its resident blocks would each have to stride over more than
-    MAX_WAVES unit groups.  Measured on an H200 (float32 inference forward,
-    T = 100; persistent loop against per-step launches): LSTM B, H = 4, 256:
-    1.2-1.3 against 6-10 ms (1 wave); 64, 512: 8.0-8.3 against 6.3-12.9 ms (3.1
-    waves); 64, 1024: 24 against 16.5 ms (6.2 waves); RNN 64, 512: 3.5-3.7
-    against 4.6-7.2 ms (2.2 waves); 64, 1024: 9.6-9.8 against 6.8-7.0 ms (4.4
-    waves).  Per-step launches cost host time, so their figures vary more from
-    machine to machine.  The simulator always takes the persistent path.
+    ``loop`` synchronises the grid between steps (a cooperative launch, which
+    needs numba's link to cudadevrt; if that fails once, the per-step kernel
+    runs from then on).  The warp kernels stride their blocks over the work
+    units, and run persistent unless each resident block would have to stride
+    over more than MAX_WAVES unit groups; the tiled kernels need every block of
+    ``plan`` resident (a block holds its units' weights).  Measured on an H200
+    (warp design, float32 inference forward, T = 100; persistent loop against
+    per-step launches): LSTM B, H = 4, 256: 1.2-1.3 against 6-10 ms (1 wave);
+    64, 512: 8.0-8.3 against 6.3-12.9 ms (3.1 waves); 64, 1024: 24 against 16.5
+    ms (6.2 waves); RNN 64, 512: 3.5-3.7 against 4.6-7.2 ms (2.2 waves); 64,
+    1024: 9.6-9.8 against 6.8-7.0 ms (4.4 waves).  Per-step launches cost host
+    time, so their figures vary more from machine to machine.  The simulator
+    takes the persistent path whenever it can (its cooperative grids are one
+    block).
     """
     if _cooperative["available"]:
-        blocks = resident_blocks(loop, loop_args)
-        if config.ENABLE_CUDASIM or unit_blocks(units) <= MAX_WAVES * blocks:
+        resident = resident_blocks(loop, loop_args, plan.threads)
+        strides = plan.max_waves > 1
+        if (config.ENABLE_CUDASIM and strides) or plan.blocks <= plan.max_waves * resident:
             try:
-                loop[min(blocks, unit_blocks(units)), THREADS](*loop_args)
+                loop[min(resident, plan.blocks), plan.threads](*loop_args)
                 return
             except Exception as exc:  # e.g. cudadevrt not found when linking
                 _cooperative["available"] = False
                 warnings.warn(f"numbarnn: cooperative launch failed ({exc}); running one "
                               "launch per time step instead", RuntimeWarning, stacklevel=3)
     for args in step_args:
-        step[unit_blocks(units), THREADS](*args)
+        step[plan.blocks, plan.threads](*args)
 
 
 @cuda.jit

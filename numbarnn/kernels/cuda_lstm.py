@@ -36,8 +36,33 @@ from numba.np.numpy_support import from_dtype
 from . import _cuda_common as common
 
 
+def _slice_dot(functions, G, dtype, geometry):
+    """``slice_dot(vectors, b0, ws, J, hs, acc)``: the G products of this thread's pairs
+    (unit u, row b0 + bb) with the block's weight slice ``ws``, staged through ``hs``
+    a chunk at a time (``_cuda_common.slice_functions``).  (Defined here, not there:
+    it holds barriers, see ``_cuda_common.lane_sum``.)"""
+    _, stage_tile, _, accumulate_tile = functions
+    zero, MC = np.dtype(dtype).type(0), geometry.chunk(dtype)
+    ACC = geometry.pairs * G
+
+    @cuda.jit(device=True)
+    def slice_dot(vectors, b0, ws, J, hs, acc):
+        tid = cuda.threadIdx.x
+        for q in range(ACC):
+            acc[q] = zero
+        K = vectors.shape[1]
+        for k0 in range(0, K, MC):
+            cuda.syncthreads()  # the last chunk's readers are done with hs
+            stage_tile(vectors, b0, k0, hs, tid)
+            cuda.syncthreads()
+            accumulate_tile(hs, ws, k0, K, J, vectors.shape[0], tid, acc)
+
+    return slice_dot
+
+
 @functools.lru_cache(maxsize=None)
-def _kernels(dtype):
+def _kernels(dtype, geometry):
+    """The time-loop kernels: {(design, 'forward' or 'backward'): (per-step kernel, loop kernel)}."""
     sigmoid, tanh = common.activations(dtype)
     lane_sum = common.lane_sum(dtype)
     unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
@@ -45,7 +70,48 @@ def _kernels(dtype):
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
     SUMS = 4 * ROWS  # shared/local array shapes must be compile-time constants
+    # the tiled design: forward multiplies by 4 rows of W_hh per unit, backward by one of W_hh^T
+    gates4, gates1 = (common.slice_functions(dtype, geometry, G) for G in (4, 1))
+    (load_rows, _, pair, _), (load_columns, _, _, _) = gates4, gates1
+    dot4, dot1 = (_slice_dot(f, G, dtype, geometry) for f, G in ((gates4, 4), (gates1, 1)))
+    WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
+    HS = geometry.chunk(dtype) * (BT + 1)
 
+    @cuda.jit(device=True)
+    def cell_forward(t, t0, b, j, ri, rf, rg, ro, xproj, bias, c0, out, gates, cells, keep_all):
+        """Unit j of row b at step t, from its recurrent products ri, rf, rg, ro."""
+        H = c0.shape[1]
+        xa = xproj[t - t0, b]
+        i = sigmoid(xa[j] + bias[j] + ri)
+        f = sigmoid(xa[H + j] + bias[H + j] + rf)
+        g = tanh(xa[2 * H + j] + bias[2 * H + j] + rg)
+        o = sigmoid(xa[3 * H + j] + bias[3 * H + j] + ro)
+        s = t if keep_all else 0
+        c_prev = c0[b, j] if t == 0 else cells[t - 1 if keep_all else 0, b, j]
+        c = f * c_prev + i * g
+        gates[s, b, j] = i
+        gates[s, b, H + j] = f
+        gates[s, b, 2 * H + j] = g
+        gates[s, b, 3 * H + j] = o
+        cells[s, b, j] = c
+        out[t, b, j] = o * tanh(c)
+
+    @cuda.jit(device=True)
+    def cell_backward(t, b, j, dh, c0, gates, cells, dc):
+        """Unit j of row b back through step t, given dh: gates[t] becomes its gradients."""
+        H = c0.shape[1]
+        i, f = gates[t, b, j], gates[t, b, H + j]
+        g, o = gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
+        tc = tanh(cells[t, b, j])
+        c_prev = c0[b, j] if t == 0 else cells[t - 1, b, j]
+        dcv = dc[b, j] + dh * o * (one - tc * tc)
+        gates[t, b, j] = dcv * g * i * (one - i)
+        gates[t, b, H + j] = dcv * c_prev * f * (one - f)
+        gates[t, b, 2 * H + j] = dcv * i * (one - g * g)
+        gates[t, b, 3 * H + j] = dh * tc * o * (one - o)
+        dc[b, j] = dcv * f
+
+    # ------------------------------------------------ warp design
     @cuda.jit(device=True)
     def forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
         """Step t for every unit: this block's warps stride over (row group, j) work units."""
@@ -71,21 +137,10 @@ def _kernels(dtype):
                 sh[w, q, lane] = acc[q]
             cuda.syncthreads()
             if lane < rows:  # lane r finishes unit (b0 + r, j)
-                b = b0 + lane
-                xa = xproj[t - t0, b]
-                i = sigmoid(xa[j] + bias[j] + lane_sum(sh, w, lane))
-                f = sigmoid(xa[H + j] + bias[H + j] + lane_sum(sh, w, ROWS + lane))
-                g = tanh(xa[2 * H + j] + bias[2 * H + j] + lane_sum(sh, w, 2 * ROWS + lane))
-                o = sigmoid(xa[3 * H + j] + bias[3 * H + j] + lane_sum(sh, w, 3 * ROWS + lane))
-                s = t if keep_all else 0
-                c_prev = c0[b, j] if t == 0 else cells[t - 1 if keep_all else 0, b, j]
-                c = f * c_prev + i * g
-                gates[s, b, j] = i
-                gates[s, b, H + j] = f
-                gates[s, b, 2 * H + j] = g
-                gates[s, b, 3 * H + j] = o
-                cells[s, b, j] = c
-                out[t, b, j] = o * tanh(c)
+                cell_forward(t, t0, b0 + lane, j, lane_sum(sh, w, lane),
+                             lane_sum(sh, w, ROWS + lane), lane_sum(sh, w, 2 * ROWS + lane),
+                             lane_sum(sh, w, 3 * ROWS + lane), xproj, bias, c0, out, gates,
+                             cells, keep_all)
             cuda.syncthreads()  # ``sh`` is reused by the next group
 
     @cuda.jit(device=True)
@@ -105,16 +160,7 @@ def _kernels(dtype):
             if lane < rows:
                 b = b0 + lane
                 dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, lane))
-                i, f = gates[t, b, j], gates[t, b, H + j]
-                g, o = gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
-                tc = tanh(cells[t, b, j])
-                c_prev = c0[b, j] if t == 0 else cells[t - 1, b, j]
-                dcv = dc[b, j] + dh * o * (one - tc * tc)
-                gates[t, b, j] = dcv * g * i * (one - i)
-                gates[t, b, H + j] = dcv * c_prev * f * (one - f)
-                gates[t, b, 2 * H + j] = dcv * i * (one - g * g)
-                gates[t, b, 3 * H + j] = dh * tc * o * (one - o)
-                dc[b, j] = dcv * f
+                cell_backward(t, b, j, dh, c0, gates, cells, dc)
             cuda.syncthreads()
 
     @cuda.jit
@@ -139,7 +185,80 @@ def _kernels(dtype):
             backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc)
             grid.sync()
 
-    return forward_one, forward_loop, backward_one, backward_loop
+    # ------------------------------------------------ tiled design
+    @cuda.jit(device=True)
+    def forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, ws, hs, acc):
+        """Step t for the block's J units (weights in ``ws``), a batch tile at a time."""
+        B, H = h0.shape
+        tid = cuda.threadIdx.x
+        for b0 in range(0, B, BT):
+            dot4(h0 if t == 0 else out[t - 1], b0, ws, J, hs, acc)
+            for p in range(PAIRS):
+                u, bb, exists = pair(p, tid, J, B)
+                j, b = cuda.blockIdx.x * J + u, b0 + bb
+                if exists and j < H and b < B:
+                    cell_forward(t, t0, b, j, acc[4 * p], acc[4 * p + 1], acc[4 * p + 2],
+                                 acc[4 * p + 3], xproj, bias, c0, out, gates, cells, keep_all)
+
+    @cuda.jit(device=True)
+    def backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc, ws, hs, acc):
+        """Step t back for the block's J units (their columns of W_hh in ``ws``)."""
+        B, H = dc.shape
+        T = gates.shape[0]
+        tid = cuda.threadIdx.x
+        for b0 in range(0, B, BT):
+            if t < T - 1:  # dh from the step after (the same branch for the whole block)
+                dot1(gates[t + 1], b0, ws, J, hs, acc)
+            for p in range(PAIRS):
+                u, bb, exists = pair(p, tid, J, B)
+                j, b = cuda.blockIdx.x * J + u, b0 + bb
+                if exists and j < H and b < B:
+                    dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else acc[p])
+                    cell_backward(t, b, j, dh, c0, gates, cells, dc)
+
+    @cuda.jit
+    def forward_tiled_one(J, t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
+        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        hs = cuda.shared.array(HS, nbtype)
+        acc = cuda.local.array(4 * PAIRS, nbtype)
+        load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
+        forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, ws, hs, acc)
+
+    @cuda.jit
+    def forward_tiled_loop(J, t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
+        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        hs = cuda.shared.array(HS, nbtype)
+        acc = cuda.local.array(4 * PAIRS, nbtype)
+        load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)  # once for all steps
+        grid = cuda.cg.this_grid()
+        for t in range(t0, t0 + n):
+            forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all,
+                               ws, hs, acc)
+            grid.sync()
+
+    @cuda.jit
+    def backward_tiled_one(J, t, c0, w_hh_t, gates, cells, dout, dh_n, dc):
+        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        hs = cuda.shared.array(HS, nbtype)
+        acc = cuda.local.array(PAIRS, nbtype)
+        load_columns(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
+        backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc, ws, hs, acc)
+
+    @cuda.jit
+    def backward_tiled_loop(J, c0, w_hh_t, gates, cells, dout, dh_n, dc):
+        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        hs = cuda.shared.array(HS, nbtype)
+        acc = cuda.local.array(PAIRS, nbtype)
+        load_columns(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
+        grid = cuda.cg.this_grid()
+        for t in range(gates.shape[0] - 1, -1, -1):
+            backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc, ws, hs, acc)
+            grid.sync()
+
+    return {("warp", "forward"): (forward_one, forward_loop),
+            ("warp", "backward"): (backward_one, backward_loop),
+            ("tiled", "forward"): (forward_tiled_one, forward_tiled_loop),
+            ("tiled", "backward"): (backward_tiled_one, backward_tiled_loop)}
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj):
@@ -153,14 +272,14 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     H = h0.shape[1]
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
-    step, loop, _, _ = _kernels(out.dtype)
+    plan = common.plan_time_loop(4, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "forward"]
     for t0 in range(0, T, K):
         n = min(K, T - t0)
         common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, 4 * H))
         args = (xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
-        common.run_time_loop(loop, (t0, n) + args, step,
-                             [(t, t0) + args for t in range(t0, t0 + n)],
-                             common.work_units(B, H))
+        common.run_time_loop(loop, plan.head + (t0, n) + args, step,
+                             [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
     h_n.copy_to_device(out[T - 1])
     c_n.copy_to_device(cells[T - 1 if keep_all else 0])
 
@@ -174,10 +293,11 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     """
     T, B = x.shape[:2]
     H = h0.shape[1]
-    _, _, step, loop = _kernels(out.dtype)
+    plan = common.plan_time_loop(4, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "backward"]
     dc0.copy_to_device(dc_n)  # dc0 carries the running cell gradient
     args = (c0, common.transpose(w_hh), gates, cells, dout, dh_n, dc0)
-    common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)],
-                         common.work_units(B, H))
+    common.run_time_loop(loop, plan.head + args, step,
+                         [plan.head + (t,) + args for t in range(T - 1, -1, -1)], plan)
     common.gemm(gates[0], w_hh, dh0)
     common.input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)

@@ -14,15 +14,57 @@ from . import _cuda_common as common
 from .cpu_rnn import RELU
 
 
+def _slice_dot(functions, dtype, geometry):
+    """``cuda_lstm._slice_dot`` for one row of weights per unit.  (A copy, not an import:
+    a device function with barriers must sit in the module of the kernels that call it,
+    see ``_cuda_common.lane_sum``.)"""
+    _, stage_tile, _, accumulate_tile = functions
+    zero, MC, PAIRS = np.dtype(dtype).type(0), geometry.chunk(dtype), geometry.pairs
+
+    @cuda.jit(device=True)
+    def slice_dot(vectors, b0, ws, J, hs, acc):
+        tid = cuda.threadIdx.x
+        for q in range(PAIRS):
+            acc[q] = zero
+        K = vectors.shape[1]
+        for k0 in range(0, K, MC):
+            cuda.syncthreads()  # the last chunk's readers are done with hs
+            stage_tile(vectors, b0, k0, hs, tid)
+            cuda.syncthreads()
+            accumulate_tile(hs, ws, k0, K, J, vectors.shape[0], tid, acc)
+
+    return slice_dot
+
+
 @functools.lru_cache(maxsize=None)
-def _kernels(dtype):
+def _kernels(dtype, geometry):
+    """The time-loop kernels: {(design, 'forward' or 'backward'): (per-step kernel, loop kernel)}."""
     _, tanh = common.activations(dtype)
     lane_sum = common.lane_sum(dtype)
     unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
+    functions = common.slice_functions(dtype, geometry, 1)
+    load_rows, _, pair, _ = functions
+    slice_dot = _slice_dot(functions, dtype, geometry)
+    WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
+    HS = geometry.chunk(dtype) * (BT + 1)
 
+    @cuda.jit(device=True)
+    def cell_forward(t, t0, b, j, r, xproj, bias, nonlinearity, out):
+        a = xproj[t - t0, b, j] + bias[j] + r
+        out[t, b, j] = max(a, zero) if nonlinearity == RELU else tanh(a)
+
+    @cuda.jit(device=True)
+    def cell_backward(t, b, j, dh, nonlinearity, out, dgates):
+        h = out[t, b, j]
+        if nonlinearity == RELU:
+            dgates[t, b, j] = dh if h > zero else zero
+        else:
+            dgates[t, b, j] = dh * (one - h * h)
+
+    # ------------------------------------------------ warp design
     @cuda.jit(device=True)
     def forward_step(t, t0, xproj, h0, w_hh, bias, nonlinearity, out):
         B, H = h0.shape
@@ -34,9 +76,8 @@ def _kernels(dtype):
             rows_dot(h0 if t == 0 else out[t - 1], b0, rows, w_hh, j, lane, acc, sh, w)
             cuda.syncthreads()
             if lane < rows:
-                b = b0 + lane
-                a = xproj[t - t0, b, j] + bias[j] + lane_sum(sh, w, lane)
-                out[t, b, j] = max(a, zero) if nonlinearity == RELU else tanh(a)
+                cell_forward(t, t0, b0 + lane, j, lane_sum(sh, w, lane), xproj, bias,
+                             nonlinearity, out)
             cuda.syncthreads()
 
     @cuda.jit(device=True)
@@ -54,11 +95,7 @@ def _kernels(dtype):
             if lane < rows:
                 b = b0 + lane
                 dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, lane))
-                h = out[t, b, j]
-                if nonlinearity == RELU:
-                    dgates[t, b, j] = dh if h > zero else zero
-                else:
-                    dgates[t, b, j] = dh * (one - h * h)
+                cell_backward(t, b, j, dh, nonlinearity, out, dgates)
             cuda.syncthreads()
 
     @cuda.jit
@@ -83,7 +120,75 @@ def _kernels(dtype):
             backward_step(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates)
             grid.sync()
 
-    return forward_one, forward_loop, backward_one, backward_loop
+    # ------------------------------------------------ tiled design (see cuda_lstm)
+    @cuda.jit(device=True)
+    def forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, ws, hs, acc):
+        B, H = h0.shape
+        tid = cuda.threadIdx.x
+        for b0 in range(0, B, BT):
+            slice_dot(h0 if t == 0 else out[t - 1], b0, ws, J, hs, acc)
+            for p in range(PAIRS):
+                u, bb, exists = pair(p, tid, J, B)
+                j, b = cuda.blockIdx.x * J + u, b0 + bb
+                if exists and j < H and b < B:
+                    cell_forward(t, t0, b, j, acc[p], xproj, bias, nonlinearity, out)
+
+    @cuda.jit(device=True)
+    def backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, ws, hs, acc):
+        T, B, H = out.shape
+        tid = cuda.threadIdx.x
+        for b0 in range(0, B, BT):
+            if t < T - 1:  # dh from the step after (the same branch for the whole block)
+                slice_dot(dgates[t + 1], b0, ws, J, hs, acc)
+            for p in range(PAIRS):
+                u, bb, exists = pair(p, tid, J, B)
+                j, b = cuda.blockIdx.x * J + u, b0 + bb
+                if exists and j < H and b < B:
+                    dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else acc[p])
+                    cell_backward(t, b, j, dh, nonlinearity, out, dgates)
+
+    @cuda.jit
+    def forward_tiled_one(J, t, t0, xproj, h0, w_hh, bias, nonlinearity, out):
+        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        hs = cuda.shared.array(HS, nbtype)
+        acc = cuda.local.array(PAIRS, nbtype)
+        load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
+        forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, ws, hs, acc)
+
+    @cuda.jit
+    def forward_tiled_loop(J, t0, n, xproj, h0, w_hh, bias, nonlinearity, out):
+        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        hs = cuda.shared.array(HS, nbtype)
+        acc = cuda.local.array(PAIRS, nbtype)
+        load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
+        grid = cuda.cg.this_grid()
+        for t in range(t0, t0 + n):
+            forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, ws, hs, acc)
+            grid.sync()
+
+    @cuda.jit
+    def backward_tiled_one(J, t, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
+        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        hs = cuda.shared.array(HS, nbtype)
+        acc = cuda.local.array(PAIRS, nbtype)
+        load_rows(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
+        backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, ws, hs, acc)
+
+    @cuda.jit
+    def backward_tiled_loop(J, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
+        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        hs = cuda.shared.array(HS, nbtype)
+        acc = cuda.local.array(PAIRS, nbtype)
+        load_rows(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
+        grid = cuda.cg.this_grid()
+        for t in range(out.shape[0] - 1, -1, -1):
+            backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, ws, hs, acc)
+            grid.sync()
+
+    return {("warp", "forward"): (forward_one, forward_loop),
+            ("warp", "backward"): (backward_one, backward_loop),
+            ("tiled", "forward"): (forward_tiled_one, forward_tiled_loop),
+            ("tiled", "backward"): (backward_tiled_one, backward_tiled_loop)}
 
 
 def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
@@ -94,14 +199,14 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     T, B = x.shape[:2]
     H = h0.shape[1]
     K = xproj.shape[0]
-    step, loop, _, _ = _kernels(out.dtype)
+    plan = common.plan_time_loop(1, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "forward"]
     for t0 in range(0, T, K):
         n = min(K, T - t0)
         common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, H))
         args = (xproj, h0, w_hh, bias, nonlinearity, out)
-        common.run_time_loop(loop, (t0, n) + args, step,
-                             [(t, t0) + args for t in range(t0, t0 + n)],
-                             common.work_units(B, H))
+        common.run_time_loop(loop, plan.head + (t0, n) + args, step,
+                             [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
     h_n.copy_to_device(out[T - 1])
 
 
@@ -113,9 +218,10 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
     """
     T, B = x.shape[:2]
     H = h0.shape[1]
-    _, _, step, loop = _kernels(out.dtype)
+    plan = common.plan_time_loop(1, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "backward"]
     args = (common.transpose(w_hh), nonlinearity, out, dout, dh_n, dgates)
-    common.run_time_loop(loop, args, step, [(t,) + args for t in range(T - 1, -1, -1)],
-                         common.work_units(B, H))
+    common.run_time_loop(loop, plan.head + args, step,
+                         [plan.head + (t,) + args for t in range(T - 1, -1, -1)], plan)
     common.gemm(dgates[0], w_hh, dh0)
     common.input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)

@@ -8,11 +8,26 @@ from numbarnn.info import cuda_info
 if not cuda_info()["available"]:
     collect_ignore_glob = ["test_*.py"]
 
+# Tiny shapes of the tiled time loop (SliceGeometry fields: threads, batch_tile,
+# slice_bytes, tile_bytes, pairs), so that the simulator's thread per CUDA thread
+# stays cheap and the tests' shapes (H = 5, B = 5) need several blocks, batch
+# tiles and staged chunks, or (ONE_BLOCK) fit one block: the simulator's
+# cooperative grids are one block, so only then does the persistent loop run.
+SEVERAL_BLOCKS = (8, 4, 320, 80, 2)
+ONE_BLOCK = (16, 4, 800, 80, 2)
 
-@pytest.fixture(params=["cooperative", "per-step"])
-def launch_mode(request, monkeypatch):
-    """Run a test with the persistent (grid-synchronised) time loop and with the fallback."""
+
+@pytest.fixture(params=["warp-cooperative", "warp-per-step", "tiled-cooperative",
+                        "tiled-per-step"])
+def time_loop(request, monkeypatch):
+    """Run a test with each time-loop design (``_cuda_common.plan_time_loop``), as one
+    persistent grid-synchronised launch and as one launch per step (the fallback)."""
     from numbarnn.kernels import _cuda_common
 
-    monkeypatch.setitem(_cuda_common._cooperative, "available", request.param == "cooperative")
-    return request.param
+    design, mode = request.param.split("-", 1)
+    monkeypatch.setenv("NUMBARNN_CUDA_LOOP", design)
+    monkeypatch.setitem(_cuda_common._cooperative, "available", mode == "cooperative")
+    if design == "tiled":
+        shape = ONE_BLOCK if mode == "cooperative" else SEVERAL_BLOCKS
+        monkeypatch.setattr(_cuda_common, "GEOMETRY", _cuda_common.SliceGeometry(*shape))
+    return design, mode

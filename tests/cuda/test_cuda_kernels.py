@@ -1,15 +1,18 @@
 """The CUDA kernels against their CPU twins, which are the reference.
 
 Shapes are small because the simulator runs one Python thread per CUDA thread.
-Even so the per-step launches need several blocks (one warp per unit and group
-of rows, four to a block) and the LSTM's GEMMs several tiles (4H = 20 > 16); the cooperative
-loop, which the simulator runs as one block, strides over the units.
+Even so the per-step launches need several blocks (warp design: one warp per
+unit and group of rows, four to a block; tiled design: see ``conftest``) and the
+LSTM's GEMMs several tiles (4H = 20 > 16); the warp design's cooperative loop,
+which the simulator runs as one block, strides over the units.  Every test runs
+with each time-loop design and launch mode (the ``time_loop`` fixture).
 """
 import numpy as np
 import pytest
 from numba import cuda
 
-from numbarnn.kernels import RELU, TANH, cpu_lstm, cpu_rnn, cuda_lstm, cuda_rnn
+from numbarnn.kernels import (RELU, TANH, _cuda_common, cpu_lstm, cpu_rnn, cuda_lstm,
+                              cuda_rnn)
 
 SMALL = (2, 5, 3, 5)  # T, B, D, H: B = 5 is one full group of ROWS = 4 rows and one partial
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -68,7 +71,7 @@ CASES = [(SMALL, np.float64), (SMALL, np.float32)]
 
 
 @pytest.mark.parametrize("shape, dtype", CASES)
-def test_lstm_matches_cpu(dtype, shape, launch_mode):
+def test_lstm_matches_cpu(dtype, shape, time_loop):
     T, B, D, H = shape
     a = random_inputs(np.random.default_rng(sum(shape)), dtype, T, B, D, 4, H)
     want = run_lstm(cpu_lstm, lambda v: v, a, T, B, H, K=2)
@@ -76,7 +79,7 @@ def test_lstm_matches_cpu(dtype, shape, launch_mode):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_lstm_inference_matches_cpu(dtype, launch_mode):
+def test_lstm_inference_matches_cpu(dtype, time_loop):
     T, B, D, H = SMALL
     a = random_inputs(np.random.default_rng(7), dtype, T, B, D, 4, H)
     want = run_lstm(cpu_lstm, lambda v: v, a, T, B, H, K=T)[:3]
@@ -85,8 +88,22 @@ def test_lstm_inference_matches_cpu(dtype, launch_mode):
 
 @pytest.mark.parametrize("act", [TANH, RELU])
 @pytest.mark.parametrize("shape, dtype", CASES)
-def test_rnn_matches_cpu(dtype, shape, act, launch_mode):
+def test_rnn_matches_cpu(dtype, shape, act, time_loop):
     T, B, D, H = shape
     a = random_inputs(np.random.default_rng(sum(shape) + act), dtype, T, B, D, 1, H)
     want = run_rnn(cpu_rnn, lambda v: v, a, T, B, H, K=2, act=act)
     assert_all_close(run_rnn(cuda_rnn, cuda.to_device, a, T, B, H, K=2, act=act), want, dtype)
+
+
+@pytest.mark.parametrize("G", [4, 1])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_time_loop_runs_as_the_fixture_says(G, dtype, time_loop):
+    """The SMALL shape really takes the design asked for, with the blocks the mode needs."""
+    design, mode = time_loop
+    T, B, D, H = SMALL
+    plan = _cuda_common.plan_time_loop(G, B, H, dtype)
+    assert plan.design == design
+    if design == "tiled":
+        (J,) = plan.head
+        assert plan.blocks == -(-H // J)
+        assert (plan.blocks == 1) == (mode == "cooperative")

@@ -70,7 +70,7 @@ def test_cpu_layer_refuses_a_device_array():
 
 
 @pytest.mark.parametrize("cls", [numbarnn.LSTM, numbarnn.RNN])
-def test_token_ids_on_the_gpu_match_the_cpu(launch_mode, cls):
+def test_token_ids_on_the_gpu_match_the_cpu(time_loop, cls):
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, 5, (3, 2))
     tokens[1, 1] = tokens[0, 0]  # a token seen twice: its gradient column adds both
