@@ -9,10 +9,14 @@ largest relative error ||gpu - cpu|| / ||cpu|| over the output, the input
 gradient and every parameter gradient.  Timing: median over repeats of the
 layer with device arrays in and out (no host transfers), synchronised; torch
 with cuDNN (same weights) where torch with CUDA is installed.  numbarnn runs its
-GEMMs on cuBLAS through CuPy when CuPy is there ("nb"); the column "nb, own
-GEMM" is the same with the tiled numba GEMM.  Ratios are numbarnn / cuDNN.
+GEMMs on cuBLAS through CuPy when CuPy is there; the column "own GEMM" is the
+warp design's training step with the tiled numba GEMM instead.  Both designs of
+the time loop (NUMBARNN_CUDA_LOOP = warp and tiled, see ``cuda_lstm``) are
+checked and timed side by side, and the plan each ran with is printed.  Ratios
+are numbarnn / cuDNN.
 """
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -29,6 +33,36 @@ from numbarnn.kernels import _cuda_common  # noqa: E402
 
 SIZES = [(4, 100, 128, 256), (64, 100, 256, 512), (64, 100, 1024, 1024)]  # B, T, D, H
 TINY = [(1, 2, 2, 3)]
+DESIGNS = ("warp", "tiled")
+
+
+@contextlib.contextmanager
+def loop_design(design):
+    """Run the CUDA layers with time-loop design ``design`` inside the block."""
+    before = os.environ.get("NUMBARNN_CUDA_LOOP")
+    os.environ["NUMBARNN_CUDA_LOOP"] = design
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["NUMBARNN_CUDA_LOOP"]
+        else:
+            os.environ["NUMBARNN_CUDA_LOOP"] = before
+
+
+def plan_text(cell, size):
+    """How the forward time loop of ``cell`` at ``size`` runs under the current design."""
+    from numbarnn.kernels import cuda_lstm, cuda_rnn
+
+    B, T, D, H = size
+    G, module = (4, cuda_lstm) if cell == "lstm" else (1, cuda_rnn)
+    plan = _cuda_common.plan_time_loop(G, B, H, np.dtype(np.float32))
+    loop = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)[plan.design, "forward"][1]
+    resident = 1 if config.ENABLE_CUDASIM else _cuda_common._resident_blocks.get(loop, 0)
+    persistent = _cuda_common.runs_persistent(plan, resident)
+    units = f" J={plan.head[0]}" if plan.head else ""
+    return (f"{plan.design}{units}, {plan.blocks} blocks of {plan.threads}, "
+            f"{'persistent' if persistent else 'per step'}")
 
 
 def relative_error(got, want):
@@ -37,24 +71,28 @@ def relative_error(got, want):
 
 
 def parity(cell, size, dtype):
-    """Largest relative error of a GPU training step against the CPU's."""
+    """Largest relative error of a GPU training step against the CPU's, per design."""
     from numba import cuda
 
     B, T, D, H = size
     cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
     cpu = cls(D, H, dtype=dtype, seed=1)
-    gpu = cls(D, H, dtype=dtype, seed=1, device="cuda")
     rng = np.random.default_rng(2)
     x = rng.standard_normal((T, B, D)).astype(dtype)
     dout = rng.standard_normal((T, B, H)).astype(dtype)
     out_c, _ = cpu.forward(x)
     dx_c, _ = cpu.backward(dout)
-    out_g, _ = gpu.forward(x)
-    dx_g, _ = gpu.backward(dout)
-    cuda.synchronize()
-    errors = [relative_error(out_g, out_c), relative_error(dx_g, dx_c)]
-    errors += [relative_error(gpu.grads[k].copy_to_host(), g) for k, g in cpu.grads.items()]
-    return max(errors)
+    errors = {}
+    for design in DESIGNS:
+        with loop_design(design):
+            gpu = cls(D, H, dtype=dtype, seed=1, device="cuda")
+            out_g, _ = gpu.forward(x)
+            dx_g, _ = gpu.backward(dout)
+            cuda.synchronize()
+        found = [relative_error(out_g, out_c), relative_error(dx_g, dx_c)]
+        found += [relative_error(gpu.grads[k].copy_to_host(), g) for k, g in cpu.grads.items()]
+        errors[design] = max(found)
+    return errors
 
 
 def median_time(func, repeats, sync):
@@ -119,7 +157,7 @@ def time_cudnn(cell, size, layer, repeats):
 def breakdown(cell, size, repeats):
     """Where a float32 inference forward spends its time: layer, kernel launcher, time loop.
 
-    Returns milliseconds for: the layer's forward; the kernel launcher alone
+    For the design in use (NUMBARNN_CUDA_LOOP).  Returns milliseconds for: the layer's forward; the kernel launcher alone
     (``cuda_lstm.lstm_forward`` on preallocated arrays); the persistent time
     loop alone; and the launcher with one launch per step instead.
     """
@@ -141,18 +179,18 @@ def breakdown(cell, size, repeats):
     if cell == "lstm":
         def launcher():
             cuda_lstm.lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj)
-        loop = cuda_lstm._kernels(np.dtype(np.float32))[1]
-        loop_args = (0, T, xproj, h0, c0, w_hh, bias, out, gates, cells, False)
+        module, args = cuda_lstm, (xproj, h0, c0, w_hh, bias, out, gates, cells, False)
     else:
         def launcher():
             cuda_rnn.rnn_forward(x, h0, w_ih, w_hh, bias, 0, out, h_n, xproj)
-        loop = cuda_rnn._kernels(np.dtype(np.float32))[1]
-        loop_args = (0, T, xproj, h0, w_hh, bias, 0, out)
-    blocks = min(_cuda_common.resident_blocks(loop, loop_args),
-                 _cuda_common.unit_blocks(_cuda_common.work_units(B, H)))
+        module, args = cuda_rnn, (xproj, h0, w_hh, bias, 0, out)
+    plan = _cuda_common.plan_time_loop(G, B, H, np.dtype(np.float32))
+    loop = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)[plan.design, "forward"][1]
+    loop_args = plan.head + (0, T) + args
+    blocks = min(_cuda_common.resident_blocks(loop, loop_args, plan.threads), plan.blocks)
 
     def loop_only():
-        loop[blocks, _cuda_common.THREADS](*loop_args)
+        loop[blocks, plan.threads](*loop_args)
 
     cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
     layer = cls(D, H, device="cuda")
@@ -229,13 +267,15 @@ def main(argv=None):
     sizes = TINY if args.tiny else SIZES
     repeats = 1 if args.tiny else args.repeats
     if args.breakdown:
-        print(f"{'B, T, D, H':>22} {'cell':4} | {'layer':>8} {'launcher':>8} {'loop':>8} "
-              f"{'per-step':>8} ms | grid")
+        print(f"{'B, T, D, H':>22} {'cell':4} {'design':6} | {'layer':>8} {'launcher':>8} "
+              f"{'loop':>8} {'per-step':>8} ms | grid")
         for size in sizes:
             for cell in ("lstm", "rnn"):
-                (lay, lau, loop, per_step), blocks = breakdown(cell, size, repeats)
-                print(f"{str(size):>22} {cell:4} | {lay:8.3f} {lau:8.3f} {loop:8.3f} "
-                      f"{per_step:8.3f}    | {blocks}", flush=True)
+                for design in DESIGNS:
+                    with loop_design(design):
+                        (lay, lau, loop, per_step), blocks = breakdown(cell, size, repeats)
+                    print(f"{str(size):>22} {cell:4} {design:6} | {lay:8.3f} {lau:8.3f} "
+                          f"{loop:8.3f} {per_step:8.3f}    | {blocks}", flush=True)
         return 0
 
     print("\nparity with the CPU kernels (max relative error over output and all gradients)")
@@ -245,42 +285,50 @@ def main(argv=None):
             for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
                 if dtype == np.float64 and size[3] > 256:
                     continue  # the CPU reference in float64 at the largest sizes takes too long
-                err = parity(cell, size, dtype)
-                failures += err > tol
-                print(f"  {str(size):>22} {cell:4} {np.dtype(dtype).name:7} {err:9.2e} "
-                      f"{'ok' if err <= tol else 'FAIL'}", flush=True)
+                for design, err in parity(cell, size, dtype).items():
+                    failures += err > tol
+                    print(f"  {str(size):>22} {cell:4} {np.dtype(dtype).name:7} {design:5} "
+                          f"{err:9.2e} {'ok' if err <= tol else 'FAIL'}", flush=True)
     mode = "one cooperative launch" if _cuda_common._cooperative["available"] else "per-step launches"
-    print(f"time loop ran as: {mode}; GEMM backend: {_cuda_common.gemm_backend()}")
+    print(f"time loops may run as: {mode}; GEMM backend: {_cuda_common.gemm_backend()}")
     if not args.tiny and _cuda_common._cooperative["available"]:
         grids = sorted(set(_cuda_common._resident_blocks.values()))
-        print(f"persistent grids capped at {grids} blocks of {_cuda_common.THREADS} threads")
+        print(f"persistent grids capped at {grids} blocks")
         for blocks in (1, 132, 264):
             print(f"grid barrier with {blocks:3d} blocks: {barrier_microseconds(blocks):6.2f} us")
 
     rows = []
     for size in sizes:
         for cell in ("lstm", "rnn"):
-            nb_inf, nb_train, layer = time_numbarnn(cell, size, repeats)
+            timed, plans = {}, {}
+            for design in DESIGNS:
+                with loop_design(design):
+                    *timed[design], layer = time_numbarnn(cell, size, repeats)
+                    plans[design] = plan_text(cell, size)
             own = None
             if _cuda_common.gemm_backend() == "cupy":
                 _cuda_common.gemm_backend.cache_clear()
                 os.environ["NUMBARNN_CUDA_GEMM"] = "numba"
-                own = time_numbarnn(cell, size, repeats)[1]
+                with loop_design("warp"):
+                    own = time_numbarnn(cell, size, repeats)[1]
                 os.environ["NUMBARNN_CUDA_GEMM"] = "auto"
                 _cuda_common.gemm_backend.cache_clear()
-            ref = time_cudnn(cell, size, layer, repeats)
-            rows.append((size, cell, nb_inf, nb_train, own, ref))
-            print(f"  timed {size} {cell}", flush=True)
+            ref = time_cudnn(cell, size, layer, repeats) or (float("nan"), float("nan"))
+            rows.append((size, cell, timed, ref, own))
+            print(f"  timed {size} {cell}: " + "; ".join(plans.values()), flush=True)
 
     print("\nfloat32, ms (median); ratio = numbarnn / cuDNN, < 1: numbarnn faster")
-    print(f"{'B, T, D, H':>22} {'cell':4} | {'infer nb':>9} {'cuDNN':>8} {'ratio':>6} | "
-          f"{'train nb':>9} {'cuDNN':>8} {'ratio':>6} | {'nb, own GEMM':>12}")
-    for size, cell, nb_inf, nb_train, own, ref in rows:
-        ref_inf, ref_train = ref if ref else (float("nan"), float("nan"))
-        own_text = f"{own * 1e3:12.3f}" if own is not None else f"{'-':>12}"
-        print(f"{str(size):>22} {cell:4} | {nb_inf * 1e3:9.3f} {ref_inf * 1e3:8.3f} "
-              f"{nb_inf / ref_inf:6.2f} | {nb_train * 1e3:9.3f} {ref_train * 1e3:8.3f} "
-              f"{nb_train / ref_train:6.2f} | {own_text}")
+    print(f"{'B, T, D, H':>22} {'cell':4} | {'infer':>5} {'warp':>7} {'tiled':>7} {'cuDNN':>7} | "
+          f"{'train':>5} {'warp':>7} {'tiled':>7} {'cuDNN':>7} | {'ratio':>5} {'warp':>5} "
+          f"{'tiled':>5} {'warp':>5} {'tiled':>5} | {'own GEMM':>8}")
+    for size, cell, timed, (ref_inf, ref_train), own in rows:
+        (w_inf, w_train), (t_inf, t_train) = timed["warp"], timed["tiled"]
+        own_text = f"{own * 1e3:8.3f}" if own is not None else f"{'-':>8}"
+        print(f"{str(size):>22} {cell:4} | {'':5} {w_inf * 1e3:7.3f} {t_inf * 1e3:7.3f} "
+              f"{ref_inf * 1e3:7.3f} | {'':5} {w_train * 1e3:7.3f} {t_train * 1e3:7.3f} "
+              f"{ref_train * 1e3:7.3f} | {'':5} {w_inf / ref_inf:5.2f} {t_inf / ref_inf:5.2f} "
+              f"{w_train / ref_train:5.2f} {t_train / ref_train:5.2f} | {own_text}")
+    print("(ratio columns: infer warp, infer tiled, train warp, train tiled)")
     cpu_step, gpu_step, copy = time_text_training(args.tiny, repeats)
     print(f"\ntrain-text step (its defaults, one thread), ms: cpu {cpu_step * 1e3:.2f}, "
           f"--device cuda {gpu_step * 1e3:.2f} (of which weight and gradient copies "

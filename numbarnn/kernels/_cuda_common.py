@@ -387,6 +387,13 @@ _cooperative = {"available": True}
 MAX_WAVES = 4
 
 
+def runs_persistent(plan, resident):
+    """Whether a loop of ``plan`` runs as one persistent launch, ``resident`` blocks fitting."""
+    if not _cooperative["available"]:
+        return False
+    return (config.ENABLE_CUDASIM and plan.max_waves > 1) or plan.blocks <= plan.max_waves * resident
+
+
 def run_time_loop(loop, loop_args, step, step_args, plan):
     """Run a time loop as one persistent launch of ``loop``, or one ``step`` launch per step.
 
@@ -407,8 +414,7 @@ def run_time_loop(loop, loop_args, step, step_args, plan):
     """
     if _cooperative["available"]:
         resident = resident_blocks(loop, loop_args, plan.threads)
-        strides = plan.max_waves > 1
-        if (config.ENABLE_CUDASIM and strides) or plan.blocks <= plan.max_waves * resident:
+        if runs_persistent(plan, resident):
             try:
                 loop[min(resident, plan.blocks), plan.threads](*loop_args)
                 return

@@ -6,21 +6,34 @@ Design
   the backward loop, the input and weight gradients are matrix products on
   ``_cuda_common.gemm`` (cuBLAS through CuPy where CuPy is installed, else a
   tiled shared-memory kernel of our own: numba kernels cannot call cuBLAS).
-* Inside the time loop one warp owns hidden unit j for a group of ROWS (4) batch
-  rows: its 32 lanes split the recurrent dot products (over m for the four gate
-  rows of W_hh, reading consecutive weights, so the loads coalesce, and using
-  each weight for all the rows of the group), add them up through shared
-  memory, and lane r applies bias, gates and the cell update of row r.  The
-  recurrent product, bias and non-linearities are one fused step with no
-  intermediate array.
-* A numba launch costs several microseconds plus a few per array argument, which
-  at small sizes dwarfs a step's work.  So the whole loop is one *persistent*
-  launch: blocks stride over the units, and a grid-wide barrier
-  (``cuda.cg.this_grid().sync()``, a cooperative launch) separates the steps.
-  Where cooperative launches are unavailable it falls back to one launch per
-  step of the same device function.
+* Inside the time loop the recurrent product, bias and gate non-linearities
+  are one fused step with no intermediate array.  A numba launch costs several
+  microseconds plus a few per array argument, which at small sizes dwarfs a
+  step's work, so the whole loop is one *persistent* launch: a grid-wide
+  barrier (``cuda.cg.this_grid().sync()``, a cooperative launch) separates the
+  steps.  Where that is unavailable it falls back to one launch per step of
+  the same device function.  Two designs of the step, chosen by
+  ``_cuda_common.plan_time_loop`` (``NUMBARNN_CUDA_LOOP``):
+
+  - *warp* (measured on an H200, the default): one warp owns hidden unit j for
+    a group of ROWS (4) batch rows.  Its 32 lanes split the recurrent dot
+    products (over m for the four gate rows of W_hh, reading consecutive
+    weights, so the loads coalesce, and using each weight for all the rows of
+    the group), add them up through shared memory, and lane r applies bias,
+    gates and the cell update of row r.  Blocks stride over the units.  Every
+    step reads all of W_hh once per row group (16 times at B = 64).
+  - *tiled* (the Persistent-RNN idea, for larger batches; not yet timed): each
+    block owns J hidden units and keeps their 4J rows of W_hh in shared memory
+    for the whole sequence, so the weights are read from memory once per
+    launch.  Each step it stages h_{t-1} through a padded shared tile, a chunk
+    of columns and up to 64 batch rows at a time (coalesced loads, no bank
+    conflicts), and each thread accumulates the four gate sums of its (unit,
+    row) pairs from broadcast weight loads.  The persistent launch needs all
+    ceil(H / J) blocks resident at once (else it runs per step, reloading the
+    slices each launch); J is bounded by shared memory (``_cuda_common.tiled_units``).
 * Backward needs the column j of W_hh for unit j; it reads W_hh transposed
-  (H, 4H) so that those loads coalesce too.  As on the CPU, backward overwrites
+  (H, 4H) so that those loads coalesce too (the tiled design keeps the J rows
+  of W_hh^T of its units).  As on the CPU, backward overwrites
   each step's stored gates with their pre-activation gradients, so training
   needs no second (T, B, 4H) buffer.
 

@@ -1,8 +1,10 @@
 """Vanilla RNN time loop on NVIDIA GPUs: the CUDA twin of ``cpu_rnn``, same arguments.
 
-The design is ``cuda_lstm``'s (see its docstring): GEMMs outside the loop, one
-warp per hidden unit and group of ROWS batch rows inside it, the whole loop one persistent cooperative
-launch with a grid barrier between steps (one launch per step as the fallback).
+The design is ``cuda_lstm``'s (see its docstring): GEMMs outside the loop; inside
+it, either one warp per hidden unit and group of ROWS batch rows, or blocks that
+keep their units' rows of W_hh in shared memory (the tiled design); the whole
+loop one persistent cooperative launch with a grid barrier between steps (one
+launch per step as the fallback).
 """
 import functools
 
