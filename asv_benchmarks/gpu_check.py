@@ -157,9 +157,10 @@ def time_cudnn(cell, size, layer, repeats):
 def breakdown(cell, size, repeats):
     """Where a float32 inference forward spends its time: layer, kernel launcher, time loop.
 
-    For the design in use (NUMBARNN_CUDA_LOOP).  Returns milliseconds for: the layer's forward; the kernel launcher alone
-    (``cuda_lstm.lstm_forward`` on preallocated arrays); the persistent time
-    loop alone; and the launcher with one launch per step instead.
+    For the design in use (NUMBARNN_CUDA_LOOP).  Returns milliseconds for: the
+    layer's forward; the kernel launcher alone (``cuda_lstm.lstm_forward`` on
+    preallocated arrays); the persistent time loop alone; and the launcher with
+    one launch per step instead.
     """
     from numba import cuda
 
@@ -203,6 +204,38 @@ def breakdown(cell, size, repeats):
     times.append(median_time(launcher, repeats, cuda.synchronize))
     _cuda_common._cooperative["available"] = True
     return [t * 1e3 for t in times], blocks
+
+
+def host_profile(cell, size, repeats, top=15):
+    """The host functions a training step (forward + backward, device arrays in and
+    out) spends its time in: cProfile's top entries by own time, as text."""
+    import cProfile
+    import io
+    import pstats
+
+    from numba import cuda
+
+    B, T, D, H = size
+    cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
+    layer = cls(D, H, seed=1, device="cuda")
+    rng = np.random.default_rng(5)
+    x = cuda.to_device(rng.standard_normal((T, B, D)).astype(np.float32))
+    dout = cuda.to_device(rng.standard_normal((T, B, H)).astype(np.float32))
+
+    def train():
+        layer.forward(x)
+        layer.backward(dout)
+        cuda.synchronize()
+
+    train()  # compile and allocate outside the profile
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(repeats):
+        train()
+    profile.disable()
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(top)
+    return text.getvalue()
 
 
 def barrier_microseconds(blocks, n=2000):
@@ -276,6 +309,8 @@ def main(argv=None):
                         (lay, lau, loop, per_step), blocks = breakdown(cell, size, repeats)
                     print(f"{str(size):>22} {cell:4} {design:6} | {lay:8.3f} {lau:8.3f} "
                           f"{loop:8.3f} {per_step:8.3f}    | {blocks}", flush=True)
+        print(f"\nhost time of {repeats} training steps, LSTM {sizes[0]} (cProfile, own time)")
+        print(host_profile("lstm", sizes[0], repeats))
         return 0
 
     print("\nparity with the CPU kernels (max relative error over output and all gradients)")

@@ -290,10 +290,10 @@ class _Recurrent(Module):
         return bias
 
     # ------------------------------------------------------------------ checks
-    def _sequence(self, name, value, size, copy=True):
-        """A (T, B, size) time-major contiguous array on the layer's device, and the
-        input's kind.  A copy, unless ``copy`` is False and the input is already
-        time-major, contiguous, of the layer's dtype and on the device."""
+    def _sequence(self, name, value, size):
+        """``value`` on the layer's device, checked to be a (T, B, size) (or, batch
+        first, (B, T, size)) sequence, and the input's kind.  Its values are checked
+        with the states' (``_check_finite``) before ``_time_major`` orders it."""
         arr, kind = self._dev.array(name, value, self.dtype)
         order = "(B, T, features)" if self.batch_first else "(T, B, features)"
         if arr.ndim != 3:
@@ -302,10 +302,14 @@ class _Recurrent(Module):
         if arr.shape[2] != size or 0 in arr.shape:
             raise ValueError(f"{name}: got shape {arr.shape}, expected {order} with features = "
                              f"{size} and T, B >= 1")
-        self._dev.check_finite(name, arr)
+        return arr, kind
+
+    def _time_major(self, arr, copy):
+        """A sequence from ``_sequence`` as a time-major contiguous array: a copy, unless
+        ``copy`` is False and it already is one (then the array itself)."""
         if self.batch_first:
-            return self._dev.swap_first_axes(arr), kind
-        return (self._dev.copy(arr) if copy else arr), kind
+            return self._dev.swap_first_axes(arr)
+        return self._dev.copy(arr) if copy else arr
 
     def _token_sequence(self, value):
         """(T, B) int64 token ids on the layer's device (the kernels look up columns of
@@ -333,25 +337,28 @@ class _Recurrent(Module):
         return self._dev.copy(arr)  # kept for backward: later changes by the caller must not leak in
 
     def _unpack_state(self, state, batch, what):
-        """The user's state argument as a list of (num_layers, B, H) arrays, and their names.
+        """The user's state argument as a list of (num_layers, B, H) arrays, and the
+        (name, array) pairs of those the user gave (None stands for our own zeros).
 
         Their values are not checked here: see ``_check_finite``.
         """
         if len(self._state_names) == 1:
-            return [self._state(what, state, batch)], [what]
-        names = [f"{what}[{i}]" for i in range(len(self._state_names))]
-        if state is None:
-            state = (None,) * len(names)
-        if not isinstance(state, (tuple, list)) or len(state) != len(names):
-            raise ValueError(f"{what}: got {type(state).__name__}, expected a tuple "
-                             f"({', '.join(s + '0' for s in self._state_names)}) or None")
-        return [self._state(n, s, batch) for n, s in zip(names, state)], names
+            names, state = [what], [state]
+        else:
+            names = [f"{what}[{i}]" for i in range(len(self._state_names))]
+            if state is None:
+                state = (None,) * len(names)
+            if not isinstance(state, (tuple, list)) or len(state) != len(names):
+                raise ValueError(f"{what}: got {type(state).__name__}, expected a tuple "
+                                 f"({', '.join(s + '0' for s in self._state_names)}) or None")
+        arrays = [self._state(n, s, batch) for n, s in zip(names, state)]
+        return arrays, [(n, a) for n, s, a in zip(names, state, arrays) if s is not None]
 
-    def _check_finite(self, names, arrays, params=False):
-        """One pass over states (and parameters): on a GPU a single synchronisation."""
-        pairs = list(zip(names, arrays))
+    def _check_finite(self, pairs, params=False):
+        """One pass over the (name, array) pairs (and the parameters), in order: on a GPU
+        one synchronisation per forward or backward."""
         if params:
-            pairs += [(f"parameter {name}", p) for name, p in self.params.items()]
+            pairs = pairs + [(f"parameter {name}", p) for name, p in self.params.items()]
         self._dev.check_finite_all(pairs)
 
     def _pack_state(self, arrays):
@@ -383,14 +390,17 @@ class _Recurrent(Module):
         dev = self._dev
         # whatever happens below, a backward may no longer use an earlier forward
         self._forget("backward() needs a forward(train=True); the last forward failed")
-        # training keeps x for backward, so it takes a copy the caller cannot change
         if _is_token_array(x):
-            seq, kind = self._token_sequence(x)
+            seq, kind = self._token_sequence(x)  # time-major already
+            given, B = [], seq.shape[1]
         else:
-            seq, kind = self._sequence("x", x, self.input_size, copy=train)
-        T, B = seq.shape[:2]
-        init, names = self._unpack_state(state, B, "state")
-        self._check_finite(names, init, params=True)
+            seq, kind = self._sequence("x", x, self.input_size)
+            given, B = [("x", seq)], seq.shape[0 if self.batch_first else 1]
+        init, states = self._unpack_state(state, B, "state")
+        self._check_finite(given + states, params=True)
+        if given:  # training keeps x for backward, so it takes a copy the caller cannot change
+            seq = self._time_major(seq, copy=train)
+        T = seq.shape[0]
         final = [dev.empty(s.shape, self.dtype) for s in init]
         K = max(1, min(T, _XPROJ_ELEMENTS // (B * self._gates * self.hidden_size)))
         layer_inputs, masks = [seq], []
@@ -448,11 +458,12 @@ class _Recurrent(Module):
         dev = self._dev
         g, kind = self._sequence("dout", dout, self.hidden_size)
         expected = (B, T, self.hidden_size) if self.batch_first else (T, B, self.hidden_size)
-        if g.shape != (T, B, self.hidden_size):
+        if g.shape != expected:
             raise ValueError(f"dout: got shape {np.shape(dout)}, expected {expected} "
                              "(the shape of the last forward's output)")
-        dfinal, names = self._unpack_state(dstate, B, "dstate")
-        self._check_finite(names, dfinal)
+        dfinal, states = self._unpack_state(dstate, B, "dstate")
+        self._check_finite([("dout", g)] + states)
+        g = self._time_major(g, copy=False)  # the kernels only read dout: no copy needed
         dinit = [dev.empty(s.shape, self.dtype) for s in init]
         # the LSTM kernel consumes its stored gates: one backward per forward
         self._forget("backward() was already run for the last forward; run forward again")

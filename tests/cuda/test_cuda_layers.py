@@ -69,6 +69,7 @@ def test_cpu_layer_refuses_a_device_array():
         cpu.forward(cuda.to_device(np.ones((T, B, D))))
 
 
+@pytest.mark.parametrize("time_loop", ["warp-cooperative", "tiled-per-step"], indirect=True)
 @pytest.mark.parametrize("cls", [numbarnn.LSTM, numbarnn.RNN])
 def test_token_ids_on_the_gpu_match_the_cpu(time_loop, cls):
     rng = np.random.default_rng(0)
@@ -86,3 +87,25 @@ def test_token_ids_on_the_gpu_match_the_cpu(time_loop, cls):
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=0, atol=1e-12)
     for name in results[0][2]:
         np.testing.assert_allclose(results[1][2][name], results[0][2][name], rtol=0, atol=1e-12)
+
+
+def test_one_finiteness_check_per_forward_and_backward(monkeypatch):
+    """Inputs, states given and parameters are checked in one pass (one synchronisation);
+    the zero states the layer makes itself are not checked."""
+    from numbarnn.kernels import _cuda_common
+
+    checked = []
+    original = _cuda_common.all_finite
+    monkeypatch.setattr(_cuda_common, "all_finite",
+                        lambda arrays: checked.append([a.shape for a in arrays]) or original(arrays))
+    _, gpu = pair(numbarnn.LSTM)  # two layers, with biases: eight parameters
+    rng = np.random.default_rng(2)
+    gpu.forward(rng.standard_normal((T, B, D)))
+    assert len(checked) == 1 and checked[0][0] == (T, B, D) and len(checked[0]) == 1 + 8
+    gpu.backward(rng.standard_normal((T, B, H)), (None, rng.standard_normal((2, B, H))))
+    assert checked[1:] == [[(T, B, H), (2, B, H)]]
+    bad = np.ones((T, B, H))
+    bad[2, 0, 3] = np.nan
+    gpu.forward(rng.standard_normal((T, B, D)))
+    with pytest.raises(ValueError, match=r"^dout: .*non-finite.*\(2, 0, 3\)"):
+        gpu.backward(bad)
