@@ -370,11 +370,12 @@ def slice_functions(dtype, geometry, G):
         """``acc[i G + r] += sum_kk hs[kk, bb] ws[(r J + u) K + k0 + kk]`` for this thread's
         pairs i = (u, bb) over one staged chunk.  Warps share u, so the weight loads
         are broadcasts and the tile loads consecutive."""
-        kn = min(MC, K - k0)
-        for i in range(PAIRS):
-            u, bb, exists = pair(i, tid, J, B)
-            if exists:
-                for kk in range(kn):
+        # the constant-length loops innermost, so that they unroll and ``acc`` is
+        # indexed by constants only: then it can live in registers
+        for kk in range(min(MC, K - k0)):
+            for i in range(PAIRS):
+                u, bb, exists = pair(i, tid, J, B)
+                if exists:
                     hv = hs[kk * STRIDE + bb]
                     for r in range(G):
                         acc[i * G + r] += ws[(r * J + u) * K + k0 + kk] * hv
