@@ -37,6 +37,12 @@ def info(as_json):
                    f"(used by {lib.get('used_by', '?')})")
     cuda = data["cuda"]
     click.echo(f"{'cuda':14s} {'yes' if cuda['available'] else 'no'}: {cuda['detail']}")
+    kernels = cuda.get("kernels", {})
+    if "error" in kernels:
+        click.echo(f"{'cuda kernels':14s} {kernels['error']}")
+    elif kernels:
+        click.echo(f"{'cuda kernels':14s} time loop {kernels['time_loop']} (NUMBARNN_CUDA_LOOP), "
+                   f"GEMM {kernels['gemm']} (NUMBARNN_CUDA_GEMM)")
     click.echo(f"{'compile cache':14s} {data['compile_cache']}")
 
 

@@ -75,6 +75,8 @@ class CUDA:
         from .kernels import _cuda_common, cuda_lstm, cuda_rnn
 
         self.lstm, self.rnn, self.common = cuda_lstm, cuda_rnn, _cuda_common
+        _cuda_common.loop_design()  # a bad NUMBARNN_CUDA_LOOP or NUMBARNN_CUDA_GEMM fails here,
+        _cuda_common.gemm_backend()  # before any work, not at the first forward
 
     def empty(self, shape, dtype):
         return self.cuda.device_array(shape, dtype=dtype)

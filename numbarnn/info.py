@@ -55,9 +55,19 @@ def cuda_info():
         return {"available": False, "simulator": False, "detail": f"CUDA check failed: {exc}"}
 
 
+def cuda_kernel_info():
+    """The CUDA kernels' settings (time-loop design, GEMM backend), or why they are invalid."""
+    from .kernels import _cuda_common
+
+    try:
+        return {"time_loop": _cuda_common.loop_design(), "gemm": _cuda_common.gemm_backend()}
+    except ValueError as exc:  # a bad NUMBARNN_CUDA_LOOP / NUMBARNN_CUDA_GEMM
+        return {"error": str(exc)}
+
+
 def system_info():
     """A dict describing this installation; ``numbarnn info`` prints it."""
-    return {
+    info = {
         "numbarnn": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -70,6 +80,9 @@ def system_info():
         "cuda": cuda_info(),
         "compile_cache": cache_location(),
     }
+    if info["cuda"]["available"]:
+        info["cuda"]["kernels"] = cuda_kernel_info()
+    return info
 
 
 def _llvm_cpu_name():
