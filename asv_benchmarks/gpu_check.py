@@ -350,7 +350,11 @@ def main(argv=None):
                 _cuda_common.gemm_backend.cache_clear()
             ref = time_cudnn(cell, size, layer, repeats) or (float("nan"), float("nan"))
             rows.append((size, cell, timed, ref, own))
-            print(f"  timed {size} {cell}: " + "; ".join(plans.values()), flush=True)
+            # the figures as they come, in case the run is cut short before the table
+            print(f"  timed {size} {cell} (infer, train ms): cuDNN {ref[0] * 1e3:.3f}, "
+                  f"{ref[1] * 1e3:.3f}; " + "; ".join(
+                      f"{plans[d]}: {timed[d][0] * 1e3:.3f}, {timed[d][1] * 1e3:.3f}"
+                      for d in DESIGNS), flush=True)
 
     print("\nfloat32, ms (median); ratio = numbarnn / cuDNN, < 1: numbarnn faster")
     print(f"{'B, T, D, H':>22} {'cell':4} | {'infer':>5} {'warp':>7} {'tiled':>7} {'cuDNN':>7} | "
