@@ -528,29 +528,37 @@ def multiply(a, b, out):
 
 
 @cuda.jit
-def _count_non_finite_kernel(flat, count):
+def _count_non_finite_kernel(arrays, count):
+    # ``arrays``: a tuple of 1-D arrays of one type; thread i looks at index i of each
     i = cuda.grid(1)
-    if i < flat.shape[0]:
-        v = flat[i]
-        if not (v - v == 0):  # NaN or +-inf
-            cuda.atomic.add(count, 0, 1)
+    for k in range(len(arrays)):
+        flat = arrays[k]
+        if i < flat.shape[0]:
+            v = flat[i]
+            if not (v - v == 0):  # NaN or +-inf
+                cuda.atomic.add(count, 0, 1)
 
 
 _non_finite_count = []
 
 
 def all_finite(arrays):
-    """Whether every element of every device array in ``arrays`` is finite (one sync).
+    """Whether every element of every device array in ``arrays`` is finite.
 
-    The count lives in mapped host memory, reused from call to call: no
-    allocation and no copy, only the synchronisation before it is read.
+    One launch per dtype among them (a layer's arrays share one) and one
+    synchronisation.  The count lives in mapped host memory, reused from call
+    to call: no allocation and no copy, only the synchronisation before it is read.
     """
     if not _non_finite_count:
         _non_finite_count.append(cuda.mapped_array(1, dtype=np.int32))
     count = _non_finite_count[0]
     count[0] = 0
+    by_dtype = {}
     for a in arrays:
-        _count_non_finite_kernel[blocks_for(a.size), THREADS](a.reshape(a.size), count)
+        by_dtype.setdefault(a.dtype, []).append(a.reshape(a.size))
+    for flats in by_dtype.values():
+        longest = max(f.shape[0] for f in flats)
+        _count_non_finite_kernel[blocks_for(longest), THREADS](tuple(flats), count)
     cuda.synchronize()
     return int(count[0]) == 0
 
