@@ -159,8 +159,8 @@ def breakdown(cell, size, repeats):
 
     For the design in use (NUMBARNN_CUDA_LOOP).  Returns milliseconds for: the
     layer's forward; the kernel launcher alone (``cuda_lstm.lstm_forward`` on
-    preallocated arrays); the persistent time loop alone; and the launcher with
-    one launch per step instead.
+    preallocated arrays); the persistent time loop alone (NaN where it cannot run
+    persistent); and the launcher with one launch per step instead.
     """
     from numba import cuda
 
@@ -188,10 +188,15 @@ def breakdown(cell, size, repeats):
     plan = _cuda_common.plan_time_loop(G, B, H, np.dtype(np.float32))
     loop = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)[plan.design, "forward"][1]
     loop_args = plan.head + (0, T) + args
-    blocks = min(_cuda_common.resident_blocks(loop, loop_args, plan.threads), plan.blocks)
+    resident = _cuda_common.resident_blocks(loop, loop_args, plan.threads)
+    blocks = min(resident, plan.blocks)
 
     def loop_only():
         loop[blocks, plan.threads](*loop_args)
+
+    # the tiled loop covers its units only with all its blocks resident; else the
+    # layer runs it per step, and a loop-only time would be of partial work
+    persistent = _cuda_common.runs_persistent(plan, resident)
 
     cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
     layer = cls(D, H, device="cuda")
@@ -199,7 +204,8 @@ def breakdown(cell, size, repeats):
     def layer_forward():
         layer.forward(x, train=False)
 
-    times = [median_time(f, repeats, cuda.synchronize) for f in (layer_forward, launcher, loop_only)]
+    times = [median_time(f, repeats, cuda.synchronize) if persistent or f is not loop_only
+             else float("nan") for f in (layer_forward, launcher, loop_only)]
     _cuda_common._cooperative["available"] = False
     times.append(median_time(launcher, repeats, cuda.synchronize))
     _cuda_common._cooperative["available"] = True

@@ -27,7 +27,10 @@ class CPU:
 
     def array(self, name, value, dtype):
         """A C-contiguous array of ``dtype`` on this device, and the kind to return results in."""
-        return as_float_array(name, value, dtype), None
+        arr = as_float_array(name, value, dtype)
+        # read-only input (np.frombuffer, a view of another library's memory) is
+        # copied: for such arrays numba would compile every kernel a second time
+        return (arr if arr.flags.writeable else arr.copy()), None
 
     def check_finite(self, name, arr):
         check_finite(name, arr)

@@ -802,3 +802,21 @@ def test_token_ids_are_one_hot_inputs(cell, batch_first):
     assert dx_a.shape == one_hot.shape and dx_b is None
     with pytest.raises(ValueError, match=r"token ids must lie in \[0, 5\)"):
         layer.forward(np.full(shape, 5))
+
+
+def test_read_only_input_uses_the_kernels_compiled_for_writeable_arrays():
+    from numbarnn.kernels import cpu_lstm
+
+    layer = numbarnn.LSTM(3, 4, dtype=np.float64, seed=0)
+    rng = np.random.default_rng(0)
+    x, dout = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 4))
+    out, _ = layer.forward(x)
+    dx, _ = layer.backward(dout)
+    x.flags.writeable = dout.flags.writeable = False
+    out_ro, _ = layer.forward(x, train=False)
+    layer.forward(x)
+    dx_ro, _ = layer.backward(dout)
+    np.testing.assert_array_equal(out_ro, out)
+    np.testing.assert_array_equal(dx_ro, dx)
+    for kernel in (cpu_lstm.lstm_forward, cpu_lstm.lstm_backward):
+        assert all(getattr(t, "mutable", True) for sig in kernel.signatures for t in sig)

@@ -89,6 +89,7 @@ def _kernels(dtype, geometry):
     dot4, dot1 = (_slice_dot(f, G, dtype, geometry) for f, G in ((gates4, 4), (gates1, 1)))
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
     HS = geometry.chunk(dtype) * (BT + 1)
+    ACC4 = 4 * PAIRS  # local array shapes must be literals, not expressions
 
     @cuda.jit(device=True)
     def cell_forward(t, t0, b, j, ri, rf, rg, ro, xproj, bias, c0, out, gates, cells, keep_all):
@@ -229,19 +230,19 @@ def _kernels(dtype, geometry):
                     dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else acc[p])
                     cell_backward(t, b, j, dh, c0, gates, cells, dc)
 
-    @cuda.jit
+    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def forward_tiled_one(J, t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
-        acc = cuda.local.array(4 * PAIRS, nbtype)
+        acc = cuda.local.array(ACC4, nbtype)
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, ws, hs, acc)
 
-    @cuda.jit
+    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def forward_tiled_loop(J, t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
-        acc = cuda.local.array(4 * PAIRS, nbtype)
+        acc = cuda.local.array(ACC4, nbtype)
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)  # once for all steps
         grid = cuda.cg.this_grid()
         for t in range(t0, t0 + n):
@@ -249,7 +250,7 @@ def _kernels(dtype, geometry):
                                ws, hs, acc)
             grid.sync()
 
-    @cuda.jit
+    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def backward_tiled_one(J, t, c0, w_hh_t, gates, cells, dout, dh_n, dc):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
@@ -257,7 +258,7 @@ def _kernels(dtype, geometry):
         load_columns(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc, ws, hs, acc)
 
-    @cuda.jit
+    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def backward_tiled_loop(J, c0, w_hh_t, gates, cells, dout, dh_n, dc):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)

@@ -149,7 +149,7 @@ def _kernels(dtype, geometry):
                     dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else acc[p])
                     cell_backward(t, b, j, dh, nonlinearity, out, dgates)
 
-    @cuda.jit
+    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def forward_tiled_one(J, t, t0, xproj, h0, w_hh, bias, nonlinearity, out):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
@@ -157,7 +157,7 @@ def _kernels(dtype, geometry):
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, ws, hs, acc)
 
-    @cuda.jit
+    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def forward_tiled_loop(J, t0, n, xproj, h0, w_hh, bias, nonlinearity, out):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
@@ -168,7 +168,7 @@ def _kernels(dtype, geometry):
             forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, ws, hs, acc)
             grid.sync()
 
-    @cuda.jit
+    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def backward_tiled_one(J, t, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
@@ -176,7 +176,7 @@ def _kernels(dtype, geometry):
         load_rows(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, ws, hs, acc)
 
-    @cuda.jit
+    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def backward_tiled_loop(J, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
