@@ -19,7 +19,7 @@ import typing
 import warnings
 
 import numpy as np
-from numba import cuda
+from numba import cuda, uint64
 from numba.core import config
 from numba.np.numpy_support import from_dtype
 
@@ -378,11 +378,12 @@ def slice_functions(dtype, geometry, G):
         for i in range(PAIRS):  # the pair's indices once, outside the inner loop: PTX
             u, bb, exists = pair(i, tid, J, B)  # showed a division per FMA otherwise
             if exists:
-                w0 = u * K + k0
+                # unsigned indices: no wrap-around code for negative ones in the loop
+                w0, gate_stride = uint64(u * K + k0), uint64(J * K)
                 for kk in range(kn):
-                    hv = hs[kk * STRIDE + bb]
+                    hv = hs[uint64(kk * STRIDE + bb)]
                     for r in range(G):
-                        acc[i * G + r] += ws[w0 + r * J * K + kk] * hv
+                        acc[i * G + r] += ws[w0 + uint64(r) * gate_stride + uint64(kk)] * hv
 
     return load_slice, stage_tile, pair, accumulate_tile
 
