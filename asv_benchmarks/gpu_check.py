@@ -59,7 +59,7 @@ def plan_text(cell, size):
     plan = _cuda_common.plan_time_loop(G, B, H, np.dtype(np.float32))
     loop = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)[plan.design, "forward"][1]
     resident = 1 if config.ENABLE_CUDASIM else _cuda_common._resident_blocks.get(loop, 0)
-    persistent = _cuda_common.runs_persistent(plan, resident)
+    persistent = _cuda_common.runs_persistent(plan, resident, loop)
     units = f" J={plan.head[0]}" if plan.head else ""
     return (f"{plan.design}{units}, {plan.blocks} blocks of {plan.threads}, "
             f"{'persistent' if persistent else 'per step'}")
@@ -196,7 +196,7 @@ def breakdown(cell, size, repeats):
 
     # the tiled loop covers its units only with all its blocks resident; else the
     # layer runs it per step, and a loop-only time would be of partial work
-    persistent = _cuda_common.runs_persistent(plan, resident)
+    persistent = _cuda_common.runs_persistent(plan, resident, loop)
 
     cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
     layer = cls(D, H, device="cuda")
@@ -331,7 +331,9 @@ def main(argv=None):
                     print(f"  {str(size):>22} {cell:4} {np.dtype(dtype).name:7} {design:5} "
                           f"{err:9.2e} {'ok' if err <= tol else 'FAIL'}", flush=True)
     mode = "one cooperative launch" if _cuda_common._cooperative["available"] else "per-step launches"
-    print(f"time loops may run as: {mode}; GEMM backend: {_cuda_common.gemm_backend()}")
+    failed = len(_cuda_common._cooperative_failed)
+    print(f"time loops may run as: {mode} ({failed} loop kernels fell back to per-step launches "
+          f"after a failed cooperative launch); GEMM backend: {_cuda_common.gemm_backend()}")
     if not args.tiny and _cuda_common._cooperative["available"]:
         grids = sorted(set(_cuda_common._resident_blocks.values()))
         print(f"persistent grids capped at {grids} blocks")

@@ -389,13 +389,14 @@ def slice_functions(dtype, geometry, G):
 
 
 # ---------------------------------------------------------------- running a time loop
-_cooperative = {"available": True}
+_cooperative = {"available": True}  # False: every time loop runs per step (tests use it)
+_cooperative_failed = set()  # loop kernels whose cooperative launch failed once
 MAX_WAVES = 4
 
 
-def runs_persistent(plan, resident):
-    """Whether a loop of ``plan`` runs as one persistent launch, ``resident`` blocks fitting."""
-    if not _cooperative["available"]:
+def runs_persistent(plan, resident, loop):
+    """Whether ``loop`` of ``plan`` runs as one persistent launch, ``resident`` blocks fitting."""
+    if not _cooperative["available"] or loop in _cooperative_failed:
         return False
     return (config.ENABLE_CUDASIM and plan.max_waves > 1) or plan.blocks <= plan.max_waves * resident
 
@@ -404,8 +405,8 @@ def run_time_loop(loop, loop_args, step, step_args, plan):
     """Run a time loop as one persistent launch of ``loop``, or one ``step`` launch per step.
 
     ``loop`` synchronises the grid between steps (a cooperative launch, which
-    needs numba's link to cudadevrt; if that fails once, the per-step kernel
-    runs from then on).  The warp kernels stride their blocks over the work
+    needs numba's link to cudadevrt; if that fails once for a kernel, its
+    per-step twin runs from then on).  The warp kernels stride their blocks over the work
     units, and run persistent unless each resident block would have to stride
     over more than MAX_WAVES unit groups; the tiled kernels need every block of
     ``plan`` resident (a block holds its units' weights).  Measured on an H200
@@ -418,16 +419,18 @@ def run_time_loop(loop, loop_args, step, step_args, plan):
     takes the persistent path whenever it can (its cooperative grids are one
     block).
     """
-    if _cooperative["available"]:
+    if _cooperative["available"] and loop not in _cooperative_failed:
         resident = resident_blocks(loop, loop_args, plan.threads)
-        if runs_persistent(plan, resident):
+        if runs_persistent(plan, resident, loop):
             try:
                 loop[min(resident, plan.blocks), plan.threads](*loop_args)
                 return
-            except Exception as exc:  # e.g. cudadevrt not found when linking
-                _cooperative["available"] = False
-                warnings.warn(f"numbarnn: cooperative launch failed ({exc}); running one "
-                              "launch per time step instead", RuntimeWarning, stacklevel=3)
+            except Exception as exc:  # e.g. cudadevrt not found when linking, or too many blocks
+                if not _cooperative_failed:
+                    warnings.warn(f"numbarnn: cooperative launch failed ({exc}); running that "
+                                  "kernel with one launch per time step from now on",
+                                  RuntimeWarning, stacklevel=3)
+                _cooperative_failed.add(loop)  # only this kernel: another may still fit
     for args in step_args:
         step[plan.blocks, plan.threads](*args)
 

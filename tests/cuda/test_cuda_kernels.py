@@ -108,20 +108,3 @@ def test_the_time_loop_runs_as_the_fixture_says(G, dtype, time_loop):
         assert plan.blocks == -(-H // J)
         assert (plan.blocks == 1) == (mode == "cooperative")
 
-
-@pytest.mark.parametrize("G, B, H, dtype, units", [
-    (4, 64, 512, np.float32, 4),     # 4 x 4 rows of 512 floats: 32 KiB; 128 blocks
-    (4, 4, 256, np.float32, 8),      # 8 units x 4 rows: 32 of 256 threads busy
-    (4, 64, 1024, np.float32, 2),    # 512 blocks: persistent only where they all fit
-    (1, 64, 1024, np.float32, 8),    # capped by the pairs a block's threads hold
-    (4, 64, 1024, np.float64, 1),
-    (4, 64, 2048, np.float64, 0),    # one unit's rows exceed the slice: the warp design
-])
-def test_tiled_plan_at_real_sizes(G, B, H, dtype, units, monkeypatch):
-    monkeypatch.setenv("NUMBARNN_CUDA_LOOP", "tiled")
-    assert _cuda_common.tiled_units(G, B, H, dtype, _cuda_common.SliceGeometry()) == units
-    plan = _cuda_common.plan_time_loop(G, B, H, dtype)
-    if units:
-        assert plan == (("tiled", -(-H // units), 256, (units,), 1))
-    else:
-        assert plan.design == "warp"

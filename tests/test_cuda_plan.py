@@ -1,0 +1,59 @@
+"""How the CUDA time loops are planned and launched: plain Python, no GPU or simulator
+needed (``numbarnn.kernels._cuda_common`` imports without CUDA; nothing here compiles)."""
+import numpy as np
+import pytest
+
+from numbarnn.kernels import _cuda_common
+
+
+@pytest.mark.parametrize("G, B, H, dtype, units", [
+    (4, 64, 512, np.float32, 4),     # 4 x 4 rows of 512 floats: 32 KiB; 128 blocks
+    (4, 4, 256, np.float32, 8),      # 8 units x 4 rows: 32 of 256 threads busy
+    (4, 64, 1024, np.float32, 2),    # 512 blocks: persistent only where they all fit
+    (1, 64, 1024, np.float32, 8),    # capped by the pairs a block's threads hold
+    (4, 64, 1024, np.float64, 1),
+    (4, 64, 2048, np.float64, 0),    # one unit's rows exceed the slice: the warp design
+])
+def test_tiled_plan_at_real_sizes(G, B, H, dtype, units, monkeypatch):
+    monkeypatch.setenv("NUMBARNN_CUDA_LOOP", "tiled")
+    assert _cuda_common.tiled_units(G, B, H, dtype, _cuda_common.SliceGeometry()) == units
+    plan = _cuda_common.plan_time_loop(G, B, H, dtype)
+    if units:
+        assert plan == (("tiled", -(-H // units), 256, (units,), 1))
+    else:
+        assert plan.design == "warp"
+
+
+
+class FakeKernel:
+    """Stands for a numba kernel: ``kernel[grid, block](*args)`` records the call."""
+
+    def __init__(self, name, calls, fails=False):
+        self.name, self.calls, self.fails = name, calls, fails
+
+    def __getitem__(self, launch_config):
+        def launch(*args):
+            self.calls.append((self.name, args))
+            if self.fails:
+                raise RuntimeError("cudadevrt not found")
+        return launch
+
+
+def test_a_failed_cooperative_launch_falls_back_for_that_kernel_only(monkeypatch):
+    monkeypatch.setattr(_cuda_common, "_cooperative_failed", set())
+    monkeypatch.setitem(_cuda_common._cooperative, "available", True)
+    monkeypatch.setattr(_cuda_common, "resident_blocks", lambda kernel, args, threads: 8)
+    calls = []
+    bad, good = FakeKernel("bad", calls, fails=True), FakeKernel("good", calls)
+    step = FakeKernel("step", calls)
+    plan = _cuda_common.LoopPlan("tiled", 2, 256, (1,), 1)
+    with pytest.warns(RuntimeWarning, match="cooperative launch failed"):
+        _cuda_common.run_time_loop(bad, ("loop",), step, [("t0",), ("t1",)], plan)
+    assert calls == [("bad", ("loop",)), ("step", ("t0",)), ("step", ("t1",))]
+    del calls[:]
+    _cuda_common.run_time_loop(bad, ("loop",), step, [("t0",)], plan)  # no retry, no warning
+    _cuda_common.run_time_loop(good, ("loop",), step, [("t0",)], plan)  # others still try
+    assert calls == [("step", ("t0",)), ("good", ("loop",))]
+    assert not _cuda_common.runs_persistent(plan, 8, bad)
+    assert _cuda_common.runs_persistent(plan, 8, good)
+    assert not _cuda_common.runs_persistent(plan._replace(blocks=9), 8, good)  # must all fit
