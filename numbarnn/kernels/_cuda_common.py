@@ -354,7 +354,8 @@ def slice_functions(dtype, geometry, G):
 
     @cuda.jit(device=True)
     def stage_tile(vectors, b0, k0, hs, tid):
-        """``hs[kk STRIDE + bb] = vectors[b0 + bb, k0 + kk]`` for a chunk of MC columns, zero outside."""
+        """``hs[kk STRIDE + bb] = vectors[b0 + bb, k0 + kk]`` for a chunk of MC columns,
+        zero outside."""
         B, K = vectors.shape
         bt = tile_rows(B)
         for e in range(tid, MC * bt, THREADS_):
@@ -398,7 +399,8 @@ def runs_persistent(plan, resident, loop):
     """Whether ``loop`` of ``plan`` runs as one persistent launch, ``resident`` blocks fitting."""
     if not _cooperative["available"] or loop in _cooperative_failed:
         return False
-    return (config.ENABLE_CUDASIM and plan.max_waves > 1) or plan.blocks <= plan.max_waves * resident
+    strides = plan.max_waves > 1  # the warp kernels; the simulator's grids are one block
+    return (config.ENABLE_CUDASIM and strides) or plan.blocks <= plan.max_waves * resident
 
 
 def run_time_loop(loop, loop_args, step, step_args, plan):

@@ -75,7 +75,7 @@ def _slice_dot(functions, G, dtype, geometry):
 
 @functools.lru_cache(maxsize=None)
 def _kernels(dtype, geometry):
-    """The time-loop kernels: {(design, 'forward' or 'backward'): (per-step kernel, loop kernel)}."""
+    """The time-loop kernels: {(design, direction): (per-step kernel, loop kernel)}."""
     sigmoid, tanh = common.activations(dtype)
     lane_sum = common.lane_sum(dtype)
     unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
@@ -240,7 +240,7 @@ def _kernels(dtype, geometry):
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def forward_tiled_loop(J, t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
-        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(ACC4, nbtype)
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)  # once for all steps
@@ -252,7 +252,7 @@ def _kernels(dtype, geometry):
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def backward_tiled_one(J, t, c0, w_hh_t, gates, cells, dout, dh_n, dc):
-        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_columns(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
@@ -260,7 +260,7 @@ def _kernels(dtype, geometry):
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def backward_tiled_loop(J, c0, w_hh_t, gates, cells, dout, dh_n, dc):
-        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_columns(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)

@@ -40,7 +40,7 @@ def _slice_dot(functions, dtype, geometry):
 
 @functools.lru_cache(maxsize=None)
 def _kernels(dtype, geometry):
-    """The time-loop kernels: {(design, 'forward' or 'backward'): (per-step kernel, loop kernel)}."""
+    """The time-loop kernels: {(design, direction): (per-step kernel, loop kernel)}."""
     _, tanh = common.activations(dtype)
     lane_sum = common.lane_sum(dtype)
     unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
@@ -159,7 +159,7 @@ def _kernels(dtype, geometry):
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def forward_tiled_loop(J, t0, n, xproj, h0, w_hh, bias, nonlinearity, out):
-        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
@@ -170,7 +170,7 @@ def _kernels(dtype, geometry):
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def backward_tiled_one(J, t, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
-        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_rows(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
@@ -178,7 +178,7 @@ def _kernels(dtype, geometry):
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
     def backward_tiled_loop(J, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
-        ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
+        ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_rows(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
