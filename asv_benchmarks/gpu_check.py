@@ -111,7 +111,9 @@ def median_time(func, repeats, sync):
     return float(np.median(times))
 
 
-def time_numbarnn(cell, size, repeats):
+def cuda_layer_steps(cell, size):
+    """An inference forward and a training step (forward + backward) of a float32 layer
+    on the GPU, device arrays in and out, as two functions."""
     from numba import cuda
 
     B, T, D, H = size
@@ -128,6 +130,13 @@ def time_numbarnn(cell, size, repeats):
         layer.forward(x)
         layer.backward(dout)
 
+    return infer, train
+
+
+def time_numbarnn(cell, size, repeats):
+    from numba import cuda
+
+    infer, train = cuda_layer_steps(cell, size)
     return (median_time(infer, repeats, cuda.synchronize),
             median_time(train, repeats, cuda.synchronize))
 
@@ -226,23 +235,14 @@ def host_profile(cell, size, repeats, top=15):
 
     from numba import cuda
 
-    B, T, D, H = size
-    cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
-    layer = cls(D, H, seed=1, device="cuda")
-    rng = np.random.default_rng(5)
-    x = cuda.to_device(rng.standard_normal((T, B, D)).astype(np.float32))
-    dout = cuda.to_device(rng.standard_normal((T, B, H)).astype(np.float32))
-
-    def train():
-        layer.forward(x)
-        layer.backward(dout)
-        cuda.synchronize()
-
+    _, train = cuda_layer_steps(cell, size)
     train()  # compile and allocate outside the profile
+    cuda.synchronize()
     profile = cProfile.Profile()
     profile.enable()
     for _ in range(repeats):
         train()
+        cuda.synchronize()
     profile.disable()
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(top)

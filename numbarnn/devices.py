@@ -32,9 +32,6 @@ class CPU:
         # copied: for such arrays numba would compile every kernel a second time
         return (arr if arr.flags.writeable else arr.copy()), None
 
-    def check_finite(self, name, arr):
-        check_finite(name, arr)
-
     def check_finite_all(self, pairs):
         """``check_finite`` for every (name, array) pair, in order."""
         for name, arr in pairs:
@@ -105,9 +102,6 @@ class CUDA:
                 arr = self.cuda.to_device(np.ascontiguousarray(arr.copy_to_host(), dtype=dtype))
             return arr, kind
         return self.cuda.to_device(as_float_array(name, value, dtype)), "numpy"
-
-    def check_finite(self, name, arr):
-        self.check_finite_all([(name, arr)])
 
     def check_finite_all(self, pairs):
         """Count non-finite values of all arrays on the device, then synchronise once."""

@@ -421,18 +421,17 @@ def run_time_loop(loop, loop_args, step, step_args, plan):
     takes the persistent path whenever it can (its cooperative grids are one
     block).
     """
-    if _cooperative["available"] and loop not in _cooperative_failed:
-        resident = resident_blocks(loop, loop_args, plan.threads)
-        if runs_persistent(plan, resident, loop):
-            try:
-                loop[min(resident, plan.blocks), plan.threads](*loop_args)
-                return
-            except Exception as exc:  # e.g. cudadevrt not found when linking, or too many blocks
-                if not _cooperative_failed:
-                    warnings.warn(f"numbarnn: cooperative launch failed ({exc}); running that "
-                                  "kernel with one launch per time step from now on",
-                                  RuntimeWarning, stacklevel=3)
-                _cooperative_failed.add(loop)  # only this kernel: another may still fit
+    resident = resident_blocks(loop, loop_args, plan.threads)
+    if runs_persistent(plan, resident, loop):
+        try:
+            loop[min(resident, plan.blocks), plan.threads](*loop_args)
+            return
+        except Exception as exc:  # e.g. cudadevrt not found when linking, or too many blocks
+            if not _cooperative_failed:
+                warnings.warn(f"numbarnn: cooperative launch failed ({exc}); running that "
+                              "kernel with one launch per time step from now on",
+                              RuntimeWarning, stacklevel=3)
+            _cooperative_failed.add(loop)  # only this kernel: another may still fit
     for args in step_args:
         step[plan.blocks, plan.threads](*args)
 
