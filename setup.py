@@ -23,7 +23,11 @@ setup(
         # distributed: the many-series and sweep tests run on a real local cluster
         "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]"],
         "bench": ["asv>=0.6"],
-        "cuda": ["numba-cuda"],
+        # numba-cuda with the CUDA runtime it compiles and links with (NVRTC, nvJitLink,
+        # libdevice) as pip wheels: no system toolkit needed, only an NVIDIA driver.
+        # The CUDA 12 wheels run on CUDA 12 and 13 drivers; cuda13 is for CUDA 13 setups.
+        "cuda": ["numba-cuda[cu12]"],
+        "cuda13": ["numba-cuda[cu13]"],
         "plot": ["matplotlib"],
         "dask": ["dask[distributed]"],
     },
