@@ -60,7 +60,11 @@ def plan_text(cell, size):
     loop = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)[plan.design, "forward"][1]
     resident = 1 if config.ENABLE_CUDASIM else _cuda_common._resident_blocks.get(loop, 0)
     persistent = _cuda_common.runs_persistent(plan, resident, loop)
-    units = f" J={plan.head[0]}" if plan.head else ""
+    units = ""
+    if plan.head:
+        J, geometry = plan.head[0], _cuda_common.GEOMETRY
+        splits = _cuda_common.column_splits(J, B, geometry.threads, geometry.batch_tile)
+        units = f" J={J}" + (f" ({splits} threads a pair)" if splits > 1 else "")
     return (f"{plan.design}{units}, {plan.blocks} blocks of {plan.threads}, "
             f"{'persistent' if persistent else 'per step'}")
 

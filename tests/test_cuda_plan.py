@@ -6,23 +6,30 @@ import pytest
 from numbarnn.kernels import _cuda_common
 
 
-@pytest.mark.parametrize("G, B, H, dtype, units", [
-    (4, 64, 512, np.float32, 4),     # 4 x 4 rows of 512 floats: 32 KiB; 128 blocks
-    (4, 4, 256, np.float32, 8),      # 8 units x 4 rows: 32 of 256 threads busy
-    (4, 64, 1024, np.float32, 2),    # 512 blocks: persistent only where they all fit
-    (1, 64, 1024, np.float32, 8),    # capped by the pairs a block's threads hold
-    (4, 64, 1024, np.float64, 1),
-    (4, 64, 2048, np.float64, 0),    # one unit's rows exceed the slice: the warp design
+@pytest.mark.parametrize("G, B, H, dtype, units, splits", [
+    (4, 64, 512, np.float32, 4, 1),     # 4 x 4 rows of 512 floats: 32 KiB; 128 blocks
+    (4, 4, 256, np.float32, 8, 8),      # 8 units x 4 rows: 8 threads to each of 32 pairs
+    (4, 64, 1024, np.float32, 2, 2),    # 512 blocks: persistent only where they all fit
+    (1, 64, 1024, np.float32, 8, 1),    # capped by the pairs a block's threads hold (two)
+    (4, 64, 1024, np.float64, 1, 4),
+    (4, 64, 2048, np.float64, 0, None),  # one unit's rows exceed the slice: the warp design
 ])
-def test_tiled_plan_at_real_sizes(G, B, H, dtype, units, monkeypatch):
+def test_tiled_plan_at_real_sizes(G, B, H, dtype, units, splits, monkeypatch):
     monkeypatch.setenv("NUMBARNN_CUDA_LOOP", "tiled")
-    assert _cuda_common.tiled_units(G, B, H, dtype, _cuda_common.SliceGeometry()) == units
+    geometry = _cuda_common.SliceGeometry()
+    assert _cuda_common.tiled_units(G, B, H, dtype, geometry) == units
     plan = _cuda_common.plan_time_loop(G, B, H, dtype)
     if units:
         assert plan == (("tiled", -(-H // units), 256, (units,), 1))
+        assert _cuda_common.column_splits(units, B, geometry.threads,
+                                          geometry.batch_tile) == splits
     else:
         assert plan.design == "warp"
 
+
+def test_a_geometry_whose_tile_cannot_hold_the_partial_sums_is_refused():
+    with pytest.raises(ValueError, match="the tile must hold"):
+        _cuda_common.slice_functions(np.float64, _cuda_common.SliceGeometry(tile_bytes=1024), 4)
 
 
 class FakeKernel:

@@ -38,15 +38,16 @@ class SliceGeometry(typing.NamedTuple):
     threads: int = 256  # threads per block
     batch_tile: int = 64  # batch rows a block computes at once
     slice_bytes: int = 32768  # shared memory for the block's slice of W_hh
-    tile_bytes: int = 8192  # shared memory for one staged tile of the vectors it multiplies
+    # shared memory for one staged tile of the vectors it multiplies, which then
+    # also holds the threads' partial sums where they split the columns
+    tile_bytes: int = 8192
     pairs: int = 2  # (unit, row) pairs one thread may own
 
     def slice_elements(self, dtype):
         return self.slice_bytes // np.dtype(dtype).itemsize
 
-    def chunk(self, dtype):
-        """Vector elements per staged tile row (the tile is chunk x (batch_tile + 1))."""
-        return max(1, self.tile_bytes // np.dtype(dtype).itemsize // (self.batch_tile + 1))
+    def tile_elements(self, dtype):
+        return self.tile_bytes // np.dtype(dtype).itemsize
 
 
 GEOMETRY = SliceGeometry()
@@ -323,17 +324,50 @@ def plan_time_loop(G, B, H, dtype):
     return LoopPlan("warp", unit_blocks(work_units(B, H)), THREADS, (), MAX_WAVES)
 
 
+def column_splits(J, B, threads, batch_tile):
+    """Threads of the tiled loop that share each (unit, row) pair's columns (1: a thread
+    owns whole pairs): a block's threads over the J min(B, batch_tile) pairs of a tile."""
+    return max(1, threads // (J * min(B, batch_tile)))
+
+
+_column_splits = cuda.jit(device=True)(column_splits)
+
+
+class SliceFunctions(typing.NamedTuple):
+    """The device functions of the tiled time loop (``slice_functions``)."""
+
+    load_slice: object
+    chunk_columns: object
+    stage_tile: object
+    accumulate_tile: object
+    sum_rounds: object
+    share_partials: object
+    sum_partials: object
+    summed_pair: object
+
+
 @functools.lru_cache(maxsize=None)
 def slice_functions(dtype, geometry, G):
     """Device functions of the tiled time loop, for products with G rows of weights per unit.
+
+    A block's (unit, row) pairs of a batch tile go to its threads, up to
+    ``pairs`` to a thread.  Where a tile has few pairs (small batches: 32 at
+    B = 4 with 8 units), the idle threads take a share instead: the ``splits``
+    threads of a pair take every splits-th column of each staged chunk, and their
+    partial sums are added up through the tile's shared memory afterwards.  Where
+    the batch is small the tile is narrow, so a chunk holds more columns: at
+    B = 4 all of h_{t-1} (H = 256) is staged at once, one trip to memory a step.
 
     They are pure arithmetic (no ``numba.cuda``, see ``lane_sum``), so the
     barriers between them sit in each kernel module's ``slice_dot``.
     """
     zero = np.dtype(dtype).type(0)
     THREADS_, BT, PAIRS = geometry.threads, geometry.batch_tile, geometry.pairs
-    MC = geometry.chunk(dtype)
-    STRIDE = BT + 1  # a padded tile row: the stores down a tile column hit distinct banks
+    TILE = geometry.tile_elements(dtype)
+    if TILE < max(THREADS_, BT + 1):
+        raise ValueError(f"{geometry}: the tile must hold a column of a batch tile and a "
+                         f"value per thread ({max(THREADS_, BT + 1)} {np.dtype(dtype)})")
+    ROUND = min(G, TILE // THREADS_)  # partial sums (of one thread) the tile holds at once
 
     @cuda.jit(device=True)
     def load_slice(w, j0, J, ws, tid):
@@ -349,44 +383,92 @@ def slice_functions(dtype, geometry, G):
             ws[e] = w[r * units + j0 + u, k] if j0 + u < units else zero
 
     @cuda.jit(device=True)
-    def tile_rows(B):
-        return min(B, BT)
+    def tile_layout(B, K):
+        """A batch tile's rows, its column stride in the tile (odd: the stores down a
+        column hit distinct banks) and the columns staged at once."""
+        bt = min(B, BT)
+        stride = bt | 1
+        return bt, stride, min(K, TILE // stride)
+
+    @cuda.jit(device=True)
+    def chunk_columns(B, K):
+        return tile_layout(B, K)[2]
 
     @cuda.jit(device=True)
     def stage_tile(vectors, b0, k0, hs, tid):
-        """``hs[kk STRIDE + bb] = vectors[b0 + bb, k0 + kk]`` for a chunk of MC columns,
+        """``hs[kk stride + bb] = vectors[b0 + bb, k0 + kk]`` for a chunk of columns,
         zero outside."""
         B, K = vectors.shape
-        bt = tile_rows(B)
-        for e in range(tid, MC * bt, THREADS_):
-            bb, kk = e // MC, e % MC  # neighbouring threads read along a row: coalesced
+        bt, stride, mc = tile_layout(B, K)
+        for e in range(tid, mc * bt, THREADS_):
+            bb, kk = e // mc, e % mc  # neighbouring threads read along a row: coalesced
             b, k = b0 + bb, k0 + kk
-            hs[kk * STRIDE + bb] = vectors[b, k] if b < B and k < K else zero
+            hs[kk * stride + bb] = vectors[b, k] if b < B and k < K else zero
+
+    @cuda.jit(device=True)
+    def splits(J, B):
+        return _column_splits(J, B, THREADS_, BT)
 
     @cuda.jit(device=True)
     def pair(i, tid, J, B):
-        """This thread's pair i: (unit u of the block, row bb of the tile, whether it exists)."""
-        bt = tile_rows(B)
-        p = tid + i * THREADS_
-        return p // bt, p % bt, p < J * bt
+        """This thread's pair i: (unit u of the block, row bb of the tile, the thread's
+        share q of its columns, whether it exists)."""
+        bt, s = min(B, BT), splits(J, B)
+        p = tid // s + i * (THREADS_ // s)
+        return p // bt, p % bt, tid % s, p < J * bt
+
+    @cuda.jit(device=True)
+    def summed_pair(i, tid, J, B):
+        """The pair i whose G products this thread holds in ``acc[i G:]`` after ``slice_dot``:
+        (u, bb, whether it does)."""
+        u, bb, q, exists = pair(i, tid, J, B)
+        return u, bb, exists and q == 0
 
     @cuda.jit(device=True)
     def accumulate_tile(hs, ws, k0, K, J, B, tid, acc):
         """``acc[i G + r] += sum_kk hs[kk, bb] ws[(r J + u) K + k0 + kk]`` for this thread's
-        pairs i = (u, bb) over one staged chunk.  Warps share u, so the weight loads
-        are broadcasts and the tile loads consecutive."""
-        kn = min(MC, K - k0)
+        pairs i = (u, bb) over its share of the columns kk of one staged chunk."""
+        _, stride, mc = tile_layout(B, K)
+        kn, s = min(mc, K - k0), splits(J, B)
         for i in range(PAIRS):  # the pair's indices once, outside the inner loop: PTX
-            u, bb, exists = pair(i, tid, J, B)  # showed a division per FMA otherwise
+            u, bb, q, exists = pair(i, tid, J, B)  # showed a division per FMA otherwise
             if exists:
-                # unsigned indices: no wrap-around code for negative ones in the loop
-                w0, gate_stride = uint64(u * K + k0), uint64(J * K)
-                for kk in range(kn):
-                    hv = hs[uint64(kk * STRIDE + bb)]
+                # columns kk = q, q + s, ... < kn, walked by unsigned offsets: the PTX
+                # then holds no multiplications and no wrap-around code for negative indices
+                hk, wk = uint64(q * stride + bb), uint64(u * K + k0 + q)
+                h_step, w_step, gate_stride = uint64(s * stride), uint64(s), uint64(J * K)
+                for _ in range((kn - q + s - 1) // s):
+                    hv = hs[hk]
                     for r in range(G):
-                        acc[i * G + r] += ws[w0 + uint64(r) * gate_stride + uint64(kk)] * hv
+                        acc[i * G + r] += ws[wk + uint64(r) * gate_stride] * hv
+                    hk += h_step
+                    wk += w_step
 
-    return load_slice, stage_tile, pair, accumulate_tile
+    @cuda.jit(device=True)
+    def sum_rounds(J, B):
+        """How many rounds of ``share_partials``/``sum_partials`` add up the shares (0: none)."""
+        return (G + ROUND - 1) // ROUND if splits(J, B) > 1 else 0
+
+    @cuda.jit(device=True)
+    def share_partials(acc, n, hs, tid):
+        """Round n: ``hs[r' THREADS + tid]`` = this thread's partial sum of gate n ROUND + r'."""
+        for r in range(n * ROUND, min(G, n * ROUND + ROUND)):
+            hs[(r - n * ROUND) * THREADS_ + tid] = acc[r]
+
+    @cuda.jit(device=True)
+    def sum_partials(acc, n, hs, tid, J, B):
+        """Round n: the first thread of each pair adds up its pair's shares (held in ``hs``)."""
+        s = splits(J, B)
+        u, bb, q, exists = pair(0, tid, J, B)
+        if exists and q == 0:  # so the shares tid .. tid + s - 1 all exist
+            for r in range(n * ROUND, min(G, n * ROUND + ROUND)):
+                total = zero
+                for share in range(s):
+                    total += hs[(r - n * ROUND) * THREADS_ + tid + share]
+                acc[r] = total
+
+    return SliceFunctions(load_slice, chunk_columns, stage_tile, accumulate_tile, sum_rounds,
+                          share_partials, sum_partials, summed_pair)
 
 
 # ---------------------------------------------------------------- running a time loop

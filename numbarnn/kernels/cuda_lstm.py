@@ -22,15 +22,17 @@ Design
     the group), add them up through shared memory, and lane r applies bias,
     gates and the cell update of row r.  Blocks stride over the units.  Every
     step reads all of W_hh once per row group (16 times at B = 64).
-  - *tiled* (the Persistent-RNN idea, for larger batches; not yet timed): each
+  - *tiled* (the Persistent-RNN idea; not yet timed): each
     block owns J hidden units and keeps their 4J rows of W_hh in shared memory
     for the whole sequence, so the weights are read from memory once per
     launch.  Each step it stages h_{t-1} through a padded shared tile, a chunk
     of columns and up to 64 batch rows at a time (coalesced loads, no bank
     conflicts), and each thread accumulates the four gate sums of its (unit,
-    row) pairs from broadcast weight loads.  The persistent launch needs all
-    ceil(H / J) blocks resident at once (else it runs per step, reloading the
-    slices each launch); J is bounded by shared memory (``_cuda_common.tiled_units``).
+    row) pairs from broadcast weight loads (at small batches, with few pairs,
+    several threads share a pair's columns and add up their partial sums).
+    The persistent launch needs all ceil(H / J) blocks resident at once (else
+    it runs per step, reloading the slices each launch); J is bounded by shared
+    memory (``_cuda_common.tiled_units``).
 * Backward needs the column j of W_hh for unit j; it reads W_hh transposed
   (H, 4H) so that those loads coalesce too (the tiled design keeps the J rows
   of W_hh^T of its units).  As on the CPU, backward overwrites
@@ -54,21 +56,27 @@ def _slice_dot(functions, G, dtype, geometry):
     (unit u, row b0 + bb) with the block's weight slice ``ws``, staged through ``hs``
     a chunk at a time (``_cuda_common.slice_functions``).  (Defined here, not there:
     it holds barriers, see ``_cuda_common.lane_sum``.)"""
-    _, stage_tile, _, accumulate_tile = functions
-    zero, MC = np.dtype(dtype).type(0), geometry.chunk(dtype)
-    ACC = geometry.pairs * G
+    f = functions
+    chunk_columns, stage_tile, accumulate_tile = f.chunk_columns, f.stage_tile, f.accumulate_tile
+    sum_rounds, share_partials, sum_partials = f.sum_rounds, f.share_partials, f.sum_partials
+    zero, ACC = np.dtype(dtype).type(0), geometry.pairs * G
 
     @cuda.jit(device=True)
     def slice_dot(vectors, b0, ws, J, hs, acc):
         tid = cuda.threadIdx.x
         for q in range(ACC):
             acc[q] = zero
-        K = vectors.shape[1]
-        for k0 in range(0, K, MC):
+        B, K = vectors.shape
+        for k0 in range(0, K, chunk_columns(B, K)):
             cuda.syncthreads()  # the last chunk's readers are done with hs
             stage_tile(vectors, b0, k0, hs, tid)
             cuda.syncthreads()
-            accumulate_tile(hs, ws, k0, K, J, vectors.shape[0], tid, acc)
+            accumulate_tile(hs, ws, k0, K, J, B, tid, acc)
+        for n in range(sum_rounds(J, B)):  # threads that split a pair's columns add up
+            cuda.syncthreads()
+            share_partials(acc, n, hs, tid)
+            cuda.syncthreads()
+            sum_partials(acc, n, hs, tid, J, B)
 
     return slice_dot
 
@@ -85,10 +93,10 @@ def _kernels(dtype, geometry):
     SUMS = 4 * ROWS  # shared/local array shapes must be compile-time constants
     # the tiled design: forward multiplies by 4 rows of W_hh per unit, backward by one of W_hh^T
     gates4, gates1 = (common.slice_functions(dtype, geometry, G) for G in (4, 1))
-    (load_rows, _, pair, _), (load_columns, _, _, _) = gates4, gates1
+    load_rows, load_columns, pair = gates4.load_slice, gates1.load_slice, gates4.summed_pair
     dot4, dot1 = (_slice_dot(f, G, dtype, geometry) for f, G in ((gates4, 4), (gates1, 1)))
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
-    HS = geometry.chunk(dtype) * (BT + 1)
+    HS = geometry.tile_elements(dtype)
     ACC4 = 4 * PAIRS  # local array shapes must be literals, not expressions
 
     @cuda.jit(device=True)

@@ -16,24 +16,30 @@ from . import _cuda_common as common
 from .cpu_rnn import RELU
 
 
-def _slice_dot(functions, dtype, geometry):
-    """``cuda_lstm._slice_dot`` for one row of weights per unit.  (A copy, not an import:
-    a device function with barriers must sit in the module of the kernels that call it,
-    see ``_cuda_common.lane_sum``.)"""
-    _, stage_tile, _, accumulate_tile = functions
-    zero, MC, PAIRS = np.dtype(dtype).type(0), geometry.chunk(dtype), geometry.pairs
+def _slice_dot(functions, G, dtype, geometry):
+    """A copy of ``cuda_lstm._slice_dot``, not an import: a device function with barriers
+    must sit in the module of the kernels that call it (see ``_cuda_common.lane_sum``)."""
+    f = functions
+    chunk_columns, stage_tile, accumulate_tile = f.chunk_columns, f.stage_tile, f.accumulate_tile
+    sum_rounds, share_partials, sum_partials = f.sum_rounds, f.share_partials, f.sum_partials
+    zero, ACC = np.dtype(dtype).type(0), geometry.pairs * G
 
     @cuda.jit(device=True)
     def slice_dot(vectors, b0, ws, J, hs, acc):
         tid = cuda.threadIdx.x
-        for q in range(PAIRS):
+        for q in range(ACC):
             acc[q] = zero
-        K = vectors.shape[1]
-        for k0 in range(0, K, MC):
+        B, K = vectors.shape
+        for k0 in range(0, K, chunk_columns(B, K)):
             cuda.syncthreads()  # the last chunk's readers are done with hs
             stage_tile(vectors, b0, k0, hs, tid)
             cuda.syncthreads()
-            accumulate_tile(hs, ws, k0, K, J, vectors.shape[0], tid, acc)
+            accumulate_tile(hs, ws, k0, K, J, B, tid, acc)
+        for n in range(sum_rounds(J, B)):  # threads that split a pair's columns add up
+            cuda.syncthreads()
+            share_partials(acc, n, hs, tid)
+            cuda.syncthreads()
+            sum_partials(acc, n, hs, tid, J, B)
 
     return slice_dot
 
@@ -48,10 +54,10 @@ def _kernels(dtype, geometry):
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
     functions = common.slice_functions(dtype, geometry, 1)
-    load_rows, _, pair, _ = functions
-    slice_dot = _slice_dot(functions, dtype, geometry)
+    load_rows, pair = functions.load_slice, functions.summed_pair
+    slice_dot = _slice_dot(functions, 1, dtype, geometry)
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
-    HS = geometry.chunk(dtype) * (BT + 1)
+    HS = geometry.tile_elements(dtype)
 
     @cuda.jit(device=True)
     def cell_forward(t, t0, b, j, r, xproj, bias, nonlinearity, out):

@@ -98,7 +98,8 @@ def test_rnn_matches_cpu(dtype, shape, act, time_loop):
 @pytest.mark.parametrize("G", [4, 1])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_the_time_loop_runs_as_the_fixture_says(G, dtype, time_loop):
-    """The SMALL shape really takes the design asked for, with the blocks the mode needs."""
+    """The SMALL shape really takes the design asked for, with the blocks the mode needs,
+    and the tiled kernels take each way through a block's pairs (see ``conftest``)."""
     design, mode = time_loop
     T, B, D, H = SMALL
     plan = _cuda_common.plan_time_loop(G, B, H, dtype)
@@ -107,4 +108,14 @@ def test_the_time_loop_runs_as_the_fixture_says(G, dtype, time_loop):
         (J,) = plan.head
         assert plan.blocks == -(-H // J)
         assert (plan.blocks == 1) == (mode == "cooperative")
+        geometry = _cuda_common.GEOMETRY
+        pairs = J * min(B, geometry.batch_tile)
+        splits = _cuda_common.column_splits(J, B, geometry.threads, geometry.batch_tile)
+        if mode == "cooperative":
+            assert splits == 1 and pairs > geometry.threads  # some threads hold two pairs
+        elif G == 4:  # split columns, some threads idle, partial sums in several rounds
+            assert splits > 1 and pairs * splits < geometry.threads
+            assert geometry.tile_elements(dtype) // geometry.threads < G
+        else:
+            assert splits == 1
 

@@ -13,7 +13,7 @@ def test_gpu_check_tiny(capsys):
     parity = [line.split() for line in out.splitlines() if line.rstrip().endswith(" ok")]
     assert {(row[-5], row[-3]) for row in parity} == {
         (cell, design) for cell in ("lstm", "rnn") for design in ("warp", "tiled")}
-    assert "tiled J=3, 1 blocks of 256, persistent" in out
+    assert "tiled J=3 (85 threads a pair), 1 blocks of 256, persistent" in out
     assert "train-text step (its defaults, one thread), ms: cpu" in out
 
 
