@@ -363,11 +363,11 @@ def slice_functions(dtype, geometry, G):
     """
     zero = np.dtype(dtype).type(0)
     THREADS_, BT, PAIRS = geometry.threads, geometry.batch_tile, geometry.pairs
-    TILE = geometry.tile_elements(dtype)
-    if TILE < max(THREADS_, BT + 1):
+    TILE_ELEMS = geometry.tile_elements(dtype)
+    if TILE_ELEMS < max(THREADS_, BT + 1):
         raise ValueError(f"{geometry}: the tile must hold a column of a batch tile and a "
                          f"value per thread ({max(THREADS_, BT + 1)} {np.dtype(dtype)})")
-    ROUND = min(G, TILE // THREADS_)  # partial sums (of one thread) the tile holds at once
+    ROUND = min(G, TILE_ELEMS // THREADS_)  # partial sums (of one thread) the tile holds at once
 
     @cuda.jit(device=True)
     def load_slice(w, j0, J, ws, tid):
@@ -388,7 +388,7 @@ def slice_functions(dtype, geometry, G):
         column hit distinct banks) and the columns staged at once."""
         bt = min(B, BT)
         stride = bt | 1
-        return bt, stride, min(K, TILE // stride)
+        return bt, stride, min(K, TILE_ELEMS // stride)
 
     @cuda.jit(device=True)
     def chunk_columns(B, K):
