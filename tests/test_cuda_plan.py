@@ -29,7 +29,8 @@ def test_tiled_plan_at_real_sizes(G, B, H, dtype, units, splits, monkeypatch):
 
 def test_a_geometry_whose_tile_cannot_hold_the_partial_sums_is_refused():
     with pytest.raises(ValueError, match="the tile must hold"):
-        _cuda_common.slice_functions(np.float64, _cuda_common.SliceGeometry(tile_bytes=1024), 4)
+        _cuda_common.slice_functions(np.float64, _cuda_common.SliceGeometry(tile_bytes=1024), 4,
+                                      barrier=None)
 
 
 class FakeKernel:

@@ -337,17 +337,12 @@ class SliceFunctions(typing.NamedTuple):
     """The device functions of the tiled time loop (``slice_functions``)."""
 
     load_slice: object
-    chunk_columns: object
-    stage_tile: object
-    accumulate_tile: object
-    sum_rounds: object
-    share_partials: object
-    sum_partials: object
+    slice_dot: object
     summed_pair: object
 
 
 @functools.lru_cache(maxsize=None)
-def slice_functions(dtype, geometry, G):
+def slice_functions(dtype, geometry, G, barrier):
     """Device functions of the tiled time loop, for products with G rows of weights per unit.
 
     A block's (unit, row) pairs of a batch tile go to its threads, up to
@@ -358,11 +353,13 @@ def slice_functions(dtype, geometry, G):
     the batch is small the tile is narrow, so a chunk holds more columns: at
     B = 4 all of h_{t-1} (H = 256) is staged at once, one trip to memory a step.
 
-    They are pure arithmetic (no ``numba.cuda``, see ``lane_sum``), so the
-    barriers between them sit in each kernel module's ``slice_dot``.
+    ``barrier`` is a device function of the calling kernels' module that runs
+    ``cuda.syncthreads()``; nothing here touches ``numba.cuda`` (see ``lane_sum``),
+    so these run under the simulator too.
     """
     zero = np.dtype(dtype).type(0)
     THREADS_, BT, PAIRS = geometry.threads, geometry.batch_tile, geometry.pairs
+    ACC = PAIRS * G  # a thread's sums: G per pair
     TILE_ELEMS = geometry.tile_elements(dtype)
     if TILE_ELEMS < max(THREADS_, BT + 1):
         raise ValueError(f"{geometry}: the tile must hold a column of a batch tile and a "
@@ -389,10 +386,6 @@ def slice_functions(dtype, geometry, G):
         bt = min(B, BT)
         stride = bt | 1
         return bt, stride, min(K, TILE_ELEMS // stride)
-
-    @cuda.jit(device=True)
-    def chunk_columns(B, K):
-        return tile_layout(B, K)[2]
 
     @cuda.jit(device=True)
     def stage_tile(vectors, b0, k0, hs, tid):
@@ -467,8 +460,26 @@ def slice_functions(dtype, geometry, G):
                     total += hs[(r - n * ROUND) * THREADS_ + tid + share]
                 acc[r] = total
 
-    return SliceFunctions(load_slice, chunk_columns, stage_tile, accumulate_tile, sum_rounds,
-                          share_partials, sum_partials, summed_pair)
+    @cuda.jit(device=True)
+    def slice_dot(vectors, b0, ws, J, hs, acc, tid):
+        """The G products of this thread's pairs (unit u, row b0 + bb) with the block's
+        weight slice ``ws``, staged through ``hs`` a chunk at a time: ``acc[i G + r]``
+        for its pair i, where ``summed_pair`` says it holds one."""
+        for q in range(ACC):
+            acc[q] = zero
+        B, K = vectors.shape
+        for k0 in range(0, K, tile_layout(B, K)[2]):
+            barrier()  # the last chunk's readers are done with hs
+            stage_tile(vectors, b0, k0, hs, tid)
+            barrier()
+            accumulate_tile(hs, ws, k0, K, J, B, tid, acc)
+        for n in range(sum_rounds(J, B)):  # threads that split a pair's columns add up
+            barrier()
+            share_partials(acc, n, hs, tid)
+            barrier()
+            sum_partials(acc, n, hs, tid, J, B)
+
+    return SliceFunctions(load_slice, slice_dot, summed_pair)
 
 
 # ---------------------------------------------------------------- running a time loop

@@ -51,34 +51,12 @@ from numba.np.numpy_support import from_dtype
 from . import _cuda_common as common
 
 
-def _slice_dot(functions, G, dtype, geometry):
-    """``slice_dot(vectors, b0, ws, J, hs, acc)``: the G products of this thread's pairs
-    (unit u, row b0 + bb) with the block's weight slice ``ws``, staged through ``hs``
-    a chunk at a time (``_cuda_common.slice_functions``).  (Defined here, not there:
-    it holds barriers, see ``_cuda_common.lane_sum``.)"""
-    f = functions
-    chunk_columns, stage_tile, accumulate_tile = f.chunk_columns, f.stage_tile, f.accumulate_tile
-    sum_rounds, share_partials, sum_partials = f.sum_rounds, f.share_partials, f.sum_partials
-    zero, ACC = np.dtype(dtype).type(0), geometry.pairs * G
-
-    @cuda.jit(device=True)
-    def slice_dot(vectors, b0, ws, J, hs, acc):
-        tid = cuda.threadIdx.x
-        for q in range(ACC):
-            acc[q] = zero
-        B, K = vectors.shape
-        for k0 in range(0, K, chunk_columns(B, K)):
-            cuda.syncthreads()  # the last chunk's readers are done with hs
-            stage_tile(vectors, b0, k0, hs, tid)
-            cuda.syncthreads()
-            accumulate_tile(hs, ws, k0, K, J, B, tid, acc)
-        for n in range(sum_rounds(J, B)):  # threads that split a pair's columns add up
-            cuda.syncthreads()
-            share_partials(acc, n, hs, tid)
-            cuda.syncthreads()
-            sum_partials(acc, n, hs, tid, J, B)
-
-    return slice_dot
+@cuda.jit(device=True)
+def _barrier():
+    """``cuda.syncthreads()`` for the tiled loop's device functions in ``_cuda_common``.
+    (Here, in the module of the kernels: the simulator swaps a device function's
+    module's ``cuda`` while each thread runs it, which races across modules.)"""
+    cuda.syncthreads()
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,9 +70,9 @@ def _kernels(dtype, geometry):
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
     SUMS = 4 * ROWS  # shared/local array shapes must be compile-time constants
     # the tiled design: forward multiplies by 4 rows of W_hh per unit, backward by one of W_hh^T
-    gates4, gates1 = (common.slice_functions(dtype, geometry, G) for G in (4, 1))
-    load_rows, load_columns, pair = gates4.load_slice, gates1.load_slice, gates4.summed_pair
-    dot4, dot1 = (_slice_dot(f, G, dtype, geometry) for f, G in ((gates4, 4), (gates1, 1)))
+    gates4, gates1 = (common.slice_functions(dtype, geometry, G, _barrier) for G in (4, 1))
+    load_rows, dot4, pair = gates4
+    load_columns, dot1, _ = gates1
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
     HS = geometry.tile_elements(dtype)
     ACC4 = 4 * PAIRS  # local array shapes must be literals, not expressions
@@ -214,7 +192,7 @@ def _kernels(dtype, geometry):
         B, H = h0.shape
         tid = cuda.threadIdx.x
         for b0 in range(0, B, BT):
-            dot4(h0 if t == 0 else out[t - 1], b0, ws, J, hs, acc)
+            dot4(h0 if t == 0 else out[t - 1], b0, ws, J, hs, acc, tid)
             for p in range(PAIRS):
                 u, bb, exists = pair(p, tid, J, B)
                 j, b = cuda.blockIdx.x * J + u, b0 + bb
@@ -230,7 +208,7 @@ def _kernels(dtype, geometry):
         tid = cuda.threadIdx.x
         for b0 in range(0, B, BT):
             if t < T - 1:  # dh from the step after (the same branch for the whole block)
-                dot1(gates[t + 1], b0, ws, J, hs, acc)
+                dot1(gates[t + 1], b0, ws, J, hs, acc, tid)
             for p in range(PAIRS):
                 u, bb, exists = pair(p, tid, J, B)
                 j, b = cuda.blockIdx.x * J + u, b0 + bb

@@ -16,32 +16,12 @@ from . import _cuda_common as common
 from .cpu_rnn import RELU
 
 
-def _slice_dot(functions, G, dtype, geometry):
-    """A copy of ``cuda_lstm._slice_dot``, not an import: a device function with barriers
-    must sit in the module of the kernels that call it (see ``_cuda_common.lane_sum``)."""
-    f = functions
-    chunk_columns, stage_tile, accumulate_tile = f.chunk_columns, f.stage_tile, f.accumulate_tile
-    sum_rounds, share_partials, sum_partials = f.sum_rounds, f.share_partials, f.sum_partials
-    zero, ACC = np.dtype(dtype).type(0), geometry.pairs * G
-
-    @cuda.jit(device=True)
-    def slice_dot(vectors, b0, ws, J, hs, acc):
-        tid = cuda.threadIdx.x
-        for q in range(ACC):
-            acc[q] = zero
-        B, K = vectors.shape
-        for k0 in range(0, K, chunk_columns(B, K)):
-            cuda.syncthreads()  # the last chunk's readers are done with hs
-            stage_tile(vectors, b0, k0, hs, tid)
-            cuda.syncthreads()
-            accumulate_tile(hs, ws, k0, K, J, B, tid, acc)
-        for n in range(sum_rounds(J, B)):  # threads that split a pair's columns add up
-            cuda.syncthreads()
-            share_partials(acc, n, hs, tid)
-            cuda.syncthreads()
-            sum_partials(acc, n, hs, tid, J, B)
-
-    return slice_dot
+@cuda.jit(device=True)
+def _barrier():
+    """``cuda.syncthreads()`` for the tiled loop's device functions in ``_cuda_common``.
+    (Here, in the module of the kernels: the simulator swaps a device function's
+    module's ``cuda`` while each thread runs it, which races across modules.)"""
+    cuda.syncthreads()
 
 
 @functools.lru_cache(maxsize=None)
@@ -53,9 +33,7 @@ def _kernels(dtype, geometry):
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
-    functions = common.slice_functions(dtype, geometry, 1)
-    load_rows, pair = functions.load_slice, functions.summed_pair
-    slice_dot = _slice_dot(functions, 1, dtype, geometry)
+    load_rows, slice_dot, pair = common.slice_functions(dtype, geometry, 1, _barrier)
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
     HS = geometry.tile_elements(dtype)
 
@@ -134,7 +112,7 @@ def _kernels(dtype, geometry):
         B, H = h0.shape
         tid = cuda.threadIdx.x
         for b0 in range(0, B, BT):
-            slice_dot(h0 if t == 0 else out[t - 1], b0, ws, J, hs, acc)
+            slice_dot(h0 if t == 0 else out[t - 1], b0, ws, J, hs, acc, tid)
             for p in range(PAIRS):
                 u, bb, exists = pair(p, tid, J, B)
                 j, b = cuda.blockIdx.x * J + u, b0 + bb
@@ -147,7 +125,7 @@ def _kernels(dtype, geometry):
         tid = cuda.threadIdx.x
         for b0 in range(0, B, BT):
             if t < T - 1:  # dh from the step after (the same branch for the whole block)
-                slice_dot(dgates[t + 1], b0, ws, J, hs, acc)
+                slice_dot(dgates[t + 1], b0, ws, J, hs, acc, tid)
             for p in range(PAIRS):
                 u, bb, exists = pair(p, tid, J, B)
                 j, b = cuda.blockIdx.x * J + u, b0 + bb
