@@ -442,11 +442,14 @@ def slice_functions(dtype, geometry, G, barrier):
         """How many rounds of ``share_partials``/``sum_partials`` add up the shares (0: none)."""
         return (G + ROUND - 1) // ROUND if splits(J, B) > 1 else 0
 
+    # (both loop over all G gates and skip those of other rounds: indices of ``acc``
+    # known at compile time keep it in registers; PTX showed it in local memory else)
     @cuda.jit(device=True)
     def share_partials(acc, n, hs, tid):
         """Round n: ``hs[r' THREADS + tid]`` = this thread's partial sum of gate n ROUND + r'."""
-        for r in range(n * ROUND, min(G, n * ROUND + ROUND)):
-            hs[(r - n * ROUND) * THREADS_ + tid] = acc[r]
+        for r in range(G):
+            if r // ROUND == n:
+                hs[(r % ROUND) * THREADS_ + tid] = acc[r]
 
     @cuda.jit(device=True)
     def sum_partials(acc, n, hs, tid, J, B):
@@ -454,11 +457,12 @@ def slice_functions(dtype, geometry, G, barrier):
         s = splits(J, B)
         u, bb, q, exists = pair(0, tid, J, B)
         if exists and q == 0:  # so the shares tid .. tid + s - 1 all exist
-            for r in range(n * ROUND, min(G, n * ROUND + ROUND)):
-                total = zero
-                for share in range(s):
-                    total += hs[(r - n * ROUND) * THREADS_ + tid + share]
-                acc[r] = total
+            for r in range(G):
+                if r // ROUND == n:
+                    total = zero
+                    for share in range(s):
+                        total += hs[(r % ROUND) * THREADS_ + tid + share]
+                    acc[r] = total
 
     @cuda.jit(device=True)
     def slice_dot(vectors, b0, ws, J, hs, acc, tid):
