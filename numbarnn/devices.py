@@ -13,6 +13,12 @@ DEVICES = ("cpu", "cuda")
 
 class CPU:
     name = "cpu"
+    # Elements of the input-projection work space: enough steps per GEMM to keep it
+    # efficient, few enough that inference memory does not grow with T.
+    projection_elements = 1 << 18
+    # whether the kernels may project a sequence's inputs into the array that then
+    # receives its gates (LSTM, training) or outputs (RNN): see CUDA
+    projects_in_place = False
 
     def __init__(self):
         from .kernels import cpu_lstm, cpu_rnn
@@ -69,6 +75,15 @@ class CPU:
 
 class CUDA:
     name = "cuda"
+    # Every chunk of the projection costs a GEMM and a launch of the time loop (which,
+    # in the tiled design, reloads its weights); a GPU has the memory for fewer chunks.
+    projection_elements = 1 << 24
+    # Each GPU thread reads its unit's pre-activations before it overwrites them, so
+    # the gates (LSTM, training) or outputs (RNN) can hold the whole sequence's
+    # projection: one GEMM, one launch, no work space.  (On the CPU the separate
+    # work space stays: a GEMM of K steps is as fast there, and its vectorised cell
+    # loops read and write through different views.)
+    projects_in_place = True
 
     def __init__(self):
         self.cuda = require_cuda()

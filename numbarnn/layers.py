@@ -18,10 +18,6 @@ from .devices import get_device
 from .kernels import RELU, TANH
 from .kernels._jit import JIT_OPTIONS
 
-# Elements in the input-projection work space: enough steps per GEMM to keep it
-# efficient, few enough that inference memory does not grow with T.
-_XPROJ_ELEMENTS = 1 << 18
-
 
 def _is_token_array(value):
     """A 2-D integer NumPy array: token ids standing for one-hot input vectors."""
@@ -402,7 +398,7 @@ class _Recurrent(Module):
             seq = self._time_major(seq, copy=train)
         T = seq.shape[0]
         final = [dev.empty(s.shape, self.dtype) for s in init]
-        K = max(1, min(T, _XPROJ_ELEMENTS // (B * self._gates * self.hidden_size)))
+        K = max(1, min(T, dev.projection_elements // (B * self._gates * self.hidden_size)))
         layer_inputs, masks = [seq], []
         for k in range(self.num_layers):
             if train or k + 1 < self.num_layers:
@@ -524,7 +520,8 @@ class RNN(_Recurrent):
 
     def _layer_forward(self, k, x, init, out, final, train, K):
         T, B = x.shape[:2]
-        xproj = self._buffer(("xproj", k), (K, B, self.hidden_size))
+        xproj = out if self._dev.projects_in_place else self._buffer(("xproj", k),
+                                                                      (K, B, self.hidden_size))
         self._dev.rnn.rnn_forward(x, init[0], self.params[f"weight_ih_l{k}"],
                             self.params[f"weight_hh_l{k}"], self._combined_bias(k), self._act,
                             out, final[0], xproj)
@@ -561,7 +558,10 @@ class LSTM(_Recurrent):
         S = T if train else 1
         gates = self._buffer(("gates", k, train), (S, B, 4 * H))
         cells = self._buffer(("cells", k, train), (S, B, H))
-        xproj = self._buffer(("xproj", k), (K, B, 4 * H))
+        if train and self._dev.projects_in_place:
+            xproj = gates
+        else:
+            xproj = self._buffer(("xproj", k), (K, B, 4 * H))
         self._dev.lstm.lstm_forward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
                              self.params[f"weight_hh_l{k}"], self._combined_bias(k), out,
                              final[0], final[1], gates, cells, xproj)

@@ -267,6 +267,9 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     Arguments, shapes and meaning as ``cpu_lstm.lstm_forward``, as device arrays:
     ``gates``/``cells`` with S = T keep every step for ``lstm_backward``, with
     S = 1 only the running step; ``xproj`` (K, B, 4H) is the projection work space.
+    With S = T, ``xproj`` may be ``gates`` itself: the whole sequence is then one
+    GEMM and one time loop, each thread reading its unit's four pre-activations
+    before it overwrites them with the gates.
     """
     T, B = x.shape[:2]
     H = h0.shape[1]

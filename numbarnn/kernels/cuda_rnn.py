@@ -180,7 +180,10 @@ def _kernels(dtype, geometry):
 def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     """Run one RNN layer over a sequence on the GPU.
 
-    Arguments, shapes and meaning as ``cpu_rnn.rnn_forward``, as device arrays.
+    Arguments, shapes and meaning as ``cpu_rnn.rnn_forward``, as device arrays;
+    ``xproj`` may be ``out`` itself: the whole sequence is then one GEMM and one
+    time loop, each thread reading its unit's pre-activation before it overwrites
+    it with h_t.
     """
     T, B = x.shape[:2]
     H = h0.shape[1]
