@@ -109,3 +109,27 @@ def test_one_finiteness_check_per_forward_and_backward(monkeypatch):
     gpu.forward(rng.standard_normal((T, B, D)))
     with pytest.raises(ValueError, match=r"^dout: .*non-finite.*\(2, 0, 3\)"):
         gpu.backward(bad)
+
+
+@pytest.mark.parametrize("cls", [numbarnn.LSTM, numbarnn.RNN])
+def test_the_gpu_projects_a_whole_sequence_where_its_results_go(cls, monkeypatch):
+    """Training (and the RNN always) projects each layer's whole input into the gates or
+    outputs: one projection and one time loop a layer, however small the work space
+    (here one step); LSTM inference goes a work space's worth of steps at a time."""
+    from numbarnn import devices
+    from numbarnn.kernels import _cuda_common
+
+    monkeypatch.setattr(devices.CUDA, "projection_elements", B * H)  # one step of either
+    calls = []
+    for name in ("project_inputs", "run_time_loop"):
+        original = getattr(_cuda_common, name)
+        monkeypatch.setattr(_cuda_common, name, lambda *a, name=name, original=original:
+                            calls.append(name) or original(*a))
+    cpu, gpu = pair(cls)
+    x = np.random.default_rng(4).standard_normal((T, B, D))
+    for train in (True, False):
+        del calls[:]
+        got, want = gpu.forward(x, train=train), cpu.forward(x, train=train)
+        steps = T if cls is numbarnn.LSTM and not train else 1
+        assert calls == ["project_inputs", "run_time_loop"] * steps * 2  # two layers
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
