@@ -125,8 +125,8 @@ class CUDA:
                 check_finite(name, arr.copy_to_host())
 
     def copy(self, arr):
-        out = self.cuda.device_array_like(arr)
-        out.copy_to_device(arr)
+        out = self.cuda.device_array(arr.shape, dtype=arr.dtype)
+        self.common.device_copy(out, arr)  # the layers' device arrays are C-contiguous
         return out
 
     def swap_first_axes(self, arr):
@@ -141,7 +141,11 @@ class CUDA:
         return out
 
     def assign(self, dst, src):
-        dst.copy_to_device(src)
+        """``dst[...] = src``; ``src`` on the host, or one of the layers' device arrays."""
+        if self.cuda.devicearray.is_cuda_ndarray(src):
+            self.common.device_copy(dst, src)
+        else:
+            dst.copy_to_device(src)
 
     def upload(self, host):
         return self.cuda.to_device(host)

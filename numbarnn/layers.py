@@ -476,10 +476,17 @@ class _Recurrent(Module):
         dx = dev.swap_first_axes(g) if self.batch_first else dev.copy(g)
         return dev.as_kind(dx, kind), dstate0
 
-    def _store_bias_grad(self, k, dbias):
+    def _bias_grad(self, k):
+        """Where layer k's backward writes its bias gradient: ``grads['bias_ih_l{k}']``
+        (``_copy_bias_grad`` then gives ``bias_hh``, the same gradient), or scratch
+        for a layer without biases."""
         if self.bias:
-            self._dev.assign(self.grads[f"bias_ih_l{k}"], dbias)
-            self._dev.assign(self.grads[f"bias_hh_l{k}"], dbias)
+            return self.grads[f"bias_ih_l{k}"]
+        return self._buffer(("dbias", k), (self._gates * self.hidden_size,))
+
+    def _copy_bias_grad(self, k):
+        if self.bias:
+            self._dev.assign(self.grads[f"bias_hh_l{k}"], self.grads[f"bias_ih_l{k}"])
 
 
 class RNN(_Recurrent):
@@ -528,12 +535,11 @@ class RNN(_Recurrent):
 
     def _layer_backward(self, k, x, init, dout, dfinal, dx, dinit):
         dgates = self._buffer(("dgates", k), dout.shape)
-        dbias = self._buffer(("dbias", k), (self.hidden_size,))
         self._dev.rnn.rnn_backward(x, init[0], self.params[f"weight_ih_l{k}"],
                              self.params[f"weight_hh_l{k}"], self._act, self._buffers[("out", k)],
                              dout, dfinal[0], dx, dinit[0], self.grads[f"weight_ih_l{k}"],
-                             self.grads[f"weight_hh_l{k}"], dbias, dgates)
-        self._store_bias_grad(k, dbias)
+                             self.grads[f"weight_hh_l{k}"], self._bias_grad(k), dgates)
+        self._copy_bias_grad(k)
 
     def __repr__(self):
         text = super().__repr__()
@@ -567,14 +573,13 @@ class LSTM(_Recurrent):
                              final[0], final[1], gates, cells, xproj)
 
     def _layer_backward(self, k, x, init, dout, dfinal, dx, dinit):
-        dbias = self._buffer(("dbias", k), (4 * self.hidden_size,))
         self._dev.lstm.lstm_backward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
                               self.params[f"weight_hh_l{k}"], self._buffers[("out", k)],
                               self._buffers[("gates", k, True)], self._buffers[("cells", k, True)],
                               dout, dfinal[0], dfinal[1], dx, dinit[0], dinit[1],
                               self.grads[f"weight_ih_l{k}"], self.grads[f"weight_hh_l{k}"],
-                              dbias)
-        self._store_bias_grad(k, dbias)
+                              self._bias_grad(k))
+        self._copy_bias_grad(k)
 
 
 class HostParams:

@@ -283,8 +283,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
         args = (xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
         common.run_time_loop(loop, plan.head + (t0, n) + args, step,
                              [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
-    h_n.copy_to_device(out[T - 1])
-    c_n.copy_to_device(cells[T - 1 if keep_all else 0])
+    common.device_copy(h_n, out[T - 1])
+    common.device_copy(c_n, cells[T - 1 if keep_all else 0])
 
 
 def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
@@ -298,7 +298,7 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     H = h0.shape[1]
     plan = common.plan_time_loop(4, B, H, out.dtype)
     step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "backward"]
-    dc0.copy_to_device(dc_n)  # dc0 carries the running cell gradient
+    common.device_copy(dc0, dc_n)  # dc0 carries the running cell gradient
     args = (c0, common.transpose(w_hh), gates, cells, dout, dh_n, dc0)
     common.run_time_loop(loop, plan.head + args, step,
                          [plan.head + (t,) + args for t in range(T - 1, -1, -1)], plan)

@@ -196,7 +196,7 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
         args = (xproj, h0, w_hh, bias, nonlinearity, out)
         common.run_time_loop(loop, plan.head + (t0, n) + args, step,
                              [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
-    h_n.copy_to_device(out[T - 1])
+    common.device_copy(h_n, out[T - 1])
 
 
 def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
