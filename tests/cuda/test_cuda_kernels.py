@@ -126,3 +126,14 @@ def test_the_time_loop_runs_as_the_fixture_says(G, dtype, time_loop):
         else:
             assert splits == 1
 
+
+
+def test_device_copy_copies_and_refuses_a_mismatch():
+    src = cuda.to_device(np.arange(6.0).reshape(2, 3))
+    dst = cuda.device_array((2, 3))
+    _cuda_common.device_copy(dst, src)
+    np.testing.assert_array_equal(dst.copy_to_host(), np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match="device_copy"):
+        _cuda_common.device_copy(cuda.device_array((3, 2)), src)
+    with pytest.raises(ValueError, match="device_copy"):
+        _cuda_common.device_copy(cuda.device_array((2, 3), np.float32), src)
