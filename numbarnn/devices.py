@@ -80,9 +80,8 @@ class CUDA:
     projection_elements = 1 << 24
     # Each GPU thread reads its unit's pre-activations before it overwrites them, so
     # the gates (LSTM, training) or outputs (RNN) can hold the whole sequence's
-    # projection: one GEMM, one launch, no work space.  (On the CPU the separate
-    # work space stays: a GEMM of K steps is as fast there, and its vectorised cell
-    # loops read and write through different views.)
+    # projection: one GEMM, one launch, no work space.  (The CPU keeps its bounded
+    # work space: there nothing is launched, and a GEMM of K steps is as fast.)
     projects_in_place = True
 
     def __init__(self):
