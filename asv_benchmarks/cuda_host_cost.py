@@ -91,8 +91,7 @@ def fake_the_driver():
     devices._runtime.ensure_context = contextlib.nullcontext
 
     def read_back_zeros(dst, src, size, stream=0):
-        ctypes.memset(dst if isinstance(dst, int) else ctypes.cast(dst, ctypes.c_void_p).value,
-                      0, size)
+        ctypes.memset(driver.host_pointer(dst), 0, size)  # dst: an address or a host array
 
     driver.device_to_host = read_back_zeros
     driver.host_to_device = driver.device_to_device = driver.device_memset = (
