@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SIZES = [("lstm", 4, 100, 128, 256), ("rnn", 4, 100, 128, 256), ("lstm", 64, 100, 256, 512),
          ("rnn", 64, 100, 256, 512), ("lstm", 64, 100, 1024, 1024)]  # cell, B, T, D, H
+TINY = [("lstm", 2, 3, 3, 4), ("rnn", 2, 3, 3, 4)]
 MULTIPROCESSORS = 132
 
 launches = []  # the number of kernel parameters of each launch
@@ -146,6 +147,7 @@ def main(argv=None):
                         help="project the inputs as before: a separate work space of at most "
                              "2^18 elements")
     parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke test")
     args = parser.parse_args(argv)
     fake_the_driver()
     from numbarnn import devices
@@ -158,7 +160,7 @@ def main(argv=None):
           + (", separate projection" if args.separate_projection else ""))
     print(f"{'cell':5} {'B, T, D, H':18} {'infer launches':>14} {'ms':>7} "
           f"{'train launches':>14} {'ms':>7}")
-    for cell, *size in SIZES:
+    for cell, *size in TINY if args.tiny else SIZES:
         (n_infer, t_infer), (n_train, t_train) = host_cost(cell, *size, repeats=args.repeats)
         print(f"{cell:5} {', '.join(map(str, size)):18} {n_infer:14d} {t_infer * 1e3:7.2f} "
               f"{n_train:14d} {t_train * 1e3:7.2f}", flush=True)

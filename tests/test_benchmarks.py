@@ -1,5 +1,9 @@
 """Every benchmark runs once at a tiny size, so that the suites cannot rot."""
 import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +92,17 @@ def test_many_series_suite_runs(monkeypatch):
         suite.time_sweep_serial()
     finally:
         suite.teardown()
+
+
+def test_cuda_host_cost_runs_where_numba_cuda_is_installed():
+    """The no-GPU host-cost script (it replaces numba-cuda's driver calls, so it runs in a
+    process of its own); skipped without numba-cuda, as in CI."""
+    pytest.importorskip("numba_cuda")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    script = Path(__file__).parents[1] / "asv_benchmarks" / "cuda_host_cost.py"
+    result = subprocess.run([sys.executable, str(script), "--tiny", "--repeats", "1"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("lstm", "rnn"))]
+    assert [r[0] for r in rows] == ["lstm", "rnn"]
+    assert all(int(r[-4]) >= 3 and int(r[-2]) > int(r[-4]) for r in rows)  # launches counted
