@@ -52,9 +52,9 @@ class SliceGeometry(typing.NamedTuple):
 
 
 GEOMETRY = SliceGeometry()
-# ptxas (sm_90) gives the tiled kernels 92 to 170 registers a thread unbounded: one
-# block of 256 threads a multiprocessor.  At 128 two fit, for 24 to 72 bytes of
-# spills.  (The simulator's cuda.jit takes no such option.)
+# ptxas (sm_90) gives the tiled kernels 90 to 156 registers a thread unbounded: one
+# block of 256 threads a multiprocessor.  At 128 two fit (float64 LSTM forward: 56
+# bytes of spills).  (The simulator's cuda.jit takes no such option.)
 TILED_KERNEL_OPTIONS = {} if config.ENABLE_CUDASIM else {"max_registers": 128}
 
 
@@ -348,7 +348,7 @@ class SliceFunctions(typing.NamedTuple):
 
     load_slice: object
     slice_dot: object
-    summed_pair: object
+    summed_unit: object
 
 
 @functools.lru_cache(maxsize=None)
@@ -421,11 +421,13 @@ def slice_functions(dtype, geometry, G, barrier):
         return p // bt, p % bt, tid % s, p < J * bt
 
     @cuda.jit(device=True)
-    def summed_pair(i, tid, J, B):
-        """The pair i whose G products this thread holds in ``acc[i G:]`` after ``slice_dot``:
-        (u, bb, whether it does)."""
+    def summed_unit(i, tid, block, J, b0, B, H):
+        """The (unit j, batch row b) of pair i, whose G products this thread holds in
+        ``acc[i G:]`` after ``slice_dot`` for the batch tile at b0, and whether it holds
+        them (not for pairs past H or B)."""
         u, bb, q, exists = pair(i, tid, J, B)
-        return u, bb, exists and q == 0
+        j, b = block * J + u, b0 + bb
+        return j, b, exists and q == 0 and j < H and b < B
 
     @cuda.jit(device=True)
     def accumulate_tile(hs, ws, k0, K, J, B, tid, acc):
@@ -478,7 +480,7 @@ def slice_functions(dtype, geometry, G, barrier):
     def slice_dot(vectors, b0, ws, J, hs, acc, tid):
         """The G products of this thread's pairs (unit u, row b0 + bb) with the block's
         weight slice ``ws``, staged through ``hs`` a chunk at a time: ``acc[i G + r]``
-        for its pair i, where ``summed_pair`` says it holds one."""
+        for its pair i, where ``summed_unit`` says it holds one."""
         for q in range(ACC):
             acc[q] = zero
         B, K = vectors.shape
@@ -493,7 +495,7 @@ def slice_functions(dtype, geometry, G, barrier):
             barrier()
             sum_partials(acc, n, hs, tid, J, B)
 
-    return SliceFunctions(load_slice, slice_dot, summed_pair)
+    return SliceFunctions(load_slice, slice_dot, summed_unit)
 
 
 # ---------------------------------------------------------------- running a time loop

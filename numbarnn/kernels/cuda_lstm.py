@@ -71,7 +71,7 @@ def _kernels(dtype, geometry):
     SUMS = 4 * ROWS  # shared/local array shapes must be compile-time constants
     # the tiled design: forward multiplies by 4 rows of W_hh per unit, backward by one of W_hh^T
     gates4, gates1 = (common.slice_functions(dtype, geometry, G, _barrier) for G in (4, 1))
-    load_rows, dot4, pair = gates4
+    load_rows, dot4, summed_unit = gates4
     load_columns, dot1, _ = gates1
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
     HS = geometry.tile_elements(dtype)
@@ -194,9 +194,8 @@ def _kernels(dtype, geometry):
         for b0 in range(0, B, BT):
             dot4(h0 if t == 0 else out[t - 1], b0, ws, J, hs, acc, tid)
             for p in range(PAIRS):
-                u, bb, exists = pair(p, tid, J, B)
-                j, b = cuda.blockIdx.x * J + u, b0 + bb
-                if exists and j < H and b < B:
+                j, b, holds = summed_unit(p, tid, cuda.blockIdx.x, J, b0, B, H)
+                if holds:
                     cell_forward(t, t0, b, j, acc[4 * p], acc[4 * p + 1], acc[4 * p + 2],
                                  acc[4 * p + 3], xproj, bias, c0, out, gates, cells, keep_all)
 
@@ -210,9 +209,8 @@ def _kernels(dtype, geometry):
             if t < T - 1:  # dh from the step after (the same branch for the whole block)
                 dot1(gates[t + 1], b0, ws, J, hs, acc, tid)
             for p in range(PAIRS):
-                u, bb, exists = pair(p, tid, J, B)
-                j, b = cuda.blockIdx.x * J + u, b0 + bb
-                if exists and j < H and b < B:
+                j, b, holds = summed_unit(p, tid, cuda.blockIdx.x, J, b0, B, H)
+                if holds:
                     dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else acc[p])
                     cell_backward(t, b, j, dh, c0, gates, cells, dc)
 

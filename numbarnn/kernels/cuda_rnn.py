@@ -33,7 +33,7 @@ def _kernels(dtype, geometry):
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
-    load_rows, slice_dot, pair = common.slice_functions(dtype, geometry, 1, _barrier)
+    load_rows, slice_dot, summed_unit = common.slice_functions(dtype, geometry, 1, _barrier)
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
     HS = geometry.tile_elements(dtype)
 
@@ -114,9 +114,8 @@ def _kernels(dtype, geometry):
         for b0 in range(0, B, BT):
             slice_dot(h0 if t == 0 else out[t - 1], b0, ws, J, hs, acc, tid)
             for p in range(PAIRS):
-                u, bb, exists = pair(p, tid, J, B)
-                j, b = cuda.blockIdx.x * J + u, b0 + bb
-                if exists and j < H and b < B:
+                j, b, holds = summed_unit(p, tid, cuda.blockIdx.x, J, b0, B, H)
+                if holds:
                     cell_forward(t, t0, b, j, acc[p], xproj, bias, nonlinearity, out)
 
     @cuda.jit(device=True)
@@ -127,9 +126,8 @@ def _kernels(dtype, geometry):
             if t < T - 1:  # dh from the step after (the same branch for the whole block)
                 slice_dot(dgates[t + 1], b0, ws, J, hs, acc, tid)
             for p in range(PAIRS):
-                u, bb, exists = pair(p, tid, J, B)
-                j, b = cuda.blockIdx.x * J + u, b0 + bb
-                if exists and j < H and b < B:
+                j, b, holds = summed_unit(p, tid, cuda.blockIdx.x, J, b0, B, H)
+                if holds:
                     dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else acc[p])
                     cell_backward(t, b, j, dh, nonlinearity, out, dgates)
 
