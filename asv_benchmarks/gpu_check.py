@@ -50,14 +50,21 @@ def loop_design(design):
             os.environ["NUMBARNN_CUDA_LOOP"] = before
 
 
-def plan_text(cell, size):
-    """How the forward time loop of ``cell`` at ``size`` runs under the current design."""
+def forward_loop(cell, B, H):
+    """The plan of a float32 forward time loop of ``cell`` under the current design, and
+    its persistent kernel."""
     from numbarnn.kernels import cuda_lstm, cuda_rnn
 
-    B, T, D, H = size
     G, module = (4, cuda_lstm) if cell == "lstm" else (1, cuda_rnn)
     plan = _cuda_common.plan_time_loop(G, B, H, np.dtype(np.float32))
-    loop = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)[plan.design, "forward"][1]
+    kernels = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)
+    return plan, kernels[plan.design, "forward"][1]
+
+
+def plan_text(cell, size):
+    """How the forward time loop of ``cell`` at ``size`` runs under the current design."""
+    B, T, D, H = size
+    plan, loop = forward_loop(cell, B, H)
     resident = 1 if config.ENABLE_CUDASIM else _cuda_common._resident_blocks.get(loop, 0)
     persistent = _cuda_common.runs_persistent(plan, resident, loop)
     units = ""
@@ -199,13 +206,12 @@ def breakdown(cell, size, repeats):
     if cell == "lstm":
         def launcher():
             cuda_lstm.lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj)
-        module, args = cuda_lstm, (xproj, h0, c0, w_hh, bias, out, gates, cells, False)
+        args = (xproj, h0, c0, w_hh, bias, out, gates, cells, False)
     else:
         def launcher():
             cuda_rnn.rnn_forward(x, h0, w_ih, w_hh, bias, 0, out, h_n, xproj)
-        module, args = cuda_rnn, (xproj, h0, w_hh, bias, 0, out)
-    plan = _cuda_common.plan_time_loop(G, B, H, np.dtype(np.float32))
-    loop = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)[plan.design, "forward"][1]
+        args = (xproj, h0, w_hh, bias, 0, out)
+    plan, loop = forward_loop(cell, B, H)
     loop_args = plan.head + (0, T) + args
     resident = _cuda_common.resident_blocks(loop, loop_args, plan.threads)
     blocks = min(resident, plan.blocks)
