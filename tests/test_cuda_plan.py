@@ -13,6 +13,8 @@ from numbarnn.kernels import _cuda_common
     (1, 64, 1024, np.float32, 8, 1),    # capped by the pairs a block's threads hold (two)
     (4, 64, 1024, np.float64, 1, 4),
     (4, 64, 2048, np.float64, 0, None),  # one unit's rows exceed the slice: the warp design
+    (4, 0, 256, np.float32, 0, None),    # an empty batch (kernels called directly): nothing
+    (1, 4, 0, np.float32, 0, None),      # to tile, and no division by zero
 ])
 def test_tiled_plan_at_real_sizes(G, B, H, dtype, units, splits, monkeypatch):
     monkeypatch.setenv("NUMBARNN_CUDA_LOOP", "tiled")

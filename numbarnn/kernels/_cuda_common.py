@@ -310,6 +310,8 @@ def tiled_units(G, B, H, dtype, geometry):
     whole sequence, and owns the J x min(B, batch_tile) (unit, row) pairs of a
     batch tile, at most ``pairs`` to a thread.
     """
+    if B == 0 or H == 0:
+        return 0  # nothing to tile: the warp kernels' empty grid does nothing
     rows = min(B, geometry.batch_tile)
     return min(H, geometry.pairs * geometry.threads // rows,
                geometry.slice_elements(dtype) // (G * H))
