@@ -42,17 +42,25 @@ DESIGNS = ("warp", "tiled")
 
 
 @contextlib.contextmanager
-def loop_design(design):
-    """Run the CUDA layers with time-loop design ``design`` inside the block."""
-    before = os.environ.get("NUMBARNN_CUDA_LOOP")
-    os.environ["NUMBARNN_CUDA_LOOP"] = design
+def kernel_setting(name, value):
+    """Run the CUDA layers with environment setting ``name`` (NUMBARNN_CUDA_LOOP or
+    NUMBARNN_CUDA_GEMM) at ``value`` inside the block, restored after it even on failure."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    _cuda_common.gemm_backend.cache_clear()  # it reads its setting once
     try:
         yield
     finally:
         if before is None:
-            del os.environ["NUMBARNN_CUDA_LOOP"]
+            del os.environ[name]
         else:
-            os.environ["NUMBARNN_CUDA_LOOP"] = before
+            os.environ[name] = before
+        _cuda_common.gemm_backend.cache_clear()
+
+
+def loop_design(design):
+    """Run the CUDA layers with time-loop design ``design`` inside the block."""
+    return kernel_setting("NUMBARNN_CUDA_LOOP", design)
 
 
 def forward_loop(cell, B, H):
@@ -388,12 +396,11 @@ def main(argv=None):
                     plans[design] = f"{design} failed: {type(exc).__name__}: {str(exc)[:200]}"
             own = None
             if _cuda_common.gemm_backend() == "cupy":
-                _cuda_common.gemm_backend.cache_clear()
-                os.environ["NUMBARNN_CUDA_GEMM"] = "numba"
-                with loop_design("warp"):
-                    own = time_numbarnn(cell, size, repeats)[1]
-                os.environ["NUMBARNN_CUDA_GEMM"] = "auto"
-                _cuda_common.gemm_backend.cache_clear()
+                try:
+                    with kernel_setting("NUMBARNN_CUDA_GEMM", "numba"), loop_design("warp"):
+                        own = time_numbarnn(cell, size, repeats)[1]
+                except Exception as exc:  # report it and time the rest
+                    print(f"  own GEMM failed: {type(exc).__name__}: {str(exc)[:200]}")
             ref = time_cudnn(cell, size, repeats) or (float("nan"), float("nan"))
             rows.append((size, cell, timed, ref, own))
             # the figures as they come, in case the run is cut short before the table

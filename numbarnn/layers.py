@@ -526,9 +526,8 @@ class RNN(_Recurrent):
                          dtype, device, seed)
 
     def _layer_forward(self, k, x, init, out, final, train, K):
-        T, B = x.shape[:2]
-        xproj = out if self._dev.projects_in_place else self._buffer(("xproj", k),
-                                                                      (K, B, self.hidden_size))
+        xproj = out if self._dev.projects_in_place else self._buffer(
+            ("xproj", k), (K, x.shape[1], self.hidden_size))
         self._dev.rnn.rnn_forward(x, init[0], self.params[f"weight_ih_l{k}"],
                             self.params[f"weight_hh_l{k}"], self._combined_bias(k), self._act,
                             out, final[0], xproj)

@@ -106,3 +106,19 @@ def test_cuda_host_cost_runs_where_numba_cuda_is_installed():
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("lstm", "rnn"))]
     assert [r[0] for r in rows] == ["lstm", "rnn"]
     assert all(int(r[-4]) >= 3 and int(r[-2]) > int(r[-4]) for r in rows)  # launches counted
+
+
+def test_gpu_check_settings_are_restored_after_a_failure(monkeypatch):
+    """gpu_check times each kernel setting in turn: a failure must not leave it set for the rest."""
+    from asv_benchmarks import gpu_check
+    from numbarnn.kernels import _cuda_common
+
+    monkeypatch.delenv("NUMBARNN_CUDA_GEMM", raising=False)
+    monkeypatch.setenv("NUMBARNN_CUDA_LOOP", "warp")
+    with pytest.raises(ValueError, match="NUMBARNN_CUDA_GEMM: got 'bogus'"):
+        with gpu_check.kernel_setting("NUMBARNN_CUDA_GEMM", "bogus"), \
+                gpu_check.loop_design("tiled"):
+            assert _cuda_common.loop_design() == "tiled"
+            _cuda_common.gemm_backend()  # reads the new setting, not a cached one
+    assert "NUMBARNN_CUDA_GEMM" not in os.environ and os.environ["NUMBARNN_CUDA_LOOP"] == "warp"
+    assert _cuda_common.gemm_backend() in ("numba", "cupy")
