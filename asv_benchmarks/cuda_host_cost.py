@@ -109,23 +109,9 @@ def fake_the_driver():
 
 def host_cost(cell, B, T, D, H, repeats):
     """(launches, median seconds) of an inference forward and of a training step."""
-    import numpy as np
-    from numba import cuda
+    from asv_benchmarks.gpu_check import cuda_layer_steps
 
-    import numbarnn
-
-    layer = (numbarnn.LSTM if cell == "lstm" else numbarnn.RNN)(D, H, device="cuda",
-                                                                  dtype=np.float32, seed=0)
-    x = cuda.device_array((T, B, D), np.float32)
-    dout = cuda.device_array((T, B, H), np.float32)
-
-    def infer():
-        layer.forward(x, train=False)
-
-    def train():
-        layer.forward(x)
-        layer.backward(dout)
-
+    infer, train = cuda_layer_steps(cell, (B, T, D, H))
     results = []
     for call in (infer, train):
         call()  # compiles
