@@ -4,6 +4,8 @@ A layer talks to its device through the few operations below, so the layer code
 is the same on both; the kernels it calls are the device's (``cpu_lstm`` or
 ``cuda_lstm``, ...), which share their argument order.
 """
+from types import SimpleNamespace
+
 import numpy as np
 
 from ._checks import as_float_array, check_finite, is_gpu_array
@@ -23,13 +25,20 @@ class CPU:
     def __init__(self):
         from .kernels import cpu_lstm, cpu_rnn
 
-        self.lstm, self.rnn = cpu_lstm, cpu_rnn
+        # the kernels' one-thread signatures, each call shared by the threads that
+        # kernel_threads chooses for its size (w_hh is argument 4 of the LSTM's, 3 of the RNN's)
+        self.lstm = SimpleNamespace(lstm_forward=_shared(cpu_lstm.lstm_forward_threads, 4),
+                                    lstm_backward=_shared(cpu_lstm.lstm_backward_threads, 4))
+        self.rnn = SimpleNamespace(rnn_forward=_shared(cpu_rnn.rnn_forward_threads, 3),
+                                   rnn_backward=_shared(cpu_rnn.rnn_backward_threads, 3))
 
     def empty(self, shape, dtype):
-        return np.empty(shape, dtype=dtype)
+        return aligned_empty(shape, dtype)
 
     def zeros(self, shape, dtype):
-        return np.zeros(shape, dtype=dtype)
+        arr = aligned_empty(shape, dtype)
+        arr[...] = 0
+        return arr
 
     def array(self, name, value, dtype):
         """A C-contiguous array of ``dtype`` on this device, and the kind to return results in."""
@@ -71,6 +80,30 @@ class CPU:
 
     def as_kind(self, arr, kind):
         return arr
+
+
+def aligned_empty(shape, dtype, alignment=64):
+    """``np.empty`` whose data start on a cache line (NumPy promises 16 bytes).
+
+    The threads of a CPU time loop write their own units of each row; rows that
+    start mid-line would make two cores share the lines at the seams.
+    """
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(count * dtype.itemsize + alignment, np.uint8)
+    skip = -raw.ctypes.data % alignment
+    return raw[skip:skip + count * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def _shared(threaded_kernel, w_hh_index):
+    """A kernel with its one-thread signature that runs ``threaded_kernel`` on as many
+    threads as ``kernel_threads`` chooses for the batch and weight of the call."""
+    from .kernels._parts import kernel_threads
+
+    def kernel(*args):
+        h0, w_hh = args[1], args[w_hh_index]
+        threaded_kernel(kernel_threads(h0.shape[0], w_hh.shape[0], w_hh.shape[1]), *args)
+    return kernel
 
 
 class CUDA:

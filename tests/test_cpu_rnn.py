@@ -158,13 +158,3 @@ def test_random_shapes_match_reference(T, B, D, H, nonlinearity, seed):
     case = make_case(T, B, D, H, seed)
     want = reference_run(case, nonlinearity)
     assert_results_close(kernel_run(case, nonlinearity), want, rtol=1e-12, atol=1e-12)
-
-
-@NONLINEARITIES
-def test_large_weights_take_the_weight_first_product_and_match_reference(nonlinearity):
-    # H x H = 65536 elements at B <= 16: the per-step products run as W @ h^T
-    T, B, D, H = 3, 2, 3, 256
-    assert kernels.cpu_rnn.prefers_weight_first(B, np.zeros((H, H)))
-    case = make_case(T, B, D, H, seed=7)
-    want = reference_run(case, nonlinearity)
-    assert_results_close(kernel_run(case, nonlinearity), want, rtol=1e-11, atol=1e-12)

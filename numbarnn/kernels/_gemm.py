@@ -1,11 +1,11 @@
-"""The products that sit outside the time loop, shared by every cell.
+"""The products after the backward time loop, shared by every cell: large BLAS GEMMs.
 
 The input ``x`` of a layer is either a float (T, B, D) sequence or a (T, B)
 integer array of token ids, which stands for the one-hot sequence of width
-D = ``w_ih.shape[1]``.  For tokens, the input projection ``W_ih x_t`` is a row
-lookup in ``W_ih^T`` and its weight gradient a scatter-add: no products with a
-matrix that is almost all zeros.  ``project_inputs`` and ``input_weight_grad``
-pick the form at compile time from the type of ``x``.
+D = ``w_ih.shape[1]``.  For tokens, the weight gradient of ``W_ih`` is a
+scatter-add (and the input projection a row lookup, ``_parts.project_part``):
+no products with a matrix that is almost all zeros.  ``input_weight_grad``
+picks the form at compile time from the type of ``x``.
 """
 import numpy as np
 from numba import njit, types
@@ -14,39 +14,19 @@ from numba.extending import overload
 from ._jit import JIT_OPTIONS
 
 
-def project_inputs(x, t0, n, w_ih_t, xproj):
-    """``xproj[:n] = x[t0:t0 + n] @ w_ih_t`` as (n B, G H); compiled use only."""
-    raise NotImplementedError  # numba compiles the overload below
-
-
 def input_weight_grad(x, da, dw_ih):
     """``dw_ih = da^T x`` with ``da`` (T B, G H); compiled use only."""
     raise NotImplementedError
 
 
-def _is_tokens(x):
+def is_tokens(x):
+    """Whether the numba type of ``x`` is a (T, B) integer array of token ids."""
     return isinstance(x, types.Array) and x.ndim == 2 and isinstance(x.dtype, types.Integer)
-
-
-@overload(project_inputs, jit_options=JIT_OPTIONS)
-def _project_inputs(x, t0, n, w_ih_t, xproj):
-    if _is_tokens(x):
-        def lookup(x, t0, n, w_ih_t, xproj):
-            B = x.shape[1]
-            for t in range(n):
-                for b in range(B):
-                    xproj[t, b, :] = w_ih_t[x[t0 + t, b]]
-        return lookup
-
-    def product(x, t0, n, w_ih_t, xproj):
-        T, B, D = x.shape
-        np.dot(x[t0:t0 + n].reshape(n * B, D), w_ih_t, xproj[:n].reshape(n * B, w_ih_t.shape[1]))
-    return product
 
 
 @overload(input_weight_grad, jit_options=JIT_OPTIONS)
 def _input_weight_grad(x, da, dw_ih):
-    if _is_tokens(x):
+    if is_tokens(x):
         def scatter(x, da, dw_ih):
             GH, D = dw_ih.shape
             rows = np.zeros((D, GH), dtype=da.dtype)  # one contiguous row per token
@@ -60,48 +40,6 @@ def _input_weight_grad(x, da, dw_ih):
         T, B, D = x.shape
         np.dot(da.T, x.reshape(T * B, D), dw_ih)
     return product
-
-
-@njit(**JIT_OPTIONS)
-def transpose_into(a, out):
-    """``out[:] = a.T`` for 2-D arrays: each output row at a time (strided reads,
-    contiguous writes measured 1.3 to 3 times faster than tiles or the reverse)."""
-    R, C = a.shape
-    for c in range(C):
-        row = out[c]
-        for r in range(R):
-            row[r] = a[r, c]
-
-
-@njit(**JIT_OPTIONS)
-def prefers_weight_first(batch, weight):
-    """Whether ``batch_times_weight_t`` should run as ``w @ h.T`` for this batch and weight.
-
-    Measured with OpenBLAS on the project's 2-core machines: with the weight as
-    the large left operand the product runs 1.3 to 1.7 times faster for B <= 16
-    and weights of 64K elements or more (a recurrent step of an LSTM with
-    H >= 128), on one thread or two; for smaller weights the two transposes cost
-    more than they save, and at B = 32 it wins on one thread (1.3x) but not on
-    two, at B = 64 not at all.
-    """
-    return batch <= 16 and weight.size >= 65536
-
-
-@njit(**JIT_OPTIONS)
-def batch_times_weight_t(h, w, w_t, weight_first, h_t, product_t, out):
-    """``out = h @ w.T`` for a batch ``h`` (B, K) and a weight ``w`` (N, K).
-
-    ``weight_first`` (see ``prefers_weight_first``) computes ``(w @ h.T).T``
-    through the work arrays ``h_t`` (K, B) and ``product_t`` (N, B); otherwise
-    ``h @ w_t`` with ``w_t`` the contiguous (K, N) transpose of ``w``.  Only the
-    layout that the chosen route reads needs to hold the weight.
-    """
-    if weight_first:
-        transpose_into(h, h_t)
-        np.dot(w, h_t, product_t)
-        transpose_into(product_t, out)
-    else:
-        np.dot(h, w_t, out)
 
 
 @njit(**JIT_OPTIONS)

@@ -4,36 +4,82 @@ One layer, as ``torch.nn.RNN``::
 
     h_t = act(W_ih x_t + W_hh h_{t-1} + b),   act = tanh or relu
 
-The layout follows ``cpu_lstm``: the input projection of K steps at a time is
-one GEMM, the time loop runs the recurrent GEMM and one element-wise pass, and
-after the backward loop the input and weight gradients are one GEMM each.  The
+The layout follows ``cpu_lstm``: P threads each own a slice of the hidden units
+and their packed rows of the weights; per step each computes its units' part of
+``W_hh h_{t-1}`` with the ``_tile`` product, adds its projected inputs (K steps
+at a time) and applies the activation, then meets the others at a barrier.
+After the backward loop the input and weight gradients are one GEMM each.  The
 derivative of the activation is taken from the output h_t itself
 (tanh' = 1 - h^2, relu' = [h > 0]), so training keeps nothing beyond ``out``.
+Any number of threads gives bit-identical results.
 """
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
-from ._gemm import (batch_times_weight_t, input_and_weight_grads, prefers_weight_first,
-                    project_inputs)
+from ._gemm import input_and_weight_grads
 from ._jit import JIT_OPTIONS, tanh
+from ._parts import (copy_block, flat, gate_rows, own_projection, project_part, run_parts,
+                     unit_range)
+from ._sync import COUNTER_STRIDE, barrier
+from ._tile import pack_columns, pack_transposed_rows, packed_product, padded_columns
 
 TANH = 0
 RELU = 1
 
 
 @njit(**JIT_OPTIONS)
-def _rnn_cell(xa, ha, bias, nonlinearity, h):
-    """One step for a batch: h = act(xa + ha + bias), all (B, H)."""
-    B, H = h.shape
+def _rnn_cell(xa, xa_at, ha, bias, nonlinearity, h, h_at, B, H):
+    """One step for a batch and this part's n units, over flat arrays:
+    h = act(xa + ha + bias), with ``xa[xa_at:]``, ``ha`` (B, n) and ``bias`` (n,)
+    the part's own, and ``h`` a (B, H) block at ``h_at`` (which includes u0)."""
+    n = bias.size
     zero = h.dtype.type(0)
     for b in range(B):
-        xb, hab, hb = xa[b], ha[b], h[b]
+        xb, hab, hb = uint64(xa_at + b * n), uint64(b * n), uint64(h_at + b * H)
         if nonlinearity == RELU:
-            for j in range(H):
-                hb[j] = max(xb[j] + hab[j] + bias[j], zero)
+            for j in range(uint64(n)):
+                h[hb + j] = max(xa[xb + j] + ha[hab + j] + bias[j], zero)
         else:
-            for j in range(H):
-                hb[j] = tanh(xb[j] + hab[j] + bias[j])
+            for j in range(uint64(n)):
+                h[hb + j] = tanh(xa[xb + j] + ha[hab + j] + bias[j])
+
+
+@njit(**JIT_OPTIONS)
+def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n,
+                     xproj):
+    """Part ``part`` of ``parts`` of ``rnn_forward`` (see ``cpu_lstm.lstm_forward_part``)."""
+    T, B = x.shape[0], x.shape[1]
+    H = h0.shape[1]
+    K = xproj.shape[0]
+    u0, u1 = unit_range(part, parts, H, h0.itemsize)
+    rows = gate_rows(1, H, u0, u1)
+    R_pad = padded_columns(rows.size, h0.itemsize)
+    w_in = np.empty((w_ih.shape[1], R_pad), h0.dtype)
+    w_rec = np.empty((H, R_pad), h0.dtype)
+    pack_transposed_rows(w_ih, rows, w_in)
+    pack_transposed_rows(w_hh, rows, w_rec)
+    own_bias = bias[rows]
+    xp = own_projection(xproj, 1, u0, u1)
+    hp = np.empty((B, rows.size), h0.dtype)
+    h_prev = np.empty((B, H), h0.dtype)
+    xp_f, hp_f, out_f, h0_f = flat(xp), flat(hp), flat(out), flat(h0)
+    seq = 0
+    for t0 in range(0, T, K):
+        n = min(K, T - t0)
+        project_part(x, t0, n, w_in, xp)
+        for t in range(t0, t0 + n):
+            if t == 0:  # a streaming copy of h_{t-1}, as in cpu_lstm
+                copy_block(h0_f, 0, h_prev)
+            else:
+                copy_block(out_f, (t - 1) * B * H, h_prev)
+            packed_product(h_prev, w_rec, hp)
+            _rnn_cell(xp_f, (t - t0) * B * rows.size, hp_f, own_bias, nonlinearity, out_f,
+                      t * B * H + u0, B, H)
+            seq += 1
+            barrier(counters, part, parts, seq)  # h_t is complete: the next step reads it all
+    for b in range(B):
+        for j in range(u0, u1):
+            h_n[b, j] = out[T - 1, b, j]
 
 
 @njit(**JIT_OPTIONS)
@@ -61,37 +107,62 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     xproj : (K, B, H) array
         Work space for the input projection of K steps at a time, K >= 1.
     """
-    T, B = x.shape[0], x.shape[1]
-    H = h0.shape[1]
-    K = xproj.shape[0]
-    hproj = np.empty((B, H), dtype=h0.dtype)
-    h_t, hproj_t = np.empty((H, B), dtype=h0.dtype), np.empty((H, B), dtype=h0.dtype)
-    first = prefers_weight_first(B, w_hh)
-    w_hh_t = w_hh if first else np.ascontiguousarray(w_hh.T)  # what the product reads
-    w_ih_t = np.ascontiguousarray(w_ih.T)  # the input projection reads its rows
-    for t0 in range(0, T, K):
-        n = min(K, T - t0)
-        project_inputs(x, t0, n, w_ih_t, xproj)
-        for t in range(t0, t0 + n):
-            batch_times_weight_t(h0 if t == 0 else out[t - 1], w_hh, w_hh_t, first,
-                                 h_t, hproj_t, hproj)
-            _rnn_cell(xproj[t - t0], hproj, bias, nonlinearity, out[t])
-    h_n[:] = out[T - 1]
+    rnn_forward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, w_ih, w_hh, bias,
+                     nonlinearity, out, h_n, xproj)
+
+
+def rnn_forward_threads(threads, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
+    """``rnn_forward`` shared by ``threads`` threads (the same bits for any number)."""
+    run_parts(rnn_forward_part, threads, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj)
 
 
 @njit(**JIT_OPTIONS)
-def _rnn_cell_backward(dh, h, nonlinearity, da):
-    """One step back: gradient ``dh`` into h_t -> pre-activation gradient ``da``."""
-    B, H = h.shape
-    zero = h.dtype.type(0)
+def _rnn_cell_backward(dh, h, h_at, nonlinearity, da, B, H):
+    """One step back for this part's n units, over flat arrays: ``dh`` (B, n) into
+    h_t -> the pre-activation gradients; ``h`` and ``da`` hold (B, H) blocks at
+    ``h_at`` (which includes u0)."""
+    n = dh.size // B
+    zero, one = h.dtype.type(0), h.dtype.type(1)
     for b in range(B):
-        dhb, hb, dab = dh[b], h[b], da[b]
+        r, hb = uint64(b * n), uint64(h_at + b * H)
         if nonlinearity == RELU:
-            for j in range(H):
-                dab[j] = dhb[j] if hb[j] > zero else zero
+            for j in range(uint64(n)):
+                da[hb + j] = dh[r + j] if h[hb + j] > zero else zero
         else:
-            for j in range(H):
-                dab[j] = dhb[j] * (1 - hb[j] * hb[j])
+            for j in range(uint64(n)):
+                da[hb + j] = dh[r + j] * (one - h[hb + j] * h[hb + j])
+
+
+@njit(**JIT_OPTIONS)
+def rnn_backward_part(part, parts, counters, x, h0, w_hh, nonlinearity, out, dout, dh_n, dh0,
+                      dgates):
+    """Part ``part`` of ``parts`` of the time loop of ``rnn_backward``: fills this
+    part's units of ``dgates`` and of dh0."""
+    T, B = x.shape[0], x.shape[1]
+    H = h0.shape[1]
+    u0, u1 = unit_range(part, parts, H, h0.itemsize)
+    n = u1 - u0
+    w_back = np.empty((H, padded_columns(n, h0.itemsize)), h0.dtype)
+    pack_columns(w_hh, u0, u1, w_back)
+    dh_next = dh_n[:, u0:u1].copy()  # (a copy: the inputs are never written)
+    dh = np.empty((B, n), h0.dtype)
+    da = np.empty((B, H), h0.dtype)
+    dh_f, next_f, out_f, dout_f, dgates_f = flat(dh), flat(dh_next), flat(out), flat(dout), \
+        flat(dgates)
+    seq = 0
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            src, r = uint64((t * B + b) * H + u0), uint64(b * n)
+            for j in range(uint64(n)):
+                dh_f[r + j] = dout_f[src + j] + next_f[r + j]
+        _rnn_cell_backward(dh_f, out_f, t * B * H + u0, nonlinearity, dgates_f, B, H)
+        seq += 1
+        barrier(counters, part, parts, seq)  # every part's units of da_t are written
+        copy_block(dgates_f, t * B * H, da)
+        packed_product(da, w_back, dh_next)
+    for b in range(B):
+        for j in range(n):
+            dh0[b, u0 + j] = dh_next[b, j]
 
 
 @njit(**JIT_OPTIONS)
@@ -119,16 +190,13 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
     dgates : (T, B, H) array
         Work space: the pre-activation gradients of every step.
     """
-    T, B = x.shape[0], x.shape[1]
-    H = h0.shape[1]
-    dh = np.empty((B, H), dtype=h0.dtype)
-    dh_next = dh_n.copy()
-    da_t, dh_t = np.empty((H, B), dtype=h0.dtype), np.empty((H, B), dtype=h0.dtype)
-    first = prefers_weight_first(B, w_hh)
-    w_hh_t = np.ascontiguousarray(w_hh.T) if first else w_hh  # dh = da @ W_hh = da @ (W_hh^T)^T
-    for t in range(T - 1, -1, -1):
-        np.add(dout[t], dh_next, dh)
-        _rnn_cell_backward(dh, out[t], nonlinearity, dgates[t])
-        batch_times_weight_t(dgates[t], w_hh_t, w_hh, first, da_t, dh_t, dh_next)
-    dh0[:] = dh_next
+    rnn_backward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, w_hh, nonlinearity, out,
+                      dout, dh_n, dh0, dgates)
+    input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)
+
+
+def rnn_backward_threads(threads, x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
+                         dx, dh0, dw_ih, dw_hh, dbias, dgates):
+    """``rnn_backward`` with its time loop shared by ``threads`` threads."""
+    run_parts(rnn_backward_part, threads, x, h0, w_hh, nonlinearity, out, dout, dh_n, dh0, dgates)
     input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)

@@ -1,0 +1,169 @@
+"""The matrix product inside the time loops: a register-blocked tile, in LLVM IR.
+
+Every product a CPU time loop runs per step has the form ``out = a @ w``, where
+``a`` (B, K) is a batch of rows (the previous hidden state, or the gate
+gradients) and ``w`` (K, R) is one thread's own packed slice of a weight,
+laid out once per call so that its rows are contiguous::
+
+    out[b, r] = sum_k a[b, k] * w[k, r]
+
+``packed_product`` walks ``out`` in tiles of ``ROWS`` batch rows by ``VECTORS``
+SIMD vectors of columns.  A tile's ``ROWS x VECTORS`` accumulators live in
+registers for the whole sum over k; each k costs ``VECTORS`` vector loads of
+``w``, ``ROWS`` broadcasts of ``a`` and ``ROWS x VECTORS`` fused multiply-adds.
+numba's loop vectoriser does not produce this (it keeps the accumulators in
+memory, or vectorises the sum over k and pays a horizontal sum per element), so
+``product_tile`` writes the loop directly in LLVM IR with explicit vector types
+and ``llvm.fma``; LLVM then only allocates registers.
+
+Why not BLAS: a (16, 64) by (64, 128) product is a 2-3 microsecond call, and
+its result depends on where a column sits in BLAS's own blocking, so two
+threads that each multiply their half of the weight would not reproduce one
+thread's bits.  Here every element is one chain of fused multiply-adds over
+k = 0, 1, ..., K-1 from zero, whatever tile, thread or column it falls in:
+results are bit-identical for any number of threads.
+
+Shapes: ``w`` has R_pad >= R columns, a multiple of ``tile_columns(dtype)``
+(the padding is zeros); ``out`` has exactly the R columns wanted (the tile
+stores only those) and any row stride; rows of ``a`` past B are never read.
+"""
+import llvmlite.binding as llvm
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._jit import JIT_OPTIONS
+
+llvm.initialize_native_target()
+# 512-bit vectors where the CPU has AVX-512 (32 vector registers), else 256-bit
+# (16 registers); a tile's accumulators use half of them.
+VECTOR_BYTES = 64 if "avx512f" in llvm.get_host_cpu_features().flatten() else 32
+ROWS = 4
+VECTORS = 4 if VECTOR_BYTES == 64 else 2
+
+
+@njit(**JIT_OPTIONS)
+def tile_columns(itemsize):
+    """Columns of one tile: ``VECTORS`` vectors of ``VECTOR_BYTES // itemsize`` lanes."""
+    return VECTORS * (VECTOR_BYTES // itemsize)
+
+
+def _partial_store(builder, ptr, vector, count, lanes):
+    """Store the first ``count`` (< lanes, runtime) elements of ``vector`` one by one."""
+    for lane in range(lanes):
+        with builder.if_then(builder.icmp_signed(">", count, ir.Constant(count.type, lane))):
+            builder.store(builder.extract_element(vector, ir.Constant(ir.IntType(32), lane)),
+                          builder.gep(ptr, [ir.Constant(ir.IntType(64), lane)]))
+
+
+@intrinsic
+def product_tile(typingctx, a, w, out, b0, r0):
+    """``out[b0:b0+ROWS, r0:r0+tile_columns] = a[b0:b0+ROWS] @ w[:, r0:r0+tile_columns]``.
+
+    Rows past ``a.shape[0]`` and columns past ``out.shape[1]`` are left alone.
+    ``a``, ``w``: C-contiguous; ``out``: rows contiguous (any row stride).
+    """
+    lanes = VECTOR_BYTES * 8 // a.dtype.bitwidth
+
+    def codegen(context, builder, signature, args):
+        a_ty, w_ty, out_ty = signature.args[:3]
+        A = context.make_array(a_ty)(context, builder, args[0])
+        W = context.make_array(w_ty)(context, builder, args[1])
+        O = context.make_array(out_ty)(context, builder, args[2])
+        b0, r0 = args[3], args[4]
+        i64 = ir.IntType(64)
+        B, K = cgutils.unpack_tuple(builder, A.shape, 2)
+        R_pad = cgutils.unpack_tuple(builder, W.shape, 2)[1]
+        R = cgutils.unpack_tuple(builder, O.shape, 2)[1]
+        out_stride = builder.sdiv(cgutils.unpack_tuple(builder, O.strides, 2)[0],
+                                  ir.Constant(i64, a.dtype.bitwidth // 8))
+        scalar = context.get_data_type(a_ty.dtype)
+        vec = ir.VectorType(scalar, lanes)
+        suffix = "f32" if a_ty.dtype == types.float32 else "f64"
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                             f"llvm.fma.v{lanes}{suffix}")
+        zero_lanes = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+        # rows past the batch read its last row (their sums are never stored)
+        last = builder.sub(B, ir.Constant(i64, 1))
+        rows, row_valid = [], []
+        for i in range(ROWS):
+            b = builder.add(b0, ir.Constant(i64, i))
+            row_valid.append(builder.icmp_signed("<", b, B))
+            rows.append(builder.select(row_valid[-1], b, last))
+        a_rows = [builder.gep(A.data, [builder.mul(b, K)]) for b in rows]
+        w_cols = builder.gep(W.data, [r0])
+        accs = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * lanes))
+                 for _ in range(VECTORS)] for _ in range(ROWS)]
+        for row in accs:  # alloca_once_value stores in the entry block: reset per call
+            for acc in row:
+                builder.store(ir.Constant(vec, [0.0] * lanes), acc)
+        with cgutils.for_range(builder, K) as loop:
+            w_k = builder.gep(w_cols, [builder.mul(loop.index, R_pad)])
+            w_vecs = [builder.load(builder.bitcast(builder.gep(w_k, [ir.Constant(i64, j * lanes)]),
+                                                   vec.as_pointer()), align=4)
+                      for j in range(VECTORS)]
+            for i in range(ROWS):
+                x = builder.load(builder.gep(a_rows[i], [loop.index]))
+                x = builder.shuffle_vector(builder.insert_element(
+                    ir.Constant(vec, None), x, ir.Constant(ir.IntType(32), 0)),
+                    ir.Constant(vec, None), zero_lanes)
+                for j in range(VECTORS):
+                    builder.store(builder.call(fma, [x, w_vecs[j], builder.load(accs[i][j])]),
+                                  accs[i][j])
+        for i in range(ROWS):
+            with builder.if_then(row_valid[i]):
+                row = builder.gep(O.data, [builder.add(builder.mul(rows[i], out_stride), r0)])
+                for j in range(VECTORS):
+                    left = builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
+                    ptr = builder.gep(row, [ir.Constant(i64, j * lanes)])
+                    value = builder.load(accs[i][j])
+                    full = builder.icmp_signed(">=", left, ir.Constant(i64, lanes))
+                    with builder.if_else(full) as (whole, part):
+                        with whole:
+                            builder.store(value, builder.bitcast(ptr, vec.as_pointer()), align=4)
+                        with part:
+                            _partial_store(builder, ptr, value, left, lanes)
+        return context.get_dummy_value()
+
+    return types.void(a, w, out, b0, r0), codegen
+
+
+@njit(**JIT_OPTIONS)
+def packed_product(a, w, out):
+    """``out = a @ w[:, :R]`` for ``a`` (B, K), packed ``w`` (K, R_pad), ``out`` (B, R).
+
+    Column tiles outside, batch tiles inside: a tile's slice of ``w`` is read
+    once from memory and then from cache for every batch tile.
+    """
+    B, R = out.shape
+    step = tile_columns(a.itemsize)
+    for r0 in range(0, R, step):
+        for b0 in range(0, B, ROWS):
+            product_tile(a, w, out, b0, r0)
+
+
+@njit(**JIT_OPTIONS)
+def padded_columns(R, itemsize):
+    """``R`` rounded up to whole tiles: the column count of a packed weight."""
+    step = tile_columns(itemsize)
+    return (R + step - 1) // step * step
+
+
+@njit(**JIT_OPTIONS)
+def pack_transposed_rows(w, rows, out):
+    """``out[:, :len(rows)] = w[rows].T`` and zeros in the padding columns."""
+    out[:] = 0
+    for q in range(rows.size):
+        row = w[rows[q]]
+        for k in range(row.size):
+            out[k, q] = row[k]
+
+
+@njit(**JIT_OPTIONS)
+def pack_columns(w, u0, u1, out):
+    """``out[:, :u1-u0] = w[:, u0:u1]`` and zeros in the padding columns."""
+    out[:] = 0
+    for k in range(w.shape[0]):
+        out[k, :u1 - u0] = w[k, u0:u1]
+

@@ -1,0 +1,196 @@
+"""The CPU time loops shared by threads: the same bits for any thread count, and the
+register-blocked product (``kernels._tile``) they run on.
+
+Each cell's threaded kernels are run with 1, 2 and 3 threads on shapes whose
+hidden size does not split evenly (and is smaller than a tile, or a tile and a
+bit), in training and inference, for float and token inputs; every output and
+gradient must be bit-identical, and the float64 results must match the NumPy
+reference.  Output buffers are NaN-filled, as in the kernel tests.
+"""
+import threading
+
+import numpy as np
+import pytest
+
+import reference as ref
+from numbarnn.kernels import _parts, _tile, cpu_lstm, cpu_rnn
+
+THREADS = (1, 2, 3)
+SHAPES = [(5, 3, 4, 7), (3, 6, 5, 37), (2, 5, 3, 70)]  # (T, B, D, H)
+
+
+def nan(shape, dtype):
+    return np.full(shape, np.nan, dtype=dtype)
+
+
+def lstm_case(T, B, D, H, dtype, tokens=False, seed=0):
+    rng = np.random.default_rng(seed)
+    u = lambda *shape: rng.uniform(-1, 1, shape).astype(dtype)  # noqa: E731
+    x = rng.integers(0, D, (T, B)) if tokens else u(T, B, D)
+    return dict(x=x, h0=u(B, H), c0=u(B, H), w_ih=u(4 * H, D), w_hh=u(4 * H, H),
+                bias=u(4 * H), dout=u(T, B, H), dh_n=u(B, H), dc_n=u(B, H))
+
+
+def run_lstm(a, threads, train=True, K=2):
+    T, B = a["x"].shape[:2]
+    H = a["h0"].shape[1]
+    dt = a["h0"].dtype
+    S = T if train else 1
+    r = dict(out=nan((T, B, H), dt), h_n=nan((B, H), dt), c_n=nan((B, H), dt),
+             gates=nan((S, B, 4 * H), dt), cells=nan((S, B, H), dt))
+    cpu_lstm.lstm_forward_threads(threads, a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"],
+                                  a["bias"], r["out"], r["h_n"], r["c_n"], r["gates"],
+                                  r["cells"], nan((K, B, 4 * H), dt))
+    if train:
+        tokens = a["x"].ndim == 2
+        r.update(dx=nan((0, B, a["w_ih"].shape[1]) if tokens else a["x"].shape, dt),
+                 dh0=nan((B, H), dt), dc0=nan((B, H), dt), dw_ih=nan(a["w_ih"].shape, dt),
+                 dw_hh=nan(a["w_hh"].shape, dt), dbias=nan(a["bias"].shape, dt))
+        cpu_lstm.lstm_backward_threads(threads, a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"],
+                                       r["out"], r["gates"], r["cells"], a["dout"], a["dh_n"],
+                                       a["dc_n"], r["dx"], r["dh0"], r["dc0"], r["dw_ih"],
+                                       r["dw_hh"], r["dbias"])
+    return r
+
+
+def rnn_case(T, B, D, H, dtype, tokens=False, seed=0):
+    rng = np.random.default_rng(seed)
+    u = lambda *shape: rng.uniform(-1, 1, shape).astype(dtype)  # noqa: E731
+    x = rng.integers(0, D, (T, B)) if tokens else u(T, B, D)
+    return dict(x=x, h0=u(B, H), w_ih=u(H, D), w_hh=u(H, H), bias=u(H), dout=u(T, B, H),
+                dh_n=u(B, H))
+
+
+def run_rnn(a, threads, nonlinearity=cpu_rnn.TANH, K=2):
+    T, B = a["x"].shape[:2]
+    H = a["h0"].shape[1]
+    dt = a["h0"].dtype
+    r = dict(out=nan((T, B, H), dt), h_n=nan((B, H), dt))
+    cpu_rnn.rnn_forward_threads(threads, a["x"], a["h0"], a["w_ih"], a["w_hh"], a["bias"],
+                                nonlinearity, r["out"], r["h_n"], nan((K, B, H), dt))
+    tokens = a["x"].ndim == 2
+    r.update(dx=nan((0, B, a["w_ih"].shape[1]) if tokens else a["x"].shape, dt),
+             dh0=nan((B, H), dt), dw_ih=nan(a["w_ih"].shape, dt),
+             dw_hh=nan(a["w_hh"].shape, dt), dbias=nan(a["bias"].shape, dt))
+    cpu_rnn.rnn_backward_threads(threads, a["x"], a["h0"], a["w_ih"], a["w_hh"], nonlinearity,
+                                 r["out"], a["dout"], a["dh_n"], r["dx"], r["dh0"], r["dw_ih"],
+                                 r["dw_hh"], r["dbias"], nan((T, B, H), dt))
+    return r
+
+
+def assert_same_bits(results):
+    first = results[0]
+    for other in results[1:]:
+        for name in first:
+            np.testing.assert_array_equal(other[name], first[name], err_msg=name)
+    for name, value in first.items():
+        assert not np.isnan(value).any(), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
+def test_lstm_threads_give_identical_bits(shape, dtype, tokens):
+    a = lstm_case(*shape, dtype, tokens)
+    assert_same_bits([run_lstm(a, p) for p in THREADS])
+    inference = [run_lstm(a, p, train=False, K=1) for p in THREADS]
+    assert_same_bits(inference)
+    np.testing.assert_array_equal(inference[0]["out"], run_lstm(a, 1)["out"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
+def test_rnn_threads_give_identical_bits(shape, dtype, tokens):
+    a = rnn_case(*shape, dtype, tokens)
+    for nonlinearity in (cpu_rnn.TANH, cpu_rnn.RELU):
+        assert_same_bits([run_rnn(a, p, nonlinearity) for p in THREADS])
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_lstm_matches_reference(threads):
+    a = lstm_case(4, 5, 3, 37, np.float64, seed=3)
+    got = run_lstm(a, threads)
+    out, h_n, c_n, cache = ref.lstm_forward(a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"],
+                                            a["bias"])
+    grads = ref.lstm_backward(a["w_ih"], a["w_hh"], cache, a["dout"], a["dh_n"], a["dc_n"])
+    want = dict(zip(("out", "h_n", "c_n", "dx", "dh0", "dc0", "dw_ih", "dw_hh", "dbias"),
+                    (out, h_n, c_n) + grads))
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-11, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_rnn_matches_reference(threads):
+    a = rnn_case(4, 5, 3, 37, np.float64, seed=3)
+    got = run_rnn(a, threads)
+    out, h_n, cache = ref.rnn_forward(a["x"], a["h0"], a["w_ih"], a["w_hh"], a["bias"])
+    grads = ref.rnn_backward(a["w_ih"], a["w_hh"], cache, a["dout"], a["dh_n"])
+    want = dict(zip(("out", "h_n", "dx", "dh0", "dw_ih", "dw_hh", "dbias"), (out, h_n) + grads))
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-11, atol=1e-12, err_msg=name)
+
+
+def test_more_threads_than_units():
+    a = lstm_case(3, 2, 2, 2, np.float64)
+    assert_same_bits([run_lstm(a, 1), run_lstm(a, 3)])
+
+
+# ------------------------------------------------------------------ the tile product
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B,K,R", [(1, 1, 1), (3, 5, 17), (4, 8, 64), (9, 33, 130)])
+def test_packed_product_matches_numpy_and_writes_only_its_part(B, K, R, dtype):
+    rng = np.random.default_rng(B * K * R)
+    a = rng.standard_normal((B, K)).astype(dtype)
+    w = rng.standard_normal((R, K)).astype(dtype)
+    packed = np.full((K, _tile.padded_columns(R, a.itemsize)), np.nan, dtype)
+    _tile.pack_transposed_rows(w, np.arange(R), packed)
+    assert packed.shape[1] % _tile.tile_columns(a.itemsize) == 0
+    assert (packed[:, R:] == 0).all()
+    wide = np.full((B + 1, R + 5), np.nan, dtype)  # a strided view of the first B rows
+    _tile.packed_product(a, packed, wide[:B, :R])
+    np.testing.assert_allclose(wide[:B, :R], a @ w.T, rtol=1e-5 if dtype == np.float32 else 1e-13,
+                               atol=1e-5 if dtype == np.float32 else 1e-13)
+    assert np.isnan(wide[B:]).all() and np.isnan(wide[:, R:]).all()
+
+
+def test_packed_product_sums_in_order_wherever_a_column_sits():
+    # the same column computed inside a big tile, at a tile edge, or alone: the same bits
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((5, 300)).astype(np.float32)
+    w = rng.standard_normal((200, 300)).astype(np.float32)
+    full = np.empty((5, 200), np.float32)
+    packed = np.empty((300, _tile.padded_columns(200, 4)), np.float32)
+    _tile.pack_transposed_rows(w, np.arange(200), packed)
+    _tile.packed_product(a, packed, full)
+    for lo, hi in ((0, 1), (7, 77), (150, 200)):
+        part = np.empty((5, hi - lo), np.float32)
+        packed = np.empty((300, _tile.padded_columns(hi - lo, 4)), np.float32)
+        _tile.pack_transposed_rows(w, np.arange(lo, hi), packed)
+        _tile.packed_product(a, packed, part)
+        np.testing.assert_array_equal(part, full[:, lo:hi])
+
+
+# ------------------------------------------------------------------ how many threads
+def test_kernel_threads_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("NUMBARNN_THREADS", "3")
+    assert _parts.kernel_threads(64, 1024, 256) == 3
+    assert _parts.kernel_threads(64, 8, 2) == 2  # never more threads than units
+    monkeypatch.setenv("NUMBARNN_THREADS", "two")
+    with pytest.raises(ValueError, match="NUMBARNN_THREADS: got 'two', expected a positive"):
+        _parts.kernel_threads(64, 1024, 256)
+
+
+def test_kernel_threads_by_size_and_thread(monkeypatch):
+    monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
+    assert _parts.kernel_threads(64, 1024, 256) == 2
+    assert _parts.kernel_threads(1, 4, 1) == 1  # too small a step to share
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 1)
+    assert _parts.kernel_threads(64, 1024, 256) == 1
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(_parts.kernel_threads(64, 1024, 256)))
+    worker.start()
+    worker.join()
+    assert seen == [1]  # a worker thread: its caller already runs work side by side
