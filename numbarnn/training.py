@@ -21,6 +21,7 @@ import numpy as np
 from . import __version__
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, write_json
 from .devices import DEVICES
+from .kernels._parts import single_threaded_blas
 from .losses import cross_entropy, softmax_cross_entropy
 from .model import CharRNN
 from .optim import SCHEDULES, clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
@@ -65,19 +66,6 @@ def _check_config(config):
     if config["lr_schedule"] not in SCHEDULES:
         raise ValueError(f"lr_schedule: got {config['lr_schedule']!r}, expected one of "
                          f"{', '.join(SCHEDULES)}")
-
-
-_blas_controller = []
-
-
-def _single_threaded_blas():
-    """A context in which the BLAS libraries (NumPy's, and SciPy's that numba calls)
-    run on the calling thread only."""
-    if not _blas_controller:
-        import scipy.linalg.cython_blas  # noqa: F401  (loaded, so that it is found)
-        from threadpoolctl import ThreadpoolController
-        _blas_controller.append(ThreadpoolController())
-    return _blas_controller[0].limit(limits=1)
 
 
 class TextTrainer:
@@ -151,7 +139,7 @@ class TextTrainer:
         bounds = np.linspace(0, streams, len(self.replicas) + 1).round().astype(int)
         parts = [(m, slice(a, b)) for m, a, b in zip(self.replicas, bounds[:-1], bounds[1:])
                  if b > a]
-        with _single_threaded_blas():
+        with single_threaded_blas():
             if len(parts) == 1:
                 return [work(*parts[0])]
             if self._pool is None:

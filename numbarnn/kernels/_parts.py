@@ -17,14 +17,15 @@ step's arithmetic), and an unsigned index needs no wraparound test, which would
 stop LLVM from vectorising the loop.
 
 ``run_parts`` runs the parts of one call on a shared thread pool (the kernels
-release the GIL); ``kernel_threads`` chooses how many.
+release the GIL), with BLAS on one thread; ``kernel_threads`` chooses how many.
 """
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit, types, uint64
 from numba.extending import overload
 
 from ._gemm import is_tokens
@@ -80,6 +81,54 @@ def copy_block(src, at, dst):
     at = uint64(at)
     for q in range(uint64(d.size)):
         d[q] = src[at + q]
+
+
+# Packed weights a part may keep per step (its share of [W_ih; W_hh]) when its
+# inputs are multiplied inside the step: half of this machine class's 2 MiB L2.
+FUSE_BYTES = 1 << 20
+
+
+def fused_inputs(x, H, R_pad):
+    """D if each step multiplies [x_t, h_{t-1}] by the packed [W_ih; W_hh] at once,
+    else 0 (inputs projected ``K`` steps at a time); compiled use only."""
+    raise NotImplementedError
+
+
+@overload(fused_inputs, jit_options=JIT_OPTIONS)
+def _fused_inputs(x, H, R_pad):
+    if is_tokens(x):  # a lookup is cheaper than a product with a one-hot row
+        return lambda x, H, R_pad: 0
+
+    def by_size(x, H, R_pad):
+        D = x.shape[2]
+        return D if (D + H) * R_pad * x.itemsize <= FUSE_BYTES else 0
+    return by_size
+
+
+def step_inputs(x_flat, D, t, h, h_at, a):
+    """``a[b] = [x[t, b], h_{t-1}[b]]`` for an ``a`` of D + H columns (D = 0: h_{t-1}
+    alone); ``x_flat`` is x flat, ``h`` flat with h_{t-1}'s (B, H) block at ``h_at``.
+    Compiled use only."""
+    raise NotImplementedError
+
+
+@overload(step_inputs, jit_options=JIT_OPTIONS)
+def _step_inputs(x_flat, D, t, h, h_at, a):
+    if isinstance(x_flat.dtype, types.Integer):  # token ids are never fused
+        return lambda x_flat, D, t, h, h_at, a: copy_block(h, h_at, a)
+
+    def rows_of_x_and_h(x_flat, D, t, h, h_at, a):
+        B, W = a.shape
+        H = W - D
+        dst = flat(a)
+        for b in range(B):
+            row, xs, hs = uint64(b * W), uint64((t * B + b) * D), uint64(h_at + b * H)
+            for j in range(uint64(D)):
+                dst[row + j] = x_flat[xs + j]
+            row += uint64(D)
+            for j in range(uint64(H)):
+                dst[row + j] = h[hs + j]
+    return rows_of_x_and_h
 
 
 def project_part(x, t0, n, w_in, xp):
@@ -145,20 +194,51 @@ def kernel_threads(B, GH, H):
     return threads
 
 
+_blas = []
+
+
+@contextmanager
+def single_threaded_blas():
+    """A context in which the BLAS libraries (NumPy's, and SciPy's that numba calls)
+    run on the calling thread only, as they were afterwards.
+
+    Inside the kernels every BLAS call is one block of one part; a BLAS pool
+    woken by them would spin on the cores the parts share (measured: a forward
+    right after a two-thread GEMM ran 3 to 60 times slower).
+    """
+    if not _blas:
+        import scipy.linalg.cython_blas  # noqa: F401  (loaded, so that it is found)
+        from threadpoolctl import ThreadpoolController
+        _blas.append([lib for lib in ThreadpoolController().lib_controllers
+                      if lib.user_api == "blas"])
+    libs = _blas[0]
+    before = [lib.get_num_threads() for lib in libs]
+    for lib, n in zip(libs, before):
+        if n != 1:
+            lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before):
+            if n != 1:
+                lib.set_num_threads(n)
+
+
 def run_parts(function, parts, *args):
     """``function(part, parts, counters, *args)`` in ``parts`` threads at once (part 0
-    in this one); each call gets fresh barrier counters."""
+    in this one), with fresh barrier counters and single-threaded BLAS."""
     counters = np.zeros(parts * COUNTER_STRIDE, np.int64)
-    if parts == 1:
-        function(0, 1, counters, *args)
-        return
-    with _pool_lock:
-        if not _pool or _pool[0]._max_workers < parts - 1:
-            _pool[:] = [ThreadPoolExecutor(parts - 1, "numbarnn-kernel")]
-        pool = _pool[0]
-    others = [pool.submit(function, p, parts, counters, *args) for p in range(1, parts)]
-    try:
-        function(0, parts, counters, *args)
-    finally:
-        for other in others:
-            other.result()
+    with single_threaded_blas():
+        if parts == 1:
+            function(0, 1, counters, *args)
+            return
+        with _pool_lock:
+            if not _pool or _pool[0]._max_workers < parts - 1:
+                _pool[:] = [ThreadPoolExecutor(parts - 1, "numbarnn-kernel")]
+            pool = _pool[0]
+        others = [pool.submit(function, p, parts, counters, *args) for p in range(1, parts)]
+        try:
+            function(0, parts, counters, *args)
+        finally:
+            for other in others:
+                other.result()

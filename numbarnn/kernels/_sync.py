@@ -6,6 +6,7 @@ load and store with acquire/release ordering, which is all a barrier between
 two or more threads needs (on x86 they compile to ordinary moves, but the
 compiler may no longer cache or reorder them).
 """
+from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -43,17 +44,40 @@ def store_release(typingctx, arr, index, value):
     return types.void(arr, index, arr.dtype), codegen
 
 
+@intrinsic
+def yield_core(typingctx):
+    """``sched_yield()``: let another runnable thread have this core (libc's, by name,
+    so that the compiled code stays cacheable)."""
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
+                                            "sched_yield")
+        builder.call(fn, [])
+        return context.get_dummy_value()
+    return types.void(), codegen
+
+
+# Spins before a waiting thread starts to yield its core: about 10 microseconds,
+# well above a step's imbalance, well below a scheduler time slice.
+SPINS_BEFORE_YIELD = 1 << 12
+
+
 @njit(**JIT_OPTIONS)
 def barrier(counters, part, parts, seq):
     """Wait until every one of ``parts`` threads has reached barrier number ``seq``.
 
     ``counters`` is an int64 array of ``parts * COUNTER_STRIDE`` zeros, shared by
     the threads; each thread calls with its own ``part`` and the same increasing
-    ``seq`` (1, 2, 3, ...).  One thread: returns at once.
+    ``seq`` (1, 2, 3, ...).  One thread: returns at once.  A thread that has waited
+    ``SPINS_BEFORE_YIELD`` spins yields its core at every further spin.
     """
     if parts == 1:
         return
     store_release(counters, part * COUNTER_STRIDE, seq)
     for other in range(parts):
+        spins = 0
         while load_acquire(counters, other * COUNTER_STRIDE) < seq:
-            pass
+            # a partner that waits for a core (another process, a BLAS or OpenMP pool
+            # spinning on it) gets one soon, instead of after this thread's time slice
+            spins += 1
+            if spins > SPINS_BEFORE_YIELD:
+                yield_core()

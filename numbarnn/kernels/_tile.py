@@ -29,7 +29,7 @@ stores only those) and any row stride; rows of ``a`` past B are never read.
 """
 import llvmlite.binding as llvm
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, types, uint64
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -152,18 +152,31 @@ def padded_columns(R, itemsize):
 
 @njit(**JIT_OPTIONS)
 def pack_transposed_rows(w, rows, out):
-    """``out[:, :len(rows)] = w[rows].T`` and zeros in the padding columns."""
-    out[:] = 0
-    for q in range(rows.size):
-        row = w[rows[q]]
-        for k in range(row.size):
-            out[k, q] = row[k]
+    """``out[:, :len(rows)] = w[rows].T`` and zeros in the padding columns.
+
+    Contiguous writes, gathered reads; flat unsigned indices, since the
+    threads of a time loop pack from one shared weight at once (see ``_parts``).
+    """
+    K, R, R_pad = w.shape[1], rows.size, out.shape[1]
+    assert out.shape[0] == K and R_pad >= R
+    src, dst = w.reshape(w.size), out.reshape(out.size)
+    for k in range(K):
+        at = uint64(k * R_pad)
+        for q in range(R):
+            dst[at + uint64(q)] = src[uint64(rows[q] * K + k)]
+        for q in range(R, R_pad):
+            dst[at + uint64(q)] = 0
 
 
 @njit(**JIT_OPTIONS)
 def pack_columns(w, u0, u1, out):
     """``out[:, :u1-u0] = w[:, u0:u1]`` and zeros in the padding columns."""
-    out[:] = 0
+    C, n, R_pad = w.shape[1], u1 - u0, out.shape[1]
+    src, dst = w.reshape(w.size), out.reshape(out.size)
     for k in range(w.shape[0]):
-        out[k, :u1 - u0] = w[k, u0:u1]
+        at, frm = uint64(k * R_pad), uint64(k * C + u0)
+        for q in range(uint64(n)):
+            dst[at + q] = src[frm + q]
+        for q in range(n, R_pad):
+            dst[at + uint64(q)] = 0
 

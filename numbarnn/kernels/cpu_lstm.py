@@ -18,8 +18,8 @@ barrier: one per step.  (How the parts touch the arrays they share: ``_parts``.)
 its units into their pre-activation gradients, written over the stored gates
 (which are not needed again); after the step's barrier it computes its units'
 ``dh_{t-1} = da_t W_hh[:, own]``.  The input and weight gradients are large
-GEMMs after the loop (``_gemm.input_and_weight_grads``), where BLAS is at its
-best.  Each element-wise loop writes one run of one array, which keeps it
+GEMMs after the loop, in blocks that the parts share out
+(``_gemm.input_and_weight_grads_part``), where BLAS is at its best.  Each element-wise loop writes one run of one array, which keeps it
 vectorisable.  Any number of parts gives bit-identical results.
 
 ``lstm_forward`` and ``lstm_backward`` are the one-thread kernels (callable from
@@ -32,42 +32,71 @@ callers (``numbarnn.layers``) allocate and check them.
 import numpy as np
 from numba import njit, uint64
 
-from ._gemm import input_and_weight_grads
+from ._gemm import input_and_weight_grads_part
 from ._jit import JIT_OPTIONS, sigmoid, tanh
-from ._parts import (copy_block, flat, gate_rows, own_projection, project_part, run_parts,
-                     unit_range)
+from ._parts import (copy_block, flat, fused_inputs, gate_rows, own_projection, project_part,
+                     run_parts, step_inputs, unit_range)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import pack_columns, pack_transposed_rows, packed_product, padded_columns
 
 
 @njit(**JIT_OPTIONS)
-def _lstm_cell(xa, xa_at, ha, bias, c_prev, cp_at, gates, g_at, c, c_at, h, h_at, B, H):
-    """One step for a batch and this part's n units, over flat arrays.
+def _activate(act, xp, xp_at, bias, B):
+    """``act = sigmoid(act + xp[xp_at:] + bias)`` row by row over the part's packed
+    (B, 4n) pre-activations (``xp_at < 0``: the inputs are already in ``act``).
 
-    ``xa[xa_at:]`` and ``ha``, both (B, 4n), and ``bias`` (4n,) are the part's
-    packed rows of the input projection, the recurrent product and the bias.
+    The g rows of the packed weights and bias are doubled, so that one sigmoid
+    serves all four gates: tanh(a) = 2 sigmoid(2a) - 1 (doubling is exact).
+    """
+    R = bias.size
+    for b in range(B):
+        r = uint64(b * R)
+        if xp_at < 0:
+            for q in range(uint64(R)):
+                act[r + q] = sigmoid(act[r + q] + bias[q])
+        else:
+            x = uint64(xp_at + b * R)
+            for q in range(uint64(R)):
+                act[r + q] = sigmoid(act[r + q] + xp[x + q] + bias[q])
+
+
+@njit(**JIT_OPTIONS)
+def _lstm_state(act, n, c_prev, cp_at, c, c_at, h, h_at, gates, g_at, keep_gates, B, H):
+    """c and h of this part's n units from the activated packed rows ``act`` (B, 4n);
+    with ``keep_gates`` the gates [i, f, g, o] go to their (B, 4H) rows too.
+
     ``c_prev``, ``c``, ``h`` hold (B, H) blocks and ``gates`` a (B, 4H) block
     starting at the matching ``*_at`` offset, which includes the part's first
-    unit u0: the part reads and writes its n units of each row.
+    unit u0: each row's n units of the part are read or written.
     """
-    n = bias.size // 4
+    one, two = act.dtype.type(1), act.dtype.type(2)
     for b in range(B):
-        for k in range(4):
-            xk, hk, bk = uint64(xa_at + (4 * b + k) * n), uint64((4 * b + k) * n), uint64(k * n)
-            gk = uint64(g_at + (4 * b + k) * H)
-            if k == 2:
-                for j in range(uint64(n)):
-                    gates[gk + j] = tanh(xa[xk + j] + ha[hk + j] + bias[bk + j])
-            else:
-                for j in range(uint64(n)):
-                    gates[gk + j] = sigmoid(xa[xk + j] + ha[hk + j] + bias[bk + j])
-        i, f = uint64(g_at + 4 * b * H), uint64(g_at + (4 * b + 1) * H)
-        g, o = uint64(g_at + (4 * b + 2) * H), uint64(g_at + (4 * b + 3) * H)
+        i, f, g, o = uint64(4 * b * n), uint64((4 * b + 1) * n), uint64((4 * b + 2) * n), \
+            uint64((4 * b + 3) * n)
         cp, cb, hb = uint64(cp_at + b * H), uint64(c_at + b * H), uint64(h_at + b * H)
         for j in range(uint64(n)):
-            c[cb + j] = gates[f + j] * c_prev[cp + j] + gates[i + j] * gates[g + j]
+            c[cb + j] = act[f + j] * c_prev[cp + j] + act[i + j] * (two * act[g + j] - one)
         for j in range(uint64(n)):
-            h[hb + j] = gates[o + j] * tanh(c[cb + j])
+            h[hb + j] = act[o + j] * tanh(c[cb + j])
+        if keep_gates:
+            gi, gf = uint64(g_at + 4 * b * H), uint64(g_at + (4 * b + 1) * H)
+            gg, go = uint64(g_at + (4 * b + 2) * H), uint64(g_at + (4 * b + 3) * H)
+            for j in range(uint64(n)):
+                gates[gi + j] = act[i + j]
+            for j in range(uint64(n)):
+                gates[gf + j] = act[f + j]
+            for j in range(uint64(n)):
+                gates[gg + j] = two * act[g + j] - one
+            for j in range(uint64(n)):
+                gates[go + j] = act[o + j]
+
+
+@njit(**JIT_OPTIONS)
+def _double_g(w, n):
+    """Double the g block (columns 2n:3n) of packed weights or a packed bias row."""
+    for k in range(w.shape[0]):
+        for q in range(2 * n, 3 * n):
+            w[k, q] *= 2
 
 
 @njit(**JIT_OPTIONS)
@@ -80,34 +109,40 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
+    n = u1 - u0
     rows = gate_rows(4, H, u0, u1)
-    R_pad = padded_columns(rows.size, h0.itemsize)
-    w_in = np.empty((w_ih.shape[1], R_pad), h0.dtype)
-    w_rec = np.empty((H, R_pad), h0.dtype)
-    pack_transposed_rows(w_ih, rows, w_in)
-    pack_transposed_rows(w_hh, rows, w_rec)
-    own_bias = bias[rows]
+    R_pad = padded_columns(4 * n, h0.itemsize)
+    D = fused_inputs(x, H, R_pad)  # > 0: each step multiplies [x_t, h_{t-1}] at once
+    w_step = np.empty((D + H, R_pad), h0.dtype)
+    pack_transposed_rows(w_hh, rows, w_step[D:])
+    w_in = np.empty((0 if D else w_ih.shape[1], R_pad), h0.dtype)
+    pack_transposed_rows(w_ih, rows, w_step[:D] if D else w_in)
+    own_bias = bias[rows].reshape(1, 4 * n)
+    for w in (w_step, w_in, own_bias):
+        _double_g(w, n)
+    own_bias = own_bias.reshape(4 * n)
     xp = own_projection(xproj, 4, u0, u1)
-    hp = np.empty((B, rows.size), h0.dtype)
-    h_prev = np.empty((B, H), h0.dtype)
-    xp_f, hp_f, out_f, gates_f, cells_f = flat(xp), flat(hp), flat(out), flat(gates), flat(cells)
+    act = np.empty((B, 4 * n), h0.dtype)
+    inputs = np.empty((B, D + H), h0.dtype)
+    x_f, xp_f, act_f, out_f, gates_f, cells_f = flat(x), flat(xp), flat(act), flat(out), \
+        flat(gates), flat(cells)
     h0_f, c0_f = flat(h0), flat(c0)
     seq = 0
     for t0 in range(0, T, K):
-        n = min(K, T - t0)
-        project_part(x, t0, n, w_in, xp)
-        for t in range(t0, t0 + n):
+        steps = min(K, T - t0)
+        if D == 0:
+            project_part(x, t0, steps, w_in, xp)
+        for t in range(t0, t0 + steps):
             # one streaming copy of h_{t-1}, most of which the other parts wrote: the
             # product's scattered reads of it would each wait for a line from another core
-            if t == 0:
-                copy_block(h0_f, 0, h_prev)
-            else:
-                copy_block(out_f, (t - 1) * B * H, h_prev)
-            packed_product(h_prev, w_rec, hp)
+            h_src, h_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
+            step_inputs(x_f, D, t, h_src, h_at, inputs)
+            packed_product(inputs, w_step, act)
+            _activate(act_f, xp_f, -1 if D else (t - t0) * B * 4 * n, own_bias, B)
             s = t if keep_all else 0
             c_src, cp_at = (c0_f, u0) if t == 0 else (cells_f, (s - 1 if keep_all else 0) * B * H + u0)
-            _lstm_cell(xp_f, (t - t0) * B * rows.size, hp_f, own_bias, c_src, cp_at, gates_f,
-                       s * B * 4 * H + u0, cells_f, s * B * H + u0, out_f, t * B * H + u0, B, H)
+            _lstm_state(act_f, n, c_src, cp_at, cells_f, s * B * H + u0, out_f, t * B * H + u0,
+                        gates_f, s * B * 4 * H + u0, keep_all or t == T - 1, B, H)
             seq += 1
             barrier(counters, part, parts, seq)  # h_t is complete: the next step reads it all
     last = T - 1 if keep_all else 0
@@ -195,10 +230,10 @@ def _lstm_cell_backward(dh, dc, c_prev, cp_at, gates, g_at, c, c_at, tmp, B, H):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_backward_part(part, parts, counters, x, h0, c0, w_hh, out, gates, cells, dout, dh_n,
-                       dc_n, dh0, dc0):
-    """Part ``part`` of ``parts`` of the time loop of ``lstm_backward``: fills the
-    pre-activation gradients (over ``gates``) and this part's units of dh0, dc0."""
+def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates, cells, dout,
+                       dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias):
+    """Part ``part`` of ``parts`` of ``lstm_backward`` (the arguments after ``counters``
+    are its own): its units of the time loop, then its blocks of the GEMMs."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
@@ -229,6 +264,8 @@ def lstm_backward_part(part, parts, counters, x, h0, c0, w_hh, out, gates, cells
         for j in range(n):
             dh0[b, u0 + j] = dh_next[b, j]
             dc0[b, u0 + j] = dc[b, j]
+    barrier(counters, part, parts, seq + 1)  # every gradient of every step is in gates
+    input_and_weight_grads_part(part, parts, x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)
 
 
 @njit(**JIT_OPTIONS)
@@ -255,15 +292,12 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
         Receive the gradients (overwritten, not accumulated).  ``dbias`` is the
         gradient of both ``bias_ih`` and ``bias_hh``.
     """
-    lstm_backward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, c0, w_hh, out, gates,
-                       cells, dout, dh_n, dc_n, dh0, dc0)
-    input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)
+    lstm_backward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, c0, w_ih, w_hh, out,
+                       gates, cells, dout, dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias)
 
 
 def lstm_backward_threads(threads, x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
                           dx, dh0, dc0, dw_ih, dw_hh, dbias):
-    """``lstm_backward`` with its time loop shared by ``threads`` threads; the GEMMs
-    after it use BLAS's own threads."""
-    run_parts(lstm_backward_part, threads, x, h0, c0, w_hh, out, gates, cells, dout, dh_n, dc_n,
-              dh0, dc0)
-    input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)
+    """``lstm_backward`` shared by ``threads`` threads (the same bits for any number)."""
+    run_parts(lstm_backward_part, threads, x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n,
+              dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias)

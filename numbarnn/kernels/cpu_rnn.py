@@ -16,10 +16,10 @@ Any number of threads gives bit-identical results.
 import numpy as np
 from numba import njit, uint64
 
-from ._gemm import input_and_weight_grads
+from ._gemm import input_and_weight_grads_part
 from ._jit import JIT_OPTIONS, tanh
-from ._parts import (copy_block, flat, gate_rows, own_projection, project_part, run_parts,
-                     unit_range)
+from ._parts import (copy_block, flat, fused_inputs, gate_rows, own_projection, project_part,
+                     run_parts, step_inputs, unit_range)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import pack_columns, pack_transposed_rows, packed_product, padded_columns
 
@@ -28,20 +28,24 @@ RELU = 1
 
 
 @njit(**JIT_OPTIONS)
-def _rnn_cell(xa, xa_at, ha, bias, nonlinearity, h, h_at, B, H):
+def _rnn_cell(ha, xp, xp_at, bias, nonlinearity, h, h_at, B, H):
     """One step for a batch and this part's n units, over flat arrays:
-    h = act(xa + ha + bias), with ``xa[xa_at:]``, ``ha`` (B, n) and ``bias`` (n,)
-    the part's own, and ``h`` a (B, H) block at ``h_at`` (which includes u0)."""
+    h = act(ha + xp[xp_at:] + bias), with ``ha``, ``xp`` (B, n) and ``bias`` (n,) the
+    part's own (``xp_at < 0``: the inputs are already in ``ha``), and ``h`` a (B, H)
+    block at ``h_at`` (which includes u0)."""
     n = bias.size
     zero = h.dtype.type(0)
     for b in range(B):
-        xb, hab, hb = uint64(xa_at + b * n), uint64(b * n), uint64(h_at + b * H)
+        r, hb, x = uint64(b * n), uint64(h_at + b * H), uint64(max(xp_at, 0) + b * n)
+        if xp_at >= 0:
+            for j in range(uint64(n)):
+                ha[r + j] += xp[x + j]
         if nonlinearity == RELU:
             for j in range(uint64(n)):
-                h[hb + j] = max(xa[xb + j] + ha[hab + j] + bias[j], zero)
+                h[hb + j] = max(ha[r + j] + bias[j], zero)
         else:
             for j in range(uint64(n)):
-                h[hb + j] = tanh(xa[xb + j] + ha[hab + j] + bias[j])
+                h[hb + j] = tanh(ha[r + j] + bias[j])
 
 
 @njit(**JIT_OPTIONS)
@@ -52,28 +56,29 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
     H = h0.shape[1]
     K = xproj.shape[0]
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
+    n = u1 - u0
     rows = gate_rows(1, H, u0, u1)
-    R_pad = padded_columns(rows.size, h0.itemsize)
-    w_in = np.empty((w_ih.shape[1], R_pad), h0.dtype)
-    w_rec = np.empty((H, R_pad), h0.dtype)
-    pack_transposed_rows(w_ih, rows, w_in)
-    pack_transposed_rows(w_hh, rows, w_rec)
+    R_pad = padded_columns(n, h0.itemsize)
+    D = fused_inputs(x, H, R_pad)  # > 0: each step multiplies [x_t, h_{t-1}] at once
+    w_step = np.empty((D + H, R_pad), h0.dtype)
+    pack_transposed_rows(w_hh, rows, w_step[D:])
+    w_in = np.empty((0 if D else w_ih.shape[1], R_pad), h0.dtype)
+    pack_transposed_rows(w_ih, rows, w_step[:D] if D else w_in)
     own_bias = bias[rows]
     xp = own_projection(xproj, 1, u0, u1)
-    hp = np.empty((B, rows.size), h0.dtype)
-    h_prev = np.empty((B, H), h0.dtype)
-    xp_f, hp_f, out_f, h0_f = flat(xp), flat(hp), flat(out), flat(h0)
+    ha = np.empty((B, n), h0.dtype)
+    inputs = np.empty((B, D + H), h0.dtype)
+    x_f, xp_f, ha_f, out_f, h0_f = flat(x), flat(xp), flat(ha), flat(out), flat(h0)
     seq = 0
     for t0 in range(0, T, K):
-        n = min(K, T - t0)
-        project_part(x, t0, n, w_in, xp)
-        for t in range(t0, t0 + n):
-            if t == 0:  # a streaming copy of h_{t-1}, as in cpu_lstm
-                copy_block(h0_f, 0, h_prev)
-            else:
-                copy_block(out_f, (t - 1) * B * H, h_prev)
-            packed_product(h_prev, w_rec, hp)
-            _rnn_cell(xp_f, (t - t0) * B * rows.size, hp_f, own_bias, nonlinearity, out_f,
+        steps = min(K, T - t0)
+        if D == 0:
+            project_part(x, t0, steps, w_in, xp)
+        for t in range(t0, t0 + steps):
+            h_src, h_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
+            step_inputs(x_f, D, t, h_src, h_at, inputs)  # a streaming copy, as in cpu_lstm
+            packed_product(inputs, w_step, ha)
+            _rnn_cell(ha_f, xp_f, -1 if D else (t - t0) * B * n, own_bias, nonlinearity, out_f,
                       t * B * H + u0, B, H)
             seq += 1
             barrier(counters, part, parts, seq)  # h_t is complete: the next step reads it all
@@ -134,10 +139,9 @@ def _rnn_cell_backward(dh, h, h_at, nonlinearity, da, B, H):
 
 
 @njit(**JIT_OPTIONS)
-def rnn_backward_part(part, parts, counters, x, h0, w_hh, nonlinearity, out, dout, dh_n, dh0,
-                      dgates):
-    """Part ``part`` of ``parts`` of the time loop of ``rnn_backward``: fills this
-    part's units of ``dgates`` and of dh0."""
+def rnn_backward_part(part, parts, counters, x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
+                      dx, dh0, dw_ih, dw_hh, dbias, dgates):
+    """Part ``part`` of ``parts`` of ``rnn_backward`` (see ``cpu_lstm.lstm_backward_part``)."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
@@ -163,6 +167,8 @@ def rnn_backward_part(part, parts, counters, x, h0, w_hh, nonlinearity, out, dou
     for b in range(B):
         for j in range(n):
             dh0[b, u0 + j] = dh_next[b, j]
+    barrier(counters, part, parts, seq + 1)  # every gradient of every step is in dgates
+    input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)
 
 
 @njit(**JIT_OPTIONS)
@@ -190,13 +196,12 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
     dgates : (T, B, H) array
         Work space: the pre-activation gradients of every step.
     """
-    rnn_backward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, w_hh, nonlinearity, out,
-                      dout, dh_n, dh0, dgates)
-    input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)
+    rnn_backward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, w_ih, w_hh, nonlinearity,
+                      out, dout, dh_n, dx, dh0, dw_ih, dw_hh, dbias, dgates)
 
 
 def rnn_backward_threads(threads, x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
                          dx, dh0, dw_ih, dw_hh, dbias, dgates):
-    """``rnn_backward`` with its time loop shared by ``threads`` threads."""
-    run_parts(rnn_backward_part, threads, x, h0, w_hh, nonlinearity, out, dout, dh_n, dh0, dgates)
-    input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)
+    """``rnn_backward`` shared by ``threads`` threads (the same bits for any number)."""
+    run_parts(rnn_backward_part, threads, x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n, dx,
+              dh0, dw_ih, dw_hh, dbias, dgates)
