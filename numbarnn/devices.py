@@ -4,6 +4,7 @@ A layer talks to its device through the few operations below, so the layer code
 is the same on both; the kernels it calls are the device's (``cpu_lstm`` or
 ``cuda_lstm``, ...), which share their argument order.
 """
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -89,7 +90,7 @@ def aligned_empty(shape, dtype, alignment=64):
     start mid-line would make two cores share the lines at the seams.
     """
     dtype = np.dtype(dtype)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     raw = np.empty(count * dtype.itemsize + alignment, np.uint8)
     skip = -raw.ctypes.data % alignment
     return raw[skip:skip + count * dtype.itemsize].view(dtype).reshape(shape)

@@ -226,12 +226,16 @@ def single_threaded_blas():
 
 def run_parts(function, parts, *args):
     """``function(part, parts, counters, *args)`` in ``parts`` threads at once (part 0
-    in this one), with fresh barrier counters and single-threaded BLAS."""
+    in this one), with fresh barrier counters; with two or more, BLAS single-threaded.
+
+    (One part leaves BLAS as it is: no barrier to disturb, and a small step's
+    BLAS blocks run on one thread anyway.)
+    """
     counters = np.zeros(parts * COUNTER_STRIDE, np.int64)
+    if parts == 1:
+        function(0, 1, counters, *args)
+        return
     with single_threaded_blas():
-        if parts == 1:
-            function(0, 1, counters, *args)
-            return
         with _pool_lock:
             if not _pool or _pool[0]._max_workers < parts - 1:
                 _pool[:] = [ThreadPoolExecutor(parts - 1, "numbarnn-kernel")]

@@ -23,6 +23,10 @@ thread's bits.  Here every element is one chain of fused multiply-adds over
 k = 0, 1, ..., K-1 from zero, whatever tile, thread or column it falls in:
 results are bit-identical for any number of threads.
 
+A product goes over k in chunks (``K_CHUNK``), so that the slice of ``w`` a
+tile reads stays in the L1 cache; the next chunk's sums go on from the stored
+partial sums, which changes nothing in the result.
+
 Shapes: ``w`` has R_pad >= R columns, a multiple of ``tile_columns(dtype)``
 (the padding is zeros); ``out`` has exactly the R columns wanted (the tile
 stores only those) and any row stride; rows of ``a`` past B are never read.
@@ -57,12 +61,25 @@ def _partial_store(builder, ptr, vector, count, lanes):
                           builder.gep(ptr, [ir.Constant(ir.IntType(64), lane)]))
 
 
-@intrinsic
-def product_tile(typingctx, a, w, out, b0, r0):
-    """``out[b0:b0+ROWS, r0:r0+tile_columns] = a[b0:b0+ROWS] @ w[:, r0:r0+tile_columns]``.
+def _partial_load(builder, ptr, count, vec):
+    """A vector of the first ``count`` (< lanes, runtime) elements at ``ptr``, zeros after."""
+    slot = cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * vec.count))
+    for lane in range(vec.count):
+        with builder.if_then(builder.icmp_signed(">", count, ir.Constant(count.type, lane))):
+            value = builder.load(builder.gep(ptr, [ir.Constant(ir.IntType(64), lane)]))
+            builder.store(builder.insert_element(builder.load(slot), value,
+                                                 ir.Constant(ir.IntType(32), lane)), slot)
+    return builder.load(slot)
 
-    Rows past ``a.shape[0]`` and columns past ``out.shape[1]`` are left alone.
-    ``a``, ``w``: C-contiguous; ``out``: rows contiguous (any row stride).
+
+@intrinsic
+def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
+    """``out[b0:b0+ROWS, r0:r0+tile_columns] (+)= a[b0:b0+ROWS, k0:k1] @ w[k0:k1, r0:r0+tile_columns]``.
+
+    With ``accumulate`` the sums go on from what ``out`` holds (the next chunk
+    of k), else they start from zero.  Rows past ``a.shape[0]`` and columns past
+    ``out.shape[1]`` are left alone.  ``a``, ``w``: C-contiguous; ``out``: rows
+    contiguous (any row stride).
     """
     lanes = VECTOR_BYTES * 8 // a.dtype.bitwidth
 
@@ -71,7 +88,7 @@ def product_tile(typingctx, a, w, out, b0, r0):
         A = context.make_array(a_ty)(context, builder, args[0])
         W = context.make_array(w_ty)(context, builder, args[1])
         O = context.make_array(out_ty)(context, builder, args[2])
-        b0, r0 = args[3], args[4]
+        b0, r0, k0, k1, accumulate = args[3:8]
         i64 = ir.IntType(64)
         B, K = cgutils.unpack_tuple(builder, A.shape, 2)
         R_pad = cgutils.unpack_tuple(builder, W.shape, 2)[1]
@@ -95,16 +112,28 @@ def product_tile(typingctx, a, w, out, b0, r0):
         w_cols = builder.gep(W.data, [r0])
         accs = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * lanes))
                  for _ in range(VECTORS)] for _ in range(ROWS)]
-        for row in accs:  # alloca_once_value stores in the entry block: reset per call
-            for acc in row:
-                builder.store(ir.Constant(vec, [0.0] * lanes), acc)
-        with cgutils.for_range(builder, K) as loop:
-            w_k = builder.gep(w_cols, [builder.mul(loop.index, R_pad)])
+        out_rows = [builder.gep(O.data, [builder.add(builder.mul(rows[i], out_stride), r0)])
+                    for i in range(ROWS)]
+        for i in range(ROWS):  # alloca_once_value stores in the entry block: set per call
+            for j in range(VECTORS):
+                builder.store(ir.Constant(vec, [0.0] * lanes), accs[i][j])
+                left = builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
+                ptr = builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)])
+                with builder.if_then(accumulate):
+                    full = builder.icmp_signed(">=", left, ir.Constant(i64, lanes))
+                    with builder.if_else(full) as (whole, part):
+                        with whole:
+                            builder.store(builder.load(builder.bitcast(ptr, vec.as_pointer()),
+                                                       align=4), accs[i][j])
+                        with part:
+                            builder.store(_partial_load(builder, ptr, left, vec), accs[i][j])
+        with cgutils.for_range_slice(builder, k0, k1, ir.Constant(i64, 1)) as (k, _):
+            w_k = builder.gep(w_cols, [builder.mul(k, R_pad)])
             w_vecs = [builder.load(builder.bitcast(builder.gep(w_k, [ir.Constant(i64, j * lanes)]),
                                                    vec.as_pointer()), align=4)
                       for j in range(VECTORS)]
             for i in range(ROWS):
-                x = builder.load(builder.gep(a_rows[i], [loop.index]))
+                x = builder.load(builder.gep(a_rows[i], [k]))
                 x = builder.shuffle_vector(builder.insert_element(
                     ir.Constant(vec, None), x, ir.Constant(ir.IntType(32), 0)),
                     ir.Constant(vec, None), zero_lanes)
@@ -113,10 +142,9 @@ def product_tile(typingctx, a, w, out, b0, r0):
                                   accs[i][j])
         for i in range(ROWS):
             with builder.if_then(row_valid[i]):
-                row = builder.gep(O.data, [builder.add(builder.mul(rows[i], out_stride), r0)])
                 for j in range(VECTORS):
                     left = builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
-                    ptr = builder.gep(row, [ir.Constant(i64, j * lanes)])
+                    ptr = builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)])
                     value = builder.load(accs[i][j])
                     full = builder.icmp_signed(">=", left, ir.Constant(i64, lanes))
                     with builder.if_else(full) as (whole, part):
@@ -126,21 +154,30 @@ def product_tile(typingctx, a, w, out, b0, r0):
                             _partial_store(builder, ptr, value, left, lanes)
         return context.get_dummy_value()
 
-    return types.void(a, w, out, b0, r0), codegen
+    return types.void(a, w, out, b0, r0, k0, k1, accumulate), codegen
+
+
+# Rows of ``w`` per pass: a tile's slice of them (32 KiB) stays in the L1 cache.
+K_CHUNK = 128
 
 
 @njit(**JIT_OPTIONS)
 def packed_product(a, w, out):
     """``out = a @ w[:, :R]`` for ``a`` (B, K), packed ``w`` (K, R_pad), ``out`` (B, R).
 
-    Column tiles outside, batch tiles inside: a tile's slice of ``w`` is read
-    once from memory and then from cache for every batch tile.
+    Chunks of ``K_CHUNK`` rows of ``w`` outside, then column tiles, then batch
+    tiles: a tile's slice of a chunk is read once from memory and then from the
+    L1 cache for every batch tile.  The chunks depend on K only, so each sum
+    still runs over k in the same order everywhere.
     """
     B, R = out.shape
+    K = a.shape[1]
     step = tile_columns(a.itemsize)
-    for r0 in range(0, R, step):
-        for b0 in range(0, B, ROWS):
-            product_tile(a, w, out, b0, r0)
+    for k0 in range(0, max(K, 1), K_CHUNK):
+        k1 = min(K, k0 + K_CHUNK)
+        for r0 in range(0, R, step):
+            for b0 in range(0, B, ROWS):
+                product_tile(a, w, out, b0, r0, k0, k1, k0 > 0)
 
 
 @njit(**JIT_OPTIONS)
