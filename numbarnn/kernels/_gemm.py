@@ -1,98 +1,37 @@
-"""The products after the backward time loop, shared by every cell: BLAS GEMMs in blocks.
+"""The products after the backward time loop, shared by every cell, on the ``_tile`` product.
 
 After the loop, ``dgates`` (T, B, G H) holds every step's pre-activation
-gradients ``da``, and the input and weight gradients are large products::
+gradients ``da``; with ``H_prev`` = [h0; h_1 .. h_{T-1}] (T B, H) the gradients
+are::
 
-    dx = da W_ih,   dW_ih = da^T x,   dW_hh = da^T [h0; h_1 .. h_{T-1}],   dbias = sum da
+    dx = da W_ih,   dW_ih = da^T x,   dW_hh = da^T H_prev,   dbias = sum_rows da
 
-They are computed in fixed blocks (``ROW_BLOCK`` rows of ``dx``,
-``GATE_BLOCK`` rows of the weight gradients), each one BLAS call on one thread
-(``blas_gemm``, which takes sub-matrices in place, transposed or not, so no
-block is copied); the parts of a threaded call share out the blocks.  A block's
-result does not depend on who computes it, so any number of threads gives the
-same bits, and no BLAS thread pool is woken to spin on the cores the time loop
-shares.
+Each part of a threaded call takes its own share: the rows of ``dx``, and the
+gate rows (columns of ``da``) of the weight gradients.  The weight gradients
+are sums over T B rows, taken in chunks of ``ROWS_PER_CHUNK``: a chunk of x (or
+H_prev) is transposed and the part's columns of the chunk of ``da`` packed
+into small private buffers, and the ``_tile`` product adds chunk after chunk
+(``dW^T += x_chunk^T da_chunk``).  Every element is then one chain of
+multiply-adds in a fixed order, whichever part computes it: any number of
+threads gives the same bits.  (BLAS is not used in the kernels: its results
+depend on how the work is split, and a BLAS thread pool woken between the time
+loops spins on the cores they share.)
 
 The input ``x`` of a layer is either a float (T, B, D) sequence or a (T, B)
 integer array of token ids, which stands for the one-hot sequence of width
 D = ``w_ih.shape[1]``.  For tokens, the weight gradient of ``W_ih`` is a
 scatter-add (and the input projection a row lookup, ``_parts.project_part``):
-no products with a matrix that is almost all zeros.  ``input_weight_grad``
-picks the form at compile time from the type of ``x``.
+no products with a matrix that is almost all zeros.
 """
 import numpy as np
-from llvmlite import ir
 from numba import njit, types, uint64
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
-from numba.np.linalg import ensure_blas
+from numba.extending import overload
 
 from ._jit import JIT_OPTIONS
+from ._tile import pack_columns, packed_product, padded_columns
+from ._views import as_matrix, flat
 
-ensure_blas()  # numba's BLAS entry point calls SciPy's
-
-ROW_BLOCK = 1024  # rows of dx per block
-GATE_BLOCK = 128  # rows of dW_ih, dW_hh per block
-
-
-@intrinsic
-def blas_gemm(typingctx, a, transpose_a, b, transpose_b, c, accumulate):
-    """``c = op(a) @ op(b)`` (``+ c`` with ``accumulate``), op = transpose or not.
-
-    Any 2-D arrays or views whose rows are contiguous (a column slice of a C
-    array is fine: its row stride is BLAS's leading dimension).  Calls numba's
-    own BLAS entry point, the one ``np.dot`` uses, with the sub-matrices in place.
-    """
-    def codegen(context, builder, signature, args):
-        a_ty, _, b_ty, _, c_ty, _ = signature.args
-        arrays = [context.make_array(ty)(context, builder, arg)
-                  for ty, arg in ((a_ty, args[0]), (b_ty, args[2]), (c_ty, args[4]))]
-        intp = context.get_value_type(types.intp)
-        char = ir.IntType(8)
-        itemsize = ir.Constant(intp, context.get_abi_sizeof(context.get_data_type(c_ty.dtype)))
-
-        def leading(arr):  # elements between rows, at least one row's length (BLAS checks)
-            rows, cols = cgutils.unpack_tuple(builder, arr.shape, 2)
-            stride = builder.sdiv(cgutils.unpack_tuple(builder, arr.strides, 2)[0], itemsize)
-            wide = builder.icmp_signed(">", stride, cols)
-            ld = builder.select(wide, stride, cols)
-            one = ir.Constant(intp, 1)
-            return builder.select(builder.icmp_signed(">", ld, one), ld, one)
-
-        A, Bm, C = arrays
-        m, n = cgutils.unpack_tuple(builder, C.shape, 2)
-        a_rows, a_cols = cgutils.unpack_tuple(builder, A.shape, 2)
-        k = builder.select(args[1], a_rows, a_cols)
-
-        def flag(transposed):
-            return builder.select(transposed, ir.Constant(char, ord("t")), ir.Constant(char, ord("n")))
-
-        dtype = c_ty.dtype
-        alpha = cgutils.alloca_once_value(builder, context.get_constant(dtype, 1.0))
-        beta = cgutils.alloca_once_value(builder, builder.select(
-            args[5], context.get_constant(dtype, 1.0), context.get_constant(dtype, 0.0)))
-        voidp = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.IntType(32), [char, char, char, intp, intp, intp, voidp, voidp,
-                                                intp, voidp, intp, voidp, voidp, intp])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
-        kind = ir.Constant(char, ord("s" if dtype == types.float32 else "d"))
-        # BLAS is column-major: the row-major c = op(a) op(b) is c^T = op(b)^T op(a)^T
-        nonempty = builder.and_(builder.icmp_signed(">", m, ir.Constant(intp, 0)),
-                                builder.icmp_signed(">", n, ir.Constant(intp, 0)))
-        with builder.if_then(nonempty):
-            builder.call(fn, [kind, flag(args[3]), flag(args[1]), n, m, k,
-                              builder.bitcast(alpha, voidp), builder.bitcast(Bm.data, voidp),
-                              leading(Bm), builder.bitcast(A.data, voidp), leading(A),
-                              builder.bitcast(beta, voidp), builder.bitcast(C.data, voidp),
-                              leading(C)])
-        return context.get_dummy_value()
-
-    return types.void(a, transpose_a, b, transpose_b, c, accumulate), codegen
-
-
-def input_weight_grad(x, da, c0, c1, dw_ih):
-    """``dw_ih[c0:c1] = da[:, c0:c1]^T x`` with ``da`` (T B, G H); compiled use only."""
-    raise NotImplementedError
+ROWS_PER_CHUNK = 256
 
 
 def is_tokens(x):
@@ -100,54 +39,102 @@ def is_tokens(x):
     return isinstance(x, types.Array) and x.ndim == 2 and isinstance(x.dtype, types.Integer)
 
 
+@njit(**JIT_OPTIONS)
+def _transpose_rows(src, r0, r1, width, out):
+    """``out[:, :r1-r0] = src[r0:r1].T`` for ``src`` flat with rows of ``width``."""
+    for r in range(r0, r1):
+        at = uint64(r * width)
+        for k in range(width):
+            out[k, r - r0] = src[at + uint64(k)]
+
+
+def input_weight_grad(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
+    """``dWT_ih += x[r0:r1]^T da_chunk`` (tokens: a scatter-add); compiled use only."""
+    raise NotImplementedError
+
+
 @overload(input_weight_grad, jit_options=JIT_OPTIONS)
-def _input_weight_grad(x, da, c0, c1, dw_ih):
+def _input_weight_grad(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
     if is_tokens(x):
-        def scatter(x, da, c0, c1, dw_ih):
-            D, m = dw_ih.shape[1], c1 - c0
-            rows = np.zeros(D * m, dtype=da.dtype)  # one contiguous row per token
-            tokens, grads = x.reshape(x.size), da.reshape(da.size)
-            for r in range(tokens.size):
-                dst, src = uint64(tokens[r] * m), uint64(r * da.shape[1] + c0)
-                for q in range(uint64(m)):
-                    rows[dst + q] += grads[src + q]
-            dw_ih[c0:c1] = rows.reshape(D, m).T
+        def scatter(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
+            if first:
+                dWT_ih[:] = 0
+            n = dWT_ih.shape[1]
+            out, grads, R_pad = flat(dWT_ih), flat(da_chunk), da_chunk.shape[1]
+            for r in range(r0, r1):
+                dst, src = uint64(x_flat[r] * n), uint64((r - r0) * R_pad)
+                for q in range(uint64(n)):
+                    out[dst + q] += grads[src + q]
         return scatter
 
-    def product(x, da, c0, c1, dw_ih):
-        T, B, D = x.shape
-        blas_gemm(da[:, c0:c1], True, x.reshape(T * B, D), False, dw_ih[c0:c1], False)
+    def product(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
+        D = xT.shape[0]
+        _transpose_rows(x_flat, r0, r1, D, xT)
+        packed_product(xT[:, :r1 - r0], da_chunk[:r1 - r0], dWT_ih, not first)
     return product
 
 
 @njit(**JIT_OPTIONS)
 def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias):
     """After the time loop: dx, dW_ih, dW_hh and the bias gradient (overwritten), or
-    part ``part`` of ``parts`` of them: every ``parts``-th block.
+    part ``part`` of ``parts`` of them (its rows of dx, its gate rows of the rest).
 
     Shared by every cell: ``dgates`` is (T, B, G H).  A ``dx`` of shape (0, B, D)
-    skips the input gradient (token inputs have none).
+    skips the input gradient (token inputs have none).  The parts read only
+    what every part has finished writing, and each writes its own rows.
     """
     T, B = x.shape[0], x.shape[1]
     H = out.shape[2]
     GH = dgates.shape[2]
-    da = dgates.reshape(T * B, GH)
+    D = w_ih.shape[1]
+    TB = T * B
+    da = as_matrix(dgates, TB, GH)
+    dt = dgates.dtype
     if dx.shape[0] == T:  # an empty dx: the caller needs no input gradient
-        dx_rows = dx.reshape(T * B, dx.shape[2])
-        for r0 in range((part * ROW_BLOCK), T * B, parts * ROW_BLOCK):
-            r1 = min(T * B, r0 + ROW_BLOCK)
-            blas_gemm(da[r0:r1], False, w_ih, False, dx_rows[r0:r1], False)
-    h_rest = out[:T - 1].reshape((T - 1) * B, H)  # h_{t-1} for t >= 1; the first is h0
-    for c0 in range(part * GATE_BLOCK, GH, parts * GATE_BLOCK):
-        c1 = min(GH, c0 + GATE_BLOCK)
-        input_weight_grad(x, da, c0, c1, dw_ih)
-        blas_gemm(da[:B, c0:c1], True, h0, False, dw_hh[c0:c1], False)
-        if T > 1:
-            blas_gemm(da[B:, c0:c1], True, h_rest, False, dw_hh[c0:c1], True)
-        sums = np.zeros(c1 - c0, dgates.dtype)
-        grads = dgates.reshape(dgates.size)  # (flat, unsigned: see _parts)
-        for r in range(T * B):
-            src = uint64(r * GH + c0)
-            for q in range(uint64(c1 - c0)):
-                sums[q] += grads[src + q]
-        dbias[c0:c1] = sums
+        r0, r1 = part * TB // parts, (part + 1) * TB // parts
+        w = np.empty((GH, padded_columns(D, dx.itemsize)), dt)
+        pack_columns(w_ih, 0, D, w)
+        packed_product(da[r0:r1], w, as_matrix(dx, TB, D)[r0:r1])
+    line = 64 // dgates.itemsize  # gate rows in whole cache lines, as the units in _parts
+    lines = (GH + line - 1) // line
+    c0, c1 = min(GH, part * lines // parts * line), min(GH, (part + 1) * lines // parts * line)
+    n = c1 - c0
+    if n == 0:
+        return
+    chunk = np.empty((ROWS_PER_CHUNK, padded_columns(n, dgates.itemsize)), dt)
+    hT = np.empty((H, ROWS_PER_CHUNK), dt)
+    xT = np.empty((0 if is_token_array(x) else D, ROWS_PER_CHUNK), dt)
+    dWT_ih, dWT_hh = np.empty((D, n), dt), np.empty((H, n), dt)
+    sums = np.zeros(n, dt)
+    x_flat, h0_flat, out_flat = flat(x), flat(h0), flat(out)
+    for r0 in range(0, TB, ROWS_PER_CHUNK):
+        r1 = min(TB, r0 + ROWS_PER_CHUNK)
+        pack_columns(da[r0:r1], c0, c1, chunk[:r1 - r0])
+        for r in range(r1 - r0):
+            for q in range(n):
+                sums[q] += chunk[r, q]
+        input_weight_grad(x, x_flat, chunk, r0, r1, xT, dWT_ih, r0 == 0)
+        # H_prev rows: h0 for the first step's B rows, then out's
+        if r0 < B:
+            _transpose_rows(h0_flat, r0, min(r1, B), H, hT)
+        if r1 > B:
+            lo = max(r0, B)
+            _transpose_rows(out_flat, lo - B, r1 - B, H, hT[:, lo - r0:])
+        packed_product(hT[:, :r1 - r0], chunk[:r1 - r0], dWT_hh, r0 > 0)
+    for q in range(n):  # (element by element: an array assignment compiles its error path)
+        for k in range(D):
+            dw_ih[c0 + q, k] = dWT_ih[k, q]
+        for k in range(H):
+            dw_hh[c0 + q, k] = dWT_hh[k, q]
+        dbias[c0 + q] = sums[q]
+
+
+def is_token_array(x):
+    """Whether ``x`` holds token ids (a compile-time constant in compiled code)."""
+    return x.ndim == 2
+
+
+@overload(is_token_array, jit_options=JIT_OPTIONS)
+def _is_token_array(x):
+    flag = is_tokens(x)
+    return lambda x: flag

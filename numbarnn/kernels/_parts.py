@@ -32,6 +32,7 @@ from ._gemm import is_tokens
 from ._jit import JIT_OPTIONS
 from ._sync import COUNTER_STRIDE
 from ._tile import packed_product
+from ._views import as_matrix, flat
 
 
 @njit(**JIT_OPTIONS)
@@ -64,14 +65,7 @@ def own_projection(xproj, G, u0, u1):
     """This part's share of the projection work space, as (K B, G n): the parts'
     shares tile ``xproj`` (K, B, G H) exactly, one after the other."""
     K, B = xproj.shape[0], xproj.shape[1]
-    flat = xproj.reshape(xproj.size)
-    return flat[K * B * G * u0:K * B * G * u1].reshape(K * B, G * (u1 - u0))
-
-
-@njit(**JIT_OPTIONS)
-def flat(a):
-    """A 1-D view of a C-contiguous array (made once per call; see the module docstring)."""
-    return a.reshape(a.size)
+    return as_matrix(flat(xproj)[K * B * G * u0:], K * B, G * (u1 - u0))
 
 
 @njit(**JIT_OPTIONS)
@@ -151,7 +145,7 @@ def _project_part(x, t0, n, w_in, xp):
 
     def product(x, t0, n, w_in, xp):
         T, B, D = x.shape
-        packed_product(x[t0:t0 + n].reshape(n * B, D), w_in, xp[:n * B])
+        packed_product(as_matrix(x[t0:], n * B, D), w_in, xp[:n * B])
     return product
 
 

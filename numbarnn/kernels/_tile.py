@@ -38,6 +38,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import JIT_OPTIONS
+from ._views import flat
 
 llvm.initialize_native_target()
 # 512-bit vectors where the CPU has AVX-512 (32 vector registers), else 256-bit
@@ -53,23 +54,27 @@ def tile_columns(itemsize):
     return VECTORS * (VECTOR_BYTES // itemsize)
 
 
-def _partial_store(builder, ptr, vector, count, lanes):
-    """Store the first ``count`` (< lanes, runtime) elements of ``vector`` one by one."""
-    for lane in range(lanes):
-        with builder.if_then(builder.icmp_signed(">", count, ir.Constant(count.type, lane))):
-            builder.store(builder.extract_element(vector, ir.Constant(ir.IntType(32), lane)),
-                          builder.gep(ptr, [ir.Constant(ir.IntType(64), lane)]))
-
-
-def _partial_load(builder, ptr, count, vec):
-    """A vector of the first ``count`` (< lanes, runtime) elements at ``ptr``, zeros after."""
-    slot = cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * vec.count))
-    for lane in range(vec.count):
-        with builder.if_then(builder.icmp_signed(">", count, ir.Constant(count.type, lane))):
-            value = builder.load(builder.gep(ptr, [ir.Constant(ir.IntType(64), lane)]))
-            builder.store(builder.insert_element(builder.load(slot), value,
-                                                 ir.Constant(ir.IntType(32), lane)), slot)
-    return builder.load(slot)
+def _masked(builder, name, vec, left):
+    """The ``llvm.masked.*`` intrinsic ``name`` for ``vec``, and the mask of the lanes
+    below ``left`` (a runtime count: all lanes when it is ``lanes`` or more)."""
+    i64 = ir.IntType(64)
+    lanes = vec.count
+    suffix = "f32" if vec.element == ir.FloatType() else "f64"
+    mask_ty = ir.VectorType(ir.IntType(1), lanes)
+    if name == "store":
+        fnty = ir.FunctionType(ir.VoidType(), [vec, vec.as_pointer(), ir.IntType(32), mask_ty])
+    else:
+        fnty = ir.FunctionType(vec, [vec.as_pointer(), ir.IntType(32), mask_ty, vec])
+    fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                        f"llvm.masked.{name}.v{lanes}{suffix}.p0")
+    splat = builder.shuffle_vector(
+        builder.insert_element(ir.Constant(ir.VectorType(i64, lanes), None), left,
+                               ir.Constant(ir.IntType(32), 0)),
+        ir.Constant(ir.VectorType(i64, lanes), None),
+        ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+    mask = builder.icmp_signed("<", ir.Constant(ir.VectorType(i64, lanes), list(range(lanes))),
+                               splat)
+    return fn, mask
 
 
 @intrinsic
@@ -78,8 +83,9 @@ def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
 
     With ``accumulate`` the sums go on from what ``out`` holds (the next chunk
     of k), else they start from zero.  Rows past ``a.shape[0]`` and columns past
-    ``out.shape[1]`` are left alone.  ``a``, ``w``: C-contiguous; ``out``: rows
-    contiguous (any row stride).
+    ``out.shape[1]`` are left alone.  Each array's rows must be contiguous, at
+    any row stride (views of leading rows or columns are fine); ``w`` must hold
+    whole tiles of columns.
     """
     lanes = VECTOR_BYTES * 8 // a.dtype.bitwidth
 
@@ -91,10 +97,10 @@ def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
         b0, r0, k0, k1, accumulate = args[3:8]
         i64 = ir.IntType(64)
         B, K = cgutils.unpack_tuple(builder, A.shape, 2)
-        R_pad = cgutils.unpack_tuple(builder, W.shape, 2)[1]
         R = cgutils.unpack_tuple(builder, O.shape, 2)[1]
-        out_stride = builder.sdiv(cgutils.unpack_tuple(builder, O.strides, 2)[0],
-                                  ir.Constant(i64, a.dtype.bitwidth // 8))
+        item = ir.Constant(i64, a.dtype.bitwidth // 8)
+        out_stride = builder.sdiv(cgutils.unpack_tuple(builder, O.strides, 2)[0], item)
+        w_stride = builder.sdiv(cgutils.unpack_tuple(builder, W.strides, 2)[0], item)
         scalar = context.get_data_type(a_ty.dtype)
         vec = ir.VectorType(scalar, lanes)
         suffix = "f32" if a_ty.dtype == types.float32 else "f64"
@@ -108,27 +114,27 @@ def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
             b = builder.add(b0, ir.Constant(i64, i))
             row_valid.append(builder.icmp_signed("<", b, B))
             rows.append(builder.select(row_valid[-1], b, last))
-        a_rows = [builder.gep(A.data, [builder.mul(b, K)]) for b in rows]
+        a_stride = builder.sdiv(cgutils.unpack_tuple(builder, A.strides, 2)[0], item)
+        a_rows = [builder.gep(A.data, [builder.mul(b, a_stride)]) for b in rows]
         w_cols = builder.gep(W.data, [r0])
         accs = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * lanes))
                  for _ in range(VECTORS)] for _ in range(ROWS)]
         out_rows = [builder.gep(O.data, [builder.add(builder.mul(rows[i], out_stride), r0)])
                     for i in range(ROWS)]
+        align = ir.Constant(ir.IntType(32), a.dtype.bitwidth // 8)
+        zeros = ir.Constant(vec, [0.0] * lanes)
+        lefts = [builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
+                 for j in range(VECTORS)]
         for i in range(ROWS):  # alloca_once_value stores in the entry block: set per call
             for j in range(VECTORS):
-                builder.store(ir.Constant(vec, [0.0] * lanes), accs[i][j])
-                left = builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
-                ptr = builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)])
-                with builder.if_then(accumulate):
-                    full = builder.icmp_signed(">=", left, ir.Constant(i64, lanes))
-                    with builder.if_else(full) as (whole, part):
-                        with whole:
-                            builder.store(builder.load(builder.bitcast(ptr, vec.as_pointer()),
-                                                       align=4), accs[i][j])
-                        with part:
-                            builder.store(_partial_load(builder, ptr, left, vec), accs[i][j])
+                builder.store(zeros, accs[i][j])
+                with builder.if_then(accumulate):  # the sums so far, lanes past R as zeros
+                    load, mask = _masked(builder, "load", vec, lefts[j])
+                    ptr = builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
+                                          vec.as_pointer())
+                    builder.store(builder.call(load, [ptr, align, mask, zeros]), accs[i][j])
         with cgutils.for_range_slice(builder, k0, k1, ir.Constant(i64, 1)) as (k, _):
-            w_k = builder.gep(w_cols, [builder.mul(k, R_pad)])
+            w_k = builder.gep(w_cols, [builder.mul(k, w_stride)])
             w_vecs = [builder.load(builder.bitcast(builder.gep(w_k, [ir.Constant(i64, j * lanes)]),
                                                    vec.as_pointer()), align=4)
                       for j in range(VECTORS)]
@@ -142,16 +148,11 @@ def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
                                   accs[i][j])
         for i in range(ROWS):
             with builder.if_then(row_valid[i]):
-                for j in range(VECTORS):
-                    left = builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
-                    ptr = builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)])
-                    value = builder.load(accs[i][j])
-                    full = builder.icmp_signed(">=", left, ir.Constant(i64, lanes))
-                    with builder.if_else(full) as (whole, part):
-                        with whole:
-                            builder.store(value, builder.bitcast(ptr, vec.as_pointer()), align=4)
-                        with part:
-                            _partial_store(builder, ptr, value, left, lanes)
+                for j in range(VECTORS):  # the lanes before R only
+                    store, mask = _masked(builder, "store", vec, lefts[j])
+                    ptr = builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
+                                          vec.as_pointer())
+                    builder.call(store, [builder.load(accs[i][j]), ptr, align, mask])
         return context.get_dummy_value()
 
     return types.void(a, w, out, b0, r0, k0, k1, accumulate), codegen
@@ -162,8 +163,9 @@ K_CHUNK = 128
 
 
 @njit(**JIT_OPTIONS)
-def packed_product(a, w, out):
-    """``out = a @ w[:, :R]`` for ``a`` (B, K), packed ``w`` (K, R_pad), ``out`` (B, R).
+def packed_product(a, w, out, accumulate=False):
+    """``out = a @ w[:, :R]`` (``+=`` with ``accumulate``) for ``a`` (B, K), packed
+    ``w`` (K, R_pad), ``out`` (B, R).
 
     Chunks of ``K_CHUNK`` rows of ``w`` outside, then column tiles, then batch
     tiles: a tile's slice of a chunk is read once from memory and then from the
@@ -177,7 +179,7 @@ def packed_product(a, w, out):
         k1 = min(K, k0 + K_CHUNK)
         for r0 in range(0, R, step):
             for b0 in range(0, B, ROWS):
-                product_tile(a, w, out, b0, r0, k0, k1, k0 > 0)
+                product_tile(a, w, out, b0, r0, k0, k1, accumulate or k0 > 0)
 
 
 @njit(**JIT_OPTIONS)
@@ -196,7 +198,7 @@ def pack_transposed_rows(w, rows, out):
     """
     K, R, R_pad = w.shape[1], rows.size, out.shape[1]
     assert out.shape[0] == K and R_pad >= R
-    src, dst = w.reshape(w.size), out.reshape(out.size)
+    src, dst = flat(w), flat(out)
     for k in range(K):
         at = uint64(k * R_pad)
         for q in range(R):
@@ -209,7 +211,7 @@ def pack_transposed_rows(w, rows, out):
 def pack_columns(w, u0, u1, out):
     """``out[:, :u1-u0] = w[:, u0:u1]`` and zeros in the padding columns."""
     C, n, R_pad = w.shape[1], u1 - u0, out.shape[1]
-    src, dst = w.reshape(w.size), out.reshape(out.size)
+    src, dst = flat(w), flat(out)
     for k in range(w.shape[0]):
         at, frm = uint64(k * R_pad), uint64(k * C + u0)
         for q in range(uint64(n)):

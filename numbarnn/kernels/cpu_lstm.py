@@ -34,10 +34,11 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import JIT_OPTIONS, sigmoid, tanh
-from ._parts import (copy_block, flat, fused_inputs, gate_rows, own_projection, project_part,
+from ._parts import (copy_block, fused_inputs, gate_rows, own_projection, project_part,
                      run_parts, step_inputs, unit_range)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import pack_columns, pack_transposed_rows, packed_product, padded_columns
+from ._views import as_matrix, flat
 
 
 @njit(**JIT_OPTIONS)
@@ -117,10 +118,9 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     pack_transposed_rows(w_hh, rows, w_step[D:])
     w_in = np.empty((0 if D else w_ih.shape[1], R_pad), h0.dtype)
     pack_transposed_rows(w_ih, rows, w_step[:D] if D else w_in)
-    own_bias = bias[rows].reshape(1, 4 * n)
-    for w in (w_step, w_in, own_bias):
+    own_bias = bias[rows]
+    for w in (w_step, w_in, as_matrix(own_bias, 1, 4 * n)):
         _double_g(w, n)
-    own_bias = own_bias.reshape(4 * n)
     xp = own_projection(xproj, 4, u0, u1)
     act = np.empty((B, 4 * n), h0.dtype)
     inputs = np.empty((B, D + H), h0.dtype)

@@ -18,10 +18,11 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import JIT_OPTIONS, tanh
-from ._parts import (copy_block, flat, fused_inputs, gate_rows, own_projection, project_part,
+from ._parts import (copy_block, fused_inputs, gate_rows, own_projection, project_part,
                      run_parts, step_inputs, unit_range)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import pack_columns, pack_transposed_rows, packed_product, padded_columns
+from ._views import flat
 
 TANH = 0
 RELU = 1
