@@ -40,3 +40,12 @@ def cache_location():
     if config.CACHE_DIR:
         return config.CACHE_DIR
     return os.path.join(os.path.dirname(__file__), "kernels", "__pycache__")
+
+
+def kernels_cached(*dispatchers):
+    """Whether numba's on-disk cache holds compiled code of every one of ``dispatchers``
+    (their index files exist); False when it cannot tell."""
+    try:
+        return all(os.path.exists(d._cache._cache_file._index_path) for d in dispatchers)
+    except AttributeError:  # caching disabled, or numba's internals moved
+        return False

@@ -127,6 +127,7 @@ class TextTrainer:
         self.carry = [None] * c["workers"]  # the hidden state of each worker's streams
         self.seconds = 0.0        # wall time inside train(), evaluation and saving included
         self.train_seconds = 0.0  # time in training steps only
+        self.compile_seconds = 0.0  # compiling the kernels before the first step (0: cached)
         self.history = []
         self.best_val_loss = math.inf
         self.best_step = None
@@ -261,6 +262,7 @@ class TextTrainer:
                 interrupted.set()
             previous = signal.signal(signal.SIGINT, on_sigint)
 
+        self.compile_seconds = _compile_kernels(self.config, progress)
         status = "finished"
         start = time.perf_counter()
         base_seconds = self.seconds
@@ -348,6 +350,7 @@ class TextTrainer:
                 "parameters": int(sum(p.size for p in self.model.params.values())),
                 "steps": self.step, "epochs": self.epoch + self.chunk / len(self.batches),
                 "seconds": round(self.seconds, 3), "train_seconds": round(self.train_seconds, 3),
+                "compile_seconds": round(self.compile_seconds, 3),
                 "chars_per_second": round(self.chars_per_second(), 1),
                 "best_val_loss": None if self.best_step is None else self.best_val_loss,
                 "best_step": self.best_step,
@@ -496,6 +499,40 @@ def train_text_task(task):
     result.update(summary=summary, best_val_loss=summary["best_val_loss"],
                   seconds=summary["seconds"])
     return result
+
+
+# Cold compile of what a text run needs (the model's forward, backward and
+# evaluation), measured on this project's 2-core machines: the "about N s" of
+# the first-run message.
+COMPILE_ESTIMATE = {"lstm": 20, "rnn": 12}
+_compiled = set()
+
+
+def _compile_kernels(config, progress=None):
+    """Compile the kernels a run of ``config`` uses (or load them from numba's cache)
+    before its first step, once per process, so that step times, the rate and the
+    time left count training only.  Says so first when they are not cached.
+
+    Returns the compile seconds: 0 when the kernels came from the cache (or were
+    already loaded).
+    """
+    key = (config["cell"], config["dtype"], config["embedding_dim"], config["device"])
+    if key in _compiled:
+        return 0.0
+    _compiled.add(key)
+    from ._cache import kernels_cached
+    from .kernels import cpu_lstm, cpu_rnn
+
+    kernels = cpu_lstm if config["cell"] == "lstm" else cpu_rnn
+    parts = [getattr(kernels, f"{config['cell']}_{side}_part") for side in ("forward", "backward")]
+    cached = config["device"] == "cpu" and kernels_cached(*parts)
+    if not cached and progress is not None:
+        progress.log(f"compiling the kernels, first run only: about "
+                     f"{COMPILE_ESTIMATE.get(config['cell'], 20)} s")
+    seconds = warm_up_text_task(config)
+    if not cached and progress is not None:
+        progress.log(f"kernels compiled in {seconds:.1f} s")
+    return 0.0 if cached else seconds
 
 
 def warm_up_text_task(config):

@@ -35,6 +35,18 @@ def test_compile_suite_runs():
     assert 0 < bench_compile.Compile().track_warm_first_calls() < 60
 
 
+def test_torch_ratio_suite_runs(monkeypatch):
+    pytest.importorskip("torch")
+    from asv_benchmarks import bench_torch_ratio
+
+    suite = bench_torch_ratio.TorchRatio()
+    monkeypatch.setattr(suite, "seconds", 0.01)
+    for cell in CELLS:
+        for mode in bench_torch_ratio.MODES:
+            suite.setup(cell, mode, TINY)
+            assert 0 < suite.track_ratio(cell, mode, TINY) < 1000
+
+
 def test_torch_comparison_quick(capsys):
     pytest.importorskip("torch")
     assert compare_torch.main(["--quick"]) == 0

@@ -151,3 +151,35 @@ def test_device_cuda_without_cuda_is_one_line_before_anything_runs(tmp_path, mon
         assert result.exit_code == 2, result.output
         assert "CUDA is not available here (no GPU)" in result.output
         assert "Traceback" not in result.output and not out.exists()
+
+
+def test_compile_time_is_kept_out_of_the_training_figures(tmp_path, corpus):
+    # in this process the kernels are loaded already: compile_seconds is 0 and the rate
+    # comes from the training steps alone
+    out = tmp_path / "run"
+    result = run("train-text", corpus, "--out", out, "--steps", 5, *SMALL, "--sample", 0)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["compile_seconds"] == 0
+    chars, seconds = 5 * 4 * 8, metrics["train_seconds"]  # steps x batch x sequence length
+    # (train_seconds is rounded to the millisecond in metrics.json)
+    assert chars / (seconds + 5e-4) <= metrics["chars_per_second"] <= chars / max(seconds - 5e-4, 1e-9)
+    assert "compiling the kernels" not in result.output
+
+
+@pytest.mark.slow
+def test_first_run_says_it_compiles_and_reports_the_compile_seconds(tmp_path, corpus):
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    args = [sys.executable, "-m", "numbarnn", "train-text", str(corpus), "--steps", "3", *SMALL,
+            "--sample", "0", "--out"]
+    first = subprocess.run(args + [str(tmp_path / "a")], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    said = first.stdout + first.stderr
+    assert "compiling the kernels, first run only: about" in said and "kernels compiled in" in said
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["compile_seconds"] > 1
+    assert metrics["train_seconds"] < metrics["compile_seconds"]  # 3 tiny steps
+    second = subprocess.run(args + [str(tmp_path / "b")], env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "compiling the kernels" not in second.stdout + second.stderr
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["compile_seconds"] == 0

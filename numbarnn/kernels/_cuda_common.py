@@ -568,7 +568,7 @@ def _scatter_columns_kernel(tokens, da, dw):
 
 
 def project_inputs(x, w_ih, out):
-    """The input projection of ``n`` steps (CUDA twin of ``_gemm.project_inputs``).
+    """The input projection of ``n`` steps (the CUDA counterpart of ``_parts.project_part``).
 
     Parameters
     ----------
@@ -588,7 +588,8 @@ def project_inputs(x, w_ih, out):
 
 def input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias):
     """After the backward loop: dx, dW_ih, dW_hh and the bias gradient (CUDA twin of
-    ``_gemm``); ``x`` may be (T, B) token ids (then dx is not computed)."""
+    ``_gemm.input_and_weight_grads_part``); ``x`` may be (T, B) token ids (then dx is not
+    computed)."""
     T, B = x.shape[:2]
     H = out.shape[2]
     GH = dgates.shape[2]
