@@ -31,7 +31,7 @@ from numba.extending import overload
 from ._gemm import is_tokens
 from ._jit import JIT_OPTIONS
 from ._sync import COUNTER_STRIDE
-from ._tile import packed_product
+from ._tile import pack_transposed_rows, packed_product, padded_columns
 from ._views import as_matrix, flat
 
 
@@ -123,6 +123,39 @@ def _step_inputs(x_flat, D, t, h, h_at, a):
             for j in range(uint64(H)):
                 dst[row + j] = h[hs + j]
     return rows_of_x_and_h
+
+
+@njit(**JIT_OPTIONS)
+def pack_part(x, w_ih, w_hh, G, u0, u1):
+    """This part's packed weights: its G gate blocks of rows of ``W_ih`` and ``W_hh``.
+
+    Returns ``(rows, D, w_step, w_in)``: the natural row numbers; D > 0 when each
+    step multiplies [x_t, h_{t-1}] by ``w_step`` = [W_ih; W_hh] (packed), else 0,
+    ``w_step`` = W_hh and ``w_in`` = W_ih for ``project_part``.
+    """
+    H = w_hh.shape[1]
+    rows = gate_rows(G, H, u0, u1)
+    R_pad = padded_columns(rows.size, w_hh.itemsize)
+    D = fused_inputs(x, H, R_pad)
+    w_step = np.empty((D + H, R_pad), w_hh.dtype)
+    pack_transposed_rows(w_hh, rows, w_step[D:])
+    w_in = np.empty((0 if D else w_ih.shape[1], R_pad), w_hh.dtype)
+    pack_transposed_rows(w_ih, rows, w_step[:D] if D else w_in)
+    return rows, D, w_step, w_in
+
+
+@njit(**JIT_OPTIONS)
+def step_product(x_flat, D, t, h0, out, inputs, w_step, result):
+    """``result = [x_t, h_{t-1}] @ w_step`` (or ``h_{t-1} @ w_step`` when D = 0) for
+    flat ``h0`` and ``out``: one streaming copy of the inputs, most of which the
+    other parts wrote (the product's scattered reads of them would each wait for a
+    line from another core), then the tile product."""
+    B, H = inputs.shape[0], inputs.shape[1] - D
+    if t == 0:
+        step_inputs(x_flat, D, t, h0, 0, inputs)
+    else:
+        step_inputs(x_flat, D, t, out, (t - 1) * B * H, inputs)
+    packed_product(inputs, w_step, result)
 
 
 def project_part(x, t0, n, w_in, xp):

@@ -34,10 +34,10 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import JIT_OPTIONS, sigmoid, tanh
-from ._parts import (copy_block, fused_inputs, gate_rows, own_projection, project_part,
-                     run_parts, step_inputs, unit_range)
+from ._parts import (copy_block, own_projection, pack_part, project_part, run_parts,
+                     step_product, unit_range)
 from ._sync import COUNTER_STRIDE, barrier
-from ._tile import pack_columns, pack_transposed_rows, packed_product, padded_columns
+from ._tile import pack_columns, packed_product, padded_columns
 from ._views import as_matrix, flat
 
 
@@ -111,13 +111,7 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     keep_all = cells.shape[0] == T
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    rows = gate_rows(4, H, u0, u1)
-    R_pad = padded_columns(4 * n, h0.itemsize)
-    D = fused_inputs(x, H, R_pad)  # > 0: each step multiplies [x_t, h_{t-1}] at once
-    w_step = np.empty((D + H, R_pad), h0.dtype)
-    pack_transposed_rows(w_hh, rows, w_step[D:])
-    w_in = np.empty((0 if D else w_ih.shape[1], R_pad), h0.dtype)
-    pack_transposed_rows(w_ih, rows, w_step[:D] if D else w_in)
+    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 4, u0, u1)
     own_bias = bias[rows]
     for w in (w_step, w_in, as_matrix(own_bias, 1, 4 * n)):
         _double_g(w, n)
@@ -133,11 +127,7 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
         if D == 0:
             project_part(x, t0, steps, w_in, xp)
         for t in range(t0, t0 + steps):
-            # one streaming copy of h_{t-1}, most of which the other parts wrote: the
-            # product's scattered reads of it would each wait for a line from another core
-            h_src, h_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
-            step_inputs(x_f, D, t, h_src, h_at, inputs)
-            packed_product(inputs, w_step, act)
+            step_product(x_f, D, t, h0_f, out_f, inputs, w_step, act)
             _activate(act_f, xp_f, -1 if D else (t - t0) * B * 4 * n, own_bias, B)
             s = t if keep_all else 0
             c_src, cp_at = (c0_f, u0) if t == 0 else (cells_f, (s - 1 if keep_all else 0) * B * H + u0)

@@ -18,10 +18,10 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import JIT_OPTIONS, tanh
-from ._parts import (copy_block, fused_inputs, gate_rows, own_projection, project_part,
-                     run_parts, step_inputs, unit_range)
+from ._parts import (copy_block, own_projection, pack_part, project_part, run_parts,
+                     step_product, unit_range)
 from ._sync import COUNTER_STRIDE, barrier
-from ._tile import pack_columns, pack_transposed_rows, packed_product, padded_columns
+from ._tile import pack_columns, packed_product, padded_columns
 from ._views import flat
 
 TANH = 0
@@ -58,13 +58,7 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
     K = xproj.shape[0]
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    rows = gate_rows(1, H, u0, u1)
-    R_pad = padded_columns(n, h0.itemsize)
-    D = fused_inputs(x, H, R_pad)  # > 0: each step multiplies [x_t, h_{t-1}] at once
-    w_step = np.empty((D + H, R_pad), h0.dtype)
-    pack_transposed_rows(w_hh, rows, w_step[D:])
-    w_in = np.empty((0 if D else w_ih.shape[1], R_pad), h0.dtype)
-    pack_transposed_rows(w_ih, rows, w_step[:D] if D else w_in)
+    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 1, u0, u1)
     own_bias = bias[rows]
     xp = own_projection(xproj, 1, u0, u1)
     ha = np.empty((B, n), h0.dtype)
@@ -76,9 +70,7 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
         if D == 0:
             project_part(x, t0, steps, w_in, xp)
         for t in range(t0, t0 + steps):
-            h_src, h_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
-            step_inputs(x_f, D, t, h_src, h_at, inputs)  # a streaming copy, as in cpu_lstm
-            packed_product(inputs, w_step, ha)
+            step_product(x_f, D, t, h0_f, out_f, inputs, w_step, ha)
             _rnn_cell(ha_f, xp_f, -1 if D else (t - t0) * B * n, own_bias, nonlinearity, out_f,
                       t * B * H + u0, B, H)
             seq += 1
