@@ -23,10 +23,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from asv_benchmarks.common import SIZES, first_call_seconds, flops, make_layer  # noqa: E402
 
-# Issue targets for float32 forward+backward (numbarnn / torch), by size.
-TARGETS = {(1, 100, 8, 32): (0.25, 0.05), (16, 100, 32, 64): (0.6, 0.2),
-           (32, 100, 64, 128): (1.0, 0.5), (64, 100, 128, 256): (1.0, 1.0),
-           (64, 50, 512, 512): (1.0, 1.0)}
+# Targets for the float32 forward+backward ratio (numbarnn / torch), LSTM and RNN, by size.
+TARGETS = {(1, 100, 8, 32): (0.2, 0.05), (16, 100, 32, 64): (0.6, 0.15),
+           (32, 100, 64, 128): (0.8, 0.4), (64, 100, 128, 256): (0.9, 0.8),
+           (64, 50, 512, 512): (0.95, 0.9)}
 QUICK_SIZES = [(2, 5, 3, 4)]
 
 
