@@ -148,8 +148,15 @@ def test_packed_product_matches_numpy_and_writes_only_its_part(B, K, R, dtype):
     assert packed.shape[1] % _tile.tile_columns(a.itemsize) == 0
     assert (packed[:, R:] == 0).all()
     wide = np.full((B + 1, R + 5), np.nan, dtype)  # a strided view of the first B rows
-    _tile.packed_product(a, packed, wide[:B, :R])
+    _tile.packed_product(a, packed, wide[:B, :R], False)
     np.testing.assert_allclose(wide[:B, :R], a @ w.T, rtol=1e-5 if dtype == np.float32 else 1e-13,
+                               atol=1e-5 if dtype == np.float32 else 1e-13)
+    assert np.isnan(wide[B:]).all() and np.isnan(wide[:, R:]).all()
+    # accumulating, from views of the leading columns of wider arrays
+    a_wide = np.concatenate([a, np.full((B, 3), np.nan, dtype)], axis=1)
+    _tile.packed_product(a_wide[:, :K], packed, wide[:B, :R], True)
+    np.testing.assert_allclose(wide[:B, :R], 2 * (a @ w.T),
+                               rtol=1e-5 if dtype == np.float32 else 1e-13,
                                atol=1e-5 if dtype == np.float32 else 1e-13)
     assert np.isnan(wide[B:]).all() and np.isnan(wide[:, R:]).all()
 
@@ -162,12 +169,12 @@ def test_packed_product_sums_in_order_wherever_a_column_sits():
     full = np.empty((5, 200), np.float32)
     packed = np.empty((300, _tile.padded_columns(200, 4)), np.float32)
     _tile.pack_transposed_rows(w, np.arange(200), packed)
-    _tile.packed_product(a, packed, full)
+    _tile.packed_product(a, packed, full, False)
     for lo, hi in ((0, 1), (7, 77), (150, 200)):
         part = np.empty((5, hi - lo), np.float32)
         packed = np.empty((300, _tile.padded_columns(hi - lo, 4)), np.float32)
         _tile.pack_transposed_rows(w, np.arange(lo, hi), packed)
-        _tile.packed_product(a, packed, part)
+        _tile.packed_product(a, packed, part, False)
         np.testing.assert_array_equal(part, full[:, lo:hi])
 
 

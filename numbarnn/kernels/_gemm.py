@@ -40,12 +40,12 @@ def is_tokens(x):
 
 
 @njit(**JIT_OPTIONS)
-def _transpose_rows(src, r0, r1, width, out):
-    """``out[:, :r1-r0] = src[r0:r1].T`` for ``src`` flat with rows of ``width``."""
+def _transpose_rows(src, r0, r1, width, out, col):
+    """``out[:, col:col+r1-r0] = src[r0:r1].T`` for ``src`` flat with rows of ``width``."""
     for r in range(r0, r1):
         at = uint64(r * width)
         for k in range(width):
-            out[k, r - r0] = src[at + uint64(k)]
+            out[k, col + r - r0] = src[at + uint64(k)]
 
 
 def input_weight_grad(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
@@ -68,9 +68,10 @@ def _input_weight_grad(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
         return scatter
 
     def product(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
-        D = xT.shape[0]
-        _transpose_rows(x_flat, r0, r1, D, xT)
-        packed_product(xT[:, :r1 - r0], da_chunk[:r1 - r0], dWT_ih, not first)
+        D = dWT_ih.shape[0]
+        x_chunk = as_matrix(xT, D, r1 - r0)  # (a C view: one compiled tile product)
+        _transpose_rows(x_flat, r0, r1, D, x_chunk, 0)
+        packed_product(x_chunk, da_chunk[:r1 - r0], dWT_ih, not first)
     return product
 
 
@@ -94,7 +95,7 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih
         r0, r1 = part * TB // parts, (part + 1) * TB // parts
         w = np.empty((GH, padded_columns(D, dx.itemsize)), dt)
         pack_columns(w_ih, 0, D, w)
-        packed_product(da[r0:r1], w, as_matrix(dx, TB, D)[r0:r1])
+        packed_product(da[r0:r1], w, as_matrix(dx, TB, D)[r0:r1], False)
     line = 64 // dgates.itemsize  # gate rows in whole cache lines, as the units in _parts
     lines = (GH + line - 1) // line
     c0, c1 = min(GH, part * lines // parts * line), min(GH, (part + 1) * lines // parts * line)
@@ -102,8 +103,8 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih
     if n == 0:
         return
     chunk = np.empty((ROWS_PER_CHUNK, padded_columns(n, dgates.itemsize)), dt)
-    hT = np.empty((H, ROWS_PER_CHUNK), dt)
-    xT = np.empty((0 if is_token_array(x) else D, ROWS_PER_CHUNK), dt)
+    hT = np.empty(H * ROWS_PER_CHUNK, dt)  # transposed chunks, viewed (rows, r1 - r0)
+    xT = np.empty((0 if is_token_array(x) else D) * ROWS_PER_CHUNK, dt)
     dWT_ih, dWT_hh = np.empty((D, n), dt), np.empty((H, n), dt)
     sums = np.zeros(n, dt)
     x_flat, h0_flat, out_flat = flat(x), flat(h0), flat(out)
@@ -115,12 +116,13 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih
                 sums[q] += chunk[r, q]
         input_weight_grad(x, x_flat, chunk, r0, r1, xT, dWT_ih, r0 == 0)
         # H_prev rows: h0 for the first step's B rows, then out's
+        h_chunk = as_matrix(hT, H, r1 - r0)
         if r0 < B:
-            _transpose_rows(h0_flat, r0, min(r1, B), H, hT)
+            _transpose_rows(h0_flat, r0, min(r1, B), H, h_chunk, 0)
         if r1 > B:
             lo = max(r0, B)
-            _transpose_rows(out_flat, lo - B, r1 - B, H, hT[:, lo - r0:])
-        packed_product(hT[:, :r1 - r0], chunk[:r1 - r0], dWT_hh, r0 > 0)
+            _transpose_rows(out_flat, lo - B, r1 - B, H, h_chunk, lo - r0)
+        packed_product(h_chunk, chunk[:r1 - r0], dWT_hh, r0 > 0)
     for q in range(n):  # (element by element: an array assignment compiles its error path)
         for k in range(D):
             dw_ih[c0 + q, k] = dWT_ih[k, q]

@@ -17,7 +17,7 @@ step's arithmetic), and an unsigned index needs no wraparound test, which would
 stop LLVM from vectorising the loop.
 
 ``run_parts`` runs the parts of one call on a shared thread pool (the kernels
-release the GIL), with BLAS on one thread; ``kernel_threads`` chooses how many.
+release the GIL); ``kernel_threads`` chooses how many.
 """
 import os
 import threading
@@ -155,7 +155,7 @@ def step_product(x_flat, D, t, h0, out, inputs, w_step, result):
         step_inputs(x_flat, D, t, h0, 0, inputs)
     else:
         step_inputs(x_flat, D, t, out, (t - 1) * B * H, inputs)
-    packed_product(inputs, w_step, result)
+    packed_product(inputs, w_step, result, False)
 
 
 def project_part(x, t0, n, w_in, xp):
@@ -178,7 +178,7 @@ def _project_part(x, t0, n, w_in, xp):
 
     def product(x, t0, n, w_in, xp):
         T, B, D = x.shape
-        packed_product(as_matrix(x[t0:], n * B, D), w_in, xp[:n * B])
+        packed_product(as_matrix(x[t0:], n * B, D), w_in, xp[:n * B], False)
     return product
 
 
@@ -229,12 +229,8 @@ _blas = []
 @contextmanager
 def single_threaded_blas():
     """A context in which the BLAS libraries (NumPy's, and SciPy's that numba calls)
-    run on the calling thread only, as they were afterwards.
-
-    Inside the kernels every BLAS call is one block of one part; a BLAS pool
-    woken by them would spin on the cores the parts share (measured: a forward
-    right after a two-thread GEMM ran 3 to 60 times slower).
-    """
+    run on the calling thread only, as they were afterwards (for callers that run
+    work side by side in threads, such as the text trainer's workers)."""
     if not _blas:
         import scipy.linalg.cython_blas  # noqa: F401  (loaded, so that it is found)
         from threadpoolctl import ThreadpoolController
@@ -255,23 +251,18 @@ def single_threaded_blas():
 
 def run_parts(function, parts, *args):
     """``function(part, parts, counters, *args)`` in ``parts`` threads at once (part 0
-    in this one), with fresh barrier counters; with two or more, BLAS single-threaded.
-
-    (One part leaves BLAS as it is: no barrier to disturb, and a small step's
-    BLAS blocks run on one thread anyway.)
-    """
+    in this one), with fresh barrier counters."""
     counters = np.zeros(parts * COUNTER_STRIDE, np.int64)
     if parts == 1:
         function(0, 1, counters, *args)
         return
-    with single_threaded_blas():
-        with _pool_lock:
-            if not _pool or _pool[0]._max_workers < parts - 1:
-                _pool[:] = [ThreadPoolExecutor(parts - 1, "numbarnn-kernel")]
-            pool = _pool[0]
-        others = [pool.submit(function, p, parts, counters, *args) for p in range(1, parts)]
-        try:
-            function(0, parts, counters, *args)
-        finally:
-            for other in others:
-                other.result()
+    with _pool_lock:
+        if not _pool or _pool[0]._max_workers < parts - 1:
+            _pool[:] = [ThreadPoolExecutor(parts - 1, "numbarnn-kernel")]
+        pool = _pool[0]
+    others = [pool.submit(function, p, parts, counters, *args) for p in range(1, parts)]
+    try:
+        function(0, parts, counters, *args)
+    finally:
+        for other in others:
+            other.result()

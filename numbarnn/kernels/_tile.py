@@ -163,7 +163,7 @@ K_CHUNK = 128
 
 
 @njit(**JIT_OPTIONS)
-def packed_product(a, w, out, accumulate=False):
+def packed_product(a, w, out, accumulate):
     """``out = a @ w[:, :R]`` (``+=`` with ``accumulate``) for ``a`` (B, K), packed
     ``w`` (K, R_pad), ``out`` (B, R).
 

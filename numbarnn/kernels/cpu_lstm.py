@@ -9,18 +9,19 @@ One layer, gate order i, f, g, o (PyTorch's)::
 
 Design: the time loop is shared by P threads (``_parts``), each owning a slice
 of the hidden units and the 4 n rows of ``W_ih`` and ``W_hh`` that feed them,
-packed once per call.  Per step a part computes its rows of ``W_hh h_{t-1}``
-for the whole batch with the register-blocked ``_tile`` product (no BLAS call
-inside the loop), adds its rows of the input projection (projected ``K`` steps
-at a time, by the same product, into its share of ``xproj``) and the bias,
-applies the gate maths, writes h and c for its units and meets the others at a
-barrier: one per step.  (How the parts touch the arrays they share: ``_parts``.)  Backward runs the same way: each part turns (dh, dc) of
-its units into their pre-activation gradients, written over the stored gates
-(which are not needed again); after the step's barrier it computes its units'
-``dh_{t-1} = da_t W_hh[:, own]``.  The input and weight gradients are large
-GEMMs after the loop, in blocks that the parts share out
-(``_gemm.input_and_weight_grads_part``), where BLAS is at its best.  Each element-wise loop writes one run of one array, which keeps it
-vectorisable.  Any number of parts gives bit-identical results.
+packed once per call (the g rows doubled, so that one sigmoid serves all four
+gates: tanh(a) = 2 sigmoid(2a) - 1).  Per step a part multiplies
+``[x_t, h_{t-1}]`` by its packed ``[W_ih; W_hh]`` for the whole batch with the
+register-blocked ``_tile`` product (inputs too wide for that are projected
+``K`` steps at a time into its share of ``xproj`` instead), applies the gate
+maths, writes h and c for its units and meets the others at a barrier: one per
+step.  Backward runs the same way: each part turns (dh, dc) of its units into
+their pre-activation gradients, written over the stored gates (which are not
+needed again); after the step's barrier it computes its units'
+``dh_{t-1} = da_t W_hh[:, own]``.  After the loop each part computes its share
+of the input and weight gradients (``_gemm.input_and_weight_grads_part``).
+Every sum runs in a fixed order, so any number of parts gives bit-identical
+results.  (How the parts touch the arrays they share: ``_parts``.)
 
 ``lstm_forward`` and ``lstm_backward`` are the one-thread kernels (callable from
 other ``@njit`` code); ``lstm_forward_threads`` and ``lstm_backward_threads``
@@ -168,7 +169,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     cells : (S, B, H) array
         Receives the cell states, with the same S.
     xproj : (K, B, 4H) array
-        Work space for the input projection of K steps at a time, K >= 1.
+        Work space for the input projection of K steps at a time, K >= 1 (unused
+        when each step multiplies its inputs itself: ``_parts.fused_inputs``).
     """
     lstm_forward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, c0, w_ih, w_hh, bias,
                       out, h_n, c_n, gates, cells, xproj)
@@ -249,7 +251,7 @@ def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates,
         seq += 1
         barrier(counters, part, parts, seq)  # every part's rows of da_t are written
         copy_block(gates_f, t * B * 4 * H, da)  # (a streaming copy, as h_{t-1} forward)
-        packed_product(da, w_back, dh_next)
+        packed_product(da, w_back, dh_next, False)
     for b in range(B):
         for j in range(n):
             dh0[b, u0 + j] = dh_next[b, j]

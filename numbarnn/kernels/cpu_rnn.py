@@ -5,10 +5,11 @@ One layer, as ``torch.nn.RNN``::
     h_t = act(W_ih x_t + W_hh h_{t-1} + b),   act = tanh or relu
 
 The layout follows ``cpu_lstm``: P threads each own a slice of the hidden units
-and their packed rows of the weights; per step each computes its units' part of
-``W_hh h_{t-1}`` with the ``_tile`` product, adds its projected inputs (K steps
-at a time) and applies the activation, then meets the others at a barrier.
-After the backward loop the input and weight gradients are one GEMM each.  The
+and their packed rows of the weights; per step each multiplies
+``[x_t, h_{t-1}]`` by them with the ``_tile`` product (or adds inputs projected
+K steps at a time) and applies the activation, then meets the others at a
+barrier.  After the backward loop each part computes its share of the input and
+weight gradients.  The
 derivative of the activation is taken from the output h_t itself
 (tanh' = 1 - h^2, relu' = [h > 0]), so training keeps nothing beyond ``out``.
 Any number of threads gives bit-identical results.
@@ -103,7 +104,8 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     h_n : (B, H) array
         Receives the final hidden state.
     xproj : (K, B, H) array
-        Work space for the input projection of K steps at a time, K >= 1.
+        Work space for the input projection of K steps at a time, K >= 1 (unused
+        when each step multiplies its inputs itself: ``_parts.fused_inputs``).
     """
     rnn_forward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, w_ih, w_hh, bias,
                      nonlinearity, out, h_n, xproj)
@@ -156,7 +158,7 @@ def rnn_backward_part(part, parts, counters, x, h0, w_ih, w_hh, nonlinearity, ou
         seq += 1
         barrier(counters, part, parts, seq)  # every part's units of da_t are written
         copy_block(dgates_f, t * B * H, da)
-        packed_product(da, w_back, dh_next)
+        packed_product(da, w_back, dh_next, False)
     for b in range(B):
         for j in range(n):
             dh0[b, u0 + j] = dh_next[b, j]
