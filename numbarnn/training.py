@@ -502,9 +502,10 @@ def train_text_task(task):
 
 
 # Cold compile of what a text run needs (the model's forward, backward and
-# evaluation), measured on this project's 2-core machines: the "about N s" of
-# the first-run message.
-COMPILE_ESTIMATE = {"lstm": 20, "rnn": 12}
+# evaluation), measured on this project's 2-core machines (train-text's defaults
+# with an empty NUMBA_CACHE_DIR: 14.5 s for the LSTM, 10.5 s for the RNN): the
+# "about N s" of the first-run message.
+COMPILE_ESTIMATE = {"lstm": 15, "rnn": 10}
 _compiled = set()
 
 
@@ -528,7 +529,7 @@ def _compile_kernels(config, progress=None):
     cached = config["device"] == "cpu" and kernels_cached(*parts)
     if not cached and progress is not None:
         progress.log(f"compiling the kernels, first run only: about "
-                     f"{COMPILE_ESTIMATE.get(config['cell'], 20)} s")
+                     f"{COMPILE_ESTIMATE.get(config['cell'], 15)} s")
     seconds = warm_up_text_task(config)
     if not cached and progress is not None:
         progress.log(f"kernels compiled in {seconds:.1f} s")
