@@ -14,6 +14,7 @@ setup(
     install_requires=[
         "numpy>=1.24",
         "numba>=0.59",
+        "llvmlite",  # the CPU kernels' tile product and barrier are written in LLVM IR
         "scipy>=1.10",  # numba's np.dot inside @njit calls scipy's BLAS
         "click>=8.0",
         "safetensors>=0.4",
