@@ -15,13 +15,13 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 
 from . import __version__
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, write_json
 from .devices import DEVICES
-from .kernels._parts import single_threaded_blas
 from .losses import cross_entropy, softmax_cross_entropy
 from .model import CharRNN
 from .optim import SCHEDULES, clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
@@ -66,6 +66,33 @@ def _check_config(config):
     if config["lr_schedule"] not in SCHEDULES:
         raise ValueError(f"lr_schedule: got {config['lr_schedule']!r}, expected one of "
                          f"{', '.join(SCHEDULES)}")
+
+
+_blas = []
+
+
+@contextmanager
+def single_threaded_blas():
+    """A context in which the BLAS libraries (NumPy's, and SciPy's that numba calls)
+    run on the calling thread only, and as they were afterwards (the workers run side
+    by side; direct ``set_num_threads`` calls, less than half the cost of threadpoolctl's
+    ``limit``)."""
+    if not _blas:
+        import scipy.linalg.cython_blas  # noqa: F401  (loaded, so that it is found)
+        from threadpoolctl import ThreadpoolController
+        _blas.append([lib for lib in ThreadpoolController().lib_controllers
+                      if lib.user_api == "blas"])
+    libs = _blas[0]
+    before = [lib.get_num_threads() for lib in libs]
+    for lib, n in zip(libs, before):
+        if n != 1:
+            lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before):
+            if n != 1:
+                lib.set_num_threads(n)
 
 
 class TextTrainer:

@@ -24,19 +24,15 @@ scatter-add (and the input projection a row lookup, ``_parts.project_part``):
 no products with a matrix that is almost all zeros.
 """
 import numpy as np
-from numba import njit, types, uint64
+from numba import njit, uint64
 from numba.extending import overload
 
-from ._jit import JIT_OPTIONS
+from ._jit import JIT_OPTIONS, is_tokens
+from ._parts import unit_range
 from ._tile import pack_columns, packed_product, padded_columns
 from ._views import as_matrix, flat
 
 ROWS_PER_CHUNK = 256
-
-
-def is_tokens(x):
-    """Whether the numba type of ``x`` is a (T, B) integer array of token ids."""
-    return isinstance(x, types.Array) and x.ndim == 2 and isinstance(x.dtype, types.Integer)
 
 
 @njit(**JIT_OPTIONS)
@@ -96,15 +92,13 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih
         w = np.empty((GH, padded_columns(D, dx.itemsize)), dt)
         pack_columns(w_ih, 0, D, w)
         packed_product(da[r0:r1], w, as_matrix(dx, TB, D)[r0:r1], False)
-    line = 64 // dgates.itemsize  # gate rows in whole cache lines, as the units in _parts
-    lines = (GH + line - 1) // line
-    c0, c1 = min(GH, part * lines // parts * line), min(GH, (part + 1) * lines // parts * line)
+    c0, c1 = unit_range(part, parts, GH, dgates.itemsize)  # gate rows, in whole cache lines
     n = c1 - c0
     if n == 0:
         return
     chunk = np.empty((ROWS_PER_CHUNK, padded_columns(n, dgates.itemsize)), dt)
     hT = np.empty(H * ROWS_PER_CHUNK, dt)  # transposed chunks, viewed (rows, r1 - r0)
-    xT = np.empty((0 if is_token_array(x) else D) * ROWS_PER_CHUNK, dt)
+    xT = np.empty(D * ROWS_PER_CHUNK, dt)  # (unused for token ids)
     dWT_ih, dWT_hh = np.empty((D, n), dt), np.empty((H, n), dt)
     sums = np.zeros(n, dt)
     x_flat, h0_flat, out_flat = flat(x), flat(h0), flat(out)
@@ -130,13 +124,3 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih
             dw_hh[c0 + q, k] = dWT_hh[k, q]
         dbias[c0 + q] = sums[q]
 
-
-def is_token_array(x):
-    """Whether ``x`` holds token ids (a compile-time constant in compiled code)."""
-    return x.ndim == 2
-
-
-@overload(is_token_array, jit_options=JIT_OPTIONS)
-def _is_token_array(x):
-    flag = is_tokens(x)
-    return lambda x: flag

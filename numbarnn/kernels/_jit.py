@@ -63,3 +63,9 @@ def _sigmoid_typed(x):
         half = np.float32(0.5)
         return lambda x: half + half * tanh_f32(half * x)
     return lambda x: 1.0 / (1.0 + math.exp(-x))
+
+
+def is_tokens(x):
+    """Whether the numba type ``x`` is a (T, B) integer array of token ids (for overloads
+    that pick the one-hot form of an input at compile time)."""
+    return isinstance(x, types.Array) and x.ndim == 2 and isinstance(x.dtype, types.Integer)

@@ -22,14 +22,12 @@ release the GIL); ``kernel_threads`` chooses how many.
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import numpy as np
 from numba import njit, types, uint64
 from numba.extending import overload
 
-from ._gemm import is_tokens
-from ._jit import JIT_OPTIONS
+from ._jit import JIT_OPTIONS, is_tokens
 from ._sync import COUNTER_STRIDE
 from ._tile import pack_transposed_rows, packed_product, padded_columns
 from ._views import as_matrix, flat
@@ -221,32 +219,6 @@ def kernel_threads(B, GH, H):
     while threads > 1 and B * GH * H < MIN_WORK_PER_THREAD * threads:
         threads -= 1
     return threads
-
-
-_blas = []
-
-
-@contextmanager
-def single_threaded_blas():
-    """A context in which the BLAS libraries (NumPy's, and SciPy's that numba calls)
-    run on the calling thread only, as they were afterwards (for callers that run
-    work side by side in threads, such as the text trainer's workers)."""
-    if not _blas:
-        import scipy.linalg.cython_blas  # noqa: F401  (loaded, so that it is found)
-        from threadpoolctl import ThreadpoolController
-        _blas.append([lib for lib in ThreadpoolController().lib_controllers
-                      if lib.user_api == "blas"])
-    libs = _blas[0]
-    before = [lib.get_num_threads() for lib in libs]
-    for lib, n in zip(libs, before):
-        if n != 1:
-            lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, n in zip(libs, before):
-            if n != 1:
-                lib.set_num_threads(n)
 
 
 def run_parts(function, parts, *args):
