@@ -5,13 +5,13 @@ float32, alternating blocks in one process): below 1 numbarnn is faster.  A
 ratio, not a time, so that the report stays readable on machines whose speed
 drifts.  Skipped where torch is not installed.
 """
-from .common import CELLS, SIZES
+from .common import BIDIRECTIONAL, CELLS, SIZES
 
 MODES = ["train", "infer"]
 
 
 class TorchRatio:
-    params = (CELLS, MODES, SIZES)
+    params = (CELLS + BIDIRECTIONAL, MODES, SIZES)
     param_names = ["cell", "mode", "size"]
     number = 1
     repeat = 1

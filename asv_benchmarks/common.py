@@ -6,26 +6,44 @@ import numbarnn
 # (B, T, D, H): batch, sequence length, input size, hidden size.
 SIZES = [(1, 100, 8, 32), (16, 100, 32, 64), (32, 100, 64, 128), (64, 100, 128, 256),
          (64, 50, 512, 512)]
-CELLS = ["lstm", "rnn"]
+CELLS = ["lstm", "rnn", "gru"]
+# a cell name with "-bi": its bidirectional layer
+BIDIRECTIONAL = ["lstm-bi", "gru-bi"]
 DTYPES = ["float32", "float64"]
+GATES = {"lstm": 4, "rnn": 1, "gru": 3}
+LAYERS = {"lstm": numbarnn.LSTM, "rnn": numbarnn.RNN, "gru": numbarnn.GRU}
+
+
+def parse_cell(cell):
+    """'gru-bi' -> ('gru', True): the cell and whether the layer is bidirectional."""
+    kind, _, bi = cell.partition("-")
+    return kind, bi == "bi"
 
 
 def make_layer(cell, size, dtype, seed=0):
     """A one-layer numbarnn layer and matching input/output-gradient arrays."""
     B, T, D, H = size
-    layer_cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
-    layer = layer_cls(D, H, dtype=np.dtype(dtype), seed=seed)
+    kind, bidirectional = parse_cell(cell)
+    layer = LAYERS[kind](D, H, bidirectional=bidirectional, dtype=np.dtype(dtype), seed=seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, B, D)).astype(dtype)
-    dout = rng.standard_normal((T, B, H)).astype(dtype)
+    dout = rng.standard_normal((T, B, H * (2 if bidirectional else 1))).astype(dtype)
     return layer, x, dout
+
+
+def padded_lengths(size, seed=0):
+    """Lengths of a padded batch for ``lengths`` benchmarks: uniform in [T/2, T], one T."""
+    B, T = size[:2]
+    lengths = np.random.default_rng(seed).integers((T + 1) // 2, T + 1, B)
+    lengths[0] = T
+    return lengths
 
 
 def flops(cell, size, backward=True):
     """Floating-point operations of the matrix products (the element-wise part is left out)."""
     B, T, D, H = size
-    G = 4 if cell == "lstm" else 1
-    forward = 2 * T * B * G * H * (D + H)
+    kind, bidirectional = parse_cell(cell)
+    forward = 2 * T * B * GATES[kind] * H * (D + H) * (2 if bidirectional else 1)
     return 3 * forward if backward else forward  # backward: dx + dW_ih, dh + dW_hh
 
 
@@ -43,7 +61,8 @@ print(time.perf_counter() - t0)
 
 
 def first_call_seconds(cache_dir, dtype="float32"):
-    """Seconds for a fresh process to import numbarnn and run the four kernels once.
+    """Seconds for a fresh process to import numbarnn and run the LSTM's and the RNN's four
+    kernels once (the compile-time measure of the CPU-kernel issue).
 
     With an empty ``cache_dir`` this is the compile time; run again with the same
     directory it is the start-up time with a warm cache.

@@ -1,4 +1,4 @@
-"""numbarnn against torch.nn.LSTM / torch.nn.RNN on this machine, side by side in one run.
+"""numbarnn against torch.nn.LSTM / RNN / GRU on this machine, side by side in one run.
 
     python asv_benchmarks/compare_torch.py            # the full table (a few minutes)
     python asv_benchmarks/compare_torch.py --quick    # tiny sizes, a smoke test
@@ -8,8 +8,11 @@ Each cell of the table is the median over repeats taken in alternating blocks
 both alike.  Ratios are numbarnn time / torch time: below 1 means numbarnn is
 faster.  GFLOP/s counts only the matrix products; "of peak" relates that to a
 large SGEMM through the BLAS that numba's kernels call, measured in the same run.
-Also printed: the peak memory of a training step against the bytes it must hold,
-and the compile and warm start-up times.
+Rows "lstm-bi" and "gru-bi" are bidirectional layers.  Then, for each cell, the
+cost of ``lengths`` (a padded batch, lengths uniform in [T/2, T]): numbarnn's
+time with them over its time without, and torch's ``pack_padded_sequence`` run
+over its padded one.  Also printed: the peak memory of a training step against
+the bytes it must hold, and the compile and warm start-up times.
 """
 import argparse
 import os
@@ -21,12 +24,15 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from asv_benchmarks.common import SIZES, first_call_seconds, flops, make_layer  # noqa: E402
+from asv_benchmarks.common import (BIDIRECTIONAL, CELLS, SIZES, first_call_seconds,  # noqa: E402
+                                   flops, make_layer, padded_lengths, parse_cell)
 
-# Targets for the float32 forward+backward ratio (numbarnn / torch), LSTM and RNN, by size.
+# Targets for the float32 forward+backward ratio (numbarnn / torch), LSTM and RNN, by size;
+# the GRU's is the LSTM's ratio measured in the same run, bidirectional layers' 1.0.
 TARGETS = {(1, 100, 8, 32): (0.2, 0.05), (16, 100, 32, 64): (0.6, 0.15),
            (32, 100, 64, 128): (0.8, 0.4), (64, 100, 128, 256): (0.9, 0.8),
            (64, 50, 512, 512): (0.95, 0.9)}
+LENGTHS_TARGET = 1.1  # numbarnn with lengths / numbarnn without
 QUICK_SIZES = [(2, 5, 3, 4)]
 
 
@@ -55,8 +61,9 @@ def alternating_medians(funcs, min_seconds, rounds=5, min_repeats=3):
 def torch_twin(torch, cell, layer):
     """A torch layer with the numbarnn layer's weights, and its dtype."""
     tdtype = torch.float32 if layer.dtype == np.float32 else torch.float64
-    cls = torch.nn.LSTM if cell == "lstm" else torch.nn.RNN
-    twin = cls(layer.input_size, layer.hidden_size).to(tdtype)
+    kind, bidirectional = parse_cell(cell)
+    cls = {"lstm": torch.nn.LSTM, "rnn": torch.nn.RNN, "gru": torch.nn.GRU}[kind]
+    twin = cls(layer.input_size, layer.hidden_size, bidirectional=bidirectional).to(tdtype)
     twin.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
     return twin
 
@@ -85,6 +92,37 @@ def time_size(torch, cell, size, dtype, min_seconds):
     nb_t, th_t = alternating_medians([nb_train, torch_train], min_seconds)
     nb_i, th_i = alternating_medians([nb_infer, torch_infer], min_seconds)
     return nb_t, th_t, nb_i, th_i
+
+
+def time_lengths(torch, cell, size, dtype, min_seconds):
+    """Training step times (forward + backward) of a padded batch with and without
+    ``lengths``: (numbarnn with, numbarnn without, torch packed, torch padded)."""
+    layer, x, dout = make_layer(cell, size, dtype)
+    twin = torch_twin(torch, cell, layer)
+    lengths = padded_lengths(size)
+    rnn_utils = torch.nn.utils.rnn
+    xt = torch.from_numpy(x).requires_grad_()
+    doutt = torch.from_numpy(dout)
+    lengths_t = torch.from_numpy(lengths)
+
+    def nb(lengths):
+        def step():
+            layer.forward(x, lengths=lengths)
+            layer.backward(dout)
+        return step
+
+    def torch_packed():
+        packed = rnn_utils.pack_padded_sequence(xt, lengths_t, enforce_sorted=False)
+        out, _ = twin(packed)
+        out, _ = rnn_utils.pad_packed_sequence(out, total_length=x.shape[0])
+        out.backward(doutt)
+
+    def torch_padded():
+        out, _ = twin(xt)
+        out.backward(doutt)
+
+    return tuple(alternating_medians([nb(lengths), nb(None), torch_packed, torch_padded],
+                                     min_seconds))
 
 
 def sgemm_peak(n=3072):
@@ -145,6 +183,17 @@ def training_memory(size=(64, 100, 128, 256)):
     return peak, needed
 
 
+def row_target(cell, size, ratios):
+    """The target ratio of a row: the issue's for the LSTM and the RNN, the LSTM's
+    measured ratio for the GRU, 1.0 for a bidirectional layer (nan: none)."""
+    kind, bidirectional = parse_cell(cell)
+    if bidirectional:
+        return 1.0
+    if kind == "gru":
+        return ratios.get("lstm", float("nan"))
+    return TARGETS.get(size, (float("nan"),) * 2)[0 if kind == "lstm" else 1]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, short timings")
@@ -153,6 +202,10 @@ def main(argv=None):
                         help="minimum seconds per timed pair (default 1.5)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="torch intra-op threads (default: all cores)")
+    parser.add_argument("--cells", default=",".join(CELLS + BIDIRECTIONAL),
+                        help="rows to time, comma-separated (default: %(default)s)")
+    parser.add_argument("--no-lengths", action="store_true",
+                        help="skip the table of what lengths cost")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -166,19 +219,33 @@ def main(argv=None):
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
           f"{os.cpu_count()} cores, dtype {args.dtype}; SciPy SGEMM peak {peak:.0f} GFLOP/s")
     print("ratio = numbarnn time / torch time (medians, alternating blocks); < 1: numbarnn faster")
-    header = (f"{'B, T, D, H':>18} | {'cell':4} | {'train ms':>9} {'torch ms':>9} {'ratio':>6} "
+    header = (f"{'B, T, D, H':>18} | {'cell':7} | {'train ms':>9} {'torch ms':>9} {'ratio':>6} "
               f"{'target':>6} | {'infer ms':>9} {'torch ms':>9} {'ratio':>6} | {'GFLOP/s':>7} "
               f"{'of peak':>7}")
     print(header)
     print("-" * len(header))
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     for size in sizes:
-        for ci, cell in enumerate(("lstm", "rnn")):
+        ratios = {}
+        for cell in cells:
             nb_t, th_t, nb_i, th_i = time_size(torch, cell, size, args.dtype, seconds)
+            ratios[cell] = nb_t / th_t
             gflops = flops(cell, size) / nb_t / 1e9
-            target = TARGETS.get(size, (float("nan"),) * 2)[ci]
-            print(f"{str(size):>18} | {cell:4} | {nb_t * 1e3:9.3f} {th_t * 1e3:9.3f} "
+            target = row_target(cell, size, ratios)
+            print(f"{str(size):>18} | {cell:7} | {nb_t * 1e3:9.3f} {th_t * 1e3:9.3f} "
                   f"{nb_t / th_t:6.2f} {target:6.2f} | {nb_i * 1e3:9.3f} {th_i * 1e3:9.3f} "
                   f"{nb_i / th_i:6.2f} | {gflops:7.1f} {gflops / peak:7.1%}", flush=True)
+    if not args.no_lengths:
+        print(f"\nlengths (a padded batch, lengths in [T/2, T]), training step; target: "
+              f"with / without <= {LENGTHS_TARGET}")
+        print(f"{'B, T, D, H':>18} | {'cell':7} | {'with ms':>8} {'without':>8} {'ratio':>6} | "
+              f"{'torch packed':>12} {'padded':>8} {'ratio':>6}")
+        for size in sizes:
+            for cell in [c for c in cells if not parse_cell(c)[1]]:
+                w, wo, tp, tu = time_lengths(torch, cell, size, args.dtype, seconds)
+                print(f"{str(size):>18} | {cell:7} | {w * 1e3:8.3f} {wo * 1e3:8.3f} "
+                      f"{w / wo:6.2f} | {tp * 1e3:12.3f} {tu * 1e3:8.3f} {tp / tu:6.2f}",
+                      flush=True)
     mem_size = (2, 5, 3, 4) if args.quick else (64, 100, 128, 256)
     used, needed = training_memory(mem_size)
     print(f"\nLSTM training peak memory at (B, T, D, H) = {mem_size}: {used / 2**20:.1f} MiB over "

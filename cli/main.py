@@ -7,6 +7,7 @@ import click
 
 import numbarnn
 
+from .analysis import gradient_flow
 from .series import forecast, train_series
 from .sweep import sweep
 from .text import generate, train_text
@@ -15,7 +16,7 @@ from .text import generate, train_text
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(numbarnn.__version__, prog_name="numbarnn")
 def cli():
-    """Recurrent networks (RNN, LSTM) compiled by Numba."""
+    """Recurrent networks (RNN, LSTM, GRU) compiled by Numba."""
 
 
 @cli.command()
@@ -72,6 +73,7 @@ cli.add_command(generate)
 cli.add_command(train_series)
 cli.add_command(forecast)
 cli.add_command(sweep)
+cli.add_command(gradient_flow)
 
 
 def main():

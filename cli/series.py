@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from numbarnn import CELLS
+
 from .common import user_errors
 
 _DEFAULT_RUN = os.path.join("runs", "series")
@@ -87,7 +89,7 @@ def metrics_table(metrics):
 @click.option("--strategy", type=click.Choice(["direct", "recursive"]), default="direct",
               show_default=True, help="All steps from the head at once, or one step rolled "
               "forward.")
-@click.option("--cell", type=click.Choice(["lstm", "rnn"]), default="lstm", show_default=True)
+@click.option("--cell", type=click.Choice(CELLS), default="lstm", show_default=True)
 @click.option("--hidden", type=click.IntRange(1), default=32, show_default=True,
               help="Hidden units per layer.")
 @click.option("--layers", type=click.IntRange(1), default=1, show_default=True)

@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from numbarnn import CELLS
+
 from .common import InputError, user_errors
 
 DEFAULT_STEPS = 2000
@@ -39,7 +41,7 @@ def _load_corpus(corpus, encoding, echo):
 @click.option("--out", "out_dir", default=os.path.join("runs", "text"), show_default=True,
               type=click.Path(file_okay=False), help="Run directory for checkpoints and metrics.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
-@click.option("--cell", type=click.Choice(["lstm", "rnn"]), default="lstm", show_default=True)
+@click.option("--cell", type=click.Choice(CELLS), default="lstm", show_default=True)
 @click.option("--hidden", default=256, show_default=True, type=click.IntRange(1),
               help="Hidden units per layer.")
 @click.option("--layers", default=1, show_default=True, type=click.IntRange(1),

@@ -9,11 +9,12 @@ The layers (and numba with them) load on first use, so that ``import numbarnn``
 and ``numbarnn --help`` stay fast.
 """
 __version__ = "0.1.0"
-__all__ = ["LSTM", "RNN", "__version__"]
+__all__ = ["LSTM", "RNN", "GRU", "CELLS", "__version__"]
+CELLS = ("lstm", "rnn", "gru")  # the recurrent cells every job offers (--cell)
 
 
 def __getattr__(name):
-    if name in ("LSTM", "RNN"):
+    if name in ("LSTM", "RNN", "GRU"):
         from . import layers
         return getattr(layers, name)
     raise AttributeError(f"module 'numbarnn' has no attribute {name!r}")

@@ -2,7 +2,10 @@
 
 A layer talks to its device through the few operations below, so the layer code
 is the same on both; the kernels it calls are the device's (``cpu_lstm`` or
-``cuda_lstm``, ...), which share their argument order.
+``cuda_lstm``, ...), which share their argument order.  Bidirectional layers and
+sequences of several lengths need three more: ``reverse_time`` (each sequence
+read from its own end), ``concat_features`` and ``feature_block`` (the two
+directions' halves of a layer's output).
 """
 import math
 from types import SimpleNamespace
@@ -24,14 +27,17 @@ class CPU:
     projects_in_place = False
 
     def __init__(self):
-        from .kernels import cpu_lstm, cpu_rnn
+        from .kernels import cpu_gru, cpu_lstm, cpu_rnn
 
         # the kernels' one-thread signatures, each call shared by the threads that
-        # kernel_threads chooses for its size (w_hh is argument 4 of the LSTM's, 3 of the RNN's)
+        # kernel_threads chooses for its size (w_hh is argument 4 of the LSTM's, 3 of the
+        # RNN's and the GRU's)
         self.lstm = SimpleNamespace(lstm_forward=_shared(cpu_lstm.lstm_forward_threads, 4),
                                     lstm_backward=_shared(cpu_lstm.lstm_backward_threads, 4))
         self.rnn = SimpleNamespace(rnn_forward=_shared(cpu_rnn.rnn_forward_threads, 3),
                                    rnn_backward=_shared(cpu_rnn.rnn_backward_threads, 3))
+        self.gru = SimpleNamespace(gru_forward=_shared(cpu_gru.gru_forward_threads, 3),
+                                   gru_backward=_shared(cpu_gru.gru_backward_threads, 3))
 
     def empty(self, shape, dtype):
         return aligned_empty(shape, dtype)
@@ -62,6 +68,24 @@ class CPU:
 
     def add(self, a, b, out):
         np.add(a, b, out=out)
+
+    def reverse_time(self, arr, lengths):
+        """A new (T, B, ...) array whose row b holds sequence b backwards from its own
+        last step (``lengths``; None: all T), its padded steps left in place.  Its
+        own inverse: applied twice it gives ``arr`` back."""
+        if lengths is None:
+            return np.ascontiguousarray(arr[::-1])
+        T, B = arr.shape[:2]
+        t = np.arange(T)[:, None]
+        return arr[np.where(t < lengths, lengths - 1 - t, t), np.arange(B)]
+
+    def concat_features(self, arrays):
+        """(T, B, H) arrays side by side: (T, B, n H)."""
+        return np.concatenate(arrays, axis=2)
+
+    def feature_block(self, arr, d, H):
+        """Features ``d H : (d + 1) H`` of a (T, B, F) array, as a new contiguous array."""
+        return np.ascontiguousarray(arr[:, :, d * H:(d + 1) * H])
 
     def multiply(self, a, b, out=None):
         return np.multiply(a, b, out=out)
@@ -120,9 +144,9 @@ class CUDA:
 
     def __init__(self):
         self.cuda = require_cuda()
-        from .kernels import _cuda_common, cuda_lstm, cuda_rnn
+        from .kernels import _cuda_common, cuda_gru, cuda_lstm, cuda_rnn
 
-        self.lstm, self.rnn, self.common = cuda_lstm, cuda_rnn, _cuda_common
+        self.lstm, self.rnn, self.gru, self.common = cuda_lstm, cuda_rnn, cuda_gru, _cuda_common
         _cuda_common.loop_design()  # a bad NUMBARNN_CUDA_LOOP or NUMBARNN_CUDA_GEMM fails here,
         _cuda_common.gemm_backend()  # before any work, not at the first forward
 
@@ -167,6 +191,22 @@ class CUDA:
 
     def add(self, a, b, out):
         self.common.add(a, b, out)
+
+    def reverse_time(self, arr, lengths):
+        T, B = arr.shape[:2]
+        return self.common.reverse_time(arr, self.common.device_lengths(lengths, T, B))
+
+    def concat_features(self, arrays):
+        T, B, H = arrays[0].shape  # (the simulator's shapes take no negative index)
+        out = self.cuda.device_array((T, B, H * len(arrays)), dtype=arrays[0].dtype)
+        for d, arr in enumerate(arrays):
+            self.common.copy_features(arr, 0, out, d * H, H)
+        return out
+
+    def feature_block(self, arr, d, H):
+        out = self.cuda.device_array((arr.shape[0], arr.shape[1], H), dtype=arr.dtype)
+        self.common.copy_features(arr, d * H, out, 0, H)
+        return out
 
     def multiply(self, a, b, out=None):
         out = self.cuda.device_array_like(a) if out is None else out

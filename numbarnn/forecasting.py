@@ -27,12 +27,12 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from . import CELLS
 from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
 from .series import SEASON_OF_FREQUENCY, Series, format_date, future_dates, parse_date
 from .transforms import Difference, Log, MinMaxScaler, Pipeline, StandardScaler
 
 STRATEGIES = ("direct", "recursive")
-CELLS = ("lstm", "rnn")
 SCALERS = ("standard", "minmax", "none")
 LOSSES = ("mse", "mae")
 CHECKPOINT_KIND = "series"
@@ -51,7 +51,7 @@ class ForecastConfig:
     horizon : int
         Steps forecast at once (the head's outputs with the ``direct`` strategy).
     strategy : {'direct', 'recursive'}
-    cell : {'lstm', 'rnn'}
+    cell : {'lstm', 'rnn', 'gru'}
     hidden_size, num_layers : int
     dropout : float
         Between stacked layers.
@@ -276,11 +276,11 @@ class _Network:
     """One member of the ensemble: a recurrent stack and a linear head on its last state."""
 
     def __init__(self, config, inputs, seed, device="cpu"):
-        from .layers import LSTM, RNN, HostParams, Linear
+        from .layers import GRU, LSTM, RNN, HostParams, Linear
 
         dtype = np.dtype(config.dtype)
         rnn_seed, head_seed, self.order_seed = np.random.SeedSequence(seed).generate_state(3)
-        cell = LSTM if config.cell == "lstm" else RNN
+        cell = {"lstm": LSTM, "rnn": RNN, "gru": GRU}[config.cell]
         self.rnn = cell(inputs, config.hidden_size, num_layers=config.num_layers,
                         dropout=config.dropout if config.num_layers > 1 else 0.0,
                         dtype=dtype, seed=int(rnn_seed), device=device)

@@ -1,4 +1,4 @@
-"""Recurrent layers with the interface of ``torch.nn.RNN`` and ``torch.nn.LSTM``.
+"""Recurrent layers with the interface of ``torch.nn.RNN``, ``torch.nn.LSTM`` and ``torch.nn.GRU``.
 
 A layer owns its parameters (PyTorch's names, shapes and gate order), the
 gradients that ``backward`` fills, and the working buffers that the kernels
@@ -191,13 +191,14 @@ def _scatter_rows(tokens, rows, grad):
 
 
 class _Recurrent(Module):
-    """What RNN and LSTM share: parameters, checks, buffers, layer stacking, dropout."""
+    """What RNN, LSTM and GRU share: parameters, checks, buffers, layer stacking,
+    directions, sequence lengths, dropout."""
 
-    _gates = 1  # gate blocks per layer: 4 for the LSTM
+    _gates = 1  # gate blocks per layer: 4 for the LSTM, 3 for the GRU
     _state_names = ("h",)
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, dtype=np.float32, device="cpu", seed=None):
+                 dropout=0.0, bidirectional=False, dtype=np.float32, device="cpu", seed=None):
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -215,6 +216,10 @@ class _Recurrent(Module):
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise ValueError(f"bidirectional: got {bidirectional!r}, expected True or False")
+        self.bidirectional = bool(bidirectional)
+        self._directions = 2 if self.bidirectional else 1
         self.dtype = check_dtype(dtype)
         init_seed, dropout_seed = as_seed_sequence(seed).spawn(2)
         self._dropout_rng = np.random.default_rng(dropout_seed)
@@ -249,17 +254,19 @@ class _Recurrent(Module):
     def _param_shapes(self):
         GH, H = self._gates * self.hidden_size, self.hidden_size
         for k in range(self.num_layers):
-            D = self.input_size if k == 0 else H
-            yield f"weight_ih_l{k}", (GH, D)
-            yield f"weight_hh_l{k}", (GH, H)
-            if self.bias:
-                yield f"bias_ih_l{k}", (GH,)
-                yield f"bias_hh_l{k}", (GH,)
+            D = self.input_size if k == 0 else H * self._directions
+            for d in range(self._directions):
+                yield _name("weight_ih", k, d), (GH, D)
+                yield _name("weight_hh", k, d), (GH, H)
+                if self.bias:
+                    yield _name("bias_ih", k, d), (GH,)
+                    yield _name("bias_hh", k, d), (GH,)
 
     def __repr__(self):
         extra = "".join(f", {k}={getattr(self, k)!r}" for k, default in
                         (("num_layers", 1), ("bias", True), ("batch_first", False),
-                         ("dropout", 0.0)) if getattr(self, k) != default)
+                         ("dropout", 0.0), ("bidirectional", False))
+                        if getattr(self, k) != default)
         if self.device != "cpu":
             extra += f", device={self.device!r}"
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}{extra}, "
@@ -274,15 +281,21 @@ class _Recurrent(Module):
             self._buffers[name] = buf
         return buf
 
-    def _combined_bias(self, k):
-        """``bias_ih + bias_hh`` of layer k, the one bias the kernels take (zeros without bias)."""
-        shape = (self._gates * self.hidden_size,)
+    def _zero_bias(self):
+        """Zeros in place of a bias, for a layer without biases (the kernels take one)."""
+        key = ("zero bias",)
+        if key not in self._buffers:
+            self._buffers[key] = self._dev.zeros((self._gates * self.hidden_size,), self.dtype)
+        return self._buffers[key]
+
+    def _combined_bias(self, k, d):
+        """``bias_ih + bias_hh`` of layer k, direction d, the one bias the RNN and LSTM
+        kernels take (zeros without bias)."""
         if not self.bias:
-            if ("bias", k) not in self._buffers:
-                self._buffers[("bias", k)] = self._dev.zeros(shape, self.dtype)
-            return self._buffers[("bias", k)]
-        bias = self._buffer(("bias", k), shape)
-        self._dev.add(self.params[f"bias_ih_l{k}"], self.params[f"bias_hh_l{k}"], bias)
+            return self._zero_bias()
+        bias = self._buffer(("bias", k, d), (self._gates * self.hidden_size,))
+        self._dev.add(self.params[_name("bias_ih", k, d)], self.params[_name("bias_hh", k, d)],
+                      bias)
         return bias
 
     # ------------------------------------------------------------------ checks
@@ -321,19 +334,19 @@ class _Recurrent(Module):
         return self._dev.upload(tokens), "numpy"
 
     def _state(self, name, value, batch):
-        """A (num_layers, B, H) state array, zeros for None."""
-        shape = (self.num_layers, batch, self.hidden_size)
+        """A (num_layers * directions, B, H) state array, zeros for None."""
+        shape = (self.num_layers * self._directions, batch, self.hidden_size)
         if value is None:  # kernels only read initial states, so one zero array serves all
             zeros = self._buffers.get(("zeros", shape))
             if zeros is None:
                 zeros = self._buffers[("zeros", shape)] = self._dev.zeros(shape, self.dtype)
             return zeros
         arr, _ = self._dev.array(name, value, self.dtype)
-        check_shape(name, arr, shape, "(num_layers, B, hidden_size)")
+        check_shape(name, arr, shape, "(num_layers * num_directions, B, hidden_size)")
         return self._dev.copy(arr)  # kept for backward: later changes by the caller must not leak in
 
     def _unpack_state(self, state, batch, what):
-        """The user's state argument as a list of (num_layers, B, H) arrays, and the
+        """The user's state argument as a list of (layers x directions, B, H) arrays, and the
         (name, array) pairs of those the user gave (None stands for our own zeros).
 
         Their values are not checked here: see ``_check_finite``.
@@ -361,7 +374,27 @@ class _Recurrent(Module):
         return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
     # ------------------------------------------------------------------ forward / backward
-    def forward(self, x, state=None, train=True):
+    def _lengths(self, value, T, B):
+        """``lengths`` checked: None, or a (B,) int64 array with 1 <= lengths[b] <= T."""
+        if value is None:
+            return None
+        if hasattr(value, "detach"):  # a torch tensor, as pack_padded_sequence takes
+            value = value.detach().cpu().numpy()
+        arr = np.asarray(value)
+        if arr.dtype == bool or arr.dtype.kind not in "iu":
+            raise ValueError(f"lengths: got dtype {arr.dtype}, expected integers (one length "
+                             "per sequence of the batch)")
+        if arr.shape != (B,):
+            raise ValueError(f"lengths: got shape {arr.shape}, expected ({B},): one length per "
+                             "sequence of the batch")
+        if arr.min() < 1 or arr.max() > T:
+            bad = int(arr.min()) if arr.min() < 1 else int(arr.max())
+            raise ValueError(f"lengths: got {bad}, expected lengths between 1 and T = {T} "
+                             "(the padded length)")
+        arr = np.ascontiguousarray(arr, np.int64)
+        return arr if self._dev.name == "cpu" else self._dev.upload(arr)
+
+    def forward(self, x, state=None, train=True, lengths=None):
         """Run the stack over a sequence.
 
         Parameters
@@ -371,16 +404,23 @@ class _Recurrent(Module):
             [0, input_size): the one-hot sequence they stand for, which the
             kernels (CPU and GPU) read as a column lookup in ``weight_ih_l0``
             instead of a matrix product (``backward`` then returns no dx).
-        state : initial state, (num_layers, B, hidden_size) per array; zeros if None
-            ``h0`` for the RNN, ``(h0, c0)`` for the LSTM.
+        state : initial state, (num_layers * num_directions, B, hidden_size) per
+            array; zeros if None.  ``h0`` for the RNN and GRU, ``(h0, c0)`` for
+            the LSTM; with ``bidirectional`` layer k's directions are rows 2k, 2k + 1.
         train : bool
             True keeps what ``backward`` needs and applies dropout; False is
             inference: nothing is kept and no dropout is applied.
+        lengths : (B,) integers, optional
+            Each sequence's length in a padded batch, 1 <= lengths[b] <= T, in any
+            order.  Sequence b stops at its own length: its outputs after it are
+            zero, its final state is the one at its last step, backward starts
+            there, and the reverse direction starts at its own end (the numbers of
+            torch's ``pack_padded_sequence`` -> layer -> ``pad_packed_sequence``).
 
         Returns
         -------
-        out : array shaped like ``x`` with hidden_size features
-            The last layer's hidden state at every step.
+        out : array shaped like ``x`` with hidden_size * num_directions features
+            The last layer's hidden state at every step (forward direction first).
         state : the final state, in the form of ``state``.
         """
         dev = self._dev
@@ -393,20 +433,28 @@ class _Recurrent(Module):
             seq, kind = self._sequence("x", x, self.input_size)
             given, B = [("x", seq)], seq.shape[0 if self.batch_first else 1]
         init, states = self._unpack_state(state, B, "state")
+        T = seq.shape[1 if self.batch_first and given else 0]
+        lengths = self._lengths(lengths, T, B)
         self._check_finite(given + states, params=True)
         if given:  # training keeps x for backward, so it takes a copy the caller cannot change
             seq = self._time_major(seq, copy=train)
-        T = seq.shape[0]
         final = [dev.empty(s.shape, self.dtype) for s in init]
         K = max(1, min(T, dev.projection_elements // (B * self._gates * self.hidden_size)))
+        dirs = self._directions
         layer_inputs, masks = [seq], []
         for k in range(self.num_layers):
-            if train or k + 1 < self.num_layers:
-                out = self._buffer(("out", k), (T, B, self.hidden_size))
-            else:  # the inference output is the caller's: no buffer, no copy
-                out = dev.empty((T, B, self.hidden_size), self.dtype)
-            self._layer_forward(k, layer_inputs[-1], [s[k] for s in init], out,
-                                [s[k] for s in final], train, K)
+            outs = []
+            for d in range(dirs):
+                if train or k + 1 < self.num_layers or dirs > 1:
+                    out = self._buffer(("out", k, d), (T, B, self.hidden_size))
+                else:  # the inference output is the caller's: no buffer, no copy
+                    out = dev.empty((T, B, self.hidden_size), self.dtype)
+                x_d = layer_inputs[-1] if d == 0 else dev.reverse_time(layer_inputs[-1], lengths)
+                rows = k * dirs + d
+                self._layer_forward(k, d, x_d, [s[rows] for s in init], out,
+                                    [s[rows] for s in final], train, K, lengths)
+                outs.append(out if d == 0 else dev.reverse_time(out, lengths))
+            out = outs[0] if dirs == 1 else dev.concat_features(outs)
             if k + 1 < self.num_layers:
                 if train and self.dropout > 0:
                     # drawn on the host, so a seed gives the same masks on every device
@@ -416,9 +464,9 @@ class _Recurrent(Module):
                     out = dev.multiply(out, mask)
                 layer_inputs.append(out)
         if train:
-            self._cache = (layer_inputs, init, masks, _is_token_array(x))
+            self._cache = (layer_inputs, init, masks, _is_token_array(x), lengths)
             self._cache_note = None
-            if not self.batch_first:
+            if dirs == 1 and not self.batch_first:
                 out = dev.copy(out)  # the buffer stays with the layer for backward
         else:
             self._forget("backward() needs a forward(train=True); the last forward had train=False")
@@ -432,7 +480,8 @@ class _Recurrent(Module):
         Parameters
         ----------
         dout : array shaped like that forward's output
-            Gradient of the loss with respect to the output.
+            Gradient of the loss with respect to the output (ignored at the
+            padded steps of a forward with ``lengths``, whose outputs are constants).
         dstate : gradient with respect to the final state, in the form of the
             state (``dh_n``, or ``(dh_n, dc_n)``, any part None); zeros if None.
         input_grad : bool, default True
@@ -449,11 +498,12 @@ class _Recurrent(Module):
         """
         if self._cache is None:
             raise ValueError(self._cache_note)
-        layer_inputs, init, masks, from_tokens = self._cache
+        layer_inputs, init, masks, from_tokens, lengths = self._cache
         T, B = layer_inputs[0].shape[:2]
         dev = self._dev
-        g, kind = self._sequence("dout", dout, self.hidden_size)
-        expected = (B, T, self.hidden_size) if self.batch_first else (T, B, self.hidden_size)
+        dirs, H = self._directions, self.hidden_size
+        g, kind = self._sequence("dout", dout, H * dirs)
+        expected = (B, T, H * dirs) if self.batch_first else (T, B, H * dirs)
         if g.shape != expected:
             raise ValueError(f"dout: got shape {np.shape(dout)}, expected {expected} "
                              "(the shape of the last forward's output)")
@@ -461,32 +511,54 @@ class _Recurrent(Module):
         self._check_finite([("dout", g)] + states)
         g = self._time_major(g, copy=False)  # the kernels only read dout: no copy needed
         dinit = [dev.empty(s.shape, self.dtype) for s in init]
-        # the LSTM kernel consumes its stored gates: one backward per forward
+        # the kernels consume their stored gates: one backward per forward
         self._forget("backward() was already run for the last forward; run forward again")
         input_grad = input_grad and not from_tokens  # token ids have no gradient
         for k in reversed(range(self.num_layers)):
-            D = self.hidden_size if k else self.input_size
-            dx = self._buffer(("dx", k), (T if k or input_grad else 0, B, D))
-            self._layer_backward(k, layer_inputs[k], [s[k] for s in init], g,
-                                 [s[k] for s in dfinal], dx, [s[k] for s in dinit])
-            g = dev.multiply(dx, masks[k - 1]) if k > 0 and masks else dx
+            D = self.hidden_size * dirs if k else self.input_size
+            total = None
+            for d in range(dirs):
+                dx = self._buffer(("dx", k, d), (T if k or input_grad else 0, B, D))
+                g_d = g if dirs == 1 else dev.feature_block(g, d, H)
+                x_d = layer_inputs[k]
+                if d == 1:
+                    g_d, x_d = dev.reverse_time(g_d, lengths), dev.reverse_time(x_d, lengths)
+                rows = k * dirs + d
+                self._layer_backward(k, d, x_d, [s[rows] for s in init], g_d,
+                                     [s[rows] for s in dfinal], dx, [s[rows] for s in dinit],
+                                     lengths)
+                if dx.shape[0] == 0:
+                    continue
+                if d == 1:
+                    dx = dev.reverse_time(dx, lengths)
+                if total is None:
+                    total = dx
+                else:
+                    dev.add(total, dx, total)
+            g = dev.multiply(total, masks[k - 1]) if k > 0 and masks else total
         dstate0 = self._pack_state([dev.as_kind(s, kind) for s in dinit])
         if not input_grad:
             return None, dstate0
         dx = dev.swap_first_axes(g) if self.batch_first else dev.copy(g)
         return dev.as_kind(dx, kind), dstate0
 
-    def _bias_grad(self, k):
-        """Where layer k's backward writes its bias gradient: ``grads['bias_ih_l{k}']``
-        (``_copy_bias_grad`` then gives ``bias_hh``, the same gradient), or scratch
-        for a layer without biases."""
+    def _bias_grad(self, k, d, name="bias_ih"):
+        """Where the backward of layer k, direction d writes its bias gradient ``name``
+        (the RNN and LSTM kernels write one, ``_copy_bias_grad`` then gives
+        ``bias_hh`` the same), or scratch for a layer without biases."""
         if self.bias:
-            return self.grads[f"bias_ih_l{k}"]
-        return self._buffer(("dbias", k), (self._gates * self.hidden_size,))
+            return self.grads[_name(name, k, d)]
+        return self._buffer(("dbias", name, k, d), (self._gates * self.hidden_size,))
 
-    def _copy_bias_grad(self, k):
+    def _copy_bias_grad(self, k, d):
         if self.bias:
-            self._dev.assign(self.grads[f"bias_hh_l{k}"], self.grads[f"bias_ih_l{k}"])
+            self._dev.assign(self.grads[_name("bias_hh", k, d)],
+                             self.grads[_name("bias_ih", k, d)])
+
+
+def _name(param, k, d):
+    """torch's parameter name: ``weight_ih_l0``, ``bias_hh_l1_reverse``, ..."""
+    return f"{param}_l{k}{'_reverse' if d else ''}"
 
 
 class RNN(_Recurrent):
@@ -501,6 +573,11 @@ class RNN(_Recurrent):
     batch_first : bool, default False
     dropout : float, default 0.0
         Dropout on the outputs of every layer but the last, in training only.
+    bidirectional : bool, default False
+        A second direction per layer that reads each sequence backwards (from
+        its own end, with ``lengths``); outputs have 2 * hidden_size features,
+        forward direction first, and the parameters of the second carry torch's
+        ``_reverse`` suffix.
     dtype : np.float32 or np.float64
     device : 'cpu' or 'cuda'
         Where the parameters live and the kernels run; ``to(device)`` moves them.
@@ -509,7 +586,7 @@ class RNN(_Recurrent):
     seed : int or None
         Seeds the initialisation and the dropout masks.
 
-    ``forward(x, h0=None, train=True)`` returns ``out, h_n``;
+    ``forward(x, h0=None, train=True, lengths=None)`` returns ``out, h_n``;
     ``backward(dout, dh_n=None)`` returns ``dx, dh0``.
     """
 
@@ -517,28 +594,32 @@ class RNN(_Recurrent):
     _state_names = ("h",)
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, dtype=np.float32, device="cpu", seed=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32,
+                 device="cpu", seed=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: got {nonlinearity!r}, expected 'tanh' or 'relu'")
         self.nonlinearity = nonlinearity
         self._act = TANH if nonlinearity == "tanh" else RELU
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         dtype, device, seed)
+                         bidirectional, dtype, device, seed)
 
-    def _layer_forward(self, k, x, init, out, final, train, K):
+    def _layer_forward(self, k, d, x, init, out, final, train, K, lengths):
         xproj = out if self._dev.projects_in_place else self._buffer(
             ("xproj", k), (K, x.shape[1], self.hidden_size))
-        self._dev.rnn.rnn_forward(x, init[0], self.params[f"weight_ih_l{k}"],
-                            self.params[f"weight_hh_l{k}"], self._combined_bias(k), self._act,
-                            out, final[0], xproj)
+        self._dev.rnn.rnn_forward(x, init[0], self.params[_name("weight_ih", k, d)],
+                                  self.params[_name("weight_hh", k, d)],
+                                  self._combined_bias(k, d), self._act, out, final[0], xproj,
+                                  lengths)
 
-    def _layer_backward(self, k, x, init, dout, dfinal, dx, dinit):
+    def _layer_backward(self, k, d, x, init, dout, dfinal, dx, dinit, lengths):
         dgates = self._buffer(("dgates", k), dout.shape)
-        self._dev.rnn.rnn_backward(x, init[0], self.params[f"weight_ih_l{k}"],
-                             self.params[f"weight_hh_l{k}"], self._act, self._buffers[("out", k)],
-                             dout, dfinal[0], dx, dinit[0], self.grads[f"weight_ih_l{k}"],
-                             self.grads[f"weight_hh_l{k}"], self._bias_grad(k), dgates)
-        self._copy_bias_grad(k)
+        self._dev.rnn.rnn_backward(x, init[0], self.params[_name("weight_ih", k, d)],
+                                   self.params[_name("weight_hh", k, d)], self._act,
+                                   self._buffers[("out", k, d)], dout, dfinal[0], dx, dinit[0],
+                                   self.grads[_name("weight_ih", k, d)],
+                                   self.grads[_name("weight_hh", k, d)], self._bias_grad(k, d),
+                                   dgates, lengths)
+        self._copy_bias_grad(k, d)
 
     def __repr__(self):
         text = super().__repr__()
@@ -550,35 +631,90 @@ class LSTM(_Recurrent):
 
     Parameters as for ``RNN`` (without ``nonlinearity``).
 
-    ``forward(x, (h0, c0)=None, train=True)`` returns ``out, (h_n, c_n)``;
+    ``forward(x, (h0, c0)=None, train=True, lengths=None)`` returns ``out, (h_n, c_n)``;
     ``backward(dout, (dh_n, dc_n)=None)`` returns ``dx, (dh0, dc0)``.
     """
 
     _gates = 4
     _state_names = ("h", "c")
 
-    def _layer_forward(self, k, x, init, out, final, train, K):
+    def _layer_forward(self, k, d, x, init, out, final, train, K, lengths):
         T, B = x.shape[:2]
         H = self.hidden_size
         S = T if train else 1
-        gates = self._buffer(("gates", k, train), (S, B, 4 * H))
-        cells = self._buffer(("cells", k, train), (S, B, H))
+        gates = self._buffer(("gates", k, d, train), (S, B, 4 * H))
+        cells = self._buffer(("cells", k, d, train), (S, B, H))
         if train and self._dev.projects_in_place:
             xproj = gates
         else:
             xproj = self._buffer(("xproj", k), (K, B, 4 * H))
-        self._dev.lstm.lstm_forward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
-                             self.params[f"weight_hh_l{k}"], self._combined_bias(k), out,
-                             final[0], final[1], gates, cells, xproj)
+        self._dev.lstm.lstm_forward(x, init[0], init[1], self.params[_name("weight_ih", k, d)],
+                                    self.params[_name("weight_hh", k, d)],
+                                    self._combined_bias(k, d), out, final[0], final[1], gates,
+                                    cells, xproj, lengths)
 
-    def _layer_backward(self, k, x, init, dout, dfinal, dx, dinit):
-        self._dev.lstm.lstm_backward(x, init[0], init[1], self.params[f"weight_ih_l{k}"],
-                              self.params[f"weight_hh_l{k}"], self._buffers[("out", k)],
-                              self._buffers[("gates", k, True)], self._buffers[("cells", k, True)],
-                              dout, dfinal[0], dfinal[1], dx, dinit[0], dinit[1],
-                              self.grads[f"weight_ih_l{k}"], self.grads[f"weight_hh_l{k}"],
-                              self._bias_grad(k))
-        self._copy_bias_grad(k)
+    def _layer_backward(self, k, d, x, init, dout, dfinal, dx, dinit, lengths):
+        self._dev.lstm.lstm_backward(x, init[0], init[1], self.params[_name("weight_ih", k, d)],
+                                     self.params[_name("weight_hh", k, d)],
+                                     self._buffers[("out", k, d)],
+                                     self._buffers[("gates", k, d, True)],
+                                     self._buffers[("cells", k, d, True)], dout, dfinal[0],
+                                     dfinal[1], dx, dinit[0], dinit[1],
+                                     self.grads[_name("weight_ih", k, d)],
+                                     self.grads[_name("weight_hh", k, d)], self._bias_grad(k, d),
+                                     lengths)
+        self._copy_bias_grad(k, d)
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit, torch's (and cuDNN's) variant, as ``torch.nn.GRU``::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+        h' = (1 - z) * n + z * h
+
+    Parameters as for ``RNN`` (without ``nonlinearity``); the weights stack the
+    gates in the order r, z, n: ``weight_ih_l{k}`` (3H, in), ``weight_hh_l{k}``
+    (3H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (3H,).
+
+    ``forward(x, h0=None, train=True, lengths=None)`` returns ``out, h_n``;
+    ``backward(dout, dh_n=None)`` returns ``dx, dh0``.
+    """
+
+    _gates = 3
+    _state_names = ("h",)
+
+    def _biases(self, k, d):
+        if not self.bias:
+            return self._zero_bias(), self._zero_bias()
+        return self.params[_name("bias_ih", k, d)], self.params[_name("bias_hh", k, d)]
+
+    def _layer_forward(self, k, d, x, init, out, final, train, K, lengths):
+        T, B = x.shape[:2]
+        H = self.hidden_size
+        S = T if train else 1
+        gates = self._buffer(("gates", k, d, train), (S, B, 3 * H))
+        hidden_n = self._buffer(("hidden_n", k, d, train), (S, B, H))
+        if train and self._dev.projects_in_place:
+            xproj = gates
+        else:
+            xproj = self._buffer(("xproj", k), (K, B, 3 * H))
+        self._dev.gru.gru_forward(x, init[0], self.params[_name("weight_ih", k, d)],
+                                  self.params[_name("weight_hh", k, d)], *self._biases(k, d),
+                                  out, final[0], gates, hidden_n, xproj, lengths)
+
+    def _layer_backward(self, k, d, x, init, dout, dfinal, dx, dinit, lengths):
+        dgates = self._buffer(("dgates", k), dout.shape[:2] + (3 * self.hidden_size,))
+        self._dev.gru.gru_backward(x, init[0], self.params[_name("weight_ih", k, d)],
+                                   self.params[_name("weight_hh", k, d)],
+                                   self._buffers[("out", k, d)],
+                                   self._buffers[("gates", k, d, True)],
+                                   self._buffers[("hidden_n", k, d, True)], dout, dfinal[0], dx,
+                                   dinit[0], self.grads[_name("weight_ih", k, d)],
+                                   self.grads[_name("weight_hh", k, d)],
+                                   self._bias_grad(k, d, "bias_ih"),
+                                   self._bias_grad(k, d, "bias_hh"), dgates, lengths)
 
 
 class HostParams:
@@ -592,7 +728,7 @@ class HostParams:
 
     Parameters
     ----------
-    layer : RNN or LSTM
+    layer : RNN, LSTM or GRU
         On any device (on the CPU the copies are plain copies).
     """
 

@@ -15,9 +15,9 @@ import copy
 import numpy as np
 
 from ._checks import as_seed_sequence, check_dtype, check_tokens
-from .layers import LSTM, RNN, Embedding, HostParams, Linear
+from . import CELLS
+from .layers import GRU, LSTM, RNN, Embedding, HostParams, Linear
 
-CELLS = ("lstm", "rnn")
 
 
 def _positive_int(name, value):
@@ -34,7 +34,7 @@ class CharRNN:
     vocab_size : int
     hidden_size : int, default 256
     num_layers : int, default 1
-    cell : {'lstm', 'rnn'}, default 'lstm'
+    cell : {'lstm', 'rnn', 'gru'}, default 'lstm'
         'rnn' is the tanh Elman cell.
     embedding_dim : int, default 0
         0 feeds one-hot vectors (char-rnn's choice); otherwise a learned
@@ -79,7 +79,7 @@ class CharRNN:
             self.embedding = Embedding(self.vocab_size, self.embedding_dim, self.dtype,
                                        seed=emb_seed)
         input_size = self.embedding_dim or self.vocab_size
-        recurrent = LSTM if cell == "lstm" else RNN
+        recurrent = {"lstm": LSTM, "rnn": RNN, "gru": GRU}[cell]
         self.rnn = recurrent(input_size, self.hidden_size, self.num_layers,
                              dropout=self.dropout if self.num_layers > 1 else 0.0,
                              dtype=self.dtype, seed=rnn_seed, device=device)

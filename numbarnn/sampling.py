@@ -65,18 +65,24 @@ def _matvec_add(w, x, out):
         out[q] += acc
 
 
+RNN, LSTM, GRU = 0, 1, 2  # the cell codes of the compiled step
+
+
 @njit(**JIT_OPTIONS)
-def _step(part, parts, token, weights, is_lstm, hb, cur, c, a, counters, seq):
+def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
     """Advance every layer by one token for this part's hidden units.
 
     ``hb[cur]`` holds the state before the step, ``hb[1 - cur]`` receives the
-    state after it; ``c`` (L, H) is updated in place.  Returns the number of the
-    last barrier passed.
+    state after it; ``c`` (L, H) is updated in place (LSTM).  ``a`` receives the
+    pre-activations; ``ah`` the GRU's recurrent ones, which its n gate keeps
+    apart.  Returns the number of the last barrier passed.
     """
     table, w_ih, w_hh, bias = weights[0][part], weights[1][part], weights[2][part], weights[3][part]
+    bias_hn = weights[6][part]
     L, H = hb.shape[1], hb.shape[2]
     n = H // parts
     u0 = part * n
+    one = hb.dtype.type(1)
     old, new = hb[cur], hb[1 - cur]
     for k in range(L):
         if k == 0:
@@ -84,16 +90,26 @@ def _step(part, parts, token, weights, is_lstm, hb, cur, c, a, counters, seq):
         else:
             a[:] = bias[k]
             _matvec_add(w_ih[k - 1], new[k - 1], a)
-        _matvec_add(w_hh[k], old[k], a)
         hk = new[k, u0:u0 + n]
-        if is_lstm:
+        if cell == GRU:
+            ah[:] = 0
+            _matvec_add(w_hh[k], old[k], ah)
+            hp = old[k, u0:u0 + n]
+            for j in range(n):
+                r = sigmoid(a[j] + ah[j])
+                z = sigmoid(a[n + j] + ah[n + j])
+                g = tanh(a[2 * n + j] + r * (ah[2 * n + j] + bias_hn[k, j]))
+                hk[j] = (one - z) * g + z * hp[j]
+        else:
+            _matvec_add(w_hh[k], old[k], a)
+        if cell == LSTM:
             ck = c[k, u0:u0 + n]
             i, f, g, o = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
             for j in range(n):
                 ck[j] = sigmoid(f[j]) * ck[j] + sigmoid(i[j]) * tanh(g[j])
             for j in range(n):
                 hk[j] = sigmoid(o[j]) * tanh(ck[j])
-        else:
+        elif cell == RNN:
             for j in range(n):
                 hk[j] = tanh(a[j])
         seq += 1
@@ -129,18 +145,18 @@ def _pick(logits, temperature, top_k, greedy, u):
 
 
 @njit(**JIT_OPTIONS)
-def feed_part(part, parts, tokens, weights, is_lstm, hb, cur, c, counters):
+def feed_part(part, parts, tokens, weights, cell, hb, cur, c, counters):
     """Advance the state through ``tokens`` (no output); returns the new ``cur``."""
-    a = np.empty(weights[2].shape[2], hb.dtype)
+    a, ah = np.empty(weights[2].shape[2], hb.dtype), np.empty(weights[2].shape[2], hb.dtype)
     seq = 0
     for t in range(tokens.size):
-        seq = _step(part, parts, tokens[t], weights, is_lstm, hb, cur, c, a, counters, seq)
+        seq = _step(part, parts, tokens[t], weights, cell, hb, cur, c, a, ah, counters, seq)
         cur = 1 - cur
     return cur
 
 
 @njit(**JIT_OPTIONS)
-def generate_part(part, parts, token, weights, is_lstm, hb, cur, c, uniforms, temperature,
+def generate_part(part, parts, token, weights, cell, hb, cur, c, uniforms, temperature,
                   top_k, greedy, out, counters):
     """Generate ``out.size`` tokens after ``token``: this thread's part of the work.
 
@@ -152,8 +168,9 @@ def generate_part(part, parts, token, weights, is_lstm, hb, cur, c, uniforms, te
     token : int
         The last token seen (fed first).
     weights : tuple
-        ``(table, w_ih, w_hh, bias, head_w, head_b)`` as laid out by ``Sampler``.
-    is_lstm : bool
+        ``(table, w_ih, w_hh, bias, head_w, head_b, bias_hn)`` as laid out by ``Sampler``.
+    cell : int
+        ``RNN``, ``LSTM`` or ``GRU``.
     hb : (2, L, H) array
         The hidden state in ``hb[cur]``; the two halves alternate.
     cur : int
@@ -177,12 +194,12 @@ def generate_part(part, parts, token, weights, is_lstm, hb, cur, c, uniforms, te
         The new ``cur``.
     """
     head_w, head_b = weights[4], weights[5]
-    a = np.empty(weights[2].shape[2], hb.dtype)
+    a, ah = np.empty(weights[2].shape[2], hb.dtype), np.empty(weights[2].shape[2], hb.dtype)
     logits = np.empty(head_b.size, np.float64)
     top = hb.shape[1] - 1
     seq = 0
     for t in range(out.size):
-        seq = _step(part, parts, token, weights, is_lstm, hb, cur, c, a, counters, seq)
+        seq = _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq)
         cur = 1 - cur
         logits[:] = head_b
         _matvec_add(head_w, hb[cur, top], logits)
@@ -216,7 +233,7 @@ class Sampler:
         Threads that share each step (the text is the same either way).  None:
         two where this process may use two cores and the hidden units split
         into whole blocks of four gate rows (an LSTM with an even hidden size, an
-        RNN with one divisible by 8), else one.  The threads wait for each other
+        RNN or a GRU with one divisible by 8), else one.  The threads wait for each other
         by spinning, so give 1 where two cores are not really available (a CPU
         quota in a container, say).
     """
@@ -233,13 +250,19 @@ class Sampler:
         if threads not in (1, 2) or (threads == 2 and not halves):
             raise ValueError(f"threads: got {threads!r}, expected 1, or 2 when each half of the "
                              "gate rows is a multiple of 4 (an LSTM with an even hidden size, "
-                             "an RNN with a hidden size divisible by 8)")
+                             "an RNN or a GRU with a hidden size divisible by 8)")
         self.vocab = vocab
-        self.is_lstm = model.cell == "lstm"
+        self.cell = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[model.cell]
         self.parts = threads
         dt = model.dtype
         p = model.params
-        bias = np.stack([p[f"rnn.bias_ih_l{k}"] + p[f"rnn.bias_hh_l{k}"] for k in range(L)])
+        # the inputs' side takes both biases, except b_hn (inside the GRU's r * (...))
+        b_hh = np.stack([p[f"rnn.bias_hh_l{k}"] for k in range(L)])
+        bias_hn = np.zeros((L, H), dt)
+        if self.cell == GRU:
+            bias_hn = b_hh[:, 2 * H:].copy()
+            b_hh[:, 2 * H:] = 0
+        bias = np.stack([p[f"rnn.bias_ih_l{k}"] for k in range(L)]) + b_hh
         w_ih0 = p["rnn.weight_ih_l0"]
         table = (p["embedding.weight"] @ w_ih0.T) if model.embedding_dim else w_ih0.T.copy()
         table += bias[0]
@@ -252,8 +275,9 @@ class Sampler:
                 for q in range(threads)]
         per_part = [np.stack([w[..., r, :] if w.ndim == 3 else w[..., r] for r in rows])
                     for w in (table, w_ih, w_hh, bias)]
+        hn_parts = np.stack([bias_hn[:, q * n:(q + 1) * n] for q in range(threads)])
         self.weights = tuple(np.array(w, dtype=dt, order="C") for w in
-                             per_part + [p["head.weight"], p["head.bias"]])
+                             per_part + [p["head.weight"], p["head.bias"], hn_parts])
         self._hb = np.zeros((2, L, H), dt)
         self._cur = 0
         self.c = np.zeros((L, H), dt)
@@ -284,7 +308,7 @@ class Sampler:
     def feed(self, tokens):
         """Advance the state through ``tokens`` (integer ids), producing nothing."""
         self._cur = self._run(feed_part, np.asarray(tokens, np.int64), self.weights,
-                              self.is_lstm, self._hb, self._cur, self.c, self._counters)
+                              self.cell, self._hb, self._cur, self.c, self._counters)
 
     def generate(self, length, prime="", temperature=1.0, top_k=0, greedy=False, seed=None,
                  chunk=256):
@@ -335,7 +359,7 @@ class Sampler:
         done = 0
         while done < length:
             n = min(chunk, length - done)
-            self._cur = self._run(generate_part, token, self.weights, self.is_lstm, self._hb,
+            self._cur = self._run(generate_part, token, self.weights, self.cell, self._hb,
                                   self._cur, self.c, rng.random(n), temperature, top_k, greedy,
                                   out[:n], self._counters)
             token = int(out[n - 1])

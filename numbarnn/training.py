@@ -549,9 +549,9 @@ def _compile_kernels(config, progress=None):
         return 0.0
     _compiled.add(key)
     from ._cache import kernels_cached
-    from .kernels import cpu_lstm, cpu_rnn
+    from .kernels import cpu_gru, cpu_lstm, cpu_rnn
 
-    kernels = cpu_lstm if config["cell"] == "lstm" else cpu_rnn
+    kernels = {"lstm": cpu_lstm, "rnn": cpu_rnn, "gru": cpu_gru}[config["cell"]]
     parts = [getattr(kernels, f"{config['cell']}_{side}_part") for side in ("forward", "backward")]
     cached = config["device"] == "cpu" and kernels_cached(*parts)
     if not cached and progress is not None:

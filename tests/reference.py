@@ -1,7 +1,8 @@
 """A plain NumPy reference for one recurrent layer: the maths written out step by step.
 
 Used by the tests as the exact answer the compiled kernels must match.  Gate
-order i, f, g, o as in PyTorch; ``bias`` is ``bias_ih + bias_hh``.
+orders as in PyTorch (LSTM i, f, g, o; GRU r, z, n); ``bias`` is
+``bias_ih + bias_hh`` (the GRU takes the two apart, as its n gate does).
 """
 import numpy as np
 
@@ -78,3 +79,42 @@ def rnn_backward(w_ih, w_hh, cache, dout, dh_n, nonlinearity="tanh"):
         dx.append(da @ w_ih)
         dh_next = da @ w_hh
     return np.stack(dx[::-1]), dh_next, dw_ih, dw_hh, dbias
+
+
+def gru_forward(x, h0, w_ih, w_hh, bias_ih, bias_hh):
+    """torch's GRU: returns out (T, B, H), h_n and a cache for ``gru_backward``."""
+    H = h0.shape[1]
+    h = h0
+    out, cache = [], []
+    for x_t in x:
+        ax, ah = x_t @ w_ih.T + bias_ih, h @ w_hh.T + bias_hh
+        r = sigmoid(ax[:, :H] + ah[:, :H])
+        z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
+        n = np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
+        cache.append((x_t, h, r, z, n, ah[:, 2 * H:]))
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return np.stack(out), h, cache
+
+
+def gru_backward(w_ih, w_hh, cache, dout, dh_n):
+    """Returns dx, dh0, dw_ih, dw_hh, dbias_ih, dbias_hh."""
+    dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
+    dbias_ih, dbias_hh = np.zeros(w_ih.shape[0]), np.zeros(w_ih.shape[0])
+    dh_next = dh_n.copy()
+    dx = []
+    for t in reversed(range(len(cache))):
+        x_t, h_prev, r, z, n, hn = cache[t]
+        dh = dout[t] + dh_next
+        da_n = dh * (1 - z) * (1 - n ** 2)
+        da_r = da_n * hn * r * (1 - r)
+        da_z = dh * (h_prev - n) * z * (1 - z)
+        da_x = np.concatenate([da_r, da_z, da_n], axis=1)
+        da_h = np.concatenate([da_r, da_z, da_n * r], axis=1)
+        dw_ih += da_x.T @ x_t
+        dw_hh += da_h.T @ h_prev
+        dbias_ih += da_x.sum(0)
+        dbias_hh += da_h.sum(0)
+        dx.append(da_x @ w_ih)
+        dh_next = dh * z + da_h @ w_hh
+    return np.stack(dx[::-1]), dh_next, dw_ih, dw_hh, dbias_ih, dbias_hh

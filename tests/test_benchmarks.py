@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from asv_benchmarks import bench_compile, bench_kernels, compare_torch
-from asv_benchmarks.common import CELLS, DTYPES, flops
+from asv_benchmarks.common import BIDIRECTIONAL, CELLS, DTYPES, flops
 
 TINY = (2, 3, 3, 4)
 
@@ -25,10 +25,21 @@ def test_kernel_suite_runs(cell, dtype):
         method(cell, dtype, TINY)
 
 
+@pytest.mark.parametrize("cell", CELLS + BIDIRECTIONAL)
+@pytest.mark.parametrize("batch", ["full", "lengths"])
+def test_directions_and_lengths_suite_runs(cell, batch):
+    suite = bench_kernels.DirectionsAndLengths()
+    suite.setup(cell, batch, TINY)
+    suite.time_forward_backward(cell, batch, TINY)
+    suite.peakmem_forward_backward(cell, batch, TINY)
+    assert (suite.lengths is None) == (batch == "full")
+
+
 def test_flop_count():
     # LSTM forward: 2 * T * B * 4H * (D + H); forward + backward is three times that
     assert flops("lstm", (1, 1, 1, 1), backward=False) == 2 * 4 * 2
     assert flops("rnn", (2, 3, 4, 5)) == 3 * 2 * 3 * 2 * 5 * 9
+    assert flops("gru-bi", (1, 1, 1, 1), backward=False) == 2 * (2 * 3 * 2)
 
 
 def test_compile_suite_runs():
@@ -41,7 +52,7 @@ def test_torch_ratio_suite_runs(monkeypatch):
 
     suite = bench_torch_ratio.TorchRatio()
     monkeypatch.setattr(suite, "seconds", 0.01)
-    for cell in CELLS:
+    for cell in CELLS + BIDIRECTIONAL:
         for mode in bench_torch_ratio.MODES:
             suite.setup(cell, mode, TINY)
             assert 0 < suite.track_ratio(cell, mode, TINY) < 1000
@@ -52,6 +63,7 @@ def test_torch_comparison_quick(capsys):
     assert compare_torch.main(["--quick"]) == 0
     out = capsys.readouterr().out
     assert "lstm" in out and "rnn" in out and "peak memory" in out
+    assert "gru-bi" in out and "torch packed" in out
 
 
 def test_text_comparison_quick(capsys):

@@ -51,6 +51,20 @@ def test_train_resume_generate(tmp_path, corpus):
     assert one_thread.output == first.output
 
 
+def test_gru_text_model_trains_resumes_and_samples(tmp_path, corpus):
+    out = tmp_path / "gru"
+    result = run("train-text", corpus, "--out", out, "--cell", "gru", "--steps", 5, *SMALL,
+                 "--sample", 0)
+    assert result.exit_code == 0, result.output
+    assert "GRU(" in result.output
+    assert json.loads((out / "metrics.json").read_text())["config"]["cell"] == "gru"
+    result = run("train-text", corpus, "--out", out, "--steps", 10, "--resume", "--sample", 0)
+    assert result.exit_code == 0 and "at step 5" in result.output, result.output
+    two = [run("generate", out, "--length", 40, "--seed", 1, "--threads", t).output
+           for t in (1, 2)]
+    assert len(two[0]) == 41 and two[0] == two[1]
+
+
 def test_existing_run_is_never_overwritten_without_force(tmp_path, corpus):
     out = tmp_path / "run"
     assert run("train-text", corpus, "--out", out, "--steps", 5, *SMALL, "-q").exit_code == 0

@@ -1,5 +1,5 @@
-"""The CPU time loops shared by threads: the same bits for any thread count, and the
-register-blocked product (``kernels._tile``) they run on.
+"""The CPU time loops shared by threads: the same bits for any thread count (with and
+without ``lengths``), and the register-blocked product (``kernels._tile``) they run on.
 
 Each cell's threaded kernels are run with 1, 2 and 3 threads on shapes whose
 hidden size does not split evenly (and is smaller than a tile, or a tile and a
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from numbarnn.kernels import _parts, _tile, cpu_lstm, cpu_rnn
+from numbarnn.kernels import _parts, _tile, cpu_gru, cpu_lstm, cpu_rnn
 
 THREADS = (1, 2, 3)
 SHAPES = [(5, 3, 4, 7), (3, 6, 5, 37), (2, 5, 3, 70)]  # (T, B, D, H)
@@ -31,7 +31,7 @@ def lstm_case(T, B, D, H, dtype, tokens=False, seed=0):
                 bias=u(4 * H), dout=u(T, B, H), dh_n=u(B, H), dc_n=u(B, H))
 
 
-def run_lstm(a, threads, train=True, K=2):
+def run_lstm(a, threads, train=True, K=2, lengths=None):
     T, B = a["x"].shape[:2]
     H = a["h0"].shape[1]
     dt = a["h0"].dtype
@@ -40,7 +40,7 @@ def run_lstm(a, threads, train=True, K=2):
              gates=nan((S, B, 4 * H), dt), cells=nan((S, B, H), dt))
     cpu_lstm.lstm_forward_threads(threads, a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"],
                                   a["bias"], r["out"], r["h_n"], r["c_n"], r["gates"],
-                                  r["cells"], nan((K, B, 4 * H), dt))
+                                  r["cells"], nan((K, B, 4 * H), dt), lengths)
     if train:
         tokens = a["x"].ndim == 2
         r.update(dx=nan((0, B, a["w_ih"].shape[1]) if tokens else a["x"].shape, dt),
@@ -49,7 +49,7 @@ def run_lstm(a, threads, train=True, K=2):
         cpu_lstm.lstm_backward_threads(threads, a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"],
                                        r["out"], r["gates"], r["cells"], a["dout"], a["dh_n"],
                                        a["dc_n"], r["dx"], r["dh0"], r["dc0"], r["dw_ih"],
-                                       r["dw_hh"], r["dbias"])
+                                       r["dw_hh"], r["dbias"], lengths)
     return r
 
 
@@ -61,20 +61,51 @@ def rnn_case(T, B, D, H, dtype, tokens=False, seed=0):
                 dh_n=u(B, H))
 
 
-def run_rnn(a, threads, nonlinearity=cpu_rnn.TANH, K=2):
+def run_rnn(a, threads, nonlinearity=cpu_rnn.TANH, K=2, lengths=None):
     T, B = a["x"].shape[:2]
     H = a["h0"].shape[1]
     dt = a["h0"].dtype
     r = dict(out=nan((T, B, H), dt), h_n=nan((B, H), dt))
     cpu_rnn.rnn_forward_threads(threads, a["x"], a["h0"], a["w_ih"], a["w_hh"], a["bias"],
-                                nonlinearity, r["out"], r["h_n"], nan((K, B, H), dt))
+                                nonlinearity, r["out"], r["h_n"], nan((K, B, H), dt), lengths)
     tokens = a["x"].ndim == 2
     r.update(dx=nan((0, B, a["w_ih"].shape[1]) if tokens else a["x"].shape, dt),
              dh0=nan((B, H), dt), dw_ih=nan(a["w_ih"].shape, dt),
              dw_hh=nan(a["w_hh"].shape, dt), dbias=nan(a["bias"].shape, dt))
     cpu_rnn.rnn_backward_threads(threads, a["x"], a["h0"], a["w_ih"], a["w_hh"], nonlinearity,
                                  r["out"], a["dout"], a["dh_n"], r["dx"], r["dh0"], r["dw_ih"],
-                                 r["dw_hh"], r["dbias"], nan((T, B, H), dt))
+                                 r["dw_hh"], r["dbias"], nan((T, B, H), dt), lengths)
+    return r
+
+
+def gru_case(T, B, D, H, dtype, tokens=False, seed=0):
+    rng = np.random.default_rng(seed)
+    u = lambda *shape: rng.uniform(-1, 1, shape).astype(dtype)  # noqa: E731
+    x = rng.integers(0, D, (T, B)) if tokens else u(T, B, D)
+    return dict(x=x, h0=u(B, H), w_ih=u(3 * H, D), w_hh=u(3 * H, H), bias_ih=u(3 * H),
+                bias_hh=u(3 * H), dout=u(T, B, H), dh_n=u(B, H))
+
+
+def run_gru(a, threads, train=True, K=2, lengths=None):
+    T, B = a["x"].shape[:2]
+    H = a["h0"].shape[1]
+    dt = a["h0"].dtype
+    S = T if train else 1
+    r = dict(out=nan((T, B, H), dt), h_n=nan((B, H), dt), gates=nan((S, B, 3 * H), dt),
+             hidden_n=nan((S, B, H), dt))
+    cpu_gru.gru_forward_threads(threads, a["x"], a["h0"], a["w_ih"], a["w_hh"], a["bias_ih"],
+                                a["bias_hh"], r["out"], r["h_n"], r["gates"], r["hidden_n"],
+                                nan((K, B, 3 * H), dt), lengths)
+    if train:
+        tokens = a["x"].ndim == 2
+        r.update(dx=nan((0, B, a["w_ih"].shape[1]) if tokens else a["x"].shape, dt),
+                 dh0=nan((B, H), dt), dw_ih=nan(a["w_ih"].shape, dt),
+                 dw_hh=nan(a["w_hh"].shape, dt), dbias_ih=nan((3 * H,), dt),
+                 dbias_hh=nan((3 * H,), dt))
+        cpu_gru.gru_backward_threads(threads, a["x"], a["h0"], a["w_ih"], a["w_hh"], r["out"],
+                                     r["gates"], r["hidden_n"], a["dout"], a["dh_n"], r["dx"],
+                                     r["dh0"], r["dw_ih"], r["dw_hh"], r["dbias_ih"],
+                                     r["dbias_hh"], nan((T, B, 3 * H), dt), lengths)
     return r
 
 
@@ -105,6 +136,46 @@ def test_rnn_threads_give_identical_bits(shape, dtype, tokens):
     a = rnn_case(*shape, dtype, tokens)
     for nonlinearity in (cpu_rnn.TANH, cpu_rnn.RELU):
         assert_same_bits([run_rnn(a, p, nonlinearity) for p in THREADS])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
+def test_gru_threads_give_identical_bits(shape, dtype, tokens):
+    a = gru_case(*shape, dtype, tokens)
+    assert_same_bits([run_gru(a, p) for p in THREADS])
+    inference = [run_gru(a, p, train=False, K=1) for p in THREADS]
+    assert_same_bits(inference)
+    np.testing.assert_array_equal(inference[0]["out"], run_gru(a, 1)["out"])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])
+def test_lengths_give_identical_bits_for_any_thread_count(cell):
+    """Padded batches: the same bits for 1, 2 and 3 threads, zero outputs and input
+    gradients past each length, and all-T lengths the same as none."""
+    case, run = {"lstm": (lstm_case, run_lstm), "rnn": (rnn_case, run_rnn),
+                 "gru": (gru_case, run_gru)}[cell]
+    T, B, D, H = 5, 4, 3, 37
+    a = case(T, B, D, H, np.float32, seed=4)
+    lengths = np.array([3, 5, 1, 2], np.int64)
+    results = [run(a, p, lengths=lengths) for p in THREADS]
+    assert_same_bits(results)
+    for b, n in enumerate(lengths):
+        assert (results[0]["out"][n:, b] == 0).all() and (results[0]["dx"][n:, b] == 0).all()
+    assert_same_bits([run(a, 2), run(a, 2, lengths=np.full(B, T, np.int64))])
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_gru_matches_reference(threads):
+    a = gru_case(4, 5, 3, 37, np.float64, seed=3)
+    got = run_gru(a, threads)
+    out, h_n, cache = ref.gru_forward(a["x"], a["h0"], a["w_ih"], a["w_hh"], a["bias_ih"],
+                                      a["bias_hh"])
+    grads = ref.gru_backward(a["w_ih"], a["w_hh"], cache, a["dout"], a["dh_n"])
+    want = dict(zip(("out", "h_n", "dx", "dh0", "dw_ih", "dw_hh", "dbias_ih", "dbias_hh"),
+                    (out, h_n) + grads))
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-11, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("threads", [2, 3])

@@ -83,7 +83,7 @@ def test_too_short_series_is_refused_before_training():
 @pytest.mark.parametrize("options, message", [
     ({"window": 0}, "window: got 0, expected an integer >= 1"),
     ({"strategy": "mimo"}, "strategy: got 'mimo', expected one of direct, recursive"),
-    ({"cell": "gru"}, "cell: got 'gru'"),
+    ({"cell": "tree"}, "cell: got 'tree'"),
     ({"log": "yes"}, "log: got 'yes', expected True, False or 'auto'"),
     ({"lr": 0}, "lr: got 0, expected a number > 0"),
     ({"dropout": 1.0}, "dropout: got 1.0"),

@@ -1,4 +1,5 @@
-"""Layer-level tests of ``numbarnn.LSTM`` and ``numbarnn.RNN``: the public contract of DESIGN.md.
+"""Layer-level tests of ``numbarnn.LSTM``, ``numbarnn.RNN`` and ``numbarnn.GRU``: the public
+contract of DESIGN.md (bidirectional layers and ``lengths``: test_layers_directions.py).
 
 Finite-difference gradient checks of every parameter, the input and the initial
 state; a stacked NumPy reference; PyTorch parity (skipped without torch);
@@ -7,13 +8,15 @@ returned arrays from the layer's internal buffers.
 """
 import warnings
 
+import numba
 import numpy as np
 import pytest
 
 import numbarnn
 import reference as ref
 
-CELLS = ["lstm", "rnn_tanh", "rnn_relu"]
+CELLS = ["lstm", "rnn_tanh", "rnn_relu", "gru"]
+GATES = {"lstm": 4, "gru": 3}
 T, B, D, H = 3, 2, 3, 4
 
 
@@ -21,6 +24,8 @@ T, B, D, H = 3, 2, 3, 4
 def make_layer(cell, input_size=D, hidden_size=H, **kw):
     if cell == "lstm":
         return numbarnn.LSTM(input_size, hidden_size, **kw)
+    if cell == "gru":
+        return numbarnn.GRU(input_size, hidden_size, **kw)
     return numbarnn.RNN(input_size, hidden_size, nonlinearity=cell[len("rnn_"):], **kw)
 
 
@@ -46,7 +51,8 @@ def x_shape(layer, t=T, b=B):
 
 
 def out_shape(layer, t=T, b=B):
-    return (b, t, layer.hidden_size) if layer.batch_first else (t, b, layer.hidden_size)
+    F = layer.hidden_size * (2 if layer.bidirectional else 1)
+    return (b, t, F) if layer.batch_first else (t, b, F)
 
 
 def random_problem(layer, seed=1, t=T, b=B):
@@ -57,7 +63,7 @@ def random_problem(layer, seed=1, t=T, b=B):
     """
     rng = np.random.default_rng(seed)
     n_states = 2 if is_lstm(layer) else 1
-    state_shape = (layer.num_layers, b, layer.hidden_size)
+    state_shape = (layer.num_layers * (2 if layer.bidirectional else 1), b, layer.hidden_size)
     x = rng.uniform(-1, 1, x_shape(layer, t, b))
     state = [rng.uniform(-1, 1, state_shape) for _ in range(n_states)]
     w_out = rng.uniform(-1, 1, out_shape(layer, t, b))
@@ -111,6 +117,12 @@ def stacked_reference(layer, x, state):
             seq, h_n, c_n, _ = ref.lstm_forward(seq, state[0][k], state[1][k], w_ih, w_hh, bias)
             finals[0].append(h_n)
             finals[1].append(c_n)
+        elif isinstance(layer, numbarnn.GRU):
+            zeros = np.zeros(w_ih.shape[0])
+            b_ih, b_hh = ((p[f"bias_ih_l{k}"], p[f"bias_hh_l{k}"]) if layer.bias
+                          else (zeros, zeros))
+            seq, h_n, _ = ref.gru_forward(seq, state[0][k], w_ih, w_hh, b_ih, b_hh)
+            finals[0].append(h_n)
         else:
             seq, h_n, cache = ref.rnn_forward(seq, state[0][k], w_ih, w_hh, bias,
                                               layer.nonlinearity)
@@ -215,11 +227,14 @@ def test_worked_example_through_layer():
 
 
 # ------------------------------------------------------------------------------ PyTorch parity
-def torch_module(torch, cell, num_layers, batch_first, bias, dtype):
+def torch_module(torch, cell, num_layers, batch_first, bias, dtype, bidirectional=False):
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
-    kw = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, dtype=tdtype)
+    kw = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, dtype=tdtype,
+              bidirectional=bidirectional)
     if cell == "lstm":
         return torch.nn.LSTM(D, H, **kw)
+    if cell == "gru":
+        return torch.nn.GRU(D, H, **kw)
     return torch.nn.RNN(D, H, nonlinearity=cell[len("rnn_"):], **kw)
 
 
@@ -299,7 +314,7 @@ def test_state_dict_loads_into_torch(cell, batch_first):
 @pytest.mark.parametrize("cell", CELLS)
 def test_parameter_names_and_shapes_are_torch(cell):
     layer = make_layer(cell, num_layers=2, seed=0)
-    G = 4 if cell == "lstm" else 1
+    G = GATES.get(cell, 1)
     expected = {}
     for k, d in ((0, D), (1, H)):
         expected.update({f"weight_ih_l{k}": (G * H, d), f"weight_hh_l{k}": (G * H, H),
@@ -818,5 +833,7 @@ def test_read_only_input_uses_the_kernels_compiled_for_writeable_arrays():
     dx_ro, _ = layer.backward(dout)
     np.testing.assert_array_equal(out_ro, out)
     np.testing.assert_array_equal(dx_ro, dx)
-    for kernel in (cpu_lstm.lstm_forward, cpu_lstm.lstm_backward):
-        assert all(getattr(t, "mutable", True) for sig in kernel.signatures for t in sig)
+    for kernel in (cpu_lstm.lstm_forward_part, cpu_lstm.lstm_backward_part):  # the layer's
+        assert kernel.signatures
+        assert all(t.mutable for sig in kernel.signatures for t in sig
+                   if isinstance(t, numba.types.Array))

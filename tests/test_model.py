@@ -120,7 +120,7 @@ def test_torch_parity_of_the_logits():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"vocab_size": 0}, "vocab_size"), ({"hidden_size": 2.5}, "hidden_size"),
-    ({"cell": "gru"}, "cell"), ({"embedding_dim": -1}, "embedding_dim"),
+    ({"cell": "tree"}, "cell"), ({"embedding_dim": -1}, "embedding_dim"),
     ({"dropout": 1.0}, "dropout"), ({"dtype": np.int32}, "dtype"),
 ])
 def test_bad_arguments(kwargs, message):

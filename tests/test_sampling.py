@@ -7,7 +7,7 @@ from numbarnn.sampling import Sampler
 from numbarnn.text import Vocabulary
 
 VOCAB = Vocabulary("abcdefg \n")
-CONFIGS = [("lstm", 1, 0), ("lstm", 2, 4), ("rnn", 2, 0)]
+CONFIGS = [("lstm", 1, 0), ("lstm", 2, 4), ("rnn", 2, 0), ("gru", 1, 0), ("gru", 2, 4)]
 
 
 def make(cell="lstm", layers=1, emb=0, seed=0, threads=None):

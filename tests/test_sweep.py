@@ -42,7 +42,7 @@ def test_expand_grid_varies_the_last_parameter_fastest():
     (["--hidden", "8", "--grid", "hidden=8,16"], ["also given as --hidden"]),
     (["--grid", "hidden=eight"], ["--grid hidden:", "'eight' is not a valid integer"]),
     (["--grid", "hidden=0,8"], ["--grid hidden:", "0 is not in the range x>=1"]),
-    (["--grid", "cell=lstm,gru"], ["--grid cell:", "'gru' is not one of"]),
+    (["--grid", "cell=lstm,tree"], ["--grid cell:", "'tree' is not one of"]),
     (["--grid", "hidden=8,8"], ["listed twice"]),
     ([], ["give at least one --grid"]),
     (["--val-size", "0", "--grid", "hidden=8,16"], ["--val-size 0 holds no whole horizon"]),
@@ -161,6 +161,15 @@ def test_resume_keeps_trained_combinations_and_the_grid_may_grow(tmp_path, monke
     assert read_trials(out) == read_trials(straight)
     assert (out / "sweep.csv").read_text().split("\n")[1].split(",")[:3] == \
         (straight / "sweep.csv").read_text().split("\n")[1].split(",")[:3]
+
+
+def test_a_sweep_over_the_three_cells(tmp_path):
+    out = tmp_path / "cells"
+    result = run("sweep", "train-series", *SERIES, "--hidden", "4", "--grid",
+                 "cell=rnn,lstm,gru", "--out", out, "--workers", "0")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert sorted(r["cell"] for r in rows) == ["gru", "lstm", "rnn"]
 
 
 def test_local_cluster_sweep_gives_the_serial_answer(tmp_path):

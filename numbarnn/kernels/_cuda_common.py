@@ -586,10 +586,13 @@ def project_inputs(x, w_ih, out):
         gemm(x.reshape(n * B, x.shape[2]), w_ih, out, trans_b=True)
 
 
-def input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias):
-    """After the backward loop: dx, dW_ih, dW_hh and the bias gradient (CUDA twin of
+def input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias, dgates_hh=None,
+                           dbias_hh=None):
+    """After the backward loop: dx, dW_ih, dW_hh and the bias gradients (CUDA twin of
     ``_gemm.input_and_weight_grads_part``); ``x`` may be (T, B) token ids (then dx is not
-    computed)."""
+    computed).  ``dgates_hh`` and ``dbias_hh`` are the recurrent side's, where they
+    differ from the input side's (the GRU)."""
+    dgates_hh = dgates if dgates_hh is None else dgates_hh
     T, B = x.shape[:2]
     H = out.shape[2]
     GH = dgates.shape[2]
@@ -602,11 +605,33 @@ def input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias):
             gemm(da, w_ih, dx.reshape(T * B, D))
         gemm(da, x.reshape(T * B, D), dw_ih, trans_a=True)
     # h_{t-1} for t >= 1 is out[t-1]; the first step's comes from h0.
-    gemm(dgates[0], h0, dw_hh, trans_a=True)
+    gemm(dgates_hh[0], h0, dw_hh, trans_a=True)
     if T > 1:
-        gemm(dgates[1:].reshape((T - 1) * B, GH), out[:T - 1].reshape((T - 1) * B, H), dw_hh,
+        gemm(dgates_hh[1:].reshape((T - 1) * B, GH), out[:T - 1].reshape((T - 1) * B, H), dw_hh,
              trans_a=True, accumulate=True)
     column_sum(da, dbias)
+    if dbias_hh is not None:
+        column_sum(dgates_hh.reshape(T * B, GH), dbias_hh)
+
+
+def device_lengths(lengths, T, B):
+    """The kernels' (B,) int64 device array of sequence lengths: all T for None."""
+    if lengths is None:
+        return cuda.to_device(np.full(B, T, np.int64))
+    if cuda.devicearray.is_cuda_ndarray(lengths):
+        return lengths
+    return cuda.to_device(np.ascontiguousarray(lengths, np.int64))
+
+
+@cuda.jit(device=True)
+def step_gradient(t, length, dout, dh_n, recurrent, zero):
+    """The gradient reaching h_t of one (row, unit): ``dout`` plus ``recurrent`` (what
+    step t + 1 sends back), ``dh_n`` in its place at the row's last step, and
+    ``zero`` (of the kernel's dtype) past it: a padded output is a constant.
+    (Plain arithmetic, see ``lane_sum``.)"""
+    if t >= length:
+        return zero
+    return dout + (dh_n if t == length - 1 else recurrent)
 
 
 # ---------------------------------------------------------------- element-wise helpers
@@ -690,6 +715,42 @@ def _swap_first_axes_kernel(a, out):
     if i < a.shape[0] and j < a.shape[1]:
         for k in range(a.shape[2]):
             out[j, i, k] = a[i, j, k]
+
+
+@cuda.jit
+def _reverse_time_kernel(a, lengths, out):
+    t, b = cuda.grid(2)
+    if t < a.shape[0] and b < a.shape[1]:
+        src = lengths[b] - 1 - t if t < lengths[b] else t
+        for k in range(a.shape[2]):
+            out[t, b, k] = a[src, b, k]
+
+
+def reverse_time(a, lengths):
+    """A new (T, B, ...) device array whose row b holds sequence b of ``a`` backwards from
+    its own last step (``lengths``: a (B,) device array), its padded steps in place."""
+    T, B = a.shape[:2]
+    grid = ((T + TILE - 1) // TILE, (B + TILE - 1) // TILE)
+    out = cuda.device_array(a.shape, dtype=a.dtype)
+    shape3 = (T, B, a.size // (T * B))  # token ids (T, B) as (T, B, 1)
+    _reverse_time_kernel[grid, (TILE, TILE)](a.reshape(shape3), lengths, out.reshape(shape3))
+    return out
+
+
+@cuda.jit
+def _copy_features_kernel(src, s0, dst, d0, width):
+    i, k = cuda.grid(2)
+    if i < src.shape[0] and k < width:
+        dst[i, d0 + k] = src[i, s0 + k]
+
+
+def copy_features(src, s0, dst, d0, width):
+    """``dst[:, :, d0:d0+width] = src[:, :, s0:s0+width]`` for C-contiguous (T, B, F)
+    device arrays (the two directions' halves of a layer's output)."""
+    rows = src.shape[0] * src.shape[1]
+    grid = ((rows + TILE - 1) // TILE, (width + TILE - 1) // TILE)
+    _copy_features_kernel[grid, (TILE, TILE)](src.reshape(rows, src.shape[2]), s0,
+                                              dst.reshape(rows, dst.shape[2]), d0, width)
 
 
 def swap_first_axes(a):

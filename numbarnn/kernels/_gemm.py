@@ -6,6 +6,10 @@ are::
 
     dx = da W_ih,   dW_ih = da^T x,   dW_hh = da^T H_prev,   dbias = sum_rows da
 
+(The GRU's recurrent pre-activations differ from its input ones in the n block,
+r * (W_hn h + b_hn), so it passes a second array ``dgates_hh`` for ``dW_hh`` and
+``dbias_hh``; the other cells pass ``dgates`` twice.)
+
 Each part of a threaded call takes its own share: the rows of ``dx``, and the
 gate rows (columns of ``da``) of the weight gradients.  The weight gradients
 are sums over T B rows, taken in chunks of ``ROWS_PER_CHUNK``: a chunk of x (or
@@ -72,11 +76,15 @@ def _input_weight_grad(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
 
 
 @njit(**JIT_OPTIONS)
-def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias):
-    """After the time loop: dx, dW_ih, dW_hh and the bias gradient (overwritten), or
+def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh, dx, dw_ih,
+                                dw_hh, dbias, dbias_hh):
+    """After the time loop: dx, dW_ih, dW_hh and the bias gradients (overwritten), or
     part ``part`` of ``parts`` of them (its rows of dx, its gate rows of the rest).
 
-    Shared by every cell: ``dgates`` is (T, B, G H).  A ``dx`` of shape (0, B, D)
+    Shared by every cell: ``dgates`` is (T, B, G H), the pre-activation gradients
+    of the input side (dx, dW_ih, ``dbias``), and ``dgates_hh`` those of the
+    recurrent side (dW_hh, ``dbias_hh``); for a cell whose two are the same both
+    may be one array (and both biases one array).  A ``dx`` of shape (0, B, D)
     skips the input gradient (token inputs have none).  The parts read only
     what every part has finished writing, and each writes its own rows.
     """
@@ -97,17 +105,23 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih
     if n == 0:
         return
     chunk = np.empty((ROWS_PER_CHUNK, padded_columns(n, dgates.itemsize)), dt)
+    one_side = dgates_hh.ctypes.data == dgates.ctypes.data
+    da_hh = as_matrix(dgates_hh, TB, GH)
+    chunk_hh = chunk if one_side else np.empty_like(chunk)
     hT = np.empty(H * ROWS_PER_CHUNK, dt)  # transposed chunks, viewed (rows, r1 - r0)
     xT = np.empty(D * ROWS_PER_CHUNK, dt)  # (unused for token ids)
     dWT_ih, dWT_hh = np.empty((D, n), dt), np.empty((H, n), dt)
-    sums = np.zeros(n, dt)
+    sums, sums_hh = np.zeros(n, dt), np.zeros(n, dt)
     x_flat, h0_flat, out_flat = flat(x), flat(h0), flat(out)
     for r0 in range(0, TB, ROWS_PER_CHUNK):
         r1 = min(TB, r0 + ROWS_PER_CHUNK)
         pack_columns(da[r0:r1], c0, c1, chunk[:r1 - r0])
+        if not one_side:
+            pack_columns(da_hh[r0:r1], c0, c1, chunk_hh[:r1 - r0])
         for r in range(r1 - r0):
             for q in range(n):
                 sums[q] += chunk[r, q]
+                sums_hh[q] += chunk_hh[r, q]
         input_weight_grad(x, x_flat, chunk, r0, r1, xT, dWT_ih, r0 == 0)
         # H_prev rows: h0 for the first step's B rows, then out's
         h_chunk = as_matrix(hT, H, r1 - r0)
@@ -116,11 +130,12 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih
         if r1 > B:
             lo = max(r0, B)
             _transpose_rows(out_flat, lo - B, r1 - B, H, h_chunk, lo - r0)
-        packed_product(h_chunk, chunk[:r1 - r0], dWT_hh, r0 > 0)
+        packed_product(h_chunk, chunk_hh[:r1 - r0], dWT_hh, r0 > 0)
     for q in range(n):  # (element by element: an array assignment compiles its error path)
         for k in range(D):
             dw_ih[c0 + q, k] = dWT_ih[k, q]
         for k in range(H):
             dw_hh[c0 + q, k] = dWT_hh[k, q]
         dbias[c0 + q] = sums[q]
+        dbias_hh[c0 + q] = sums_hh[q]
 

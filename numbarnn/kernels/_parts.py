@@ -75,6 +75,83 @@ def copy_block(src, at, dst):
         d[q] = src[at + q]
 
 
+def sequence_lengths(lengths, T, B):
+    """``lengths`` itself, or every row T long where it is None (or omitted); compiled
+    use only."""
+    raise NotImplementedError
+
+
+@overload(sequence_lengths, jit_options=JIT_OPTIONS)
+def _sequence_lengths(lengths, T, B):
+    if lengths is None or isinstance(lengths, (types.NoneType, types.Omitted)):
+        return lambda lengths, T, B: np.full(B, T, np.int64)
+    return lambda lengths, T, B: lengths
+
+
+def full_lengths(lengths, T, B):
+    """The Python side of ``sequence_lengths``, as the int64 array the parts are compiled for."""
+    if lengths is None:
+        return np.full(B, T, np.int64)
+    return np.ascontiguousarray(lengths, np.int64)
+
+
+@njit(**JIT_OPTIONS)
+def take_final(t, lengths, state, at, H, u0, u1, final):
+    """``final[b, u0:u1]`` = row b of the (B, H) block of flat ``state`` at ``at``, for
+    every row whose last step is t."""
+    for b in range(lengths.size):
+        if lengths[b] == t + 1:
+            src = uint64(at + b * H)
+            for j in range(u0, u1):
+                final[b, j] = state[src + uint64(j)]
+
+
+@njit(**JIT_OPTIONS)
+def zero_past_ends(t, lengths, out, at, H, u0, u1):
+    """Zero units ``u0:u1`` of the rows of the (B, H) block of flat ``out`` at ``at``
+    whose sequence ended before step t."""
+    zero = out.dtype.type(0)
+    for b in range(lengths.size):
+        if t >= lengths[b]:
+            dst = uint64(at + b * H)
+            for j in range(uint64(u0), uint64(u1)):
+                out[dst + j] = zero
+
+
+@njit(**JIT_OPTIONS)
+def carried_gradient(t, lengths, final, carried, u0):
+    """The gradient (B, n) carried into step t from step t + 1: ``final[:, u0:u0+n]``
+    (dh_n, dc_n) where t is a row's last step, zero after it, else ``carried`` as is."""
+    B, n = carried.shape
+    zero = carried.dtype.type(0)
+    for b in range(B):
+        if lengths[b] == t + 1:
+            for j in range(n):
+                carried[b, j] = final[b, u0 + j]
+        elif t >= lengths[b]:
+            for j in range(n):
+                carried[b, j] = zero
+
+
+@njit(**JIT_OPTIONS)
+def step_gradient(t, lengths, dout, H, final, carried, dh, u0):
+    """``dh`` (B, n): the gradient reaching h_t of this part's units, ``dout_t`` (flat
+    ``dout``) plus the gradient carried from step t + 1 (see ``carried_gradient``),
+    and zero past each row's last step (a padded output is a constant zero)."""
+    carried_gradient(t, lengths, final, carried, u0)
+    B, n = dh.shape
+    dout_f, dh_f, next_f = dout, flat(dh), flat(carried)
+    zero = dh.dtype.type(0)
+    for b in range(B):
+        src, r = uint64((t * B + b) * H + u0), uint64(b * n)
+        if t < lengths[b]:
+            for j in range(uint64(n)):
+                dh_f[r + j] = dout_f[src + j] + next_f[r + j]
+        else:
+            for j in range(uint64(n)):
+                dh_f[r + j] = zero
+
+
 # Packed weights a part may keep per step (its share of [W_ih; W_hh]) when its
 # inputs are multiplied inside the step: half of this machine class's 2 MiB L2.
 FUSE_BYTES = 1 << 20
@@ -124,17 +201,18 @@ def _step_inputs(x_flat, D, t, h, h_at, a):
 
 
 @njit(**JIT_OPTIONS)
-def pack_part(x, w_ih, w_hh, G, u0, u1):
+def pack_part(x, w_ih, w_hh, G, u0, u1, fuse):
     """This part's packed weights: its G gate blocks of rows of ``W_ih`` and ``W_hh``.
 
     Returns ``(rows, D, w_step, w_in)``: the natural row numbers; D > 0 when each
-    step multiplies [x_t, h_{t-1}] by ``w_step`` = [W_ih; W_hh] (packed), else 0,
-    ``w_step`` = W_hh and ``w_in`` = W_ih for ``project_part``.
+    step multiplies [x_t, h_{t-1}] by ``w_step`` = [W_ih; W_hh] (packed; only if
+    ``fuse`` and ``fused_inputs`` allows), else 0, ``w_step`` = W_hh and
+    ``w_in`` = W_ih for ``project_part``.
     """
     H = w_hh.shape[1]
     rows = gate_rows(G, H, u0, u1)
     R_pad = padded_columns(rows.size, w_hh.itemsize)
-    D = fused_inputs(x, H, R_pad)
+    D = fused_inputs(x, H, R_pad) if fuse else 0
     w_step = np.empty((D + H, R_pad), w_hh.dtype)
     pack_transposed_rows(w_hh, rows, w_step[D:])
     w_in = np.empty((0 if D else w_ih.shape[1], R_pad), w_hh.dtype)

@@ -35,8 +35,9 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import JIT_OPTIONS, sigmoid, tanh
-from ._parts import (copy_block, own_projection, pack_part, project_part, run_parts,
-                     step_product, unit_range)
+from ._parts import (carried_gradient, copy_block, full_lengths, own_projection, pack_part,
+                     project_part, run_parts, sequence_lengths, step_gradient, step_product,
+                     take_final, unit_range, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import pack_columns, packed_product, padded_columns
 from ._views import as_matrix, flat
@@ -103,7 +104,7 @@ def _double_g(w, n):
 
 @njit(**JIT_OPTIONS)
 def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n,
-                      gates, cells, xproj):
+                      gates, cells, xproj, lengths):
     """Part ``part`` of ``parts`` of ``lstm_forward`` (the arguments after ``counters``
     are its own); ``counters``: zeros, ``parts * COUNTER_STRIDE`` int64, shared."""
     T, B = x.shape[0], x.shape[1]
@@ -112,7 +113,7 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     keep_all = cells.shape[0] == T
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 4, u0, u1)
+    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 4, u0, u1, True)
     own_bias = bias[rows]
     for w in (w_step, w_in, as_matrix(own_bias, 1, 4 * n)):
         _double_g(w, n)
@@ -134,17 +135,16 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
             c_src, cp_at = (c0_f, u0) if t == 0 else (cells_f, (s - 1 if keep_all else 0) * B * H + u0)
             _lstm_state(act_f, n, c_src, cp_at, cells_f, s * B * H + u0, out_f, t * B * H + u0,
                         gates_f, s * B * 4 * H + u0, keep_all or t == T - 1, B, H)
+            take_final(t, lengths, out_f, t * B * H, H, u0, u1, h_n)
+            take_final(t, lengths, cells_f, s * B * H, H, u0, u1, c_n)
+            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1)
             seq += 1
             barrier(counters, part, parts, seq)  # h_t is complete: the next step reads it all
-    last = T - 1 if keep_all else 0
-    for b in range(B):
-        for j in range(u0, u1):
-            h_n[b, j] = out[T - 1, b, j]
-            c_n[b, j] = cells[last, b, j]
 
 
 @njit(**JIT_OPTIONS)
-def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj):
+def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj,
+                 lengths=None):
     """Run one LSTM layer over a sequence.
 
     Parameters
@@ -171,16 +171,21 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     xproj : (K, B, 4H) array
         Work space for the input projection of K steps at a time, K >= 1 (unused
         when each step multiplies its inputs itself: ``_parts.fused_inputs``).
+    lengths : (B,) int64 array, optional
+        Each row's sequence length, 1 <= lengths[b] <= T (None: all T).  Row b's
+        outputs after its last step are zero and its final state is the one at
+        that step (as a packed sequence in torch).
     """
+    T, B = x.shape[0], x.shape[1]
     lstm_forward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, c0, w_ih, w_hh, bias,
-                      out, h_n, c_n, gates, cells, xproj)
+                      out, h_n, c_n, gates, cells, xproj, sequence_lengths(lengths, T, B))
 
 
 def lstm_forward_threads(threads, x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells,
-                         xproj):
+                         xproj, lengths=None):
     """``lstm_forward`` shared by ``threads`` threads (the same bits for any number)."""
     run_parts(lstm_forward_part, threads, x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates,
-              cells, xproj)
+              cells, xproj, full_lengths(lengths, x.shape[0], x.shape[1]))
 
 
 @njit(**JIT_OPTIONS)
@@ -223,7 +228,7 @@ def _lstm_cell_backward(dh, dc, c_prev, cp_at, gates, g_at, c, c_at, tmp, B, H):
 
 @njit(**JIT_OPTIONS)
 def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates, cells, dout,
-                       dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias):
+                       dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias, lengths):
     """Part ``part`` of ``parts`` of ``lstm_backward`` (the arguments after ``counters``
     are its own): its units of the time loop, then its blocks of the GEMMs."""
     T, B = x.shape[0], x.shape[1]
@@ -232,19 +237,17 @@ def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates,
     n = u1 - u0
     w_back = np.empty((4 * H, padded_columns(n, h0.itemsize)), h0.dtype)
     pack_columns(w_hh, u0, u1, w_back)
-    dh_next = dh_n[:, u0:u1].copy()  # (copies: the inputs are never written)
-    dc = dc_n[:, u0:u1].copy()
+    dh_next = np.zeros((B, n), h0.dtype)  # (each row starts at its last step)
+    dc = np.zeros((B, n), h0.dtype)
     dh = np.empty((B, n), h0.dtype)
     da = np.empty((B, 4 * H), h0.dtype)
     tmp = np.empty(n, h0.dtype)
-    dh_f, dc_f, next_f = flat(dh), flat(dc), flat(dh_next)
-    gates_f, cells_f, dout_f, c0_f = flat(gates), flat(cells), flat(dout), flat(c0)
+    dh_f, dc_f = flat(dh), flat(dc)
+    gates_f, cells_f, c0_f, dout_f = flat(gates), flat(cells), flat(c0), flat(dout)
     seq = 0
     for t in range(T - 1, -1, -1):
-        for b in range(B):
-            src, r = uint64((t * B + b) * H + u0), uint64(b * n)
-            for j in range(uint64(n)):
-                dh_f[r + j] = dout_f[src + j] + next_f[r + j]
+        step_gradient(t, lengths, dout_f, H, dh_n, dh_next, dh, u0)
+        carried_gradient(t, lengths, dc_n, dc, u0)
         c_src, cp_at = (c0_f, u0) if t == 0 else (cells_f, (t - 1) * B * H + u0)
         _lstm_cell_backward(dh_f, dc_f, c_src, cp_at, gates_f, t * B * 4 * H + u0, cells_f,
                             t * B * H + u0, tmp, B, H)
@@ -257,12 +260,13 @@ def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates,
             dh0[b, u0 + j] = dh_next[b, j]
             dc0[b, u0 + j] = dc[b, j]
     barrier(counters, part, parts, seq + 1)  # every gradient of every step is in gates
-    input_and_weight_grads_part(part, parts, x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)
+    input_and_weight_grads_part(part, parts, x, h0, out, w_ih, gates, gates, dx, dw_ih, dw_hh,
+                                dbias, dbias)
 
 
 @njit(**JIT_OPTIONS)
 def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
-                  dx, dh0, dc0, dw_ih, dw_hh, dbias):
+                  dx, dh0, dc0, dw_ih, dw_hh, dbias, lengths=None):
     """Backpropagation through time for one LSTM layer.
 
     Parameters
@@ -283,13 +287,20 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     dbias : (4H,) array
         Receive the gradients (overwritten, not accumulated).  ``dbias`` is the
         gradient of both ``bias_ih`` and ``bias_hh``.
+    lengths : (B,) int64 array, optional
+        As given to the forward: row b's backward starts at its last step, where
+        (dh_n, dc_n) enter; its padded steps get zero gradient (and ``dout``
+        there is ignored).
     """
+    T, B = x.shape[0], x.shape[1]
     lstm_backward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, c0, w_ih, w_hh, out,
-                       gates, cells, dout, dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias)
+                       gates, cells, dout, dh_n, dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias,
+                       sequence_lengths(lengths, T, B))
 
 
 def lstm_backward_threads(threads, x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
-                          dx, dh0, dc0, dw_ih, dw_hh, dbias):
+                          dx, dh0, dc0, dw_ih, dw_hh, dbias, lengths=None):
     """``lstm_backward`` shared by ``threads`` threads (the same bits for any number)."""
     run_parts(lstm_backward_part, threads, x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n,
-              dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias)
+              dc_n, dx, dh0, dc0, dw_ih, dw_hh, dbias, full_lengths(lengths, x.shape[0],
+                                                                   x.shape[1]))

@@ -19,8 +19,9 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import JIT_OPTIONS, tanh
-from ._parts import (copy_block, own_projection, pack_part, project_part, run_parts,
-                     step_product, unit_range)
+from ._parts import (copy_block, full_lengths, own_projection, pack_part, project_part,
+                     run_parts, sequence_lengths, step_gradient, step_product, take_final,
+                     unit_range, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import pack_columns, packed_product, padded_columns
 from ._views import flat
@@ -52,14 +53,14 @@ def _rnn_cell(ha, xp, xp_at, bias, nonlinearity, h, h_at, B, H):
 
 @njit(**JIT_OPTIONS)
 def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n,
-                     xproj):
+                     xproj, lengths):
     """Part ``part`` of ``parts`` of ``rnn_forward`` (see ``cpu_lstm.lstm_forward_part``)."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
     K = xproj.shape[0]
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 1, u0, u1)
+    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 1, u0, u1, True)
     own_bias = bias[rows]
     xp = own_projection(xproj, 1, u0, u1)
     ha = np.empty((B, n), h0.dtype)
@@ -74,15 +75,14 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
             step_product(x_f, D, t, h0_f, out_f, inputs, w_step, ha)
             _rnn_cell(ha_f, xp_f, -1 if D else (t - t0) * B * n, own_bias, nonlinearity, out_f,
                       t * B * H + u0, B, H)
+            take_final(t, lengths, out_f, t * B * H, H, u0, u1, h_n)
+            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1)
             seq += 1
             barrier(counters, part, parts, seq)  # h_t is complete: the next step reads it all
-    for b in range(B):
-        for j in range(u0, u1):
-            h_n[b, j] = out[T - 1, b, j]
 
 
 @njit(**JIT_OPTIONS)
-def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
+def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj, lengths=None):
     """Run one RNN layer over a sequence.
 
     Parameters
@@ -106,14 +106,19 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     xproj : (K, B, H) array
         Work space for the input projection of K steps at a time, K >= 1 (unused
         when each step multiplies its inputs itself: ``_parts.fused_inputs``).
+    lengths : (B,) int64 array, optional
+        Each row's sequence length (None: all T), as for ``cpu_lstm.lstm_forward``.
     """
+    T, B = x.shape[0], x.shape[1]
     rnn_forward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, w_ih, w_hh, bias,
-                     nonlinearity, out, h_n, xproj)
+                     nonlinearity, out, h_n, xproj, sequence_lengths(lengths, T, B))
 
 
-def rnn_forward_threads(threads, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
+def rnn_forward_threads(threads, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj,
+                        lengths=None):
     """``rnn_forward`` shared by ``threads`` threads (the same bits for any number)."""
-    run_parts(rnn_forward_part, threads, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj)
+    run_parts(rnn_forward_part, threads, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj,
+              full_lengths(lengths, x.shape[0], x.shape[1]))
 
 
 @njit(**JIT_OPTIONS)
@@ -135,7 +140,7 @@ def _rnn_cell_backward(dh, h, h_at, nonlinearity, da, B, H):
 
 @njit(**JIT_OPTIONS)
 def rnn_backward_part(part, parts, counters, x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
-                      dx, dh0, dw_ih, dw_hh, dbias, dgates):
+                      dx, dh0, dw_ih, dw_hh, dbias, dgates, lengths):
     """Part ``part`` of ``parts`` of ``rnn_backward`` (see ``cpu_lstm.lstm_backward_part``)."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
@@ -143,17 +148,13 @@ def rnn_backward_part(part, parts, counters, x, h0, w_ih, w_hh, nonlinearity, ou
     n = u1 - u0
     w_back = np.empty((H, padded_columns(n, h0.itemsize)), h0.dtype)
     pack_columns(w_hh, u0, u1, w_back)
-    dh_next = dh_n[:, u0:u1].copy()  # (a copy: the inputs are never written)
+    dh_next = np.zeros((B, n), h0.dtype)  # (each row starts at its last step)
     dh = np.empty((B, n), h0.dtype)
     da = np.empty((B, H), h0.dtype)
-    dh_f, next_f, out_f, dout_f, dgates_f = flat(dh), flat(dh_next), flat(out), flat(dout), \
-        flat(dgates)
+    dh_f, out_f, dgates_f, dout_f = flat(dh), flat(out), flat(dgates), flat(dout)
     seq = 0
     for t in range(T - 1, -1, -1):
-        for b in range(B):
-            src, r = uint64((t * B + b) * H + u0), uint64(b * n)
-            for j in range(uint64(n)):
-                dh_f[r + j] = dout_f[src + j] + next_f[r + j]
+        step_gradient(t, lengths, dout_f, H, dh_n, dh_next, dh, u0)
         _rnn_cell_backward(dh_f, out_f, t * B * H + u0, nonlinearity, dgates_f, B, H)
         seq += 1
         barrier(counters, part, parts, seq)  # every part's units of da_t are written
@@ -163,12 +164,13 @@ def rnn_backward_part(part, parts, counters, x, h0, w_ih, w_hh, nonlinearity, ou
         for j in range(n):
             dh0[b, u0 + j] = dh_next[b, j]
     barrier(counters, part, parts, seq + 1)  # every gradient of every step is in dgates
-    input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)
+    input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates, dx, dw_ih, dw_hh,
+                                dbias, dbias)
 
 
 @njit(**JIT_OPTIONS)
 def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
-                 dx, dh0, dw_ih, dw_hh, dbias, dgates):
+                 dx, dh0, dw_ih, dw_hh, dbias, dgates, lengths=None):
     """Backpropagation through time for one RNN layer.
 
     Parameters
@@ -190,13 +192,17 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
         gradient of both ``bias_ih`` and ``bias_hh``.
     dgates : (T, B, H) array
         Work space: the pre-activation gradients of every step.
+    lengths : (B,) int64 array, optional
+        As given to the forward (see ``cpu_lstm.lstm_backward``).
     """
+    T, B = x.shape[0], x.shape[1]
     rnn_backward_part(0, 1, np.zeros(COUNTER_STRIDE, np.int64), x, h0, w_ih, w_hh, nonlinearity,
-                      out, dout, dh_n, dx, dh0, dw_ih, dw_hh, dbias, dgates)
+                      out, dout, dh_n, dx, dh0, dw_ih, dw_hh, dbias, dgates,
+                      sequence_lengths(lengths, T, B))
 
 
 def rnn_backward_threads(threads, x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
-                         dx, dh0, dw_ih, dw_hh, dbias, dgates):
+                         dx, dh0, dw_ih, dw_hh, dbias, dgates, lengths=None):
     """``rnn_backward`` shared by ``threads`` threads (the same bits for any number)."""
     run_parts(rnn_backward_part, threads, x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n, dx,
-              dh0, dw_ih, dw_hh, dbias, dgates)
+              dh0, dw_ih, dw_hh, dbias, dgates, full_lengths(lengths, x.shape[0], x.shape[1]))

@@ -65,6 +65,7 @@ def _kernels(dtype, geometry):
     sigmoid, tanh = common.activations(dtype)
     lane_sum = common.lane_sum(dtype)
     unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
+    step_gradient = common.step_gradient
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
@@ -78,8 +79,10 @@ def _kernels(dtype, geometry):
     ACC4 = 4 * PAIRS  # local array shapes must be literals, not expressions
 
     @cuda.jit(device=True)
-    def cell_forward(t, t0, b, j, ri, rf, rg, ro, xproj, bias, c0, out, gates, cells, keep_all):
-        """Unit j of row b at step t, from its recurrent products ri, rf, rg, ro."""
+    def cell_forward(t, t0, b, j, ri, rf, rg, ro, xproj, bias, c0, out, gates, cells, keep_all,
+                     lengths, h_n, c_n):
+        """Unit j of row b at step t, from its recurrent products ri, rf, rg, ro; at the
+        row's last step it also gives (h_n, c_n), after it a zero output."""
         H = c0.shape[1]
         xa = xproj[t - t0, b]
         i = sigmoid(xa[j] + bias[j] + ri)
@@ -94,7 +97,11 @@ def _kernels(dtype, geometry):
         gates[s, b, 2 * H + j] = g
         gates[s, b, 3 * H + j] = o
         cells[s, b, j] = c
-        out[t, b, j] = o * tanh(c)
+        h = o * tanh(c)
+        if t == lengths[b] - 1:
+            h_n[b, j] = h
+            c_n[b, j] = c
+        out[t, b, j] = h if t < lengths[b] else zero
 
     @cuda.jit(device=True)
     def cell_backward(t, b, j, dh, c0, gates, cells, dc):
@@ -113,7 +120,8 @@ def _kernels(dtype, geometry):
 
     # ------------------------------------------------ warp design
     @cuda.jit(device=True)
-    def forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
+    def forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths, h_n,
+                     c_n):
         """Step t for every unit: this block's warps stride over (row group, j) work units."""
         B, H = h0.shape
         sh = cuda.shared.array((UPB, SUMS, LANES), nbtype)
@@ -140,11 +148,11 @@ def _kernels(dtype, geometry):
                 cell_forward(t, t0, b0 + lane, j, lane_sum(sh, w, lane),
                              lane_sum(sh, w, ROWS + lane), lane_sum(sh, w, 2 * ROWS + lane),
                              lane_sum(sh, w, 3 * ROWS + lane), xproj, bias, c0, out, gates,
-                             cells, keep_all)
+                             cells, keep_all, lengths, h_n, c_n)
             cuda.syncthreads()  # ``sh`` is reused by the next group
 
     @cuda.jit(device=True)
-    def backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc):
+    def backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths):
         """Step t back for every unit; gates[t + 1] already holds that step's gradients."""
         B, H = dc.shape
         T = gates.shape[0]
@@ -159,35 +167,43 @@ def _kernels(dtype, geometry):
             cuda.syncthreads()
             if lane < rows:
                 b = b0 + lane
-                dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, lane))
+                back = lane_sum(sh, w, lane) if t < T - 1 else zero
+                dh = step_gradient(t, lengths[b], dout[t, b, j], dh_n[b, j], back, zero)
+                if t == lengths[b] - 1:  # the row's backward starts here
+                    dc[b, j] = dc_n[b, j]
                 cell_backward(t, b, j, dh, c0, gates, cells, dc)
             cuda.syncthreads()
 
     @cuda.jit
-    def forward_one(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
-        forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
+    def forward_one(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths, h_n,
+                    c_n):
+        forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths, h_n,
+                     c_n)
 
     @cuda.jit
-    def forward_loop(t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
+    def forward_loop(t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths, h_n,
+                     c_n):
         grid = cuda.cg.this_grid()
         for t in range(t0, t0 + n):
-            forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
+            forward_step(t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths,
+                         h_n, c_n)
             grid.sync()
 
     @cuda.jit
-    def backward_one(t, c0, w_hh_t, gates, cells, dout, dh_n, dc):
-        backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc)
+    def backward_one(t, c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths):
+        backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths)
 
     @cuda.jit
-    def backward_loop(c0, w_hh_t, gates, cells, dout, dh_n, dc):
+    def backward_loop(c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths):
         grid = cuda.cg.this_grid()
         for t in range(gates.shape[0] - 1, -1, -1):
-            backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc)
+            backward_step(t, c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths)
             grid.sync()
 
     # ------------------------------------------------ tiled design
     @cuda.jit(device=True)
-    def forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, ws, hs, acc):
+    def forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, lengths, h_n,
+                           c_n, ws, hs, acc):
         """Step t for the block's J units (weights in ``ws``), a batch tile at a time."""
         B, H = h0.shape
         tid = cuda.threadIdx.x
@@ -197,10 +213,11 @@ def _kernels(dtype, geometry):
                 j, b, holds = summed_unit(p, tid, cuda.blockIdx.x, J, b0, B, H)
                 if holds:
                     cell_forward(t, t0, b, j, acc[4 * p], acc[4 * p + 1], acc[4 * p + 2],
-                                 acc[4 * p + 3], xproj, bias, c0, out, gates, cells, keep_all)
+                                 acc[4 * p + 3], xproj, bias, c0, out, gates, cells, keep_all,
+                                 lengths, h_n, c_n)
 
     @cuda.jit(device=True)
-    def backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc, ws, hs, acc):
+    def backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc_n, dc, lengths, ws, hs, acc):
         """Step t back for the block's J units (their columns of W_hh in ``ws``)."""
         B, H = dc.shape
         T = gates.shape[0]
@@ -211,46 +228,53 @@ def _kernels(dtype, geometry):
             for p in range(PAIRS):
                 j, b, holds = summed_unit(p, tid, cuda.blockIdx.x, J, b0, B, H)
                 if holds:
-                    dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else acc[p])
+                    back = acc[p] if t < T - 1 else zero
+                    dh = step_gradient(t, lengths[b], dout[t, b, j], dh_n[b, j], back, zero)
+                    if t == lengths[b] - 1:
+                        dc[b, j] = dc_n[b, j]
                     cell_backward(t, b, j, dh, c0, gates, cells, dc)
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
-    def forward_tiled_one(J, t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
+    def forward_tiled_one(J, t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths,
+                          h_n, c_n):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(ACC4, nbtype)
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
-        forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, ws, hs, acc)
+        forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, lengths, h_n,
+                           c_n, ws, hs, acc)
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
-    def forward_tiled_loop(J, t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all):
+    def forward_tiled_loop(J, t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all,
+                           lengths, h_n, c_n):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(ACC4, nbtype)
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)  # once for all steps
         grid = cuda.cg.this_grid()
         for t in range(t0, t0 + n):
-            forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all,
-                               ws, hs, acc)
+            forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, lengths,
+                               h_n, c_n, ws, hs, acc)
             grid.sync()
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
-    def backward_tiled_one(J, t, c0, w_hh_t, gates, cells, dout, dh_n, dc):
+    def backward_tiled_one(J, t, c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_columns(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
-        backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc, ws, hs, acc)
+        backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc_n, dc, lengths, ws, hs, acc)
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
-    def backward_tiled_loop(J, c0, w_hh_t, gates, cells, dout, dh_n, dc):
+    def backward_tiled_loop(J, c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_columns(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         grid = cuda.cg.this_grid()
         for t in range(gates.shape[0] - 1, -1, -1):
-            backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc, ws, hs, acc)
+            backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc_n, dc, lengths, ws, hs,
+                                acc)
             grid.sync()
 
     return {("warp", "forward"): (forward_one, forward_loop),
@@ -259,7 +283,8 @@ def _kernels(dtype, geometry):
             ("tiled", "backward"): (backward_tiled_one, backward_tiled_loop)}
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj):
+def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj,
+                 lengths=None):
     """Run one LSTM layer over a sequence on the GPU.
 
     Arguments, shapes and meaning as ``cpu_lstm.lstm_forward``, as device arrays:
@@ -273,20 +298,19 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     H = h0.shape[1]
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
+    lengths = common.device_lengths(lengths, T, B)
     plan = common.plan_time_loop(4, B, H, out.dtype)
     step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "forward"]
     for t0 in range(0, T, K):
         n = min(K, T - t0)
         common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, 4 * H))
-        args = (xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all)
+        args = (xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths, h_n, c_n)
         common.run_time_loop(loop, plan.head + (t0, n) + args, step,
                              [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
-    common.device_copy(h_n, out[T - 1])
-    common.device_copy(c_n, cells[T - 1 if keep_all else 0])
 
 
 def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
-                  dx, dh0, dc0, dw_ih, dw_hh, dbias):
+                  dx, dh0, dc0, dw_ih, dw_hh, dbias, lengths=None):
     """Backpropagation through time for one LSTM layer on the GPU.
 
     Arguments, shapes and meaning as ``cpu_lstm.lstm_backward``, as device
@@ -294,10 +318,12 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     """
     T, B = x.shape[:2]
     H = h0.shape[1]
+    lengths = common.device_lengths(lengths, T, B)
     plan = common.plan_time_loop(4, B, H, out.dtype)
     step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "backward"]
-    common.device_copy(dc0, dc_n)  # dc0 carries the running cell gradient
-    args = (c0, common.transpose(w_hh), gates, cells, dout, dh_n, dc0)
+    # dc0 carries the running cell gradient: zero until each row takes dc_n at its last step
+    common.fill(dc0, 0)
+    args = (c0, common.transpose(w_hh), gates, cells, dout, dh_n, dc_n, dc0, lengths)
     common.run_time_loop(loop, plan.head + args, step,
                          [plan.head + (t,) + args for t in range(T - 1, -1, -1)], plan)
     common.gemm(gates[0], w_hh, dh0)

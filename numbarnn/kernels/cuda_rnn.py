@@ -30,6 +30,7 @@ def _kernels(dtype, geometry):
     _, tanh = common.activations(dtype)
     lane_sum = common.lane_sum(dtype)
     unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
+    step_gradient = common.step_gradient
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
     LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
@@ -38,9 +39,12 @@ def _kernels(dtype, geometry):
     HS = geometry.tile_elements(dtype)
 
     @cuda.jit(device=True)
-    def cell_forward(t, t0, b, j, r, xproj, bias, nonlinearity, out):
+    def cell_forward(t, t0, b, j, r, xproj, bias, nonlinearity, out, lengths, h_n):
         a = xproj[t - t0, b, j] + bias[j] + r
-        out[t, b, j] = max(a, zero) if nonlinearity == RELU else tanh(a)
+        h = max(a, zero) if nonlinearity == RELU else tanh(a)
+        if t == lengths[b] - 1:
+            h_n[b, j] = h
+        out[t, b, j] = h if t < lengths[b] else zero
 
     @cuda.jit(device=True)
     def cell_backward(t, b, j, dh, nonlinearity, out, dgates):
@@ -52,7 +56,7 @@ def _kernels(dtype, geometry):
 
     # ------------------------------------------------ warp design
     @cuda.jit(device=True)
-    def forward_step(t, t0, xproj, h0, w_hh, bias, nonlinearity, out):
+    def forward_step(t, t0, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n):
         B, H = h0.shape
         sh = cuda.shared.array((UPB, ROWS, LANES), nbtype)
         acc = cuda.local.array(ROWS, nbtype)
@@ -63,11 +67,11 @@ def _kernels(dtype, geometry):
             cuda.syncthreads()
             if lane < rows:
                 cell_forward(t, t0, b0 + lane, j, lane_sum(sh, w, lane), xproj, bias,
-                             nonlinearity, out)
+                             nonlinearity, out, lengths, h_n)
             cuda.syncthreads()
 
     @cuda.jit(device=True)
-    def backward_step(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
+    def backward_step(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths):
         T, B, H = out.shape
         sh = cuda.shared.array((UPB, ROWS, LANES), nbtype)
         acc = cuda.local.array(ROWS, nbtype)
@@ -80,35 +84,37 @@ def _kernels(dtype, geometry):
             cuda.syncthreads()
             if lane < rows:
                 b = b0 + lane
-                dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else lane_sum(sh, w, lane))
+                back = lane_sum(sh, w, lane) if t < T - 1 else zero
+                dh = step_gradient(t, lengths[b], dout[t, b, j], dh_n[b, j], back, zero)
                 cell_backward(t, b, j, dh, nonlinearity, out, dgates)
             cuda.syncthreads()
 
     @cuda.jit
-    def forward_one(t, t0, xproj, h0, w_hh, bias, nonlinearity, out):
-        forward_step(t, t0, xproj, h0, w_hh, bias, nonlinearity, out)
+    def forward_one(t, t0, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n):
+        forward_step(t, t0, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n)
 
     @cuda.jit
-    def forward_loop(t0, n, xproj, h0, w_hh, bias, nonlinearity, out):
+    def forward_loop(t0, n, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n):
         grid = cuda.cg.this_grid()
         for t in range(t0, t0 + n):
-            forward_step(t, t0, xproj, h0, w_hh, bias, nonlinearity, out)
+            forward_step(t, t0, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n)
             grid.sync()
 
     @cuda.jit
-    def backward_one(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
-        backward_step(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates)
+    def backward_one(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths):
+        backward_step(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths)
 
     @cuda.jit
-    def backward_loop(w_hh_t, nonlinearity, out, dout, dh_n, dgates):
+    def backward_loop(w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths):
         grid = cuda.cg.this_grid()
         for t in range(out.shape[0] - 1, -1, -1):
-            backward_step(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates)
+            backward_step(t, w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths)
             grid.sync()
 
     # ------------------------------------------------ tiled design (see cuda_lstm)
     @cuda.jit(device=True)
-    def forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, ws, hs, acc):
+    def forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, lengths, h_n, ws, hs,
+                           acc):
         B, H = h0.shape
         tid = cuda.threadIdx.x
         for b0 in range(0, B, BT):
@@ -116,10 +122,10 @@ def _kernels(dtype, geometry):
             for p in range(PAIRS):
                 j, b, holds = summed_unit(p, tid, cuda.blockIdx.x, J, b0, B, H)
                 if holds:
-                    cell_forward(t, t0, b, j, acc[p], xproj, bias, nonlinearity, out)
+                    cell_forward(t, t0, b, j, acc[p], xproj, bias, nonlinearity, out, lengths, h_n)
 
     @cuda.jit(device=True)
-    def backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, ws, hs, acc):
+    def backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, lengths, ws, hs, acc):
         T, B, H = out.shape
         tid = cuda.threadIdx.x
         for b0 in range(0, B, BT):
@@ -128,45 +134,48 @@ def _kernels(dtype, geometry):
             for p in range(PAIRS):
                 j, b, holds = summed_unit(p, tid, cuda.blockIdx.x, J, b0, B, H)
                 if holds:
-                    dh = dout[t, b, j] + (dh_n[b, j] if t == T - 1 else acc[p])
+                    back = acc[p] if t < T - 1 else zero
+                    dh = step_gradient(t, lengths[b], dout[t, b, j], dh_n[b, j], back, zero)
                     cell_backward(t, b, j, dh, nonlinearity, out, dgates)
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
-    def forward_tiled_one(J, t, t0, xproj, h0, w_hh, bias, nonlinearity, out):
+    def forward_tiled_one(J, t, t0, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
-        forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, ws, hs, acc)
+        forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, lengths, h_n, ws, hs,
+                           acc)
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
-    def forward_tiled_loop(J, t0, n, xproj, h0, w_hh, bias, nonlinearity, out):
+    def forward_tiled_loop(J, t0, n, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_rows(w_hh, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         grid = cuda.cg.this_grid()
         for t in range(t0, t0 + n):
-            forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, ws, hs, acc)
+            forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, lengths, h_n, ws,
+                               hs, acc)
             grid.sync()
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
-    def backward_tiled_one(J, t, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
+    def backward_tiled_one(J, t, w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_rows(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
-        backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, ws, hs, acc)
+        backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, lengths, ws, hs, acc)
 
     @cuda.jit(**common.TILED_KERNEL_OPTIONS)
-    def backward_tiled_loop(J, w_hh_t, nonlinearity, out, dout, dh_n, dgates):
+    def backward_tiled_loop(J, w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
         acc = cuda.local.array(PAIRS, nbtype)
         load_rows(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         grid = cuda.cg.this_grid()
         for t in range(out.shape[0] - 1, -1, -1):
-            backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, ws, hs, acc)
+            backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, lengths, ws, hs, acc)
             grid.sync()
 
     return {("warp", "forward"): (forward_one, forward_loop),
@@ -175,7 +184,7 @@ def _kernels(dtype, geometry):
             ("tiled", "backward"): (backward_tiled_one, backward_tiled_loop)}
 
 
-def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
+def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj, lengths=None):
     """Run one RNN layer over a sequence on the GPU.
 
     Arguments, shapes and meaning as ``cpu_rnn.rnn_forward``, as device arrays;
@@ -186,28 +195,29 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj):
     T, B = x.shape[:2]
     H = h0.shape[1]
     K = xproj.shape[0]
+    lengths = common.device_lengths(lengths, T, B)
     plan = common.plan_time_loop(1, B, H, out.dtype)
     step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "forward"]
     for t0 in range(0, T, K):
         n = min(K, T - t0)
         common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, H))
-        args = (xproj, h0, w_hh, bias, nonlinearity, out)
+        args = (xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n)
         common.run_time_loop(loop, plan.head + (t0, n) + args, step,
                              [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
-    common.device_copy(h_n, out[T - 1])
 
 
 def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
-                 dx, dh0, dw_ih, dw_hh, dbias, dgates):
+                 dx, dh0, dw_ih, dw_hh, dbias, dgates, lengths=None):
     """Backpropagation through time for one RNN layer on the GPU.
 
     Arguments, shapes and meaning as ``cpu_rnn.rnn_backward``, as device arrays.
     """
     T, B = x.shape[:2]
     H = h0.shape[1]
+    lengths = common.device_lengths(lengths, T, B)
     plan = common.plan_time_loop(1, B, H, out.dtype)
     step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "backward"]
-    args = (common.transpose(w_hh), nonlinearity, out, dout, dh_n, dgates)
+    args = (common.transpose(w_hh), nonlinearity, out, dout, dh_n, dgates, lengths)
     common.run_time_loop(loop, plan.head + args, step,
                          [plan.head + (t,) + args for t in range(T - 1, -1, -1)], plan)
     common.gemm(dgates[0], w_hh, dh0)

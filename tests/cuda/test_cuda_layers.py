@@ -13,7 +13,7 @@ def pair(cls, **kwargs):
     return cls(D, H, **kwargs), cls(D, H, device="cuda", **kwargs)
 
 
-@pytest.mark.parametrize("cls", [numbarnn.LSTM, numbarnn.RNN])
+@pytest.mark.parametrize("cls", [numbarnn.LSTM, numbarnn.RNN, numbarnn.GRU])
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_cuda_layer_matches_cpu_with_dropout(cls, batch_first):
     cpu, gpu = pair(cls, batch_first=batch_first, dropout=0.25)  # same seed: same masks
@@ -30,6 +30,28 @@ def test_cuda_layer_matches_cpu_with_dropout(cls, batch_first):
     np.testing.assert_allclose(dx_gpu, dx_cpu, rtol=1e-12, atol=1e-12)
     for name, grad in cpu.grads.items():
         np.testing.assert_allclose(gpu.grads[name].copy_to_host(), grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [numbarnn.LSTM, numbarnn.GRU])
+def test_bidirectional_layers_with_lengths_on_cuda(cls):
+    """Both directions, padded sequences, token ids and float inputs: as on the CPU."""
+    cpu, gpu = pair(cls, bidirectional=True)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((T, B, D))
+    lengths = np.array([1, T])
+    out_cpu, s_cpu = cpu.forward(x, lengths=lengths)
+    out_gpu, s_gpu = gpu.forward(x, lengths=lengths)
+    np.testing.assert_allclose(out_gpu, out_cpu, rtol=1e-12, atol=1e-12)
+    for got, want in zip(*(s if isinstance(s, tuple) else (s,) for s in (s_gpu, s_cpu))):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out_cpu.shape)
+    np.testing.assert_allclose(gpu.backward(dout)[0], cpu.backward(dout)[0], rtol=1e-12,
+                               atol=1e-12)
+    for name, grad in cpu.grads.items():
+        np.testing.assert_allclose(gpu.grads[name].copy_to_host(), grad, rtol=1e-12, atol=1e-12)
+    tokens = rng.integers(0, D, (T, B))
+    np.testing.assert_allclose(gpu.forward(tokens, lengths=lengths)[0],
+                               cpu.forward(tokens, lengths=lengths)[0], rtol=1e-12, atol=1e-12)
 
 
 def test_lstm_states_and_inference_on_cuda():

@@ -17,6 +17,7 @@ def test_gpu_check_tiny(capsys):
     assert "train-text step (its defaults, one thread), ms: cpu" in out
 
 
+@pytest.mark.slow  # (about 20 s under the simulator)
 def test_gpu_check_breakdown_tiny(capsys):
     assert gpu_check.main(["--tiny", "--breakdown"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if "|" in line][1:]
@@ -24,6 +25,7 @@ def test_gpu_check_breakdown_tiny(capsys):
     assert all(float(r.split("|")[1].split()[0]) > 0 for r in rows)
 
 
+@pytest.mark.slow  # (about 40 s under the simulator)
 def test_gpu_check_reports_a_failing_design_and_goes_on(capsys, monkeypatch):
     """GPU time is scarce: a design that fails to run is reported, the rest still measured."""
     from numbarnn.kernels import cuda_rnn
