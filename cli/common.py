@@ -10,6 +10,20 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
+class RunFailed(click.ClickException):
+    """A run that could not finish (it diverged): one line, exit code 1, its files kept."""
+
+    exit_code = 1
+
+
+def hold_run_dir(out_dir):
+    """Lock the run directory ``out_dir`` until the command ends: a second command on it
+    gets one line naming the process that holds it (``numbarnn.checkpoints.run_lock``)."""
+    from numbarnn.checkpoints import run_lock
+
+    click.get_current_context().with_resource(run_lock(out_dir))
+
+
 @contextlib.contextmanager
 def user_errors():
     """Turn the library's ``ValueError`` (bad input, bad checkpoint) and file errors into

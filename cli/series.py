@@ -9,8 +9,11 @@ import sys
 import click
 
 from numbarnn import CELLS
+from numbarnn.forecasting import LOSSES, SCALERS, STRATEGIES, ForecastConfig
 
-from .common import user_errors
+from .common import hold_run_dir, user_errors
+
+SERIES = ForecastConfig()  # every default below is the library's
 
 _DEFAULT_RUN = os.path.join("runs", "series")
 _METRIC_NAMES = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %",
@@ -82,25 +85,26 @@ def metrics_table(metrics):
 @click.option("--synthetic", type=click.Choice(["sine", "mackey-glass"]),
               help="Train on a generated series instead of a CSV (seeded by --seed).")
 @click.option("--length", type=click.IntRange(10), help="Length of the --synthetic series.")
-@click.option("--window", type=click.IntRange(1), default=12, show_default=True,
+@click.option("--window", type=click.IntRange(1), default=SERIES.window, show_default=True,
               help="Past steps the network reads.")
-@click.option("--horizon", type=click.IntRange(1), default=12, show_default=True,
+@click.option("--horizon", type=click.IntRange(1), default=SERIES.horizon, show_default=True,
               help="Steps forecast.")
-@click.option("--strategy", type=click.Choice(["direct", "recursive"]), default="direct",
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=SERIES.strategy,
               show_default=True, help="All steps from the head at once, or one step rolled "
               "forward.")
-@click.option("--cell", type=click.Choice(CELLS), default="lstm", show_default=True)
-@click.option("--hidden", type=click.IntRange(1), default=32, show_default=True,
+@click.option("--cell", type=click.Choice(CELLS), default=SERIES.cell, show_default=True)
+@click.option("--hidden", type=click.IntRange(1), default=SERIES.hidden_size, show_default=True,
               help="Hidden units per layer.")
-@click.option("--layers", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+@click.option("--layers", type=click.IntRange(1), default=SERIES.num_layers, show_default=True)
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=SERIES.dropout,
               show_default=True, help="Between stacked layers.")
 @click.option("--log/--no-log", "log", default=None,
               help="Log transform [default: when every training value is positive].")
-@click.option("--diff/--no-diff", default=False, show_default=True, help="First differencing.")
+@click.option("--diff/--no-diff", default=SERIES.diff, show_default=True,
+              help="First differencing.")
 @click.option("--seasonal-diff/--no-seasonal-diff", "seasonal_diff", default=None,
               help="Differencing at the season's lag [default: when the season is above 1].")
-@click.option("--scale", type=click.Choice(["standard", "minmax", "none"]), default="standard",
+@click.option("--scale", type=click.Choice(SCALERS), default=SERIES.scale,
               show_default=True, help="Scaling, fitted on the training part.")
 @click.option("--season", type=click.IntRange(1), help="Season length [default: from the "
               "dates: monthly 12, quarterly 4, weekly 52, daily 7, hourly 24, else 1].")
@@ -108,28 +112,29 @@ def metrics_table(metrics):
               "[default: the horizon].")
 @click.option("--val-size", type=click.IntRange(0), help="Steps before the test for early "
               "stopping [default: the horizon; 0: none].")
-@click.option("--epochs", type=click.IntRange(1), default=300, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
-@click.option("--patience", type=click.IntRange(1), default=40, show_default=True,
+@click.option("--epochs", type=click.IntRange(1), default=SERIES.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=SERIES.batch_size,
+              show_default=True)
+@click.option("--patience", type=click.IntRange(1), default=SERIES.patience, show_default=True,
               help="Epochs without a better validation loss before stopping.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
-              help="Adam's learning rate.")
-@click.option("--clip", type=click.FloatRange(0), default=1.0, show_default=True,
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=SERIES.lr,
+              show_default=True, help="Adam's learning rate.")
+@click.option("--clip", type=click.FloatRange(0), default=SERIES.clip, show_default=True,
               help="Gradient-norm limit (0: none).")
-@click.option("--loss", type=click.Choice(["mse", "mae"]), default="mse", show_default=True)
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+@click.option("--loss", type=click.Choice(LOSSES), default=SERIES.loss, show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=SERIES.dtype,
               show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the recurrent layers train and score the test (the weights and the "
               "optimiser stay on the host); `numbarnn forecast` runs on the CPU.")
-@click.option("--members", type=click.IntRange(1), default=5, show_default=True,
+@click.option("--members", type=click.IntRange(1), default=SERIES.members, show_default=True,
               help="Networks trained from different initial weights; the forecast is their "
               "mean.")
 @click.option("--backtest", type=click.IntRange(0), default=0, show_default=True,
               help="Also retrain and test at the last K origins (rolling origin).")
 @click.option("--backtest-step", type=click.IntRange(1), default=1, show_default=True,
               help="Steps between backtest origins.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=SERIES.seed, show_default=True)
 @click.option("--id-column", help="Long-format CSV: the column that tells the series apart; "
               "trains one model per series into OUT/series/.")
 @click.option("--workers", type=click.IntRange(0), help="With --id-column: processes of the "
@@ -155,7 +160,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     """
     from numbarnn.checkpoints import prepare_run_dir, write_json
     from numbarnn.devices import get_device
-    from numbarnn.forecasting import ForecastConfig, backtest as run_backtest, train_forecaster
+    from numbarnn.forecasting import backtest as run_backtest, train_forecaster
     from numbarnn.progress import Progress
     from numbarnn.series import load_airline, synthetic as make_synthetic
 
@@ -180,6 +185,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         else:
             series = load_airline()
         config = ForecastConfig(**_config_settings(settings))
+        hold_run_dir(out_dir)
         prepare_run_dir(out_dir, force=force, resumable=False)
         progress = Progress(enabled=not quiet)
         progress.log(f"training on {series.source} ({len(series)} steps, "
@@ -228,7 +234,6 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
                  settings):
     """``train-series --id-column``: one model per series of a long-format CSV."""
     from numbarnn.checkpoints import prepare_run_dir
-    from numbarnn.forecasting import ForecastConfig
     from numbarnn.panel import train_panel
     from numbarnn.parallel import WorkerLost
     from numbarnn.progress import Progress
@@ -237,6 +242,7 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         panel = _read_panel(csv_path, id_column, column, date_column, no_dates, fill, features,
                             synthetic, backtest)
         config = ForecastConfig(**_config_settings(settings))
+        hold_run_dir(out_dir)
         prepare_run_dir(out_dir, resume=resume, force=force, kind="panel")
     progress = Progress(enabled=not quiet)
     progress.log(f"{'resuming' if resume else 'training'} {len(panel.series)} series of {csv_path} "

@@ -12,7 +12,7 @@ from dataclasses import asdict, fields
 
 import click
 
-from .common import user_errors
+from .common import hold_run_dir, user_errors
 from .series import _config_settings, _read, _read_panel, gpu_workers, train_series
 from .text import _RUN_OPTIONS, DEFAULT_STEPS, _load_corpus, train_text
 
@@ -81,6 +81,7 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
             raise ValueError(f"--metric: {command} sweeps rank by validation loss")
         build = _series_sweep if command == "train-series" else _text_sweep
         plan = build(context, grid, combinations, metric or "mase")
+        hold_run_dir(out_dir)
         prepare_run_dir(out_dir, resume=resume, force=force, kind="sweep")
     progress = Progress(enabled=not quiet)
     progress.log(f"{'resuming' if resume else 'running'} {len(combinations)} combinations of "

@@ -9,8 +9,11 @@ import sys
 import click
 
 from numbarnn import CELLS
+from numbarnn.config import OPTIMIZERS, SCHEDULES, TextConfig
 
-from .common import InputError, user_errors
+from .common import InputError, RunFailed, hold_run_dir, user_errors
+
+TEXT = TextConfig()  # every default below is the library's
 
 DEFAULT_STEPS = 2000
 # Options that define the model and its training; fixed once a run has started.
@@ -41,48 +44,49 @@ def _load_corpus(corpus, encoding, echo):
 @click.option("--out", "out_dir", default=os.path.join("runs", "text"), show_default=True,
               type=click.Path(file_okay=False), help="Run directory for checkpoints and metrics.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of CORPUS.")
-@click.option("--cell", type=click.Choice(CELLS), default="lstm", show_default=True)
-@click.option("--hidden", default=256, show_default=True, type=click.IntRange(1),
+@click.option("--cell", type=click.Choice(CELLS), default=TEXT.cell, show_default=True)
+@click.option("--hidden", default=TEXT.hidden_size, show_default=True, type=click.IntRange(1),
               help="Hidden units per layer.")
-@click.option("--layers", default=1, show_default=True, type=click.IntRange(1),
+@click.option("--layers", default=TEXT.num_layers, show_default=True, type=click.IntRange(1),
               help="Stacked recurrent layers.")
-@click.option("--dropout", default=0.0, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+@click.option("--dropout", default=TEXT.dropout, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True),
               help="Dropout on each layer's output, in training.")
-@click.option("--embedding", default=0, show_default=True, type=click.IntRange(0),
-              help="Embedding width; 0 feeds one-hot characters.")
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1),
+@click.option("--embedding", default=TEXT.embedding_dim, show_default=True,
+              type=click.IntRange(0), help="Embedding width; 0 feeds one-hot characters.")
+@click.option("--batch-size", default=TEXT.batch_size, show_default=True, type=click.IntRange(1),
               help="Parallel streams over the text.")
-@click.option("--seq-len", default=64, show_default=True, type=click.IntRange(1),
+@click.option("--seq-len", default=TEXT.seq_len, show_default=True, type=click.IntRange(1),
               help="Characters per chunk (the BPTT truncation length).")
-@click.option("--val-frac", default=0.05, show_default=True,
+@click.option("--val-frac", default=TEXT.val_frac, show_default=True,
               type=click.FloatRange(0, 1, max_open=True),
               help="Fraction at the end of the text held out for validation.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop", "adagrad"]),
-              default="adam", show_default=True)
-@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(0, min_open=True),
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=TEXT.optimizer,
+              show_default=True)
+@click.option("--lr", default=TEXT.lr, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Learning rate.")
-@click.option("--weight-decay", default=0.0, show_default=True, type=click.FloatRange(0),
-              help="L2 penalty added to the gradients.")
-@click.option("--clip", default=5.0, show_default=True, type=click.FloatRange(0),
+@click.option("--weight-decay", default=TEXT.weight_decay, show_default=True,
+              type=click.FloatRange(0), help="L2 penalty added to the gradients.")
+@click.option("--clip", default=TEXT.clip, show_default=True, type=click.FloatRange(0),
               help="Gradient clipping threshold; 0 turns it off.")
-@click.option("--clip-mode", type=click.Choice(["norm", "value"]), default="norm",
+@click.option("--clip-mode", type=click.Choice(["norm", "value"]), default=TEXT.clip_mode,
               show_default=True, help="Clip the global gradient norm, or each value.")
-@click.option("--lr-schedule", type=click.Choice(["constant", "step", "cosine"]),
-              default="constant", show_default=True)
-@click.option("--lr-step", default=1000, show_default=True, type=click.IntRange(1),
+@click.option("--lr-schedule", type=click.Choice(SCHEDULES), default=TEXT.lr_schedule,
+              show_default=True)
+@click.option("--lr-step", default=TEXT.lr_step, show_default=True, type=click.IntRange(1),
               help="Steps between decays of the 'step' schedule.")
-@click.option("--lr-gamma", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--lr-gamma", default=TEXT.lr_gamma, show_default=True, type=click.FloatRange(0, 1),
               help="Decay factor of the 'step' schedule.")
 @click.option("--steps", type=click.IntRange(1), help="Stop after this many steps in all.")
 @click.option("--epochs", type=click.IntRange(1), help="Stop after this many epochs in all.")
 @click.option("--time-budget", type=click.FloatRange(0, min_open=True), metavar="SECONDS",
               help="Stop after this many seconds of training in all.")
-@click.option("--eval-every", default=200, show_default=True, type=click.IntRange(1),
+@click.option("--eval-every", default=TEXT.eval_every, show_default=True, type=click.IntRange(1),
               help="Steps between validations and checkpoints.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+@click.option("--seed", default=TEXT.seed, show_default=True, type=int)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=TEXT.dtype,
               show_default=True)
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+@click.option("--workers", default=TEXT.workers, show_default=True, type=click.IntRange(1),
               help="Threads that share each batch (part of the run's configuration: the "
                    "same seed and workers give the same run on any machine).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]),
@@ -113,6 +117,7 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
 
         if device is not None:
             get_device(device)  # no GPU: say so before anything else
+        hold_run_dir(out_dir)
         prepare_run_dir(out_dir, resume=resume, force=force, kind="text")
         text, corpus_name = _load_corpus(corpus, encoding, echo)
         if steps is None and epochs is None and time_budget is None:
@@ -142,6 +147,10 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
         click.echo(f"interrupted at step {trainer.step}: saved {out_dir}/last.safetensors; "
                    "run the same command with --resume to continue", err=True)
         sys.exit(130)
+    if summary["status"] == "diverged":
+        from numbarnn.training import diverged_message
+
+        raise RunFailed(diverged_message(summary))
     best = summary["best_val_loss"]
     echo(f"done: {trainer.step} steps in {summary['seconds']:.1f} s, "
          f"{summary['chars_per_second']:,.0f} chars/s"

@@ -9,7 +9,7 @@ The layers (and numba with them) load on first use, so that ``import numbarnn``
 and ``numbarnn --help`` stay fast.
 """
 __version__ = "0.1.0"
-__all__ = ["LSTM", "RNN", "GRU", "CELLS", "__version__"]
+__all__ = ["LSTM", "RNN", "GRU", "TextConfig", "ForecastConfig", "CELLS", "__version__"]
 CELLS = ("lstm", "rnn", "gru")  # the recurrent cells every job offers (--cell)
 
 
@@ -17,4 +17,10 @@ def __getattr__(name):
     if name in ("LSTM", "RNN", "GRU"):
         from . import layers
         return getattr(layers, name)
+    if name == "TextConfig":
+        from .config import TextConfig
+        return TextConfig
+    if name == "ForecastConfig":
+        from .forecasting import ForecastConfig
+        return ForecastConfig
     raise AttributeError(f"module 'numbarnn' has no attribute {name!r}")

@@ -1,18 +1,75 @@
-"""Input validation shared by the layers: one clear ``ValueError`` per mistake."""
-import numpy as np
-from numba import njit
+"""Input validation shared by the library: one clear ``ValueError`` per mistake, worded
+``name: got X, expected Y``.
 
-from .kernels._jit import JIT_OPTIONS
+Light to import (NumPy only): the configurations that the command line reads at
+start-up use it; the one compiled check (``check_finite``) loads numba when first used.
+"""
+import math
+import numbers
+import os
+
+import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-@njit(**JIT_OPTIONS)
-def _all_finite(flat):
-    for v in flat:
-        if not np.isfinite(v):
-            return False
-    return True
+def check_int(name, value, low=1, expected=None):
+    """``value`` as an ``int`` >= ``low``; booleans, floats and strings are refused.
+
+    ``expected`` replaces the wording of what was expected.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        if expected is None:
+            expected = {0: "a non-negative integer", 1: "a positive integer"}.get(
+                low, f"an integer >= {low}")
+        raise ValueError(f"{name}: got {value!r}, expected {expected}")
+    return int(value)
+
+
+def check_number(name, value, low=-math.inf, high=math.inf, low_open=False, high_open=False,
+                 expected=None):
+    """``value`` as a finite ``float`` in the interval from ``low`` to ``high``."""
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
+          and math.isfinite(value) and (value > low if low_open else value >= low)
+          and (value < high if high_open else value <= high))
+    if not ok:
+        if expected is None:
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            expected = f"a number in {left}{low:g}, {high:g}{right}"
+        raise ValueError(f"{name}: got {value!r}, expected {expected}")
+    return float(value)
+
+
+def available_memory():
+    """Bytes of memory this process could still allocate (Linux: MemAvailable; elsewhere
+    the physical memory), or None where the system does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(what, needed):
+    """Refuse, before allocating it, what needs more memory than the machine has:
+    ``what`` names it (``"hidden_size 100000"``), ``needed`` is in bytes."""
+    have = available_memory()
+    if have is not None and needed > have:
+        raise ValueError(f"{what}: needs about {needed / 2**30:.1f} GiB of memory, and this "
+                         f"machine has {have / 2**30:.1f} GiB available; choose a smaller size")
+
+
+def check_choice(name, value, allowed):
+    """``value`` if it is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name}: got {value!r}, expected one of {', '.join(map(str, allowed))}")
+    return value
 
 
 def check_dtype(dtype):
@@ -59,7 +116,9 @@ def check_shape(name, arr, expected, meaning):
 
 
 def check_finite(name, arr):
-    if not _all_finite(arr.reshape(-1)):
+    from .kernels._jit import all_finite  # (numba loads here, not at import)
+
+    if not all_finite(arr.reshape(-1)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name}: contains a non-finite value (NaN or inf) at index "
                          f"{tuple(int(i) for i in bad)}; expected only finite numbers")

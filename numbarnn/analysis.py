@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import CELLS
+from ._checks import check_int
 from .layers import GRU, LSTM, RNN, Linear
 from .optim import Adam
 
@@ -38,12 +39,6 @@ def _check_cells(cells):
         raise ValueError(f"cells: got {','.join(map(str, cells)) or 'none'}, expected some of "
                          f"{', '.join(CELLS)}")
     return cells
-
-
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: got {value!r}, expected a positive integer")
-    return int(value)
 
 
 def make_layer(cell, input_size, hidden_size, init_scale=1.0, seed=0, forget_bias=None):
@@ -70,7 +65,7 @@ def gradient_norms(cell, steps=100, hidden_size=32, input_size=8, batch=64, init
     step (k = 0: the last step itself).  The loss is ``sum(out[T-1] * u)`` with
     ``u`` a random direction per sequence, the inputs standard normal.
     """
-    steps, hidden_size = _positive("steps", steps), _positive("hidden_size", hidden_size)
+    steps, hidden_size = check_int("steps", steps), check_int("hidden_size", hidden_size)
     layer = make_layer(cell, input_size, hidden_size, init_scale, seed, forget_bias)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((steps, batch, input_size)).astype(np.float32)
@@ -235,9 +230,9 @@ def gradient_flow(cells=DEFAULT_CELLS, steps=100, hidden_size=32, init_scale=1.0
     ``progress``, if given, is called with a line of text after each training run.
     """
     cells = _check_cells(cells)
-    steps, hidden_size = _positive("steps", steps), _positive("hidden_size", hidden_size)
-    train_steps = _positive("train_steps", train_steps)
-    delays = [_positive("delays", d) for d in delays]
+    steps, hidden_size = check_int("steps", steps), check_int("hidden_size", hidden_size)
+    train_steps = check_int("train_steps", train_steps)
+    delays = [check_int("delays", d) for d in delays]
     if not (isinstance(threshold, (int, float)) and 0 < threshold <= 1):
         raise ValueError(f"threshold: got {threshold!r}, expected an accuracy in (0, 1]")
     norms = {c: gradient_norms(c, steps, hidden_size, init_scale=init_scale, seed=seed,

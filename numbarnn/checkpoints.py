@@ -11,12 +11,21 @@ Loading parses the file's header itself before handing the bytes to
 temporary file in the same directory, then renames it over the target, so a run
 killed mid-write leaves the previous checkpoint intact.
 """
+import contextlib
+import datetime
 import json
 import os
+import socket
 import struct
 import tempfile
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: a lock on the file's first byte instead
+    fcntl = None
+    import msvcrt
 
 FORMAT = "numbarnn"
 FORMAT_VERSION = 1
@@ -34,11 +43,16 @@ def _umask():
 
 
 def write_atomic(path, data):
-    """Write ``data`` (bytes or str) to ``path`` through a temporary file and a rename."""
+    """Write ``data`` (bytes or str) to ``path`` through a temporary file and a rename.
+
+    If the write fails (a full disk, say), the temporary file is removed and the
+    ``OSError`` names ``path`` and says that its earlier version, if any, is intact.
+    """
     path = os.fspath(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
     directory = os.path.dirname(os.path.abspath(path))
+    existed = os.path.exists(path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for secrets, not for results
@@ -47,6 +61,13 @@ def write_atomic(path, data):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        kept = (f"the previous {os.path.basename(path)} is intact" if existed
+                else "nothing was replaced")
+        raise OSError(e.errno, f"could not be written ({e.strerror or e}); {kept}",
+                      path) from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -187,6 +208,66 @@ def run_kind(path):
         if os.path.exists(os.path.join(path, name)):
             return kind
     return None
+
+
+LOCK_FILE = ".numbarnn.lock"
+
+
+def _try_lock(fd):
+    """Take the exclusive lock of the open file ``fd``; False if another process holds it."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _holder(lock_path):
+    """What the lock file says of the process that holds it: 'process N on HOST since T'."""
+    try:
+        with open(lock_path, encoding="utf-8") as f:
+            info = json.load(f)
+        return f"process {info['pid']} on {info['host']} since {info['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+@contextlib.contextmanager
+def run_lock(path):
+    """Hold the run directory ``path`` (created if missing) for this process.
+
+    The lock is an operating-system lock on ``path/.numbarnn.lock``: a second
+    command on the same directory gets one ``ValueError`` naming the process that
+    holds it, and the lock of a process that died (even by SIGKILL) is released
+    by the system, so the next run takes it over.  The file stays (emptied on
+    release): removing it could let two processes lock two different files.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{path}: exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+        lock_path = os.path.join(path, LOCK_FILE)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot lock the run directory ({e.strerror})") from None
+    try:
+        if not _try_lock(fd):
+            raise ValueError(f"{path}: in use by another run ({_holder(lock_path)}); wait for "
+                             "it to finish, or choose another --out")
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": started}).encode("utf-8"))
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # (closing releases the lock)
 
 
 def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from . import CELLS
+from ._checks import check_choice, check_int, check_number
 from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
 from .series import SEASON_OF_FREQUENCY, Series, format_date, future_dates, parse_date
 from .transforms import Difference, Log, MinMaxScaler, Pipeline, StandardScaler
@@ -110,32 +111,27 @@ class ForecastConfig:
     def __post_init__(self):
         for name in ("window", "horizon", "hidden_size", "num_layers", "epochs", "batch_size",
                      "members"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         for name in ("season", "test_size"):
             if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
+                check_int(name, getattr(self, name), 1)
         if self.val_size is not None:
-            _check_int("val_size", self.val_size, 0)
-        _check_int("patience", self.patience, 1)
-        _check_int("seed", self.seed, 0)
+            check_int("val_size", self.val_size, 0)
+        check_int("patience", self.patience, 1)
+        check_int("seed", self.seed, 0)
         for name, allowed in (("strategy", STRATEGIES), ("cell", CELLS), ("scale", SCALERS),
                               ("loss", LOSSES), ("dtype", ("float32", "float64"))):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}: got {getattr(self, name)!r}, expected one of "
-                                 f"{', '.join(allowed)}")
+            check_choice(name, getattr(self, name), allowed)
         for name in ("log", "seasonal_diff"):
             if getattr(self, name) not in (True, False, "auto"):
                 raise ValueError(f"{name}: got {getattr(self, name)!r}, expected True, False "
                                  "or 'auto'")
         if not isinstance(self.diff, bool):
             raise ValueError(f"diff: got {self.diff!r}, expected True or False")
-        for name, low in (("lr", 0.0), ("clip", -1e-300), ("dropout", -1e-300)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > low:
-                raise ValueError(f"{name}: got {value!r}, expected a number "
-                                 f"{'> 0' if name == 'lr' else '>= 0'}")
-        if self.dropout >= 1:
-            raise ValueError(f"dropout: got {self.dropout!r}, expected a probability in [0, 1)")
+        check_number("lr", self.lr, 0, low_open=True, expected="a number > 0")
+        check_number("clip", self.clip, 0, expected="a number >= 0")
+        check_number("dropout", self.dropout, 0, 1, high_open=True,
+                     expected="a probability in [0, 1)")
 
     @property
     def outputs(self):
@@ -149,11 +145,6 @@ class ForecastConfig:
         if unknown:
             raise ValueError(f"config: unknown keys {sorted(unknown)}")
         return cls(**data)
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: got {value!r}, expected an integer >= {low}")
 
 
 # ------------------------------------------------------------------------------ data layout
@@ -409,7 +400,7 @@ class Forecaster:
             dates are unknown; ``history`` / ``history_dates``: the data continued.
         """
         horizon = self.config.horizon if horizon is None else horizon
-        _check_int("horizon", horizon, 1)
+        check_int("horizon", horizon, 1)
         if series is None:
             series = self.history_series()
         else:
@@ -698,8 +689,8 @@ def backtest(series, config=None, origins=3, step=1, progress=None, device="cpu"
         folds, for the model and both baselines.
     """
     config = _merge(config, options)
-    _check_int("backtest origins", origins, 1)
-    _check_int("backtest step", step, 1)
+    check_int("backtest origins", origins, 1)
+    check_int("backtest step", step, 1)
     folds = []
     for k in range(origins):
         end = len(series) - k * step

@@ -6,14 +6,13 @@ reuse from call to call.  The time loops themselves are the compiled kernels
 of ``numbarnn.kernels``; this module only checks, arranges and dispatches.
 """
 import copy
-import numbers
 import warnings
 
 import numpy as np
 from numba import njit
 
-from ._checks import (as_float_array, as_seed_sequence, check_dtype, check_finite, check_shape,
-                      check_tokens)
+from ._checks import (as_float_array, as_seed_sequence, check_dtype, check_finite, check_int,
+                      check_memory, check_number, check_shape, check_tokens)
 from .devices import get_device
 from .kernels import RELU, TANH
 from .kernels._jit import JIT_OPTIONS
@@ -103,10 +102,8 @@ class Linear(Module):
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, seed=None):
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = check_int("in_features", in_features)
+        self.out_features = check_int("out_features", out_features)
         self.bias = bool(bias)
         self.dtype = check_dtype(dtype)
         shapes = [("weight", (self.out_features, self.in_features))]
@@ -152,10 +149,8 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings, embedding_dim, dtype=np.float32, seed=None):
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.num_embeddings = check_int("num_embeddings", num_embeddings)
+        self.embedding_dim = check_int("embedding_dim", embedding_dim)
         self.dtype = check_dtype(dtype)
         # torch draws the table from N(0, 1)
         table = np.random.default_rng(seed).standard_normal((self.num_embeddings,
@@ -201,11 +196,8 @@ class _Recurrent(Module):
                  dropout=0.0, bidirectional=False, dtype=np.float32, device="cpu", seed=None):
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
-        if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)
-                or not 0.0 <= dropout < 1.0):
-            raise ValueError(f"dropout: got {dropout!r}, expected a probability in [0, 1)")
+            check_int(name, value)
+        check_number("dropout", dropout, 0, 1, high_open=True, expected="a probability in [0, 1)")
         self._dev = get_device(device)
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout acts between stacked layers, so with num_layers=1 it does "
@@ -223,6 +215,12 @@ class _Recurrent(Module):
         self.dtype = check_dtype(dtype)
         init_seed, dropout_seed = as_seed_sequence(seed).spawn(2)
         self._dropout_rng = np.random.default_rng(dropout_seed)
+        # parameters and gradients, and the float64 draw of the largest weight
+        count = sum(np.prod(shape) for _, shape in self._param_shapes())
+        largest = max(np.prod(shape) for _, shape in self._param_shapes())
+        check_memory(f"{type(self).__name__}({self.input_size}, {self.hidden_size}, "
+                     f"num_layers={self.num_layers})",
+                     2 * count * self.dtype.itemsize + 8 * largest)
 
         self._init_params(self._param_shapes(), 1.0 / np.sqrt(self.hidden_size),
                           np.random.default_rng(init_seed))

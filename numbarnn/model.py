@@ -14,16 +14,11 @@ import copy
 
 import numpy as np
 
-from ._checks import as_seed_sequence, check_dtype, check_tokens
+from ._checks import (as_seed_sequence, check_choice, check_dtype, check_int, check_number,
+                      check_tokens)
 from . import CELLS
 from .layers import GRU, LSTM, RNN, Embedding, HostParams, Linear
 
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: got {value!r}, expected a positive integer")
-    return int(value)
 
 
 class CharRNN:
@@ -57,18 +52,13 @@ class CharRNN:
 
     def __init__(self, vocab_size, hidden_size=256, num_layers=1, cell="lstm", embedding_dim=0,
                  dropout=0.0, forget_bias=1.0, dtype=np.float32, seed=None, device="cpu"):
-        self.vocab_size = _positive_int("vocab_size", vocab_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
-        self.num_layers = _positive_int("num_layers", num_layers)
-        if cell not in CELLS:
-            raise ValueError(f"cell: got {cell!r}, expected one of {', '.join(CELLS)}")
-        if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, (int, np.integer)) \
-                or embedding_dim < 0:
-            raise ValueError(f"embedding_dim: got {embedding_dim!r}, expected 0 (one-hot) or "
-                             "a positive integer")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout: got {dropout!r}, expected a probability in [0, 1)")
-        self.cell, self.embedding_dim = cell, int(embedding_dim)
+        self.vocab_size = check_int("vocab_size", vocab_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
+        self.num_layers = check_int("num_layers", num_layers)
+        self.cell = check_choice("cell", cell, CELLS)
+        self.embedding_dim = check_int("embedding_dim", embedding_dim, 0,
+                                       expected="0 (one-hot) or a positive integer")
+        check_number("dropout", dropout, 0, 1, high_open=True, expected="a probability in [0, 1)")
         self.dropout, self.forget_bias = float(dropout), float(forget_bias)
         self.dtype = check_dtype(dtype)
         self.seed = seed

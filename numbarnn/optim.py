@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .config import SCHEDULES  # noqa: F401  (the schedules, named once)
 from .kernels._jit import JIT_OPTIONS
 
 # torch's defaults, per optimiser
@@ -280,7 +281,6 @@ def clip_grad_value(grads, limit):
             _clamp(flat, limit)
 
 
-SCHEDULES = ("constant", "step", "cosine")
 
 
 def scheduled_lr(schedule, base_lr, step, total_steps=None, step_size=1000, gamma=0.5,

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._checks import check_int
 from .series import (Series, _resolve_column, format_date, parse_date, parse_numbers,
                      read_csv_rows)
 
@@ -58,8 +59,7 @@ def synthetic_panel(n_series=200, seed=0, short_share=0.05, min_length=72, max_l
     list of (str, str, float)
         ``(id, 'YYYY-MM', value)`` rows, series after series, each in date order.
     """
-    if isinstance(n_series, bool) or not isinstance(n_series, (int, np.integer)) or n_series < 1:
-        raise ValueError(f"n_series: got {n_series!r}, expected an integer >= 1")
+    check_int("n_series", n_series)
     if not 0 <= short_share <= 1:
         raise ValueError(f"short_share: got {short_share!r}, expected a share in [0, 1]")
     if not 1 <= min_length <= max_length:

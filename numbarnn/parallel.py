@@ -26,6 +26,8 @@ import signal
 import threading
 import time
 
+from ._checks import check_int
+
 
 class WorkerLost(RuntimeError):
     """A task whose workers kept dying: Dask retried it on others and gave up."""
@@ -68,9 +70,8 @@ def map_tasks(function, tasks, workers=None, scheduler=None, on_result=None, war
         For ``workers`` with ``scheduler``, a negative ``workers``, or a
         ``scheduler`` without ``distributed`` installed.
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 0):
-        raise ValueError(f"workers: got {workers!r}, expected an integer >= 0")
+    if workers is not None:
+        check_int("workers", workers, 0)
     if scheduler is not None and workers is not None:
         raise ValueError("--workers and --scheduler: choose one (--workers sizes a local "
                          "cluster; the scheduler's cluster has its own workers)")

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
+from ._checks import check_int, check_number
 from .kernels._jit import JIT_OPTIONS, sigmoid, tanh
 from .kernels._sync import COUNTER_STRIDE, barrier
 
@@ -333,13 +334,9 @@ class Sampler:
         chunk : int
             Characters per compiled call (each call's text is yielded at once).
         """
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-            raise ValueError(f"length: got {length!r}, expected a non-negative integer")
-        if not (isinstance(temperature, (int, float)) and temperature > 0
-                and math.isfinite(temperature)):
-            raise ValueError(f"temperature: got {temperature!r}, expected a positive number")
-        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
-            raise ValueError(f"top_k: got {top_k!r}, expected 0 (all) or a positive integer")
+        check_int("length", length, 0)
+        check_number("temperature", temperature, 0, low_open=True, expected="a positive number")
+        check_int("top_k", top_k, 0, expected="0 (all) or a positive integer")
         missing = self.vocab.unknown(prime)
         if missing:
             raise ValueError("prime: characters the model never saw: "

@@ -209,6 +209,12 @@ def read_csv_rows(path):
             if header is None:
                 raise ValueError(f"{path}: the file is empty; expected a header row and data")
             header = [h.strip() for h in header]
+            seen = set()
+            for h in header:
+                if h in seen:  # (read silently, the last of the two would win)
+                    raise ValueError(f"{path}: the header names column {h!r} twice; give "
+                                     "each column its own name")
+                seen.add(h)
             rows, lines = [], []
             for row in reader:
                 if not any(cell.strip() for cell in row):

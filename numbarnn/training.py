@@ -1,8 +1,12 @@
 """Training a character-level model: the loop, evaluation, checkpoints and resume.
 
+>>> from numbarnn import TextConfig
 >>> from numbarnn.training import TextTrainer
->>> trainer = TextTrainer(text, hidden_size=128, seed=0)
+>>> trainer = TextTrainer(text, config=TextConfig(hidden_size=128, seed=0))
 >>> summary = trainer.train(steps=500, out_dir="runs/mine")
+
+(``TextTrainer(text, hidden_size=128, seed=0)`` is the same: keyword settings
+change the config's defaults.)
 
 ``TextTrainer`` holds everything a run is: the model, the optimiser, the data
 position (epoch, chunk, the hidden state carried between chunks), the random
@@ -21,51 +25,21 @@ import numpy as np
 
 from . import __version__
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, write_json
-from .devices import DEVICES
+from ._checks import check_memory
+from .config import TextConfig
 from .losses import cross_entropy, softmax_cross_entropy
 from .model import CharRNN
-from .optim import SCHEDULES, clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
+from .optim import clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
 from .progress import format_seconds
 from .text import StreamBatches, Vocabulary, split_text, text_fingerprint
 
 CHECKPOINT_KIND = "text"
 
-#: The defaults of ``numbarnn train-text``: char-rnn's classic small configuration.
-DEFAULTS = {
-    "hidden_size": 256, "num_layers": 1, "cell": "lstm", "embedding_dim": 0, "dropout": 0.0,
-    "forget_bias": 1.0, "dtype": "float32",
-    "batch_size": 32, "seq_len": 64, "val_frac": 0.05,
-    "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0,
-    "clip": 5.0, "clip_mode": "norm", "lr_schedule": "constant", "lr_step": 1000,
-    "lr_gamma": 0.5, "eval_every": 200, "seed": 0, "workers": 2, "device": "cpu",
-}
-_MODEL_KEYS = ("hidden_size", "num_layers", "cell", "embedding_dim", "dropout", "forget_bias",
-               "dtype")
-
-
-def _check_config(config):
-    unknown = sorted(set(config) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown option(s) {unknown}; expected some of {sorted(DEFAULTS)}")
-    for key in ("batch_size", "seq_len", "eval_every", "lr_step", "workers"):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{key}: got {value!r}, expected a positive integer")
-    if config["device"] not in DEVICES:
-        raise ValueError(f"device: got {config['device']!r}, expected one of {DEVICES}")
-    if config["device"] != "cpu" and config["workers"] != 1:
-        raise ValueError(f"workers: got {config['workers']}; on device {config['device']!r} "
-                         "the model trains on one thread: use workers=1")
-    if config["workers"] > config["batch_size"]:
-        raise ValueError(f"workers: got {config['workers']}, more than the batch size "
-                         f"{config['batch_size']} it splits")
-    if config["clip_mode"] not in ("norm", "value"):
-        raise ValueError(f"clip_mode: got {config['clip_mode']!r}, expected 'norm' or 'value'")
-    if not config["clip"] >= 0:
-        raise ValueError(f"clip: got {config['clip']!r}, expected >= 0 (0 turns clipping off)")
-    if config["lr_schedule"] not in SCHEDULES:
-        raise ValueError(f"lr_schedule: got {config['lr_schedule']!r}, expected one of "
-                         f"{', '.join(SCHEDULES)}")
+#: The defaults of ``numbarnn train-text`` (``TextConfig``'s), as a dict.
+DEFAULTS = TextConfig().to_dict()
+#: A run has diverged when a loss (nats per character) is not finite or above this many
+#: times ln V, the loss of the uniform model it starts near; it stops there.
+DIVERGED = 3.0
 
 
 _blas = []
@@ -104,9 +78,11 @@ class TextTrainer:
         The corpus; the last ``val_frac`` of it is held out for validation.
     corpus_name : str
         How the corpus is described in metrics and checkpoints.
-    **config
-        Any of ``DEFAULTS`` (model, batching, optimiser, clipping, schedule,
-        evaluation, seed and workers).
+    config : TextConfig, optional
+        The run's settings (model, batching, optimiser, clipping, schedule,
+        evaluation, seed, workers, device); its defaults if None.
+    **options
+        Settings changed from ``config`` (any of its fields), checked as it is.
 
     Notes
     -----
@@ -119,9 +95,15 @@ class TextTrainer:
     configuration, so the same seed gives the same run on any machine.
     """
 
-    def __init__(self, text, corpus_name="text", **config):
-        self.config = {**DEFAULTS, **config}
-        _check_config(self.config)
+    def __init__(self, text, corpus_name="text", config=None, **options):
+        if config is None:
+            config = TextConfig.from_dict(options)
+        elif not isinstance(config, TextConfig):
+            raise ValueError(f"config: got {type(config).__name__}, expected a TextConfig")
+        elif options:
+            config = config.replace(**options)
+        self.settings = config
+        self.config = config.to_dict()  # (the JSON-able form checkpoints and metrics keep)
         c = self.config
         self.corpus = {"name": corpus_name, "chars": len(text),
                        "fingerprint": text_fingerprint(text)}
@@ -139,7 +121,9 @@ class TextTrainer:
                                  "a shorter --seq-len, or --val-frac 0")
             self.val_batches = StreamBatches(self.vocab.encode(val_text), streams, c["seq_len"],
                                              "validation text")
-        self.model = CharRNN(len(self.vocab), **{k: c[k] for k in _MODEL_KEYS}, seed=c["seed"],
+        check_memory(f"hidden_size {c['hidden_size']} ({c['num_layers']} layer(s), "
+                     f"vocabulary of {len(self.vocab)})", training_bytes(config, len(self.vocab)))
+        self.model = CharRNN(len(self.vocab), **config.model_options(), seed=c["seed"],
                              device=c["device"])
         self.optimizer = make_optimizer(c["optimizer"], self.model, lr=c["lr"],
                                         weight_decay=c["weight_decay"])
@@ -159,6 +143,7 @@ class TextTrainer:
         self.best_val_loss = math.inf
         self.best_step = None
         self._losses = []  # training losses since the last evaluation
+        self.divergence = None  # where and how the run diverged, if it did
 
     # ------------------------------------------------------------------ one step
     def _parallel(self, work, streams):
@@ -197,9 +182,8 @@ class TextTrainer:
 
         results = self._parallel(work, B)
         loss = sum(r[0] for r in results)
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"the training loss became {loss} at step {self.step + 1}; "
-                                     "try a lower --lr or clipping")
+        if self.diverged(loss):
+            return loss  # (no update: the weights stay those of the last good step)
         for name, grad in self.model.grads.items():
             for replica in self.replicas[1:]:
                 grad += replica.grads[name]
@@ -217,6 +201,12 @@ class TextTrainer:
         return loss
 
     _total_steps = None  # set by train() for the cosine schedule
+
+    def diverged(self, loss):
+        """Whether ``loss`` (nats per character) says the run has diverged: not finite, or
+        above ``DIVERGED`` times ln V."""
+        return loss is not None and not (math.isfinite(loss)
+                                         and loss <= DIVERGED * math.log(len(self.vocab)))
 
     def evaluate(self):
         """Mean validation loss in nats per character (state carried over the whole text)."""
@@ -303,11 +293,22 @@ class TextTrainer:
                     status = "interrupted"
                     break
                 t0 = time.perf_counter()
-                self._losses.append(self.train_step())
+                loss = self.train_step()
                 self.train_seconds += time.perf_counter() - t0
                 self.seconds = base_seconds + time.perf_counter() - start
+                if self.diverged(loss):
+                    status = "diverged"
+                    self.divergence = {"step": self.step + 1, "loss": _json_float(loss),
+                                       "limit": DIVERGED * math.log(len(self.vocab))}
+                    break
+                self._losses.append(loss)
                 if self.step % self.config["eval_every"] == 0:
-                    self._checkpoint(out_dir, progress)
+                    val_loss = self._checkpoint(out_dir, progress)
+                    if self.diverged(val_loss):
+                        status = "diverged"
+                        self.divergence = {"step": self.step, "loss": _json_float(val_loss),
+                                           "limit": DIVERGED * math.log(len(self.vocab))}
+                        break
                 if progress is not None:
                     progress.update(self._fraction(time_budget), self._status_line(time_budget))
         finally:
@@ -316,6 +317,8 @@ class TextTrainer:
         if status == "interrupted":
             self.seconds = base_seconds + time.perf_counter() - start
             self._save(out_dir, "last.safetensors")
+        elif status == "diverged":
+            pass  # best.safetensors (and the last good last.safetensors) stay as they are
         elif not self.history or self.history[-1]["step"] != self.step:
             self._checkpoint(out_dir, progress)
         summary = self.summary(status)
@@ -324,8 +327,12 @@ class TextTrainer:
         return summary
 
     def _checkpoint(self, out_dir, progress):
-        """Evaluate, record, and write best/last checkpoints and metrics."""
+        """Evaluate, record, and write best/last checkpoints and metrics; returns the
+        validation loss.  A diverged one is not recorded and nothing is written (the
+        run stops with its checkpoints as they were)."""
         val_loss = self.evaluate()
+        if self.diverged(val_loss):
+            return val_loss
         train_loss = float(np.mean(self._losses)) if self._losses else None
         self._losses = []
         record = {"step": self.step, "epoch": self.epoch + self.chunk / len(self.batches),
@@ -345,6 +352,7 @@ class TextTrainer:
             progress.log(f"step {self.step:6d}  epoch {record['epoch']:6.2f}  train {loss}{val}"
                          f"  {self.chars_per_second():,.0f} chars/s  "
                          f"{format_seconds(self.seconds)}")
+        return val_loss
 
     def _fraction(self, time_budget):
         parts = []
@@ -382,6 +390,7 @@ class TextTrainer:
                 "best_val_loss": None if self.best_step is None else self.best_val_loss,
                 "best_step": self.best_step,
                 "final_val_loss": self.history[-1]["val_loss"] if self.history else None,
+                "diverged": self.divergence if status == "diverged" else None,
                 "history": self.history}
 
     # ------------------------------------------------------------------ checkpoints
@@ -517,8 +526,11 @@ def train_text_task(task):
             summary = trainer.train(steps=task["steps"], epochs=task["epochs"],
                                     time_budget=task["time_budget"], out_dir=scratch,
                                     handle_interrupt=False)
-        except (ValueError, FloatingPointError) as e:  # bad settings; a diverging run
+        except ValueError as e:  # bad settings
             result["error"] = str(e)
+            return result
+        if summary["status"] == "diverged":
+            result["error"] = diverged_message(summary)
             return result
         name = "best.safetensors" if summary["best_step"] is not None else "last.safetensors"
         with open(os.path.join(scratch, name), "rb") as f:
@@ -526,6 +538,38 @@ def train_text_task(task):
     result.update(summary=summary, best_val_loss=summary["best_val_loss"],
                   seconds=summary["seconds"])
     return result
+
+
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def training_bytes(config, vocab_size):
+    """About how much memory a run of ``config`` needs: the parameters, each worker's
+    gradients, Adam's two moments, and a step's activations and logits."""
+    H, L, G, E = config.hidden_size, config.num_layers, GATES[config.cell], config.embedding_dim
+    inputs = E or vocab_size
+    params = vocab_size * E + vocab_size * (H + 1)
+    for k in range(L):
+        params += G * H * ((inputs if k == 0 else H) + H + 2)
+    itemsize = 8 if config.dtype == "float64" else 4
+    rows = config.seq_len * config.batch_size
+    activations = rows * ((G + 3) * H * L + 2 * vocab_size + E)
+    return itemsize * (params * (3 + config.workers) + activations)
+
+
+def _json_float(value):
+    """A float for JSON: nan and inf as strings (JSON has no such numbers)."""
+    return value if math.isfinite(value) else str(value)
+
+
+def diverged_message(summary):
+    """One line on where a diverged run stopped and what was kept."""
+    d = summary["diverged"]
+    best = (f"the best checkpoint (step {summary['best_step']}, validation loss "
+            f"{summary['best_val_loss']:.4f}) is kept" if summary["best_step"] is not None
+            else "no checkpoint had been written yet")
+    return (f"training diverged at step {d['step']}: loss {d['loss']} nats/char, above "
+            f"{d['limit']:.2f} ({DIVERGED:g} x ln V); {best}; try a lower --lr or --clip")
 
 
 # Cold compile of what a text run needs (the model's forward, backward and

@@ -11,6 +11,8 @@ JSON, so a fitted pipeline travels inside the checkpoint's metadata.
 """
 import numpy as np
 
+from ._checks import check_int
+
 
 class Transform:
     """Base class: a point-wise transform that learns nothing (override what differs)."""
@@ -68,9 +70,7 @@ class Difference(Transform):
     """
 
     def __init__(self, lag=1):
-        if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag < 1:
-            raise ValueError(f"difference lag: got {lag!r}, expected a positive integer")
-        self.lag = int(lag)
+        self.lag = check_int("difference lag", lag)
         self.context = self.lag
 
     @property

@@ -81,7 +81,7 @@ def test_too_short_series_is_refused_before_training():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"window": 0}, "window: got 0, expected an integer >= 1"),
+    ({"window": 0}, "window: got 0, expected a positive integer"),
     ({"strategy": "mimo"}, "strategy: got 'mimo', expected one of direct, recursive"),
     ({"cell": "tree"}, "cell: got 'tree'"),
     ({"log": "yes"}, "log: got 'yes', expected True, False or 'auto'"),

@@ -84,6 +84,8 @@ def test_missing_cell_in_a_short_row(tmp_path):
     ("d,v\n2020-01,1\n2020-01,2\n", r"not after the previous date"),
     ("", r"the file is empty"),
     ("d,v\n", r"no data rows"),
+    ("d,v,v\n2020-01,1,2\n", r"the header names column 'v' twice"),
+    ("d, v ,v\n2020-01,1,2\n", r"the header names column 'v' twice"),
 ])
 def test_bad_files(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):

@@ -65,6 +65,16 @@ def _sigmoid_typed(x):
     return lambda x: 1.0 / (1.0 + math.exp(-x))
 
 
+@njit(**JIT_OPTIONS)
+def all_finite(flat):
+    """Whether every element of the 1-D array ``flat`` is finite (stops at the first that
+    is not)."""
+    for v in flat:
+        if not np.isfinite(v):
+            return False
+    return True
+
+
 def is_tokens(x):
     """Whether the numba type ``x`` is a (T, B) integer array of token ids (for overloads
     that pick the one-hot form of an input at compile time)."""

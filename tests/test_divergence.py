@@ -1,0 +1,56 @@
+"""A run whose loss blows up stops with one line, keeps its best checkpoint and says so."""
+import json
+import math
+
+from click.testing import CliRunner
+
+from numbarnn import TextConfig
+from numbarnn.checkpoints import load_checkpoint
+from numbarnn.training import DIVERGED, TextTrainer
+from numbarnn_cli.main import cli
+
+TEXT = "the quick brown fox jumps over the lazy dog. " * 40
+SMALL = TextConfig(hidden_size=8, batch_size=4, seq_len=8, eval_every=5, workers=1)
+
+
+def test_a_huge_learning_rate_stops_as_diverged_with_exit_1(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train-text", str(corpus), "--lr", "1e6", "--hidden", "8",
+                                      "--batch-size", "4", "--seq-len", "8", "--steps", "50",
+                                      "--out", str(out), "-q"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: training diverged at step ")
+    assert "ln V" in lines[0] and "lower --lr" in lines[0]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and metrics["diverged"]["step"] <= 5
+    assert not (out / "best.safetensors").exists()
+
+
+def test_the_best_checkpoint_of_a_run_that_later_diverges_is_kept(tmp_path):
+    out = tmp_path / "run"
+    trainer = TextTrainer(TEXT, config=SMALL)
+    trainer.train(steps=10, out_dir=out, handle_interrupt=False)
+    best = (out / "best.safetensors").read_bytes()
+    best_step = trainer.best_step
+    trainer.config["lr"] = 1e6  # from here on every step blows up
+    summary = trainer.train(steps=60, out_dir=out, handle_interrupt=False)
+    assert summary["status"] == "diverged"
+    assert summary["diverged"]["step"] > 10
+    loss = summary["diverged"]["loss"]
+    assert isinstance(loss, str) or loss > DIVERGED * math.log(len(trainer.vocab))
+    assert (out / "best.safetensors").read_bytes() == best  # untouched
+    _, meta = load_checkpoint(out / "last.safetensors", "text")
+    assert meta["position"]["step"] <= summary["diverged"]["step"]
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["status"] == "diverged" and written["best_step"] == best_step
+
+
+def test_an_ordinary_run_is_not_diverged():
+    trainer = TextTrainer(TEXT, config=SMALL)
+    summary = trainer.train(steps=10, handle_interrupt=False)
+    assert summary["status"] == "finished" and summary["diverged"] is None
+    assert not trainer.diverged(math.log(len(trainer.vocab)))
+    assert trainer.diverged(float("nan")) and trainer.diverged(float("inf"))
