@@ -11,7 +11,7 @@ import click
 from numbarnn import CELLS
 from numbarnn.forecasting import LOSSES, SCALERS, STRATEGIES, ForecastConfig
 
-from .common import hold_run_dir, user_errors
+from .common import RunFailed, hold_run_dir, user_errors
 
 SERIES = ForecastConfig()  # every default below is the library's
 
@@ -49,6 +49,18 @@ def _read_panel(csv_path, id_column, column, date_column, no_dates, fill, featur
     if no_dates and date_column:
         raise ValueError("--date-column and --no-dates: choose one")
     return read_panel_csv(csv_path, id_column, column, False if no_dates else date_column, fill)
+
+
+def _long_format(csv_path, column, date_column):
+    """``(id_column, column, date_column)``: statsforecast's ``unique_id, ds, y`` columns
+    where the CSV's header has them (read as many series, as with --id-column), else
+    ``(None, column, date_column)`` unchanged."""
+    from numbarnn.series import LONG_FORMAT, csv_header
+
+    if not set(LONG_FORMAT) <= set(csv_header(csv_path)):
+        return None, column, date_column
+    unique_id, ds, y = LONG_FORMAT
+    return unique_id, column or y, date_column or ds
 
 
 def _read(csv_path, column, date_column, no_dates, features, fill):
@@ -169,6 +181,8 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
             raise ValueError("CSV and --synthetic: give one or the other")
         if device != "cpu":
             get_device(device)  # no GPU: one clear line now, not one per series
+        if id_column is None and csv_path:
+            id_column, column, date_column = _long_format(csv_path, column, date_column)
         if id_column is None and (workers is not None or scheduler or resume):
             raise ValueError("--workers, --scheduler and --resume: only with --id-column "
                              "(many series)")
@@ -200,6 +214,10 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
                                               progress=progress, device=device)
         model.save(os.path.join(out_dir, "model.safetensors"))
         write_json(os.path.join(out_dir, "metrics.json"), report)
+    if report["status"] == "diverged":
+        from numbarnn.forecasting import diverged_message
+
+        raise RunFailed(diverged_message(report))
 
     training = report["training"]
     best = [member["best_epoch"] for member in training["members"]]

@@ -503,15 +503,23 @@ def _loss(config):
     return mse_loss if config.loss == "mse" else mae_loss
 
 
+# A network has diverged when a batch loss is not finite, or an epoch's training or validation
+# loss is above this many times its first batch's, before any update (on scaled data that is
+# near 1); its training stops there.
+DIVERGED = 100.0
+
+
 def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label=""):
     """Train one network: Adam with clipping, early stopping on the validation loss.
 
-    The network ends with the weights of its best validation loss.
+    The network ends with the weights of its best validation loss (its initial
+    ones if no epoch finished), also when it diverged (``DIVERGED``).
 
     Returns
     -------
     dict
-        ``epochs`` run, ``best_epoch``, ``train_loss`` and ``val_loss`` at the best epoch.
+        ``epochs`` run, ``best_epoch``, ``train_loss`` and ``val_loss`` at the best epoch,
+        and ``diverged``: None, or the epoch and loss where it stopped.
     """
     from .optim import Adam, clip_grad_norm
 
@@ -525,11 +533,16 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
     best = {"val_loss": math.inf, "best_epoch": 0, "train_loss": math.nan}
     best_state = network.state_dict()
     dout = None
+    first, diverged = None, None
     for epoch in range(1, config.epochs + 1):
         total = 0.0
         for idx in _batches(rng, y_train.shape[0], config.batch_size):
             out, _ = network.rnn.forward(x_train[:, idx])
             loss, dpred = loss_fn(network.head.forward(out[-1]), y_train[idx])
+            if not math.isfinite(loss):
+                diverged = {"epoch": epoch, "loss": str(loss)}
+                break
+            first = loss if first is None else first
             if dout is None or dout.shape != out.shape:
                 dout = np.zeros_like(out)
             dout[-1] = network.head.backward(dpred)  # only the last step feeds the head
@@ -538,11 +551,17 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
                 clip_grad_norm(grads, config.clip)
             optimizer.step()
             total += loss * idx.size
+        if diverged is not None:
+            break
         train_loss = total / y_train.shape[0]
         if y_val.shape[0]:
             val_loss, _ = loss_fn(network.predict(x_val), y_val)
         else:
             val_loss = train_loss
+        worst = max(train_loss, val_loss)
+        if not worst <= DIVERGED * max(first, 1e-12):  # (also catches a nan)
+            diverged = {"epoch": epoch, "loss": worst if math.isfinite(worst) else str(worst)}
+            break
         if val_loss < best["val_loss"]:
             best = {"val_loss": val_loss, "best_epoch": epoch, "train_loss": train_loss}
             best_state = network.state_dict()
@@ -554,7 +573,7 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
         if epoch - best["best_epoch"] >= config.patience:
             break
     network.load_state_dict(best_state)
-    return {"epochs": epoch, **best}
+    return {"epochs": epoch, **best, "diverged": diverged}
 
 
 def train_forecaster(series, config=None, progress=None, device="cpu", **options):
@@ -611,7 +630,8 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
                for k, network in enumerate(model.members)]
     val_loss = _loss(config)(model._predict(x_val), y_val)[0] if val_origins.size else math.nan
     training = {"members": members, "val_loss": val_loss,
-                "epochs": int(sum(m["epochs"] for m in members))}
+                "epochs": int(sum(m["epochs"] for m in members)),
+                "status": "diverged" if any(m["diverged"] for m in members) else "finished"}
     training.update(train_windows=int(train_origins.size), val_windows=int(val_origins.size))
 
     test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
@@ -634,7 +654,8 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
         # the forecast from the first test origin, for the plot
         "forecast": forecasts[0].tolist(),
     }
-    report = {"metrics": metrics, "validation": validation, "season": season,
+    report = {"status": training["status"], "metrics": metrics, "validation": validation,
+              "season": season,
               "test_size": split.length -
               split.val_end, "test_origins": int(test_origins.size),
               "test": model.info["test"], "training": training,
@@ -642,6 +663,15 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
               "series": {"source": series.source, "name": series.name, "length": len(series),
                          "frequency": series.frequency, "features": series.feature_names}}
     return model, _jsonable(report)
+
+
+def diverged_message(report):
+    """One line on which networks of a series run diverged, and what was kept."""
+    where = [f"network {k + 1} at epoch {m['diverged']['epoch']} (loss {m['diverged']['loss']})"
+             for k, m in enumerate(report["training"]["members"]) if m["diverged"]]
+    return (f"training diverged: {', '.join(where)}, a loss not finite or above "
+            f"{DIVERGED:g} x its first; each network is kept at its best epoch; "
+            "try a lower --lr or --clip")
 
 
 def _merge(config, options):

@@ -199,12 +199,39 @@ def _resolve_column(spec, header, what, path):
                      f"{', '.join(header)}")
 
 
+DELIMITERS = (",", ";", "\t", "|")
+# statsforecast's long format: one row per series and time step
+LONG_FORMAT = ("unique_id", "ds", "y")
+
+
+def detect_delimiter(line):
+    """The field delimiter of a CSV header line: the one of ``DELIMITERS`` it holds most
+    often outside quotes (a comma where it holds none)."""
+    unquoted = "".join(part for k, part in enumerate(line.split('"')) if k % 2 == 0)
+    counts = {d: unquoted.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def csv_header(path):
+    """The column names of a CSV file (its delimiter detected), or [] if it has none."""
+    header, _, _ = _read(path, header_only=True)
+    return header
+
+
 def read_csv_rows(path):
     """The header, the non-blank rows (padded to the header's length) and their file
-    line numbers of a UTF-8 CSV file; one clear ``ValueError`` for what cannot be read."""
+    line numbers of a UTF-8 CSV file whose delimiter (comma, semicolon, tab or bar) is
+    detected from the header; one clear ``ValueError`` for what cannot be read."""
+    return _read(path)
+
+
+def _read(path, header_only=False):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
+            first = f.readline()
+            f.seek(0)
+            reader = csv.reader(f, delimiter=detect_delimiter(first))
             header = next(reader, None)
             if header is None:
                 raise ValueError(f"{path}: the file is empty; expected a header row and data")
@@ -215,6 +242,8 @@ def read_csv_rows(path):
                     raise ValueError(f"{path}: the header names column {h!r} twice; give "
                                      "each column its own name")
                 seen.add(h)
+            if header_only:
+                return header, [], []
             rows, lines = [], []
             for row in reader:
                 if not any(cell.strip() for cell in row):

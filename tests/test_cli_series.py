@@ -196,3 +196,17 @@ def test_missing_paths_are_one_line_errors(tmp_path):
         assert result.exit_code == 2, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_statsforecast_long_format_is_read_as_many_series(tmp_path):
+    lines = ["unique_id;ds;y"]  # (and a semicolon-separated file)
+    for sid, level in (("north", 100), ("south", 200)):
+        lines += [f"{sid};{2010 + k // 12}-{k % 12 + 1:02d};{level + k + 5 * np.sin(k):.2f}"
+                  for k in range(48)]
+    data = tmp_path / "long.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    result = run("train-series", data, "--out", out, "--workers", 0, *SMALL)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "series").glob("*.safetensors")) == [
+        "north.safetensors", "south.safetensors"]

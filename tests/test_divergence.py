@@ -54,3 +54,28 @@ def test_an_ordinary_run_is_not_diverged():
     assert summary["status"] == "finished" and summary["diverged"] is None
     assert not trainer.diverged(math.log(len(trainer.vocab)))
     assert trainer.diverged(float("nan")) and trainer.diverged(float("inf"))
+
+
+def test_a_diverging_series_run_keeps_each_network_at_its_best_and_exits_1(tmp_path):
+    from numbarnn.forecasting import Forecaster
+
+    out = tmp_path / "series"
+    result = CliRunner().invoke(cli, ["train-series", "--lr", "1e6", "--epochs", "5",
+                                      "--members", "2", "--out", str(out), "-q"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: training diverged: network 1 at ")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "diverged"
+    assert all(m["diverged"] for m in metrics["training"]["members"])
+    model = Forecaster.load(out / "model.safetensors")  # the kept (best-epoch) networks
+    assert model.config.lr == 1e6
+
+
+def test_an_ordinary_series_run_is_finished(tmp_path):
+    from numbarnn.forecasting import train_forecaster
+    from numbarnn.series import load_airline
+
+    _, report = train_forecaster(load_airline(), epochs=3, members=1)
+    assert report["status"] == "finished"
+    assert report["training"]["members"][0]["diverged"] is None

@@ -204,3 +204,16 @@ def test_series_head_and_checks():
     assert len(series) == 20 and len(series.dates) == 20 and series.frequency == "monthly"
     with pytest.raises(ValueError, match="dates: got 1, expected one per value"):
         Series([1.0, 2.0], dates=[dt.datetime(2020, 1, 1)])
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_the_delimiter_is_detected(tmp_path, sep):
+    text = sep.join(["d", "v"]) + "\n" + "".join(f"2020-{m:02d}{sep}{m}\n" for m in range(1, 13))
+    series = read_csv(write(tmp_path, text))
+    assert series.values.tolist() == list(range(1, 13))
+
+
+def test_a_comma_inside_quotes_does_not_decide_the_delimiter(tmp_path):
+    text = 'd;"sales, units"\n' + "".join(f"2020-{m:02d};{m}\n" for m in range(1, 13))
+    series = read_csv(write(tmp_path, text), column="sales, units")
+    assert series.values[-1] == 12
