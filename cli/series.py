@@ -349,8 +349,12 @@ def panel_summary_lines(summary):
 @click.option("--output", "-o", help="Forecast CSV [default: DIR/forecast.csv].")
 @click.option("--plot", help="Also draw history and forecast into this image (png, svg, pdf); "
               "needs matplotlib.")
+@click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
+              help="Prediction intervals in percent, such as 80,95: columns lo-80, hi-80, ... "
+              "(conformal, from the model's rolling-origin errors at training).")
 @_data_options
-def forecast(run_dir, csv_path, horizon, output, plot, column, date_column, no_dates, fill):
+def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_column, no_dates,
+             fill):
     """Forecast from the model in DIR, continuing CSV (default: the end of the training data).
 
     For a many-series run (train-series --id-column) every series is forecast from
@@ -361,7 +365,7 @@ def forecast(run_dir, csv_path, horizon, output, plot, column, date_column, no_d
 
     output = output or os.path.join(run_dir, "forecast.csv")
     if is_panel_run(run_dir):
-        _forecast_panel(run_dir, csv_path, horizon, output, plot)
+        _forecast_panel(run_dir, csv_path, horizon, output, plot, levels)
         return
     with user_errors():
         model = Forecaster.load(os.path.join(run_dir, "model.safetensors"))
@@ -369,18 +373,31 @@ def forecast(run_dir, csv_path, horizon, output, plot, column, date_column, no_d
         if csv_path:
             series = _read(csv_path, column or model.info["name"], date_column, no_dates,
                            model.info["feature_names"], fill)
-        result = model.forecast(horizon, series)
+        result = model.forecast(horizon, series, levels)
         write_forecast_csv(output, result, model.info["name"])
         if plot:
             plot_forecast(plot, result, test=None if csv_path else model.info.get("test"),
                           title=f"{model.info['name']}: {len(result['values'])}-step forecast")
     labels = result["dates"] or [str(k) for k in range(1, len(result["values"]) + 1)]
-    for label, value in zip(labels, result["values"]):
-        click.echo(f"{label}  {value:.6g}")
+    for t, (label, value) in enumerate(zip(labels, result["values"])):
+        bands = "".join(f"  [{lo[t]:.6g}, {hi[t]:.6g}]" for lo, hi in result["intervals"].values())
+        click.echo(f"{label}  {value:.6g}{bands}")
     click.echo(f"wrote {output}" + (f" and {plot}" if plot else ""))
 
 
-def _forecast_panel(run_dir, csv_path, horizon, output, plot):
+def _levels(value):
+    """``--level 80,95`` -> (80.0, 95.0); one line for anything else."""
+    if value is None:
+        return ()
+    from numbarnn.forecasting import check_levels
+
+    try:
+        return check_levels([float(v) for v in value.split(",")])
+    except ValueError as e:
+        raise click.BadParameter(f"got {value!r}: {e}".replace("level: ", "")) from None
+
+
+def _forecast_panel(run_dir, csv_path, horizon, output, plot, levels):
     """``forecast DIR`` for a many-series run: every series into one long-format CSV."""
     from numbarnn.panel import forecast_panel, write_panel_csv
 
@@ -388,7 +405,7 @@ def _forecast_panel(run_dir, csv_path, horizon, output, plot):
         if csv_path or plot:
             raise ValueError(f"{run_dir}: a many-series run forecasts from its checkpoints "
                              "alone; a CSV to continue and --plot are for single-series runs")
-        header, rows = forecast_panel(run_dir, horizon)
+        header, rows = forecast_panel(run_dir, horizon, levels)
         write_panel_csv(output, rows, header)
     series = len({row[0] for row in rows})
     click.echo(f"wrote {output}: {len(rows)} forecasts of {series} series")

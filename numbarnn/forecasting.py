@@ -381,7 +381,7 @@ class Forecaster:
         """Steps of history a forecast needs: the differencing context plus the window."""
         return self.pipeline.context + self.config.window
 
-    def forecast(self, horizon=None, series=None):
+    def forecast(self, horizon=None, series=None, level=None):
         """Forecast ``horizon`` steps after the end of ``series`` (default: the stored history).
 
         Parameters
@@ -392,15 +392,21 @@ class Forecaster:
         series : Series, optional
             Continue this series instead of the training data; it needs the model's
             feature columns and at least ``min_history`` steps.
+        level : sequence of numbers in (0, 100), optional
+            Prediction intervals to give, in percent (statsforecast's ``level``):
+            conformal, from the absolute errors of the model's rolling-origin
+            forecasts kept at training (see ``train_forecaster``), per horizon step.
 
         Returns
         -------
         dict
             ``values`` (horizon,) float64 array; ``dates``: list of str, or None where the
-            dates are unknown; ``history`` / ``history_dates``: the data continued.
+            dates are unknown; ``history`` / ``history_dates``: the data continued;
+            ``intervals``: {level: (lo, hi)} arrays (empty without ``level``).
         """
         horizon = self.config.horizon if horizon is None else horizon
         check_int("horizon", horizon, 1)
+        levels = check_levels(level)
         if series is None:
             series = self.history_series()
         else:
@@ -419,7 +425,25 @@ class Forecaster:
         history_dates = None if series.dates is None else \
             [format_date(d, series.date_format) for d in series.dates]
         return {"values": values, "dates": dates, "history": series.values,
-                "history_dates": history_dates}
+                "history_dates": history_dates,
+                "intervals": {L: self.interval(values, L) for L in levels}}
+
+    def interval(self, values, level):
+        """``(lo, hi)`` around forecast ``values`` at ``level`` percent: the split-conformal
+        quantile of the calibration errors at each horizon step (steps past the trained
+        horizon take its last step's).  With n errors a step, the quantile is the
+        ceil((n + 1) level / 100)-th smallest; where that exceeds n (too few errors for
+        the level), the largest."""
+        errors = self.info.get("calibration")
+        if errors is None:
+            raise ValueError("level: this model was saved without calibration errors (by "
+                             "an older numbarnn); train it again to get intervals")
+        errors = np.sort(np.asarray(errors["abs_errors"], np.float64), axis=0)
+        n = errors.shape[0]
+        k = min(n, math.ceil((n + 1) * level / 100.0)) - 1
+        steps = np.minimum(np.arange(len(values)), errors.shape[1] - 1)
+        width = errors[k, steps]
+        return values - width, values + width
 
     def _check_series(self, series):
         if list(series.feature_names) != list(self.info["feature_names"]):
@@ -646,6 +670,8 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
                             model._forecast_values(values, features, val_forecast_origins,
                                                    config.horizon),
                             config.horizon, season, split.train_end)
+    model.info["calibration"] = _calibration(model, values, features, split, config,
+                                             pipeline.context)
     training["seconds"] = time.perf_counter() - start
     model.info["test"] = {
         "dates": None if series.dates is None else
@@ -654,8 +680,11 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
         # the forecast from the first test origin, for the plot
         "forecast": forecasts[0].tolist(),
     }
+    calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0}
     report = {"status": training["status"], "metrics": metrics, "validation": validation,
               "season": season,
+              "calibration": {"held_out": calibration["held_out"],
+                              "in_sample": calibration["in_sample"]},
               "test_size": split.length -
               split.val_end, "test_origins": int(test_origins.size),
               "test": model.info["test"], "training": training,
@@ -663,6 +692,48 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
               "series": {"source": series.source, "name": series.name, "length": len(series),
                          "frequency": series.frequency, "features": series.feature_names}}
     return model, _jsonable(report)
+
+
+# Rolling-origin forecasts the intervals are calibrated on: every origin of the validation
+# part whose whole horizon lies in it, and where those are fewer, the latest origins of the
+# training part up to this many in all (their errors are in-sample: the report says how many).
+MIN_CALIBRATION = 20
+
+
+def _calibration(model, values, features, split, config, context):
+    """The absolute errors, per horizon step, of the model's forecasts from the
+    calibration origins (``MIN_CALIBRATION``), for ``Forecaster.interval``."""
+    H = config.horizon
+    held_out = np.arange(split.train_end - 1, split.val_end - H)
+    first = config.window + context - 1  # the first origin with a whole window of history
+    extra = max(0, MIN_CALIBRATION - held_out.size)
+    in_sample = np.arange(max(first, split.train_end - 1 - extra), split.train_end - 1)
+    in_sample = in_sample[in_sample + H < split.train_end]
+    origins = np.concatenate([in_sample, held_out]).astype(np.int64)
+    if origins.size == 0:
+        return None
+    forecasts = model._forecast_values(values, features, origins, H)
+    actual = np.stack([values[o + 1:o + 1 + H] for o in origins])
+    return {"abs_errors": np.abs(actual - forecasts).tolist(), "held_out": int(held_out.size),
+            "in_sample": int(in_sample.size)}
+
+
+def check_levels(level):
+    """The prediction-interval levels as a sorted tuple of floats in (0, 100)."""
+    if level is None:
+        return ()
+    levels = [level] if isinstance(level, (int, float)) else list(level)
+    for value in levels:
+        check_number("level", value, 0, 100, low_open=True, high_open=True,
+                     expected="a percentage between 0 and 100, such as 80 or 95")
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"level: got {levels}, each level once")
+    return tuple(sorted(float(v) for v in levels))
+
+
+def level_name(level):
+    """80.0 -> '80', 97.5 -> '97.5': as the interval columns are named (lo-80, hi-97.5)."""
+    return f"{level:g}"
 
 
 def diverged_message(report):
@@ -743,14 +814,23 @@ def write_forecast_csv(path, forecast, name="forecast"):
     """Write a forecast (``Forecaster.forecast``'s dict) as CSV, atomically.
 
     The columns are ``date,<name>`` where the dates are known, else ``step,<name>``
-    (1 = the first step after the data).
+    (1 = the first step after the data), then ``lo-L,hi-L`` for each interval level L
+    (statsforecast's names).
     """
     from .checkpoints import write_atomic
 
     values = forecast["values"]
     labels = forecast["dates"] or [str(k) for k in range(1, len(values) + 1)]
-    lines = [f"{'date' if forecast['dates'] else 'step'},{name}"]
-    lines += [f"{label},{value:.10g}" for label, value in zip(labels, values)]
+    intervals = forecast.get("intervals") or {}
+    columns = [f"{'date' if forecast['dates'] else 'step'}", name]
+    for L in intervals:
+        columns += [f"lo-{level_name(L)}", f"hi-{level_name(L)}"]
+    lines = [",".join(columns)]
+    for t, (label, value) in enumerate(zip(labels, values)):
+        cells = [label, f"{value:.10g}"]
+        for lo, hi in intervals.values():
+            cells += [f"{lo[t]:.10g}", f"{hi[t]:.10g}"]
+        lines.append(",".join(cells))
     write_atomic(path, "\n".join(lines) + "\n")
 
 
@@ -792,6 +872,10 @@ def plot_forecast(path, forecast, test=None, title=None):
         ax.plot(test_steps[:len(test["forecast"])], test["forecast"], color="tab:orange",
                 lw=1.4, ls="--", label="model on the test")
     future = steps[n_history - 1:]
+    intervals = forecast.get("intervals") or {}
+    for k, (L, (lo, hi)) in enumerate(sorted(intervals.items(), reverse=True)):  # widest first
+        ax.fill_between(future[1:], lo, hi, color="tab:blue", alpha=0.12 + 0.12 * k, lw=0,
+                        label=f"{level_name(L)} % interval")
     ax.plot(future, np.concatenate([history[-1:], forecast["values"]]), color="tab:blue", lw=1.8,
             label="forecast")
     labels = forecast["history_dates"]

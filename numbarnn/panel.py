@@ -94,14 +94,15 @@ def synthetic_panel(n_series=200, seed=0, short_share=0.05, min_length=72, max_l
 
 
 def write_panel_csv(path, rows, header=("id", "date", "value")):
-    """Write long-format ``(id, date, value)`` rows as a CSV file, atomically; the values
-    in full (``repr``), so that reading them back gives the same floats."""
+    """Write long-format ``(id, date, value, ...)`` rows as a CSV file, atomically; the
+    values in full (``repr``), so that reading them back gives the same floats."""
     from .checkpoints import write_atomic
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows((series_id, date, repr(float(value))) for series_id, date, value in rows)
+    writer.writerows((series_id, date, *(repr(float(v)) for v in values))
+                     for series_id, date, *values in rows)
     write_atomic(path, buffer.getvalue())
 
 
@@ -529,16 +530,20 @@ def summarize(rows):
 
 
 # ------------------------------------------------------------------------------ forecasting
-def forecast_panel(run_dir, horizon=None):
+def forecast_panel(run_dir, horizon=None, level=None):
     """Forecast every series of a panel run directory.
 
     Returns
     -------
-    header : (str, str, str)
-        The id column's name, ``date`` (or ``step`` without dates), ``forecast``.
-    rows : list of (str, str, float)
+    header : tuple of str
+        The id column's name, ``date`` (or ``step`` without dates), ``forecast``, then
+        ``lo-L, hi-L`` for each interval ``level`` L (see ``Forecaster.forecast``).
+    rows : list of tuples
         Long format, series after series in the order of the training file.
     """
+    from .forecasting import check_levels, level_name
+
+    levels = check_levels(level)
     import json
 
     from .forecasting import Forecaster
@@ -555,11 +560,15 @@ def forecast_panel(run_dir, horizon=None):
         raise ValueError(f"{path}: not a many-series run summary ({e})") from None
     rows, dated = [], True
     for series_id, checkpoint in entries:
-        result = Forecaster.load(os.path.join(run_dir, checkpoint)).forecast(horizon)
+        result = Forecaster.load(os.path.join(run_dir, checkpoint)).forecast(horizon,
+                                                                             level=levels)
         dated = dated and result["dates"] is not None
         labels = result["dates"] or [str(k) for k in range(1, len(result["values"]) + 1)]
-        rows += [(series_id, label, float(v)) for label, v in zip(labels, result["values"])]
-    return (id_column, "date" if dated else "step", "forecast"), rows
+        for t, (label, v) in enumerate(zip(labels, result["values"])):
+            bands = [float(b[t]) for lo_hi in result["intervals"].values() for b in lo_hi]
+            rows.append((series_id, label, float(v), *bands))
+    names = [f"{side}-{level_name(L)}" for L in levels for side in ("lo", "hi")]
+    return (id_column, "date" if dated else "step", "forecast", *names), rows
 
 
 def is_panel_run(run_dir):
