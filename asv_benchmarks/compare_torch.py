@@ -206,6 +206,8 @@ def main(argv=None):
                         help="rows to time, comma-separated (default: %(default)s)")
     parser.add_argument("--no-lengths", action="store_true",
                         help="skip the table of what lengths cost")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip the cold-compile measurement (about 20 s)")
     args = parser.parse_args(argv)
     try:
         import torch
@@ -251,6 +253,8 @@ def main(argv=None):
     print(f"\nLSTM training peak memory at (B, T, D, H) = {mem_size}: {used / 2**20:.1f} MiB over "
           f"{needed / 2**20:.1f} MiB that activations, gradients and parameters need "
           f"= {used / needed:.2f}x")
+    if args.no_compile:
+        return 0
     with tempfile.TemporaryDirectory() as cache:
         cold = first_call_seconds(cache)
         warm = first_call_seconds(cache)
