@@ -1,7 +1,7 @@
 """Sizes and setup shared by the benchmark suites and the torch comparison script."""
 import numpy as np
 
-import numbarnn
+from numbarnn.layers import LAYERS
 
 # (B, T, D, H): batch, sequence length, input size, hidden size.
 SIZES = [(1, 100, 8, 32), (16, 100, 32, 64), (32, 100, 64, 128), (64, 100, 128, 256),
@@ -10,8 +10,6 @@ CELLS = ["lstm", "rnn", "gru"]
 # a cell name with "-bi": its bidirectional layer
 BIDIRECTIONAL = ["lstm-bi", "gru-bi"]
 DTYPES = ["float32", "float64"]
-GATES = {"lstm": 4, "rnn": 1, "gru": 3}
-LAYERS = {"lstm": numbarnn.LSTM, "rnn": numbarnn.RNN, "gru": numbarnn.GRU}
 
 
 def parse_cell(cell):
@@ -43,7 +41,7 @@ def flops(cell, size, backward=True):
     """Floating-point operations of the matrix products (the element-wise part is left out)."""
     B, T, D, H = size
     kind, bidirectional = parse_cell(cell)
-    forward = 2 * T * B * GATES[kind] * H * (D + H) * (2 if bidirectional else 1)
+    forward = 2 * T * B * LAYERS[kind]._gates * H * (D + H) * (2 if bidirectional else 1)
     return 3 * forward if backward else forward  # backward: dx + dW_ih, dh + dW_hh
 
 

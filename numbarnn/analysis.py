@@ -26,10 +26,9 @@ import numpy as np
 
 from . import CELLS
 from ._checks import check_int
-from .layers import GRU, LSTM, RNN, Linear
+from .layers import LAYERS, Linear
 from .optim import Adam
 
-LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 def _check_cells(cells):

@@ -267,11 +267,11 @@ class _Network:
     """One member of the ensemble: a recurrent stack and a linear head on its last state."""
 
     def __init__(self, config, inputs, seed, device="cpu"):
-        from .layers import GRU, LSTM, RNN, HostParams, Linear
+        from .layers import LAYERS, HostParams, Linear
 
         dtype = np.dtype(config.dtype)
         rnn_seed, head_seed, self.order_seed = np.random.SeedSequence(seed).generate_state(3)
-        cell = {"lstm": LSTM, "rnn": RNN, "gru": GRU}[config.cell]
+        cell = LAYERS[config.cell]
         self.rnn = cell(inputs, config.hidden_size, num_layers=config.num_layers,
                         dropout=config.dropout if config.num_layers > 1 else 0.0,
                         dtype=dtype, seed=int(rnn_seed), device=device)

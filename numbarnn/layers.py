@@ -216,13 +216,13 @@ class _Recurrent(Module):
         init_seed, dropout_seed = as_seed_sequence(seed).spawn(2)
         self._dropout_rng = np.random.default_rng(dropout_seed)
         # parameters and gradients, and the float64 draw of the largest weight
-        count = sum(np.prod(shape) for _, shape in self._param_shapes())
-        largest = max(np.prod(shape) for _, shape in self._param_shapes())
+        shapes = list(self._param_shapes())
+        sizes = [np.prod(shape) for _, shape in shapes]
         check_memory(f"{type(self).__name__}({self.input_size}, {self.hidden_size}, "
                      f"num_layers={self.num_layers})",
-                     2 * count * self.dtype.itemsize + 8 * largest)
+                     2 * sum(sizes) * self.dtype.itemsize + 8 * max(sizes))
 
-        self._init_params(self._param_shapes(), 1.0 / np.sqrt(self.hidden_size),
+        self._init_params(shapes, 1.0 / np.sqrt(self.hidden_size),
                           np.random.default_rng(init_seed))
         self._buffers = {}
         self._forget("backward() needs a forward(train=True) first")
@@ -713,6 +713,10 @@ class GRU(_Recurrent):
                                    self.grads[_name("weight_hh", k, d)],
                                    self._bias_grad(k, d, "bias_ih"),
                                    self._bias_grad(k, d, "bias_hh"), dgates, lengths)
+
+
+#: The layer class of each ``--cell`` name (``numbarnn.CELLS``).
+LAYERS = {"lstm": LSTM, "rnn": RNN, "gru": GRU}
 
 
 class HostParams:

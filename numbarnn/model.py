@@ -17,7 +17,7 @@ import numpy as np
 from ._checks import (as_seed_sequence, check_choice, check_dtype, check_int, check_number,
                       check_tokens)
 from . import CELLS
-from .layers import GRU, LSTM, RNN, Embedding, HostParams, Linear
+from .layers import LAYERS, Embedding, HostParams, Linear
 
 
 
@@ -69,7 +69,7 @@ class CharRNN:
             self.embedding = Embedding(self.vocab_size, self.embedding_dim, self.dtype,
                                        seed=emb_seed)
         input_size = self.embedding_dim or self.vocab_size
-        recurrent = {"lstm": LSTM, "rnn": RNN, "gru": GRU}[cell]
+        recurrent = LAYERS[cell]
         self.rnn = recurrent(input_size, self.hidden_size, self.num_layers,
                              dropout=self.dropout if self.num_layers > 1 else 0.0,
                              dtype=self.dtype, seed=rnn_seed, device=device)

@@ -27,6 +27,7 @@ from . import __version__
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, write_json
 from ._checks import check_memory
 from .config import TextConfig
+from .layers import LAYERS
 from .losses import cross_entropy, softmax_cross_entropy
 from .model import CharRNN
 from .optim import clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
@@ -540,13 +541,11 @@ def train_text_task(task):
     return result
 
 
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-
 def training_bytes(config, vocab_size):
     """About how much memory a run of ``config`` needs: the parameters, each worker's
     gradients, Adam's two moments, and a step's activations and logits."""
-    H, L, G, E = config.hidden_size, config.num_layers, GATES[config.cell], config.embedding_dim
+    H, L, E = config.hidden_size, config.num_layers, config.embedding_dim
+    G = LAYERS[config.cell]._gates
     inputs = E or vocab_size
     params = vocab_size * E + vocab_size * (H + 1)
     for k in range(L):

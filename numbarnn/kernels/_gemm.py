@@ -111,7 +111,8 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
     hT = np.empty(H * ROWS_PER_CHUNK, dt)  # transposed chunks, viewed (rows, r1 - r0)
     xT = np.empty(D * ROWS_PER_CHUNK, dt)  # (unused for token ids)
     dWT_ih, dWT_hh = np.empty((D, n), dt), np.empty((H, n), dt)
-    sums, sums_hh = np.zeros(n, dt), np.zeros(n, dt)
+    sums = np.zeros(n, dt)
+    sums_hh = sums if one_side else np.zeros(n, dt)
     x_flat, h0_flat, out_flat = flat(x), flat(h0), flat(out)
     for r0 in range(0, TB, ROWS_PER_CHUNK):
         r1 = min(TB, r0 + ROWS_PER_CHUNK)
@@ -121,7 +122,10 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
         for r in range(r1 - r0):
             for q in range(n):
                 sums[q] += chunk[r, q]
-                sums_hh[q] += chunk_hh[r, q]
+        if not one_side:
+            for r in range(r1 - r0):
+                for q in range(n):
+                    sums_hh[q] += chunk_hh[r, q]
         input_weight_grad(x, x_flat, chunk, r0, r1, xT, dWT_ih, r0 == 0)
         # H_prev rows: h0 for the first step's B rows, then out's
         h_chunk = as_matrix(hT, H, r1 - r0)
