@@ -26,6 +26,37 @@ class SeriesTraining:
     track_airline_mape.unit = "percent"
 
 
+class LongSeries:
+    """A 4,032-step half-hourly series (Taylor's electricity demand, in the evaluation suite)
+    with the defaults and ``--season 48 --horizon 48``: an epoch draws ``epoch_windows``
+    windows, so the cost follows the windows sampled, not the length."""
+
+    timeout = 600
+    number = 1
+    repeat = 3
+    options = {}  # ForecastConfig settings over the defaults (the test shrinks the run)
+
+    def setup(self):
+        from pathlib import Path
+
+        from numbarnn.series import read_csv
+
+        path = Path(__file__).parent / "forecast_suite" / "taylor.csv"
+        self.series = read_csv(str(path))
+        self.settings = {"season": 48, "horizon": 48, **self.options}
+        train_forecaster(self.series, **{**self.settings, "epochs": 1, "members": 1,
+                                         "log": True, "diff": False, "seasonal_diff": True})
+
+    def time_train_half_hourly(self):
+        """train-series taylor.csv --season 48 --horizon 48: the choices, 5 LSTMs, the test."""
+        train_forecaster(self.series, **self.settings)
+
+    def track_half_hourly_mase(self):
+        """Test MASE of the defaults on the last day (seasonal naive scores 1.26)."""
+        _, report = train_forecaster(self.series, **self.settings)
+        return report["metrics"]["model"]["mase"]
+
+
 class ManySeries:
     """``train-series --id-column`` serially in-process (the per-series cost that a Dask
     cluster divides among its workers) and a small sweep, on a synthetic panel."""

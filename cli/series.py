@@ -97,8 +97,8 @@ def metrics_table(metrics):
 @click.option("--synthetic", type=click.Choice(["sine", "mackey-glass"]),
               help="Train on a generated series instead of a CSV (seeded by --seed).")
 @click.option("--length", type=click.IntRange(10), help="Length of the --synthetic series.")
-@click.option("--window", type=click.IntRange(1), default=SERIES.window, show_default=True,
-              help="Past steps the network reads.")
+@click.option("--window", type=click.IntRange(1), help="Past steps the network reads "
+              "[default: the fewest whole seasons that cover 12 steps].")
 @click.option("--horizon", type=click.IntRange(1), default=SERIES.horizon, show_default=True,
               help="Steps forecast.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=SERIES.strategy,
@@ -111,11 +111,12 @@ def metrics_table(metrics):
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=SERIES.dropout,
               show_default=True, help="Between stacked layers.")
 @click.option("--log/--no-log", "log", default=None,
-              help="Log transform [default: when every training value is positive].")
-@click.option("--diff/--no-diff", default=SERIES.diff, show_default=True,
-              help="First differencing.")
+              help="Log transform [default: chosen on the validation part, for positive data].")
+@click.option("--diff/--no-diff", default=None,
+              help="First differencing [default: chosen on the validation part].")
 @click.option("--seasonal-diff/--no-seasonal-diff", "seasonal_diff", default=None,
-              help="Differencing at the season's lag [default: when the season is above 1].")
+              help="Differencing at the season's lag [default: chosen on the validation part, "
+              "where the autocorrelation test finds the season].")
 @click.option("--scale", type=click.Choice(SCALERS), default=SERIES.scale,
               show_default=True, help="Scaling, fitted on the training part.")
 @click.option("--season", type=click.IntRange(1), help="Season length [default: from the "
@@ -123,10 +124,14 @@ def metrics_table(metrics):
 @click.option("--test-size", type=click.IntRange(1), help="Steps held out for the test "
               "[default: the horizon].")
 @click.option("--val-size", type=click.IntRange(0), help="Steps before the test for early "
-              "stopping [default: the horizon; 0: none].")
+              "stopping, the automatic choices and the intervals [default: twice the horizon "
+              "where the series has room, else the horizon; 0: none].")
 @click.option("--epochs", type=click.IntRange(1), default=SERIES.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=SERIES.batch_size,
               show_default=True)
+@click.option("--epoch-windows", type=click.IntRange(1), default=SERIES.epoch_windows,
+              show_default=True, help="Training windows an epoch draws at random (all of a "
+              "shorter series): an epoch of a long series costs this many.")
 @click.option("--patience", type=click.IntRange(1), default=SERIES.patience, show_default=True,
               help="Epochs without a better validation loss before stopping.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=SERIES.lr,
@@ -142,6 +147,11 @@ def metrics_table(metrics):
 @click.option("--members", type=click.IntRange(1), default=SERIES.members, show_default=True,
               help="Networks trained from different initial weights; the forecast is their "
               "mean.")
+@click.option("--fallback", is_flag=True, help="Forecast with seasonal naive where it beats "
+              "the networks on the validation part (the report says so either way).")
+@click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
+              help="Also score prediction intervals at these levels on the test, such as "
+              "80,95: coverage and MSIS beside seasonal naive's.")
 @click.option("--backtest", type=click.IntRange(0), default=0, show_default=True,
               help="Also retrain and test at the last K origins (rolling origin).")
 @click.option("--backtest-step", type=click.IntRange(1), default=1, show_default=True,
@@ -158,7 +168,7 @@ def metrics_table(metrics):
 @click.option("--quiet", "-q", is_flag=True, help="No progress, only the metrics table.")
 def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, features,
                  synthetic, length, backtest, backtest_step, id_column, workers, scheduler,
-                 resume, device, quiet, **settings):
+                 resume, device, quiet, levels, **settings):
     """Train a recurrent forecaster on CSV (default: the built-in airline passengers).
 
     The last --test-size steps are held out; the model is scored on them beside
@@ -204,10 +214,11 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         progress = Progress(enabled=not quiet)
         progress.log(f"training on {series.source} ({len(series)} steps, "
                      f"{series.frequency or 'no dates'}): {config.cell.upper()} "
-                     f"{config.hidden_size}x{config.num_layers}, window {config.window}, "
-                     f"horizon {config.horizon} ({config.strategy})"
+                     f"{config.hidden_size}x{config.num_layers}, window "
+                     f"{config.window or 'auto'}, horizon {config.horizon} ({config.strategy})"
                      + (f", on {device}" if device != "cpu" else ""))
-        model, report = train_forecaster(series, config, progress=progress, device=device)
+        model, report = train_forecaster(series, config, progress=progress, device=device,
+                                         level=levels)
         progress.close()
         if backtest:
             report["backtest"] = run_backtest(series, config, backtest, backtest_step,
@@ -226,10 +237,15 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
                f"validation loss {_format(training['val_loss'])}); "
                f"season {report['season']}; transforms "
                f"{' -> '.join(t['name'] for t in report['transforms']) or 'none'}")
+    for line in choice_lines(report):
+        click.echo(line)
     click.echo(f"test: the last {report['test_size']} steps ({report['test_origins']} "
                f"forecast origin{'s' if report['test_origins'] > 1 else ''})")
     for line in metrics_table(report["metrics"]):
         click.echo(line)
+    if report.get("intervals"):
+        for line in interval_lines(report["intervals"]):
+            click.echo(line)
     if backtest:
         click.echo(f"backtest: mean over {backtest} origins")
         for line in metrics_table(report["backtest"]["mean"]):
@@ -237,12 +253,54 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     click.echo(f"saved {os.path.join(out_dir, 'model.safetensors')} and metrics.json")
 
 
+def choice_lines(report):
+    """What the automatic settings chose, and the fallback's verdict, as text lines."""
+    from numbarnn.forecasting import _describe
+
+    choices = report["choices"]
+    seasonality = choices["seasonality"]
+    found = "" if seasonality["acf"] is None else \
+        (" (found by the autocorrelation test" if seasonality["seasonal"] else
+         " (not found by the autocorrelation test") + \
+        f": r = {seasonality['acf']:.2f}, bound {seasonality['threshold']:.2f})"
+    lines = [f"window {choices['window']}, validation {choices['val_size']} steps; season "
+             f"{seasonality['season']}{found}"]
+    chosen = choices["chosen"]
+    if choices["candidates"]:
+        tried = ", ".join(f"{_describe(c)} {_format(c['validation_mase'])}"
+                          for c in choices["candidates"])
+        lines.append(f"transforms: {_describe(chosen)}, the lowest validation MASE of {tried}")
+    else:
+        lines.append(f"transforms: {_describe(chosen)} ({chosen['by']})")
+    fallback = report.get("fallback")
+    if fallback:
+        verdict = "forecasting with seasonal naive (--fallback)" if fallback["used"] else \
+            "--fallback would forecast with it"
+        lines.append(f"seasonal naive beat the networks on the validation part (MASE "
+                     f"{_format(fallback['seasonal_naive_mase'])} against "
+                     f"{_format(fallback['model_mase'])}): {verdict}")
+    return lines
+
+
+def interval_lines(intervals):
+    """Test coverage and MSIS of the model's and seasonal naive's intervals, as text lines."""
+    levels = list(intervals["model"])
+    rows = [("", *(f"{kind} {L} %" for L in levels for kind in ("coverage", "MSIS")))]
+    for who, label in (("model", "model"), ("seasonal_naive", "seasonal naive")):
+        rows.append((label, *(f"{intervals[who][L][m]:.{1 if m == 'coverage' else 3}f}"
+                              for L in levels for m in ("coverage", "msis"))))
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    return ["intervals on the test:"] + [
+        "  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
+                  for k, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+
+
 def _config_settings(settings):
     """The command's training options as ForecastConfig fields."""
     settings = dict(settings)
     settings["hidden_size"] = settings.pop("hidden")
     settings["num_layers"] = settings.pop("layers")
-    for key in ("log", "seasonal_diff"):
+    for key in ("log", "diff", "seasonal_diff"):
         settings[key] = "auto" if settings[key] is None else settings[key]
     return settings
 
@@ -265,8 +323,8 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
     progress = Progress(enabled=not quiet)
     progress.log(f"{'resuming' if resume else 'training'} {len(panel.series)} series of {csv_path} "
                  f"({len(panel.failed)} unreadable): {config.cell.upper()} "
-                 f"{config.hidden_size}x{config.num_layers}, window {config.window}, "
-                 f"horizon {config.horizon}")
+                 f"{config.hidden_size}x{config.num_layers}, window "
+                 f"{config.window or 'auto'}, horizon {config.horizon}")
 
     def report(done, total, result, share):
         status = f"failed: {result['error']}" if result["error"] else \

@@ -29,7 +29,8 @@ import numpy as np
 
 from . import CELLS
 from ._checks import check_choice, check_int, check_number
-from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
+from .metrics import (coverage, evaluate, msis, naive_forecast, seasonal_naive_forecast,
+                      seasonal_naive_interval)
 from .series import SEASON_OF_FREQUENCY, Series, format_date, future_dates, parse_date
 from .transforms import Difference, Log, MinMaxScaler, Pipeline, StandardScaler
 
@@ -47,8 +48,9 @@ class ForecastConfig:
 
     Parameters
     ----------
-    window : int
-        Past steps the network reads.
+    window : int or None
+        Past steps the network reads; None: the fewest whole seasons that cover 12
+        steps (``selection.default_window``).
     horizon : int
         Steps forecast at once (the head's outputs with the ``direct`` strategy).
     strategy : {'direct', 'recursive'}
@@ -57,11 +59,16 @@ class ForecastConfig:
     dropout : float
         Between stacked layers.
     log : bool or 'auto'
-        Log transform; 'auto' takes it when every training value is positive.
-    diff : bool
+    diff : bool or 'auto'
         First differencing (removes a trend).
     seasonal_diff : bool or 'auto'
-        Differencing at lag ``season``; 'auto' takes it when the season is above 1.
+        Differencing at lag ``season``.  The settings left at 'auto' are chosen by
+        rolling-origin validation: one network is trained on each combination
+        (``selection.transform_candidates``: log only for positive data, seasonal
+        differencing only for a season the autocorrelation test finds) and the one
+        with the lowest validation MASE is kept; without a validation part, 'auto'
+        means log for positive data, seasonal differencing for a detected season,
+        no first differencing.
     scale : {'standard', 'minmax', 'none'}
     season : int or None
         The season for seasonal differencing, the seasonal-naive baseline and
@@ -70,21 +77,30 @@ class ForecastConfig:
     test_size : int or None
         Steps held out at the end for the test; None: the horizon.
     val_size : int or None
-        Steps before the test for early stopping; None: the horizon; 0: no
-        validation (train for all epochs).
+        Steps before the test for early stopping, the automatic choices, the
+        fallback and the intervals; None: twice the horizon where the series has room
+        (``horizon + 1`` rolling origins), else the horizon; 0: no validation (train
+        for all epochs, no automatic choice by validation).
     epochs, batch_size, patience : int
         ``patience``: epochs without a better validation loss before stopping.
+    epoch_windows : int
+        Training windows an epoch draws (at random, without repeats): every window of a
+        series with fewer, so that an epoch of a long series costs this many windows,
+        not its length.
     lr, clip : float
         Adam's learning rate; the global gradient-norm limit (0: none).
     loss : {'mse', 'mae'}
     dtype : {'float32', 'float64'}
     members : int
         Networks trained from different initial weights; the forecast is their mean.
+    fallback : bool
+        Where seasonal naive beats the trained networks on the validation part, forecast
+        with seasonal naive instead (the report always says which was better).
     seed : int
         Seeds the initial weights and the batch order of every member.
     """
 
-    window: int = 12
+    window: int = None
     horizon: int = 12
     strategy: str = "direct"
     cell: str = "lstm"
@@ -92,7 +108,7 @@ class ForecastConfig:
     num_layers: int = 1
     dropout: float = 0.0
     log: object = "auto"
-    diff: bool = False
+    diff: object = "auto"
     seasonal_diff: object = "auto"
     scale: str = "standard"
     season: int = None
@@ -100,19 +116,21 @@ class ForecastConfig:
     val_size: int = None
     epochs: int = 300
     batch_size: int = 16
+    epoch_windows: int = 256
     patience: int = 40
     lr: float = 1e-3
     clip: float = 1.0
     loss: str = "mse"
     dtype: str = "float32"
     members: int = 5
+    fallback: bool = False
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("window", "horizon", "hidden_size", "num_layers", "epochs", "batch_size",
-                     "members"):
+        for name in ("horizon", "hidden_size", "num_layers", "epochs", "batch_size",
+                     "epoch_windows", "members"):
             check_int(name, getattr(self, name), 1)
-        for name in ("season", "test_size"):
+        for name in ("window", "season", "test_size"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), 1)
         if self.val_size is not None:
@@ -122,12 +140,12 @@ class ForecastConfig:
         for name, allowed in (("strategy", STRATEGIES), ("cell", CELLS), ("scale", SCALERS),
                               ("loss", LOSSES), ("dtype", ("float32", "float64"))):
             check_choice(name, getattr(self, name), allowed)
-        for name in ("log", "seasonal_diff"):
-            if getattr(self, name) not in (True, False, "auto"):
-                raise ValueError(f"{name}: got {getattr(self, name)!r}, expected True, False "
-                                 "or 'auto'")
-        if not isinstance(self.diff, bool):
-            raise ValueError(f"diff: got {self.diff!r}, expected True or False")
+        for name in ("log", "diff", "seasonal_diff"):
+            value = getattr(self, name)
+            if not (isinstance(value, bool) or value == "auto"):
+                raise ValueError(f"{name}: got {value!r}, expected True, False or 'auto'")
+        if not isinstance(self.fallback, bool):
+            raise ValueError(f"fallback: got {self.fallback!r}, expected True or False")
         check_number("lr", self.lr, 0, low_open=True, expected="a number > 0")
         check_number("clip", self.clip, 0, expected="a number >= 0")
         check_number("dropout", self.dropout, 0, 1, high_open=True,
@@ -156,11 +174,10 @@ def resolve_season(config, series):
 
 
 def build_pipeline(config, train_values, season):
-    """The transform pipeline of ``config``, with its 'auto' choices resolved, fitted on
-    ``train_values`` (the training part of the target only)."""
+    """The transform pipeline of ``config`` (its automatic choices resolved by
+    ``train_forecaster``), fitted on ``train_values`` (the training part of the target only)."""
     steps = []
-    use_log = config.log if config.log != "auto" else bool(np.all(train_values > 0))
-    if use_log:
+    if config.log:
         steps.append(Log())
     if _use_seasonal_diff(config, season):
         steps.append(Difference(season))
@@ -172,7 +189,7 @@ def build_pipeline(config, train_values, season):
 
 
 def _use_seasonal_diff(config, season):
-    use = config.seasonal_diff if config.seasonal_diff != "auto" else season > 1
+    use = config.seasonal_diff
     if use and season < 2:
         raise ValueError("seasonal_diff: needs a season of 2 or more; give season (--season) "
                          "or a date column from which it can be inferred")
@@ -369,7 +386,11 @@ class Forecaster:
         return np.concatenate(done, axis=1)[:, :steps]
 
     def _forecast_values(self, values, features, origins, steps):
-        """Forecasts in the original scale after each origin: (n, steps)."""
+        """Forecasts in the original scale after each origin: (n, steps); seasonal naive's
+        where the model fell back to it (``ForecastConfig.fallback``)."""
+        if self.info.get("baseline") == "seasonal_naive":
+            return np.stack([seasonal_naive_forecast(values[:t + 1], steps, self.info["season"])
+                             for t in origins])
         inputs = self._inputs(values, features)
         transformed = self._roll(inputs, origins, steps)
         return np.stack([self.pipeline.inverse(row, values[:t + 1])
@@ -516,9 +537,10 @@ def _jsonable(value):
 
 
 # ------------------------------------------------------------------------------ training
-def _batches(rng, n, batch_size):
-    order = rng.permutation(n)
-    return [order[k:k + batch_size] for k in range(0, n, batch_size)]
+def _batches(rng, n, batch_size, limit):
+    """Batches of at most ``limit`` of the ``n`` windows, drawn in a random order."""
+    order = rng.permutation(n)[:limit]
+    return [order[k:k + batch_size] for k in range(0, order.size, batch_size)]
 
 
 def _loss(config):
@@ -559,8 +581,9 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
     dout = None
     first, diverged = None, None
     for epoch in range(1, config.epochs + 1):
-        total = 0.0
-        for idx in _batches(rng, y_train.shape[0], config.batch_size):
+        total, seen = 0.0, 0
+        for idx in _batches(rng, y_train.shape[0], config.batch_size,
+                            config.epoch_windows):
             out, _ = network.rnn.forward(x_train[:, idx])
             loss, dpred = loss_fn(network.head.forward(out[-1]), y_train[idx])
             if not math.isfinite(loss):
@@ -575,9 +598,10 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
                 clip_grad_norm(grads, config.clip)
             optimizer.step()
             total += loss * idx.size
+            seen += idx.size
         if diverged is not None:
             break
-        train_loss = total / y_train.shape[0]
+        train_loss = total / seen
         if y_val.shape[0]:
             val_loss, _ = loss_fn(network.predict(x_val), y_val)
         else:
@@ -600,7 +624,7 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
     return {"epochs": epoch, **best, "diverged": diverged}
 
 
-def train_forecaster(series, config=None, progress=None, device="cpu", **options):
+def train_forecaster(series, config=None, progress=None, device="cpu", level=None, **options):
     """Train a forecaster on ``series`` and score it on the held-out test.
 
     Parameters
@@ -613,6 +637,9 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
         Where the recurrent layers train and score (their weights and the optimiser
         stay on the host: ``layers.HostParams``).  Not part of the model: a saved
         forecaster loads, and forecasts, on the CPU.
+    level : sequence of numbers in (0, 100), optional
+        Also score the prediction intervals at these levels (percent) on the test:
+        ``report['intervals']``.
     **options
         ForecastConfig fields, overriding ``config``'s.
 
@@ -624,15 +651,114 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
         ``metrics`` of the model and the ``naive`` and ``seasonal_naive`` baselines on the
         test, ``validation`` the same on the validation steps (None when the validation
         is shorter than the horizon), ``test`` (dates, actuals, forecasts), ``training`` (epochs, losses, seconds),
-        ``season``, ``transforms``, ``config``.
+        ``season``, ``transforms``, ``config``; with ``level``, ``intervals``: the
+        coverage (%) and MSIS of the model's and seasonal naive's intervals on the test
+        (``score_intervals``).
     """
     config = _merge(config, options)
+    levels = check_levels(level)
     start = time.perf_counter()
     season = resolve_season(config, series)
-    values, features = series.values, series.features
-    if config.strategy == "recursive" and features.shape[1]:
+    if config.strategy == "recursive" and series.features.shape[1]:
         raise ValueError("strategy 'recursive': feeds its forecasts back as inputs, which needs "
                          "the future feature values; use the 'direct' strategy with features")
+    config, choices = _choose(config, series, season, progress, device)
+    model, report = _train(series, config, season, progress, device, levels)
+    report["choices"] = choices
+    report["training"]["seconds"] = time.perf_counter() - start
+    return model, _jsonable(report)
+
+
+# a candidate's network stops after this fraction of the patience without a better
+# validation loss
+SCOUT_PATIENCE = 4
+
+
+def _fits(config, length, season):
+    try:
+        split_series(config, length, differencing_context(config, season))
+    except ValueError:
+        return False
+    return True
+
+
+def _describe(candidate):
+    parts = [name for name, key in (("log", "log"), ("first differences", "diff"),
+                                    ("seasonal differences", "seasonal_diff")) if candidate[key]]
+    return " + ".join(parts) or "no transform"
+
+
+def _choose(config, series, season, progress, device):
+    """``config`` with its automatic settings resolved (``selection``): the window, the
+    validation size, and the transforms by rolling-origin validation.
+
+    Returns
+    -------
+    config : ForecastConfig
+        With no 'auto' or None left in window, val_size, log, diff, seasonal_diff.
+    choices : dict
+        What was chosen and why, for the report: ``window``, ``val_size``,
+        ``seasonality`` (the test's result), ``candidates`` (each with its validation
+        MASE; empty where nothing was compared) and ``chosen``.
+    """
+    from dataclasses import replace
+
+    from .selection import default_window, seasonality_test, transform_candidates
+
+    H = config.horizon
+    config = replace(config, window=config.window or default_window(season))
+    if config.val_size is None:
+        wide = replace(config, val_size=2 * H, log=False, diff=False, seasonal_diff=False)
+        config = replace(config, val_size=2 * H if _fits(wide, len(series), season) else H)
+    train_end = len(series) - (config.test_size or H) - config.val_size
+    train_values = series.values[:max(train_end, 0)]
+    seasonality = seasonality_test(train_values, season)
+    candidates = transform_candidates(config, train_values, seasonality["seasonal"])
+    feasible = [c for c in candidates if _fits(replace(config, **c), len(series), season)]
+    if not feasible:  # the series is too short for any: the first one's error says why
+        c = candidates[0]
+        split_series(replace(config, **c), len(series),
+                     differencing_context(replace(config, **c), season))
+    choices = {"window": config.window, "val_size": config.val_size,
+               "seasonality": {"season": season, **seasonality}, "candidates": []}
+    if len(feasible) == 1 or config.val_size < H:
+        # nothing to compare, or no validation to compare on: the rule of thumb
+        rule = {"log": bool(np.all(train_values > 0)), "diff": False,
+                "seasonal_diff": seasonality["seasonal"]}
+        chosen = next((c for c in feasible if all(c[k] == rule[k] for k in rule if
+                                                  getattr(config, k) == "auto")), feasible[0])
+        choices["chosen"] = {**chosen, "by": "the only candidate" if len(feasible) == 1 else
+                             "rule (no validation part)"}
+        return replace(config, **chosen), choices
+    best = None
+    for k, candidate in enumerate(feasible):
+        # one network a candidate, stopped sooner: the ranking shows long before the
+        # weights are at their best
+        scout = replace(config, members=1, patience=max(5, config.patience // SCOUT_PATIENCE),
+                        **candidate)
+        if progress is not None:
+            progress.log(f"choosing the transforms on the validation part: candidate "
+                         f"{k + 1}/{len(feasible)}, {_describe(candidate)}")
+        report = _train(series, scout, season, progress, device, (), scout=True)[1]
+        score = report["validation"]["model"]["mase"]
+        score = score if score is not None and math.isfinite(score) else math.inf
+        choices["candidates"].append({**candidate, "validation_mase": score})
+        if best is None or score < best[0]:
+            best = (score, candidate)
+    score, chosen = best
+    choices["chosen"] = {**chosen, "by": "lowest validation MASE"}
+    if progress is not None:
+        progress.log(f"chose {_describe(chosen)} (validation MASE {score:.3f})")
+    return replace(config, **chosen), choices
+
+
+def _train(series, config, season, progress, device, levels, scout=False):
+    """Train ``config`` (resolved: no automatic settings left) on ``series`` and score it.
+
+    A ``scout`` (one candidate of ``_choose``) is scored on the validation part only: the
+    test is not looked at, and no calibration is kept.
+    """
+    values, features = series.values, series.features
     split = split_series(config, len(series), differencing_context(config, season))
     pipeline = build_pipeline(config, values[:split.train_end], season)
     scaler = _Features.fit(features[:split.train_end]) if features.shape[1] else None
@@ -649,8 +775,9 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
     y_train = make_targets(z, train_origins, steps)
     x_val = make_windows(inputs, val_origins, config.window)
     y_val = make_targets(z, val_origins, steps)
+    label = "candidate  " if scout else "member {}/{}  " if config.members > 1 else ""
     members = [_fit(network, config, x_train, y_train, x_val, y_val, progress,
-                    f"member {k + 1}/{config.members}  " if config.members > 1 else "")
+                    label.format(k + 1, config.members))
                for k, network in enumerate(model.members)]
     val_loss = _loss(config)(model._predict(x_val), y_val)[0] if val_origins.size else math.nan
     training = {"members": members, "val_loss": val_loss,
@@ -658,11 +785,8 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
                 "status": "diverged" if any(m["diverged"] for m in members) else "finished"}
     training.update(train_windows=int(train_origins.size), val_windows=int(val_origins.size))
 
-    test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
-    forecasts = model._forecast_values(values, features, test_origins, config.horizon)
-    metrics = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
-    # the same scores on the validation steps (where whole horizons fit): for model choice,
-    # which must not look at the test
+    # the scores on the validation steps (where whole horizons fit): for the choices and the
+    # fallback, which must not look at the test
     val_forecast_origins = np.arange(split.train_end - 1, split.val_end - config.horizon)
     validation = None
     if val_forecast_origins.size:
@@ -670,9 +794,16 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
                             model._forecast_values(values, features, val_forecast_origins,
                                                    config.horizon),
                             config.horizon, season, split.train_end)
+    if scout:
+        return model, {"validation": validation, "training": training}
+    fallback = _fallback(config, validation)
+    if fallback is not None and fallback["used"]:
+        model.info["baseline"] = "seasonal_naive"
+    test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
+    forecasts = model._forecast_values(values, features, test_origins, config.horizon)
+    metrics = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
     model.info["calibration"] = _calibration(model, values, features, split, config,
                                              pipeline.context)
-    training["seconds"] = time.perf_counter() - start
     model.info["test"] = {
         "dates": None if series.dates is None else
         [format_date(d, series.date_format) for d in series.dates[split.val_end:]],
@@ -680,24 +811,46 @@ def train_forecaster(series, config=None, progress=None, device="cpu", **options
         # the forecast from the first test origin, for the plot
         "forecast": forecasts[0].tolist(),
     }
-    calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0}
+    calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0,
+                                                "in_sample_scale": 1.0}
     report = {"status": training["status"], "metrics": metrics, "validation": validation,
-              "season": season,
-              "calibration": {"held_out": calibration["held_out"],
-                              "in_sample": calibration["in_sample"]},
+              "fallback": fallback, "season": season,
+              "calibration": {key: calibration[key]
+                              for key in ("held_out", "in_sample", "in_sample_scale")},
               "test_size": split.length -
               split.val_end, "test_origins": int(test_origins.size),
               "test": model.info["test"], "training": training,
               "transforms": pipeline.to_dict(), "config": asdict(config),
               "series": {"source": series.source, "name": series.name, "length": len(series),
                          "frequency": series.frequency, "features": series.feature_names}}
-    return model, _jsonable(report)
+    if levels:
+        report["intervals"] = score_intervals(values, test_origins, forecasts, config.horizon,
+                                              season, split.val_end, levels, model.interval)
+    return model, report
 
 
-# Rolling-origin forecasts the intervals are calibrated on: every origin of the validation
-# part whose whole horizon lies in it, and where those are fewer, the latest origins of the
-# training part up to this many in all (their errors are in-sample: the report says how many).
-MIN_CALIBRATION = 20
+def _fallback(config, validation):
+    """None where the networks beat seasonal naive on the validation part (or it is too short
+    to tell), else both MASEs and whether ``config.fallback`` puts seasonal naive in their
+    place."""
+    if validation is None:
+        return None
+    model, baseline = validation["model"]["mase"], validation["seasonal_naive"]["mase"]
+    if not (math.isfinite(model) and math.isfinite(baseline)) or model <= baseline:
+        return None
+    return {"better": "seasonal_naive", "model_mase": model, "seasonal_naive_mase": baseline,
+            "used": config.fallback}
+
+
+# The intervals are calibrated on rolling-origin forecasts: every origin of the validation
+# part whose whole horizon lies in it (held out: the weights never trained on them) and,
+# where those are fewer than this, the latest origins of the training part, up to this many
+# in all.  In-sample errors are smaller than held-out ones (the weights fitted those steps),
+# so they are first scaled by the ratio of the held-out errors' mean to their own mean over
+# the same horizon steps (at least 1): a split-conformal calibration with an in-sample
+# supplement, as honest as a held-out part of a few origins allows.  metrics.json's
+# ``calibration`` says how many of each and the ratio.
+MIN_CALIBRATION = 50
 
 
 def _calibration(model, values, features, split, config, context):
@@ -707,15 +860,42 @@ def _calibration(model, values, features, split, config, context):
     held_out = np.arange(split.train_end - 1, split.val_end - H)
     first = config.window + context - 1  # the first origin with a whole window of history
     extra = max(0, MIN_CALIBRATION - held_out.size)
-    in_sample = np.arange(max(first, split.train_end - 1 - extra), split.train_end - 1)
-    in_sample = in_sample[in_sample + H < split.train_end]
-    origins = np.concatenate([in_sample, held_out]).astype(np.int64)
-    if origins.size == 0:
+    in_sample = np.arange(max(first, split.train_end - H - extra), split.train_end - H)
+    if held_out.size + in_sample.size == 0:
         return None
-    forecasts = model._forecast_values(values, features, origins, H)
-    actual = np.stack([values[o + 1:o + 1 + H] for o in origins])
-    return {"abs_errors": np.abs(actual - forecasts).tolist(), "held_out": int(held_out.size),
-            "in_sample": int(in_sample.size)}
+
+    def abs_errors(origins):
+        if origins.size == 0:
+            return np.zeros((0, H))
+        forecasts = model._forecast_values(values, features, origins, H)
+        return np.abs(make_targets(values, origins, H) - forecasts)
+
+    outside, inside = abs_errors(held_out), abs_errors(in_sample)
+    ratio = 1.0
+    if outside.size and inside.size and inside.mean() > 0:
+        ratio = max(1.0, float(outside.mean() / inside.mean()))
+    errors = np.concatenate([outside, ratio * inside])
+    return {"abs_errors": errors.tolist(), "held_out": int(held_out.size),
+            "in_sample": int(in_sample.size), "in_sample_scale": ratio}
+
+
+def score_intervals(values, origins, forecasts, horizon, season, test_start, levels, interval):
+    """Coverage (%) and MSIS of the ``levels`` intervals over every (origin, step) of the test,
+    for the model (``interval(forecast, level)``) and for seasonal naive's normal intervals:
+    ``{'model': {level: {'coverage', 'msis'}}, 'seasonal_naive': {...}}``."""
+    actual = make_targets(values, origins, horizon)
+    insample = values[:test_start]
+    out = {"model": {}, "seasonal_naive": {}}
+    for L in levels:
+        bands = {"model": [interval(f, L) for f in forecasts],
+                 "seasonal_naive": [seasonal_naive_interval(values[:t + 1], horizon, season, L)
+                                    for t in origins]}
+        for who, pairs in bands.items():
+            lo = np.stack([p[0] for p in pairs])
+            hi = np.stack([p[1] for p in pairs])
+            out[who][level_name(L)] = {"coverage": coverage(actual, lo, hi),
+                                       "msis": msis(actual, lo, hi, insample, L, season)}
+    return out
 
 
 def check_levels(level):

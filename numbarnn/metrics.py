@@ -3,8 +3,16 @@
 The measures follow Hyndman & Koehler (2006): MAE, RMSE, MAPE and sMAPE (both
 in percent), and MASE, the MAE scaled by the in-sample MAE of the seasonal naive
 forecast (the naive one for season 1) on the data before the test.
+
+Prediction intervals are scored by their coverage (the share of actual values
+inside) and the M4 competition's mean scaled interval score (MSIS, Gneiting &
+Raftery 2007; Makridakis et al. 2020): the width plus ``2 / alpha`` times each
+miss, scaled like MASE.  The seasonal-naive baseline's own intervals are the
+normal ones of Hyndman & Athanasopoulos (FPP3, 5.5): the in-sample seasonal
+residuals' RMS times ``sqrt(k)`` at step h, with k the seasons ahead.
 """
 import math
+from statistics import NormalDist
 
 import numpy as np
 
@@ -87,3 +95,37 @@ def seasonal_naive_forecast(history, horizon, season):
         return naive_forecast(history, horizon)
     last_season = history[-season:]
     return np.array([last_season[h % season] for h in range(horizon)])
+
+
+def coverage(actual, lo, hi):
+    """The share of ``actual`` values inside ``[lo, hi]``, in percent."""
+    actual, lo = _pair(actual, lo)
+    _, hi = _pair(actual, hi)
+    return float(100 * np.mean((actual >= lo) & (actual <= hi)))
+
+
+def msis(actual, lo, hi, insample, level, season=1):
+    """Mean scaled interval score of the ``level`` % interval ``[lo, hi]``: lower is better.
+
+    ``mean((hi - lo) + 2/a (lo - y)[y < lo] + 2/a (y - hi)[y > hi])`` with
+    ``a = 1 - level / 100``, over the in-sample seasonal-naive MAE (``seasonal_scale``).
+    """
+    actual, lo = _pair(actual, lo)
+    _, hi = _pair(actual, hi)
+    alpha = 1 - level / 100.0
+    score = (hi - lo) + 2 / alpha * (np.maximum(lo - actual, 0) + np.maximum(actual - hi, 0))
+    scale = seasonal_scale(insample, season)
+    return float(np.mean(score)) / scale if scale > 0 else math.nan
+
+
+def seasonal_naive_interval(history, horizon, season, level):
+    """``(lo, hi)`` around ``seasonal_naive_forecast`` at ``level`` percent: normal, with the
+    in-sample residuals' RMS scaled by ``sqrt(k)``, k the seasons ahead of each step."""
+    history = np.asarray(history, dtype=np.float64)
+    season = season if season > 1 and history.size > season else 1
+    residuals = history[season:] - history[:-season]
+    sigma = float(np.sqrt(np.mean(residuals ** 2))) if residuals.size else math.nan
+    k = np.arange(horizon) // season + 1
+    width = NormalDist().inv_cdf(0.5 + level / 200.0) * sigma * np.sqrt(k)
+    point = seasonal_naive_forecast(history, horizon, season)
+    return point - width, point + width

@@ -334,10 +334,12 @@ def warm_up_task(config):
     """
     start = time.perf_counter()
     from .forecasting import ForecastConfig, train_forecaster
+    from .selection import default_window
 
     config = ForecastConfig.from_dict({**config, "epochs": 1, "members": 1, "season": 1,
-                                       "seasonal_diff": False, "test_size": None,
-                                       "val_size": None})
+                                       "window": config["window"] or default_window(1),
+                                       "log": True, "diff": False, "seasonal_diff": False,
+                                       "test_size": None, "val_size": None})
     length = config.window + config.outputs + 2 * config.horizon + 1
     train_forecaster(Series(1.0 + np.arange(length) % 5, "warm-up"), config)
     return time.perf_counter() - start

@@ -103,6 +103,30 @@ def test_series_suite_runs(monkeypatch):
     assert 0 < suite.track_airline_mape() < 100
 
 
+def test_long_series_suite_runs(monkeypatch):
+    from asv_benchmarks import bench_series
+
+    monkeypatch.setattr(bench_series.LongSeries, "options",
+                        {"epochs": 1, "members": 1, "hidden_size": 4, "epoch_windows": 32})
+    suite = bench_series.LongSeries()
+    suite.setup()
+    suite.time_train_half_hourly()
+    assert 0 < suite.track_half_hourly_mase() < 10
+
+
+def test_forecast_suite_quick(capsys):
+    from asv_benchmarks.forecast_suite import evaluate
+
+    results, summary = evaluate.main(["--quick", "--stats-models", ""])
+    assert set(results) == {"austres", "nile"}
+    for name in results:
+        scores = results[name]["scores"]
+        assert set(scores) == {"numbarnn", "naive", "seasonal_naive"}
+        assert scores["numbarnn"]["points"] == results[name]["horizon"]
+    assert 0 <= summary["coverage"]["numbarnn"][95] <= 100
+    assert "gmean MASE" in capsys.readouterr().out
+
+
 def test_many_series_suite_runs(monkeypatch):
     from asv_benchmarks import bench_series
 

@@ -95,7 +95,12 @@ def test_default_run_on_the_airline_data(tmp_path):
     assert result.exit_code == 0, result.output
     assert "training on airline (144 steps, monthly)" in result.output
     assert "seasonal naive  47.833   50.708   9.988" in result.output
-    assert "log -> seasonal_diff -> standard" in result.output
+    assert "window 12, validation 24 steps; season 12 (found by the autocorrelation test" \
+        in result.output
+    assert "transforms: " in result.output and "the lowest validation MASE of log " in \
+        result.output
+    report = json.loads((out / "metrics.json").read_text())
+    assert len(report["choices"]["candidates"]) == 6  # log or not x none, first, seasonal
 
 
 def test_backtest_option(tmp_path):
@@ -125,7 +130,7 @@ def test_existing_run_needs_force(tmp_path):
                                                     "missing value", "--fill"]),
     (lambda p: p.write_text("month,v\n2010-01,1\n2010-02,x\n"),
      ["line 3", "column 'v'", "'x' is not a number"]),
-    (lambda p: write_monthly_csv(p, n=20), ["has 20 rows", "needs at least"]),
+    (lambda p: write_monthly_csv(p, n=12), ["has 12 rows", "needs at least"]),
     (lambda p: p.write_text("month,v,v\n" + "".join(f"2010-{m:02d},{m},{m}\n"
                                                     for m in range(1, 13))),
      ["the header names column 'v' twice"]),
@@ -171,9 +176,11 @@ def test_cli_defaults_are_the_library_defaults():
     renamed = {"hidden": "hidden_size", "layers": "num_layers"}
     config = ForecastConfig()
     for option, field in [(k, renamed.get(k, k)) for k in defaults]:
-        if getattr(config, field, None) is not None and field not in ("log", "seasonal_diff"):
+        if getattr(config, field, None) is not None and field not in ("log", "diff",
+                                                                     "seasonal_diff"):
             assert defaults[option] == getattr(config, field), option
     assert defaults["log"] is None and config.log == "auto"
+    assert defaults["diff"] is None and config.diff == "auto"
 
 
 def test_command_module_does_not_import_numba():

@@ -60,8 +60,10 @@ def test_no_look_ahead_through_transforms_and_windows():
 
 # ------------------------------------------------------------------------------ splits
 def test_split_and_required_length():
-    config = ForecastConfig(window=12, horizon=12)
-    assert differencing_context(config, 12) == 12 and differencing_context(config, 1) == 0
+    config = ForecastConfig(window=12, horizon=12, val_size=12, log=True, diff=False,
+                            seasonal_diff=True)
+    assert differencing_context(config, 12) == 12
+    assert differencing_context(ForecastConfig(diff=False, seasonal_diff=False), 1) == 0
     split = split_series(config, 144, 12)
     assert (split.train_end, split.val_end, split.length) == (120, 132, 144)
     need = 12 + 12 + 12 + 12 + 12
@@ -73,10 +75,13 @@ def test_split_and_required_length():
         split_series(config, need - 1, 12)
     with pytest.raises(ValueError, match="test_size: got 3, expected at least the horizon"):
         split_series(ForecastConfig(horizon=4, test_size=3), 100, 0)
+    assert differencing_context(config.__class__(diff=True, seasonal_diff=True), 12) == 13
 
 
 def test_too_short_series_is_refused_before_training():
-    with pytest.raises(ValueError, match="has 30 rows; this configuration needs at least 60"):
+    # the shortest candidate (no differencing) needs window 12 + horizon 12 + validation 12
+    # + test 12 = 48 rows
+    with pytest.raises(ValueError, match="has 30 rows; this configuration needs at least 48"):
         train_forecaster(monthly_series(30), window=12, horizon=12)
 
 
@@ -106,7 +111,13 @@ def test_train_report_and_reproducibility():
     series = monthly_series()
     model, report = train_forecaster(series, **TINY)
     assert report["season"] == 12 and report["test_size"] == 4 and report["test_origins"] == 1
-    assert [t["name"] for t in report["transforms"]] == ["log", "seasonal_diff", "standard"]
+    chosen = report["choices"]["chosen"]
+    expected = [name for name in ("log", "diff", "seasonal_diff") if chosen[name]]
+    assert [t["name"] for t in report["transforms"]] == expected + ["standard"]
+    assert report["config"]["log"] == chosen["log"]  # the saved config is the resolved one
+    assert min(c["validation_mase"] for c in report["choices"]["candidates"]) == \
+        next(c["validation_mase"] for c in report["choices"]["candidates"]
+             if all(c[k] == chosen[k] for k in ("log", "diff", "seasonal_diff")))
     for who in ("model", "naive", "seasonal_naive"):
         assert set(report["metrics"][who]) == {"mae", "rmse", "mape", "smape", "mase"}
         assert np.isfinite(report["metrics"][who]["mae"])

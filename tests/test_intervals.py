@@ -22,22 +22,31 @@ def prefix(series, n):
                   "test")
 
 
-def test_intervals_cover_about_their_level_on_a_series_with_known_noise():
-    full = noisy_sine(700, seed=1)
-    model, report = train_forecaster(prefix(full, 500), window=24, horizon=3, val_size=80,
-                                     season=12, epochs=30, members=1, seed=0)
-    assert report["calibration"]["held_out"] >= 20
-    inside = {80: [], 95: []}
-    for end in range(500, 697):
-        result = model.forecast(series=prefix(full, end), level=[80, 95])
-        actual = full.values[end:end + 3]
-        for L, (lo, hi) in result["intervals"].items():
-            inside[L] += list((lo <= actual) & (actual <= hi))
-    # measured 0.68 and 0.83: short of the levels, as the validation errors they are
-    # calibrated on are those early stopping chose the weights by (issue 16's open item);
-    # the bounds keep the method honest without claiming more
-    assert 0.60 <= np.mean(inside[80]) < np.mean(inside[95]) <= 0.99
-    assert np.mean(inside[95]) >= 0.75
+@pytest.mark.parametrize("seed", [1, 3])
+def test_intervals_cover_about_their_level_on_a_series_with_known_noise(seed):
+    full = noisy_sine(1200, seed=seed)
+    model, report = train_forecaster(prefix(full, 800), window=24, horizon=3, val_size=200,
+                                     season=12, epochs=30, members=1, seed=0, log=False,
+                                     diff=False, seasonal_diff=False)
+    assert report["calibration"]["held_out"] == 198 and report["calibration"]["in_sample"] == 0
+    origins = np.arange(799, 1196)  # every later origin: 397 forecasts, 1191 points
+    forecasts = model._forecast_values(full.values, full.features, origins, 3)
+    actual = np.stack([full.values[t + 1:t + 4] for t in origins])
+    coverage = {}
+    for L in (80, 95):
+        bands = np.array([model.interval(f, L) for f in forecasts])  # (origins, 2, 3)
+        coverage[L] = np.mean((bands[:, 0] <= actual) & (actual <= bands[:, 1]))
+    # measured 0.83 / 0.96 (seed 1) and 0.82 / 0.96 (seed 3)
+    assert 0.75 <= coverage[80] <= 0.87 and 0.91 <= coverage[95] <= 0.99
+
+
+def test_too_few_held_out_origins_are_filled_with_scaled_in_sample_errors():
+    model, report = train_forecaster(noisy_sine(200), window=12, horizon=6, val_size=10,
+                                     season=12, epochs=5, members=1)
+    calibration = report["calibration"]
+    assert calibration["held_out"] == 5 and calibration["in_sample"] == 45
+    assert calibration["in_sample_scale"] >= 1.0
+    assert len(model.info["calibration"]["abs_errors"]) == 50
 
 
 def test_intervals_nest_and_widen_with_the_level():

@@ -224,14 +224,15 @@ def test_many_series_sweep_ranks_by_the_mean_over_series_and_keeps_a_panel_run(t
     data = tmp_path / "sales.csv"
     write_panel_csv(data, rows, ("store", "day", "sales"))
     out = tmp_path / "sweep"
-    # window 24 needs 45 steps: store_1 (40 steps) fails too
+    # window 34 needs 43 steps (34 + horizon, validation and test 3 each): store_1 (40
+    # steps) fails too
     result = run("sweep", "train-series", data, "--id-column", "store", "--horizon", "3",
                  "--epochs", "3", "--members", "1", "-q", "--grid", "hidden=4,8",
-                 "--grid", "window=6,24", "--out", out, "--workers", "0")
+                 "--grid", "window=6,34", "--out", out, "--workers", "0")
     assert result.exit_code == 0, result.output
     table = list(csv.DictReader((out / "sweep.csv").open()))
     assert [(r["window"], r["series_trained"], r["series_failed"]) for r in table] == \
-        [("6", "3", "1")] * 2 + [("24", "2", "2")] * 2
+        [("6", "3", "1")] * 2 + [("34", "2", "2")] * 2
     for r in table:
         trials = [json.loads(p.read_text())["result"] for p in
                   (out / "trials" / f"hidden-{r['hidden']}_window-{r['window']}").glob("*.json")]

@@ -1,0 +1,245 @@
+"""The forecasting evaluation suite: numbarnn's defaults against the baselines and statsforecast.
+
+    python -m asv_benchmarks.forecast_suite.evaluate                  # every series, 1 origin
+    python -m asv_benchmarks.forecast_suite.evaluate --origins 3      # 3 rolling test origins
+    python -m asv_benchmarks.forecast_suite.evaluate --series lynx nile --out lynx_nile.json
+    python -m asv_benchmarks.forecast_suite.evaluate --quick          # a smoke test (seconds)
+
+Each series (``suite.json``: real data that ships inside pmdarima and statsmodels,
+plus the airline data) is read as ``numbarnn train-series FILE --season m --horizon h``
+reads it, and trained with every other setting at its default, as a new user would.
+Its last ``h`` steps are the test; with ``--origins k`` the whole run repeats on the
+series cut ``h, 2h, ...`` steps earlier (non-overlapping tests).  Every method sees
+exactly the data before the test: the naive and seasonal-naive baselines (with
+their normal intervals), numbarnn, and, where statsforecast is installed, its
+AutoETS, AutoARIMA and AutoTheta.
+
+Reported per series and method: MASE and sMAPE (averaged over origins), the
+coverage of the 80 % and 95 % intervals (pooled over origins) and the 95 %
+interval's MSIS, and the seconds to fit; then geometric means of numbarnn's MASE
+relative to each method's, the pooled coverage, and the series on which numbarnn
+is more than 5 % worse than seasonal naive.
+"""
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from numbarnn.forecasting import ForecastConfig, train_forecaster
+from numbarnn.metrics import (coverage, mase, msis, naive_forecast, seasonal_naive_forecast,
+                              seasonal_naive_interval, smape)
+from numbarnn.series import airline_path, read_csv
+
+HERE = Path(__file__).parent
+LEVELS = (80, 95)
+STATS_MODELS = ("AutoETS", "AutoARIMA", "AutoTheta")
+
+
+def suite():
+    """``{name: (path, season, horizon)}``: the committed series and the airline data."""
+    index = json.loads((HERE / "suite.json").read_text())
+    entries = {name: (HERE / f"{name}.csv", e["season"], e["horizon"]) for name, e in index.items()}
+    entries["airline"] = (Path(airline_path()), 12, 12)
+    return entries
+
+
+def naive_interval(history, horizon, level):
+    """The naive forecast's normal interval: seasonal naive's with season 1."""
+    return seasonal_naive_interval(history, horizon, 1, level)
+
+
+def baselines(history, horizon, season):
+    """``{name: (point, {level: (lo, hi)})}`` for the naive and seasonal-naive forecasts."""
+    return {
+        "naive": (naive_forecast(history, horizon),
+                  {L: naive_interval(history, horizon, L) for L in LEVELS}),
+        "seasonal_naive": (seasonal_naive_forecast(history, horizon, season),
+                           {L: seasonal_naive_interval(history, horizon, season, L)
+                            for L in LEVELS}),
+    }
+
+
+def statsforecast_models(history, horizon, season, names=STATS_MODELS):
+    """statsforecast's automatic models, each ``(point, intervals, seconds)``, or {} where the
+    package is missing.  A model that fails on a series is left out of that series."""
+    try:
+        from statsforecast import models
+    except ImportError:
+        return {}
+    out = {}
+    for name in names:
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = getattr(models, name)(season_length=season).forecast(
+                    y=history.astype(np.float64), h=horizon, level=list(LEVELS))
+        except Exception as e:  # noqa: BLE001 -- report and go on with the other models
+            print(f"  {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+            continue
+        out[name] = (result["mean"], {L: (result[f"lo-{L}"], result[f"hi-{L}"]) for L in LEVELS},
+                     time.perf_counter() - start)
+    return out
+
+
+def numbarnn_model(series, season, horizon, options):
+    """numbarnn's defaults: ``(point, intervals, seconds, report)`` for the last ``horizon``
+    steps of ``series`` (which the model does not see)."""
+    start = time.perf_counter()
+    model, report = train_forecaster(series, ForecastConfig(season=season, horizon=horizon,
+                                                            **options))
+    point = np.asarray(report["test"]["forecast"], np.float64)
+    intervals = {L: model.interval(point, L) for L in LEVELS}
+    return point, intervals, time.perf_counter() - start, report
+
+
+def evaluate_series(path, season, horizon, origins, options, stats_models=STATS_MODELS,
+                    cache=None):
+    """Every method on one series: ``{method: {'mase', 'smape', 'msis', 'inside', 'points',
+    'seconds'}}`` summed or averaged over the origins, and numbarnn's automatic choices.
+    ``cache``: a dict of earlier statsforecast results (they do not change with numbarnn),
+    read and filled in."""
+    full = read_csv(str(path))
+    scores, choices = {}, []
+    for k in range(origins):
+        series = full.head(len(full) - k * horizon)
+        history, actual = series.values[:-horizon], series.values[-horizon:]
+        methods = {name: (p, i, 0.0) for name, (p, i) in baselines(history, horizon,
+                                                                   season).items()}
+        point, intervals, seconds, report = numbarnn_model(series, season, horizon, options)
+        methods["numbarnn"] = (point, intervals, seconds)
+        choices.append({key: report[key] for key in ("transforms", "status") if key in report})
+        key = f"{path.stem}:{len(series)}:{horizon}:{season}"
+        if cache is not None and key in cache:
+            stats = {m: (np.array(p), {int(L): (np.array(lo), np.array(hi))
+                                       for L, (lo, hi) in i.items()}, t)
+                     for m, (p, i, t) in cache[key].items() if m in stats_models}
+        else:
+            stats = statsforecast_models(history, horizon, season, stats_models)
+            if cache is not None:
+                cache[key] = {m: (p.tolist(), {L: (lo.tolist(), hi.tolist())
+                                               for L, (lo, hi) in i.items()}, t)
+                              for m, (p, i, t) in stats.items()}
+        methods.update(stats)
+        for name, (point, intervals, seconds) in methods.items():
+            s = scores.setdefault(name, {"mase": [], "smape": [], "msis": [], "seconds": 0.0,
+                                         "inside": {L: 0 for L in LEVELS}, "points": 0})
+            s["mase"].append(mase(actual, point, history, season))
+            s["smape"].append(smape(actual, point))
+            lo, hi = intervals[95]
+            s["msis"].append(msis(actual, lo, hi, history, 95, season))
+            for L in LEVELS:
+                lo, hi = intervals[L]
+                s["inside"][L] += round(coverage(actual, lo, hi) * horizon / 100)
+            s["points"] += horizon
+            s["seconds"] += seconds
+    for s in scores.values():
+        for key in ("mase", "smape", "msis"):
+            s[key] = float(np.mean(s[key]))
+    return scores, choices
+
+
+def geometric_mean(values):
+    values = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    return float(np.exp(np.mean(np.log(values)))) if values else math.nan
+
+
+def summarise(results):
+    """Geometric-mean MASE ratios of numbarnn to every method, pooled coverage per method,
+    the geometric-mean MSIS, and the series where numbarnn trails seasonal naive by > 5 %."""
+    methods = sorted({m for r in results.values() for m in r["scores"]})
+    summary = {"mase_ratio": {}, "coverage": {}, "msis": {}, "mase": {}}
+    for method in methods:
+        have = [r["scores"] for r in results.values() if method in r["scores"]]
+        summary["mase"][method] = geometric_mean([s[method]["mase"] for s in have])
+        summary["msis"][method] = geometric_mean([s[method]["msis"] for s in have])
+        summary["mase_ratio"][method] = geometric_mean(
+            [s["numbarnn"]["mase"] / s[method]["mase"] for s in have])
+        points = sum(s[method]["points"] for s in have)
+        summary["coverage"][method] = {L: 100 * sum(s[method]["inside"][L] for s in have) / points
+                                       for L in LEVELS}
+    summary["worse_than_seasonal_naive"] = [
+        name for name, r in results.items()
+        if r["scores"]["numbarnn"]["mase"] > 1.05 * r["scores"]["seasonal_naive"]["mase"]]
+    return summary
+
+
+def print_table(results, summary):
+    methods = ["numbarnn", "naive", "seasonal_naive"] + [m for m in STATS_MODELS
+                                                          if m in summary["mase"]]
+    short = {"seasonal_naive": "snaive"}
+    print(f"\n{'series':10s} {'n':>5s} {'m':>3s} {'h':>3s}  "
+          + "  ".join(f"{short.get(m, m):>10s}" for m in methods) + "   (MASE; numbarnn s)")
+    for name, r in results.items():
+        s = r["scores"]
+        print(f"{name:10s} {r['length']:5d} {r['season']:3d} {r['horizon']:3d}  "
+              + "  ".join(f"{s[m]['mase']:10.3f}" if m in s else f"{'-':>10s}" for m in methods)
+              + f"   {s['numbarnn']['seconds']:6.1f}")
+    print(f"\n{'':25s}" + "  ".join(f"{short.get(m, m):>10s}" for m in methods))
+    rows = [("gmean MASE", lambda m: f"{summary['mase'][m]:10.3f}"),
+            ("numbarnn / method", lambda m: f"{summary['mase_ratio'][m]:10.3f}"),
+            ("gmean MSIS 95", lambda m: f"{summary['msis'][m]:10.2f}")]
+    rows += [(f"coverage {L} %", lambda m, L=L: f"{summary['coverage'][m][L]:10.1f}")
+             for L in LEVELS]
+    for label, cell in rows:
+        print(f"{label:25s}" + "  ".join(cell(m) for m in methods))
+    print(f"\nnumbarnn worse than seasonal naive by > 5 %: "
+          f"{summary['worse_than_seasonal_naive'] or 'none'}")
+    if "airline" in results:
+        print(f"airline (1960) sMAPE {results['airline']['scores']['numbarnn']['smape']:.2f} %")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", nargs="+", help="names from suite.json, or airline")
+    parser.add_argument("--origins", type=int, default=1, help="rolling test origins, h apart")
+    parser.add_argument("--stats-models", default=",".join(STATS_MODELS),
+                        help="statsforecast models to compare, comma-separated ('' for none)")
+    parser.add_argument("--stats-cache", help="a JSON file keeping statsforecast's forecasts "
+                        "between runs (they do not depend on numbarnn)")
+    parser.add_argument("--quick", action="store_true",
+                        help="two short series, tiny training: a smoke test")
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    entries = suite()
+    names = args.series or list(entries)
+    options = {}
+    if args.quick:
+        names = args.series or ["austres", "nile"]
+        options = {"epochs": 2, "members": 1, "hidden_size": 8}
+    unknown = sorted(set(names) - set(entries))
+    if unknown:
+        parser.error(f"unknown series {unknown}; known: {sorted(entries)}")
+    stats_models = [m for m in args.stats_models.split(",") if m]
+    cache_path = Path(args.stats_cache) if args.stats_cache else None
+    cache = json.loads(cache_path.read_text()) if cache_path and cache_path.exists() else \
+        ({} if cache_path else None)
+    results = {}
+    for name in names:
+        path, season, horizon = entries[name]
+        scores, choices = evaluate_series(path, season, horizon, args.origins, options,
+                                          stats_models, cache)
+        if cache_path:
+            cache_path.write_text(json.dumps(cache))
+        results[name] = {"season": season, "horizon": horizon,
+                         "length": len(read_csv(str(path))), "scores": scores,
+                         "numbarnn_choices": choices}
+        print(f"{name}: numbarnn MASE {scores['numbarnn']['mase']:.3f}, seasonal naive "
+              f"{scores['seasonal_naive']['mase']:.3f} ({scores['numbarnn']['seconds']:.1f} s)",
+              flush=True)
+    summary = summarise(results)
+    print_table(results, summary)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"results": results, "summary": summary,
+                                              "origins": args.origins, "options": options},
+                                             indent=1, default=str))
+    return results, summary
+
+
+if __name__ == "__main__":
+    main()

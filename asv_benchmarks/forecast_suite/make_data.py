@@ -1,0 +1,86 @@
+"""Write the evaluation suite's series as CSV files beside this script (run once, by hand).
+
+The numbers come from datasets that ship inside pmdarima and statsmodels (no download):
+``pip install pmdarima statsmodels``, then ``python make_data.py``.  The CSV files are
+committed, so the suite itself needs neither package.
+"""
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+
+
+def months(start_year, start_month, n, step):
+    out = []
+    for k in range(n):
+        total = start_month - 1 + k * step
+        out.append(f"{start_year + total // 12:04d}-{total % 12 + 1:02d}")
+    return out
+
+
+def years(start, n):
+    return [f"{start + k}-01-01" for k in range(n)]
+
+
+def load():
+    import pmdarima.datasets as pm
+    import statsmodels.api as sm
+
+    elnino = sm.datasets.elnino.load_pandas().data.iloc[:, 1:].to_numpy().ravel()
+    co2 = sm.datasets.co2.load_pandas().data["co2"]
+    co2 = co2.interpolate().to_numpy()  # 59 missing weeks, linearly filled
+    ausbeer = pm.load_ausbeer()[:-1]    # the last quarter is missing
+    start = dt.datetime(2000, 6, 5)
+    taylor = pm.load_taylor()
+    return {
+        # name: (values, dates, season, horizon, source)
+        "wineind": (pm.load_wineind(), months(1980, 1, 176, 1), 12, 12,
+                    "pmdarima load_wineind: Australian wine sales, monthly 1980-1994"),
+        "elnino": (elnino, months(1950, 1, elnino.size, 1), 12, 12,
+                   "statsmodels elnino: Pacific sea-surface temperature, monthly 1950-2010"),
+        "woolyrnq": (pm.load_woolyrnq(), months(1965, 1, 119, 3), 4, 8,
+                     "pmdarima load_woolyrnq: Australian woollen yarn, quarterly 1965-1994"),
+        "ausbeer": (ausbeer, months(1956, 1, ausbeer.size, 3), 4, 8,
+                    "pmdarima load_ausbeer: Australian beer production, quarterly 1956-2008"),
+        "austres": (pm.load_austres(), months(1971, 4, 89, 3), 4, 8,
+                    "pmdarima load_austres: Australian residents (thousands), quarterly 1971-1993"),
+        "realgdp": (sm.datasets.macrodata.load_pandas().data["realgdp"].to_numpy(),
+                    months(1959, 1, 203, 3), 4, 8,
+                    "statsmodels macrodata realgdp: US real GDP, quarterly 1959-2009"),
+        "taylor": (taylor, [(start + dt.timedelta(minutes=30 * k)).strftime("%Y-%m-%dT%H:%M")
+                            for k in range(taylor.size)], 48, 48,
+                   "pmdarima load_taylor: electricity demand, England and Wales, half-hourly "
+                   "June-August 2000"),
+        "co2": (co2, [(dt.date(1958, 3, 29) + dt.timedelta(days=7 * k)).isoformat()
+                      for k in range(co2.size)], 52, 52,
+                "statsmodels co2: Mauna Loa CO2 (ppm), weekly 1958-2001"),
+        "lynx": (pm.load_lynx(), years(1821, 114), 1, 10,
+                 "pmdarima load_lynx: Canadian lynx trappings, yearly 1821-1934"),
+        "sunspots": (sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(),
+                     years(1700, 309), 1, 11,
+                     "statsmodels sunspots: yearly sunspot numbers 1700-2008"),
+        "nile": (sm.datasets.nile.load_pandas().data["volume"].to_numpy(), years(1871, 100), 1,
+                 10, "statsmodels nile: Nile river flow at Aswan, yearly 1871-1970"),
+    }
+
+
+def main():
+    index = {}
+    for name, (values, dates, season, horizon, source) in load().items():
+        values = np.asarray(values, dtype=np.float64)
+        assert values.size == len(dates) and np.isfinite(values).all(), name
+        with open(HERE / f"{name}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["date", "value"])
+            writer.writerows(zip(dates, (f"{v:.10g}" for v in values)))
+        index[name] = {"season": season, "horizon": horizon, "length": int(values.size),
+                       "source": source}
+    (HERE / "suite.json").write_text(json.dumps(index, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The forecaster's automatic choices (window, seasonality, transforms), its fallback to
+seasonal naive, and the sampled epochs of long series."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from numbarnn.forecasting import ForecastConfig, _batches, train_forecaster
+from numbarnn.metrics import seasonal_naive_forecast
+from numbarnn.selection import default_window, seasonality_test, transform_candidates
+from numbarnn.series import Series
+from numbarnn_cli.main import cli
+
+SMALL = dict(hidden_size=8, epochs=40, members=1, horizon=6, seed=0)
+
+
+def series(values):
+    values = np.asarray(values, np.float64)
+    return Series(values, "s", np.zeros((values.size, 0)), [], None, None, None, "test")
+
+
+def built(kind, n=160, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    if kind == "multiplicative":  # growth, and a season whose swing grows with the level
+        return 10 * np.exp(0.02 * t) * (1 + 0.5 * np.sin(2 * np.pi * t / 12)) * \
+            np.exp(0.02 * rng.standard_normal(n))
+    if kind == "trend":
+        return 5 + 0.5 * t + rng.standard_normal(n)
+    if kind == "seasonal":
+        return 10 + 3 * np.sin(2 * np.pi * t / 12) + 0.3 * rng.standard_normal(n)
+    return 10 + rng.standard_normal(n)  # white noise
+
+
+@pytest.mark.parametrize("season, window", [(1, 12), (4, 12), (12, 12), (7, 14), (5, 15),
+                                            (48, 48), (52, 52)])
+def test_the_default_window_is_whole_seasons_covering_12_steps(season, window):
+    assert default_window(season) == window
+
+
+@pytest.mark.parametrize("kind, seasonal", [("seasonal", True), ("multiplicative", True),
+                                            ("noise", False), ("trend", False)])
+def test_the_seasonality_test(kind, seasonal):
+    result = seasonality_test(built(kind), 12)
+    assert result["seasonal"] is seasonal
+    assert (abs(result["acf"]) > result["threshold"]) is seasonal
+
+
+def test_no_season_to_test_for_a_season_of_one_or_too_little_data():
+    assert seasonality_test(built("seasonal"), 1)["seasonal"] is False
+    assert seasonality_test(built("seasonal", n=30), 12) == \
+        {"seasonal": False, "acf": None, "threshold": None}
+
+
+def test_candidates_follow_the_data_and_the_fixed_settings():
+    auto = ForecastConfig()
+    positive, negative = np.arange(1.0, 50.0), np.arange(-5.0, 45.0)
+    assert len(transform_candidates(auto, positive, True)) == 6
+    no_log = transform_candidates(auto, negative, True)
+    assert [c["log"] for c in no_log] == [False] * 3  # no log of data that is not positive
+    assert all(not c["seasonal_diff"] for c in transform_candidates(auto, positive, False))
+    fixed = ForecastConfig(log=False, diff=True, seasonal_diff=False)
+    assert transform_candidates(fixed, positive, True) == \
+        [{"log": False, "diff": True, "seasonal_diff": False}]
+    one_open = transform_candidates(ForecastConfig(log=True, diff=False), positive, True)
+    assert one_open == [{"log": True, "diff": False, "seasonal_diff": s} for s in (False, True)]
+
+
+@pytest.mark.parametrize("kind, season, expected", [
+    ("multiplicative", 12, {"log": True, "seasonal_diff": True}),
+    ("trend", 1, {"diff": True}),
+    ("noise", 12, {"diff": False, "seasonal_diff": False}),
+])
+def test_each_series_gets_the_transform_it_needs(kind, season, expected):
+    _, report = train_forecaster(series(built(kind)), season=season, **SMALL)
+    chosen = report["choices"]["chosen"]
+    assert {key: chosen[key] for key in expected} == expected, report["choices"]
+    assert report["choices"]["seasonality"]["seasonal"] is (kind == "multiplicative")
+    names = [t["name"] for t in report["transforms"]]
+    assert ("log" in names) is chosen["log"] and ("diff" in names) is chosen["diff"]
+
+
+def test_no_validation_part_falls_back_to_the_rule_of_thumb():
+    _, report = train_forecaster(series(built("multiplicative")), season=12, val_size=0,
+                                 **SMALL)
+    assert report["choices"]["candidates"] == []
+    assert report["choices"]["chosen"] == {"log": True, "diff": False, "seasonal_diff": True,
+                                           "by": "rule (no validation part)"}
+
+
+def exact_season(n=120, seed=0):
+    """A season that repeats exactly, and a little noise: seasonal naive is near perfect."""
+    rng = np.random.default_rng(seed)
+    shape = rng.uniform(5, 15, size=12)
+    return np.tile(shape, n // 12) + 0.01 * rng.standard_normal(n)
+
+
+def test_the_report_says_when_seasonal_naive_beats_the_networks():
+    data = series(exact_season())
+    options = dict(SMALL, epochs=2, season=12, log=False, diff=False, seasonal_diff=False)
+    _, report = train_forecaster(data, **options)
+    fallback = report["fallback"]
+    assert fallback["better"] == "seasonal_naive" and fallback["used"] is False
+    assert fallback["seasonal_naive_mase"] < fallback["model_mase"]
+    assert report["metrics"]["model"]["mase"] != report["metrics"]["seasonal_naive"]["mase"]
+
+    model, used = train_forecaster(data, fallback=True, level=[80], **options)
+    assert used["fallback"]["used"] is True and model.info["baseline"] == "seasonal_naive"
+    assert used["metrics"]["model"] == used["metrics"]["seasonal_naive"]
+    result = model.forecast(level=[80])
+    np.testing.assert_array_equal(result["values"],
+                                  seasonal_naive_forecast(data.values, 6, 12))
+    lo, hi = result["intervals"][80.0]
+    assert (lo < result["values"]).all() and (result["values"] < hi).all()
+
+
+def test_no_fallback_note_where_the_networks_win():
+    _, report = train_forecaster(series(built("trend")), season=1, **SMALL)
+    assert report["fallback"] is None
+
+
+def test_an_epoch_draws_at_most_epoch_windows_windows():
+    rng = np.random.default_rng(0)
+    batches = _batches(rng, 1000, 16, 100)
+    drawn = np.concatenate(batches)
+    assert drawn.size == 100 and np.unique(drawn).size == 100 and len(batches) == 7
+    assert np.concatenate(_batches(rng, 50, 16, 100)).size == 50  # all of a short series
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"diff": "yes"}, "diff: got 'yes', expected True, False or 'auto'"),
+    ({"fallback": "yes"}, "fallback: got 'yes', expected True or False"),
+    ({"epoch_windows": 0}, "epoch_windows: got 0"),
+    ({"window": 0}, "window: got 0"),
+])
+def test_bad_settings_are_one_clear_error(options, message):
+    with pytest.raises(ValueError, match=message):
+        ForecastConfig(**options)
+
+
+def test_the_command_reports_the_choices_the_fallback_and_the_intervals(tmp_path):
+    data = tmp_path / "exact.csv"
+    values = exact_season()
+    data.write_text("month,v\n" + "".join(f"{2000 + k // 12}-{k % 12 + 1:02d},{v}\n"
+                                          for k, v in enumerate(values)))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--out", str(out), "--epochs",
+                                      "2", "--members", "1", "--hidden", "4", "--horizon", "6",
+                                      "--no-log", "--no-diff", "--no-seasonal-diff",
+                                      "--fallback", "--level", "80,95", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "season 12 (found by the autocorrelation test" in result.output
+    assert "seasonal naive beat the networks on the validation part" in result.output
+    assert "forecasting with seasonal naive (--fallback)" in result.output
+    assert "intervals on the test:" in result.output and "coverage 95 %" in result.output
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["fallback"]["used"] is True
+    assert set(report["intervals"]["model"]) == {"80", "95"}
+    assert 0 <= report["intervals"]["seasonal_naive"]["95"]["coverage"] <= 100
