@@ -235,7 +235,8 @@ def test_ctrl_c_in_a_terminal_stops_the_cluster_and_keeps_finished_series(tmp_pa
     out = tmp_path / "run"
     options = [str(data), "--id-column", "id", "--out", str(out), "--window", "6",
                "--horizon", "3", "--hidden", "8", "--members", "1", "--epochs", "4000",
-               "--patience", "4000", "--workers", "2"]
+               "--patience", "4000", "--workers", "2", "--no-log", "--no-diff",
+               "--no-seasonal-diff"]  # (fixed transforms: one network a series, no choosing)
     # the test runner may ignore SIGINT, and children inherit that: give them the default
     process = subprocess.Popen(
         [sys.executable, killing_task.__file__, "train-series", *options],
