@@ -22,7 +22,9 @@ setup(
     ],
     extras_require={
         # distributed: the many-series and sweep tests run on a real local cluster
-        "test": ["pytest>=7", "hypothesis>=6", "dask[distributed]"],
+        # pandas: the DataFrame round trips (numbarnn.frames) and the README's pandas example;
+        # pytest-xdist: the suite runs on two processes (numba compiles on both cores)
+        "test": ["pytest>=7", "pytest-xdist", "hypothesis>=6", "dask[distributed]", "pandas"],
         "bench": ["asv>=0.6"],
         # numba-cuda with the CUDA runtime it compiles and links with (NVRTC, nvJitLink,
         # libdevice) as pip wheels: no system toolkit needed, only an NVIDIA driver.
@@ -31,6 +33,7 @@ setup(
         "cuda13": ["numba-cuda[cu13]"],
         "plot": ["matplotlib"],
         "dask": ["dask[distributed]"],
+        "pandas": ["pandas"],
     },
     entry_points={"console_scripts": ["numbarnn=numbarnn_cli.main:main"]},
     classifiers=[

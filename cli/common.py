@@ -26,11 +26,12 @@ def hold_run_dir(out_dir):
 
 @contextlib.contextmanager
 def user_errors():
-    """Turn the library's ``ValueError`` (bad input, bad checkpoint) and file errors into
+    """Turn the library's ``ValueError`` (bad input, bad checkpoint), file errors and a
+    missing optional package (``ImportError``, its message says what to install) into
     ``InputError``: one line, exit code 2, no traceback."""
     try:
         yield
-    except ValueError as e:
+    except (ValueError, ImportError) as e:
         raise InputError(str(e)) from None
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""

@@ -76,12 +76,16 @@ def _format(value):
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def metrics_table(metrics):
-    """The model's and the baselines' test metrics as aligned text lines."""
+def metrics_table(metrics, compare=None):
+    """The model's and the baselines' test metrics (and ``compare``'s statsforecast models')
+    as aligned text lines."""
     rows = [("", *(_METRIC_NAMES[m] for m in _METRIC_NAMES))]
     for who, label in (("model", "model"), ("naive", "naive"),
                        ("seasonal_naive", "seasonal naive")):
         rows.append((label, *(_format(metrics[who][m]) for m in _METRIC_NAMES)))
+    for name, scores in (compare or {}).items():
+        if "error" not in scores:
+            rows.append((name, *(_format(scores[m]) for m in _METRIC_NAMES)))
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
                       for k, (cell, w) in enumerate(zip(row, widths))) for row in rows]
@@ -147,11 +151,14 @@ def metrics_table(metrics):
 @click.option("--members", type=click.IntRange(1), default=SERIES.members, show_default=True,
               help="Networks trained from different initial weights; the forecast is their "
               "mean.")
-@click.option("--fallback", is_flag=True, help="Forecast with seasonal naive where it beats "
+@click.option("--fallback", is_flag=True, default=SERIES.fallback, help="Forecast with seasonal naive where it beats "
               "the networks on the validation part (the report says so either way).")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
               help="Also score prediction intervals at these levels on the test, such as "
               "80,95: coverage and MSIS beside seasonal naive's.")
+@click.option("--compare", is_flag=True, help="Also fit statsforecast's AutoETS and AutoARIMA "
+              "on the same training data and score them on the same test (needs "
+              "statsforecast).")
 @click.option("--backtest", type=click.IntRange(0), default=0, show_default=True,
               help="Also retrain and test at the last K origins (rolling origin).")
 @click.option("--backtest-step", type=click.IntRange(1), default=1, show_default=True,
@@ -168,7 +175,7 @@ def metrics_table(metrics):
 @click.option("--quiet", "-q", is_flag=True, help="No progress, only the metrics table.")
 def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, features,
                  synthetic, length, backtest, backtest_step, id_column, workers, scheduler,
-                 resume, device, quiet, levels, **settings):
+                 resume, device, quiet, levels, compare, **settings):
     """Train a recurrent forecaster on CSV (default: the built-in airline passengers).
 
     The last --test-size steps are held out; the model is scored on them beside
@@ -193,10 +200,16 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
             get_device(device)  # no GPU: one clear line now, not one per series
         if id_column is None and csv_path:
             id_column, column, date_column = _long_format(csv_path, column, date_column)
+        if compare:
+            from numbarnn.compare import check_statsforecast
+
+            check_statsforecast()
         if id_column is None and (workers is not None or scheduler or resume):
             raise ValueError("--workers, --scheduler and --resume: only with --id-column "
                              "(many series)")
     if id_column is not None:
+        if compare:
+            raise click.UsageError("--compare: for one series (not with --id-column)")
         _train_panel(csv_path, out_dir, force, resume, id_column, column, date_column, no_dates,
                      fill, features, synthetic, backtest, workers, scheduler, device, quiet,
                      settings)
@@ -220,6 +233,11 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         model, report = train_forecaster(series, config, progress=progress, device=device,
                                          level=levels)
         progress.close()
+        if compare:
+            from numbarnn.compare import statsforecast_metrics
+
+            progress.log("fitting statsforecast's AutoETS and AutoARIMA on the same data")
+            report["compare"] = statsforecast_metrics(series, report)
         if backtest:
             report["backtest"] = run_backtest(series, config, backtest, backtest_step,
                                               progress=progress, device=device)
@@ -241,8 +259,11 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         click.echo(line)
     click.echo(f"test: the last {report['test_size']} steps ({report['test_origins']} "
                f"forecast origin{'s' if report['test_origins'] > 1 else ''})")
-    for line in metrics_table(report["metrics"]):
+    for line in metrics_table(report["metrics"], report.get("compare")):
         click.echo(line)
+    for name, scores in report.get("compare", {}).items():
+        if "error" in scores:
+            click.echo(f"{name} failed on this series: {scores['error']}")
     if report.get("intervals"):
         for line in interval_lines(report["intervals"]):
             click.echo(line)

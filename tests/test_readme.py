@@ -43,6 +43,7 @@ def test_the_readme_has_its_examples():
     assert "from numbarnn import TextConfig" in starts
     assert "from numbarnn.forecasting import Forecaster, train_forecaster" in starts
     assert "import numpy as np" in starts
+    assert "import pandas as pd" in starts
 
 
 def test_the_readme_examples_run(tmp_path, monkeypatch, capsys):
@@ -51,6 +52,8 @@ def test_the_readme_examples_run(tmp_path, monkeypatch, capsys):
     for line, code in python_blocks(README.read_text()):
         if "import torch" in code:
             pytest.importorskip("torch")
+        if "import pandas" in code:
+            pytest.importorskip("pandas")
         for old, new in SMALLER:
             code = code.replace(old, new)
         try:

@@ -158,3 +158,40 @@ def test_the_command_reports_the_choices_the_fallback_and_the_intervals(tmp_path
     assert report["fallback"]["used"] is True
     assert set(report["intervals"]["model"]) == {"80", "95"}
     assert 0 <= report["intervals"]["seasonal_naive"]["95"]["coverage"] <= 100
+
+
+def test_compare_without_statsforecast_is_one_line(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "statsforecast", None)  # as if not installed
+    result = CliRunner().invoke(cli, ["train-series", "--compare", "--out", str(tmp_path / "r"),
+                                      "--epochs", "1", "--members", "1", "-q"])
+    assert result.exit_code == 2 and "--compare needs statsforecast: pip install " \
+        "statsforecast" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "r").exists()
+
+
+def test_compare_scores_statsforecast_on_the_same_test(tmp_path):
+    pytest.importorskip("statsforecast")
+    from numbarnn.compare import statsforecast_metrics
+    from numbarnn.metrics import mase, naive_forecast
+    from numbarnn.series import load_airline
+
+    airline = load_airline()
+    _, report = train_forecaster(airline, epochs=1, members=1, hidden_size=4, log=True,
+                                 diff=False, seasonal_diff=True)
+    scores = statsforecast_metrics(airline, report)
+    assert set(scores) == {"AutoETS", "AutoARIMA"}
+    for name, s in scores.items():
+        assert 0 < s["mase"] < 3 and s["seconds"] > 0, name
+    # the same steps and scale as the report's own baselines
+    values = airline.values
+    assert report["metrics"]["naive"]["mase"] == pytest.approx(
+        mase(values[-12:], naive_forecast(values[:-12], 12), values[:-12], 12))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train-series", "--compare", "--out", str(out), "--epochs",
+                                      "1", "--members", "1", "--hidden", "4", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "\nAutoETS " in result.output and "\nAutoARIMA " in result.output
+    assert set(json.loads((out / "metrics.json").read_text())["compare"]) == \
+        {"AutoETS", "AutoARIMA"}
