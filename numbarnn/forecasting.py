@@ -22,6 +22,8 @@ step ``t`` (its "origin") uses steps ``t - window + 1 .. t`` and forecasts
 ``t + 1 .. t + horizon``.  Nothing at or after ``t + 1`` enters its input.
 """
 import math
+import os
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 
@@ -674,6 +676,48 @@ def train_forecaster(series, config=None, progress=None, device="cpu", level=Non
 SCOUT_PATIENCE = 4
 
 
+class _Guarded:
+    """A progress line that threads share: one update at a time."""
+
+    def __init__(self, progress):
+        self.progress, self.lock = progress, threading.Lock()
+
+    def update(self, *args):
+        with self.lock:
+            self.progress.update(*args)
+
+    def log(self, *args):
+        with self.lock:
+            self.progress.log(*args)
+
+
+def _side_by_side(function, items, progress, device):
+    """``[function(k, item, progress) for k, item in enumerate(items)]``, two at a time on
+    the CPU's two cores where this is the main thread and nothing says otherwise.
+
+    The networks of an ensemble and the candidates of the automatic choice are
+    independent: each thread trains its own with one-thread kernels (``kernel_threads``
+    gives one outside the main thread), and the results are the serial ones, bit for
+    bit.  Two small networks side by side keep both cores busier than one network
+    sharing its time loop between them (about 1.3 to 1.6 times faster, measured on the
+    half-hourly series).  Serial on the GPU, inside a worker thread (a Dask worker is
+    already one per core) or when ``NUMBARNN_THREADS`` fixes the kernels' threads.
+    """
+    from .kernels._parts import usable_cores
+
+    workers = min(2, usable_cores(), len(items))
+    if (device != "cpu" or os.environ.get("NUMBARNN_THREADS")
+            or threading.current_thread() is not threading.main_thread()):
+        workers = 1
+    if workers == 1:
+        return [function(k, item, progress) for k, item in enumerate(items)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = None if progress is None else _Guarded(progress)
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda pair: function(*pair, shared), enumerate(items)))
+
+
 def _fits(config, length, season):
     try:
         split_series(config, length, differencing_context(config, season))
@@ -730,22 +774,23 @@ def _choose(config, series, season, progress, device):
         choices["chosen"] = {**chosen, "by": "the only candidate" if len(feasible) == 1 else
                              "rule (no validation part)"}
         return replace(config, **chosen), choices
-    best = None
-    for k, candidate in enumerate(feasible):
+    if progress is not None:
+        progress.log(f"choosing the transforms on the validation part: {len(feasible)} "
+                     f"candidates ({', '.join(_describe(c) for c in feasible)})")
+
+    def scout(k, candidate, progress):
         # one network a candidate, stopped sooner: the ranking shows long before the
         # weights are at their best
-        scout = replace(config, members=1, patience=max(5, config.patience // SCOUT_PATIENCE),
-                        **candidate)
-        if progress is not None:
-            progress.log(f"choosing the transforms on the validation part: candidate "
-                         f"{k + 1}/{len(feasible)}, {_describe(candidate)}")
-        report = _train(series, scout, season, progress, device, (), scout=True)[1]
-        score = report["validation"]["model"]["mase"]
-        score = score if score is not None and math.isfinite(score) else math.inf
-        choices["candidates"].append({**candidate, "validation_mase": score})
-        if best is None or score < best[0]:
-            best = (score, candidate)
-    score, chosen = best
+        settings = replace(config, members=1, patience=max(5, config.patience // SCOUT_PATIENCE),
+                           **candidate)
+        score = _train(series, settings, season, progress, device, (),
+                       scout=True)[1]["validation"]["model"]["mase"]
+        return score if score is not None and math.isfinite(score) else math.inf
+
+    scores = _side_by_side(scout, feasible, progress, device)
+    choices["candidates"] = [{**c, "validation_mase": v} for c, v in zip(feasible, scores)]
+    best = min(zip(scores, range(len(feasible))))[1]  # the first of equal scores
+    score, chosen = scores[best], feasible[best]
     choices["chosen"] = {**chosen, "by": "lowest validation MASE"}
     if progress is not None:
         progress.log(f"chose {_describe(chosen)} (validation MASE {score:.3f})")
@@ -776,9 +821,10 @@ def _train(series, config, season, progress, device, levels, scout=False):
     x_val = make_windows(inputs, val_origins, config.window)
     y_val = make_targets(z, val_origins, steps)
     label = "candidate  " if scout else "member {}/{}  " if config.members > 1 else ""
-    members = [_fit(network, config, x_train, y_train, x_val, y_val, progress,
-                    label.format(k + 1, config.members))
-               for k, network in enumerate(model.members)]
+    members = _side_by_side(
+        lambda k, network, progress: _fit(network, config, x_train, y_train, x_val, y_val,
+                                          progress, label.format(k + 1, config.members)),
+        model.members, progress, device)
     val_loss = _loss(config)(model._predict(x_val), y_val)[0] if val_origins.size else math.nan
     training = {"members": members, "val_loss": val_loss,
                 "epochs": int(sum(m["epochs"] for m in members)),

@@ -195,3 +195,16 @@ def test_compare_scores_statsforecast_on_the_same_test(tmp_path):
     assert "\nAutoETS " in result.output and "\nAutoARIMA " in result.output
     assert set(json.loads((out / "metrics.json").read_text())["compare"]) == \
         {"AutoETS", "AutoARIMA"}
+
+
+def test_networks_trained_side_by_side_are_the_serial_ones(monkeypatch):
+    data = series(built("seasonal"))
+    options = dict(season=12, hidden_size=8, epochs=10, members=3, horizon=6)
+    side_by_side, report = train_forecaster(data, **options)
+    monkeypatch.setattr("numbarnn.kernels._parts.usable_cores", lambda: 1)  # one at a time
+    serial, again = train_forecaster(data, **options)
+    assert report["choices"] == again["choices"] and report["metrics"] == again["metrics"]
+    state, serial_state = side_by_side.network_state(), serial.network_state()
+    assert state.keys() == serial_state.keys()
+    for name in state:
+        np.testing.assert_array_equal(state[name], serial_state[name], err_msg=name)
