@@ -213,14 +213,18 @@ def main(argv=None):
                         "between runs (they do not depend on numbarnn)")
     parser.add_argument("--quick", action="store_true",
                         help="two short series, tiny training: a smoke test")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a ForecastConfig setting over the defaults (repeatable)")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
     entries = suite()
     names = args.series or list(entries)
-    options = {}
+    from asv_benchmarks.series_quality import parse_setting
+
+    options = dict(parse_setting(text) for text in args.set)
     if args.quick:
         names = args.series or ["austres", "nile"]
-        options = {"epochs": 2, "members": 1, "hidden_size": 8}
+        options = {"epochs": 2, "members": 1, "hidden_size": 8, **options}
     unknown = sorted(set(names) - set(entries))
     if unknown:
         parser.error(f"unknown series {unknown}; known: {sorted(entries)}")
