@@ -27,6 +27,17 @@ def check_statsforecast():
     _models()
 
 
+def statsforecast_forecast(name, history, horizon, season, level=None):
+    """statsforecast's model ``name`` (AutoETS, AutoARIMA, ...) fitted on ``history``:
+    its forecast of the next ``horizon`` steps, as statsforecast returns it (``mean`` and,
+    with ``level``, ``lo-L`` / ``hi-L``), its warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(_models(), name)(season_length=season).forecast(
+            y=np.asarray(history, np.float64), h=horizon,
+            level=None if level is None else list(level))
+
+
 def statsforecast_metrics(series, report, names=STATS_MODELS):
     """The metrics of statsforecast's models on exactly the steps ``report``'s test scored:
     each model is fitted on the data before each test origin and forecasts its horizon.
@@ -44,7 +55,7 @@ def statsforecast_metrics(series, report, names=STATS_MODELS):
         ``{name: {'mae', 'rmse', 'mape', 'smape', 'mase', 'seconds'}}``; a model that fails
         on the series has ``{'error': message}`` instead.
     """
-    models = _models()
+    check_statsforecast()
     values, season = series.values, report["season"]
     horizon = report["config"]["horizon"]
     test_start = len(values) - report["test_size"]
@@ -54,11 +65,8 @@ def statsforecast_metrics(series, report, names=STATS_MODELS):
     for name in names:
         start = time.perf_counter()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                forecasts = np.stack([
-                    getattr(models, name)(season_length=season).forecast(
-                        y=values[:t + 1], h=horizon)["mean"] for t in origins])
+            forecasts = np.stack([statsforecast_forecast(name, values[:t + 1], horizon,
+                                                         season)["mean"] for t in origins])
         except Exception as e:  # noqa: BLE001 -- one model failing must not end the run
             out[name] = {"error": f"{type(e).__name__}: {e}"}
             continue

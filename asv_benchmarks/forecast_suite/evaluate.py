@@ -25,7 +25,6 @@ import json
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -70,18 +69,17 @@ def baselines(history, horizon, season):
 def statsforecast_models(history, horizon, season, names=STATS_MODELS):
     """statsforecast's automatic models, each ``(point, intervals, seconds)``, or {} where the
     package is missing.  A model that fails on a series is left out of that series."""
+    from numbarnn.compare import check_statsforecast, statsforecast_forecast
+
     try:
-        from statsforecast import models
+        check_statsforecast()
     except ImportError:
         return {}
     out = {}
     for name in names:
         start = time.perf_counter()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = getattr(models, name)(season_length=season).forecast(
-                    y=history.astype(np.float64), h=horizon, level=list(LEVELS))
+            result = statsforecast_forecast(name, history, horizon, season, LEVELS)
         except Exception as e:  # noqa: BLE001 -- report and go on with the other models
             print(f"  {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
             continue
