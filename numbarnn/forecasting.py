@@ -453,10 +453,11 @@ class Forecaster:
 
     def interval(self, values, level):
         """``(lo, hi)`` around forecast ``values`` at ``level`` percent: the split-conformal
-        quantile of the calibration errors at each horizon step (steps past the trained
-        horizon take its last step's).  With n errors a step, the quantile is the
-        ceil((n + 1) level / 100)-th smallest; where that exceeds n (too few errors for
-        the level), the largest."""
+        quantile of the calibration errors at each horizon step.  With n errors a step,
+        the quantile is the ceil((n + 1) level / 100)-th smallest; where that exceeds n
+        (too few errors for the level), the largest.  Past the calibrated horizon H
+        there are no errors to take a quantile of: step h > H extrapolates the last
+        width by ``sqrt(h / H)``, as a random walk's spread grows."""
         errors = self.info.get("calibration")
         if errors is None:
             raise ValueError("level: this model was saved without calibration errors (by "
@@ -464,8 +465,10 @@ class Forecaster:
         errors = np.sort(np.asarray(errors["abs_errors"], np.float64), axis=0)
         n = errors.shape[0]
         k = min(n, math.ceil((n + 1) * level / 100.0)) - 1
-        steps = np.minimum(np.arange(len(values)), errors.shape[1] - 1)
-        width = errors[k, steps]
+        calibrated = errors.shape[1]
+        steps = np.arange(len(values))
+        width = errors[k, np.minimum(steps, calibrated - 1)]
+        width = width * np.sqrt(np.maximum(steps + 1, calibrated) / calibrated)
         return values - width, values + width
 
     def _check_series(self, series):

@@ -60,8 +60,12 @@ def test_intervals_nest_and_widen_with_the_level():
     assert (lo95 <= lo80).all() and (lo80 <= lo50).all() and (lo50 <= f).all()
     assert (f <= hi50).all() and (hi50 <= hi80).all() and (hi80 <= hi95).all()
     assert model.forecast()["intervals"] == {}
-    longer = model.forecast(horizon=30, level=[80])  # past the trained horizon: its last step
-    assert len(longer["intervals"][80.0][0]) == 30
+    longer = model.forecast(horizon=30, level=[80])  # past the trained horizon (12)
+    lo, hi = longer["intervals"][80.0]
+    width = hi - lo
+    assert len(lo) == 30
+    np.testing.assert_allclose(width[:12], (hi80 - lo80)[:12])  # the calibrated steps
+    np.testing.assert_allclose(width[12:], width[11] * np.sqrt(np.arange(13, 31) / 12))
 
 
 def test_the_command_writes_statsforecasts_columns(tmp_path):
