@@ -4,6 +4,7 @@
     python -m asv_benchmarks.forecast_suite.evaluate --origins 3      # 3 rolling test origins
     python -m asv_benchmarks.forecast_suite.evaluate --series lynx nile --out lynx_nile.json
     python -m asv_benchmarks.forecast_suite.evaluate --quick          # a smoke test (seconds)
+    python -m asv_benchmarks.forecast_suite.evaluate --panel 20       # + 20 synthetic series
 
 Each series (``suite.json``: real data that ships inside pmdarima and statsmodels,
 plus the airline data) is read as ``numbarnn train-series FILE --season m --horizon h``
@@ -48,6 +49,20 @@ def suite():
     entries = {name: (HERE / f"{name}.csv", e["season"], e["horizon"]) for name, e in index.items()}
     entries["airline"] = (Path(airline_path()), 12, 12)
     return entries
+
+
+def synthetic(count):
+    """``(id, Series)`` of the first ``count`` series of the synthetic monthly panel."""
+    if count <= 0:
+        return []
+    import tempfile
+
+    from numbarnn.panel import read_panel_csv, synthetic_panel, write_panel_csv
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = f"{scratch}/panel.csv"
+        write_panel_csv(path, synthetic_panel(count, seed=0, short_share=0))
+        return list(read_panel_csv(path, "id").series.items())
 
 
 def naive_interval(history, horizon, level):
@@ -99,13 +114,12 @@ def numbarnn_model(series, season, horizon, options):
     return point, intervals, time.perf_counter() - start, report
 
 
-def evaluate_series(path, season, horizon, origins, options, stats_models=STATS_MODELS,
+def evaluate_series(name, full, season, horizon, origins, options, stats_models=STATS_MODELS,
                     cache=None, arima_max_season=ARIMA_MAX_SEASON):
     """Every method on one series: ``{method: {'mase', 'smape', 'msis', 'inside', 'points',
     'seconds'}}`` summed or averaged over the origins, and numbarnn's automatic choices.
     ``cache``: a dict of earlier statsforecast results (they do not change with numbarnn),
     read and filled in."""
-    full = read_csv(str(path))
     scores, choices = {}, []
     if season > arima_max_season:
         stats_models = [m for m in stats_models if m != "AutoARIMA"]
@@ -117,7 +131,7 @@ def evaluate_series(path, season, horizon, origins, options, stats_models=STATS_
         point, intervals, seconds, report = numbarnn_model(series, season, horizon, options)
         methods["numbarnn"] = (point, intervals, seconds)
         choices.append({key: report[key] for key in ("transforms", "status") if key in report})
-        key = f"{path.stem}:{len(series)}:{horizon}:{season}"
+        key = f"{name}:{len(series)}:{horizon}:{season}"
         if cache is not None and key in cache:
             stats = {m: (np.array(p), {int(L): (np.array(lo), np.array(hi))
                                        for L, (lo, hi) in i.items()}, t)
@@ -203,6 +217,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", help="names from suite.json, or airline")
     parser.add_argument("--origins", type=int, default=1, help="rolling test origins, h apart")
+    parser.add_argument("--panel", type=int, default=0, metavar="K",
+                        help="also the first K series of the synthetic monthly panel "
+                        "(numbarnn.panel.synthetic_panel, seed 0; season 12, horizon 12)")
     parser.add_argument("--stats-models", default=",".join(STATS_MODELS),
                         help="statsforecast models to compare, comma-separated ('' for none)")
     parser.add_argument("--arima-max-season", type=int, default=ARIMA_MAX_SEASON,
@@ -230,15 +247,16 @@ def main(argv=None):
     cache_path = Path(args.stats_cache) if args.stats_cache else None
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.exists() else \
         ({} if cache_path else None)
+    data = {name: (read_csv(str(entries[name][0])), *entries[name][1:]) for name in names}
+    data.update({f"panel-{k}": (series, 12, 12) for k, series in synthetic(args.panel)})
     results = {}
-    for name in names:
-        path, season, horizon = entries[name]
-        scores, choices = evaluate_series(path, season, horizon, args.origins, options,
+    for name, (series, season, horizon) in data.items():
+        scores, choices = evaluate_series(name, series, season, horizon, args.origins, options,
                                           stats_models, cache, args.arima_max_season)
         if cache_path:
             cache_path.write_text(json.dumps(cache))
         results[name] = {"season": season, "horizon": horizon,
-                         "length": len(read_csv(str(path))), "scores": scores,
+                         "length": len(series), "scores": scores,
                          "numbarnn_choices": choices}
         print(f"{name}: numbarnn MASE {scores['numbarnn']['mase']:.3f}, seasonal naive "
               f"{scores['seasonal_naive']['mase']:.3f} ({scores['numbarnn']['seconds']:.1f} s)",
