@@ -117,8 +117,8 @@ def test_long_series_suite_runs(monkeypatch):
 def test_forecast_suite_quick(capsys):
     from asv_benchmarks.forecast_suite import evaluate
 
-    results, summary = evaluate.main(["--quick", "--stats-models", ""])
-    assert set(results) == {"austres", "nile"}
+    results, summary = evaluate.main(["--quick", "--stats-models", "", "--panel", "1"])
+    assert set(results) == {"austres", "nile", "panel-store_0"}
     for name in results:
         scores = results[name]["scores"]
         assert set(scores) == {"numbarnn", "naive", "seasonal_naive"}

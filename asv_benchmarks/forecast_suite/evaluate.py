@@ -61,8 +61,9 @@ def synthetic(count):
 
     with tempfile.TemporaryDirectory() as scratch:
         path = f"{scratch}/panel.csv"
-        write_panel_csv(path, synthetic_panel(count, seed=0, short_share=0))
-        return list(read_panel_csv(path, "id").series.items())
+        # (a long-format file holds two series at least)
+        write_panel_csv(path, synthetic_panel(max(count, 2), seed=0, short_share=0))
+        return list(read_panel_csv(path, "id").series.items())[:count]
 
 
 def naive_interval(history, horizon, level):
@@ -192,11 +193,12 @@ def print_table(results, summary):
     methods = ["numbarnn", "naive", "seasonal_naive"] + [m for m in STATS_MODELS
                                                           if m in summary["mase"]]
     short = {"seasonal_naive": "snaive"}
-    print(f"\n{'series':10s} {'n':>5s} {'m':>3s} {'h':>3s}  "
+    width = max([10] + [len(name) for name in results])
+    print(f"\n{'series':{width}s} {'n':>5s} {'m':>3s} {'h':>3s}  "
           + "  ".join(f"{short.get(m, m):>10s}" for m in methods) + "   (MASE; numbarnn s)")
     for name, r in results.items():
         s = r["scores"]
-        print(f"{name:10s} {r['length']:5d} {r['season']:3d} {r['horizon']:3d}  "
+        print(f"{name:{width}s} {r['length']:5d} {r['season']:3d} {r['horizon']:3d}  "
               + "  ".join(f"{s[m]['mase']:10.3f}" if m in s else f"{'-':>10s}" for m in methods)
               + f"   {s['numbarnn']['seconds']:6.1f}")
     print(f"\n{'':25s}" + "  ".join(f"{short.get(m, m):>10s}" for m in methods))
