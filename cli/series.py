@@ -200,6 +200,11 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
             get_device(device)  # no GPU: one clear line now, not one per series
         if id_column is None and csv_path:
             id_column, column, date_column = _long_format(csv_path, column, date_column)
+        for given, option in ((compare, "--compare"), (levels, "--level")):
+            if given and id_column is not None:  # refused, not silently ignored
+                raise ValueError(f"{option}: for one series (not with --id-column or a "
+                                 "unique_id file); `numbarnn forecast DIR --level` gives "
+                                 "every series' intervals")
         if compare:
             from numbarnn.compare import check_statsforecast
 
@@ -208,8 +213,6 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
             raise ValueError("--workers, --scheduler and --resume: only with --id-column "
                              "(many series)")
     if id_column is not None:
-        if compare:
-            raise click.UsageError("--compare: for one series (not with --id-column)")
         _train_panel(csv_path, out_dir, force, resume, id_column, column, date_column, no_dates,
                      fill, features, synthetic, backtest, workers, scheduler, device, quiet,
                      settings)

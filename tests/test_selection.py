@@ -208,3 +208,14 @@ def test_networks_trained_side_by_side_are_the_serial_ones(monkeypatch):
     assert state.keys() == serial_state.keys()
     for name in state:
         np.testing.assert_array_equal(state[name], serial_state[name], err_msg=name)
+
+
+@pytest.mark.parametrize("option", [["--level", "80"], ["--compare"]])
+def test_one_series_options_are_refused_with_many_series(tmp_path, option):
+    data = tmp_path / "long.csv"
+    data.write_text("unique_id,ds,y\n" + "".join(f"{s},2000-{m:02d},{m}\n" for s in "ab"
+                                                  for m in range(1, 13)))
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--out", str(tmp_path / "r"),
+                                      *option])
+    assert result.exit_code == 2 and f"{option[0]}: for one series" in result.output
+    assert not (tmp_path / "r").exists()
