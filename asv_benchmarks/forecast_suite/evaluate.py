@@ -144,8 +144,8 @@ def evaluate_series(name, full, season, horizon, origins, options, stats_models=
                                                for L, (lo, hi) in i.items()}, t)
                               for m, (p, i, t) in stats.items()}
         methods.update(stats)
-        for name, (point, intervals, seconds) in methods.items():
-            s = scores.setdefault(name, {"mase": [], "smape": [], "msis": [], "seconds": 0.0,
+        for method, (point, intervals, seconds) in methods.items():
+            s = scores.setdefault(method, {"mase": [], "smape": [], "msis": [], "seconds": 0.0,
                                          "inside": {L: 0 for L in LEVELS}, "points": 0})
             s["mase"].append(mase(actual, point, history, season))
             s["smape"].append(smape(actual, point))
