@@ -687,18 +687,25 @@ SCOUT_PATIENCE = 4
 
 
 class _Guarded:
-    """A progress line that threads share: one update at a time."""
+    """What the threads of ``_side_by_side`` share: the progress line (one update at a
+    time, or none) and a stop signal, which the next epoch's update raises in every
+    thread (``_fit`` updates once an epoch), so that Ctrl-C or an error in one thread
+    ends the others within an epoch."""
 
     def __init__(self, progress):
-        self.progress, self.lock = progress, threading.Lock()
+        self.progress, self.lock, self.stop = progress, threading.Lock(), threading.Event()
 
     def update(self, *args):
-        with self.lock:
-            self.progress.update(*args)
+        if self.stop.is_set():
+            raise KeyboardInterrupt("stopped beside another thread")
+        if self.progress is not None:
+            with self.lock:
+                self.progress.update(*args)
 
     def log(self, *args):
-        with self.lock:
-            self.progress.log(*args)
+        if self.progress is not None:
+            with self.lock:
+                self.progress.log(*args)
 
 
 def _side_by_side(function, items, progress, device):
@@ -721,11 +728,22 @@ def _side_by_side(function, items, progress, device):
         workers = 1
     if workers == 1:
         return [function(k, item, progress) for k, item in enumerate(items)]
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
-    shared = None if progress is None else _Guarded(progress)
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda pair: function(*pair, shared), enumerate(items)))
+    shared = _Guarded(progress)
+    pool = ThreadPoolExecutor(workers)
+    try:
+        futures = [pool.submit(function, k, item, shared) for k, item in enumerate(items)]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f.done() and f.exception() is not None]
+        if failed:
+            raise failed[0].exception()
+        return [f.result() for f in futures]
+    except BaseException:  # Ctrl-C, or an error in one thread: stop the others too
+        shared.stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _fits(config, length, season):

@@ -219,3 +219,23 @@ def test_one_series_options_are_refused_with_many_series(tmp_path, option):
                                       *option])
     assert result.exit_code == 2 and f"{option[0]}: for one series" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_an_error_beside_stops_the_other_networks_within_an_epoch(monkeypatch):
+    from numbarnn import forecasting
+
+    epochs = []
+
+    def fit(k, item, progress):
+        if k == 1:
+            raise ValueError("network 2 failed")
+        for epoch in range(1000):
+            progress.update(epoch / 1000, "")  # as _fit does once an epoch
+            epochs.append(epoch)
+            import time
+            time.sleep(0.001)
+
+    monkeypatch.setattr("numbarnn.kernels._parts.usable_cores", lambda: 2)
+    with pytest.raises(ValueError, match="network 2 failed"):
+        forecasting._side_by_side(fit, [0, 1, 2, 3], None, "cpu")
+    assert len(epochs) < 1000  # the first stopped early; the last two never started
