@@ -86,6 +86,11 @@ def metrics_table(metrics, compare=None):
     for name, scores in (compare or {}).items():
         if "error" not in scores:
             rows.append((name, *(_format(scores[m]) for m in _METRIC_NAMES)))
+    return aligned(rows)
+
+
+def aligned(rows):
+    """Rows of cells as text lines: the first column left-aligned, the others right."""
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
                       for k, (cell, w) in enumerate(zip(row, widths))) for row in rows]
@@ -279,7 +284,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
 
 def choice_lines(report):
     """What the automatic settings chose, and the fallback's verdict, as text lines."""
-    from numbarnn.forecasting import _describe
+    from numbarnn.forecasting import describe_transforms
 
     choices = report["choices"]
     seasonality = choices["seasonality"]
@@ -291,11 +296,12 @@ def choice_lines(report):
              f"{seasonality['season']}{found}"]
     chosen = choices["chosen"]
     if choices["candidates"]:
-        tried = ", ".join(f"{_describe(c)} {_format(c['validation_mase'])}"
+        tried = ", ".join(f"{describe_transforms(c)} {_format(c['validation_mase'])}"
                           for c in choices["candidates"])
-        lines.append(f"transforms: {_describe(chosen)}, the lowest validation MASE of {tried}")
+        lines.append(f"transforms: {describe_transforms(chosen)}, the lowest validation MASE "
+                     f"of {tried}")
     else:
-        lines.append(f"transforms: {_describe(chosen)} ({chosen['by']})")
+        lines.append(f"transforms: {describe_transforms(chosen)} ({chosen['by']})")
     fallback = report.get("fallback")
     if fallback:
         verdict = "forecasting with seasonal naive (--fallback)" if fallback["used"] else \
@@ -313,10 +319,7 @@ def interval_lines(intervals):
     for who, label in (("model", "model"), ("seasonal_naive", "seasonal naive")):
         rows.append((label, *(f"{intervals[who][L][m]:.{1 if m == 'coverage' else 3}f}"
                               for L in levels for m in ("coverage", "msis"))))
-    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
-    return ["intervals on the test:"] + [
-        "  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
-                  for k, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    return ["intervals on the test:"] + aligned(rows)
 
 
 def _config_settings(settings):
@@ -414,9 +417,7 @@ def panel_summary_lines(summary):
                            ("seasonal_naive", "seasonal naive")):
             rows.append((label, *(_format(summary[m][who][s]) for m in ("mase", "smape")
                                   for s in ("mean", "median"))))
-        widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
-        lines += ["  ".join(cell.ljust(w) if k == 0 else cell.rjust(w)
-                            for k, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+        lines += aligned(rows)
     if summary["failed"]:
         lines.append(f"{len(summary['failed'])} series skipped:")
         lines += [f"  {failure['id']}: {failure['reason']}" for failure in summary["failed"]]

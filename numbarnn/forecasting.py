@@ -191,11 +191,10 @@ def build_pipeline(config, train_values, season):
 
 
 def _use_seasonal_diff(config, season):
-    use = config.seasonal_diff
-    if use and season < 2:
+    if config.seasonal_diff and season < 2:
         raise ValueError("seasonal_diff: needs a season of 2 or more; give season (--season) "
                          "or a date column from which it can be inferred")
-    return use
+    return config.seasonal_diff
 
 
 def differencing_context(config, season):
@@ -746,15 +745,21 @@ def _side_by_side(function, items, progress, device):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _split(config, length, season):
+    """``split_series`` for a resolved ``config``: its differencing context included."""
+    return split_series(config, length, differencing_context(config, season))
+
+
 def _fits(config, length, season):
     try:
-        split_series(config, length, differencing_context(config, season))
+        _split(config, length, season)
     except ValueError:
         return False
     return True
 
 
-def _describe(candidate):
+def describe_transforms(candidate):
+    """``{'log', 'diff', 'seasonal_diff'}`` in words: 'log + seasonal differences'."""
     parts = [name for name, key in (("log", "log"), ("first differences", "diff"),
                                     ("seasonal differences", "seasonal_diff")) if candidate[key]]
     return " + ".join(parts) or "no transform"
@@ -792,9 +797,7 @@ def _choose(config, series, season, progress, device):
     candidates = transform_candidates(config, train_values, seasonality["seasonal"])
     feasible = [c for c in candidates if _fits(replace(config, **c), len(series), season)]
     if not feasible:  # the series is too short for any: the first one's error says why
-        c = candidates[0]
-        split_series(replace(config, **c), len(series),
-                     differencing_context(replace(config, **c), season))
+        _split(replace(config, **candidates[0]), len(series), season)
     choices = {"window": config.window, "val_size": config.val_size,
                "seasonality": {"season": season, **seasonality}, "candidates": []}
     if len(feasible) == 1 or config.val_size < H:
@@ -808,7 +811,7 @@ def _choose(config, series, season, progress, device):
         return replace(config, **chosen), choices
     if progress is not None:
         progress.log(f"choosing the transforms on the validation part: {len(feasible)} "
-                     f"candidates ({', '.join(_describe(c) for c in feasible)})")
+                     f"candidates ({', '.join(describe_transforms(c) for c in feasible)})")
 
     def scout(k, candidate, progress):
         # one network a candidate, stopped sooner: the ranking shows long before the
@@ -825,7 +828,7 @@ def _choose(config, series, season, progress, device):
     score, chosen = scores[best], feasible[best]
     choices["chosen"] = {**chosen, "by": "lowest validation MASE"}
     if progress is not None:
-        progress.log(f"chose {_describe(chosen)} (validation MASE {score:.3f})")
+        progress.log(f"chose {describe_transforms(chosen)} (validation MASE {score:.3f})")
     return replace(config, **chosen), choices
 
 
@@ -836,7 +839,7 @@ def _train(series, config, season, progress, device, levels, scout=False):
     test is not looked at, and no calibration is kept.
     """
     values, features = series.values, series.features
-    split = split_series(config, len(series), differencing_context(config, season))
+    split = _split(config, len(series), season)
     pipeline = build_pipeline(config, values[:split.train_end], season)
     scaler = _Features.fit(features[:split.train_end]) if features.shape[1] else None
     info = _history_info(series, season, pipeline.context + config.window)

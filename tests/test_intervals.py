@@ -112,12 +112,12 @@ def test_a_model_saved_without_calibration_says_so(tmp_path):
 
 
 def test_every_series_of_a_panel_gets_its_intervals(tmp_path):
-    lines = ["unique_id,ds,y"]
-    for sid, level in (("a", 100), ("b", 300)):
-        lines += [f"{sid},{2010 + k // 12}-{k % 12 + 1:02d},{level + k + 5 * np.sin(k):.2f}"
-                  for k in range(60)]
+    from numbarnn.panel import write_panel_csv
+
     data = tmp_path / "long.csv"
-    data.write_text("\n".join(lines) + "\n")
+    write_panel_csv(data, [(sid, f"{2010 + k // 12}-{k % 12 + 1:02d}", level + k + 5 * np.sin(k))
+                           for sid, level in (("a", 100), ("b", 300)) for k in range(60)],
+                    ("unique_id", "ds", "y"))
     out = tmp_path / "run"
     assert CliRunner().invoke(cli, ["train-series", str(data), "--epochs", "2", "--members", "1",
                                     "--workers", "0", "--out", str(out), "-q"]).exit_code == 0

@@ -212,9 +212,11 @@ def test_networks_trained_side_by_side_are_the_serial_ones(monkeypatch):
 
 @pytest.mark.parametrize("option", [["--level", "80"], ["--compare"]])
 def test_one_series_options_are_refused_with_many_series(tmp_path, option):
+    from numbarnn.panel import write_panel_csv
+
     data = tmp_path / "long.csv"
-    data.write_text("unique_id,ds,y\n" + "".join(f"{s},2000-{m:02d},{m}\n" for s in "ab"
-                                                  for m in range(1, 13)))
+    write_panel_csv(data, [(s, f"2000-{m:02d}", m) for s in "ab" for m in range(1, 13)],
+                    ("unique_id", "ds", "y"))
     result = CliRunner().invoke(cli, ["train-series", str(data), "--out", str(tmp_path / "r"),
                                       *option])
     assert result.exit_code == 2 and f"{option[0]}: for one series" in result.output
