@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["numbarnn", "numbarnn.*"]) + ["numbarnn_cli"],
     package_dir={"numbarnn_cli": "cli"},
-    package_data={"numbarnn": ["data/*.csv"]},
+    package_data={"numbarnn.forecast": ["data/*.csv"]},
     install_requires=[
         "numpy>=1.24",
         "numba>=0.59",

@@ -1,6 +1,6 @@
 """The time-series predictor: training with the defaults on the airline data, and its accuracy."""
-from numbarnn.forecasting import train_forecaster
-from numbarnn.series import load_airline
+from numbarnn.forecast.training import train_forecaster
+from numbarnn.forecast.series import load_airline
 
 
 class SeriesTraining:
@@ -39,7 +39,7 @@ class LongSeries:
     def setup(self):
         from pathlib import Path
 
-        from numbarnn.series import read_csv
+        from numbarnn.forecast.series import read_csv
 
         path = Path(__file__).parent / "forecast_suite" / "taylor.csv"
         self.series = read_csv(str(path))
@@ -70,8 +70,8 @@ class ManySeries:
     def setup(self):
         import tempfile
 
-        from numbarnn.forecasting import ForecastConfig
-        from numbarnn.panel import read_panel_csv, synthetic_panel, write_panel_csv
+        from numbarnn.forecast.config import ForecastConfig
+        from numbarnn.forecast.panel import read_panel_csv, synthetic_panel, write_panel_csv
 
         self.scratch = tempfile.TemporaryDirectory(prefix="numbarnn-bench-")
         path = f"{self.scratch.name}/panel.csv"
@@ -94,13 +94,13 @@ class ManySeries:
 
     def time_panel_serial(self):
         """Every series of the panel, one after another, files written as in the CLI."""
-        from numbarnn.panel import train_panel
+        from numbarnn.runs.panels import train_panel
 
         train_panel(self.panel, self.config, self._out(), workers=0)
 
     def track_panel_beats_seasonal_naive(self):
         """Share (%) of the panel's series on which the model beats seasonal naive."""
-        from numbarnn.panel import train_panel
+        from numbarnn.runs.panels import train_panel
 
         summary = train_panel(self.panel, self.config, self._out(), workers=0)
         return 100 * summary["beat_seasonal_naive"]
@@ -109,16 +109,7 @@ class ManySeries:
 
     def time_sweep_serial(self):
         """A 2 x 2 grid (hidden, lr) on the airline series."""
-        from dataclasses import replace
+        from numbarnn.runs import SeriesSweep, run_sweep
 
-        from numbarnn.panel import series_task, train_series_task
-        from numbarnn.sweep import combination_names, expand_grid, run_sweep
-
-        grid = {"hidden_size": [16, 32], "lr": [1e-3, 3e-3]}
-        combinations = expand_grid(grid)
-        series = load_airline()
-        tasks = [[(None, series_task(name, series, replace(self.config, **c)))]
-                 for name, c in zip(combination_names(combinations), combinations)]
-        run_sweep(train_series_task, tasks, grid, self._out(), "val_mase",
-                  lambda results: results[0]["validation"]["model"]["mase"],
-                  lambda results: {}, lambda index, results: {}, {}, workers=0)
+        run_sweep(SeriesSweep(load_airline(), self.config),
+                  {"hidden_size": [16, 32], "lr": [1e-3, 3e-3]}, self._out(), workers=0)

@@ -1,6 +1,6 @@
 """The text generator: one training step and sampling, at train-text's default sizes."""
-from numbarnn.sampling import Sampler
-from numbarnn.training import TextTrainer
+from numbarnn.text.sampling import Sampler
+from numbarnn.text.training import TextTrainer
 
 # a deterministic synthetic text with a vocabulary of about 90 characters, long
 # enough for one epoch of a few dozen steps at batch 32 x seq-len 64

@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from asv_benchmarks.compare_torch import alternating_medians  # noqa: E402
-from numbarnn.sampling import Sampler  # noqa: E402
-from numbarnn.text import builtin_corpus, read_corpus  # noqa: E402
-from numbarnn.training import TextTrainer  # noqa: E402
+from numbarnn.text.sampling import Sampler  # noqa: E402
+from numbarnn.text.corpus import builtin_corpus, read_corpus  # noqa: E402
+from numbarnn.text.training import TextTrainer  # noqa: E402
 
 
 class TorchTwin:

@@ -301,7 +301,7 @@ def time_text_training(tiny, repeats):
     cuda, and how much of the latter is HostParams' copies of weights and gradients."""
     from numba import cuda
 
-    from numbarnn.training import TextTrainer
+    from numbarnn.text.training import TextTrainer
 
     rng = np.random.default_rng(0)
     alphabet = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:'\n")

@@ -13,9 +13,10 @@ import time
 
 import numpy as np
 
-from numbarnn.forecasting import ForecastConfig, train_forecaster
-from numbarnn.metrics import METRICS
-from numbarnn.series import load_airline, synthetic
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.training import train_forecaster
+from numbarnn.forecast.metrics import METRICS
+from numbarnn.forecast.series import load_airline, synthetic
 
 
 def parse_setting(text):

@@ -18,8 +18,8 @@ class RunFailed(click.ClickException):
 
 def hold_run_dir(out_dir):
     """Lock the run directory ``out_dir`` until the command ends: a second command on it
-    gets one line naming the process that holds it (``numbarnn.checkpoints.run_lock``)."""
-    from numbarnn.checkpoints import run_lock
+    gets one line naming the process that holds it (``numbarnn.runs.run_dir.run_lock``)."""
+    from numbarnn.runs.run_dir import run_lock
 
     click.get_current_context().with_resource(run_lock(out_dir))
 

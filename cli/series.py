@@ -9,7 +9,8 @@ import sys
 import click
 
 from numbarnn import CELLS
-from numbarnn.forecasting import LOSSES, SCALERS, STRATEGIES, ForecastConfig
+from numbarnn.devices import DEVICES
+from numbarnn.forecast.config import LOSSES, SCALERS, STRATEGIES, ForecastConfig
 
 from .common import RunFailed, hold_run_dir, user_errors
 
@@ -39,7 +40,7 @@ def _data_options(command):
 def _read_panel(csv_path, id_column, column, date_column, no_dates, fill, features, synthetic,
                 backtest=0):
     """A long-format CSV (``--id-column``), after refusing what many series do not take."""
-    from numbarnn.panel import read_panel_csv
+    from numbarnn.forecast.panel import read_panel_csv
 
     for given, option in ((not csv_path, "a CSV"), (features, "--features"),
                           (synthetic, "--synthetic"), (backtest, "--backtest")):
@@ -55,7 +56,7 @@ def _long_format(csv_path, column, date_column):
     """``(id_column, column, date_column)``: statsforecast's ``unique_id, ds, y`` columns
     where the CSV's header has them (read as many series, as with --id-column), else
     ``(None, column, date_column)`` unchanged."""
-    from numbarnn.series import LONG_FORMAT, csv_header
+    from numbarnn.forecast.series import LONG_FORMAT, csv_header
 
     if not set(LONG_FORMAT) <= set(csv_header(csv_path)):
         return None, column, date_column
@@ -64,7 +65,7 @@ def _long_format(csv_path, column, date_column):
 
 
 def _read(csv_path, column, date_column, no_dates, features, fill):
-    from numbarnn.series import read_csv
+    from numbarnn.forecast.series import read_csv
 
     if no_dates and date_column:
         raise ValueError("--date-column and --no-dates: choose one")
@@ -150,7 +151,7 @@ def aligned(rows):
 @click.option("--loss", type=click.Choice(LOSSES), default=SERIES.loss, show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=SERIES.dtype,
               show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+@click.option("--device", type=click.Choice(DEVICES), default=SERIES.device, show_default=True,
               help="Where the recurrent layers train and score the test (the weights and the "
               "optimiser stay on the host); `numbarnn forecast` runs on the CPU.")
 @click.option("--members", type=click.IntRange(1), default=SERIES.members, show_default=True,
@@ -192,11 +193,13 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     the checkpoints, OUT/metrics.csv every series' metrics beside the baselines,
     OUT/metrics.json the summary.
     """
-    from numbarnn.checkpoints import prepare_run_dir, write_json
+    from numbarnn.runs.run_dir import prepare_run_dir
+    from numbarnn.checkpoints import write_json
     from numbarnn.devices import get_device
-    from numbarnn.forecasting import backtest as run_backtest, train_forecaster
+    from numbarnn.forecast.backtest import backtest as run_backtest
+    from numbarnn.forecast.training import train_forecaster
     from numbarnn.progress import Progress
-    from numbarnn.series import load_airline, synthetic as make_synthetic
+    from numbarnn.forecast.series import load_airline, synthetic as make_synthetic
 
     with user_errors():
         if csv_path and synthetic:
@@ -211,7 +214,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
                                  "unique_id file); `numbarnn forecast DIR --level` gives "
                                  "every series' intervals")
         if compare:
-            from numbarnn.compare import check_statsforecast
+            from numbarnn.forecast.compare import check_statsforecast
 
             check_statsforecast()
         if id_column is None and (workers is not None or scheduler or resume):
@@ -242,7 +245,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
                                          level=levels)
         progress.close()
         if compare:
-            from numbarnn.compare import statsforecast_metrics
+            from numbarnn.forecast.compare import statsforecast_metrics
 
             progress.log("fitting statsforecast's AutoETS and AutoARIMA on the same data")
             report["compare"] = statsforecast_metrics(series, report)
@@ -252,7 +255,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         model.save(os.path.join(out_dir, "model.safetensors"))
         write_json(os.path.join(out_dir, "metrics.json"), report)
     if report["status"] == "diverged":
-        from numbarnn.forecasting import diverged_message
+        from numbarnn.forecast.training import diverged_message
 
         raise RunFailed(diverged_message(report))
 
@@ -284,7 +287,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
 
 def choice_lines(report):
     """What the automatic settings chose, and the fallback's verdict, as text lines."""
-    from numbarnn.forecasting import describe_transforms
+    from numbarnn.forecast.training import describe_transforms
 
     choices = report["choices"]
     seasonality = choices["seasonality"]
@@ -336,9 +339,9 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
                  fill, features, synthetic, backtest, workers, scheduler, device, quiet,
                  settings):
     """``train-series --id-column``: one model per series of a long-format CSV."""
-    from numbarnn.checkpoints import prepare_run_dir
-    from numbarnn.panel import train_panel
-    from numbarnn.parallel import WorkerLost
+    from numbarnn.runs.run_dir import prepare_run_dir
+    from numbarnn.runs.panels import train_panel
+    from numbarnn.runs.parallel import WorkerLost
     from numbarnn.progress import Progress
 
     with user_errors():
@@ -443,8 +446,9 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
     For a many-series run (train-series --id-column) every series is forecast from
     the end of its training data into one long-format CSV.
     """
-    from numbarnn.forecasting import Forecaster, plot_forecast, write_forecast_csv
-    from numbarnn.panel import is_panel_run
+    from numbarnn.forecast.model import Forecaster
+    from numbarnn.forecast.output import plot_forecast, write_forecast_csv
+    from numbarnn.forecast.panel import is_panel_run
 
     output = output or os.path.join(run_dir, "forecast.csv")
     if is_panel_run(run_dir):
@@ -472,7 +476,7 @@ def _levels(value):
     """``--level 80,95`` -> (80.0, 95.0); one line for anything else."""
     if value is None:
         return ()
-    from numbarnn.forecasting import check_levels
+    from numbarnn.forecast.config import check_levels
 
     try:
         return check_levels([float(v) for v in value.split(",")])
@@ -482,7 +486,7 @@ def _levels(value):
 
 def _forecast_panel(run_dir, csv_path, horizon, output, plot, levels):
     """``forecast DIR`` for a many-series run: every series into one long-format CSV."""
-    from numbarnn.panel import forecast_panel, write_panel_csv
+    from numbarnn.forecast.panel import forecast_panel, write_panel_csv
 
     with user_errors():
         if csv_path or plot:

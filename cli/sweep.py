@@ -2,19 +2,21 @@
 
 The training command's own options are parsed by that command (same types, same
 checks, same defaults); ``--grid`` values by the option they name.  The work is
-``numbarnn.sweep.run_sweep``'s.  Only Click is imported at start-up, so that
+``numbarnn.runs.sweep.run_sweep``'s.  Only Click is imported at start-up, so that
 ``numbarnn --help`` stays fast.
 """
 import math
 import os
 import sys
-from dataclasses import asdict, fields
+from dataclasses import fields
 
 import click
 
+from numbarnn.forecast.metrics import SWEEP_METRICS
+
 from .common import hold_run_dir, user_errors
 from .series import _config_settings, _read, _read_panel, gpu_workers, train_series
-from .text import _RUN_OPTIONS, DEFAULT_STEPS, _load_corpus, train_text
+from .text import _RUN_OPTIONS, _load_corpus, train_text
 
 # what a grid may vary: not what is scored (horizon, test, validation, season) nor the data
 SWEEPABLE = {
@@ -26,7 +28,6 @@ SWEEPABLE = {
                    "lr-step", "lr-gamma", "seed", "dtype", "steps", "epochs"),
 }
 COMMANDS = {"train-series": train_series, "train-text": train_text}
-SERIES_METRICS = ("mase", "smape", "mae", "rmse")
 
 
 @click.command("sweep", context_settings={"ignore_unknown_options": True})
@@ -34,7 +35,7 @@ SERIES_METRICS = ("mase", "smape", "mae", "rmse")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--grid", "grids", multiple=True, metavar="NAME=V1,V2,...",
               help="An option of COMMAND and the values to try (repeat for more options).")
-@click.option("--metric", type=click.Choice(SERIES_METRICS),
+@click.option("--metric", type=click.Choice(SWEEP_METRICS),
               help="train-series: the validation score that ranks combinations "
               "[default: mase]; train-text ranks by validation loss.")
 @click.option("--out", "out_dir", default=os.path.join("runs", "sweep"), show_default=True,
@@ -61,11 +62,11 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
     numbarnn sweep train-series sales.csv --grid hidden=16,32,64 --grid window=12,24
     numbarnn sweep train-text notes.txt --steps 500 --grid lr=1e-3,3e-3 --grid layers=1,2
     """
-    from numbarnn.checkpoints import prepare_run_dir
+    from numbarnn.runs.run_dir import prepare_run_dir
     from numbarnn.devices import get_device
-    from numbarnn.parallel import WorkerLost
+    from numbarnn.runs.parallel import WorkerLost
     from numbarnn.progress import Progress
-    from numbarnn.sweep import expand_grid, run_sweep
+    from numbarnn.runs.sweep import expand_grid, run_sweep
 
     target = COMMANDS[command]
     # COMMAND's own parser reads ARGS: its types, checks and defaults, its usage line
@@ -77,10 +78,8 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
             get_device(device)  # no GPU: one line now, not one per task
         grid = parse_grid(target, context, grids, SWEEPABLE[command])
         combinations = expand_grid(grid)
-        if metric and command != "train-series":
-            raise ValueError(f"--metric: {command} sweeps rank by validation loss")
-        build = _series_sweep if command == "train-series" else _text_sweep
-        plan = build(context, grid, combinations, metric or "mase")
+        spec = (_series_spec(context, metric or "mase") if command == "train-series"
+                else _text_spec(context, metric))
         hold_run_dir(out_dir)
         prepare_run_dir(out_dir, resume=resume, force=force, kind="sweep")
     progress = Progress(enabled=not quiet)
@@ -90,7 +89,7 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
 
     def report(done, total, combination, result, best):
         status = f"failed: {result['error']}" if result.get("error") else \
-            f"{plan['score_name']} {_format(plan['score']([result]))}"
+            f"{spec.score_name} {_format(spec.score([result]))}"
         best_text = "n/a" if best is None else \
             f"{_format(best[0])} ({_params(best[1])})"
         progress.update(done / total, f"{done}/{total}  best {best_text}  "
@@ -98,11 +97,9 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
 
     with user_errors():
         try:
-            summary = run_sweep(plan["function"], plan["tasks"], grid, out_dir,
-                                plan["score_name"], plan["score"], plan["columns"],
-                                plan["best_files"], plan["settings"], resume=resume,
+            summary = run_sweep(spec, grid, out_dir, resume=resume,
                                 workers=gpu_workers(workers, scheduler, device),
-                                scheduler=scheduler, on_result=report, warm_up=plan["warm_up"])
+                                scheduler=scheduler, on_result=report)
         except WorkerLost as e:
             raise click.ClickException(str(e)) from None
         finally:
@@ -118,8 +115,9 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
         click.echo(line)
     if summary["best"] is None:
         raise click.ClickException("no combination could be trained; see the errors above")
+    use = "forecast" if command == "train-series" else "generate"
     click.echo(f"best: {_params(summary['best']['params'])}; its model is in {out_dir} "
-               f"({plan['use'].format(out_dir=out_dir)})")
+               f"(numbarnn {use} {out_dir})")
 
 
 def parse_grid(command, context, specs, sweepable):
@@ -169,12 +167,12 @@ def parse_grid(command, context, specs, sweepable):
     return grid
 
 
-def _series_sweep(context, grid, combinations, metric):
-    """The tasks and scoring of a train-series sweep: one series, or with --id-column every
-    series of a long-format file per combination."""
-    from numbarnn.forecasting import ForecastConfig
-    from numbarnn.panel import series_task, train_series_task, warm_up_task
-    from numbarnn.series import load_airline, synthetic as make_synthetic
+def _series_spec(context, metric):
+    """A train-series sweep: one series, or with --id-column every series of a long-format
+    file per combination."""
+    from numbarnn.forecast.config import ForecastConfig
+    from numbarnn.forecast.series import load_airline, synthetic as make_synthetic
+    from numbarnn.runs.sweep_specs import PanelSweep, SeriesSweep
 
     p = context.params
     if p["backtest"]:
@@ -183,153 +181,35 @@ def _series_sweep(context, grid, combinations, metric):
     if p["csv_path"] and p["synthetic"]:
         raise ValueError("CSV and --synthetic: give one or the other")
     config_keys = {"hidden", "layers"} | {f.name for f in fields(ForecastConfig)}
-    shared = {k: v for k, v in p.items() if k in config_keys}
-    configs = [ForecastConfig(**_config_settings({**shared, **c})) for c in combinations]
-    horizon, val_size = configs[0].horizon, configs[0].val_size
-    if val_size is not None and val_size < horizon:
-        raise ValueError(f"sweep train-series ranks on the validation steps: --val-size "
-                         f"{val_size} holds no whole horizon ({horizon}); give at least that")
+    config = ForecastConfig(**_config_settings({k: v for k, v in p.items() if k in config_keys}))
+    names = {"hidden": "hidden_size", "layers": "num_layers"}
     if p["id_column"] is not None:
-        plan = _panel_sweep(context, configs, metric)
+        panel = _read_panel(p["csv_path"], p["id_column"], p["column"], p["date_column"],
+                            p["no_dates"], p["fill"], p["features"], p["synthetic"])
+        return PanelSweep(panel, config, metric, names)
+    if p["csv_path"]:
+        series = _read(p["csv_path"], p["column"], p["date_column"], p["no_dates"],
+                       p["features"], p["fill"])
+    elif p["synthetic"]:
+        series = make_synthetic(p["synthetic"], p["length"], seed=p["seed"])
     else:
-        if p["csv_path"]:
-            series = _read(p["csv_path"], p["column"], p["date_column"], p["no_dates"],
-                           p["features"], p["fill"])
-        elif p["synthetic"]:
-            series = make_synthetic(p["synthetic"], p["length"], seed=p["seed"])
-        else:
-            series = load_airline()
-        plan = _one_series_sweep(series, configs, metric)
-        plan["tasks"] = [[(None, series_task(series.name, series, config, p["device"]))]
-                         for config in configs]
-    plan.update(function=train_series_task, score_name=f"val_{metric}",
-                warm_up=(warm_up_task, asdict(configs[0])),
-                settings={"command": "train-series",  # the device may change on resume
-                          **{k: v for k, v in p.items() if k not in grid and k != "device"},
-                          "data": _digest([(task["values"], task["dates"])
-                                           for _, task in plan["tasks"][0]])})
-    return plan
+        series = load_airline()
+    return SeriesSweep(series, config, metric, names)
 
 
-def _one_series_sweep(series, configs, metric):
-    def score(results):
-        validation = results[0]["validation"]
-        return None if validation is None else validation["model"][metric]
-
-    def columns(results):
-        result = results[0]
-        test, val = result["metrics"], result["validation"]
-        return {f"val_{metric}_seasonal_naive":
-                None if val is None else val["seasonal_naive"][metric],
-                f"test_{metric}": None if test is None else test["model"][metric],
-                f"test_{metric}_seasonal_naive":
-                None if test is None else test["seasonal_naive"][metric],
-                "epochs": result["epochs"], "seconds": result["seconds"]}
-
-    def best_files(index, results):
-        result = results[0]
-        return {"model.safetensors": result["checkpoint"],
-                "metrics.json": {key: result[key] for key in ("metrics", "validation",
-                                                              "season", "epochs", "seconds")}}
-
-    return {"score": score, "columns": columns, "best_files": best_files,
-            "use": "numbarnn forecast {out_dir}"}
-
-
-def _panel_sweep(context, configs, metric):
-    """Every series of a long-format file per combination: ranked by the mean validation
-    score over the series, the best combination written as a many-series run."""
-    import numpy as np
-
-    from numbarnn.panel import (SERIES_DIR, panel_rows, panel_run_files, safe_name,
-                                series_task, summarize)
+def _text_spec(context, metric):
+    """A train-text sweep: one thread per combination."""
+    from numbarnn.runs.sweep_specs import TextSweep
+    from numbarnn.text.config import TextConfig
 
     p = context.params
-    if metric not in ("mase", "smape"):
-        raise ValueError(f"--metric {metric}: with --id-column the series' scores are averaged, "
-                         "which needs a scale-free metric: mase or smape")
-    panel = _read_panel(p["csv_path"], p["id_column"], p["column"], p["date_column"],
-                        p["no_dates"], p["fill"], p["features"], p["synthetic"])
-    tasks = [[(safe_name(series_id), series_task(series_id, series, config, p["device"]))
-              for series_id, series in panel.series.items()] for config in configs]
-
-    def validation_scores(results):
-        return [r["validation"]["model"][metric] for r in results
-                if r["validation"] is not None and r["validation"]["model"][metric] is not None]
-
-    def score(results):
-        values = validation_scores(results)
-        return float(np.mean(values)) if values else None
-
-    def columns(results):
-        summary = summarize(results)
-        return {"series_trained": summary["trained"], "series_failed": len(summary["failed"]),
-                f"test_mean_{metric}": summary[metric]["model"]["mean"],
-                f"test_mean_{metric}_seasonal_naive": summary[metric]["seasonal_naive"]["mean"],
-                "beat_seasonal_naive": summary["beat_seasonal_naive"]}
-
-    def best_files(index, results):
-        rows = panel_rows(panel, results)
-        files = panel_run_files(panel, configs[index], rows, "finished", summarize(rows))
-        files.update({f"{SERIES_DIR}/{safe_name(r['id'])}.safetensors": r["checkpoint"]
-                      for r in results if r["checkpoint"] is not None})
-        return files
-
-    return {"tasks": tasks, "score": score, "columns": columns, "best_files": best_files,
-            "use": "numbarnn forecast {out_dir}"}
-
-
-def _text_sweep(context, grid, combinations, metric):
-    """The tasks and scoring of a train-text sweep: one thread per combination."""
-    from numbarnn.training import train_text_task, warm_up_text_task
-
-    p = context.params
+    if metric:
+        raise ValueError("--metric: train-text sweeps rank by validation loss")
     text, corpus_name = _load_corpus(p["corpus"], p["encoding"], lambda *a, **k: None)
-    if p["val_frac"] == 0:
-        raise ValueError("sweep train-text ranks by validation loss: --val-frac 0 holds none "
-                         "out")
-    shared = {_RUN_OPTIONS[k]: v for k, v in p.items() if k in _RUN_OPTIONS}
-    stops = {k: p[k] for k in ("steps", "epochs", "time_budget")}
-    tasks = []
-    for combination in combinations:
-        config = {**shared, **{_RUN_OPTIONS[k]: v for k, v in combination.items()
-                               if k in _RUN_OPTIONS}, "workers": 1}
-        if p["device"] not in (None, "cpu"):  # only then: a CPU task stays as it was
-            config["device"] = p["device"]
-        stop = {**stops, **{k: v for k, v in combination.items() if k in stops}}
-        if all(v is None for v in stop.values()):
-            stop["steps"] = DEFAULT_STEPS
-        tasks.append([(None, {"text": text, "corpus_name": corpus_name, "config": config,
-                               **stop})])
-
-    def score(results):
-        return results[0]["best_val_loss"]
-
-    def columns(results):
-        summary = results[0]["summary"] or {}
-        return {"best_step": summary.get("best_step"), "steps": summary.get("steps"),
-                "final_val_loss": summary.get("final_val_loss"),
-                "chars_per_second": summary.get("chars_per_second"),
-                "seconds": results[0]["seconds"]}
-
-    def best_files(index, results):
-        return {"best.safetensors": results[0]["checkpoint"],
-                "metrics.json": results[0]["summary"]}
-
-    shared_settings = {k: v for k, v in p.items() if k not in grid
-                       and k not in ("workers", "device")}
-    return {"function": train_text_task, "tasks": tasks, "score_name": "val_loss",
-            "score": score, "columns": columns, "best_files": best_files,
-            "settings": {"command": "train-text", **shared_settings,
-                         "data": _digest(text)},
-            "warm_up": (warm_up_text_task, tasks[0][0][1]["config"]),
-            "use": "numbarnn generate {out_dir}"}
-
-
-def _digest(*data):
-    from numbarnn.parallel import task_digest
-
-    return task_digest(list(data))
+    config = TextConfig(**{_RUN_OPTIONS[k]: v for k, v in p.items() if k in _RUN_OPTIONS},
+                        device=p["device"] or "cpu")
+    return TextSweep(text, config, corpus_name, steps=p["steps"], epochs=p["epochs"],
+                     time_budget=p["time_budget"], names=_RUN_OPTIONS)
 
 
 def _format(value):

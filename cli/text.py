@@ -9,13 +9,13 @@ import sys
 import click
 
 from numbarnn import CELLS
-from numbarnn.config import OPTIMIZERS, SCHEDULES, TextConfig
+from numbarnn.devices import DEVICES
+from numbarnn.text.config import DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, TextConfig
 
 from .common import InputError, RunFailed, hold_run_dir, user_errors
 
 TEXT = TextConfig()  # every default below is the library's
 
-DEFAULT_STEPS = 2000
 # Options that define the model and its training; fixed once a run has started.
 _RUN_OPTIONS = {
     "hidden": "hidden_size", "layers": "num_layers", "cell": "cell",
@@ -28,7 +28,7 @@ _RUN_OPTIONS = {
 
 
 def _load_corpus(corpus, encoding, echo):
-    from numbarnn.text import builtin_corpus, read_corpus
+    from numbarnn.text.corpus import builtin_corpus, read_corpus
 
     if corpus is None:
         text, description = builtin_corpus()
@@ -89,7 +89,7 @@ def _load_corpus(corpus, encoding, echo):
 @click.option("--workers", default=TEXT.workers, show_default=True, type=click.IntRange(1),
               help="Threads that share each batch (part of the run's configuration: the "
                    "same seed and workers give the same run on any machine).")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]),
+@click.option("--device", type=click.Choice(DEVICES),
               help="Where the recurrent layers run; 'cuda' trains on one thread (--workers "
                    "1), with the weights and the optimiser on the host [default: cpu; with "
                    "--resume, the run's device].")
@@ -110,10 +110,10 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
     """
     echo = (lambda *a, **k: None) if quiet else click.echo
     with user_errors():
-        from numbarnn.checkpoints import prepare_run_dir
+        from numbarnn.runs.run_dir import prepare_run_dir
         from numbarnn.devices import get_device
         from numbarnn.progress import Progress
-        from numbarnn.training import TextTrainer
+        from numbarnn.text.training import TextTrainer
 
         if device is not None:
             get_device(device)  # no GPU: say so before anything else
@@ -148,7 +148,7 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
                    "run the same command with --resume to continue", err=True)
         sys.exit(130)
     if summary["status"] == "diverged":
-        from numbarnn.training import diverged_message
+        from numbarnn.text.training import diverged_message
 
         raise RunFailed(diverged_message(summary))
     best = summary["best_val_loss"]
@@ -174,8 +174,8 @@ def _check_unchanged(ctx, options, config):
 
 def _print_sample(path, prime, length, temperature, top_k, seed, greedy, header=None,
                   threads=None):
-    from numbarnn.sampling import Sampler
-    from numbarnn.training import load_text_model
+    from numbarnn.text.sampling import Sampler
+    from numbarnn.text.training import load_text_model
 
     model, vocab, _ = load_text_model(path)
     sampler = Sampler(model, vocab, threads=threads)

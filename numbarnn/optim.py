@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .config import SCHEDULES  # noqa: F401  (the schedules, named once)
+from . import SCHEDULES
 from .kernels._jit import JIT_OPTIONS
 
 # torch's defaults, per optimiser

@@ -6,7 +6,7 @@ script, it is ``numbarnn`` with that task in place of ``train_series_task``.
 import os
 import signal
 
-from numbarnn import panel
+from numbarnn.forecast import panel
 
 MARKER_DIR = "NUMBARNN_TEST_KILL_DIR"
 

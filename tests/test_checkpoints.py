@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from numbarnn import checkpoints
-from numbarnn.checkpoints import (CheckpointError, load_checkpoint, prepare_run_dir,
-                                  run_kind, save_checkpoint, write_atomic, write_json)
+from numbarnn.checkpoints import (CheckpointError, load_checkpoint, save_checkpoint, write_atomic,
+                                  write_json)
+from numbarnn.runs.run_dir import prepare_run_dir, run_kind
 
 META = {"config": {"hidden": 8, "cell": "lstm", "lr": 0.002}, "vocab": ["a", "é", "\n"],
         "step": 12, "scaler": [1.5, -0.25], "flag": None}

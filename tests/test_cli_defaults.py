@@ -6,8 +6,8 @@ import click
 import pytest
 
 from numbarnn import CELLS, TextConfig, optim
-from numbarnn.config import OPTIMIZERS, SCHEDULES
-from numbarnn.forecasting import LOSSES, SCALERS, STRATEGIES, ForecastConfig
+from numbarnn.text.config import OPTIMIZERS, SCHEDULES
+from numbarnn.forecast.config import LOSSES, SCALERS, STRATEGIES, ForecastConfig
 from numbarnn_cli.main import cli
 
 # option name -> config field, where the two differ
@@ -79,7 +79,7 @@ def test_text_config_checks_itself(changes, match):
 
 
 def test_text_config_round_trip_and_trainer():
-    from numbarnn.training import DEFAULTS, TextTrainer
+    from numbarnn.text.training import DEFAULTS, TextTrainer
 
     config = TextConfig(hidden_size=8, batch_size=2, seq_len=4, workers=1)
     assert TextConfig.from_dict(config.to_dict()) == config

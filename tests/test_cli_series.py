@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from numbarnn.forecasting import ForecastConfig
+from numbarnn.forecast.config import ForecastConfig
 from numbarnn_cli.main import cli
 from numbarnn_cli.series import train_series
 from clichecks import assert_one_line_error

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from numbarnn import TextConfig
 from numbarnn.checkpoints import load_checkpoint
-from numbarnn.training import DIVERGED, TextTrainer
+from numbarnn.text.training import DIVERGED, TextTrainer
 from numbarnn_cli.main import cli
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
@@ -57,7 +57,7 @@ def test_an_ordinary_run_is_not_diverged():
 
 
 def test_a_diverging_series_run_keeps_each_network_at_its_best_and_exits_1(tmp_path):
-    from numbarnn.forecasting import Forecaster
+    from numbarnn.forecast.model import Forecaster
 
     out = tmp_path / "series"
     result = CliRunner().invoke(cli, ["train-series", "--lr", "1e6", "--epochs", "5",
@@ -73,8 +73,8 @@ def test_a_diverging_series_run_keeps_each_network_at_its_best_and_exits_1(tmp_p
 
 
 def test_an_ordinary_series_run_is_finished(tmp_path):
-    from numbarnn.forecasting import train_forecaster
-    from numbarnn.series import load_airline
+    from numbarnn.forecast.training import train_forecaster
+    from numbarnn.forecast.series import load_airline
 
     _, report = train_forecaster(load_airline(), epochs=3, members=1)
     assert report["status"] == "finished"

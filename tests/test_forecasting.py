@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 
 from numbarnn.checkpoints import CheckpointError, save_checkpoint
-from numbarnn.forecasting import (ForecastConfig, Forecaster, backtest, differencing_context,
-                                  make_targets, make_windows, split_series, train_forecaster,
-                                  window_origins)
-from numbarnn.series import Series, load_airline, sine_series
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.model import Forecaster
+from numbarnn.forecast.backtest import backtest
+from numbarnn.forecast.windows import (differencing_context, make_targets, make_windows,
+                                       split_series, window_origins)
+from numbarnn.forecast.training import train_forecaster
+from numbarnn.forecast.series import Series, load_airline, sine_series
 
 TINY = dict(window=6, horizon=4, hidden_size=4, epochs=3, batch_size=8, members=2, seed=3)
 

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from numbarnn.forecasting import train_forecaster
-from numbarnn.frames import fit_forecast, forecast_to_frame, from_pandas, panel_from_pandas
-from numbarnn.series import load_airline
+from numbarnn.forecast.training import train_forecaster
+from numbarnn.forecast.frames import (fit_forecast, forecast_to_frame, from_pandas,
+                                      panel_from_pandas)
+from numbarnn.forecast.series import load_airline
 
 pd = pytest.importorskip("pandas")
 

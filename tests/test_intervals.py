@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from numbarnn.forecasting import Forecaster, check_levels, train_forecaster
-from numbarnn.series import Series, load_airline
+from numbarnn.forecast.model import Forecaster
+from numbarnn.forecast.config import check_levels
+from numbarnn.forecast.training import train_forecaster
+from numbarnn.forecast.series import Series, load_airline
 from numbarnn_cli.main import cli
 
 
@@ -112,7 +114,7 @@ def test_a_model_saved_without_calibration_says_so(tmp_path):
 
 
 def test_every_series_of_a_panel_gets_its_intervals(tmp_path):
-    from numbarnn.panel import write_panel_csv
+    from numbarnn.forecast.panel import write_panel_csv
 
     data = tmp_path / "long.csv"
     write_panel_csv(data, [(sid, f"{2010 + k // 12}-{k % 12 + 1:02d}", level + k + 5 * np.sin(k))

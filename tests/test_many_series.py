@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from numbarnn import parallel
-from numbarnn.panel import synthetic_panel, write_panel_csv
+from numbarnn.runs import parallel
+from numbarnn.forecast.panel import synthetic_panel, write_panel_csv
 from numbarnn_cli.main import cli
 from clichecks import assert_one_line_error
 
@@ -118,7 +118,7 @@ def test_local_cluster_gives_the_serial_answer(panel_csv, tmp_path):
 # ------------------------------------------------------------------------------ faults and resume
 def test_ctrl_c_keeps_finished_series_and_resume_trains_the_rest(panel_csv, tmp_path,
                                                                  monkeypatch):
-    from numbarnn import panel as panel_module
+    from numbarnn.forecast import panel as panel_module
 
     straight = tmp_path / "straight"
     assert train(panel_csv, straight, "--workers", "0").exit_code == 0
@@ -165,7 +165,7 @@ def test_ctrl_c_keeps_finished_series_and_resume_trains_the_rest(panel_csv, tmp_
 
 
 def test_resume_retrains_a_series_whose_data_changed(panel_csv, tmp_path, monkeypatch):
-    from numbarnn import panel as panel_module
+    from numbarnn.forecast import panel as panel_module
 
     out = tmp_path / "run"
     assert train(panel_csv, out, "--workers", "0").exit_code == 0
@@ -201,7 +201,7 @@ def test_any_number_of_workers_gives_the_serial_answer(panel_csv, tmp_path, work
 
 def test_a_killed_worker_does_not_lose_the_run(panel_csv, tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    from numbarnn import panel as panel_module
+    from numbarnn.forecast import panel as panel_module
 
     import killing_task  # tests/killing_task.py: workers import it by name
 
@@ -265,9 +265,10 @@ def test_ctrl_c_in_a_terminal_stops_the_cluster_and_keeps_finished_series(tmp_pa
 
 def test_a_task_that_raises_stops_the_run_and_keeps_what_finished(panel_csv, tmp_path,
                                                                   monkeypatch):
-    from numbarnn import panel as panel_module
-    from numbarnn.forecasting import ForecastConfig
-    from numbarnn.panel import read_panel_csv, train_panel
+    from numbarnn.forecast import panel as panel_module
+    from numbarnn.forecast.config import ForecastConfig
+    from numbarnn.forecast.panel import read_panel_csv
+    from numbarnn.runs.panels import train_panel
 
     real_task = panel_module.train_series_task
 

@@ -4,7 +4,7 @@ from click.testing import CliRunner
 
 import numbarnn
 from numbarnn import TextConfig, _checks
-from numbarnn.training import training_bytes
+from numbarnn.text.training import training_bytes
 from numbarnn_cli.main import cli
 
 

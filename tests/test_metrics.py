@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from numbarnn.metrics import (evaluate, mae, mape, mase, naive_forecast, rmse,
-                              seasonal_naive_forecast, seasonal_scale, smape)
+from numbarnn.forecast.metrics import (evaluate, mae, mape, mase, naive_forecast, rmse,
+                                       seasonal_naive_forecast, seasonal_scale, smape)
 
 ACTUAL = np.array([100.0, 200.0, 50.0, 80.0])
 PREDICTED = np.array([110.0, 180.0, 50.0, 100.0])
@@ -56,7 +56,7 @@ def test_baselines():
 
 def test_airline_seasonal_naive_reference():
     """The issue's reference: seasonal naive on 1960 has MAPE 9.99 % and MASE 1.57."""
-    from numbarnn.series import load_airline
+    from numbarnn.forecast.series import load_airline
 
     values = load_airline().values
     forecast = seasonal_naive_forecast(values[:-12], 12, 12)

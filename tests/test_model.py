@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from numbarnn.losses import cross_entropy, softmax_cross_entropy
-from numbarnn.model import CharRNN
+from numbarnn.text.model import CharRNN
 
 V, H, T, B = 5, 3, 4, 2
 

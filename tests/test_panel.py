@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from numbarnn.forecasting import ForecastConfig
-from numbarnn.panel import (read_panel_csv, safe_name, series_task, summarize, synthetic_panel,
-                            train_series_task, write_panel_csv)
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.panel import (read_panel_csv, safe_name, series_task, summarize,
+                                     synthetic_panel, train_series_task, write_panel_csv)
 
 SMALL = ForecastConfig(window=6, horizon=3, hidden_size=4, epochs=3, members=1)
 

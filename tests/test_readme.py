@@ -10,8 +10,10 @@ README = Path(__file__).resolve().parent.parent / "README.rst"
 # what the examples train for -> what the test trains for
 SMALLER = [("steps=500", "steps=6"), ("hidden_size=128", "hidden_size=16"),
            ("text, _ = builtin_corpus()", "text = builtin_corpus()[0][:30000]"),
-           ("train_forecaster(series, seed=0)", "train_forecaster(series, seed=0, epochs=3, "
-                                                "members=1)")]
+           ("ForecastConfig(epochs=100, members=1, seed=0)",
+            "ForecastConfig(epochs=2, members=1, seed=0)"),
+           ("fit(series, ForecastConfig(seed=0))", "fit(series, ForecastConfig(seed=0, epochs=3, "
+                                                   "members=1))")]
 
 
 def python_blocks(text):
@@ -41,9 +43,10 @@ def python_blocks(text):
 def test_the_readme_has_its_examples():
     starts = [code.split("\n")[0] for _, code in python_blocks(README.read_text())]
     assert "from numbarnn import TextConfig" in starts
-    assert "from numbarnn.forecasting import Forecaster, train_forecaster" in starts
+    assert any(s.startswith("from numbarnn.forecast import") for s in starts)
     assert "import numpy as np" in starts
     assert "import pandas as pd" in starts
+    assert "from numbarnn.forecast import ForecastConfig, load_airline" in starts  # the sweep
 
 
 def test_the_readme_examples_run(tmp_path, monkeypatch, capsys):
@@ -61,3 +64,4 @@ def test_the_readme_examples_run(tmp_path, monkeypatch, capsys):
         except Exception as exc:  # pragma: no cover - the message says which block
             pytest.fail(f"README.rst block at line {line}: {type(exc).__name__}: {exc}")
     assert os.path.exists("airline.safetensors") and os.path.isdir("runs/mine")
+    assert os.path.exists("runs/airline-sweep/sweep.csv")

@@ -8,12 +8,12 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from numbarnn.checkpoints import LOCK_FILE, run_lock
+from numbarnn.runs.run_dir import LOCK_FILE, run_lock
 from numbarnn_cli.main import cli
 
 HOLDER = """
 import sys, time
-from numbarnn.checkpoints import run_lock
+from numbarnn.runs.run_dir import run_lock
 with run_lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from numbarnn.model import CharRNN
-from numbarnn.sampling import Sampler
-from numbarnn.text import Vocabulary
+from numbarnn.text.model import CharRNN
+from numbarnn.text.sampling import Sampler
+from numbarnn.text.corpus import Vocabulary
 
 VOCAB = Vocabulary("abcdefg \n")
 CONFIGS = [("lstm", 1, 0), ("lstm", 2, 4), ("rnn", 2, 0), ("gru", 1, 0), ("gru", 2, 4)]

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from numbarnn.forecasting import ForecastConfig, _batches, train_forecaster
-from numbarnn.metrics import seasonal_naive_forecast
-from numbarnn.selection import default_window, seasonality_test, transform_candidates
-from numbarnn.series import Series
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.training import _batches, train_forecaster
+from numbarnn.forecast.metrics import seasonal_naive_forecast
+from numbarnn.forecast.selection import default_window, seasonality_test, transform_candidates
+from numbarnn.forecast.series import Series
 from numbarnn_cli.main import cli
 
 SMALL = dict(hidden_size=8, epochs=40, members=1, horizon=6, seed=0)
@@ -173,9 +174,9 @@ def test_compare_without_statsforecast_is_one_line(tmp_path, monkeypatch):
 
 def test_compare_scores_statsforecast_on_the_same_test(tmp_path):
     pytest.importorskip("statsforecast")
-    from numbarnn.compare import statsforecast_metrics
-    from numbarnn.metrics import mase, naive_forecast
-    from numbarnn.series import load_airline
+    from numbarnn.forecast.compare import statsforecast_metrics
+    from numbarnn.forecast.metrics import mase, naive_forecast
+    from numbarnn.forecast.series import load_airline
 
     airline = load_airline()
     _, report = train_forecaster(airline, epochs=1, members=1, hidden_size=4, log=True,
@@ -212,7 +213,7 @@ def test_networks_trained_side_by_side_are_the_serial_ones(monkeypatch):
 
 @pytest.mark.parametrize("option", [["--level", "80"], ["--compare"]])
 def test_one_series_options_are_refused_with_many_series(tmp_path, option):
-    from numbarnn.panel import write_panel_csv
+    from numbarnn.forecast.panel import write_panel_csv
 
     data = tmp_path / "long.csv"
     write_panel_csv(data, [(s, f"2000-{m:02d}", m) for s in "ab" for m in range(1, 13)],
@@ -224,7 +225,7 @@ def test_one_series_options_are_refused_with_many_series(tmp_path, option):
 
 
 def test_an_error_beside_stops_the_other_networks_within_an_epoch(monkeypatch):
-    from numbarnn import forecasting
+    from numbarnn.forecast import training
 
     epochs = []
 
@@ -239,5 +240,5 @@ def test_an_error_beside_stops_the_other_networks_within_an_epoch(monkeypatch):
 
     monkeypatch.setattr("numbarnn.kernels._parts.usable_cores", lambda: 2)
     with pytest.raises(ValueError, match="network 2 failed"):
-        forecasting._side_by_side(fit, [0, 1, 2, 3], None, "cpu")
+        training._side_by_side(fit, [0, 1, 2, 3], None, "cpu")
     assert len(epochs) < 1000  # the first stopped early; the last two never started

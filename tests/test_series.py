@@ -4,8 +4,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from numbarnn.series import (Series, future_dates, infer_frequency, load_airline,
-                             mackey_glass_series, parse_date, read_csv, sine_series, synthetic)
+from numbarnn.forecast.series import (Series, future_dates, infer_frequency, load_airline,
+                                      mackey_glass_series, parse_date, read_csv, sine_series,
+                                      synthetic)
 
 
 def write(tmp_path, text, name="data.csv"):

@@ -7,10 +7,12 @@ import pytest
 from click.testing import CliRunner
 
 from numbarnn.checkpoints import load_checkpoint
-from numbarnn.forecasting import Forecaster, ForecastConfig, train_forecaster
-from numbarnn.series import load_airline
-from numbarnn.sweep import combination_names, expand_grid
-from numbarnn.training import TextTrainer, load_text_model
+from numbarnn.forecast.model import Forecaster
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.training import train_forecaster
+from numbarnn.forecast.series import load_airline
+from numbarnn.runs.sweep import combination_names, expand_grid
+from numbarnn.text.training import TextTrainer, load_text_model
 from numbarnn_cli.main import cli
 from clichecks import assert_one_line_error
 
@@ -45,7 +47,7 @@ def test_expand_grid_varies_the_last_parameter_fastest():
     (["--grid", "cell=lstm,tree"], ["--grid cell:", "'tree' is not one of"]),
     (["--grid", "hidden=8,8"], ["listed twice"]),
     ([], ["give at least one --grid"]),
-    (["--val-size", "0", "--grid", "hidden=8,16"], ["--val-size 0 holds no whole horizon"]),
+    (["--val-size", "0", "--grid", "hidden=8,16"], ["val_size 0 holds no whole horizon"]),
     (["--id-column", "id", "--grid", "hidden=8,16"], ["--id-column: needs a CSV"]),
     (["--backtest", "2", "--grid", "hidden=8,16"], ["not with --backtest"]),
     (["--metric", "mape", "--grid", "hidden=8,16"], []),  # click: not a valid choice
@@ -65,7 +67,7 @@ def test_text_sweep_input_errors(tmp_path):
     assert_one_line_error(run("sweep", "train-text", corpus, "--grid", "val-frac=0.1,0.2",
                               "--out", tmp_path / "b"), "--grid val-frac: not for a sweep")
     assert_one_line_error(run("sweep", "train-text", corpus, "--val-frac", "0", "--grid",
-                              "lr=0.001,0.002", "--out", tmp_path / "c"), "--val-frac 0")
+                              "lr=0.001,0.002", "--out", tmp_path / "c"), "val_frac 0")
     assert_one_line_error(run("sweep", "train-text", tmp_path / "missing.txt", "--grid",
                               "lr=0.001,0.002", "--out", tmp_path / "d"), "missing.txt")
     # the training command's own options are checked by that command
@@ -124,7 +126,7 @@ def test_a_failing_combination_is_reported_and_the_rest_ranked(tmp_path):
 
 
 def test_resume_keeps_trained_combinations_and_the_grid_may_grow(tmp_path, monkeypatch):
-    from numbarnn import panel
+    from numbarnn.forecast import panel
 
     calls = []
     real_task = panel.train_series_task
@@ -217,7 +219,7 @@ def test_text_sweep_trains_each_combination_as_train_text_would(tmp_path):
 
 
 def test_many_series_sweep_ranks_by_the_mean_over_series_and_keeps_a_panel_run(tmp_path):
-    from numbarnn.panel import synthetic_panel, write_panel_csv
+    from numbarnn.forecast.panel import synthetic_panel, write_panel_csv
 
     rows = synthetic_panel(3, seed=5, short_share=0, min_length=40, max_length=48)
     rows += [("store_9", f"2010-{m:02d}", 10.0 + m) for m in range(1, 9)]  # too short
@@ -263,7 +265,7 @@ def scored_task(task):
 
 
 def test_fewer_failed_tasks_rank_first_whatever_the_score(tmp_path):
-    from numbarnn.sweep import run_sweep
+    from numbarnn.runs.sweep import run_task_sweep
 
     tasks = [[("s1", {"score": 0.1}), ("s2", {"error": "too short"})],   # better score
              [("s1", {"score": 0.5}), ("s2", {"score": 0.7})],           # no failure
@@ -273,9 +275,9 @@ def test_fewer_failed_tasks_rank_first_whatever_the_score(tmp_path):
         values = [r["score"] for r in results if not r["error"]]
         return float(np.mean(values)) if values else None
 
-    summary = run_sweep(scored_task, tasks, {"c": ["a", "b", "z"]}, str(tmp_path), "val",
-                        score, lambda results: {}, lambda index, results: {
-                            "best.json": {"index": index}}, {}, workers=0)
+    summary = run_task_sweep(scored_task, tasks, {"c": ["a", "b", "z"]}, str(tmp_path), "val",
+                             score, lambda results: {}, lambda index, results: {
+                                 "best.json": {"index": index}}, {}, workers=0)
     assert [(e["params"]["c"], e["rank"], e["score"]) for e in summary["ranking"]] == \
         [("b", 1, 0.6), ("a", 2, 0.1), ("z", None, None)]
     assert json.loads((tmp_path / "best.json").read_text()) == {"index": 1}
@@ -284,7 +286,7 @@ def test_fewer_failed_tasks_rank_first_whatever_the_score(tmp_path):
 
 def test_resume_refuses_another_kind_of_run_and_the_grid_order_does_not_matter(tmp_path,
                                                                             monkeypatch):
-    from numbarnn import panel
+    from numbarnn.forecast import panel
 
     single = tmp_path / "single"
     assert run("train-series", "--out", single, "--epochs", "2", "--members", "1",
@@ -316,7 +318,7 @@ def test_resume_refuses_another_kind_of_run_and_the_grid_order_does_not_matter(t
 
 
 def test_an_interrupted_resume_leaves_no_stale_best_model(tmp_path, monkeypatch):
-    from numbarnn import panel
+    from numbarnn.forecast import panel
 
     out = tmp_path / "sweep"
     assert run("sweep", "train-series", *SERIES, "--grid", "hidden=4,8", "--out", out,

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from numbarnn.text import (StreamBatches, Vocabulary, builtin_corpus, read_corpus, split_text,
-                           text_fingerprint)
+from numbarnn.text.corpus import (StreamBatches, Vocabulary, builtin_corpus, read_corpus,
+                                  split_text, text_fingerprint)
 
 
 # ------------------------------------------------------------------------------ vocabulary

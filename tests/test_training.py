@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from numbarnn.checkpoints import CheckpointError
-from numbarnn.training import TextTrainer, load_text_model
+from numbarnn.text.training import TextTrainer, load_text_model
 from textdata import small_corpus
 
 SMALL = dict(hidden_size=16, batch_size=4, seq_len=8, eval_every=5, seed=0)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from numbarnn.transforms import (Difference, Log, MinMaxScaler, Pipeline, StandardScaler,
-                                 transform_from_dict)
+from numbarnn.forecast.transforms import (Difference, Log, MinMaxScaler, Pipeline, StandardScaler,
+                                          transform_from_dict)
 
 rng = np.random.default_rng(0)
 SERIES = 100 + np.cumsum(rng.uniform(0.5, 2.0, 60)) + 10 * np.sin(np.arange(60))

@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from numbarnn.forecasting import ForecastConfig, train_forecaster
-from numbarnn.metrics import (coverage, mape, mase, msis, naive_forecast, seasonal_naive_forecast,
-                              seasonal_naive_interval, smape)
-from numbarnn.series import airline_path, read_csv
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.training import train_forecaster
+from numbarnn.forecast.metrics import (coverage, mape, mase, msis, naive_forecast,
+                                       seasonal_naive_forecast, seasonal_naive_interval, smape)
+from numbarnn.forecast.series import airline_path, read_csv
 
 HERE = Path(__file__).parent
 LEVELS = (80, 95)
@@ -57,7 +58,7 @@ def synthetic(count):
         return []
     import tempfile
 
-    from numbarnn.panel import read_panel_csv, synthetic_panel, write_panel_csv
+    from numbarnn.forecast.panel import read_panel_csv, synthetic_panel, write_panel_csv
 
     with tempfile.TemporaryDirectory() as scratch:
         path = f"{scratch}/panel.csv"
@@ -85,7 +86,7 @@ def baselines(history, horizon, season):
 def statsforecast_models(history, horizon, season, names=STATS_MODELS):
     """statsforecast's automatic models, each ``(point, intervals, seconds)``, or {} where the
     package is missing.  A model that fails on a series is left out of that series."""
-    from numbarnn.compare import check_statsforecast, statsforecast_forecast
+    from numbarnn.forecast.compare import check_statsforecast, statsforecast_forecast
 
     try:
         check_statsforecast()

@@ -5,11 +5,12 @@ import pytest
 from click.testing import CliRunner
 
 import numbarnn
-from numbarnn.forecasting import ForecastConfig, train_forecaster
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.training import train_forecaster
 from numbarnn.layers import HostParams
-from numbarnn.model import CharRNN
-from numbarnn.series import synthetic
-from numbarnn.training import TextTrainer
+from numbarnn.text.model import CharRNN
+from numbarnn.forecast.series import synthetic
+from numbarnn.text.training import TextTrainer
 from numbarnn_cli.main import cli
 
 TOL = dict(rtol=1e-10, atol=1e-12)

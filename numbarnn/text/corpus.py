@@ -169,7 +169,7 @@ def builtin_corpus(max_chars=BUILTIN_MAX_CHARS):
             raise ValueError(f"no Python sources with docstrings found under {root}; "
                              "give a CORPUS file")
         try:
-            from .checkpoints import write_atomic
+            from ..checkpoints import write_atomic
             os.makedirs(os.path.dirname(cache), exist_ok=True)
             write_atomic(cache, text)
         except OSError:

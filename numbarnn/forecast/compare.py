@@ -8,8 +8,8 @@ import warnings
 
 import numpy as np
 
-from .forecasting import make_targets
 from .metrics import evaluate
+from .windows import make_targets
 
 STATS_MODELS = ("AutoETS", "AutoARIMA")
 

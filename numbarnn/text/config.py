@@ -9,12 +9,12 @@ import: no numba.
 """
 from dataclasses import asdict, dataclass, fields
 
-from . import CELLS
-from ._checks import check_choice, check_int, check_number
-from .devices import DEVICES
+from .. import CELLS, OPTIMIZERS, SCHEDULES
+from .._checks import check_choice, check_int, check_number
+from ..devices import DEVICES
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")  # optim.OPTIMIZERS' names
-SCHEDULES = ("constant", "step", "cosine")
+# training steps when no stop (steps, epochs, time budget) is given
+DEFAULT_STEPS = 2000
 # the settings that make the model (the rest are how it is trained)
 MODEL_FIELDS = ("hidden_size", "num_layers", "cell", "embedding_dim", "dropout", "forget_bias",
                 "dtype")

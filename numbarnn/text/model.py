@@ -14,10 +14,11 @@ import copy
 
 import numpy as np
 
-from ._checks import (as_seed_sequence, check_choice, check_dtype, check_int, check_number,
+from .. import CELLS
+from .._checks import (as_seed_sequence, check_choice, check_dtype, check_int, check_number,
                       check_tokens)
-from . import CELLS
-from .layers import LAYERS, Embedding, HostParams, Linear
+from ..checkpoints import join_states, part_state
+from ..layers import LAYERS, Embedding, HostParams, Linear
 
 
 
@@ -93,12 +94,12 @@ class CharRNN:
     @property
     def params(self):
         """Every parameter under a dotted name; the arrays themselves, not copies."""
-        return {f"{p}.{k}": v for p, m in self.modules() for k, v in m.params.items()}
+        return join_states((p, m.params) for p, m in self.modules())
 
     @property
     def grads(self):
         """Every gradient, with the keys of ``params``."""
-        return {f"{p}.{k}": v for p, m in self.modules() for k, v in m.grads.items()}
+        return join_states((p, m.grads) for p, m in self.modules())
 
     def state_dict(self):
         """A copy of every parameter under its dotted name."""
@@ -111,8 +112,7 @@ class CharRNN:
         unexpected = sorted(set(state_dict) - expected)
         if missing or unexpected:
             raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        parts = {p: {k[len(p) + 1:]: v for k, v in state_dict.items() if k.startswith(p + ".")}
-                 for p, _ in self.modules()}
+        parts = {p: part_state(state_dict, p) for p, _ in self.modules()}
         backups = [(m, m.state_dict()) for _, m in self.modules()]
         try:
             for p, m in self.modules():

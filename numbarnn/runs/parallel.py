@@ -26,7 +26,7 @@ import signal
 import threading
 import time
 
-from ._checks import check_int
+from .._checks import check_int
 
 
 class WorkerLost(RuntimeError):
@@ -204,7 +204,7 @@ class ResultStore:
 
     def save(self, name, digest, result):
         """Store ``result``; its ``checkpoint`` bytes (if any) go to their own file."""
-        from .checkpoints import write_atomic, write_json
+        from ..checkpoints import write_atomic, write_json
 
         os.makedirs(os.path.dirname(self._json_path(name)), exist_ok=True)
         record = {key: value for key, value in result.items() if key != "checkpoint"}

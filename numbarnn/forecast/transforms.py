@@ -11,7 +11,7 @@ JSON, so a fitted pipeline travels inside the checkpoint's metadata.
 """
 import numpy as np
 
-from ._checks import check_int
+from .._checks import check_int
 
 
 class Transform:

@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from ._checks import check_int, check_number
-from .kernels._jit import JIT_OPTIONS, sigmoid, tanh
-from .kernels._sync import COUNTER_STRIDE, barrier
+from .._checks import check_int, check_number
+from ..kernels._jit import JIT_OPTIONS, sigmoid, tanh
+from ..kernels._sync import COUNTER_STRIDE, barrier
 
 
 @njit(**JIT_OPTIONS)

@@ -5,7 +5,7 @@ pandas stays optional (``pip install "numbarnn[pandas]"``): it is imported here,
 of these functions is called, and nowhere else; CSV files are read without it.
 
     import pandas as pd
-    from numbarnn.frames import fit_forecast
+    from .frames import fit_forecast
 
     df = pd.read_csv("sales.csv", parse_dates=["ds"])   # columns unique_id, ds, y
     forecasts, reports = fit_forecast(df, horizon=12, level=[80, 95])
@@ -23,7 +23,7 @@ def _pandas():
         import pandas
     except ImportError:
         raise ImportError('pandas is not installed: pip install "numbarnn[pandas]" (CSV files '
-                          "need no pandas: numbarnn.series.read_csv)") from None
+                          "need no pandas: numbarnn.forecast.read_csv)") from None
     return pandas
 
 
@@ -151,7 +151,7 @@ def forecast_to_frame(result, unique_id=None, alias=ALIAS):
     ``[unique_id,] ds, <alias>, <alias>-lo-80, <alias>-hi-80, ...``; ``ds`` are time stamps
     where the dates are known, else the step numbers after the history."""
     pd = _pandas()
-    from .forecasting import level_name
+    from .config import level_name
 
     n = len(result["values"])
     if result["dates"] is not None:
@@ -193,7 +193,7 @@ def fit_forecast(data, horizon, level=None, config=None, **options):
         ``{unique_id: report}`` (``train_forecaster``'s; the key None for one series).
     """
     pd = _pandas()
-    from .forecasting import train_forecaster
+    from .training import train_forecaster
 
     long_format = isinstance(data, pd.DataFrame) and set(LONG_FORMAT) <= set(data.columns)
     many = panel_from_pandas(data) if long_format else {None: from_pandas(data)}

@@ -1,7 +1,7 @@
 """Training a character-level model: the loop, evaluation, checkpoints and resume.
 
 >>> from numbarnn import TextConfig
->>> from numbarnn.training import TextTrainer
+>>> from numbarnn.text import TextTrainer
 >>> trainer = TextTrainer(text, config=TextConfig(hidden_size=128, seed=0))
 >>> summary = trainer.train(steps=500, out_dir="runs/mine")
 
@@ -23,16 +23,16 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import __version__
-from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint, write_json
-from ._checks import check_memory
+from .. import __version__
+from .._checks import check_int, check_memory
+from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint, write_json
+from ..layers import LAYERS
+from ..losses import cross_entropy, softmax_cross_entropy
+from ..optim import clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
+from ..progress import format_seconds
 from .config import TextConfig
-from .layers import LAYERS
-from .losses import cross_entropy, softmax_cross_entropy
+from .corpus import StreamBatches, Vocabulary, split_text, text_fingerprint
 from .model import CharRNN
-from .optim import clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
-from .progress import format_seconds
-from .text import StreamBatches, Vocabulary, split_text, text_fingerprint
 
 CHECKPOINT_KIND = "text"
 
@@ -258,9 +258,8 @@ class TextTrainer:
         if steps is None and epochs is None and time_budget is None:
             raise ValueError("give at least one of steps, epochs, time_budget")
         for name, value in (("steps", steps), ("epochs", epochs)):
-            if value is not None and (isinstance(value, bool) or not isinstance(
-                    value, (int, np.integer)) or value < 1):
-                raise ValueError(f"{name}: got {value!r}, expected a positive integer")
+            if value is not None:
+                check_int(name, value, 1)
         if time_budget is not None and not time_budget > 0:
             raise ValueError(f"time_budget: got {time_budget!r}, expected a positive number "
                              "of seconds")
@@ -591,8 +590,8 @@ def _compile_kernels(config, progress=None):
     if key in _compiled:
         return 0.0
     _compiled.add(key)
-    from ._cache import kernels_cached
-    from .kernels import cpu_gru, cpu_lstm, cpu_rnn
+    from .._cache import kernels_cached
+    from ..kernels import cpu_gru, cpu_lstm, cpu_rnn
 
     kernels = {"lstm": cpu_lstm, "rnn": cpu_rnn, "gru": cpu_gru}[config["cell"]]
     parts = [getattr(kernels, f"{config['cell']}_{side}_part") for side in ("forward", "backward")]

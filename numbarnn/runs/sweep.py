@@ -1,13 +1,12 @@
 """Hyper-parameter sweeps: train every combination of a grid, rank them on validation.
 
->>> grid = {"hidden_size": [16, 32], "lr": [1e-3, 3e-3]}
->>> tasks = [[(None, series_task("sales", series, ForecastConfig(**c)))]
-...          for c in expand_grid(grid)]
->>> summary = run_sweep(train_series_task, tasks, grid, "runs/sweep",
-...                     score_name="val_mase", score=..., ...)
+>>> spec = SeriesSweep(series, ForecastConfig(epochs=50))   # numbarnn.runs.sweep_specs
+>>> summary = run_sweep(spec, {"hidden_size": [16, 32], "lr": [1e-3, 3e-3]}, "runs/sweep")
 
-Each combination is one plain-data task, or one per series of a panel
-(``numbarnn.parallel.run_tasks``: serially or on Dask, every result stored as it
+The specification (``SeriesSweep``, ``PanelSweep``, ``TextSweep``) says what a
+combination trains and how it scores; ``run_task_sweep`` is the same for tasks made
+by hand.  Each combination is one plain-data task, or one per series of a panel
+(``numbarnn.runs.parallel.run_tasks``: serially or on Dask, every result stored as it
 arrives, Ctrl-C and ``resume`` as for many series).  The combinations are ranked by a validation score, lower is better; the
 test takes no part in the choice.  ``run_sweep`` writes ``sweep.csv`` (one line per
 combination, best first), ``sweep.json`` and the best model's files at the top of
@@ -21,7 +20,7 @@ import math
 import os
 import time
 
-from .panel import safe_name
+from ..forecast.panel import safe_name
 
 TRIALS_DIR = "trials"
 # what best_files may write at the top of a sweep directory (and ``series/``)
@@ -64,9 +63,44 @@ def combination_names(combinations):
             for c in combinations]
 
 
-def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_files,
-              settings, resume=False, workers=None, scheduler=None, on_result=None,
-              warm_up=None):
+def run_sweep(spec, grid, out_dir, resume=False, workers=None, scheduler=None, on_result=None,
+              settings=None):
+    """Train every combination of ``grid`` as ``spec`` says, rank them, keep the best model.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        ``SeriesSweep``, ``PanelSweep`` or ``TextSweep`` (``numbarnn.runs.sweep_specs``).
+    grid : dict of str -> list
+        The values each name takes (a configuration field, or a name of ``spec.names``).
+    out_dir : str
+        The sweep directory (made if missing; ``numbarnn.runs.prepare_run_dir`` checks one
+        that holds a run).
+    resume, workers, scheduler, on_result
+        As ``run_task_sweep``'s.
+    settings : dict, optional
+        What every combination shares, for the check on resume; ``spec.settings(grid)``
+        if None.
+
+    Returns
+    -------
+    dict
+        What ``sweep.json`` holds (see ``run_task_sweep``).
+    """
+    combinations = expand_grid(grid)
+    tasks = [spec.tasks(c) for c in combinations]  # every value is checked before any runs
+    os.makedirs(out_dir, exist_ok=True)
+    return run_task_sweep(
+        spec.function, tasks, grid, out_dir, spec.score_name, spec.score, spec.columns,
+        lambda index, results: spec.best_files(combinations[index], results),
+        spec.settings(grid) if settings is None else settings, resume=resume,
+        workers=workers, scheduler=scheduler, on_result=on_result,
+        warm_up=spec.warm_up(combinations[0]))
+
+
+def run_task_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_files,
+                   settings, resume=False, workers=None, scheduler=None, on_result=None,
+                   warm_up=None):
     """Run the tasks of every combination, rank the combinations, keep the best model.
 
     Parameters
@@ -98,7 +132,7 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
         Continue the sweep in ``out_dir``: tasks already run there (the very same task)
         are not run again; the grid may have grown.
     workers, scheduler, warm_up
-        See ``numbarnn.parallel.map_tasks``.
+        See ``numbarnn.runs.parallel.map_tasks``.
     on_result : callable, optional
         ``on_result(done, total, combination, result, best)`` after each task: ``best``
         is ``(score, combination)`` of the best complete combination so far, or None.
@@ -115,7 +149,8 @@ def run_sweep(function, tasks, grid, out_dir, score_name, score, columns, best_f
     ValueError
         On ``resume``, when ``out_dir`` holds a sweep with other shared settings.
     """
-    from .checkpoints import remove_run_outputs, write_json
+    from .run_dir import remove_run_outputs
+    from ..checkpoints import write_json
     from .parallel import ResultStore, run_tasks
 
     start = time.perf_counter()
@@ -211,7 +246,7 @@ def _rank_key(value, results):
 
 
 def _write_best(out_dir, files):
-    from .checkpoints import write_atomic, write_json
+    from ..checkpoints import write_atomic, write_json
 
     for name, content in files.items():
         path = os.path.join(out_dir, name)
@@ -249,7 +284,7 @@ def _check_same_settings(out_dir, settings, grid):
 def write_sweep_csv(path, entries, parameters, score_name):
     """One line per combination, best first: rank, parameters, score, more columns, error.
     Numbers are written in full (``repr``), so that equal sweeps give equal files."""
-    from .checkpoints import write_atomic
+    from ..checkpoints import write_atomic
 
     extra = list(dict.fromkeys(k for e in entries for k in e["columns"]))
     buffer = io.StringIO()

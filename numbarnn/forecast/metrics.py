@@ -17,6 +17,8 @@ from statistics import NormalDist
 import numpy as np
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
+# what a sweep may rank forecasters by (MAPE is left out: undefined at zeros)
+SWEEP_METRICS = ("mase", "smape", "mae", "rmse")
 
 
 def _pair(actual, predicted):

@@ -2,13 +2,11 @@
 
 A *panel* is a set of series told apart by an id, stored in long format: one row
 per series and time step (``id,date,value``), the layout statsforecast and Darts
-use.  ``read_panel_csv`` reads one into a ``Panel``; ``train_panel`` trains one
-forecaster per series (serially or on Dask, see ``numbarnn.parallel``) and writes
-one checkpoint per series, ``metrics.csv`` and ``metrics.json``.
-
-The work for one series is ``train_series_task``: it takes and returns plain data
-(lists, strings, numbers, bytes), so that it can run in another process or on
-another machine; the caller writes the files.
+use.  ``read_panel_csv`` reads one into a ``Panel``.  The work for one series is
+``train_series_task``: it takes and returns plain data (lists, strings, numbers,
+bytes), so that it can run in another process or on another machine;
+``numbarnn.runs.train_panel`` runs every series' task (serially or on Dask) and
+writes the run directory, which ``load_panel`` and ``forecast_panel`` read.
 """
 import csv
 import hashlib
@@ -22,9 +20,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._checks import check_int
-from .series import (Series, _resolve_column, format_date, parse_date, parse_numbers,
-                     read_csv_rows)
+from .._checks import check_int
+from .series import Series, _resolve_column, format_date, parse_date, parse_numbers, read_csv_rows
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -96,7 +93,7 @@ def synthetic_panel(n_series=200, seed=0, short_share=0.05, min_length=72, max_l
 def write_panel_csv(path, rows, header=("id", "date", "value")):
     """Write long-format ``(id, date, value, ...)`` rows as a CSV file, atomically; the
     values in full (``repr``), so that reading them back gives the same floats."""
-    from .checkpoints import write_atomic
+    from ..checkpoints import write_atomic
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -267,12 +264,15 @@ def safe_name(series_id):
     return f"{cleaned[:60] or 'series'}-{digest}"
 
 
-def series_task(series_id, series, config, device="cpu"):
-    """The plain-data task that trains one series (see ``train_series_task``)."""
+def series_task(series_id, series, config, device=None):
+    """The plain-data task that trains one series (see ``train_series_task``) on ``device``
+    (``config.device`` if None)."""
+    device = config.device if device is None else device
+    settings = {k: v for k, v in asdict(config).items() if k != "device"}  # where, not what
     task = {"id": series_id, "name": series.name, "values": series.values.tolist(),
             "dates": None if series.dates is None else
             [format_date(d, series.date_format) for d in series.dates],
-            "date_format": series.date_format, "config": asdict(config)}
+            "date_format": series.date_format, "config": settings}
     if device != "cpu":  # only then: a CPU task stays the task it always was (resume)
         task["device"] = device
     return task
@@ -297,7 +297,8 @@ def train_series_task(task):
         ``error`` None; for a series that cannot be trained (too short, constant ...)
         ``error`` says why and the rest is None.
     """
-    from .forecasting import ForecastConfig, train_forecaster
+    from .config import ForecastConfig
+    from .training import train_forecaster
 
     result = {"id": task["id"], "length": len(task["values"]), "metrics": None,
               "validation": None, "season": None, "epochs": None, "seconds": None,
@@ -333,7 +334,8 @@ def warm_up_task(config):
         Seconds taken, imports included: the compile cost a fresh process pays.
     """
     start = time.perf_counter()
-    from .forecasting import ForecastConfig, train_forecaster
+    from .config import ForecastConfig
+    from .training import train_forecaster
     from .selection import default_window
 
     config = ForecastConfig.from_dict({**config, "epochs": 1, "members": 1, "season": 1,
@@ -343,128 +345,6 @@ def warm_up_task(config):
     length = config.window + config.outputs + 2 * config.horizon + 1
     train_forecaster(Series(1.0 + np.arange(length) % 5, "warm-up"), config)
     return time.perf_counter() - start
-
-
-# ------------------------------------------------------------------------------ a whole panel
-def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=None,
-                resume=False, device="cpu"):
-    """Train one forecaster per series of ``panel`` and write the run directory.
-
-    Each series' checkpoint and result go to ``out_dir/series/<safe id>.safetensors``
-    and ``.json`` as it finishes (atomically); ``out_dir/metrics.csv`` and
-    ``out_dir/metrics.json`` are written at the start, at the end, and when Ctrl-C
-    stops the run, which keeps every finished series.
-
-    Parameters
-    ----------
-    panel : Panel
-    config : ForecastConfig
-        The same configuration (and seed) for every series.
-    out_dir : str
-        An existing directory.
-    workers, scheduler
-        Where the work runs: see ``numbarnn.parallel.map_tasks``.
-    on_result : callable, optional
-        Called with ``(done, total, result, share_beating)`` after each series.
-    resume : bool
-        Continue the run in ``out_dir``: series whose data and configuration are
-        unchanged keep their stored results; the others are trained.
-    device : {'cpu', 'cuda'}
-        Where each series trains (see ``train_forecaster``).
-
-    Returns
-    -------
-    dict
-        The summary stored in ``metrics.json`` under ``summary``; its ``status`` is
-        'finished' or 'interrupted'.  When a task raises (or its workers keep dying),
-        the finished series are written with status 'failed' and the error is raised.
-
-    Raises
-    ------
-    ValueError
-        On ``resume``, when ``out_dir`` was trained with another configuration or
-        target column.
-    """
-    from .parallel import ResultStore, run_tasks
-
-    start = time.perf_counter()
-    store = ResultStore(os.path.join(out_dir, SERIES_DIR))
-    if resume:
-        _check_same_run(out_dir, panel, config)
-    tasks = [series_task(series_id, series, config, device)
-             for series_id, series in panel.series.items()]
-    names = [safe_name(task["id"]) for task in tasks]
-    _write_panel_run(out_dir, panel, config, [], "running", None)
-    beating = []
-
-    def finished(index, result):
-        if result["checkpoint"] is not None:
-            beating.append(_beats_seasonal_naive(result["metrics"]))
-        done[0] += 1
-        if on_result is not None:
-            on_result(done[0], len(tasks), result,
-                      sum(beating) / len(beating) if beating else None)
-
-    done = [0]
-    results, execution, error = run_tasks(train_series_task, tasks, names, store,
-                                          resume=resume, workers=workers, scheduler=scheduler,
-                                          on_result=finished,
-                                          warm_up=(warm_up_task, asdict(config)))
-    rows = panel_rows(panel, results)
-    summary = summarize(rows)
-    seconds = time.perf_counter() - start
-    trained_now = sum(r is not None for r in results) - execution["reused"]
-    summary.update(status=execution["status"], total=len(panel.ids), seconds=seconds,
-                   series_per_minute=60 * trained_now / seconds,
-                   execution=execution)
-    _write_panel_run(out_dir, panel, config, rows, execution["status"], summary)
-    if error is not None:
-        raise error
-    return summary
-
-
-def _write_panel_run(out_dir, panel, config, rows, status, summary):
-    from .checkpoints import write_atomic, write_json
-
-    files = panel_run_files(panel, config, rows, status, summary)
-    write_atomic(os.path.join(out_dir, "metrics.csv"), files["metrics.csv"])
-    write_json(os.path.join(out_dir, "metrics.json"), files["metrics.json"])
-
-
-def panel_run_files(panel, config, rows, status, summary):
-    """What a panel run directory says about ``rows`` (series results, or read failures):
-    ``metrics.csv`` (text) and ``metrics.json`` (a dict), which ``forecast_panel`` reads."""
-    return {"metrics.csv": metrics_csv(rows), "metrics.json": {
-        "kind": "panel", "status": status, "source": panel.source,
-        "id_column": panel.id_column, "column": panel.column, "date_column": panel.date_column,
-        "config": asdict(config), "summary": summary,
-        "series": [{"id": r["id"], "checkpoint": None if r.get("checkpoint") is None else
-                    f"{SERIES_DIR}/{safe_name(r['id'])}.safetensors",
-                    "length": r["length"], "season": r.get("season"),
-                    "epochs": r.get("epochs"), "seconds": r.get("seconds"),
-                    "metrics": r["metrics"], "error": r["error"]} for r in rows]}}
-
-
-def _check_same_run(out_dir, panel, config):
-    """Refuse to resume a run that was trained with other settings."""
-    import json
-
-    path = os.path.join(out_dir, "metrics.json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            run = json.load(f)
-        before = run["config"]
-        target = run["column"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # nothing to compare with: only series whose stored task is identical are kept
-    changed = [f"{key} {before.get(key)!r} -> {value!r}" for key, value in asdict(config).items()
-               if before.get(key) != value]
-    if target != panel.column:
-        changed.append(f"column {target!r} -> {panel.column!r}")
-    if changed:
-        raise ValueError(f"--resume: {out_dir} was trained with other settings "
-                         f"({', '.join(changed)}); resume with the same ones, or use --force "
-                         "to start over")
 
 
 def _beats_seasonal_naive(metrics):
@@ -543,34 +423,49 @@ def forecast_panel(run_dir, horizon=None, level=None):
     rows : list of tuples
         Long format, series after series in the order of the training file.
     """
-    from .forecasting import check_levels, level_name
+    from .config import check_levels, level_name
 
     levels = check_levels(level)
-    import json
-
-    from .forecasting import Forecaster
-
-    path = os.path.join(run_dir, "metrics.json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            run = json.load(f)
-        entries = [(e["id"], e["checkpoint"]) for e in run["series"] if e["checkpoint"]]
-        id_column = run["id_column"]
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file; is {run_dir} a many-series run?") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: not a many-series run summary ({e})") from None
+    run, models = load_panel(run_dir)
     rows, dated = [], True
-    for series_id, checkpoint in entries:
-        result = Forecaster.load(os.path.join(run_dir, checkpoint)).forecast(horizon,
-                                                                             level=levels)
+    for series_id, model in models.items():
+        result = model.forecast(horizon, level=levels)
         dated = dated and result["dates"] is not None
         labels = result["dates"] or [str(k) for k in range(1, len(result["values"]) + 1)]
         for t, (label, v) in enumerate(zip(labels, result["values"])):
             bands = [float(b[t]) for lo_hi in result["intervals"].values() for b in lo_hi]
             rows.append((series_id, label, float(v), *bands))
     names = [f"{side}-{level_name(L)}" for L in levels for side in ("lo", "hi")]
-    return (id_column, "date" if dated else "step", "forecast", *names), rows
+    return (run["id_column"], "date" if dated else "step", "forecast", *names), rows
+
+
+def load_panel(run_dir):
+    """A many-series run directory's ``metrics.json`` and its forecasters.
+
+    Returns
+    -------
+    run : dict
+        ``metrics.json``.
+    models : dict
+        ``{series id: Forecaster}`` of every series that trained, in the order of the
+        training file.
+    """
+    import json
+
+    from .model import Forecaster
+
+    path = os.path.join(run_dir, "metrics.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            run = json.load(f)
+        entries = [(e["id"], e["checkpoint"]) for e in run["series"] if e["checkpoint"]]
+        run["id_column"]  # noqa: B018 -- a KeyError here: not a panel run's summary
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file; is {run_dir} a many-series run?") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: not a many-series run summary ({e})") from None
+    return run, {series_id: Forecaster.load(os.path.join(run_dir, checkpoint))
+                 for series_id, checkpoint in entries}
 
 
 def is_panel_run(run_dir):
@@ -579,7 +474,6 @@ def is_panel_run(run_dir):
         not os.path.exists(os.path.join(run_dir, "model.safetensors"))
 
 
-__all__ = ["Panel", "forecast_panel", "is_panel_run", "metrics_csv", "panel_rows",
-           "panel_run_files", "read_panel_csv", "safe_name", "series_task", "summarize",
-           "synthetic_panel", "train_panel", "train_series_task", "warm_up_task",
-           "write_panel_csv"]
+__all__ = ["Panel", "forecast_panel", "is_panel_run", "load_panel", "metrics_csv", "panel_rows",
+           "read_panel_csv", "safe_name", "series_task", "summarize", "synthetic_panel",
+           "train_series_task", "warm_up_task", "write_panel_csv"]

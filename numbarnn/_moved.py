@@ -1,0 +1,68 @@
+"""The modules of the flat layout (before the package was laid out by job), still importable.
+
+``import numbarnn.forecasting`` (say) gives a module whose names are looked up, on
+first use, in the modules that now hold them, with a ``DeprecationWarning`` naming
+the new place.  Scripts written against the old layout keep working; new code imports
+from ``numbarnn.text``, ``numbarnn.forecast`` and ``numbarnn.runs``.
+"""
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import types
+import warnings
+
+# old module -> the modules that hold its names now, searched in order
+MOVED = {
+    "config": ("text.config",),
+    "text": None,  # now the text job's package, which offers the old module's names
+    "model": ("text.model",),
+    "training": ("text.training",),
+    "sampling": ("text.sampling",),
+    "forecasting": ("forecast.config", "forecast.training", "forecast.model", "forecast.windows",
+                    "forecast.intervals", "forecast.backtest", "forecast.output"),
+    "series": ("forecast.series",),
+    "transforms": ("forecast.transforms",),
+    "selection": ("forecast.selection",),
+    "metrics": ("forecast.metrics",),
+    "frames": ("forecast.frames",),
+    "compare": ("forecast.compare",),
+    "panel": ("forecast.panel", "runs.panels"),
+    "parallel": ("runs.parallel",),
+    "sweep": ("runs.sweep",),
+}
+
+
+class _MovedModule(types.ModuleType):
+    def __getattr__(self, name):
+        for place in self.__places__:
+            module = importlib.import_module(f"numbarnn.{place}")
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+
+
+class MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds ``numbarnn.<old name>`` for the names in ``MOVED``."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        package, _, name = fullname.partition(".")
+        if package == "numbarnn" and MOVED.get(name):
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        places = MOVED[spec.name.partition(".")[2]]
+        warnings.warn(f"{spec.name} is now {', '.join('numbarnn.' + p for p in places)}",
+                      DeprecationWarning, stacklevel=3)
+        module = _MovedModule(spec.name)
+        module.__places__ = places
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
+def install():
+    if not any(isinstance(f, MovedFinder) for f in sys.meta_path):
+        sys.meta_path.append(MovedFinder())

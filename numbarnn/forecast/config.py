@@ -1,0 +1,177 @@
+"""The series job's configuration: every default of ``numbarnn train-series``, in one place.
+
+``ForecastConfig`` is to the forecaster what ``numbarnn.text.TextConfig`` is to the
+text generator: a dataclass that checks itself when made, so that a mistake is one
+``ValueError`` naming the setting; the command line takes its defaults from it.
+Light to import: no numba.
+"""
+from dataclasses import asdict, dataclass, fields
+
+from .. import CELLS
+from .._checks import check_choice, check_int, check_number
+from ..devices import DEVICES
+from .series import SEASON_OF_FREQUENCY
+
+STRATEGIES = ("direct", "recursive")
+SCALERS = ("standard", "minmax", "none")
+LOSSES = ("mse", "mae")
+
+
+@dataclass
+class ForecastConfig:
+    """Everything that defines a forecasting run; the defaults are the measured recipe.
+
+    Parameters
+    ----------
+    window : int or None
+        Past steps the network reads; None: the fewest whole seasons that cover 12
+        steps (``selection.default_window``).
+    horizon : int
+        Steps forecast at once (the head's outputs with the ``direct`` strategy).
+    strategy : {'direct', 'recursive'}
+    cell : {'lstm', 'rnn', 'gru'}
+    hidden_size, num_layers : int
+    dropout : float
+        Between stacked layers.
+    log : bool or 'auto'
+    diff : bool or 'auto'
+        First differencing (removes a trend).
+    seasonal_diff : bool or 'auto'
+        Differencing at lag ``season``.  The settings left at 'auto' are chosen by
+        rolling-origin validation: one network is trained on each combination
+        (``selection.transform_candidates``: log only for positive data, seasonal
+        differencing only for a season the autocorrelation test finds) and the one
+        with the lowest validation MASE is kept; without a validation part, 'auto'
+        means log for positive data, seasonal differencing for a detected season,
+        no first differencing.
+    scale : {'standard', 'minmax', 'none'}
+    season : int or None
+        The season for seasonal differencing, the seasonal-naive baseline and
+        MASE; None infers it from the dates (monthly 12, quarterly 4, weekly 52,
+        daily 7, hourly 24, else 1).
+    test_size : int or None
+        Steps held out at the end for the test; None: the horizon.
+    val_size : int or None
+        Steps before the test for early stopping, the automatic choices, the
+        fallback and the intervals; None: twice the horizon where the series has room
+        (``horizon + 1`` rolling origins), else the horizon; 0: no validation (train
+        for all epochs, no automatic choice by validation).
+    epochs, batch_size, patience : int
+        ``patience``: epochs without a better validation loss before stopping.
+    epoch_windows : int
+        Training windows an epoch draws (at random, without repeats): every window of a
+        series with fewer, so that an epoch of a long series costs this many windows,
+        not its length.
+    lr, clip : float
+        Adam's learning rate; the global gradient-norm limit (0: none).
+    loss : {'mse', 'mae'}
+    dtype : {'float32', 'float64'}
+    members : int
+        Networks trained from different initial weights; the forecast is their mean.
+    fallback : bool
+        Where seasonal naive beats the trained networks on the validation part, forecast
+        with seasonal naive instead (the report always says which was better).
+    seed : int
+        Seeds the initial weights and the batch order of every member.
+    device : {'cpu', 'cuda'}
+        Where the recurrent layers train and score (their weights and the optimiser
+        stay on the host: ``layers.HostParams``), as ``TextConfig.device``.  Not part of
+        the model: a saved forecaster loads, and forecasts, on the CPU.
+    """
+
+    window: int = None
+    horizon: int = 12
+    strategy: str = "direct"
+    cell: str = "lstm"
+    hidden_size: int = 32
+    num_layers: int = 1
+    dropout: float = 0.0
+    log: object = "auto"
+    diff: object = "auto"
+    seasonal_diff: object = "auto"
+    scale: str = "standard"
+    season: int = None
+    test_size: int = None
+    val_size: int = None
+    epochs: int = 300
+    batch_size: int = 16
+    epoch_windows: int = 256
+    patience: int = 40
+    lr: float = 1e-3
+    clip: float = 1.0
+    loss: str = "mse"
+    dtype: str = "float32"
+    members: int = 5
+    fallback: bool = False
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self):
+        for name in ("horizon", "hidden_size", "num_layers", "epochs", "batch_size",
+                     "epoch_windows", "members"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("window", "season", "test_size"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
+        if self.val_size is not None:
+            check_int("val_size", self.val_size, 0)
+        check_int("patience", self.patience, 1)
+        check_int("seed", self.seed, 0)
+        for name, allowed in (("strategy", STRATEGIES), ("cell", CELLS), ("scale", SCALERS),
+                              ("loss", LOSSES), ("dtype", ("float32", "float64")),
+                              ("device", DEVICES)):
+            check_choice(name, getattr(self, name), allowed)
+        for name in ("log", "diff", "seasonal_diff"):
+            value = getattr(self, name)
+            if not (isinstance(value, bool) or value == "auto"):
+                raise ValueError(f"{name}: got {value!r}, expected True, False or 'auto'")
+        if not isinstance(self.fallback, bool):
+            raise ValueError(f"fallback: got {self.fallback!r}, expected True or False")
+        check_number("lr", self.lr, 0, low_open=True, expected="a number > 0")
+        check_number("clip", self.clip, 0, expected="a number >= 0")
+        check_number("dropout", self.dropout, 0, 1, high_open=True,
+                     expected="a probability in [0, 1)")
+
+    @property
+    def outputs(self):
+        """The head's width: the horizon (direct) or one step (recursive)."""
+        return self.horizon if self.strategy == "direct" else 1
+
+    @classmethod
+    def from_dict(cls, data):
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"config: unknown keys {sorted(unknown)}")
+        return cls(**data)
+
+
+def resolve_season(config, series):
+    """The season: the configured one, else the one the series' frequency implies."""
+    if config.season is not None:
+        return config.season
+    return SEASON_OF_FREQUENCY.get(series.frequency, 1)
+
+
+def check_levels(level):
+    """The prediction-interval levels as a sorted tuple of floats in (0, 100)."""
+    if level is None:
+        return ()
+    levels = [level] if isinstance(level, (int, float)) else list(level)
+    for value in levels:
+        check_number("level", value, 0, 100, low_open=True, high_open=True,
+                     expected="a percentage between 0 and 100, such as 80 or 95")
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"level: got {levels}, each level once")
+    return tuple(sorted(float(v) for v in levels))
+
+
+def level_name(level):
+    """80.0 -> '80', 97.5 -> '97.5': as the interval columns are named (lo-80, hi-97.5)."""
+    return f"{level:g}"
+
+
+def merge_options(config, options):
+    """``config`` (the defaults if None) with the fields in ``options`` changed, checked."""
+    config = config if config is not None else ForecastConfig()
+    return ForecastConfig(**{**asdict(config), **options}) if options else config

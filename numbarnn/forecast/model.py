@@ -1,0 +1,285 @@
+"""A trained forecaster: its networks, its transforms, the history it keeps; forecasts
+and prediction intervals; one checkpoint file (``save`` / ``load``)."""
+import math
+from dataclasses import asdict
+
+import numpy as np
+
+from .._checks import check_int
+from ..checkpoints import (CheckpointError, join_states, load_checkpoint, part_state,
+                           save_checkpoint)
+from .config import ForecastConfig, check_levels
+from .metrics import seasonal_naive_forecast
+from .series import Series, format_date, future_dates, parse_date
+from .transforms import Pipeline
+from .windows import FeatureScaler, make_windows
+
+CHECKPOINT_KIND = "series"
+
+
+# steps of the original series kept in the checkpoint, for forecasts and plots without the CSV
+_HISTORY_KEPT = 240
+
+
+class _Network:
+    """One member of the ensemble: a recurrent stack and a linear head on its last state."""
+
+    def __init__(self, config, inputs, seed, device="cpu"):
+        from ..layers import LAYERS, HostParams, Linear
+
+        dtype = np.dtype(config.dtype)
+        rnn_seed, head_seed, self.order_seed = np.random.SeedSequence(seed).generate_state(3)
+        cell = LAYERS[config.cell]
+        self.rnn = cell(inputs, config.hidden_size, num_layers=config.num_layers,
+                        dropout=config.dropout if config.num_layers > 1 else 0.0,
+                        dtype=dtype, seed=int(rnn_seed), device=device)
+        if device != "cpu":
+            self.rnn = HostParams(self.rnn)
+        self.head = Linear(config.hidden_size, config.outputs, dtype=dtype, seed=int(head_seed))
+
+    def predict(self, x):
+        """Outputs for time-major windows ``x`` (W, n, F): (n, outputs) float64."""
+        out, _ = self.rnn.forward(np.ascontiguousarray(x, dtype=self.rnn.dtype), train=False)
+        return self.head.forward(out[-1], train=False).astype(np.float64)
+
+    def state_dict(self):
+        """``{'rnn.<torch name>': array, ..., 'head.weight', 'head.bias'}``."""
+        return join_states([("rnn", self.rnn.state_dict()), ("head", self.head.state_dict())])
+
+    def load_state_dict(self, state):
+        self.rnn.load_state_dict(part_state(state, "rnn"))
+        self.head.load_state_dict(part_state(state, "head"))
+
+
+class Forecaster:
+    """A trained recurrent forecaster: networks, transforms, and the end of its history.
+
+    The forecast is the mean of ``config.members`` networks trained alike from
+    different initial weights (an ensemble: it evens out the seed-to-seed spread
+    that a series of a hundred-odd steps leaves).  Build one with
+    ``train_forecaster`` or ``Forecaster.load``.  ``forecast(n)`` continues the
+    series it was trained on; ``forecast(n, series)`` continues another (or a
+    longer) one with the same columns.  ``device`` is where the networks run (a
+    loaded forecaster runs on the CPU).
+    """
+
+    def __init__(self, config, pipeline, feature_scaler, info, network=None, device="cpu"):
+        self.config = config
+        self.pipeline = pipeline
+        self.feature_scaler = feature_scaler
+        self.info = info  # target name, feature names, season, dates tail, history tail, test
+        inputs = 1 + len(info["feature_names"])
+        seeds = np.random.SeedSequence(config.seed).generate_state(config.members)
+        self.members = [_Network(config, inputs, int(seed), device) for seed in seeds]
+        if network is not None:
+            self.load_network(network)
+
+    # -------------------------------------------------------------- network
+    def network_state(self):
+        """All weights, as ``{'member<k>.rnn.<torch name>': array, 'member<k>.head.weight', ...}``."""
+        return join_states((f"member{k}", member.state_dict())
+                           for k, member in enumerate(self.members))
+
+    def load_network(self, state):
+        """Load ``network_state()``'s arrays; the names must be exactly this ensemble's."""
+        expected = set(self.network_state())
+        if set(state) != expected:
+            raise ValueError(f"weights: missing {sorted(expected - set(state))}, unexpected "
+                             f"{sorted(set(state) - expected)}")
+        for k, member in enumerate(self.members):
+            member.load_state_dict(part_state(state, f"member{k}"))
+
+    def _predict(self, x):
+        """Transformed-space outputs for time-major windows ``x`` (W, n, F): the members' mean."""
+        return np.mean([member.predict(x) for member in self.members], axis=0)
+
+    def _inputs(self, values, features):
+        """The network's input columns for a stretch of the original series: (N, 1 + F), with
+        NaN in the first ``context`` rows, which differencing consumes."""
+        z = np.full(values.size, np.nan)
+        z[self.pipeline.context:] = self.pipeline.transform(values)
+        columns = [z[:, None]]
+        if features.shape[1]:
+            columns.append(self.feature_scaler.transform(features))
+        return np.concatenate(columns, axis=1)
+
+    def _roll(self, inputs, origins, steps):
+        """Forecast ``steps`` transformed values after each origin: (n, steps).
+
+        ``direct`` with ``steps`` <= horizon is one pass; otherwise (``recursive``, or a
+        direct model asked for more than its horizon) forecasts are fed back as inputs,
+        ``outputs`` steps at a time -- which needs no features, whose future is unknown.
+        """
+        window, chunk = self.config.window, self.config.outputs
+        x = make_windows(inputs, origins, window)
+        if steps > chunk and inputs.shape[1] > 1:
+            raise ValueError(f"horizon {steps}: beyond the model's {chunk} step(s) the forecasts "
+                             "are fed back as inputs, which needs the future feature values; "
+                             f"forecast at most {chunk} steps with features")
+        done = [self._predict(x)]
+        while sum(p.shape[1] for p in done) < steps:
+            x = np.concatenate([x, done[-1].T[:, :, None]], axis=0)[-window:]
+            done.append(self._predict(x))
+        return np.concatenate(done, axis=1)[:, :steps]
+
+    def _forecast_values(self, values, features, origins, steps):
+        """Forecasts in the original scale after each origin: (n, steps); seasonal naive's
+        where the model fell back to it (``ForecastConfig.fallback``)."""
+        if self.info.get("baseline") == "seasonal_naive":
+            return np.stack([seasonal_naive_forecast(values[:t + 1], steps, self.info["season"])
+                             for t in origins])
+        inputs = self._inputs(values, features)
+        transformed = self._roll(inputs, origins, steps)
+        return np.stack([self.pipeline.inverse(row, values[:t + 1])
+                         for row, t in zip(transformed, origins)])
+
+    # -------------------------------------------------------------- forecasting
+    @property
+    def min_history(self):
+        """Steps of history a forecast needs: the differencing context plus the window."""
+        return self.pipeline.context + self.config.window
+
+    def forecast(self, horizon=None, series=None, level=None):
+        """Forecast ``horizon`` steps after the end of ``series`` (default: the stored history).
+
+        Parameters
+        ----------
+        horizon : int, optional
+            Default: the model's horizon.  More steps than that feed forecasts back as
+            inputs (not possible with features).
+        series : Series, optional
+            Continue this series instead of the training data; it needs the model's
+            feature columns and at least ``min_history`` steps.
+        level : sequence of numbers in (0, 100), optional
+            Prediction intervals to give, in percent (statsforecast's ``level``):
+            conformal, from the absolute errors of the model's rolling-origin
+            forecasts kept at training (see ``train_forecaster``), per horizon step.
+
+        Returns
+        -------
+        dict
+            ``values`` (horizon,) float64 array; ``dates``: list of str, or None where the
+            dates are unknown; ``history`` / ``history_dates``: the data continued;
+            ``intervals``: {level: (lo, hi)} arrays (empty without ``level``).
+        """
+        horizon = self.config.horizon if horizon is None else horizon
+        check_int("horizon", horizon, 1)
+        levels = check_levels(level)
+        if series is None:
+            series = self.history_series()
+        else:
+            self._check_series(series)
+        if len(series) < self.min_history:
+            raise ValueError(f"the series has {len(series)} rows; forecasting needs at least "
+                             f"{self.min_history} (differencing {self.pipeline.context} + "
+                             f"window {self.config.window})")
+        end = np.array([len(series) - 1])
+        values = self._forecast_values(series.values, series.features, end, horizon)[0]
+        dates = None
+        if series.dates is not None:
+            future = future_dates(series.dates, series.frequency, horizon)
+            if future is not None:
+                dates = [format_date(d, series.date_format) for d in future]
+        history_dates = None if series.dates is None else \
+            [format_date(d, series.date_format) for d in series.dates]
+        return {"values": values, "dates": dates, "history": series.values,
+                "history_dates": history_dates,
+                "intervals": {L: self.interval(values, L) for L in levels}}
+
+    def interval(self, values, level):
+        """``(lo, hi)`` around forecast ``values`` at ``level`` percent: the split-conformal
+        quantile of the calibration errors at each horizon step.  With n errors a step,
+        the quantile is the ceil((n + 1) level / 100)-th smallest; where that exceeds n
+        (too few errors for the level), the largest.  Past the calibrated horizon H
+        there are no errors to take a quantile of: step h > H extrapolates the last
+        width by ``sqrt(h / H)``, as a random walk's spread grows."""
+        errors = self.info.get("calibration")
+        if errors is None:
+            raise ValueError("level: this model was saved without calibration errors (by "
+                             "an older numbarnn); train it again to get intervals")
+        errors = np.sort(np.asarray(errors["abs_errors"], np.float64), axis=0)
+        n = errors.shape[0]
+        k = min(n, math.ceil((n + 1) * level / 100.0)) - 1
+        calibrated = errors.shape[1]
+        steps = np.arange(len(values))
+        width = errors[k, np.minimum(steps, calibrated - 1)]
+        width = width * np.sqrt(np.maximum(steps + 1, calibrated) / calibrated)
+        return values - width, values + width
+
+    def _check_series(self, series):
+        if list(series.feature_names) != list(self.info["feature_names"]):
+            raise ValueError(f"features: the model was trained with {self.info['feature_names']}, "
+                             f"the data has {series.feature_names}")
+
+    def history_series(self):
+        """The end of the training data kept in the model, as a Series."""
+        info = self.info
+        dates = None
+        if info["dates"] is not None:
+            dates = [parse_date(d)[0] for d in info["dates"]]
+        return Series(np.asarray(info["history"]), info["name"],
+                      np.asarray(info["history_features"], dtype=np.float64).reshape(
+                          len(info["history"]), len(info["feature_names"])),
+                      list(info["feature_names"]), dates, info["date_format"],
+                      info["frequency"], "checkpoint")
+
+    # -------------------------------------------------------------- saving
+    def save(self, path):
+        """Write the model to one ``safetensors`` checkpoint (atomically)."""
+        metadata = {"config": asdict(self.config), "transforms": self.pipeline.to_dict(),
+                    "features": None if self.feature_scaler is None else
+                    {"mean": self.feature_scaler.mean.tolist(),
+                     "scale": self.feature_scaler.scale.tolist()},
+                    "info": jsonable(self.info)}
+        save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND)
+
+    @classmethod
+    def load(cls, path):
+        """Read a checkpoint written by ``save``.
+
+        Raises
+        ------
+        CheckpointError (a ValueError)
+            If the file is missing, malformed or not a series checkpoint.
+        """
+        tensors, metadata = load_checkpoint(path, CHECKPOINT_KIND)
+        try:
+            config = ForecastConfig.from_dict(metadata["config"])
+            pipeline = Pipeline.from_dict(metadata["transforms"])
+            features = metadata["features"]
+            scaler = None if features is None else \
+                FeatureScaler(features["mean"], features["scale"])
+            info = metadata["info"]
+            for key in ("name", "feature_names", "history", "history_features", "dates",
+                        "date_format", "frequency", "season"):
+                info[key]  # noqa: B018 -- a KeyError here means a malformed checkpoint
+            return cls(config, pipeline, scaler, info, network=tensors)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: malformed series checkpoint ({e})") from None
+
+
+def jsonable(value):
+    """``value`` with NumPy arrays and scalars as lists and floats, NaN as None."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def history_info(series, season, needed):
+    """What the model keeps of the data: the end of the series, its dates and columns."""
+    kept = max(needed, min(len(series), _HISTORY_KEPT))
+    dates = None if series.dates is None else \
+        [format_date(d, series.date_format) for d in series.dates[-kept:]]
+    return {"name": series.name, "feature_names": list(series.feature_names),
+            "history": series.values[-kept:].tolist(),
+            "history_features": series.features[-kept:].tolist(),
+            "dates": dates, "date_format": series.date_format, "frequency": series.frequency,
+            "season": season, "test": None}

@@ -1,0 +1,95 @@
+"""A forecast written out: a CSV (atomically) and a plot (matplotlib, ``[plot]`` extra)."""
+import numpy as np
+
+from .config import level_name
+
+def write_forecast_csv(path, forecast, name="forecast"):
+    """Write a forecast (``Forecaster.forecast``'s dict) as CSV, atomically.
+
+    The columns are ``date,<name>`` where the dates are known, else ``step,<name>``
+    (1 = the first step after the data), then ``lo-L,hi-L`` for each interval level L
+    (statsforecast's names).
+    """
+    from ..checkpoints import write_atomic
+
+    values = forecast["values"]
+    labels = forecast["dates"] or [str(k) for k in range(1, len(values) + 1)]
+    intervals = forecast.get("intervals") or {}
+    columns = [f"{'date' if forecast['dates'] else 'step'}", name]
+    for L in intervals:
+        columns += [f"lo-{level_name(L)}", f"hi-{level_name(L)}"]
+    lines = [",".join(columns)]
+    for t, (label, value) in enumerate(zip(labels, values)):
+        cells = [label, f"{value:.10g}"]
+        for lo, hi in intervals.values():
+            cells += [f"{lo[t]:.10g}", f"{hi[t]:.10g}"]
+        lines.append(",".join(cells))
+    write_atomic(path, "\n".join(lines) + "\n")
+
+
+def plot_forecast(path, forecast, test=None, title=None):
+    """Draw the history, the forecast and (given ``test``) the test actuals beside the
+    model's test forecast, into an image file.
+
+    Parameters
+    ----------
+    path : str
+        The image file; its extension picks the format (png, svg, pdf).
+    forecast : dict
+        ``Forecaster.forecast``'s result.
+    test : dict, optional
+        ``{'dates', 'actual', 'forecast'}`` of the training run's test (``model.info['test']``).
+
+    Raises
+    ------
+    ValueError
+        If matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ValueError("the plot needs matplotlib: pip install 'numbarnn[plot]'") from None
+    from ..checkpoints import write_atomic
+
+    history = np.asarray(forecast["history"])
+    n_history, horizon = history.size, len(forecast["values"])
+    steps = np.arange(n_history + horizon)
+    fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
+    ax.plot(steps[:n_history], history, color="0.25", lw=1.2, label="history")
+    if test is not None and test.get("actual"):
+        n_test = len(test["actual"])
+        test_steps = steps[n_history - n_test:n_history]
+        ax.plot(test_steps, test["actual"], color="tab:green", lw=1.6, label="test (actual)")
+        ax.plot(test_steps[:len(test["forecast"])], test["forecast"], color="tab:orange",
+                lw=1.4, ls="--", label="model on the test")
+    future = steps[n_history - 1:]
+    intervals = forecast.get("intervals") or {}
+    for k, (L, (lo, hi)) in enumerate(sorted(intervals.items(), reverse=True)):  # widest first
+        ax.fill_between(future[1:], lo, hi, color="tab:blue", alpha=0.12 + 0.12 * k, lw=0,
+                        label=f"{level_name(L)} % interval")
+    ax.plot(future, np.concatenate([history[-1:], forecast["values"]]), color="tab:blue", lw=1.8,
+            label="forecast")
+    labels = forecast["history_dates"]
+    if labels is not None and forecast["dates"] is not None:
+        labels = labels + forecast["dates"]
+        ticks = steps[::max(1, len(steps) // 8)]
+        ax.set_xticks(ticks, [labels[k] for k in ticks], rotation=30, ha="right")
+    else:
+        ax.set_xlabel("step")
+    ax.axvline(n_history - 0.5, color="0.6", lw=0.8, ls=":")
+    ax.set_title(title or "forecast")
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(alpha=0.3)
+    fmt = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else "png"
+    import io
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format=fmt, dpi=110)
+    except ValueError as e:
+        raise ValueError(f"{path}: cannot write the plot in this format ({e})") from None
+    finally:
+        plt.close(fig)
+    write_atomic(path, buffer.getvalue())

@@ -1,0 +1,453 @@
+"""Training a forecaster: the recipe, the choices it makes itself, the ensemble.
+
+The recipe, in order:
+
+1. The series is split chronologically into train / validation / test; the test
+   is the last ``test_size`` steps, the validation the ``val_size`` before it.
+2. Transforms (log, differencing, seasonal differencing, scaling) are fitted on
+   the training part only and applied to the whole series.
+3. Windows of ``window`` transformed steps (plus any feature columns) are the
+   inputs; the targets are the next ``horizon`` transformed steps (``direct``)
+   or the next one (``recursive``, rolled forward at forecast time).
+4. An LSTM, GRU or RNN stack reads a window; a linear head maps its last hidden
+   state to the outputs.  Adam on the MSE (or MAE) with gradient-norm
+   clipping; the weights with the lowest validation loss are kept (early
+   stopping).  Several such networks (``members``) are trained from different
+   initial weights and their forecasts averaged.
+5. The test forecasts are mapped back to the original scale and scored beside
+   the naive and seasonal-naive baselines on exactly the same steps.
+
+Settings left at ``'auto'`` (the window, the season, log and differencing) are
+chosen first on the validation part (``_choose``).  Indices are positions in the
+original series: the window that ends at step ``t`` (its "origin") uses steps
+``t - window + 1 .. t`` and forecasts ``t + 1 .. t + horizon``.  Nothing at or
+after ``t + 1`` enters its input.
+"""
+import math
+import os
+import threading
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from .config import check_levels, merge_options, resolve_season
+from .intervals import calibration_errors, score_intervals
+from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
+from .model import Forecaster, history_info, jsonable
+from .series import format_date
+from .windows import (FeatureScaler, build_pipeline, differencing_context, make_targets,
+                      make_windows, split_series, window_origins)
+
+def _batches(rng, n, batch_size, limit):
+    """Batches of at most ``limit`` of the ``n`` windows, drawn in a random order."""
+    order = rng.permutation(n)[:limit]
+    return [order[k:k + batch_size] for k in range(0, order.size, batch_size)]
+
+
+def _loss(config):
+    from ..losses import mae_loss, mse_loss
+
+    return mse_loss if config.loss == "mse" else mae_loss
+
+
+# A network has diverged when a batch loss is not finite, or an epoch's training or validation
+# loss is above this many times its first batch's, before any update (on scaled data that is
+# near 1); its training stops there.
+DIVERGED = 100.0
+
+
+def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label=""):
+    """Train one network: Adam with clipping, early stopping on the validation loss.
+
+    The network ends with the weights of its best validation loss (its initial
+    ones if no epoch finished), also when it diverged (``DIVERGED``).
+
+    Returns
+    -------
+    dict
+        ``epochs`` run, ``best_epoch``, ``train_loss`` and ``val_loss`` at the best epoch,
+        and ``diverged``: None, or the epoch and loss where it stopped.
+    """
+    from ..optim import Adam, clip_grad_norm
+
+    loss_fn = _loss(config)
+    dtype = network.rnn.dtype
+    x_train, y_train = x_train.astype(dtype), y_train.astype(dtype)
+    modules = [network.rnn, network.head]
+    optimizer = Adam(modules, lr=config.lr)
+    rng = np.random.default_rng(int(network.order_seed))  # the order of the batches
+    grads = [g for m in modules for g in m.grads.values()]
+    best = {"val_loss": math.inf, "best_epoch": 0, "train_loss": math.nan}
+    best_state = network.state_dict()
+    dout = None
+    first, diverged = None, None
+    for epoch in range(1, config.epochs + 1):
+        total, seen = 0.0, 0
+        for idx in _batches(rng, y_train.shape[0], config.batch_size,
+                            config.epoch_windows):
+            out, _ = network.rnn.forward(x_train[:, idx])
+            loss, dpred = loss_fn(network.head.forward(out[-1]), y_train[idx])
+            if not math.isfinite(loss):
+                diverged = {"epoch": epoch, "loss": str(loss)}
+                break
+            first = loss if first is None else first
+            if dout is None or dout.shape != out.shape:
+                dout = np.zeros_like(out)
+            dout[-1] = network.head.backward(dpred)  # only the last step feeds the head
+            network.rnn.backward(dout)
+            if config.clip > 0:
+                clip_grad_norm(grads, config.clip)
+            optimizer.step()
+            total += loss * idx.size
+            seen += idx.size
+        if diverged is not None:
+            break
+        train_loss = total / seen
+        if y_val.shape[0]:
+            val_loss, _ = loss_fn(network.predict(x_val), y_val)
+        else:
+            val_loss = train_loss
+        worst = max(train_loss, val_loss)
+        if not worst <= DIVERGED * max(first, 1e-12):  # (also catches a nan)
+            diverged = {"epoch": epoch, "loss": worst if math.isfinite(worst) else str(worst)}
+            break
+        if val_loss < best["val_loss"]:
+            best = {"val_loss": val_loss, "best_epoch": epoch, "train_loss": train_loss}
+            best_state = network.state_dict()
+        if progress is not None:
+            progress.update(epoch / config.epochs,
+                            f"{label}epoch {epoch}/{config.epochs}  loss {train_loss:.4f}  "
+                            f"val {val_loss:.4f}  best {best['val_loss']:.4f} @ "
+                            f"{best['best_epoch']}")
+        if epoch - best["best_epoch"] >= config.patience:
+            break
+    network.load_state_dict(best_state)
+    return {"epochs": epoch, **best, "diverged": diverged}
+
+
+def train_forecaster(series, config=None, progress=None, device=None, level=None, **options):
+    """Train a forecaster on ``series`` and score it on the held-out test.
+
+    Parameters
+    ----------
+    series : Series
+    config : ForecastConfig, optional
+    progress : numbarnn.progress.Progress, optional
+        Receives a live line per epoch.
+    device : {'cpu', 'cuda'}, optional
+        Overrides ``config.device`` (where the recurrent layers train and score).
+    level : sequence of numbers in (0, 100), optional
+        Also score the prediction intervals at these levels (percent) on the test:
+        ``report['intervals']``.
+    **options
+        ForecastConfig fields, overriding ``config``'s.
+
+    Returns
+    -------
+    model : Forecaster
+        With the best weights; its stored history is the end of the whole series.
+    report : dict
+        ``metrics`` of the model and the ``naive`` and ``seasonal_naive`` baselines on the
+        test, ``validation`` the same on the validation steps (None when the validation
+        is shorter than the horizon), ``test`` (dates, actuals, forecasts), ``training``
+        (epochs, losses, seconds), ``season``, ``transforms``, ``config``; with ``level``, ``intervals``: the
+        coverage (%) and MSIS of the model's and seasonal naive's intervals on the test
+        (``score_intervals``).
+    """
+    config = merge_options(config, options if device is None else {**options, "device": device})
+    device = config.device
+    levels = check_levels(level)
+    start = time.perf_counter()
+    season = resolve_season(config, series)
+    if config.strategy == "recursive" and series.features.shape[1]:
+        raise ValueError("strategy 'recursive': feeds its forecasts back as inputs, which needs "
+                         "the future feature values; use the 'direct' strategy with features")
+    config, choices = _choose(config, series, season, progress, device)
+    model, report = _train(series, config, season, progress, device, levels)
+    report["choices"] = choices
+    report["training"]["seconds"] = time.perf_counter() - start
+    return model, jsonable(report)
+
+
+# the validation part of a long series (over twice ``epoch_windows`` steps) is at least
+# this fraction of it (one tenth): more origins for the choices and the intervals than
+# twice the horizon gives (on the half-hourly series, 356 instead of 49, and a 3-origin
+# test MASE of 0.41 instead of 0.91)
+VALIDATION_SHARE = 10
+
+
+# validation windows that early stopping watches each epoch (see _train)
+STOPPING_WINDOWS = 64
+
+
+# a candidate's network stops after this fraction of the patience without a better
+# validation loss
+SCOUT_PATIENCE = 4
+
+
+class _Guarded:
+    """What the threads of ``_side_by_side`` share: the progress line (one update at a
+    time, or none) and a stop signal, which the next epoch's update raises in every
+    thread (``_fit`` updates once an epoch), so that Ctrl-C or an error in one thread
+    ends the others within an epoch."""
+
+    def __init__(self, progress):
+        self.progress, self.lock, self.stop = progress, threading.Lock(), threading.Event()
+
+    def update(self, *args):
+        if self.stop.is_set():
+            raise KeyboardInterrupt("stopped beside another thread")
+        if self.progress is not None:
+            with self.lock:
+                self.progress.update(*args)
+
+    def log(self, *args):
+        if self.progress is not None:
+            with self.lock:
+                self.progress.log(*args)
+
+
+def _side_by_side(function, items, progress, device):
+    """``[function(k, item, progress) for k, item in enumerate(items)]``, two at a time on
+    the CPU's two cores where this is the main thread and nothing says otherwise.
+
+    The networks of an ensemble and the candidates of the automatic choice are
+    independent: each thread trains its own with one-thread kernels (``kernel_threads``
+    gives one outside the main thread), and the results are the serial ones, bit for
+    bit.  Two small networks side by side keep both cores busier than one network
+    sharing its time loop between them (about 1.3 to 1.6 times faster, measured on the
+    half-hourly series).  Serial on the GPU, inside a worker thread (a Dask worker is
+    already one per core) or when ``NUMBARNN_THREADS`` fixes the kernels' threads.
+    """
+    from ..kernels._parts import usable_cores
+
+    workers = min(2, usable_cores(), len(items))
+    if (device != "cpu" or os.environ.get("NUMBARNN_THREADS")
+            or threading.current_thread() is not threading.main_thread()):
+        workers = 1
+    if workers == 1:
+        return [function(k, item, progress) for k, item in enumerate(items)]
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    shared = _Guarded(progress)
+    pool = ThreadPoolExecutor(workers)
+    try:
+        futures = [pool.submit(function, k, item, shared) for k, item in enumerate(items)]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f.done() and f.exception() is not None]
+        if failed:
+            raise failed[0].exception()
+        return [f.result() for f in futures]
+    except BaseException:  # Ctrl-C, or an error in one thread: stop the others too
+        shared.stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _split(config, length, season):
+    """``split_series`` for a resolved ``config``: its differencing context included."""
+    return split_series(config, length, differencing_context(config, season))
+
+
+def _fits(config, length, season):
+    try:
+        _split(config, length, season)
+    except ValueError:
+        return False
+    return True
+
+
+def describe_transforms(candidate):
+    """``{'log', 'diff', 'seasonal_diff'}`` in words: 'log + seasonal differences'."""
+    parts = [name for name, key in (("log", "log"), ("first differences", "diff"),
+                                    ("seasonal differences", "seasonal_diff")) if candidate[key]]
+    return " + ".join(parts) or "no transform"
+
+
+def _choose(config, series, season, progress, device):
+    """``config`` with its automatic settings resolved (``selection``): the window, the
+    validation size, and the transforms by rolling-origin validation.
+
+    Returns
+    -------
+    config : ForecastConfig
+        With no 'auto' or None left in window, val_size, log, diff, seasonal_diff.
+    choices : dict
+        What was chosen and why, for the report: ``window``, ``val_size``,
+        ``seasonality`` (the test's result), ``candidates`` (each with its validation
+        MASE; empty where nothing was compared) and ``chosen``.
+    """
+    from dataclasses import replace
+
+    from .selection import default_window, seasonality_test, transform_candidates
+
+    H = config.horizon
+    config = replace(config, window=config.window or default_window(season))
+    if config.val_size is None:
+        wide = 2 * H
+        if len(series) > 2 * config.epoch_windows:  # a long series: a longer part
+            wide = max(wide, len(series) // VALIDATION_SHARE)
+        fits = _fits(replace(config, val_size=wide, log=False, diff=False, seasonal_diff=False),
+                     len(series), season)
+        config = replace(config, val_size=wide if fits else H)
+    train_end = len(series) - (config.test_size or H) - config.val_size
+    train_values = series.values[:max(train_end, 0)]
+    seasonality = seasonality_test(train_values, season)
+    candidates = transform_candidates(config, train_values, seasonality["seasonal"])
+    feasible = [c for c in candidates if _fits(replace(config, **c), len(series), season)]
+    if not feasible:  # the series is too short for any: the first one's error says why
+        _split(replace(config, **candidates[0]), len(series), season)
+    choices = {"window": config.window, "val_size": config.val_size,
+               "seasonality": {"season": season, **seasonality}, "candidates": []}
+    if len(feasible) == 1 or config.val_size < H:
+        # nothing to compare, or no validation to compare on: the rule of thumb
+        rule = {"log": bool(np.all(train_values > 0)), "diff": False,
+                "seasonal_diff": seasonality["seasonal"]}
+        chosen = next((c for c in feasible if all(c[k] == rule[k] for k in rule if
+                                                  getattr(config, k) == "auto")), feasible[0])
+        choices["chosen"] = {**chosen, "by": "the only candidate" if len(feasible) == 1 else
+                             "rule (no validation part)"}
+        return replace(config, **chosen), choices
+    if progress is not None:
+        progress.log(f"choosing the transforms on the validation part: {len(feasible)} "
+                     f"candidates ({', '.join(describe_transforms(c) for c in feasible)})")
+
+    def scout(k, candidate, progress):
+        # one network a candidate, stopped sooner: the ranking shows long before the
+        # weights are at their best
+        settings = replace(config, members=1, patience=max(5, config.patience // SCOUT_PATIENCE),
+                           **candidate)
+        score = _train(series, settings, season, progress, device, (),
+                       scout=True)[1]["validation"]["model"]["mase"]
+        return score if score is not None and math.isfinite(score) else math.inf
+
+    scores = _side_by_side(scout, feasible, progress, device)
+    choices["candidates"] = [{**c, "validation_mase": v} for c, v in zip(feasible, scores)]
+    best = min(zip(scores, range(len(feasible))))[1]  # the first of equal scores
+    score, chosen = scores[best], feasible[best]
+    choices["chosen"] = {**chosen, "by": "lowest validation MASE"}
+    if progress is not None:
+        progress.log(f"chose {describe_transforms(chosen)} (validation MASE {score:.3f})")
+    return replace(config, **chosen), choices
+
+
+def _train(series, config, season, progress, device, levels, scout=False):
+    """Train ``config`` (resolved: no automatic settings left) on ``series`` and score it.
+
+    A ``scout`` (one candidate of ``_choose``) is scored on the validation part only: the
+    test is not looked at, and no calibration is kept.
+    """
+    values, features = series.values, series.features
+    split = _split(config, len(series), season)
+    pipeline = build_pipeline(config, values[:split.train_end], season)
+    scaler = FeatureScaler.fit(features[:split.train_end]) if features.shape[1] else None
+    info = history_info(series, season, pipeline.context + config.window)
+    model = Forecaster(config, pipeline, scaler, info, device=device)
+
+    inputs = model._inputs(values, features)
+    z = inputs[:, 0]
+    steps = config.outputs
+    train_origins = window_origins(0, split.train_end - 1 - steps, config.window, pipeline.context)
+    val_origins = window_origins(split.train_end - steps, split.val_end - 1 - steps,
+                                 config.window, pipeline.context)
+    x_train = make_windows(inputs, train_origins, config.window)
+    y_train = make_targets(z, train_origins, steps)
+    x_val = make_windows(inputs, val_origins, config.window)
+    y_val = make_targets(z, val_origins, steps)
+    # early stopping checks the loss every epoch on at most this many validation windows,
+    # evenly spread: a long validation part would otherwise cost more than the epoch
+    watched = np.unique(np.linspace(0, val_origins.size - 1,
+                                    min(val_origins.size, STOPPING_WINDOWS)).astype(np.int64))
+    label = "candidate  " if scout else "member {}/{}  " if config.members > 1 else ""
+    members = _side_by_side(
+        lambda k, network, progress: _fit(network, config, x_train, y_train,
+                                          x_val[:, watched], y_val[watched], progress,
+                                          label.format(k + 1, config.members)),
+        model.members, progress, device)
+    val_loss = _loss(config)(model._predict(x_val), y_val)[0] if val_origins.size else math.nan
+    training = {"members": members, "val_loss": val_loss,
+                "epochs": int(sum(m["epochs"] for m in members)),
+                "status": "diverged" if any(m["diverged"] for m in members) else "finished"}
+    training.update(train_windows=int(train_origins.size), val_windows=int(val_origins.size))
+
+    # the scores on the validation steps (where whole horizons fit): for the choices and the
+    # fallback, which must not look at the test
+    val_forecast_origins = np.arange(split.train_end - 1, split.val_end - config.horizon)
+    validation = None
+    if val_forecast_origins.size:
+        validation = _score(values, val_forecast_origins,
+                            model._forecast_values(values, features, val_forecast_origins,
+                                                   config.horizon),
+                            config.horizon, season, split.train_end)
+    if scout:
+        return model, {"validation": validation, "training": training}
+    fallback = _fallback(config, validation)
+    if fallback is not None and fallback["used"]:
+        model.info["baseline"] = "seasonal_naive"
+    test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
+    forecasts = model._forecast_values(values, features, test_origins, config.horizon)
+    metrics = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
+    model.info["calibration"] = calibration_errors(model, values, features, split, config,
+                                             pipeline.context)
+    model.info["test"] = {
+        "dates": None if series.dates is None else
+        [format_date(d, series.date_format) for d in series.dates[split.val_end:]],
+        "actual": values[split.val_end:].tolist(),
+        # the forecast from the first test origin, for the plot
+        "forecast": forecasts[0].tolist(),
+    }
+    calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0,
+                                                "in_sample_scale": 1.0}
+    report = {"status": training["status"], "metrics": metrics, "validation": validation,
+              "fallback": fallback, "season": season,
+              "calibration": {key: calibration[key]
+                              for key in ("held_out", "in_sample", "in_sample_scale")},
+              "test_size": split.length -
+              split.val_end, "test_origins": int(test_origins.size),
+              "test": model.info["test"], "training": training,
+              "transforms": pipeline.to_dict(), "config": asdict(config),
+              "series": {"source": series.source, "name": series.name, "length": len(series),
+                         "frequency": series.frequency, "features": series.feature_names}}
+    if levels:
+        report["intervals"] = score_intervals(values, test_origins, forecasts, config.horizon,
+                                              season, split.val_end, levels, model.interval)
+    return model, report
+
+
+def _fallback(config, validation):
+    """None where the networks beat seasonal naive on the validation part (or it is too short
+    to tell), else both MASEs and whether ``config.fallback`` puts seasonal naive in their
+    place."""
+    if validation is None:
+        return None
+    model, baseline = validation["model"]["mase"], validation["seasonal_naive"]["mase"]
+    if not (math.isfinite(model) and math.isfinite(baseline)) or model <= baseline:
+        return None
+    return {"better": "seasonal_naive", "model_mase": model, "seasonal_naive_mase": baseline,
+            "used": config.fallback}
+
+
+def diverged_message(report):
+    """One line on which networks of a series run diverged, and what was kept."""
+    where = [f"network {k + 1} at epoch {m['diverged']['epoch']} (loss {m['diverged']['loss']})"
+             for k, m in enumerate(report["training"]["members"]) if m["diverged"]]
+    return (f"training diverged: {', '.join(where)}, a loss not finite or above "
+            f"{DIVERGED:g} x its first; each network is kept at its best epoch; "
+            "try a lower --lr or --clip")
+
+
+def _score(values, origins, forecasts, horizon, season, test_start):
+    """The model's and the baselines' metrics over every (origin, step) of the test."""
+    actual = make_targets(values, origins, horizon)
+    baselines = {
+        "naive": np.stack([naive_forecast(values[:t + 1], horizon) for t in origins]),
+        "seasonal_naive": np.stack([seasonal_naive_forecast(values[:t + 1], horizon, season)
+                                    for t in origins]),
+    }
+    insample = values[:test_start]
+    metrics = {"model": evaluate(actual, forecasts, insample, season)}
+    metrics.update({name: evaluate(actual, pred, insample, season)
+                    for name, pred in baselines.items()})
+    return metrics

@@ -1,0 +1,207 @@
+"""Run directories: what a run writes, a lock while it runs, and starting over safely.
+
+A run directory holds one run's checkpoints and metrics (a text run, a series
+run, a many-series run or a sweep).  ``run_lock`` holds an exclusive lock on it
+for a whole run, so that two commands never write into one directory at once; a
+lock left by a killed process is released by the system and taken over.
+``prepare_run_dir`` refuses to mix a new run into an old one unless asked to
+resume it (of the same kind) or to start over (``force``).
+"""
+import contextlib
+import datetime
+import json
+import os
+import socket
+import typing
+
+try:
+    import fcntl
+except ImportError:  # Windows: a lock on the file's first byte instead
+    fcntl = None
+    import msvcrt
+
+# What runs write: removed by ``--force``, so that nothing of the earlier run is taken
+# for the new one's (a stale best model, say).  Files inside the directories too.
+RUN_FILES = ("model.safetensors", "best.safetensors", "last.safetensors", "metrics.json",
+             "metrics.csv", "sweep.json", "sweep.csv")
+RUN_DIRS = ("series", "trials")
+RUN_KINDS = {"text": "a train-text run", "series": "a train-series run",
+             "panel": "a many-series run (train-series --id-column)", "sweep": "a sweep"}
+
+
+def run_kind(path):
+    """What a run directory holds: 'sweep', 'panel', 'text', 'series', or None."""
+    for name, kind in (("sweep.json", "sweep"), ("metrics.json", "panel")):
+        try:
+            with open(os.path.join(path, name), encoding="utf-8") as f:
+                if json.load(f).get("kind") == kind:
+                    return kind
+        except (OSError, ValueError, AttributeError):
+            pass
+    for name, kind in (("last.safetensors", "text"), ("model.safetensors", "series")):
+        if os.path.exists(os.path.join(path, name)):
+            return kind
+    return None
+LOCK_FILE = ".numbarnn.lock"
+
+
+def _try_lock(fd):
+    """Take the exclusive lock of the open file ``fd``; False if another process holds it."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _holder(lock_path):
+    """What the lock file says of the process that holds it: 'process N on HOST since T'."""
+    try:
+        with open(lock_path, encoding="utf-8") as f:
+            info = json.load(f)
+        return f"process {info['pid']} on {info['host']} since {info['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+@contextlib.contextmanager
+def run_lock(path):
+    """Hold the run directory ``path`` (created if missing) for this process.
+
+    The lock is an operating-system lock on ``path/.numbarnn.lock``: a second
+    command on the same directory gets one ``ValueError`` naming the process that
+    holds it, and the lock of a process that died (even by SIGKILL) is released
+    by the system, so the next run takes it over.  The file stays (emptied on
+    release): removing it could let two processes lock two different files.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{path}: exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+        lock_path = os.path.join(path, LOCK_FILE)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot lock the run directory ({e.strerror})") from None
+    try:
+        if not _try_lock(fd):
+            raise ValueError(f"{path}: in use by another run ({_holder(lock_path)}); wait for "
+                             "it to finish, or choose another --out")
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": started}).encode("utf-8"))
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # (closing releases the lock)
+
+
+def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):
+    """Make ``path`` ready for a training run without losing anything by accident.
+
+    A new or empty directory is created or used.  An existing run directory is
+    refused unless ``resume`` (continue it: it must then exist and, given ``kind``,
+    hold a run of that kind) or ``force`` (start over: the files and directories that
+    runs write, ``RUN_FILES`` and ``RUN_DIRS``, are removed first; others are left).
+    ``resumable=False`` is for commands without ``--resume``: the refusal then
+    offers only ``--force``.
+
+    Raises
+    ------
+    ValueError
+        With a message that says what to do.
+    """
+    path = os.fspath(path)
+    if resume and force:
+        raise ValueError("--resume and --force: choose one (continue the run, or start over)")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{path}: exists and is not a directory")
+    exists = os.path.isdir(path) and any(not name.startswith(".") for name in os.listdir(path))
+    if resume:
+        if not exists:
+            raise ValueError(f"{path}: nothing to resume (no such run directory, or empty)")
+        found = run_kind(path)
+        if kind is not None and found != kind:
+            raise ValueError(f"{path}: holds {RUN_KINDS.get(found, 'no run that can resume')}, "
+                             f"not {RUN_KINDS[kind]}: nothing to resume; choose another --out, "
+                             "or --force to replace it")
+        return
+    if exists and not force:
+        if not resumable:
+            raise ValueError(f"{path}: already holds a run; use --force to overwrite it, or "
+                             "choose another directory")
+        raise ValueError(f"{path}: already holds a run; use --resume to continue it or "
+                         "--force to start over and overwrite it")
+    if exists:
+        remove_run_outputs(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot create the directory ({e.strerror})") from None
+
+
+def remove_run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
+    """Remove ``files`` from ``path``, and the checkpoints and JSON files under its ``dirs``
+    (then those directories, if empty)."""
+    for name in files:
+        if os.path.isfile(os.path.join(path, name)):
+            os.remove(os.path.join(path, name))
+    for name in dirs:
+        for root, _, found in os.walk(os.path.join(path, name), topdown=False):
+            for file in found:
+                if file.endswith((".safetensors", ".json")):
+                    os.remove(os.path.join(root, file))
+            if not os.listdir(root):
+                os.rmdir(root)
+
+
+class Run(typing.NamedTuple):
+    """What ``load_run`` returns."""
+    kind: str       # 'text', 'series' or 'panel' (a sweep: its best combination's)
+    model: object   # a TextGenerator, a Forecaster, or {series id: Forecaster}
+    metrics: dict   # the run's metrics.json (None where it has none)
+
+
+def load_run(path):
+    """The trained model of a run directory, whichever job wrote it.
+
+    A text run gives its best model (``TextGenerator``), a series run its
+    ``Forecaster``, a many-series run every series' forecaster, and a sweep the model
+    of its best combination (copied to its top).
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is not a run directory with a model (a ``CheckpointError`` for a
+        broken checkpoint).
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise ValueError(f"{path}: no such run directory")
+    metrics = None
+    try:
+        with open(os.path.join(path, "metrics.json"), encoding="utf-8") as f:
+            metrics = json.load(f)
+    except (OSError, ValueError):
+        pass
+    if isinstance(metrics, dict) and metrics.get("kind") == "panel":
+        from ..forecast.panel import load_panel
+
+        return Run("panel", load_panel(path)[1], metrics)
+    if any(os.path.exists(os.path.join(path, n)) for n in ("best.safetensors", "last.safetensors")):
+        from ..text.generator import TextGenerator
+
+        return Run("text", TextGenerator.load(path), metrics)
+    if os.path.exists(os.path.join(path, "model.safetensors")):
+        from ..forecast.model import Forecaster
+
+        return Run("series", Forecaster.load(os.path.join(path, "model.safetensors")), metrics)
+    raise ValueError(f"{path}: no model here (best.safetensors, model.safetensors or a "
+                     "many-series run's metrics.json); is it a numbarnn run directory?")
+
