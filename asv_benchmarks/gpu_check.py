@@ -31,7 +31,7 @@ config.CUDA_LOW_OCCUPANCY_WARNINGS = 0  # small grids are the point at small siz
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numbarnn  # noqa: E402
 from numbarnn.info import cuda_info  # noqa: E402
-from numbarnn.kernels import _cuda_common  # noqa: E402
+from numbarnn.kernels import _cuda_arrays, _cuda_gemm, _cuda_loop  # noqa: E402
 
 SIZES = [(4, 100, 128, 256), (64, 100, 256, 512), (64, 100, 1024, 1024)]  # B, T, D, H
 TINY = [(1, 2, 2, 3)]
@@ -47,7 +47,7 @@ def kernel_setting(name, value):
     NUMBARNN_CUDA_GEMM) at ``value`` inside the block, restored after it even on failure."""
     before = os.environ.get(name)
     os.environ[name] = value
-    _cuda_common.gemm_backend.cache_clear()  # it reads its setting once
+    _cuda_gemm.gemm_backend.cache_clear()  # it reads its setting once
     try:
         yield
     finally:
@@ -55,7 +55,7 @@ def kernel_setting(name, value):
             del os.environ[name]
         else:
             os.environ[name] = before
-        _cuda_common.gemm_backend.cache_clear()
+        _cuda_gemm.gemm_backend.cache_clear()
 
 
 def loop_design(design):
@@ -69,8 +69,8 @@ def forward_loop(cell, B, H):
     from numbarnn.kernels import cuda_lstm, cuda_rnn
 
     G, module = (4, cuda_lstm) if cell == "lstm" else (1, cuda_rnn)
-    plan = _cuda_common.plan_time_loop(G, B, H, np.dtype(np.float32))
-    kernels = module._kernels(np.dtype(np.float32), _cuda_common.GEOMETRY)
+    plan = _cuda_loop.plan_time_loop(G, B, H, np.dtype(np.float32))
+    kernels = module._kernels(np.dtype(np.float32), _cuda_loop.GEOMETRY)
     return plan, kernels[plan.design, "forward"][1]
 
 
@@ -78,12 +78,12 @@ def plan_text(cell, size):
     """How the forward time loop of ``cell`` at ``size`` runs under the current design."""
     B, T, D, H = size
     plan, loop = forward_loop(cell, B, H)
-    resident = 1 if config.ENABLE_CUDASIM else _cuda_common._resident_blocks.get(loop, 0)
-    persistent = _cuda_common.runs_persistent(plan, resident, loop)
+    resident = 1 if config.ENABLE_CUDASIM else _cuda_loop._resident_blocks.get(loop, 0)
+    persistent = _cuda_loop.runs_persistent(plan, resident, loop)
     units = ""
     if plan.head:
-        J, geometry = plan.head[0], _cuda_common.GEOMETRY
-        splits = _cuda_common.column_splits(J, B, geometry.threads, geometry.batch_tile)
+        J, geometry = plan.head[0], _cuda_loop.GEOMETRY
+        splits = _cuda_loop.column_splits(J, B, geometry.threads, geometry.batch_tile)
         units = f" J={J}" + (f" ({splits} threads a pair)" if splits > 1 else "")
     return (f"{plan.design}{units}, {plan.blocks} blocks of {plan.threads}, "
             f"{'persistent' if persistent else 'per step'}")
@@ -226,7 +226,7 @@ def breakdown(cell, size, repeats):
         args = (xproj, h0, w_hh, bias, 0, out)
     plan, loop = forward_loop(cell, B, H)
     loop_args = plan.head + (0, T) + args
-    resident = _cuda_common.resident_blocks(loop, loop_args, plan.threads)
+    resident = _cuda_loop.resident_blocks(loop, loop_args, plan.threads)
     blocks = min(resident, plan.blocks)
 
     def loop_only():
@@ -234,7 +234,7 @@ def breakdown(cell, size, repeats):
 
     # the tiled loop covers its units only with all its blocks resident; else the
     # layer runs it per step, and a loop-only time would be of partial work
-    persistent = _cuda_common.runs_persistent(plan, resident, loop)
+    persistent = _cuda_loop.runs_persistent(plan, resident, loop)
 
     cls = numbarnn.LSTM if cell == "lstm" else numbarnn.RNN
     layer = cls(D, H, device="cuda")
@@ -244,11 +244,11 @@ def breakdown(cell, size, repeats):
 
     times = [median_time(f, repeats, cuda.synchronize) if persistent or f is not loop_only
              else float("nan") for f in (layer_forward, launcher, loop_only)]
-    _cuda_common._cooperative["available"] = False
+    _cuda_loop._cooperative["available"] = False
     try:
         times.append(median_time(launcher, repeats, cuda.synchronize))
     finally:  # a failure here must not leave the later rows on per-step launches
-        _cuda_common._cooperative["available"] = True
+        _cuda_loop._cooperative["available"] = True
     return [t * 1e3 for t in times], blocks
 
 
@@ -288,10 +288,10 @@ def barrier_microseconds(blocks, n=2000):
             out[0] = n
 
     out = cuda.device_array(1, np.int32)
-    barriers[blocks, _cuda_common.THREADS](1, out)
+    barriers[blocks, _cuda_arrays.THREADS](1, out)
     cuda.synchronize()
     start = time.perf_counter()
-    barriers[blocks, _cuda_common.THREADS](n, out)
+    barriers[blocks, _cuda_arrays.THREADS](n, out)
     cuda.synchronize()
     return (time.perf_counter() - start) / n * 1e6
 
@@ -372,12 +372,12 @@ def main(argv=None):
                     failures += not ok
                     print(f"  {str(size):>22} {cell:4} {np.dtype(dtype).name:7} {design:5} "
                           f"{text}", flush=True)
-    mode = "one cooperative launch" if _cuda_common._cooperative["available"] else "per-step launches"
-    failed = len(_cuda_common._cooperative_failed)
+    mode = "one cooperative launch" if _cuda_loop._cooperative["available"] else "per-step launches"
+    failed = len(_cuda_loop._cooperative_failed)
     print(f"time loops may run as: {mode} ({failed} loop kernels fell back to per-step launches "
-          f"after a failed cooperative launch); GEMM backend: {_cuda_common.gemm_backend()}")
-    if not args.tiny and _cuda_common._cooperative["available"]:
-        grids = sorted(set(_cuda_common._resident_blocks.values()))
+          f"after a failed cooperative launch); GEMM backend: {_cuda_gemm.gemm_backend()}")
+    if not args.tiny and _cuda_loop._cooperative["available"]:
+        grids = sorted(set(_cuda_loop._resident_blocks.values()))
         print(f"persistent grids capped at {grids} blocks")
         for blocks in (1, 132, 264):
             print(f"grid barrier with {blocks:3d} blocks: {barrier_microseconds(blocks):6.2f} us")
@@ -395,7 +395,7 @@ def main(argv=None):
                     timed[design] = (float("nan"), float("nan"))
                     plans[design] = f"{design} failed: {type(exc).__name__}: {str(exc)[:200]}"
             own = None
-            if _cuda_common.gemm_backend() == "cupy":
+            if _cuda_gemm.gemm_backend() == "cupy":
                 try:
                     with kernel_setting("NUMBARNN_CUDA_GEMM", "numba"), loop_design("warp"):
                         own = time_numbarnn(cell, size, repeats)[1]

@@ -384,6 +384,9 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         click.echo(line)
     click.echo(f"saved {summary['trained']} checkpoints under "
                f"{os.path.join(out_dir, 'series')}, metrics.csv and metrics.json")
+    if summary["diverged"]:
+        raise RunFailed(f"{len(summary['diverged'])} of {summary['trained']} series diverged "
+                        "(listed above); try a lower --lr or --clip")
 
 
 def gpu_workers(workers, scheduler, device):
@@ -424,6 +427,10 @@ def panel_summary_lines(summary):
     if summary["failed"]:
         lines.append(f"{len(summary['failed'])} series skipped:")
         lines += [f"  {failure['id']}: {failure['reason']}" for failure in summary["failed"]]
+    if summary.get("diverged"):  # (a run stored before this count has none)
+        lines.append(f"{len(summary['diverged'])} series diverged (kept at their best epoch, "
+                     "status 'diverged' in metrics.csv):")
+        lines += [f"  {d['id']}: {d['reason']}" for d in summary["diverged"]]
     return lines
 
 

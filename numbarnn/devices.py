@@ -144,18 +144,18 @@ class CUDA:
 
     def __init__(self):
         self.cuda = require_cuda()
-        from .kernels import _cuda_common, cuda_gru, cuda_lstm, cuda_rnn
+        from .kernels import _cuda_arrays, _cuda_gemm, _cuda_loop, cuda_gru, cuda_lstm, cuda_rnn
 
-        self.lstm, self.rnn, self.gru, self.common = cuda_lstm, cuda_rnn, cuda_gru, _cuda_common
-        _cuda_common.loop_design()  # a bad NUMBARNN_CUDA_LOOP or NUMBARNN_CUDA_GEMM fails here,
-        _cuda_common.gemm_backend()  # before any work, not at the first forward
+        self.lstm, self.rnn, self.gru, self.arrays = cuda_lstm, cuda_rnn, cuda_gru, _cuda_arrays
+        _cuda_loop.loop_design()  # a bad NUMBARNN_CUDA_LOOP or NUMBARNN_CUDA_GEMM fails here,
+        _cuda_gemm.gemm_backend()  # before any work, not at the first forward
 
     def empty(self, shape, dtype):
         return self.cuda.device_array(shape, dtype=dtype)
 
     def zeros(self, shape, dtype):
         arr = self.cuda.device_array(shape, dtype=dtype)
-        self.common.fill(arr, 0)
+        self.arrays.fill(arr, 0)
         return arr
 
     def array(self, name, value, dtype):
@@ -177,46 +177,46 @@ class CUDA:
 
     def check_finite_all(self, pairs):
         """Count non-finite values of all arrays on the device, then synchronise once."""
-        if pairs and not self.common.all_finite([arr for _, arr in pairs]):
+        if pairs and not self.arrays.all_finite([arr for _, arr in pairs]):
             for name, arr in pairs:  # rare: find and name the first bad index
                 check_finite(name, arr.copy_to_host())
 
     def copy(self, arr):
         out = self.cuda.device_array(arr.shape, dtype=arr.dtype)
-        self.common.device_copy(out, arr)  # the layers' device arrays are C-contiguous
+        self.arrays.device_copy(out, arr)  # the layers' device arrays are C-contiguous
         return out
 
     def swap_first_axes(self, arr):
-        return self.common.swap_first_axes(arr)
+        return self.arrays.swap_first_axes(arr)
 
     def add(self, a, b, out):
-        self.common.add(a, b, out)
+        self.arrays.add(a, b, out)
 
     def reverse_time(self, arr, lengths):
         T, B = arr.shape[:2]
-        return self.common.reverse_time(arr, self.common.device_lengths(lengths, T, B))
+        return self.arrays.reverse_time(arr, self.arrays.device_lengths(lengths, T, B))
 
     def concat_features(self, arrays):
         T, B, H = arrays[0].shape  # (the simulator's shapes take no negative index)
         out = self.cuda.device_array((T, B, H * len(arrays)), dtype=arrays[0].dtype)
         for d, arr in enumerate(arrays):
-            self.common.copy_features(arr, 0, out, d * H, H)
+            self.arrays.copy_features(arr, 0, out, d * H, H)
         return out
 
     def feature_block(self, arr, d, H):
         out = self.cuda.device_array((arr.shape[0], arr.shape[1], H), dtype=arr.dtype)
-        self.common.copy_features(arr, d * H, out, 0, H)
+        self.arrays.copy_features(arr, d * H, out, 0, H)
         return out
 
     def multiply(self, a, b, out=None):
         out = self.cuda.device_array_like(a) if out is None else out
-        self.common.multiply(a, b, out)
+        self.arrays.multiply(a, b, out)
         return out
 
     def assign(self, dst, src):
         """``dst[...] = src``; ``src`` on the host, or one of the layers' device arrays."""
         if self.cuda.devicearray.is_cuda_ndarray(src):
-            self.common.device_copy(dst, src)
+            self.arrays.device_copy(dst, src)
         else:
             dst.copy_to_device(src)
 

@@ -57,10 +57,10 @@ def cuda_info():
 
 def cuda_kernel_info():
     """The CUDA kernels' settings (time-loop design, GEMM backend), or why they are invalid."""
-    from .kernels import _cuda_common
+    from .kernels import _cuda_gemm, _cuda_loop
 
     try:
-        return {"time_loop": _cuda_common.loop_design(), "gemm": _cuda_common.gemm_backend()}
+        return {"time_loop": _cuda_loop.loop_design(), "gemm": _cuda_gemm.gemm_backend()}
     except ValueError as exc:  # a bad NUMBARNN_CUDA_LOOP / NUMBARNN_CUDA_GEMM
         return {"error": str(exc)}
 

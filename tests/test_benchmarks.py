@@ -160,14 +160,14 @@ def test_cuda_host_cost_runs_where_numba_cuda_is_installed():
 def test_gpu_check_settings_are_restored_after_a_failure(monkeypatch):
     """gpu_check times each kernel setting in turn: a failure must not leave it set for the rest."""
     from asv_benchmarks import gpu_check
-    from numbarnn.kernels import _cuda_common
+    from numbarnn.kernels import _cuda_gemm, _cuda_loop
 
     monkeypatch.delenv("NUMBARNN_CUDA_GEMM", raising=False)
     monkeypatch.setenv("NUMBARNN_CUDA_LOOP", "warp")
     with pytest.raises(ValueError, match="NUMBARNN_CUDA_GEMM: got 'bogus'"):
         with gpu_check.kernel_setting("NUMBARNN_CUDA_GEMM", "bogus"), \
                 gpu_check.loop_design("tiled"):
-            assert _cuda_common.loop_design() == "tiled"
-            _cuda_common.gemm_backend()  # reads the new setting, not a cached one
+            assert _cuda_loop.loop_design() == "tiled"
+            _cuda_gemm.gemm_backend()  # reads the new setting, not a cached one
     assert "NUMBARNN_CUDA_GEMM" not in os.environ and os.environ["NUMBARNN_CUDA_LOOP"] == "warp"
-    assert _cuda_common.gemm_backend() in ("numba", "cupy")
+    assert _cuda_gemm.gemm_backend() in ("numba", "cupy")

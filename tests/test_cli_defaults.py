@@ -91,3 +91,26 @@ def test_text_config_round_trip_and_trainer():
     assert a.config == b.config and a.settings == config
     with pytest.raises(ValueError, match="config: got dict, expected a TextConfig"):
         TextTrainer(text, config={"hidden_size": 8})
+
+
+@pytest.mark.parametrize("command, function", [("gradient-flow", "analysis.gradient_flow"),
+                                               ("demo", "demo.train_echo")])
+def test_the_other_commands_defaults_are_their_functions(command, function):
+    import importlib
+    import inspect
+
+    module, name = function.split(".")
+    parameters = inspect.signature(
+        getattr(importlib.import_module(f"numbarnn.{module}"), name)).parameters
+    compared = []
+    for param in cli.commands[command].params:
+        field = {"hidden": "hidden_size"}.get(param.name, param.name)
+        if not isinstance(param, click.Option) or field not in parameters:
+            continue
+        value = param.default
+        if isinstance(value, str) and "," in value:  # --cells rnn,lstm,gru, --delays 10,20
+            value = tuple(int(v) if v.isdigit() else v for v in value.split(","))
+        library = parameters[field].default
+        assert value == (tuple(library) if isinstance(library, list) else library), field
+        compared.append(field)
+    assert len(compared) >= 3  # steps, hidden_size, seed at least

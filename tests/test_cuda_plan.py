@@ -1,9 +1,9 @@
 """How the CUDA time loops are planned and launched: plain Python, no GPU or simulator
-needed (``numbarnn.kernels._cuda_common`` imports without CUDA; nothing here compiles)."""
+needed (``numbarnn.kernels._cuda_loop`` imports without CUDA; nothing here compiles)."""
 import numpy as np
 import pytest
 
-from numbarnn.kernels import _cuda_common
+from numbarnn.kernels import _cuda_loop
 
 
 @pytest.mark.parametrize("G, B, H, dtype, units, splits", [
@@ -18,12 +18,12 @@ from numbarnn.kernels import _cuda_common
 ])
 def test_tiled_plan_at_real_sizes(G, B, H, dtype, units, splits, monkeypatch):
     monkeypatch.setenv("NUMBARNN_CUDA_LOOP", "tiled")
-    geometry = _cuda_common.SliceGeometry()
-    assert _cuda_common.tiled_units(G, B, H, dtype, geometry) == units
-    plan = _cuda_common.plan_time_loop(G, B, H, dtype)
+    geometry = _cuda_loop.SliceGeometry()
+    assert _cuda_loop.tiled_units(G, B, H, dtype, geometry) == units
+    plan = _cuda_loop.plan_time_loop(G, B, H, dtype)
     if units:
         assert plan == (("tiled", -(-H // units), 256, (units,), 1))
-        assert _cuda_common.column_splits(units, B, geometry.threads,
+        assert _cuda_loop.column_splits(units, B, geometry.threads,
                                           geometry.batch_tile) == splits
     else:
         assert plan.design == "warp"
@@ -31,7 +31,7 @@ def test_tiled_plan_at_real_sizes(G, B, H, dtype, units, splits, monkeypatch):
 
 def test_a_geometry_whose_tile_cannot_hold_the_partial_sums_is_refused():
     with pytest.raises(ValueError, match="the tile must hold"):
-        _cuda_common.slice_functions(np.float64, _cuda_common.SliceGeometry(tile_bytes=1024), 4,
+        _cuda_loop.slice_functions(np.float64, _cuda_loop.SliceGeometry(tile_bytes=1024), 4,
                                       barrier=None)
 
 
@@ -50,20 +50,20 @@ class FakeKernel:
 
 
 def test_a_failed_cooperative_launch_falls_back_for_that_kernel_only(monkeypatch):
-    monkeypatch.setattr(_cuda_common, "_cooperative_failed", set())
-    monkeypatch.setitem(_cuda_common._cooperative, "available", True)
-    monkeypatch.setattr(_cuda_common, "resident_blocks", lambda kernel, args, threads: 8)
+    monkeypatch.setattr(_cuda_loop, "_cooperative_failed", set())
+    monkeypatch.setitem(_cuda_loop._cooperative, "available", True)
+    monkeypatch.setattr(_cuda_loop, "resident_blocks", lambda kernel, args, threads: 8)
     calls = []
     bad, good = FakeKernel("bad", calls, fails=True), FakeKernel("good", calls)
     step = FakeKernel("step", calls)
-    plan = _cuda_common.LoopPlan("tiled", 2, 256, (1,), 1)
+    plan = _cuda_loop.LoopPlan("tiled", 2, 256, (1,), 1)
     with pytest.warns(RuntimeWarning, match="cooperative launch failed"):
-        _cuda_common.run_time_loop(bad, ("loop",), step, [("t0",), ("t1",)], plan)
+        _cuda_loop.run_time_loop(bad, ("loop",), step, [("t0",), ("t1",)], plan)
     assert calls == [("bad", ("loop",)), ("step", ("t0",)), ("step", ("t1",))]
     del calls[:]
-    _cuda_common.run_time_loop(bad, ("loop",), step, [("t0",)], plan)  # no retry, no warning
-    _cuda_common.run_time_loop(good, ("loop",), step, [("t0",)], plan)  # others still try
+    _cuda_loop.run_time_loop(bad, ("loop",), step, [("t0",)], plan)  # no retry, no warning
+    _cuda_loop.run_time_loop(good, ("loop",), step, [("t0",)], plan)  # others still try
     assert calls == [("step", ("t0",)), ("good", ("loop",))]
-    assert not _cuda_common.runs_persistent(plan, 8, bad)
-    assert _cuda_common.runs_persistent(plan, 8, good)
-    assert not _cuda_common.runs_persistent(plan._replace(blocks=9), 8, good)  # must all fit
+    assert not _cuda_loop.runs_persistent(plan, 8, bad)
+    assert _cuda_loop.runs_persistent(plan, 8, good)
+    assert not _cuda_loop.runs_persistent(plan._replace(blocks=9), 8, good)  # must all fit

@@ -79,3 +79,24 @@ def test_an_ordinary_series_run_is_finished(tmp_path):
     _, report = train_forecaster(load_airline(), epochs=3, members=1)
     assert report["status"] == "finished"
     assert report["training"]["members"][0]["diverged"] is None
+
+
+def test_a_panel_counts_its_diverged_series_keeps_them_and_exits_1(tmp_path):
+    from numbarnn.forecast.panel import synthetic_panel, write_panel_csv
+
+    data = tmp_path / "panel.csv"
+    write_panel_csv(data, synthetic_panel(2, seed=5, short_share=0, min_length=40,
+                                          max_length=40))
+    out = tmp_path / "panel"
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--id-column", "id", "--lr",
+                                      "1e6", "--epochs", "3", "--members", "1", "--window",
+                                      "6", "--horizon", "3", "--workers", "0", "--out",
+                                      str(out), "-q"])
+    assert result.exit_code == 1, result.output
+    assert "2 series diverged" in result.output and "2 of 2 series diverged" in result.output
+    summary = json.loads((out / "metrics.json").read_text())["summary"]
+    assert summary["trained"] == 2 and len(summary["diverged"]) == 2
+    assert summary["diverged"][0]["reason"].startswith("training diverged: network 1 at ")
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["diverged", "diverged"]
+    assert len(list((out / "series").glob("*.safetensors"))) == 2  # each kept at its best

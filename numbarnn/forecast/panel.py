@@ -294,15 +294,15 @@ def train_series_task(task):
         ``id``, ``length``; on success ``metrics`` (model and baselines, on the test),
         ``validation`` (the same on the validation steps, or None), ``season``,
         ``epochs``, ``seconds`` and ``checkpoint`` (the safetensors file's bytes), with
-        ``error`` None; for a series that cannot be trained (too short, constant ...)
+        ``error`` None, and ``diverged`` (what diverged, or None); for a series that cannot be trained (too short, constant ...)
         ``error`` says why and the rest is None.
     """
     from .config import ForecastConfig
-    from .training import train_forecaster
+    from .training import diverged_message, train_forecaster
 
     result = {"id": task["id"], "length": len(task["values"]), "metrics": None,
               "validation": None, "season": None, "epochs": None, "seconds": None,
-              "checkpoint": None, "error": None}
+              "checkpoint": None, "error": None, "diverged": None}
     try:
         dates = None if task["dates"] is None else [parse_date(d)[0] for d in task["dates"]]
         series = Series(np.asarray(task["values"], dtype=np.float64), task["name"],
@@ -318,6 +318,8 @@ def train_series_task(task):
         model.save(path)
         with open(path, "rb") as f:
             result["checkpoint"] = f.read()
+    if report["status"] == "diverged":  # kept at its best epoch, and said so
+        result["diverged"] = diverged_message(report)
     result.update(metrics=report["metrics"], validation=report["validation"],
                   season=report["season"],
                   epochs=report["training"]["epochs"], seconds=report["training"]["seconds"])
@@ -353,7 +355,8 @@ def _beats_seasonal_naive(metrics):
 
 
 def metrics_csv(rows):
-    """``metrics.csv``'s text: one line per series, its status, the model's and both
+    """``metrics.csv``'s text: one line per series, its status (ok, diverged, failed), the
+    model's and both
     baselines' metrics, whether the model beat seasonal naive (by MAE on the same test
     steps), and the error, if any.  Numbers are written in full (``repr``), so that equal
     runs give equal files."""
@@ -365,14 +368,15 @@ def metrics_csv(rows):
     writer.writerow(columns)
     for row in rows:
         metrics = row["metrics"]
-        cells = [row["id"], "failed" if metrics is None else "ok",
+        status = "failed" if metrics is None else "diverged" if row.get("diverged") else "ok"
+        cells = [row["id"], status,
                  "" if row["length"] is None else row["length"]]
         for who in FORECASTERS:
             for name in METRIC_NAMES:
                 value = None if metrics is None else metrics[who][name]
                 cells.append("" if value is None else repr(float(value)))
         cells.append("" if metrics is None else str(_beats_seasonal_naive(metrics)).lower())
-        cells.append(row["error"] or "")
+        cells.append(row["error"] or row.get("diverged") or "")
         writer.writerow(cells)
     return buffer.getvalue()
 
@@ -393,11 +397,14 @@ def panel_rows(panel, results):
 
 def summarize(rows):
     """Mean and median MASE and sMAPE of the model and both baselines over the trained
-    series, the share of them that beat seasonal naive, and which series failed and why."""
+    series, the share of them that beat seasonal naive, which series failed and why, and
+    which diverged (trained, kept at their best epoch, and counted with the others)."""
     trained = [r for r in rows if r["metrics"] is not None]
     summary = {"series": len(rows), "trained": len(trained),
                "failed": [{"id": r["id"], "reason": r["error"]} for r in rows
-                          if r["metrics"] is None]}
+                          if r["metrics"] is None],
+               "diverged": [{"id": r["id"], "reason": r["diverged"]} for r in trained
+                            if r.get("diverged")]}
     for name in ("mase", "smape"):
         summary[name] = {}
         for who in FORECASTERS:

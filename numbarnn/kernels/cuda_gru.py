@@ -19,7 +19,8 @@ import numpy as np
 from numba import cuda
 from numba.np.numpy_support import from_dtype
 
-from . import _cuda_common as common
+from . import _cuda_arrays as arrays, _cuda_gemm as blas, _cuda_inputs as inputs
+from . import _cuda_loop as time_loop
 
 
 @cuda.jit(device=True)
@@ -31,16 +32,16 @@ def _barrier():
 @functools.lru_cache(maxsize=None)
 def _kernels(dtype, geometry):
     """The time-loop kernels: {(design, direction): (per-step kernel, loop kernel)}."""
-    sigmoid, tanh = common.activations(dtype)
-    lane_sum = common.lane_sum(dtype)
-    unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
-    step_gradient = common.step_gradient
+    sigmoid, tanh = time_loop.activations(dtype)
+    lane_sum = time_loop.lane_sum(dtype)
+    unit_count, work_unit, rows_dot = time_loop.unit_count, time_loop.work_unit, time_loop.rows_dot
+    step_gradient = time_loop.step_gradient
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
-    LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
+    LANES, UPB, ROWS = time_loop.LANES, time_loop.UNITS_PER_BLOCK, time_loop.ROWS
     SUMS = 3 * ROWS  # shared/local array shapes must be compile-time constants
-    load_rows, dot3, summed_unit = common.slice_functions(dtype, geometry, 3, _barrier)
-    load_columns, dot1, _ = common.slice_functions(dtype, geometry, 1, _barrier)
+    load_rows, dot3, summed_unit = time_loop.slice_functions(dtype, geometry, 3, _barrier)
+    load_columns, dot1, _ = time_loop.slice_functions(dtype, geometry, 1, _barrier)
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
     HS = geometry.tile_elements(dtype)
     ACC3 = 3 * PAIRS  # local array shapes must be literals, not expressions
@@ -192,7 +193,7 @@ def _kernels(dtype, geometry):
                     dh = step_gradient(t, lengths[b], dout[t, b, j], dh_n[b, j], back, zero)
                     cell_backward(t, b, j, dh, h0, out, gates, hidden_n, dgates, carry)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def forward_tiled_one(J, t, t0, xproj, h0, w_hh, bias_ih, bias_hh, out, gates, hidden_n,
                           keep_all, lengths, h_n):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
@@ -202,7 +203,7 @@ def _kernels(dtype, geometry):
         forward_tiled_step(J, t, t0, xproj, h0, bias_ih, bias_hh, out, gates, hidden_n, keep_all,
                            lengths, h_n, ws, hs, acc)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def forward_tiled_loop(J, t0, n, xproj, h0, w_hh, bias_ih, bias_hh, out, gates, hidden_n,
                            keep_all, lengths, h_n):
         ws = cuda.shared.array(WS, nbtype)
@@ -215,7 +216,7 @@ def _kernels(dtype, geometry):
                                keep_all, lengths, h_n, ws, hs, acc)
             grid.sync()
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def backward_tiled_one(J, t, h0, w_hh_t, out, gates, hidden_n, dgates, dout, dh_n, carry,
                            lengths):
         ws = cuda.shared.array(WS, nbtype)
@@ -225,7 +226,7 @@ def _kernels(dtype, geometry):
         backward_tiled_step(J, t, h0, out, gates, hidden_n, dgates, dout, dh_n, carry, lengths,
                             ws, hs, acc)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def backward_tiled_loop(J, h0, w_hh_t, out, gates, hidden_n, dgates, dout, dh_n, carry,
                             lengths):
         ws = cuda.shared.array(WS, nbtype)
@@ -257,14 +258,14 @@ def gru_forward(x, h0, w_ih, w_hh, bias_ih, bias_hh, out, h_n, gates, hidden_n, 
     H = h0.shape[1]
     K = xproj.shape[0]
     keep_all = gates.shape[0] == T
-    lengths = common.device_lengths(lengths, T, B)
-    plan = common.plan_time_loop(3, B, H, out.dtype)
-    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "forward"]
+    lengths = arrays.device_lengths(lengths, T, B)
+    plan = time_loop.plan_time_loop(3, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, time_loop.GEOMETRY)[plan.design, "forward"]
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, 3 * H))
+        inputs.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, 3 * H))
         args = (xproj, h0, w_hh, bias_ih, bias_hh, out, gates, hidden_n, keep_all, lengths, h_n)
-        common.run_time_loop(loop, plan.head + (t0, n) + args, step,
+        time_loop.run_time_loop(loop, plan.head + (t0, n) + args, step,
                              [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
 
 
@@ -277,14 +278,14 @@ def gru_backward(x, h0, w_ih, w_hh, out, gates, hidden_n, dout, dh_n, dx, dh0, d
     """
     T, B = x.shape[:2]
     H = h0.shape[1]
-    lengths = common.device_lengths(lengths, T, B)
-    plan = common.plan_time_loop(3, B, H, out.dtype)
-    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "backward"]
+    lengths = arrays.device_lengths(lengths, T, B)
+    plan = time_loop.plan_time_loop(3, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, time_loop.GEOMETRY)[plan.design, "backward"]
     carry = cuda.device_array((B, H), dtype=out.dtype)
-    args = (h0, common.transpose(w_hh), out, gates, hidden_n, dgates, dout, dh_n, carry, lengths)
-    common.run_time_loop(loop, plan.head + args, step,
+    args = (h0, blas.transpose(w_hh), out, gates, hidden_n, dgates, dout, dh_n, carry, lengths)
+    time_loop.run_time_loop(loop, plan.head + args, step,
                          [plan.head + (t,) + args for t in range(T - 1, -1, -1)], plan)
-    common.gemm(dgates[0], w_hh, dh0)
-    common.add(dh0, carry, dh0)
-    common.input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias_ih, dgates,
+    blas.gemm(dgates[0], w_hh, dh0)
+    arrays.add(dh0, carry, dh0)
+    inputs.input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias_ih, dgates,
                                   dbias_hh)

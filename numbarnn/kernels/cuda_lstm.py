@@ -4,7 +4,7 @@ Design
 ------
 * Outside the time loop, the input projection of K steps at a time and, after
   the backward loop, the input and weight gradients are matrix products on
-  ``_cuda_common.gemm`` (cuBLAS through CuPy where CuPy is installed, else a
+  ``_cuda_gemm.gemm`` (cuBLAS through CuPy where CuPy is installed, else a
   tiled shared-memory kernel of our own: numba kernels cannot call cuBLAS).
 * Inside the time loop the recurrent product, bias and gate non-linearities
   are one fused step with no intermediate array.  A numba launch costs several
@@ -13,7 +13,7 @@ Design
   barrier (``cuda.cg.this_grid().sync()``, a cooperative launch) separates the
   steps.  Where that is unavailable it falls back to one launch per step of
   the same device function.  Two designs of the step, chosen by
-  ``_cuda_common.plan_time_loop`` (``NUMBARNN_CUDA_LOOP``):
+  ``_cuda_loop.plan_time_loop`` (``NUMBARNN_CUDA_LOOP``):
 
   - *warp* (measured on an H200, the default): one warp owns hidden unit j for
     a group of ROWS (4) batch rows.  Its 32 lanes split the recurrent dot
@@ -32,7 +32,7 @@ Design
     several threads share a pair's columns and add up their partial sums).
     The persistent launch needs all ceil(H / J) blocks resident at once (else
     it runs per step, reloading the slices each launch); J is bounded by shared
-    memory (``_cuda_common.tiled_units``).
+    memory (``_cuda_loop.tiled_units``).
 * Backward needs the column j of W_hh for unit j; it reads W_hh transposed
   (H, 4H) so that those loads coalesce too (the tiled design keeps the J rows
   of W_hh^T of its units).  As on the CPU, backward overwrites
@@ -48,12 +48,13 @@ import numpy as np
 from numba import cuda
 from numba.np.numpy_support import from_dtype
 
-from . import _cuda_common as common
+from . import _cuda_arrays as arrays, _cuda_gemm as blas, _cuda_inputs as inputs
+from . import _cuda_loop as time_loop
 
 
 @cuda.jit(device=True)
 def _barrier():
-    """``cuda.syncthreads()`` for the tiled loop's device functions in ``_cuda_common``.
+    """``cuda.syncthreads()`` for the tiled loop's device functions in ``_cuda_loop``.
     (Here, in the module of the kernels: the simulator swaps a device function's
     module's ``cuda`` while each thread runs it, which races across modules.)"""
     cuda.syncthreads()
@@ -62,16 +63,16 @@ def _barrier():
 @functools.lru_cache(maxsize=None)
 def _kernels(dtype, geometry):
     """The time-loop kernels: {(design, direction): (per-step kernel, loop kernel)}."""
-    sigmoid, tanh = common.activations(dtype)
-    lane_sum = common.lane_sum(dtype)
-    unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
-    step_gradient = common.step_gradient
+    sigmoid, tanh = time_loop.activations(dtype)
+    lane_sum = time_loop.lane_sum(dtype)
+    unit_count, work_unit, rows_dot = time_loop.unit_count, time_loop.work_unit, time_loop.rows_dot
+    step_gradient = time_loop.step_gradient
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
-    LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
+    LANES, UPB, ROWS = time_loop.LANES, time_loop.UNITS_PER_BLOCK, time_loop.ROWS
     SUMS = 4 * ROWS  # shared/local array shapes must be compile-time constants
     # the tiled design: forward multiplies by 4 rows of W_hh per unit, backward by one of W_hh^T
-    gates4, gates1 = (common.slice_functions(dtype, geometry, G, _barrier) for G in (4, 1))
+    gates4, gates1 = (time_loop.slice_functions(dtype, geometry, G, _barrier) for G in (4, 1))
     load_rows, dot4, summed_unit = gates4
     load_columns, dot1, _ = gates1
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
@@ -234,7 +235,7 @@ def _kernels(dtype, geometry):
                         dc[b, j] = dc_n[b, j]
                     cell_backward(t, b, j, dh, c0, gates, cells, dc)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def forward_tiled_one(J, t, t0, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths,
                           h_n, c_n):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
@@ -244,7 +245,7 @@ def _kernels(dtype, geometry):
         forward_tiled_step(J, t, t0, xproj, h0, c0, bias, out, gates, cells, keep_all, lengths, h_n,
                            c_n, ws, hs, acc)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def forward_tiled_loop(J, t0, n, xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all,
                            lengths, h_n, c_n):
         ws = cuda.shared.array(WS, nbtype)
@@ -257,7 +258,7 @@ def _kernels(dtype, geometry):
                                h_n, c_n, ws, hs, acc)
             grid.sync()
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def backward_tiled_one(J, t, c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
@@ -265,7 +266,7 @@ def _kernels(dtype, geometry):
         load_columns(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         backward_tiled_step(J, t, c0, gates, cells, dout, dh_n, dc_n, dc, lengths, ws, hs, acc)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def backward_tiled_loop(J, c0, w_hh_t, gates, cells, dout, dh_n, dc_n, dc, lengths):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
@@ -298,14 +299,14 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, gates, cells, xproj
     H = h0.shape[1]
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
-    lengths = common.device_lengths(lengths, T, B)
-    plan = common.plan_time_loop(4, B, H, out.dtype)
-    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "forward"]
+    lengths = arrays.device_lengths(lengths, T, B)
+    plan = time_loop.plan_time_loop(4, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, time_loop.GEOMETRY)[plan.design, "forward"]
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, 4 * H))
+        inputs.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, 4 * H))
         args = (xproj, h0, c0, w_hh, bias, out, gates, cells, keep_all, lengths, h_n, c_n)
-        common.run_time_loop(loop, plan.head + (t0, n) + args, step,
+        time_loop.run_time_loop(loop, plan.head + (t0, n) + args, step,
                              [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
 
 
@@ -318,13 +319,13 @@ def lstm_backward(x, h0, c0, w_ih, w_hh, out, gates, cells, dout, dh_n, dc_n,
     """
     T, B = x.shape[:2]
     H = h0.shape[1]
-    lengths = common.device_lengths(lengths, T, B)
-    plan = common.plan_time_loop(4, B, H, out.dtype)
-    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "backward"]
+    lengths = arrays.device_lengths(lengths, T, B)
+    plan = time_loop.plan_time_loop(4, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, time_loop.GEOMETRY)[plan.design, "backward"]
     # dc0 carries the running cell gradient: zero until each row takes dc_n at its last step
-    common.fill(dc0, 0)
-    args = (c0, common.transpose(w_hh), gates, cells, dout, dh_n, dc_n, dc0, lengths)
-    common.run_time_loop(loop, plan.head + args, step,
+    arrays.fill(dc0, 0)
+    args = (c0, blas.transpose(w_hh), gates, cells, dout, dh_n, dc_n, dc0, lengths)
+    time_loop.run_time_loop(loop, plan.head + args, step,
                          [plan.head + (t,) + args for t in range(T - 1, -1, -1)], plan)
-    common.gemm(gates[0], w_hh, dh0)
-    common.input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)
+    blas.gemm(gates[0], w_hh, dh0)
+    inputs.input_and_weight_grads(x, h0, out, w_ih, gates, dx, dw_ih, dw_hh, dbias)

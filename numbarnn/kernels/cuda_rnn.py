@@ -12,13 +12,14 @@ import numpy as np
 from numba import cuda
 from numba.np.numpy_support import from_dtype
 
-from . import _cuda_common as common
+from . import _cuda_arrays as arrays, _cuda_gemm as blas, _cuda_inputs as inputs
+from . import _cuda_loop as time_loop
 from .cpu_rnn import RELU
 
 
 @cuda.jit(device=True)
 def _barrier():
-    """``cuda.syncthreads()`` for the tiled loop's device functions in ``_cuda_common``.
+    """``cuda.syncthreads()`` for the tiled loop's device functions in ``_cuda_loop``.
     (Here, in the module of the kernels: the simulator swaps a device function's
     module's ``cuda`` while each thread runs it, which races across modules.)"""
     cuda.syncthreads()
@@ -27,14 +28,14 @@ def _barrier():
 @functools.lru_cache(maxsize=None)
 def _kernels(dtype, geometry):
     """The time-loop kernels: {(design, direction): (per-step kernel, loop kernel)}."""
-    _, tanh = common.activations(dtype)
-    lane_sum = common.lane_sum(dtype)
-    unit_count, work_unit, rows_dot = common.unit_count, common.work_unit, common.rows_dot
-    step_gradient = common.step_gradient
+    _, tanh = time_loop.activations(dtype)
+    lane_sum = time_loop.lane_sum(dtype)
+    unit_count, work_unit, rows_dot = time_loop.unit_count, time_loop.work_unit, time_loop.rows_dot
+    step_gradient = time_loop.step_gradient
     nbtype = from_dtype(np.dtype(dtype))
     zero, one = np.dtype(dtype).type(0), np.dtype(dtype).type(1)
-    LANES, UPB, ROWS = common.LANES, common.UNITS_PER_BLOCK, common.ROWS
-    load_rows, slice_dot, summed_unit = common.slice_functions(dtype, geometry, 1, _barrier)
+    LANES, UPB, ROWS = time_loop.LANES, time_loop.UNITS_PER_BLOCK, time_loop.ROWS
+    load_rows, slice_dot, summed_unit = time_loop.slice_functions(dtype, geometry, 1, _barrier)
     WS, PAIRS, BT = geometry.slice_elements(dtype), geometry.pairs, geometry.batch_tile
     HS = geometry.tile_elements(dtype)
 
@@ -138,7 +139,7 @@ def _kernels(dtype, geometry):
                     dh = step_gradient(t, lengths[b], dout[t, b, j], dh_n[b, j], back, zero)
                     cell_backward(t, b, j, dh, nonlinearity, out, dgates)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def forward_tiled_one(J, t, t0, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n):
         ws = cuda.shared.array(WS, nbtype)  # one per line: the simulator keys them by line
         hs = cuda.shared.array(HS, nbtype)
@@ -147,7 +148,7 @@ def _kernels(dtype, geometry):
         forward_tiled_step(J, t, t0, xproj, h0, bias, nonlinearity, out, lengths, h_n, ws, hs,
                            acc)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def forward_tiled_loop(J, t0, n, xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
@@ -159,7 +160,7 @@ def _kernels(dtype, geometry):
                                hs, acc)
             grid.sync()
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def backward_tiled_one(J, t, w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
@@ -167,7 +168,7 @@ def _kernels(dtype, geometry):
         load_rows(w_hh_t, cuda.blockIdx.x * J, J, ws, cuda.threadIdx.x)
         backward_tiled_step(J, t, nonlinearity, out, dout, dh_n, dgates, lengths, ws, hs, acc)
 
-    @cuda.jit(**common.TILED_KERNEL_OPTIONS)
+    @cuda.jit(**time_loop.TILED_KERNEL_OPTIONS)
     def backward_tiled_loop(J, w_hh_t, nonlinearity, out, dout, dh_n, dgates, lengths):
         ws = cuda.shared.array(WS, nbtype)
         hs = cuda.shared.array(HS, nbtype)
@@ -195,14 +196,14 @@ def rnn_forward(x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n, xproj, lengths=
     T, B = x.shape[:2]
     H = h0.shape[1]
     K = xproj.shape[0]
-    lengths = common.device_lengths(lengths, T, B)
-    plan = common.plan_time_loop(1, B, H, out.dtype)
-    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "forward"]
+    lengths = arrays.device_lengths(lengths, T, B)
+    plan = time_loop.plan_time_loop(1, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, time_loop.GEOMETRY)[plan.design, "forward"]
     for t0 in range(0, T, K):
         n = min(K, T - t0)
-        common.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, H))
+        inputs.project_inputs(x[t0:t0 + n], w_ih, xproj[:n].reshape(n * B, H))
         args = (xproj, h0, w_hh, bias, nonlinearity, out, lengths, h_n)
-        common.run_time_loop(loop, plan.head + (t0, n) + args, step,
+        time_loop.run_time_loop(loop, plan.head + (t0, n) + args, step,
                              [plan.head + (t, t0) + args for t in range(t0, t0 + n)], plan)
 
 
@@ -214,11 +215,11 @@ def rnn_backward(x, h0, w_ih, w_hh, nonlinearity, out, dout, dh_n,
     """
     T, B = x.shape[:2]
     H = h0.shape[1]
-    lengths = common.device_lengths(lengths, T, B)
-    plan = common.plan_time_loop(1, B, H, out.dtype)
-    step, loop = _kernels(out.dtype, common.GEOMETRY)[plan.design, "backward"]
-    args = (common.transpose(w_hh), nonlinearity, out, dout, dh_n, dgates, lengths)
-    common.run_time_loop(loop, plan.head + args, step,
+    lengths = arrays.device_lengths(lengths, T, B)
+    plan = time_loop.plan_time_loop(1, B, H, out.dtype)
+    step, loop = _kernels(out.dtype, time_loop.GEOMETRY)[plan.design, "backward"]
+    args = (blas.transpose(w_hh), nonlinearity, out, dout, dh_n, dgates, lengths)
+    time_loop.run_time_loop(loop, plan.head + args, step,
                          [plan.head + (t,) + args for t in range(T - 1, -1, -1)], plan)
-    common.gemm(dgates[0], w_hh, dh0)
-    common.input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)
+    blas.gemm(dgates[0], w_hh, dh0)
+    inputs.input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias)

@@ -24,14 +24,14 @@ ONE_BLOCK = (16, 4, 960, 128, 2)
 @pytest.fixture(params=["warp-cooperative", "warp-per-step", "tiled-cooperative",
                         "tiled-per-step"])
 def time_loop(request, monkeypatch):
-    """Run a test with each time-loop design (``_cuda_common.plan_time_loop``), as one
+    """Run a test with each time-loop design (``_cuda_loop.plan_time_loop``), as one
     persistent grid-synchronised launch and as one launch per step (the fallback)."""
-    from numbarnn.kernels import _cuda_common
+    from numbarnn.kernels import _cuda_loop
 
     design, mode = request.param.split("-", 1)
     monkeypatch.setenv("NUMBARNN_CUDA_LOOP", design)
-    monkeypatch.setitem(_cuda_common._cooperative, "available", mode == "cooperative")
+    monkeypatch.setitem(_cuda_loop._cooperative, "available", mode == "cooperative")
     if design == "tiled":
         shape = ONE_BLOCK if mode == "cooperative" else SEVERAL_BLOCKS
-        monkeypatch.setattr(_cuda_common, "GEOMETRY", _cuda_common.SliceGeometry(*shape))
+        monkeypatch.setattr(_cuda_loop, "GEOMETRY", _cuda_loop.SliceGeometry(*shape))
     return design, mode

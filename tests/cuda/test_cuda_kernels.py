@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from numba import cuda
 
-from numbarnn.kernels import (RELU, TANH, _cuda_common, cpu_gru, cpu_lstm, cpu_rnn, cuda_gru,
-                              cuda_lstm, cuda_rnn)
+from numbarnn.kernels import (RELU, TANH, _cuda_arrays, _cuda_loop, cpu_gru, cpu_lstm, cpu_rnn,
+                              cuda_gru, cuda_lstm, cuda_rnn)
 
 SMALL = (2, 5, 3, 5)  # T, B, D, H: B = 5 is one full group of ROWS = 4 rows and one partial
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -156,15 +156,15 @@ def test_the_time_loop_runs_as_the_fixture_says(G, dtype, time_loop):
     and the tiled kernels take each way through a block's pairs (see ``conftest``)."""
     design, mode = time_loop
     T, B, D, H = SMALL
-    plan = _cuda_common.plan_time_loop(G, B, H, dtype)
+    plan = _cuda_loop.plan_time_loop(G, B, H, dtype)
     assert plan.design == design
     if design == "tiled":
         (J,) = plan.head
         assert plan.blocks == -(-H // J)
         assert (plan.blocks == 1) == (mode == "cooperative")
-        geometry = _cuda_common.GEOMETRY
+        geometry = _cuda_loop.GEOMETRY
         pairs = J * min(B, geometry.batch_tile)
-        splits = _cuda_common.column_splits(J, B, geometry.threads, geometry.batch_tile)
+        splits = _cuda_loop.column_splits(J, B, geometry.threads, geometry.batch_tile)
         if mode == "cooperative":
             assert splits == 1 and pairs > geometry.threads  # some threads hold two pairs
         elif G == 4:  # split columns, some threads idle, partial sums in several rounds
@@ -178,9 +178,9 @@ def test_the_time_loop_runs_as_the_fixture_says(G, dtype, time_loop):
 def test_device_copy_copies_and_refuses_a_mismatch():
     src = cuda.to_device(np.arange(6.0).reshape(2, 3))
     dst = cuda.device_array((2, 3))
-    _cuda_common.device_copy(dst, src)
+    _cuda_arrays.device_copy(dst, src)
     np.testing.assert_array_equal(dst.copy_to_host(), np.arange(6.0).reshape(2, 3))
     with pytest.raises(ValueError, match="device_copy"):
-        _cuda_common.device_copy(cuda.device_array((3, 2)), src)
+        _cuda_arrays.device_copy(cuda.device_array((3, 2)), src)
     with pytest.raises(ValueError, match="device_copy"):
-        _cuda_common.device_copy(cuda.device_array((2, 3), np.float32), src)
+        _cuda_arrays.device_copy(cuda.device_array((2, 3), np.float32), src)

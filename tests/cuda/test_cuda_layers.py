@@ -114,11 +114,11 @@ def test_token_ids_on_the_gpu_match_the_cpu(time_loop, cls):
 def test_one_finiteness_check_per_forward_and_backward(monkeypatch):
     """Inputs, states given and parameters are checked in one pass (one synchronisation);
     the zero states the layer makes itself are not checked."""
-    from numbarnn.kernels import _cuda_common
+    from numbarnn.kernels import _cuda_arrays
 
     checked = []
-    original = _cuda_common.all_finite
-    monkeypatch.setattr(_cuda_common, "all_finite",
+    original = _cuda_arrays.all_finite
+    monkeypatch.setattr(_cuda_arrays, "all_finite",
                         lambda arrays: checked.append([a.shape for a in arrays]) or original(arrays))
     _, gpu = pair(numbarnn.LSTM)  # two layers, with biases: eight parameters
     rng = np.random.default_rng(2)
@@ -139,13 +139,13 @@ def test_the_gpu_projects_a_whole_sequence_where_its_results_go(cls, monkeypatch
     outputs: one projection and one time loop a layer, however small the work space
     (here one step); LSTM inference goes a work space's worth of steps at a time."""
     from numbarnn import devices
-    from numbarnn.kernels import _cuda_common
+    from numbarnn.kernels import _cuda_inputs, _cuda_loop
 
     monkeypatch.setattr(devices.CUDA, "projection_elements", B * H)  # one step of either
     calls = []
-    for name in ("project_inputs", "run_time_loop"):
-        original = getattr(_cuda_common, name)
-        monkeypatch.setattr(_cuda_common, name, lambda *a, name=name, original=original:
+    for module, name in ((_cuda_inputs, "project_inputs"), (_cuda_loop, "run_time_loop")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, name=name, original=original:
                             calls.append(name) or original(*a))
     cpu, gpu = pair(cls)
     x = np.random.default_rng(4).standard_normal((T, B, D))

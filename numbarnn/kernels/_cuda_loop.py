@@ -1,16 +1,11 @@
-"""What the CUDA twins share: a GEMM, column sums, activations, launch helpers.
+"""The CUDA time loop the twins share: the warp and tiled designs, their plan, launch.
 
-numba kernels cannot call cuBLAS, so the matrix products outside the time loop
-(the input projection, the input and weight gradients) run on ``gemm`` below.
-Where CuPy is installed it hands them to cuBLAS (zero-copy, through
-``__cuda_array_interface__``); otherwise, or with ``NUMBARNN_CUDA_GEMM=numba``, a
-shared-memory tiled kernel of our own runs them: each block computes one
-TILE x TILE tile of C and each thread one element, stepping through K a tile at
-a time.
-
-Every kernel is built per dtype by a cached factory function: shared-memory
-arrays need a compile-time type, and float literals would otherwise promote
-float32 arithmetic to float64.
+The warp design gives each hidden unit one warp (``LANES`` threads share its dot
+products, ``ROWS`` batch rows at once); the tiled design gives each block a slice of
+the hidden units with its rows of ``W_hh`` in shared memory (``SliceGeometry``).
+``plan_time_loop`` picks one (``NUMBARNN_CUDA_LOOP`` overrides), and
+``run_time_loop`` runs it as one persistent cooperative launch, or one launch per
+step where that cannot be.
 """
 import functools
 import math
@@ -20,16 +15,13 @@ import warnings
 
 import numpy as np
 from numba import cuda, uint64
-from numba.core import config
-from numba.cuda.cudadrv import driver
-from numba.np.numpy_support import from_dtype
 
-TILE = 16
-THREADS = 128  # threads per block of the element-wise and warp time-loop kernels
+from ._cuda_arrays import THREADS
+from ._cuda_sim import SIMULATOR
+
 LANES = 32  # threads (one warp) that share the dot products of one hidden unit
 UNITS_PER_BLOCK = THREADS // LANES
 ROWS = 4  # batch rows a warp serves at once: each weight it loads is used ROWS times
-
 LOOP_DESIGNS = ("auto", "warp", "tiled")
 
 
@@ -49,13 +41,13 @@ class SliceGeometry(typing.NamedTuple):
 
     def tile_elements(self, dtype):
         return self.tile_bytes // np.dtype(dtype).itemsize
-
-
 GEOMETRY = SliceGeometry()
+
+
 # ptxas (sm_90) gives the tiled kernels 90 to 156 registers a thread unbounded: one
 # block of 256 threads a multiprocessor.  At 128 two fit (float64 LSTM forward: 56
 # bytes of spills).  (The simulator's cuda.jit takes no such option.)
-TILED_KERNEL_OPTIONS = {} if config.ENABLE_CUDASIM else {"max_registers": 128}
+TILED_KERNEL_OPTIONS = {} if SIMULATOR else {"max_registers": 128}
 
 
 @functools.lru_cache(maxsize=None)
@@ -74,113 +66,9 @@ def activations(dtype):
     return sigmoid, tanh
 
 
-@functools.lru_cache(maxsize=None)
-def _gemm_kernel(dtype):
-    nbtype = from_dtype(np.dtype(dtype))
-    zero = np.dtype(dtype).type(0)
-
-    @cuda.jit
-    def gemm_kernel(a, b, c, trans_a, trans_b, accumulate):
-        tile_a = cuda.shared.array((TILE, TILE), nbtype)
-        tile_b = cuda.shared.array((TILE, TILE), nbtype)
-        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        row = cuda.blockIdx.y * TILE + ty
-        col = cuda.blockIdx.x * TILE + tx
-        M, N = c.shape
-        K = a.shape[0] if trans_a else a.shape[1]
-        acc = zero
-        for k0 in range(0, K, TILE):
-            ka, kb = k0 + tx, k0 + ty
-            if row < M and ka < K:
-                tile_a[ty, tx] = a[ka, row] if trans_a else a[row, ka]
-            else:
-                tile_a[ty, tx] = zero
-            if kb < K and col < N:
-                tile_b[ty, tx] = b[col, kb] if trans_b else b[kb, col]
-            else:
-                tile_b[ty, tx] = zero
-            cuda.syncthreads()
-            for kk in range(TILE):
-                acc += tile_a[ty, kk] * tile_b[kk, tx]
-            cuda.syncthreads()
-        if row < M and col < N:
-            if accumulate:
-                c[row, col] += acc
-            else:
-                c[row, col] = acc
-
-    return gemm_kernel
-
-
-@functools.lru_cache(maxsize=None)
-def gemm_backend():
-    """'cupy' (cuBLAS through CuPy) where CuPy imports, else 'numba'; NUMBARNN_CUDA_GEMM overrides."""
-    choice = os.environ.get("NUMBARNN_CUDA_GEMM", "auto")
-    if choice not in ("auto", "cupy", "numba"):
-        raise ValueError(f"NUMBARNN_CUDA_GEMM: got {choice!r}, expected auto, cupy or numba")
-    if choice == "numba" or config.ENABLE_CUDASIM:
-        return "numba"
-    try:
-        import cupy  # noqa: F401
-    except ImportError:
-        if choice == "cupy":
-            raise ValueError("NUMBARNN_CUDA_GEMM=cupy, but CuPy is not installed") from None
-        return "numba"
-    return "cupy"
-
-
-def gemm(a, b, c, trans_a=False, trans_b=False, accumulate=False):
-    """``c = op(a) @ op(b)`` (``+=`` with ``accumulate``) on device arrays; op = transpose or not.
-
-    Shapes: op(a) is (M, K), op(b) is (K, N), c is (M, N); all C-contiguous.
-    """
-    M, N = c.shape
-    if M == 0 or N == 0:
-        return
-    if gemm_backend() == "cupy":
-        import cupy
-
-        a_, b_, c_ = cupy.asarray(a), cupy.asarray(b), cupy.asarray(c)
-        a_, b_ = (a_.T if trans_a else a_), (b_.T if trans_b else b_)
-        if accumulate:
-            c_ += a_ @ b_
-        else:
-            cupy.matmul(a_, b_, out=c_)
-        return
-    grid = ((N + TILE - 1) // TILE, (M + TILE - 1) // TILE)
-    _gemm_kernel(c.dtype)[grid, (TILE, TILE)](a, b, c, trans_a, trans_b, accumulate)
-
-
-@functools.lru_cache(maxsize=None)
-def _column_sum_kernel(dtype):
-    zero = np.dtype(dtype).type(0)
-
-    @cuda.jit
-    def column_sum(a, out):
-        k = cuda.grid(1)
-        if k < out.shape[0]:
-            s = zero
-            for r in range(a.shape[0]):
-                s += a[r, k]
-            out[k] = s
-
-    return column_sum
-
-
-def column_sum(a, out):
-    """``out[k] = sum_r a[r, k]`` for a (R, N) device array: the bias gradient."""
-    _column_sum_kernel(out.dtype)[blocks_for(out.shape[0]), THREADS](a, out)
-
-
-def blocks_for(n):
-    return max(1, (n + THREADS - 1) // THREADS)
-
-
 def work_units(B, H):
     """Warps' worth of work in one time step: hidden unit j for a group of ROWS batch rows."""
     return (B + ROWS - 1) // ROWS * H
-
-
 unit_count = cuda.jit(device=True)(work_units)
 
 
@@ -197,8 +85,6 @@ def work_unit(u, B, H):
 def unit_blocks(units):
     """Blocks that give every work unit its own warp, UNITS_PER_BLOCK to a block."""
     return max(1, (units + UNITS_PER_BLOCK - 1) // UNITS_PER_BLOCK)
-
-
 _resident_blocks = {}
 
 
@@ -209,7 +95,7 @@ def resident_blocks(kernel, args, threads=THREADS):
     From the occupancy calculator (else two blocks a multiprocessor, which always
     fit); the simulator runs cooperative grids of one block.
     """
-    if config.ENABLE_CUDASIM:
+    if SIMULATOR:  # its cooperative grids are one block
         return 1
     # each kernel is built for one dtype and always called with the same argument
     # types, so the kernel alone is the key: no argument typing on every call
@@ -264,31 +150,6 @@ def lane_sum(dtype):
     return lane_sum_
 
 
-@cuda.jit
-def _transpose_kernel(a, out):
-    i, j = cuda.grid(2)
-    if i < a.shape[0] and j < a.shape[1]:
-        out[j, i] = a[i, j]
-
-
-def device_copy(dst, src):
-    """``dst[...] = src`` for C-contiguous device arrays of one shape and dtype: one
-    device-to-device memcpy.  (``copy_to_device`` first builds two views of each
-    array to check them, several times the host time of the copy itself.)"""
-    if dst.shape != src.shape or dst.dtype != src.dtype:
-        raise ValueError(f"device_copy: got {src.shape} {src.dtype} into {dst.shape} {dst.dtype}")
-    driver.device_to_device(dst, src, src.nbytes)
-
-
-def transpose(a):
-    """A new C-contiguous device array holding the transpose of the 2-D device array ``a``."""
-    out = cuda.device_array((a.shape[1], a.shape[0]), dtype=a.dtype)
-    grid = ((a.shape[0] + TILE - 1) // TILE, (a.shape[1] + TILE - 1) // TILE)
-    _transpose_kernel[grid, (TILE, TILE)](a, out)
-    return out
-
-
-# ---------------------------------------------------------------- the tiled time loop
 def loop_design():
     """The time-loop design in use: NUMBARNN_CUDA_LOOP = 'warp', 'tiled' or 'auto' (the default).
 
@@ -340,8 +201,6 @@ def column_splits(J, B, threads, batch_tile):
     """Threads of the tiled loop that share each (unit, row) pair's columns (1: a thread
     owns whole pairs): a block's threads over the J min(B, batch_tile) pairs of a tile."""
     return max(1, threads // (J * min(B, batch_tile)))
-
-
 _column_splits = cuda.jit(device=True)(column_splits)
 
 
@@ -498,9 +357,6 @@ def slice_functions(dtype, geometry, G, barrier):
             sum_partials(acc, n, hs, tid, J, B)
 
     return SliceFunctions(load_slice, slice_dot, summed_unit)
-
-
-# ---------------------------------------------------------------- running a time loop
 _cooperative = {"available": True}  # False: every time loop runs per step (tests use it)
 _cooperative_failed = set()  # loop kernels whose cooperative launch failed once
 MAX_WAVES = 4
@@ -511,7 +367,7 @@ def runs_persistent(plan, resident, loop):
     if not _cooperative["available"] or loop in _cooperative_failed:
         return False
     strides = plan.max_waves > 1  # the warp kernels; the simulator's grids are one block
-    return (config.ENABLE_CUDASIM and strides) or plan.blocks <= plan.max_waves * resident
+    return (SIMULATOR and strides) or plan.blocks <= plan.max_waves * resident
 
 
 def run_time_loop(loop, loop_args, step, step_args, plan):
@@ -547,82 +403,6 @@ def run_time_loop(loop, loop_args, step, step_args, plan):
         step[plan.blocks, plan.threads](*args)
 
 
-@cuda.jit
-def _gather_rows_kernel(tokens, w_t, out):
-    # out[n, g] = W_ih[g, tokens[n]], read from W_ih^T so that a warp reads one row
-    n, g = cuda.grid(2)
-    if n < out.shape[0] and g < out.shape[1]:
-        out[n, g] = w_t[tokens[n], g]
-
-
-@cuda.jit
-def _scatter_columns_kernel(tokens, da, dw):
-    # dW_ih[g, v] = sum of da[n, g] over the n with tokens[n] == v; one thread per row
-    # g adds in n order: no atomics, the same sum on every run
-    g = cuda.grid(1)
-    if g < dw.shape[0]:
-        for v in range(dw.shape[1]):
-            dw[g, v] = 0
-        for n in range(tokens.shape[0]):
-            dw[g, tokens[n]] += da[n, g]
-
-
-def project_inputs(x, w_ih, out):
-    """The input projection of ``n`` steps (the CUDA counterpart of ``_parts.project_part``).
-
-    Parameters
-    ----------
-    x : (n, B, D) float device array, or (n, B) integer device array of token ids
-        standing for one-hot vectors (then the projection picks columns of ``w_ih``:
-        no product with a matrix of zeros, no one-hot sequence on the device).
-    w_ih : (GH, D) device array
-    out : (n * B, GH) device array, overwritten with ``x W_ih^T``.
-    """
-    n, B = x.shape[:2]
-    if x.ndim == 2:
-        grid = ((n * B + TILE - 1) // TILE, (out.shape[1] + TILE - 1) // TILE)
-        _gather_rows_kernel[grid, (TILE, TILE)](x.reshape(n * B), transpose(w_ih), out)
-    else:
-        gemm(x.reshape(n * B, x.shape[2]), w_ih, out, trans_b=True)
-
-
-def input_and_weight_grads(x, h0, out, w_ih, dgates, dx, dw_ih, dw_hh, dbias, dgates_hh=None,
-                           dbias_hh=None):
-    """After the backward loop: dx, dW_ih, dW_hh and the bias gradients (CUDA twin of
-    ``_gemm.input_and_weight_grads_part``); ``x`` may be (T, B) token ids (then dx is not
-    computed).  ``dgates_hh`` and ``dbias_hh`` are the recurrent side's, where they
-    differ from the input side's (the GRU)."""
-    dgates_hh = dgates if dgates_hh is None else dgates_hh
-    T, B = x.shape[:2]
-    H = out.shape[2]
-    GH = dgates.shape[2]
-    da = dgates.reshape(T * B, GH)
-    if x.ndim == 2:
-        _scatter_columns_kernel[blocks_for(GH), THREADS](x.reshape(T * B), da, dw_ih)
-    else:
-        D = x.shape[2]
-        if dx.shape[0] == T:  # an empty dx: the caller needs no input gradient
-            gemm(da, w_ih, dx.reshape(T * B, D))
-        gemm(da, x.reshape(T * B, D), dw_ih, trans_a=True)
-    # h_{t-1} for t >= 1 is out[t-1]; the first step's comes from h0.
-    gemm(dgates_hh[0], h0, dw_hh, trans_a=True)
-    if T > 1:
-        gemm(dgates_hh[1:].reshape((T - 1) * B, GH), out[:T - 1].reshape((T - 1) * B, H), dw_hh,
-             trans_a=True, accumulate=True)
-    column_sum(da, dbias)
-    if dbias_hh is not None:
-        column_sum(dgates_hh.reshape(T * B, GH), dbias_hh)
-
-
-def device_lengths(lengths, T, B):
-    """The kernels' (B,) int64 device array of sequence lengths: all T for None."""
-    if lengths is None:
-        return cuda.to_device(np.full(B, T, np.int64))
-    if cuda.devicearray.is_cuda_ndarray(lengths):
-        return lengths
-    return cuda.to_device(np.ascontiguousarray(lengths, np.int64))
-
-
 @cuda.jit(device=True)
 def step_gradient(t, length, dout, dh_n, recurrent, zero):
     """The gradient reaching h_t of one (row, unit): ``dout`` plus ``recurrent`` (what
@@ -632,130 +412,3 @@ def step_gradient(t, length, dout, dh_n, recurrent, zero):
     if t >= length:
         return zero
     return dout + (dh_n if t == length - 1 else recurrent)
-
-
-# ---------------------------------------------------------------- element-wise helpers
-@cuda.jit
-def _fill_kernel(flat, value):
-    i = cuda.grid(1)
-    if i < flat.shape[0]:
-        flat[i] = value
-
-
-def fill(a, value):
-    flat = a.reshape(a.size)
-    _fill_kernel[blocks_for(a.size), THREADS](flat, value)
-
-
-@cuda.jit
-def _add_kernel(a, b, out):
-    i = cuda.grid(1)
-    if i < out.shape[0]:
-        out[i] = a[i] + b[i]
-
-
-def add(a, b, out):
-    """``out = a + b`` for device arrays of one shape."""
-    _add_kernel[blocks_for(out.size), THREADS](a.reshape(a.size), b.reshape(b.size),
-                                               out.reshape(out.size))
-
-
-@cuda.jit
-def _multiply_kernel(a, b, out):
-    i = cuda.grid(1)
-    if i < out.shape[0]:
-        out[i] = a[i] * b[i]
-
-
-def multiply(a, b, out):
-    """``out = a * b`` for device arrays of one shape."""
-    _multiply_kernel[blocks_for(out.size), THREADS](a.reshape(a.size), b.reshape(b.size),
-                                                    out.reshape(out.size))
-
-
-@cuda.jit
-def _count_non_finite_kernel(arrays, count):
-    # ``arrays``: a tuple of 1-D arrays of one type; thread i looks at index i of each
-    i = cuda.grid(1)
-    for k in range(len(arrays)):
-        flat = arrays[k]
-        if i < flat.shape[0]:
-            v = flat[i]
-            if not (v - v == 0):  # NaN or +-inf
-                cuda.atomic.add(count, 0, 1)
-
-
-_non_finite_count = []
-
-
-def all_finite(arrays):
-    """Whether every element of every device array in ``arrays`` is finite.
-
-    One launch per dtype among them (a layer's arrays share one) and one
-    synchronisation.  The count lives in mapped host memory, reused from call
-    to call: no allocation and no copy, only the synchronisation before it is read.
-    """
-    if not _non_finite_count:
-        _non_finite_count.append(cuda.mapped_array(1, dtype=np.int32))
-    count = _non_finite_count[0]
-    count[0] = 0
-    by_dtype = {}
-    for a in arrays:
-        by_dtype.setdefault(a.dtype, []).append(a.reshape(a.size))
-    for flats in by_dtype.values():
-        longest = max(f.shape[0] for f in flats)
-        _count_non_finite_kernel[blocks_for(longest), THREADS](tuple(flats), count)
-    cuda.synchronize()
-    return int(count[0]) == 0
-
-
-@cuda.jit
-def _swap_first_axes_kernel(a, out):
-    i, j = cuda.grid(2)
-    if i < a.shape[0] and j < a.shape[1]:
-        for k in range(a.shape[2]):
-            out[j, i, k] = a[i, j, k]
-
-
-@cuda.jit
-def _reverse_time_kernel(a, lengths, out):
-    t, b = cuda.grid(2)
-    if t < a.shape[0] and b < a.shape[1]:
-        src = lengths[b] - 1 - t if t < lengths[b] else t
-        for k in range(a.shape[2]):
-            out[t, b, k] = a[src, b, k]
-
-
-def reverse_time(a, lengths):
-    """A new (T, B, ...) device array whose row b holds sequence b of ``a`` backwards from
-    its own last step (``lengths``: a (B,) device array), its padded steps in place."""
-    T, B = a.shape[:2]
-    grid = ((T + TILE - 1) // TILE, (B + TILE - 1) // TILE)
-    out = cuda.device_array(a.shape, dtype=a.dtype)
-    shape3 = (T, B, a.size // (T * B))  # token ids (T, B) as (T, B, 1)
-    _reverse_time_kernel[grid, (TILE, TILE)](a.reshape(shape3), lengths, out.reshape(shape3))
-    return out
-
-
-@cuda.jit
-def _copy_features_kernel(src, s0, dst, d0, width):
-    i, k = cuda.grid(2)
-    if i < src.shape[0] and k < width:
-        dst[i, d0 + k] = src[i, s0 + k]
-
-
-def copy_features(src, s0, dst, d0, width):
-    """``dst[:, :, d0:d0+width] = src[:, :, s0:s0+width]`` for C-contiguous (T, B, F)
-    device arrays (the two directions' halves of a layer's output)."""
-    rows = src.shape[0] * src.shape[1]
-    grid = ((rows + TILE - 1) // TILE, (width + TILE - 1) // TILE)
-    _copy_features_kernel[grid, (TILE, TILE)](src.reshape(rows, src.shape[2]), s0,
-                                              dst.reshape(rows, dst.shape[2]), d0, width)
-
-
-def swap_first_axes(a):
-    """A new C-contiguous device array ``a.transpose(1, 0, 2)``: batch-first <-> time-major."""
-    out = cuda.device_array((a.shape[1], a.shape[0], a.shape[2]), dtype=a.dtype)
-    grid = ((a.shape[0] + TILE - 1) // TILE, (a.shape[1] + TILE - 1) // TILE)
-    _swap_first_axes_kernel[grid, (TILE, TILE)](a, out)
-    return out
