@@ -23,6 +23,14 @@ def _is_token_array(value):
     return isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 2
 
 
+def dropout_mask(rng, shape, p, dtype):
+    """An inverted-dropout mask: ``1 / (1 - p)`` where a unit is kept (probability
+    ``1 - p``), else 0.  Drawn on the host from ``rng``, so that a seed gives the same
+    masks on every device; the stacked layers and the text model's output both use it."""
+    dtype = np.dtype(dtype)
+    return (rng.random(shape) >= p).astype(dtype) / dtype.type(1 - p)
+
+
 class Module:
     """Parameters and gradients under PyTorch's names, and their (de)serialisation.
 
@@ -455,9 +463,8 @@ class _Recurrent(Module):
             out = outs[0] if dirs == 1 else dev.concat_features(outs)
             if k + 1 < self.num_layers:
                 if train and self.dropout > 0:
-                    # drawn on the host, so a seed gives the same masks on every device
-                    mask = (self._dropout_rng.random(out.shape) >= self.dropout)
-                    mask = dev.upload(mask.astype(self.dtype) / self.dtype.type(1 - self.dropout))
+                    mask = dev.upload(dropout_mask(self._dropout_rng, out.shape, self.dropout,
+                                                   self.dtype))
                     masks.append(mask)
                     out = dev.multiply(out, mask)
                 layer_inputs.append(out)

@@ -18,7 +18,7 @@ from .. import CELLS
 from .._checks import (as_seed_sequence, check_choice, check_dtype, check_int, check_number,
                       check_tokens)
 from ..checkpoints import join_states, part_state
-from ..layers import LAYERS, Embedding, HostParams, Linear
+from ..layers import LAYERS, Embedding, HostParams, Linear, dropout_mask
 
 
 
@@ -166,8 +166,7 @@ class CharRNN:
         h, state = self.rnn.forward(self._inputs(tokens, train), state, train=train)
         self._mask = None
         if train and self.dropout > 0:
-            keep = 1.0 - self.dropout
-            self._mask = (self.dropout_rng.random(h.shape) < keep).astype(self.dtype) / keep
+            self._mask = dropout_mask(self.dropout_rng, h.shape, self.dropout, self.dtype)
             h *= self._mask
         return self.head.forward(h, train=train), state
 
