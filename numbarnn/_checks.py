@@ -138,3 +138,19 @@ def check_tokens(name, value, vocab_size):
 def as_seed_sequence(seed):
     """``seed`` (None, an int, or a ``SeedSequence``) as a ``np.random.SeedSequence``."""
     return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+
+
+def read_bytes(path, expected="a file", missing="no such file", error=ValueError):
+    """The bytes of the file at ``path``.  A directory, a missing or an unreadable file is
+    one ``error`` naming the path (``expected`` and ``missing`` word the first two)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise error(f"{path}: is a directory, expected {expected}")
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise error(f"{path}: {missing}") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read it ({e.strerror})") from None
+

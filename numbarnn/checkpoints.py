@@ -18,6 +18,8 @@ import tempfile
 
 import numpy as np
 
+from ._checks import read_bytes
+
 FORMAT = "numbarnn"
 FORMAT_VERSION = 1
 _MAX_HEADER = 100 * 1024 * 1024
@@ -162,15 +164,7 @@ def load_checkpoint(path, kind):
     from safetensors.numpy import load
 
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise CheckpointError(f"{path}: is a directory, expected a checkpoint file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint") from None
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot read it ({e.strerror})") from None
+    data = read_bytes(path, "a checkpoint file", "no such checkpoint", CheckpointError)
     header = _read_header(path, data)
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{path}: a safetensors file, but not a numbarnn checkpoint")

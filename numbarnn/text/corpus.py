@@ -7,6 +7,8 @@ import sysconfig
 
 import numpy as np
 
+from .._checks import read_bytes
+
 BUILTIN_MAX_CHARS = 1_000_000
 # Parts of the standard library left out of the built-in corpus: tests, and
 # application code whose docstrings say little
@@ -76,15 +78,7 @@ def read_corpus(path, encoding="utf-8"):
         valid in ``encoding`` (with their offset), or an empty file.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ValueError(f"{path}: is a directory, expected a text file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read it ({e.strerror})") from None
+    data = read_bytes(path, expected="a text file")
     try:
         text = data.decode(encoding)
     except LookupError:
