@@ -58,6 +58,25 @@ print(time.perf_counter() - t0)
 """
 
 
+_TEXT_RUN = """
+from numbarnn.text import TextTrainer
+print(TextTrainer("the cat sat on the mat. " * 400, val_frac=0.2).train(steps=1)["compile_seconds"])
+"""
+
+
+def text_compile_seconds(cache_dir):
+    """The compile seconds a fresh process's first ``train-text`` run of the defaults
+    reports (its layer's two kernels compiled side by side: ``numbarnn.precompile``)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    result = subprocess.run([sys.executable, "-c", _TEXT_RUN], env=env, capture_output=True,
+                            text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
 def first_call_seconds(cache_dir, dtype="float32"):
     """Seconds for a fresh process to import numbarnn and run the LSTM's and the RNN's four
     kernels once (the compile-time measure of the CPU-kernel issue).

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "numbarnn"
-CORE = {"layers", "losses", "optim", "devices", "checkpoints", "progress", "analysis", "info",
-        "demo"}
+CORE = {"layers", "losses", "optim", "devices", "checkpoints", "progress", "precompile",
+        "analysis", "info", "demo"}
 LAYERS = {"kernels": 0, "core": 1, "text": 2, "forecast": 2, "runs": 3}
 
 

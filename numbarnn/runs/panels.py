@@ -53,9 +53,11 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
         On ``resume``, when ``out_dir`` was trained with another configuration or
         target column.
     """
+    from ..precompile import layer_cached
     from .parallel import ResultStore, run_tasks
 
     start = time.perf_counter()
+    cached = (device or config.device) == "cpu" and layer_cached(config.cell, config.dtype)
     store = ResultStore(os.path.join(out_dir, SERIES_DIR))
     if resume:
         _check_same_run(out_dir, panel, config)
@@ -83,8 +85,10 @@ def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=
     seconds = time.perf_counter() - start
     trained_now = sum(r is not None for r in results) - execution["reused"]
     summary.update(status=execution["status"], total=len(panel.ids), seconds=seconds,
-                   series_per_minute=60 * trained_now / seconds,
-                   execution=execution)
+                   series_per_minute=60 * trained_now / seconds, execution=execution,
+                   # each worker's warm-up compiles (or loads) the kernels, imports included
+                   compile_seconds=0.0 if cached else
+                   max(execution["warm_up"].values(), default=0.0))
     _write_panel_run(out_dir, panel, config, rows, execution["status"], summary)
     if error is not None:
         raise error
@@ -106,6 +110,7 @@ def panel_run_files(panel, config, rows, status, summary):
         "kind": "panel", "status": status, "source": panel.source,
         "id_column": panel.id_column, "column": panel.column, "date_column": panel.date_column,
         "config": asdict(config), "summary": summary,
+        "compile_seconds": None if summary is None else summary.get("compile_seconds"),
         "series": [{"id": r["id"], "checkpoint": None if r.get("checkpoint") is None else
                     f"{SERIES_DIR}/{safe_name(r['id'])}.safetensors",
                     "length": r["length"], "season": r.get("season"),

@@ -29,6 +29,7 @@ from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint, wri
 from ..layers import LAYERS
 from ..losses import cross_entropy, softmax_cross_entropy
 from ..optim import clip_grad_norm, clip_grad_value, make_optimizer, scheduled_lr
+from ..precompile import compile_for_run
 from ..progress import format_seconds
 from .config import TextConfig
 from .corpus import StreamBatches, Vocabulary, split_text, text_fingerprint
@@ -570,39 +571,13 @@ def diverged_message(summary):
             f"{d['limit']:.2f} ({DIVERGED:g} x ln V); {best}; try a lower --lr or --clip")
 
 
-# Cold compile of what a text run needs (the model's forward, backward and
-# evaluation), measured on this project's 2-core machines (train-text's defaults
-# with an empty NUMBA_CACHE_DIR: 14.5 s for the LSTM, 10.5 s for the RNN): the
-# "about N s" of the first-run message.
-COMPILE_ESTIMATE = {"lstm": 15, "rnn": 10}
-_compiled = set()
-
-
 def _compile_kernels(config, progress=None):
-    """Compile the kernels a run of ``config`` uses (or load them from numba's cache)
-    before its first step, once per process, so that step times, the rate and the
-    time left count training only.  Says so first when they are not cached.
-
-    Returns the compile seconds: 0 when the kernels came from the cache (or were
-    already loaded).
-    """
-    key = (config["cell"], config["dtype"], config["embedding_dim"], config["device"])
-    if key in _compiled:
-        return 0.0
-    _compiled.add(key)
-    from .._cache import kernels_cached
-    from ..kernels import cpu_gru, cpu_lstm, cpu_rnn
-
-    kernels = {"lstm": cpu_lstm, "rnn": cpu_rnn, "gru": cpu_gru}[config["cell"]]
-    parts = [getattr(kernels, f"{config['cell']}_{side}_part") for side in ("forward", "backward")]
-    cached = config["device"] == "cpu" and kernels_cached(*parts)
-    if not cached and progress is not None:
-        progress.log(f"compiling the kernels, first run only: about "
-                     f"{COMPILE_ESTIMATE.get(config['cell'], 15)} s")
-    seconds = warm_up_text_task(config)
-    if not cached and progress is not None:
-        progress.log(f"kernels compiled in {seconds:.1f} s")
-    return 0.0 if cached else seconds
+    """Compile (or load from numba's cache) the kernels a run of ``config`` uses before its
+    first step (``precompile.compile_for_run``); returns the compile seconds (0 when they
+    came from the cache)."""
+    return compile_for_run(config["cell"], config["dtype"], config["device"],
+                           tokens=config["embedding_dim"] == 0, progress=progress,
+                           warm_up=lambda: warm_up_text_task(config))
 
 
 def warm_up_text_task(config):
