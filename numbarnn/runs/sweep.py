@@ -75,7 +75,8 @@ def run_sweep(spec, grid, out_dir, resume=False, workers=None, scheduler=None, o
         The values each name takes (a configuration field, or a name of ``spec.names``).
     out_dir : str
         The sweep directory (made if missing; ``numbarnn.runs.prepare_run_dir`` checks one
-        that holds a run).
+        that holds a run).  Where another process may use it too, hold
+        ``numbarnn.runs.run_lock(out_dir)`` around the call, as ``numbarnn sweep`` does.
     resume, workers, scheduler, on_result
         As ``run_task_sweep``'s.
     settings : dict, optional

@@ -4,8 +4,7 @@
 >>> from numbarnn.runs import SeriesSweep, run_sweep
 >>> spec = SeriesSweep(load_airline(), ForecastConfig(epochs=50, members=1))
 >>> summary = run_sweep(spec, {"hidden_size": [16, 32], "lr": [1e-3, 3e-3]}, "runs/sweep")
->>> summary["best"]["params"]
-{'hidden_size': 32, 'lr': 0.003}
+>>> best = summary["best"]  # its name, params and validation score
 
 A specification says, for one combination of the grid, which plain-data tasks train
 it (``tasks``), how its results score on the validation steps (``score``, lower is
