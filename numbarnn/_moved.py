@@ -30,7 +30,24 @@ MOVED = {
     "panel": ("forecast.panel", "runs.panels"),
     "parallel": ("runs.parallel",),
     "sweep": ("runs.sweep",),
+    "kernels._cuda_common": ("kernels._cuda_arrays", "kernels._cuda_gemm", "kernels._cuda_inputs",
+                             "kernels._cuda_loop"),
 }
+# names that left a module which stays: (module, name) -> their module now
+MOVED_NAMES = {("checkpoints", name): "runs.run_dir" for name in (
+    "RUN_FILES", "RUN_DIRS", "RUN_KINDS", "LOCK_FILE", "run_kind", "run_lock",
+    "prepare_run_dir", "remove_run_outputs")}
+
+
+def moved_name(module, name):
+    """``numbarnn.<module>.<name>`` where it lives now, with a ``DeprecationWarning``;
+    for the module's ``__getattr__``."""
+    place = MOVED_NAMES.get((module, name))
+    if place is None:
+        raise AttributeError(f"module 'numbarnn.{module}' has no attribute {name!r}")
+    warnings.warn(f"numbarnn.{module}.{name} is now numbarnn.{place}.{name}",
+                  DeprecationWarning, stacklevel=3)
+    return getattr(importlib.import_module(f"numbarnn.{place}"), name)
 
 
 class _MovedModule(types.ModuleType):

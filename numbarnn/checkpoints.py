@@ -183,3 +183,10 @@ def load_checkpoint(path, kind):
     except (KeyError, ValueError, SafetensorError) as e:
         raise CheckpointError(f"{path}: malformed checkpoint ({e})") from None
     return tensors, metadata
+
+
+def __getattr__(name):  # the run-directory functions moved to numbarnn.runs.run_dir
+    from ._moved import moved_name
+
+    return moved_name("checkpoints", name)
+

@@ -148,3 +148,23 @@ def test_the_old_text_modules_names_are_the_text_packages():
 
     text, _ = builtin_corpus(2000)
     assert builtin_corpus is corpus.builtin_corpus and 0 < len(text) <= 2000
+
+
+def test_the_run_directory_functions_still_import_from_checkpoints():
+    from numbarnn import checkpoints
+    from numbarnn.runs import run_dir
+
+    with pytest.warns(DeprecationWarning, match="numbarnn.runs.run_dir.run_lock"):
+        assert checkpoints.run_lock is run_dir.run_lock
+    with pytest.raises(AttributeError):
+        checkpoints.no_such_name  # noqa: B018
+
+
+def test_the_cuda_helpers_old_module_finds_their_new_ones(monkeypatch):
+    from numbarnn.kernels import _cuda_arrays, _cuda_loop
+
+    monkeypatch.delitem(sys.modules, "numbarnn.kernels._cuda_common", raising=False)
+    with pytest.warns(DeprecationWarning, match="_cuda_loop"):
+        common = importlib.import_module("numbarnn.kernels._cuda_common")
+    assert common.plan_time_loop is _cuda_loop.plan_time_loop
+    assert common.all_finite is _cuda_arrays.all_finite
