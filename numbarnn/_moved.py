@@ -12,10 +12,10 @@ import sys
 import types
 import warnings
 
-# old module -> the modules that hold its names now, searched in order
+# old module -> the modules that hold its names now, searched in order (``numbarnn.text``,
+# once a module, is now the text job's package, which offers that module's names)
 MOVED = {
     "config": ("text.config",),
-    "text": None,  # now the text job's package, which offers the old module's names
     "model": ("text.model",),
     "training": ("text.training",),
     "sampling": ("text.sampling",),
@@ -64,7 +64,7 @@ class MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def find_spec(self, fullname, path=None, target=None):
         package, _, name = fullname.partition(".")
-        if package == "numbarnn" and MOVED.get(name):
+        if package == "numbarnn" and name in MOVED:
             return importlib.util.spec_from_loader(fullname, self)
         return None
 

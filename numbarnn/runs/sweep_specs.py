@@ -110,7 +110,7 @@ class _ForecastSweep(SweepSpec):
         shared = {k: v for k, v in asdict(self.config).items()
                   if k not in varied and k != "device"}  # the device may change on resume
         return {"job": self.job, **shared, "data": task_digest([(t["values"], t["dates"])
-                                               for _, t in self._data_tasks()])}
+                                               for _, t in self.tasks({})])}
 
     def warm_up(self, combination):
         return (series_panel.warm_up_task, asdict(self.config_for(combination)))
@@ -135,9 +135,6 @@ class SeriesSweep(_ForecastSweep):
     def __init__(self, series, config=None, metric="mase", names=None):
         super().__init__(config, metric, names)
         self.series = series
-
-    def _data_tasks(self):
-        return self.tasks({})
 
     def tasks(self, combination):
         return [(None, series_task(self.series.name, self.series, self.config_for(combination)))]
@@ -183,9 +180,6 @@ class PanelSweep(_ForecastSweep):
                              "which needs a scale-free metric: mase or smape")
         super().__init__(config, metric, names)
         self.panel = panel
-
-    def _data_tasks(self):
-        return self.tasks({})
 
     def tasks(self, combination):
         config = self.config_for(combination)
