@@ -115,10 +115,14 @@ def check_shape(name, arr, expected, meaning):
         raise ValueError(f"{name}: got shape {arr.shape}, expected {tuple(expected)} {meaning}")
 
 
-def check_finite(name, arr):
-    from .kernels._jit import all_finite  # (numba loads here, not at import)
+_all_finite = None
 
-    if not all_finite(arr.reshape(-1)):
+
+def check_finite(name, arr):
+    global _all_finite
+    if _all_finite is None:  # numba loads here, on the first check, not at import
+        from .kernels._jit import all_finite as _all_finite
+    if not _all_finite(arr.reshape(-1)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name}: contains a non-finite value (NaN or inf) at index "
                          f"{tuple(int(i) for i in bad)}; expected only finite numbers")

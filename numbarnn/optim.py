@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from . import SCHEDULES
-from .kernels._jit import JIT_OPTIONS
+from .kernels._jit import JIT_OPTIONS, REDUCTION_OPTIONS
 
 # torch's defaults, per optimiser
 _DEFAULT_LR = {"sgd": 1e-3, "adam": 1e-3, "rmsprop": 1e-2, "adagrad": 1e-2}
@@ -77,6 +77,9 @@ class Optimizer:
     """
 
     slots = ()  # names of the per-parameter buffers
+    # a subclass's compiled update of one parameter, called as
+    # ``_kernel(p, g, *buffers, *self._constants())`` over flat arrays
+    _kernel = None
 
     def __init__(self, modules, lr, weight_decay=0.0):
         modules = modules if isinstance(modules, (list, tuple)) else [modules]
@@ -93,14 +96,19 @@ class Optimizer:
                 raise ValueError(f"gradient of {name}: got shape {g.shape}, expected a "
                                  f"C-contiguous array of the parameter's shape {p.shape}")
         self.state = {slot: [np.zeros_like(p) for p, _ in self.pairs] for slot in self.slots}
+        # each parameter's arrays, flat, for the compiled update (made once: a step costs
+        # only the calls; the parameters and buffers are only ever changed in place)
+        self._flat = [(p.reshape(-1), g.reshape(-1),
+                       *[self.state[s][k].reshape(-1) for s in self.slots])
+                      for k, (p, g) in enumerate(self.pairs)]
         self.steps = 0
 
     def step(self):
         """Update every parameter once from its gradient."""
         self.steps += 1
-        for k, (p, g) in enumerate(self.pairs):
-            self._update(p.reshape(-1), g.reshape(-1),
-                         *[self.state[s][k].reshape(-1) for s in self.slots])
+        constants = self._constants()
+        for arrays in self._flat:
+            self._kernel(*arrays, *constants)
 
     def hyper(self):
         """The hyper-parameters, as keyword arguments of the constructor."""
@@ -150,8 +158,10 @@ class SGD(Optimizer):
     def hyper(self):
         return {**super().hyper(), "momentum": self.momentum}
 
-    def _update(self, p, g, velocity):
-        _sgd_update(p, g, velocity, self.lr, self.momentum, self.weight_decay)
+    _kernel = staticmethod(_sgd_update)
+
+    def _constants(self):
+        return self.lr, self.momentum, self.weight_decay
 
 
 class Adam(Optimizer):
@@ -169,10 +179,12 @@ class Adam(Optimizer):
     def hyper(self):
         return {**super().hyper(), "betas": list(self.betas), "eps": self.eps}
 
-    def _update(self, p, g, m, v):
+    _kernel = staticmethod(_adam_update)
+
+    def _constants(self):
         b1, b2 = self.betas
-        _adam_update(p, g, m, v, self.lr / (1 - b1 ** self.steps), b1, b2,
-                     1 - b2 ** self.steps, self.eps, self.weight_decay)
+        return (self.lr / (1 - b1 ** self.steps), b1, b2, 1 - b2 ** self.steps, self.eps,
+                self.weight_decay)
 
 
 class RMSprop(Optimizer):
@@ -190,9 +202,10 @@ class RMSprop(Optimizer):
         return {**super().hyper(), "alpha": self.alpha, "eps": self.eps,
                 "momentum": self.momentum}
 
-    def _update(self, p, g, square_avg, velocity):
-        _rmsprop_update(p, g, square_avg, velocity, self.lr, self.alpha, self.eps,
-                        self.momentum, self.weight_decay)
+    _kernel = staticmethod(_rmsprop_update)
+
+    def _constants(self):
+        return self.lr, self.alpha, self.eps, self.momentum, self.weight_decay
 
 
 class Adagrad(Optimizer):
@@ -207,8 +220,10 @@ class Adagrad(Optimizer):
     def hyper(self):
         return {**super().hyper(), "eps": self.eps}
 
-    def _update(self, p, g, sum_sq):
-        _adagrad_update(p, g, sum_sq, self.lr, self.eps, self.weight_decay)
+    _kernel = staticmethod(_adagrad_update)
+
+    def _constants(self):
+        return self.lr, self.eps, self.weight_decay
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad}
@@ -221,7 +236,7 @@ def make_optimizer(name, modules, lr=None, **options):
     return OPTIMIZERS[name](modules, lr=_DEFAULT_LR[name] if lr is None else lr, **options)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**REDUCTION_OPTIONS)
 def _sum_squares(g):
     total = 0.0
     for k in range(g.size):

@@ -616,6 +616,21 @@ BAD_FORWARD = {
 }
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_finite_check_finds_any_bad_value_in_any_block(dtype):
+    from numbarnn.kernels._jit import FINITE_BLOCK, all_finite
+
+    n = 3 * FINITE_BLOCK + 5
+    assert all_finite(np.zeros(0, dtype)) and all_finite(np.full(n, 3.5, dtype))
+    for bad in (np.nan, np.inf, -np.inf):
+        for at in (0, 1, FINITE_BLOCK - 1, FINITE_BLOCK, 2 * FINITE_BLOCK + 7, n - 1):
+            values = np.linspace(-1e30, 1e30, n).astype(dtype)
+            values[at] = bad
+            assert not all_finite(values), (bad, at)
+    big = np.full(n, np.finfo(dtype).max, dtype)  # finite, though a plain sum would overflow
+    assert all_finite(big)
+
+
 @pytest.mark.parametrize("case", list(BAD_FORWARD))
 @pytest.mark.parametrize("cell", CELLS)
 def test_bad_forward_input_raises(cell, case):
