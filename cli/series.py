@@ -121,7 +121,8 @@ def aligned(rows):
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=SERIES.dropout,
               show_default=True, help="Between stacked layers.")
 @click.option("--log/--no-log", "log", default=None,
-              help="Log transform [default: chosen on the validation part, for positive data].")
+              help="Log transform [default: for positive data, by Guerrero's Box-Cox power "
+              "where it is clear, else chosen on the validation part].")
 @click.option("--diff/--no-diff", default=None,
               help="First differencing [default: chosen on the validation part].")
 @click.option("--seasonal-diff/--no-seasonal-diff", "seasonal_diff", default=None,
@@ -297,6 +298,13 @@ def choice_lines(report):
         f": r = {seasonality['acf']:.2f}, bound {seasonality['threshold']:.2f})"
     lines = [f"window {choices['window']}, validation {choices['val_size']} steps; season "
              f"{seasonality['season']}{found}"]
+    variance = choices.get("log_test")
+    if variance is not None:
+        verdict = {True: "asks for the log", False: "asks for no log",
+                   None: "leaves the log to validation"}[variance["log"]]
+        lines.append("log: data not all positive, no log" if variance["power"] is None and
+                     variance["log"] is False else
+                     f"log: Guerrero's Box-Cox power {_format(variance['power'])} {verdict}")
     chosen = choices["chosen"]
     if choices["candidates"]:
         tried = ", ".join(f"{describe_transforms(c)} {_format(c['validation_mase'])}"

@@ -100,7 +100,10 @@ def test_default_run_on_the_airline_data(tmp_path):
     assert "transforms: " in result.output and "the lowest validation MASE of log " in \
         result.output
     report = json.loads((out / "metrics.json").read_text())
-    assert len(report["choices"]["candidates"]) == 6  # log or not x none, first, seasonal
+    # Guerrero's power asks for the log: log x none, first, seasonal differences
+    assert report["choices"]["log_test"]["log"] is True
+    assert [c["log"] for c in report["choices"]["candidates"]] == [True] * 3
+    assert "log: Guerrero's Box-Cox power -0.280 asks for the log" in result.output
 
 
 def test_backtest_option(tmp_path):

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.training import _batches, train_forecaster
 from numbarnn.forecast.metrics import seasonal_naive_forecast
-from numbarnn.forecast.selection import default_window, seasonality_test, transform_candidates
+from numbarnn.forecast.selection import (default_window, guerrero_power, log_test,
+                                         seasonality_test, transform_candidates)
 from numbarnn.forecast.series import Series
 from numbarnn_cli.main import cli
 
@@ -66,6 +67,37 @@ def test_candidates_follow_the_data_and_the_fixed_settings():
         [{"log": False, "diff": True, "seasonal_diff": False}]
     one_open = transform_candidates(ForecastConfig(log=True, diff=False), positive, True)
     assert one_open == [{"log": True, "diff": False, "seasonal_diff": s} for s in (False, True)]
+
+
+def levels_and_spread(power, n=240, seed=0):
+    """A monthly season whose swing grows as level ** power, on a level that rises
+    linearly 8-fold (an exponential rise would itself ask for the log)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    level = 10 + 70 * t / n
+    return level + 0.5 * level ** power * (np.sin(2 * np.pi * t / 12) + 0.1 * rng.standard_normal(n))
+
+
+@pytest.mark.parametrize("power, log", [(1.0, True), (0.0, False), (0.5, None)])
+def test_guerreros_power_decides_the_log_where_the_data_are_clear(power, log):
+    # a swing proportional to the level (power 1) is a Box-Cox power of 0: the log
+    values = levels_and_spread(power)
+    found = guerrero_power(values, 12)
+    assert abs(found - (1 - power)) < 0.15, found
+    assert log_test(values, 12) == {"power": found, "log": log}
+
+
+def test_the_log_test_leaves_unclear_data_to_validation():
+    assert log_test(built("multiplicative"), 12)["log"] is True
+    assert log_test(np.arange(-5.0, 45.0), 12) == {"power": None, "log": False}  # not positive
+    steady = built("seasonal")  # one level throughout: nothing to tell the power from
+    assert guerrero_power(steady, 12) is None and log_test(steady, 12)["log"] is None
+    assert guerrero_power(np.arange(1.0, 20.0), 12) is None  # fewer than two seasons
+    auto, positive = ForecastConfig(), np.arange(1.0, 50.0)
+    assert {c["log"] for c in transform_candidates(auto, positive, True, log=True)} == {True}
+    assert {c["log"] for c in transform_candidates(auto, positive, True, log=False)} == {False}
+    forced = transform_candidates(ForecastConfig(log=False), positive, True, log=True)
+    assert {c["log"] for c in forced} == {False}  # a fixed setting wins over the test
 
 
 @pytest.mark.parametrize("kind, season, expected", [

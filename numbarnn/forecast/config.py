@@ -39,11 +39,12 @@ class ForecastConfig:
     seasonal_diff : bool or 'auto'
         Differencing at lag ``season``.  The settings left at 'auto' are chosen by
         rolling-origin validation: one network is trained on each combination
-        (``selection.transform_candidates``: log only for positive data, seasonal
-        differencing only for a season the autocorrelation test finds) and the one
-        with the lowest validation MASE is kept; without a validation part, 'auto'
-        means log for positive data, seasonal differencing for a detected season,
-        no first differencing.
+        (``selection.transform_candidates``: log only for positive data, and only
+        where Guerrero's Box-Cox power leaves it open, ``selection.log_test``;
+        seasonal differencing only for a season the autocorrelation test finds) and
+        the one with the lowest validation MASE is kept; without a validation part,
+        'auto' means log for positive data (unless Guerrero's power says no),
+        seasonal differencing for a detected season, no first differencing.
     scale : {'standard', 'minmax', 'none'}
     season : int or None
         The season for seasonal differencing, the seasonal-naive baseline and

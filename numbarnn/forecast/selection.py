@@ -9,10 +9,15 @@
   test of the Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman & Billah 2003):
   seasonal when ``|r_m|`` exceeds ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``, the 90 %
   one-sided bound under no seasonality;
-- the **transform candidates** are every combination of the choices left open: log (only
-  for positive training data) or not, and no differencing, first differences, or seasonal
-  differences (only for a detected season).  ``train_forecaster`` trains one network on
-  each and keeps the one with the lowest MASE on the validation part's rolling origins.
+- the **log** is decided by the data where they are clear: Guerrero's (1993) method picks
+  the Box-Cox power that makes the spread of blocks of one season (two steps without a
+  season) most nearly proportional to a power of their level; a power near 0 (at most
+  ``LOG_POWER``) asks for the log, near 1 (at least ``1 - LOG_POWER``) for none, and in
+  between both are candidates (only positive data are ever logged);
+- the **transform candidates** are every combination of the choices left open: log or
+  not (as above), and no differencing, first differences, or seasonal differences (only
+  for a detected season).  ``train_forecaster`` trains one network on each and keeps the
+  one with the lowest MASE on the validation part's rolling origins.
 """
 import math
 from itertools import product
@@ -21,6 +26,14 @@ import numpy as np
 
 # the 90 % one-sided normal quantile of the Theta method's seasonality test
 _SEASONALITY_Z = 1.645
+
+# Guerrero's power at most this asks for the log, at least 1 minus this for none; the
+# powers searched, as R's forecast::BoxCox.lambda searches them
+LOG_POWER = 0.25
+_POWERS = np.linspace(-1.0, 2.0, 301)
+# blocks whose levels all lie within this ratio say nothing about how the spread follows
+# the level (and the log of such a series is nearly linear): no power
+MIN_LEVEL_RATIO = 1.1
 
 
 def default_window(season):
@@ -55,16 +68,54 @@ def seasonality_test(values, season):
             "threshold": threshold}
 
 
-def transform_candidates(config, train_values, seasonal):
+def guerrero_power(values, season):
+    """Guerrero's Box-Cox power for positive ``values``: the power ``p`` in [-1, 2] that
+    minimises the coefficient of variation of ``sd_i / mean_i ** (1 - p)`` over the
+    series' last whole blocks of ``max(season, 2)`` steps; None for fewer than two
+    blocks, a block with no spread, or levels within ``MIN_LEVEL_RATIO`` of each other."""
+    period = max(int(season), 2)
+    x = np.asarray(values, np.float64)
+    blocks = x.size // period
+    if blocks < 2:
+        return None
+    x = x[x.size - blocks * period:].reshape(blocks, period)
+    mean, sd = x.mean(axis=1), x.std(axis=1, ddof=1)
+    if not np.all(sd > 0) or mean.max() < MIN_LEVEL_RATIO * mean.min():
+        return None
+    ratios = sd[None, :] / mean[None, :] ** (1 - _POWERS[:, None])
+    spread = ratios.std(axis=1, ddof=1) / ratios.mean(axis=1)
+    return float(_POWERS[int(np.argmin(spread))])
+
+
+def log_test(train_values, season):
+    """Whether the data ask for the log: ``{'power', 'log'}``, with ``log`` True (power at
+    most ``LOG_POWER``), False (at least ``1 - LOG_POWER``, or data not all positive) or
+    None (in between, or no power: validation decides)."""
+    values = np.asarray(train_values, np.float64)
+    if not np.all(values > 0):
+        return {"power": None, "log": False}
+    power = guerrero_power(values, season)
+    log = None if power is None else True if power <= LOG_POWER else \
+        False if power >= 1 - LOG_POWER else None
+    return {"power": power, "log": log}
+
+
+def transform_candidates(config, train_values, seasonal, log=None):
     """The ``{'log', 'diff', 'seasonal_diff'}`` settings to compare: every combination of the
     choices ``config`` leaves at 'auto', beside its fixed ones.
 
-    Log is a candidate only where every training value is positive; seasonal differencing
-    only where ``seasonal``; first and seasonal differencing are not combined by the
-    automatic choice (either removes a trend; both together rarely help a short series).
+    An automatic log is ``log`` (``log_test``'s verdict) where that is True or False, else
+    both, and never for data that are not all positive; seasonal differencing only where
+    ``seasonal``; first and seasonal differencing are not combined by the automatic choice
+    (either removes a trend; both together rarely help a short series).
     """
     positive = bool(np.all(np.asarray(train_values) > 0))
-    logs = [config.log] if config.log != "auto" else ([True, False] if positive else [False])
+    if config.log != "auto":
+        logs = [config.log]
+    elif not positive:
+        logs = [False]
+    else:
+        logs = [True, False] if log is None else [log]
     if config.diff == "auto" and config.seasonal_diff == "auto":
         differencing = [(False, False), (True, False)] + ([(False, True)] if seasonal else [])
     else:

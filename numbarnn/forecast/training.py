@@ -279,12 +279,13 @@ def _choose(config, series, season, progress, device):
         With no 'auto' or None left in window, val_size, log, diff, seasonal_diff.
     choices : dict
         What was chosen and why, for the report: ``window``, ``val_size``,
-        ``seasonality`` (the test's result), ``candidates`` (each with its validation
+        ``seasonality`` (the test's result), ``log_test`` (Guerrero's power and what it
+        decided: ``selection.log_test``), ``candidates`` (each with its validation
         MASE; empty where nothing was compared) and ``chosen``.
     """
     from dataclasses import replace
 
-    from .selection import default_window, seasonality_test, transform_candidates
+    from .selection import default_window, log_test, seasonality_test, transform_candidates
 
     H = config.horizon
     config = replace(config, window=config.window or default_window(season))
@@ -298,15 +299,19 @@ def _choose(config, series, season, progress, device):
     train_end = len(series) - (config.test_size or H) - config.val_size
     train_values = series.values[:max(train_end, 0)]
     seasonality = seasonality_test(train_values, season)
-    candidates = transform_candidates(config, train_values, seasonality["seasonal"])
+    variance = log_test(train_values, season)
+    candidates = transform_candidates(config, train_values, seasonality["seasonal"],
+                                      variance["log"])
     feasible = [c for c in candidates if _fits(replace(config, **c), len(series), season)]
     if not feasible:  # the series is too short for any: the first one's error says why
         _split(replace(config, **candidates[0]), len(series), season)
     choices = {"window": config.window, "val_size": config.val_size,
-               "seasonality": {"season": season, **seasonality}, "candidates": []}
+               "seasonality": {"season": season, **seasonality}, "log_test": variance,
+               "candidates": []}
     if len(feasible) == 1 or config.val_size < H:
         # nothing to compare, or no validation to compare on: the rule of thumb
-        rule = {"log": bool(np.all(train_values > 0)), "diff": False,
+        rule = {"log": bool(np.all(train_values > 0)) if variance["log"] is None else
+                variance["log"], "diff": False,
                 "seasonal_diff": seasonality["seasonal"]}
         chosen = next((c for c in feasible if all(c[k] == rule[k] for k in rule if
                                                   getattr(config, k) == "auto")), feasible[0])
