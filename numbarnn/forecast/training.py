@@ -310,8 +310,8 @@ def _choose(config, series, season, progress, device):
                "candidates": []}
     if len(feasible) == 1 or config.val_size < H:
         # nothing to compare, or no validation to compare on: the rule of thumb
-        rule = {"log": bool(np.all(train_values > 0)) if variance["log"] is None else
-                variance["log"], "diff": False,
+        # (log_test says no for data that are not all positive)
+        rule = {"log": variance["log"] is not False, "diff": False,
                 "seasonal_diff": seasonality["seasonal"]}
         chosen = next((c for c in feasible if all(c[k] == rule[k] for k in rule if
                                                   getattr(config, k) == "auto")), feasible[0])
