@@ -208,16 +208,24 @@ def test_more_threads_than_units():
 
 
 # ------------------------------------------------------------------ the tile product
+def unpack(packed):
+    """A packed (panels, K, tile_columns) array as the (K, panels * tile_columns) matrix it holds."""
+    panels, K, step = packed.shape
+    return packed.transpose(1, 0, 2).reshape(K, panels * step)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("B,K,R", [(1, 1, 1), (3, 5, 17), (4, 8, 64), (9, 33, 130)])
 def test_packed_product_matches_numpy_and_writes_only_its_part(B, K, R, dtype):
     rng = np.random.default_rng(B * K * R)
     a = rng.standard_normal((B, K)).astype(dtype)
     w = rng.standard_normal((R, K)).astype(dtype)
-    packed = np.full((K, _tile.padded_columns(R, a.itemsize)), np.nan, dtype)
-    _tile.pack_transposed_rows(w, np.arange(R), packed)
-    assert packed.shape[1] % _tile.tile_columns(a.itemsize) == 0
-    assert (packed[:, R:] == 0).all()
+    step = _tile.tile_columns(a.itemsize)
+    # two spare rows of NaN: a product reads only the K rows that ``a`` has columns for
+    packed = np.full(((R + step - 1) // step, K + 2, step), np.nan, dtype)
+    _tile.pack_transposed_rows(w, np.arange(R), packed, 0)
+    np.testing.assert_array_equal(unpack(packed)[:K, :R], w.T)
+    assert (unpack(packed)[:K, R:] == 0).all() and np.isnan(unpack(packed)[K:]).all()
     wide = np.full((B + 1, R + 5), np.nan, dtype)  # a strided view of the first B rows
     _tile.packed_product(a, packed, wide[:B, :R], False)
     np.testing.assert_allclose(wide[:B, :R], a @ w.T, rtol=1e-5 if dtype == np.float32 else 1e-13,
@@ -232,19 +240,38 @@ def test_packed_product_matches_numpy_and_writes_only_its_part(B, K, R, dtype):
     assert np.isnan(wide[B:]).all() and np.isnan(wide[:, R:]).all()
 
 
+def test_packing_stacks_weights_and_takes_columns():
+    # [W_ih; W_hh] of the chosen rows, one above the other (``_parts.pack_part``), and a
+    # range of columns of the leading rows of a matrix (the backward's packed W_hh)
+    rng = np.random.default_rng(1)
+    w_ih, w_hh = rng.standard_normal((40, 3)), rng.standard_normal((40, 7))
+    rows = np.array([1, 5, 6, 30, 39])
+    packed = _tile.empty_packed(10, rows.size, w_ih)
+    _tile.pack_transposed_rows(w_hh, rows, packed, 3)
+    _tile.pack_transposed_rows(w_ih, rows, packed, 0)
+    np.testing.assert_array_equal(unpack(packed)[:, :5], np.vstack([w_ih[rows].T, w_hh[rows].T]))
+    assert (unpack(packed)[:, 5:] == 0).all()
+    m = rng.standard_normal((9, 21))
+    step = _tile.tile_columns(8)
+    packed = np.full(((13 + step - 1) // step, 12, step), np.nan)
+    _tile.pack_columns(m[:6], 4, 17, packed)
+    np.testing.assert_array_equal(unpack(packed)[:6, :13], m[:6, 4:17])
+    assert (unpack(packed)[:6, 13:] == 0).all() and np.isnan(packed[:, 6:]).all()
+
+
 def test_packed_product_sums_in_order_wherever_a_column_sits():
     # the same column computed inside a big tile, at a tile edge, or alone: the same bits
     rng = np.random.default_rng(0)
     a = rng.standard_normal((5, 300)).astype(np.float32)
     w = rng.standard_normal((200, 300)).astype(np.float32)
     full = np.empty((5, 200), np.float32)
-    packed = np.empty((300, _tile.padded_columns(200, 4)), np.float32)
-    _tile.pack_transposed_rows(w, np.arange(200), packed)
+    packed = _tile.empty_packed(300, 200, a)
+    _tile.pack_transposed_rows(w, np.arange(200), packed, 0)
     _tile.packed_product(a, packed, full, False)
     for lo, hi in ((0, 1), (7, 77), (150, 200)):
         part = np.empty((5, hi - lo), np.float32)
-        packed = np.empty((300, _tile.padded_columns(hi - lo, 4)), np.float32)
-        _tile.pack_transposed_rows(w, np.arange(lo, hi), packed)
+        packed = _tile.empty_packed(300, hi - lo, a)
+        _tile.pack_transposed_rows(w, np.arange(lo, hi), packed, 0)
         _tile.packed_product(a, packed, part, False)
         np.testing.assert_array_equal(part, full[:, lo:hi])
 

@@ -33,7 +33,7 @@ from numba.extending import overload
 
 from ._jit import JIT_OPTIONS, is_tokens
 from ._parts import unit_range
-from ._tile import pack_columns, packed_product, padded_columns
+from ._tile import empty_packed, pack_columns, packed_product
 from ._views import as_matrix, flat
 
 ROWS_PER_CHUNK = 256
@@ -48,30 +48,31 @@ def _transpose_rows(src, r0, r1, width, out, col):
             out[k, col + r - r0] = src[at + uint64(k)]
 
 
-def input_weight_grad(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
-    """``dWT_ih += x[r0:r1]^T da_chunk`` (tokens: a scatter-add); compiled use only."""
+def input_weight_grad(x, x_flat, da, c0, da_chunk, r0, r1, xT, dWT_ih, first):
+    """``dWT_ih += x[r0:r1]^T da[r0:r1, c0:c0+n]`` (``da_chunk``: those rows, packed;
+    tokens: a scatter-add); compiled use only."""
     raise NotImplementedError
 
 
 @overload(input_weight_grad, jit_options=JIT_OPTIONS)
-def _input_weight_grad(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
+def _input_weight_grad(x, x_flat, da, c0, da_chunk, r0, r1, xT, dWT_ih, first):
     if is_tokens(x):
-        def scatter(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
+        def scatter(x, x_flat, da, c0, da_chunk, r0, r1, xT, dWT_ih, first):
             if first:
                 dWT_ih[:] = 0
             n = dWT_ih.shape[1]
-            out, grads, R_pad = flat(dWT_ih), flat(da_chunk), da_chunk.shape[1]
+            out, grads, GH = flat(dWT_ih), flat(da), da.shape[1]
             for r in range(r0, r1):
-                dst, src = uint64(x_flat[r] * n), uint64((r - r0) * R_pad)
+                dst, src = uint64(x_flat[r] * n), uint64(r * GH + c0)
                 for q in range(uint64(n)):
                     out[dst + q] += grads[src + q]
         return scatter
 
-    def product(x, x_flat, da_chunk, r0, r1, xT, dWT_ih, first):
+    def product(x, x_flat, da, c0, da_chunk, r0, r1, xT, dWT_ih, first):
         D = dWT_ih.shape[0]
         x_chunk = as_matrix(xT, D, r1 - r0)  # (a C view: one compiled tile product)
         _transpose_rows(x_flat, r0, r1, D, x_chunk, 0)
-        packed_product(x_chunk, da_chunk[:r1 - r0], dWT_ih, not first)
+        packed_product(x_chunk, da_chunk, dWT_ih, not first)
     return product
 
 
@@ -97,14 +98,14 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
     dt = dgates.dtype
     if dx.shape[0] == T:  # an empty dx: the caller needs no input gradient
         r0, r1 = part * TB // parts, (part + 1) * TB // parts
-        w = np.empty((GH, padded_columns(D, dx.itemsize)), dt)
+        w = empty_packed(GH, D, dx)
         pack_columns(w_ih, 0, D, w)
         packed_product(da[r0:r1], w, as_matrix(dx, TB, D)[r0:r1], False)
     c0, c1 = unit_range(part, parts, GH, dgates.itemsize)  # gate rows, in whole cache lines
     n = c1 - c0
     if n == 0:
         return
-    chunk = np.empty((ROWS_PER_CHUNK, padded_columns(n, dgates.itemsize)), dt)
+    chunk = empty_packed(ROWS_PER_CHUNK, n, dgates)
     one_side = dgates_hh.ctypes.data == dgates.ctypes.data
     da_hh = as_matrix(dgates_hh, TB, GH)
     chunk_hh = chunk if one_side else np.empty_like(chunk)
@@ -116,17 +117,17 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
     x_flat, h0_flat, out_flat = flat(x), flat(h0), flat(out)
     for r0 in range(0, TB, ROWS_PER_CHUNK):
         r1 = min(TB, r0 + ROWS_PER_CHUNK)
-        pack_columns(da[r0:r1], c0, c1, chunk[:r1 - r0])
+        pack_columns(da[r0:r1], c0, c1, chunk)
         if not one_side:
-            pack_columns(da_hh[r0:r1], c0, c1, chunk_hh[:r1 - r0])
-        for r in range(r1 - r0):
+            pack_columns(da_hh[r0:r1], c0, c1, chunk_hh)
+        for r in range(r0, r1):
             for q in range(n):
-                sums[q] += chunk[r, q]
+                sums[q] += da[r, c0 + q]
         if not one_side:
-            for r in range(r1 - r0):
+            for r in range(r0, r1):
                 for q in range(n):
-                    sums_hh[q] += chunk_hh[r, q]
-        input_weight_grad(x, x_flat, chunk, r0, r1, xT, dWT_ih, r0 == 0)
+                    sums_hh[q] += da_hh[r, c0 + q]
+        input_weight_grad(x, x_flat, da, c0, chunk, r0, r1, xT, dWT_ih, r0 == 0)
         # H_prev rows: h0 for the first step's B rows, then out's
         h_chunk = as_matrix(hT, H, r1 - r0)
         if r0 < B:
@@ -134,7 +135,7 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
         if r1 > B:
             lo = max(r0, B)
             _transpose_rows(out_flat, lo - B, r1 - B, H, h_chunk, lo - r0)
-        packed_product(h_chunk, chunk_hh[:r1 - r0], dWT_hh, r0 > 0)
+        packed_product(h_chunk, chunk_hh, dWT_hh, r0 > 0)
     for q in range(n):  # (element by element: an array assignment compiles its error path)
         for k in range(D):
             dw_ih[c0 + q, k] = dWT_ih[k, q]

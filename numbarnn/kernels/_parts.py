@@ -2,8 +2,8 @@
 
 Part ``p`` of ``P`` owns units ``u0:u1`` (``unit_range``) and, for a cell with G
 gate blocks, the G·n rows of every weight that produce them (``gate_rows``).
-It packs those rows once per call (``_tile`` layout: transposed, padded to whole
-tiles), so that its slice of the weights stays in its own core's cache for the
+It packs those rows once per call (``_tile``'s layout: transposed, in panels of
+whole tiles), so that its slice of the weights stays in its own core's cache for the
 whole sequence; it projects its own rows of the inputs (``project_part``), runs
 its share of every step, and meets the other parts at a barrier once per step,
 when the step's result is complete.  Every sum is a ``_tile`` product in a
@@ -29,7 +29,7 @@ from numba.extending import overload
 
 from ._jit import JIT_OPTIONS, is_tokens
 from ._sync import COUNTER_STRIDE
-from ._tile import pack_transposed_rows, packed_product, padded_columns
+from ._tile import empty_packed, pack_transposed_rows, packed_product, tile_columns
 from ._views import as_matrix, flat
 
 
@@ -211,12 +211,12 @@ def pack_part(x, w_ih, w_hh, G, u0, u1, fuse):
     """
     H = w_hh.shape[1]
     rows = gate_rows(G, H, u0, u1)
-    R_pad = padded_columns(rows.size, w_hh.itemsize)
-    D = fused_inputs(x, H, R_pad) if fuse else 0
-    w_step = np.empty((D + H, R_pad), w_hh.dtype)
-    pack_transposed_rows(w_hh, rows, w_step[D:])
-    w_in = np.empty((0 if D else w_ih.shape[1], R_pad), w_hh.dtype)
-    pack_transposed_rows(w_ih, rows, w_step[:D] if D else w_in)
+    step = tile_columns(w_hh.itemsize)
+    D = fused_inputs(x, H, (rows.size + step - 1) // step * step) if fuse else 0
+    w_step = empty_packed(D + H, rows.size, w_hh)
+    pack_transposed_rows(w_hh, rows, w_step, D)
+    w_in = empty_packed(0 if D else w_ih.shape[1], rows.size, w_hh)
+    pack_transposed_rows(w_ih, rows, w_step if D else w_in, 0)
     return rows, D, w_step, w_in
 
 
@@ -243,13 +243,16 @@ def project_part(x, t0, n, w_in, xp):
 def _project_part(x, t0, n, w_in, xp):
     if is_tokens(x):  # one-hot inputs: the projection is a row of W_ih^T
         def lookup(x, t0, n, w_in, xp):
-            B, R, R_pad = x.shape[1], uint64(xp.shape[1]), uint64(w_in.shape[1])
+            B, R = x.shape[1], xp.shape[1]
+            panels, V, step = w_in.shape
             w, out = flat(w_in), flat(xp)
             for t in range(n):
                 for b in range(B):
-                    src, dst = uint64(x[t0 + t, b]) * R_pad, uint64(t * B + b) * R
-                    for j in range(R):
-                        out[dst + j] = w[src + j]
+                    dst = uint64((t * B + b) * R)
+                    for p in range(panels):  # the token's row, panel by panel
+                        src, at = uint64((p * V + x[t0 + t, b]) * step), uint64(p * step)
+                        for j in range(uint64(min(step, R - p * step))):
+                            out[dst + at + j] = w[src + j]
         return lookup
 
     def product(x, t0, n, w_in, xp):

@@ -34,7 +34,7 @@ from ._parts import (copy_block, full_lengths, own_projection, pack_part, projec
                      run_parts, sequence_lengths, step_gradient, step_product, take_final,
                      unit_range, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
-from ._tile import pack_columns, packed_product, padded_columns
+from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
 
 
@@ -187,7 +187,7 @@ def gru_backward_part(part, parts, counters, x, h0, w_ih, w_hh, out, gates, hidd
     H = h0.shape[1]
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    w_back = np.empty((3 * H, padded_columns(n, h0.itemsize)), h0.dtype)
+    w_back = empty_packed(3 * H, n, h0)
     pack_columns(w_hh, u0, u1, w_back)
     dh_next = np.zeros((B, n), h0.dtype)  # (each row starts at its last step)
     dh = np.empty((B, n), h0.dtype)

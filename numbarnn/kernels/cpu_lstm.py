@@ -39,8 +39,8 @@ from ._parts import (carried_gradient, copy_block, full_lengths, own_projection,
                      project_part, run_parts, sequence_lengths, step_gradient, step_product,
                      take_final, unit_range, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
-from ._tile import pack_columns, packed_product, padded_columns
-from ._views import as_matrix, flat
+from ._tile import empty_packed, pack_columns, packed_product
+from ._views import flat
 
 
 @njit(**JIT_OPTIONS)
@@ -96,10 +96,11 @@ def _lstm_state(act, n, c_prev, cp_at, c, c_at, h, h_at, gates, g_at, keep_gates
 
 @njit(**JIT_OPTIONS)
 def _double_g(w, n):
-    """Double the g block (columns 2n:3n) of packed weights or a packed bias row."""
-    for k in range(w.shape[0]):
-        for q in range(2 * n, 3 * n):
-            w[k, q] *= 2
+    """Double the g block (columns 2n:3n) of packed weights (``_tile``'s panels)."""
+    step = w.shape[2]
+    for q in range(2 * n, 3 * n):
+        for k in range(w.shape[1]):
+            w[q // step, k, q % step] *= 2
 
 
 @njit(**JIT_OPTIONS)
@@ -115,8 +116,10 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     n = u1 - u0
     rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 4, u0, u1, True)
     own_bias = bias[rows]
-    for w in (w_step, w_in, as_matrix(own_bias, 1, 4 * n)):
-        _double_g(w, n)
+    _double_g(w_step, n)
+    _double_g(w_in, n)
+    for q in range(2 * n, 3 * n):
+        own_bias[q] *= 2
     xp = own_projection(xproj, 4, u0, u1)
     act = np.empty((B, 4 * n), h0.dtype)
     inputs = np.empty((B, D + H), h0.dtype)
@@ -235,7 +238,7 @@ def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates,
     H = h0.shape[1]
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    w_back = np.empty((4 * H, padded_columns(n, h0.itemsize)), h0.dtype)
+    w_back = empty_packed(4 * H, n, h0)
     pack_columns(w_hh, u0, u1, w_back)
     dh_next = np.zeros((B, n), h0.dtype)  # (each row starts at its last step)
     dc = np.zeros((B, n), h0.dtype)
