@@ -12,12 +12,13 @@ r * (W_hn h + b_hn), so it passes a second array ``dgates_hh`` for ``dW_hh`` and
 
 Each part of a threaded call takes its own share: the rows of ``dx``, and the
 gate rows (columns of ``da``) of the weight gradients.  The weight gradients
-are sums over T B rows, taken in chunks of ``ROWS_PER_CHUNK``: a chunk of x (or
-H_prev) is transposed and the part's columns of the chunk of ``da`` packed
-into small private buffers, and the ``_tile`` product adds chunk after chunk
-(``dW^T += x_chunk^T da_chunk``).  Every element is then one chain of
-multiply-adds in a fixed order, whichever part computes it: any number of
-threads gives the same bits.  (BLAS is not used in the kernels: its results
+are sums over T B rows, taken in chunks of at most ``ROWS_PER_CHUNK``: the
+part's columns of a chunk of ``da`` are packed into a small private buffer, and
+the ``_tile`` product adds chunk after chunk (``dW^T += x_chunk^T da_chunk``),
+reading ``x_chunk^T`` (and H_prev's) as a transposed view: no copy.  Every
+element is then one chain of multiply-adds in a fixed order, whichever part
+computes it and wherever a chunk ends: any number of threads gives the same
+bits.  (BLAS is not used in the kernels: its results
 depend on how the work is split, and a BLAS thread pool woken between the time
 loops spins on the cores they share.)
 
@@ -39,40 +40,29 @@ from ._views import as_matrix, flat
 ROWS_PER_CHUNK = 256
 
 
-@njit(**JIT_OPTIONS)
-def _transpose_rows(src, r0, r1, width, out, col):
-    """``out[:, col:col+r1-r0] = src[r0:r1].T`` for ``src`` flat with rows of ``width``."""
-    for r in range(r0, r1):
-        at = uint64(r * width)
-        for k in range(width):
-            out[k, col + r - r0] = src[at + uint64(k)]
-
-
-def input_weight_grad(x, x_flat, da, c0, da_chunk, r0, r1, xT, dWT_ih, first):
-    """``dWT_ih += x[r0:r1]^T da[r0:r1, c0:c0+n]`` (``da_chunk``: those rows, packed;
-    tokens: a scatter-add); compiled use only."""
+def input_weight_grad(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
+    """``dWT_ih (+)= x[r0:r1]^T da[r0:r1, c0:c0+n]`` over rows of x as (T B, D); ``da_chunk``:
+    those rows of ``da``, packed (tokens: a scatter-add of ``da``); compiled use only."""
     raise NotImplementedError
 
 
 @overload(input_weight_grad, jit_options=JIT_OPTIONS)
-def _input_weight_grad(x, x_flat, da, c0, da_chunk, r0, r1, xT, dWT_ih, first):
+def _input_weight_grad(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
     if is_tokens(x):
-        def scatter(x, x_flat, da, c0, da_chunk, r0, r1, xT, dWT_ih, first):
+        def scatter(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
             if first:
                 dWT_ih[:] = 0
             n = dWT_ih.shape[1]
-            out, grads, GH = flat(dWT_ih), flat(da), da.shape[1]
+            out, grads, tokens, GH = flat(dWT_ih), flat(da), flat(x), da.shape[1]
             for r in range(r0, r1):
-                dst, src = uint64(x_flat[r] * n), uint64(r * GH + c0)
+                dst, src = uint64(tokens[r] * n), uint64(r * GH + c0)
                 for q in range(uint64(n)):
                     out[dst + q] += grads[src + q]
         return scatter
 
-    def product(x, x_flat, da, c0, da_chunk, r0, r1, xT, dWT_ih, first):
-        D = dWT_ih.shape[0]
-        x_chunk = as_matrix(xT, D, r1 - r0)  # (a C view: one compiled tile product)
-        _transpose_rows(x_flat, r0, r1, D, x_chunk, 0)
-        packed_product(x_chunk, da_chunk, dWT_ih, not first)
+    def product(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
+        T, B, D = x.shape
+        packed_product(as_matrix(x, T * B, D)[r0:r1].T, da_chunk, dWT_ih, not first)
     return product
 
 
@@ -109,14 +99,13 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
     one_side = dgates_hh.ctypes.data == dgates.ctypes.data
     da_hh = as_matrix(dgates_hh, TB, GH)
     chunk_hh = chunk if one_side else np.empty_like(chunk)
-    hT = np.empty(H * ROWS_PER_CHUNK, dt)  # transposed chunks, viewed (rows, r1 - r0)
-    xT = np.empty(D * ROWS_PER_CHUNK, dt)  # (unused for token ids)
     dWT_ih, dWT_hh = np.empty((D, n), dt), np.empty((H, n), dt)
     sums = np.zeros(n, dt)
     sums_hh = sums if one_side else np.zeros(n, dt)
-    x_flat, h0_flat, out_flat = flat(x), flat(h0), flat(out)
-    for r0 in range(0, TB, ROWS_PER_CHUNK):
-        r1 = min(TB, r0 + ROWS_PER_CHUNK)
+    h_prev = as_matrix(out, TB, H)  # rows B onwards of H_prev = [h0; h_1 .. h_{T-1}]
+    r0 = 0
+    while r0 < TB:  # chunks of h0's rows, then of out's (H_prev's two sources)
+        r1 = min(r0 + ROWS_PER_CHUNK, B if r0 < B else TB)
         pack_columns(da[r0:r1], c0, c1, chunk)
         if not one_side:
             pack_columns(da_hh[r0:r1], c0, c1, chunk_hh)
@@ -127,15 +116,10 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
             for r in range(r0, r1):
                 for q in range(n):
                     sums_hh[q] += da_hh[r, c0 + q]
-        input_weight_grad(x, x_flat, da, c0, chunk, r0, r1, xT, dWT_ih, r0 == 0)
-        # H_prev rows: h0 for the first step's B rows, then out's
-        h_chunk = as_matrix(hT, H, r1 - r0)
-        if r0 < B:
-            _transpose_rows(h0_flat, r0, min(r1, B), H, h_chunk, 0)
-        if r1 > B:
-            lo = max(r0, B)
-            _transpose_rows(out_flat, lo - B, r1 - B, H, h_chunk, lo - r0)
+        input_weight_grad(x, da, c0, chunk, r0, r1, dWT_ih, r0 == 0)
+        h_chunk = h0[r0:r1].T if r0 < B else h_prev[r0 - B:r1 - B].T  # (transposed views)
         packed_product(h_chunk, chunk_hh, dWT_hh, r0 > 0)
+        r0 = r1
     for q in range(n):  # (element by element: an array assignment compiles its error path)
         for k in range(D):
             dw_ih[c0 + q, k] = dWT_ih[k, q]

@@ -37,7 +37,8 @@ partial sums, which changes nothing in the result.
 
 Shapes: ``out`` has exactly the R columns wanted (the tile stores only those)
 and any row stride; K is ``a.shape[1]``, and ``w`` may hold more rows than that
-(the rest are never read); rows of ``a`` past B are never read either.
+(the rest are never read); rows of ``a`` past B are never read either, and ``a``
+may be a transposed view (the weight gradients' ``x^T da``).
 """
 import llvmlite.binding as llvm
 import numpy as np
@@ -93,8 +94,9 @@ def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
 
     With ``accumulate`` the sums go on from what ``out`` holds (the next chunk
     of k), else they start from zero.  Rows past ``a.shape[0]`` and columns past
-    ``out.shape[1]`` are left alone.  The rows of ``a`` and ``out`` must be
-    contiguous, at any row stride (views of leading rows or columns are fine);
+    ``out.shape[1]`` are left alone.  The rows of ``out`` must be contiguous, at
+    any row stride (views of leading rows or columns are fine); ``a`` may have
+    any strides (a transposed view reads ``ROWS`` neighbouring elements per k);
     ``r0`` is a multiple of tile_columns.
     """
     lanes = VECTOR_BYTES * 8 // a.dtype.bitwidth
@@ -125,7 +127,8 @@ def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
             b = builder.add(b0, ir.Constant(i64, i))
             row_valid.append(builder.icmp_signed("<", b, B))
             rows.append(builder.select(row_valid[-1], b, last))
-        a_stride = builder.sdiv(cgutils.unpack_tuple(builder, A.strides, 2)[0], item)
+        a_stride, a_k_stride = [builder.sdiv(stride, item)
+                                for stride in cgutils.unpack_tuple(builder, A.strides, 2)]
         a_rows = [builder.gep(A.data, [builder.mul(b, a_stride)]) for b in rows]
         panel = builder.sdiv(r0, ir.Constant(i64, lanes * VECTORS))
         w_cols = builder.gep(W.data, [builder.mul(panel, panel_stride)])
@@ -147,11 +150,12 @@ def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
                     builder.store(builder.call(load, [ptr, align, mask, zeros]), accs[i][j])
         with cgutils.for_range_slice(builder, k0, k1, ir.Constant(i64, 1)) as (k, _):
             w_k = builder.gep(w_cols, [builder.mul(k, w_stride)])
+            a_k = k if a_ty.layout == "C" else builder.mul(k, a_k_stride)
             w_vecs = [builder.load(builder.bitcast(builder.gep(w_k, [ir.Constant(i64, j * lanes)]),
                                                    vec.as_pointer()), align=4)
                       for j in range(VECTORS)]
             for i in range(ROWS):
-                x = builder.load(builder.gep(a_rows[i], [k]))
+                x = builder.load(builder.gep(a_rows[i], [a_k]))
                 x = builder.shuffle_vector(builder.insert_element(
                     ir.Constant(vec, None), x, ir.Constant(ir.IntType(32), 0)),
                     ir.Constant(vec, None), zero_lanes)
