@@ -274,6 +274,13 @@ def test_packed_product_sums_in_order_wherever_a_column_sits():
         _tile.pack_transposed_rows(w, np.arange(lo, hi), packed, 0)
         _tile.packed_product(a, packed, part, False)
         np.testing.assert_array_equal(part, full[:, lo:hi])
+    # and whether a row falls in a whole tile or is left over (done in a one-row tile)
+    packed = _tile.empty_packed(300, 200, a)
+    _tile.pack_transposed_rows(w, np.arange(200), packed, 0)
+    for rows in ((0, 1), (1, 3), (0, 4), (3, 5)):
+        some = np.empty((rows[1] - rows[0], 200), np.float32)
+        _tile.packed_product(a[rows[0]:rows[1]], packed, some, False)
+        np.testing.assert_array_equal(some, full[rows[0]:rows[1]])
 
 
 # ------------------------------------------------------------------ how many threads

@@ -87,94 +87,104 @@ def _masked(builder, name, vec, left):
     return fn, mask
 
 
-@intrinsic
-def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
-    """``out[b0:b0+ROWS, r0:r0+tile_columns] (+)= a[b0:b0+ROWS, k0:k1] @ w[r0 // tile_columns, k0:k1]``
-    for a packed ``w`` (panels, K, tile_columns).
+def _tile(tile_rows):
+    """The intrinsic for tiles of ``tile_rows`` batch rows (``product_tile``: ``ROWS``)."""
 
-    With ``accumulate`` the sums go on from what ``out`` holds (the next chunk
-    of k), else they start from zero.  Rows past ``a.shape[0]`` and columns past
-    ``out.shape[1]`` are left alone.  The rows of ``out`` must be contiguous, at
-    any row stride (views of leading rows or columns are fine); ``a`` may have
-    any strides (a transposed view reads ``ROWS`` neighbouring elements per k);
-    ``r0`` is a multiple of tile_columns.
-    """
-    lanes = VECTOR_BYTES * 8 // a.dtype.bitwidth
+    @intrinsic
+    def product_tile(typingctx, a, w, out, b0, r0, k0, k1, accumulate):
+        """``out[b0:b0+n, r0:r0+tile_columns] (+)= a[b0:b0+n, k0:k1] @ w[r0 // tile_columns, k0:k1]``
+        for ``n = tile_rows`` and a packed ``w`` (panels, K, tile_columns).
 
-    def codegen(context, builder, signature, args):
-        a_ty, w_ty, out_ty = signature.args[:3]
-        A = context.make_array(a_ty)(context, builder, args[0])
-        W = context.make_array(w_ty)(context, builder, args[1])
-        O = context.make_array(out_ty)(context, builder, args[2])
-        b0, r0, k0, k1, accumulate = args[3:8]
-        i64 = ir.IntType(64)
-        B, K = cgutils.unpack_tuple(builder, A.shape, 2)
-        R = cgutils.unpack_tuple(builder, O.shape, 2)[1]
-        item = ir.Constant(i64, a.dtype.bitwidth // 8)
-        out_stride = builder.sdiv(cgutils.unpack_tuple(builder, O.strides, 2)[0], item)
-        panel_stride, w_stride = [builder.sdiv(stride, item) for stride in
-                                  cgutils.unpack_tuple(builder, W.strides, 3)[:2]]
-        scalar = context.get_data_type(a_ty.dtype)
-        vec = ir.VectorType(scalar, lanes)
-        suffix = "f32" if a_ty.dtype == types.float32 else "f64"
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                             f"llvm.fma.v{lanes}{suffix}")
-        zero_lanes = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-        # rows past the batch read its last row (their sums are never stored)
-        last = builder.sub(B, ir.Constant(i64, 1))
-        rows, row_valid = [], []
-        for i in range(ROWS):
-            b = builder.add(b0, ir.Constant(i64, i))
-            row_valid.append(builder.icmp_signed("<", b, B))
-            rows.append(builder.select(row_valid[-1], b, last))
-        a_stride, a_k_stride = [builder.sdiv(stride, item)
-                                for stride in cgutils.unpack_tuple(builder, A.strides, 2)]
-        a_rows = [builder.gep(A.data, [builder.mul(b, a_stride)]) for b in rows]
-        panel = builder.sdiv(r0, ir.Constant(i64, lanes * VECTORS))
-        w_cols = builder.gep(W.data, [builder.mul(panel, panel_stride)])
-        accs = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * lanes))
-                 for _ in range(VECTORS)] for _ in range(ROWS)]
-        out_rows = [builder.gep(O.data, [builder.add(builder.mul(rows[i], out_stride), r0)])
-                    for i in range(ROWS)]
-        align = ir.Constant(ir.IntType(32), a.dtype.bitwidth // 8)
-        zeros = ir.Constant(vec, [0.0] * lanes)
-        lefts = [builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
-                 for j in range(VECTORS)]
-        for i in range(ROWS):  # alloca_once_value stores in the entry block: set per call
-            for j in range(VECTORS):
-                builder.store(zeros, accs[i][j])
-                with builder.if_then(accumulate):  # the sums so far, lanes past R as zeros
-                    load, mask = _masked(builder, "load", vec, lefts[j])
-                    ptr = builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
-                                          vec.as_pointer())
-                    builder.store(builder.call(load, [ptr, align, mask, zeros]), accs[i][j])
-        with cgutils.for_range_slice(builder, k0, k1, ir.Constant(i64, 1)) as (k, _):
-            w_k = builder.gep(w_cols, [builder.mul(k, w_stride)])
-            a_k = k if a_ty.layout == "C" else builder.mul(k, a_k_stride)
-            w_vecs = [builder.load(builder.bitcast(builder.gep(w_k, [ir.Constant(i64, j * lanes)]),
-                                                   vec.as_pointer()), align=4)
-                      for j in range(VECTORS)]
-            for i in range(ROWS):
-                x = builder.load(builder.gep(a_rows[i], [a_k]))
-                x = builder.shuffle_vector(builder.insert_element(
-                    ir.Constant(vec, None), x, ir.Constant(ir.IntType(32), 0)),
-                    ir.Constant(vec, None), zero_lanes)
+        With ``accumulate`` the sums go on from what ``out`` holds (the next chunk
+        of k), else they start from zero.  Rows past ``a.shape[0]`` and columns past
+        ``out.shape[1]`` are left alone.  The rows of ``out`` must be contiguous, at
+        any row stride (views of leading rows or columns are fine); ``a`` may have
+        any strides (a transposed view reads n neighbouring elements per k);
+        ``r0`` is a multiple of tile_columns.
+        """
+        lanes = VECTOR_BYTES * 8 // a.dtype.bitwidth
+
+        def codegen(context, builder, signature, args):
+            a_ty, w_ty, out_ty = signature.args[:3]
+            A = context.make_array(a_ty)(context, builder, args[0])
+            W = context.make_array(w_ty)(context, builder, args[1])
+            O = context.make_array(out_ty)(context, builder, args[2])
+            b0, r0, k0, k1, accumulate = args[3:8]
+            i64 = ir.IntType(64)
+            B, K = cgutils.unpack_tuple(builder, A.shape, 2)
+            R = cgutils.unpack_tuple(builder, O.shape, 2)[1]
+            item = ir.Constant(i64, a.dtype.bitwidth // 8)
+            out_stride = builder.sdiv(cgutils.unpack_tuple(builder, O.strides, 2)[0], item)
+            panel_stride, w_stride = [builder.sdiv(stride, item) for stride in
+                                      cgutils.unpack_tuple(builder, W.strides, 3)[:2]]
+            scalar = context.get_data_type(a_ty.dtype)
+            vec = ir.VectorType(scalar, lanes)
+            suffix = "f32" if a_ty.dtype == types.float32 else "f64"
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                                 f"llvm.fma.v{lanes}{suffix}")
+            zero_lanes = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+            # rows past the batch read its last row (their sums are never stored)
+            last = builder.sub(B, ir.Constant(i64, 1))
+            rows, row_valid = [], []
+            for i in range(tile_rows):
+                b = builder.add(b0, ir.Constant(i64, i))
+                row_valid.append(builder.icmp_signed("<", b, B))
+                rows.append(builder.select(row_valid[-1], b, last))
+            a_stride, a_k_stride = [builder.sdiv(stride, item)
+                                    for stride in cgutils.unpack_tuple(builder, A.strides, 2)]
+            a_rows = [builder.gep(A.data, [builder.mul(b, a_stride)]) for b in rows]
+            panel = builder.sdiv(r0, ir.Constant(i64, lanes * VECTORS))
+            w_cols = builder.gep(W.data, [builder.mul(panel, panel_stride)])
+            accs = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * lanes))
+                     for _ in range(VECTORS)] for _ in range(tile_rows)]
+            out_rows = [builder.gep(O.data, [builder.add(builder.mul(rows[i], out_stride), r0)])
+                        for i in range(tile_rows)]
+            align = ir.Constant(ir.IntType(32), a.dtype.bitwidth // 8)
+            zeros = ir.Constant(vec, [0.0] * lanes)
+            lefts = [builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
+                     for j in range(VECTORS)]
+            for i in range(tile_rows):  # alloca_once_value stores in the entry block: set per call
                 for j in range(VECTORS):
-                    builder.store(builder.call(fma, [x, w_vecs[j], builder.load(accs[i][j])]),
-                                  accs[i][j])
-        for i in range(ROWS):
-            with builder.if_then(row_valid[i]):
-                for j in range(VECTORS):  # the lanes before R only
-                    store, mask = _masked(builder, "store", vec, lefts[j])
-                    ptr = builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
-                                          vec.as_pointer())
-                    builder.call(store, [builder.load(accs[i][j]), ptr, align, mask])
-        return context.get_dummy_value()
+                    builder.store(zeros, accs[i][j])
+                    with builder.if_then(accumulate):  # the sums so far, lanes past R as zeros
+                        load, mask = _masked(builder, "load", vec, lefts[j])
+                        ptr = builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
+                                              vec.as_pointer())
+                        builder.store(builder.call(load, [ptr, align, mask, zeros]), accs[i][j])
+            with cgutils.for_range_slice(builder, k0, k1, ir.Constant(i64, 1)) as (k, _):
+                w_k = builder.gep(w_cols, [builder.mul(k, w_stride)])
+                a_k = k if a_ty.layout == "C" else builder.mul(k, a_k_stride)
+                w_vecs = [builder.load(builder.bitcast(builder.gep(w_k, [ir.Constant(i64, j * lanes)]),
+                                                       vec.as_pointer()), align=4)
+                          for j in range(VECTORS)]
+                for i in range(tile_rows):
+                    x = builder.load(builder.gep(a_rows[i], [a_k]))
+                    x = builder.shuffle_vector(builder.insert_element(
+                        ir.Constant(vec, None), x, ir.Constant(ir.IntType(32), 0)),
+                        ir.Constant(vec, None), zero_lanes)
+                    for j in range(VECTORS):
+                        builder.store(builder.call(fma, [x, w_vecs[j], builder.load(accs[i][j])]),
+                                      accs[i][j])
+            for i in range(tile_rows):
+                with builder.if_then(row_valid[i]):
+                    for j in range(VECTORS):  # the lanes before R only
+                        store, mask = _masked(builder, "store", vec, lefts[j])
+                        ptr = builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
+                                              vec.as_pointer())
+                        builder.call(store, [builder.load(accs[i][j]), ptr, align, mask])
+            return context.get_dummy_value()
 
-    return types.void(a, w, out, b0, r0, k0, k1, accumulate), codegen
+        return types.void(a, w, out, b0, r0, k0, k1, accumulate), codegen
+
+    return product_tile
 
 
-# Rows of a panel per pass: a tile's slice of them (32 KiB) stays in the L1 cache.
+product_tile = _tile(ROWS)
+product_row = _tile(1)  # one row: a quarter of product_tile's multiply-adds at B = 1
+
+
+# Rows of a panel per pass: the slice every batch tile reads again (64 KiB with AVX-512),
+# from the L1 or L2 cache; 128 and 512 measured within a few per cent of it.
 K_CHUNK = 256
 
 
@@ -185,17 +195,22 @@ def packed_product(a, w, out, accumulate):
 
     Chunks of ``K_CHUNK`` rows outside, then panels, then batch tiles: a tile's
     slice of a panel is read once from memory and then from the L1 cache for
-    every batch tile.  The chunks depend on K only, so each sum still runs over
-    k in the same order everywhere.
+    every batch tile.  One or two rows left over after whole tiles go one by one
+    (``product_row``: a tile would compute rows that are not there).  The chunks
+    depend on K only, and a row's sums are the same chain in either kind of tile,
+    so each sum still runs over k in the same order everywhere.
     """
     B, R = out.shape
     K = a.shape[1]
     step = tile_columns(a.itemsize)
+    tiled = B if B % ROWS > ROWS // 2 else B - B % ROWS  # (rows past it: one by one)
     for k0 in range(0, max(K, 1), K_CHUNK):
         k1 = min(K, k0 + K_CHUNK)
         for r0 in range(0, R, step):
-            for b0 in range(0, B, ROWS):
+            for b0 in range(0, tiled, ROWS):
                 product_tile(a, w, out, b0, r0, k0, k1, accumulate or k0 > 0)
+            for b in range(tiled, B):
+                product_row(a, w, out, b, r0, k0, k1, accumulate or k0 > 0)
 
 
 @njit(**JIT_OPTIONS)
