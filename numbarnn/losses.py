@@ -9,10 +9,10 @@ import math
 import numpy as np
 from numba import njit
 
-from .kernels._jit import JIT_OPTIONS
+from .kernels._jit import HELPER_OPTIONS, JIT_OPTIONS
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _log_sum_exp(row):
     top = row[0]
     for v in range(1, row.size):

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit, uint64
 from numba.extending import overload
 
-from ._jit import JIT_OPTIONS, is_tokens
+from ._jit import HELPER_OPTIONS, JIT_OPTIONS, is_tokens
 from ._parts import unit_range
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import as_matrix, flat
@@ -46,7 +46,7 @@ def input_weight_grad(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
     raise NotImplementedError
 
 
-@overload(input_weight_grad, jit_options=JIT_OPTIONS)
+@overload(input_weight_grad, jit_options=HELPER_OPTIONS)
 def _input_weight_grad(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
     if is_tokens(x):
         def scatter(x, da, c0, da_chunk, r0, r1, dWT_ih, first):

@@ -19,9 +19,13 @@ from numba.extending import overload
 # 'contract' fuses multiply-adds.  No 'nnan'/'ninf': non-finite values must propagate,
 # not be assumed away.  No 'reassoc' in the kernels: it lets LLVM order a loop's sums
 # one way in its vector body and another in its remainder, so that a unit's result
-# depended on where a thread's share of the units began (seen in the GRU on AVX2).
+# depended on where a thread's share of the units began (seen in the GRU on the AMD machines).
 FASTMATH = {"nsz", "contract", "arcp"}
 JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
+# Helpers that only compiled code calls: numba would otherwise generate, optimise and
+# compile to machine code, for every one of them, the wrappers through which Python and C
+# call a function (3 of the 19 s that the four float32 kernels took to compile cold).
+HELPER_OPTIONS = dict(JIT_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 # A reduction over whole arrays on one thread (a gradient norm) may reassociate: LLVM
 # then vectorises the sum (24 times faster over 550,000 float32 values).
 REDUCTION_OPTIONS = dict(JIT_OPTIONS, fastmath=FASTMATH | {"reassoc"})
@@ -35,7 +39,7 @@ _Q0, _Q1, _Q2, _Q3, _Q4 = (np.float32(1.0), np.float32(0.46685347), np.float32(0
                            np.float32(0.00032291625), np.float32(7.460559e-07))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def tanh_f32(x):
     """Rational float32 tanh (|error| <= 4.2e-7); vectorises, unlike ``math.tanh``."""
     x = min(max(x, -_CLAMP), _CLAMP)
@@ -55,14 +59,14 @@ def sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@overload(tanh, jit_options=JIT_OPTIONS)
+@overload(tanh, jit_options=HELPER_OPTIONS)
 def _tanh_typed(x):
     if x == types.float32:
         return lambda x: tanh_f32(x)
     return lambda x: math.tanh(x)
 
 
-@overload(sigmoid, jit_options=JIT_OPTIONS)
+@overload(sigmoid, jit_options=HELPER_OPTIONS)
 def _sigmoid_typed(x):
     if x == types.float32:
         half = np.float32(0.5)
@@ -74,7 +78,7 @@ def _sigmoid_typed(x):
 FINITE_BLOCK = 1024
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _no_exponent_all_ones(bits, mask):
     """Whether no element of ``bits`` has every bit of ``mask`` set, block by block: the
     largest ``bits & mask`` of a block is ``mask`` exactly when one has (an integer maximum

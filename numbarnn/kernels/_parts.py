@@ -27,13 +27,13 @@ import numpy as np
 from numba import njit, types, uint64
 from numba.extending import overload
 
-from ._jit import JIT_OPTIONS, is_tokens
+from ._jit import HELPER_OPTIONS, JIT_OPTIONS, is_tokens
 from ._sync import COUNTER_STRIDE
 from ._tile import empty_packed, pack_transposed_rows, packed_product, tile_columns
 from ._views import as_matrix, flat
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def unit_range(part, parts, H, itemsize):
     """The hidden units ``u0:u1`` that part ``part`` of ``parts`` owns.
 
@@ -47,7 +47,7 @@ def unit_range(part, parts, H, itemsize):
             min(H, (part + 1) * lines // parts * line))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def gate_rows(G, H, u0, u1):
     """The weight rows of units ``u0:u1`` in every one of G gate blocks, block by block."""
     n = u1 - u0
@@ -58,7 +58,7 @@ def gate_rows(G, H, u0, u1):
     return rows
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def own_projection(xproj, G, u0, u1):
     """This part's share of the projection work space, as (K B, G n): the parts'
     shares tile ``xproj`` (K, B, G H) exactly, one after the other."""
@@ -66,7 +66,7 @@ def own_projection(xproj, G, u0, u1):
     return as_matrix(flat(xproj)[K * B * G * u0:], K * B, G * (u1 - u0))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def copy_block(src, at, dst):
     """``dst[:] = src[at:at + dst.size]`` for flat ``src`` and a contiguous ``dst``."""
     d = flat(dst)
@@ -81,7 +81,7 @@ def sequence_lengths(lengths, T, B):
     raise NotImplementedError
 
 
-@overload(sequence_lengths, jit_options=JIT_OPTIONS)
+@overload(sequence_lengths, jit_options=HELPER_OPTIONS)
 def _sequence_lengths(lengths, T, B):
     if lengths is None or isinstance(lengths, (types.NoneType, types.Omitted)):
         return lambda lengths, T, B: np.full(B, T, np.int64)
@@ -95,7 +95,7 @@ def full_lengths(lengths, T, B):
     return np.ascontiguousarray(lengths, np.int64)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def take_final(t, lengths, state, at, H, u0, u1, final):
     """``final[b, u0:u1]`` = row b of the (B, H) block of flat ``state`` at ``at``, for
     every row whose last step is t."""
@@ -106,7 +106,7 @@ def take_final(t, lengths, state, at, H, u0, u1, final):
                 final[b, j] = state[src + uint64(j)]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def zero_past_ends(t, lengths, out, at, H, u0, u1):
     """Zero units ``u0:u1`` of the rows of the (B, H) block of flat ``out`` at ``at``
     whose sequence ended before step t."""
@@ -118,7 +118,7 @@ def zero_past_ends(t, lengths, out, at, H, u0, u1):
                 out[dst + j] = zero
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def carried_gradient(t, lengths, final, carried, u0):
     """The gradient (B, n) carried into step t from step t + 1: ``final[:, u0:u0+n]``
     (dh_n, dc_n) where t is a row's last step, zero after it, else ``carried`` as is."""
@@ -133,7 +133,7 @@ def carried_gradient(t, lengths, final, carried, u0):
                 carried[b, j] = zero
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def step_gradient(t, lengths, dout, H, final, carried, dh, u0):
     """``dh`` (B, n): the gradient reaching h_t of this part's units, ``dout_t`` (flat
     ``dout``) plus the gradient carried from step t + 1 (see ``carried_gradient``),
@@ -163,7 +163,7 @@ def fused_inputs(x, H, R_pad):
     raise NotImplementedError
 
 
-@overload(fused_inputs, jit_options=JIT_OPTIONS)
+@overload(fused_inputs, jit_options=HELPER_OPTIONS)
 def _fused_inputs(x, H, R_pad):
     if is_tokens(x):  # a lookup is cheaper than a product with a one-hot row
         return lambda x, H, R_pad: 0
@@ -181,7 +181,7 @@ def step_inputs(x_flat, D, t, h, h_at, a):
     raise NotImplementedError
 
 
-@overload(step_inputs, jit_options=JIT_OPTIONS)
+@overload(step_inputs, jit_options=HELPER_OPTIONS)
 def _step_inputs(x_flat, D, t, h, h_at, a):
     if isinstance(x_flat.dtype, types.Integer):  # token ids are never fused
         return lambda x_flat, D, t, h, h_at, a: copy_block(h, h_at, a)
@@ -200,7 +200,7 @@ def _step_inputs(x_flat, D, t, h, h_at, a):
     return rows_of_x_and_h
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def pack_part(x, w_ih, w_hh, G, u0, u1, fuse):
     """This part's packed weights: its G gate blocks of rows of ``W_ih`` and ``W_hh``.
 
@@ -220,7 +220,7 @@ def pack_part(x, w_ih, w_hh, G, u0, u1, fuse):
     return rows, D, w_step, w_in
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def step_product(x_flat, D, t, h0, out, inputs, w_step, result):
     """``result = [x_t, h_{t-1}] @ w_step`` (or ``h_{t-1} @ w_step`` when D = 0) for
     flat ``h0`` and ``out``: one streaming copy of the inputs, most of which the
@@ -239,7 +239,7 @@ def project_part(x, t0, n, w_in, xp):
     raise NotImplementedError  # numba compiles the overload below
 
 
-@overload(project_part, jit_options=JIT_OPTIONS)
+@overload(project_part, jit_options=HELPER_OPTIONS)
 def _project_part(x, t0, n, w_in, xp):
     if is_tokens(x):  # one-hot inputs: the projection is a row of W_ih^T
         def lookup(x, t0, n, w_in, xp):

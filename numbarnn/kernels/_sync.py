@@ -11,7 +11,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._jit import JIT_OPTIONS
+from ._jit import HELPER_OPTIONS
 
 # one counter per thread, a cache line apart, so that spinning on one does not
 # stall the writes to another
@@ -61,7 +61,7 @@ def yield_core(typingctx):
 SPINS_BEFORE_YIELD = 1 << 12
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def barrier(counters, part, parts, seq):
     """Wait until every one of ``parts`` threads has reached barrier number ``seq``.
 

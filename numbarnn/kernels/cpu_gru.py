@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
-from ._jit import JIT_OPTIONS, sigmoid, tanh
+from ._jit import HELPER_OPTIONS, JIT_OPTIONS, sigmoid, tanh
 from ._parts import (copy_block, full_lengths, own_projection, pack_part, project_part,
                      run_parts, sequence_lengths, step_gradient, step_product, take_final,
                      unit_range, zero_past_ends)
@@ -38,7 +38,7 @@ from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _gru_state(hp, xp, xp_at, bias, bias_n, h_prev, hp_at, h, h_at, gates, g_at, hidden,
                hn_at, keep, B, H):
     """h_t of this part's n units, over flat arrays.
@@ -155,7 +155,7 @@ def gru_forward_threads(threads, x, h0, w_ih, w_hh, bias_ih, bias_hh, out, h_n, 
               hidden_n, xproj, full_lengths(lengths, x.shape[0], x.shape[1]))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _gru_cell_backward(dh, h_prev, hp_at, gates, g_at, hidden, hn_at, dgates, direct, B, H):
     """One step back for this part's n units, over flat arrays: ``dh`` (B, n) into h_t
     -> the pre-activation gradients of the input side, written over this step's

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
-from ._jit import JIT_OPTIONS, sigmoid, tanh
+from ._jit import HELPER_OPTIONS, JIT_OPTIONS, sigmoid, tanh
 from ._parts import (carried_gradient, copy_block, full_lengths, own_projection, pack_part,
                      project_part, run_parts, sequence_lengths, step_gradient, step_product,
                      take_final, unit_range, zero_past_ends)
@@ -43,7 +43,7 @@ from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _activate(act, xp, xp_at, bias, B):
     """``act = sigmoid(act + xp[xp_at:] + bias)`` row by row over the part's packed
     (B, 4n) pre-activations (``xp_at < 0``: the inputs are already in ``act``).
@@ -63,7 +63,7 @@ def _activate(act, xp, xp_at, bias, B):
                 act[r + q] = sigmoid(act[r + q] + xp[x + q] + bias[q])
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _lstm_state(act, n, c_prev, cp_at, c, c_at, h, h_at, gates, g_at, keep_gates, B, H):
     """c and h of this part's n units from the activated packed rows ``act`` (B, 4n);
     with ``keep_gates`` the gates [i, f, g, o] go to their (B, 4H) rows too.
@@ -94,7 +94,7 @@ def _lstm_state(act, n, c_prev, cp_at, c, c_at, h, h_at, gates, g_at, keep_gates
                 gates[go + j] = act[o + j]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _double_g(w, n):
     """Double the g block (columns 2n:3n) of packed weights (``_tile``'s panels)."""
     step = w.shape[2]
@@ -191,7 +191,7 @@ def lstm_forward_threads(threads, x, h0, c0, w_ih, w_hh, bias, out, h_n, c_n, ga
               cells, xproj, full_lengths(lengths, x.shape[0], x.shape[1]))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _lstm_cell_backward(dh, dc, c_prev, cp_at, gates, g_at, c, c_at, tmp, B, H):
     """One step back for this part's n units, over flat arrays: (dh, dc) (B, n) into
     h_t, c_t -> the pre-activation gradients, written over this step's activated

@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
-from ._jit import JIT_OPTIONS, tanh
+from ._jit import HELPER_OPTIONS, JIT_OPTIONS, tanh
 from ._parts import (copy_block, full_lengths, own_projection, pack_part, project_part,
                      run_parts, sequence_lengths, step_gradient, step_product, take_final,
                      unit_range, zero_past_ends)
@@ -30,7 +30,7 @@ TANH = 0
 RELU = 1
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _rnn_cell(ha, xp, xp_at, bias, nonlinearity, h, h_at, B, H):
     """One step for a batch and this part's n units, over flat arrays:
     h = act(ha + xp[xp_at:] + bias), with ``ha``, ``xp`` (B, n) and ``bias`` (n,) the
@@ -121,7 +121,7 @@ def rnn_forward_threads(threads, x, h0, w_ih, w_hh, bias, nonlinearity, out, h_n
               full_lengths(lengths, x.shape[0], x.shape[1]))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _rnn_cell_backward(dh, h, h_at, nonlinearity, da, B, H):
     """One step back for this part's n units, over flat arrays: ``dh`` (B, n) into
     h_t -> the pre-activation gradients; ``h`` and ``da`` hold (B, H) blocks at

@@ -28,11 +28,11 @@ import numpy as np
 from numba import njit
 
 from .._checks import check_int, check_number
-from ..kernels._jit import JIT_OPTIONS, sigmoid, tanh
+from ..kernels._jit import HELPER_OPTIONS, JIT_OPTIONS, sigmoid, tanh
 from ..kernels._sync import COUNTER_STRIDE, barrier
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _matvec_add(w, x, out):
     """``out += w @ x``.
 
@@ -69,7 +69,7 @@ def _matvec_add(w, x, out):
 RNN, LSTM, GRU = 0, 1, 2  # the cell codes of the compiled step
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
     """Advance every layer by one token for this part's hidden units.
 
@@ -118,7 +118,7 @@ def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
     return seq
 
 
-@njit(**JIT_OPTIONS)
+@njit(**HELPER_OPTIONS)
 def _pick(logits, temperature, top_k, greedy, u):
     """A token from the logits: the arg-max, or a draw at ``temperature`` among the top k."""
     V = logits.size
