@@ -59,6 +59,13 @@ class CPU:
         for name, arr in pairs:
             check_finite(name, arr)
 
+    def side_by_side(self, calls):
+        """Run independent ``calls`` (kernels of a layer's two directions) at once where
+        the cores allow (``kernels._parts.side_by_side``)."""
+        from .kernels._parts import side_by_side
+
+        side_by_side(calls)
+
     def copy(self, arr):
         return arr.copy()
 
@@ -180,6 +187,11 @@ class CUDA:
         if pairs and not self.arrays.all_finite([arr for _, arr in pairs]):
             for name, arr in pairs:  # rare: find and name the first bad index
                 check_finite(name, arr.copy_to_host())
+
+    def side_by_side(self, calls):
+        """One after the other: the GPU's launches queue on one stream anyway."""
+        for call in calls:
+            call()
 
     def copy(self, arr):
         out = self.cuda.device_array(arr.shape, dtype=arr.dtype)

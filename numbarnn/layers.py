@@ -7,6 +7,7 @@ of ``numbarnn.kernels``; this module only checks, arranges and dispatches.
 """
 import copy
 import warnings
+from functools import partial
 
 import numpy as np
 from numba import njit
@@ -449,7 +450,7 @@ class _Recurrent(Module):
         dirs = self._directions
         layer_inputs, masks = [seq], []
         for k in range(self.num_layers):
-            outs = []
+            outs, calls = [], []
             for d in range(dirs):
                 if train or k + 1 < self.num_layers or dirs > 1:
                     out = self._buffer(("out", k, d), (T, B, self.hidden_size))
@@ -457,10 +458,12 @@ class _Recurrent(Module):
                     out = dev.empty((T, B, self.hidden_size), self.dtype)
                 x_d = layer_inputs[-1] if d == 0 else dev.reverse_time(layer_inputs[-1], lengths)
                 rows = k * dirs + d
-                self._layer_forward(k, d, x_d, [s[rows] for s in init], out,
-                                    [s[rows] for s in final], train, K, lengths)
-                outs.append(out if d == 0 else dev.reverse_time(out, lengths))
-            out = outs[0] if dirs == 1 else dev.concat_features(outs)
+                calls.append(partial(self._layer_forward, k, d, x_d, [s[rows] for s in init],
+                                     out, [s[rows] for s in final], train, K, lengths))
+                outs.append(out)
+            dev.side_by_side(calls)  # the two directions at once, where the cores allow
+            out = outs[0] if dirs == 1 else dev.concat_features(
+                [outs[0], dev.reverse_time(outs[1], lengths)])
             if k + 1 < self.num_layers:
                 if train and self.dropout > 0:
                     mask = dev.upload(dropout_mask(self._dropout_rng, out.shape, self.dropout,
@@ -521,7 +524,7 @@ class _Recurrent(Module):
         input_grad = input_grad and not from_tokens  # token ids have no gradient
         for k in reversed(range(self.num_layers)):
             D = self.hidden_size * dirs if k else self.input_size
-            total = None
+            dxs, calls = [], []
             for d in range(dirs):
                 dx = self._buffer(("dx", k, d), (T if k or input_grad else 0, B, D))
                 g_d = g if dirs == 1 else dev.feature_block(g, d, H)
@@ -529,9 +532,13 @@ class _Recurrent(Module):
                 if d == 1:
                     g_d, x_d = dev.reverse_time(g_d, lengths), dev.reverse_time(x_d, lengths)
                 rows = k * dirs + d
-                self._layer_backward(k, d, x_d, [s[rows] for s in init], g_d,
-                                     [s[rows] for s in dfinal], dx, [s[rows] for s in dinit],
-                                     lengths)
+                calls.append(partial(self._layer_backward, k, d, x_d, [s[rows] for s in init],
+                                     g_d, [s[rows] for s in dfinal], dx,
+                                     [s[rows] for s in dinit], lengths))
+                dxs.append(dx)
+            dev.side_by_side(calls)
+            total = None
+            for d, dx in enumerate(dxs):
                 if dx.shape[0] == 0:
                     continue
                 if d == 1:
@@ -610,14 +617,14 @@ class RNN(_Recurrent):
 
     def _layer_forward(self, k, d, x, init, out, final, train, K, lengths):
         xproj = out if self._dev.projects_in_place else self._buffer(
-            ("xproj", k), (K, x.shape[1], self.hidden_size))
+            ("xproj", k, d), (K, x.shape[1], self.hidden_size))
         self._dev.rnn.rnn_forward(x, init[0], self.params[_name("weight_ih", k, d)],
                                   self.params[_name("weight_hh", k, d)],
                                   self._combined_bias(k, d), self._act, out, final[0], xproj,
                                   lengths)
 
     def _layer_backward(self, k, d, x, init, dout, dfinal, dx, dinit, lengths):
-        dgates = self._buffer(("dgates", k), dout.shape)
+        dgates = self._buffer(("dgates", k, d), dout.shape)
         self._dev.rnn.rnn_backward(x, init[0], self.params[_name("weight_ih", k, d)],
                                    self.params[_name("weight_hh", k, d)], self._act,
                                    self._buffers[("out", k, d)], dout, dfinal[0], dx, dinit[0],
@@ -652,7 +659,7 @@ class LSTM(_Recurrent):
         if train and self._dev.projects_in_place:
             xproj = gates
         else:
-            xproj = self._buffer(("xproj", k), (K, B, 4 * H))
+            xproj = self._buffer(("xproj", k, d), (K, B, 4 * H))
         self._dev.lstm.lstm_forward(x, init[0], init[1], self.params[_name("weight_ih", k, d)],
                                     self.params[_name("weight_hh", k, d)],
                                     self._combined_bias(k, d), out, final[0], final[1], gates,
@@ -704,13 +711,13 @@ class GRU(_Recurrent):
         if train and self._dev.projects_in_place:
             xproj = gates
         else:
-            xproj = self._buffer(("xproj", k), (K, B, 3 * H))
+            xproj = self._buffer(("xproj", k, d), (K, B, 3 * H))
         self._dev.gru.gru_forward(x, init[0], self.params[_name("weight_ih", k, d)],
                                   self.params[_name("weight_hh", k, d)], *self._biases(k, d),
                                   out, final[0], gates, hidden_n, xproj, lengths)
 
     def _layer_backward(self, k, d, x, init, dout, dfinal, dx, dinit, lengths):
-        dgates = self._buffer(("dgates", k), dout.shape[:2] + (3 * self.hidden_size,))
+        dgates = self._buffer(("dgates", k, d), dout.shape[:2] + (3 * self.hidden_size,))
         self._dev.gru.gru_backward(x, init[0], self.params[_name("weight_ih", k, d)],
                                    self.params[_name("weight_hh", k, d)],
                                    self._buffers[("out", k, d)],

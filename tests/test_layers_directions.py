@@ -6,6 +6,8 @@ runs each sequence alone at its own length, torch parity with
 ``pack_padded_sequence`` (skipped without torch), and the errors a user gets for
 bad ``lengths``.
 """
+import threading
+
 import numpy as np
 import pytest
 
@@ -219,3 +221,36 @@ def test_lengths_with_token_ids():
     for u, v in zip(sa, sb):
         np.testing.assert_allclose(u, v, rtol=1e-13, atol=1e-15)
     assert is_lstm(layer)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+def test_directions_side_by_side_give_the_bits_of_one_after_the_other(cell, monkeypatch):
+    # with two cores the directions run at once, each on a thread of its own
+    # (kernels._parts.side_by_side); with one, one after the other, as on the GPU
+    from numbarnn.kernels import _parts
+
+    monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
+    runs = []
+    for cores in (2, 1):
+        monkeypatch.setattr(_parts, "usable_cores", lambda cores=cores: cores)
+        layer = make_layer(cell, D, H, num_layers=2, bidirectional=True, dtype=np.float32,
+                           seed=5)
+        threads = set()
+        real = layer._layer_forward
+
+        def recording(*args, real=real, threads=threads):
+            threads.add(threading.current_thread().name)
+            real(*args)
+        monkeypatch.setattr(layer, "_layer_forward", recording)
+        x, state, w_out, w_state = random_problem(layer, seed=6, t=T, b=B)
+        out, final = layer.forward(x, pack_state(layer, state), lengths=LENGTHS)
+        dx, dstate0 = layer.backward(w_out, pack_state(layer, w_state))
+        runs.append((out, state_list(layer, final), dx, state_list(layer, dstate0),
+                     {k: g.copy() for k, g in layer.grads.items()}, threads))
+    (out2, final2, dx2, d02, grads2, threads2), (out1, final1, dx1, d01, grads1, threads1) = runs
+    assert threads2 and all(name.startswith("numbarnn-direction") for name in threads2)
+    assert threads1 == {threading.main_thread().name}
+    for a, b in [(out2, out1), (dx2, dx1)] + list(zip(final2 + d02, final1 + d01)):
+        np.testing.assert_array_equal(a, b)
+    for name in grads1:
+        np.testing.assert_array_equal(grads2[name], grads1[name], err_msg=name)

@@ -21,7 +21,7 @@ release the GIL); ``kernel_threads`` chooses how many.
 """
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from numba import njit, types, uint64
@@ -263,6 +263,7 @@ def _project_part(x, t0, n, w_in, xp):
 
 # ---------------------------------------------------------------------- threads
 _pool = []
+_side_pool = []
 _pool_lock = threading.Lock()
 
 
@@ -319,3 +320,26 @@ def run_parts(function, parts, *args):
     finally:
         for other in others:
             other.result()
+
+
+def side_by_side(calls):
+    """Run the independent ``calls`` (the two directions of a bidirectional layer) at
+    once, each on a thread of its own, so that each direction's time loop runs on one
+    core (``kernel_threads`` gives a call outside the main thread one thread) instead of
+    each being shared by two cores, one direction after the other: no barriers, no
+    hidden state crossing between the cores.  One after the other where there is one
+    core, outside the main thread, or when ``NUMBARNN_THREADS`` sets the threads.
+    """
+    if (len(calls) < 2 or os.environ.get("NUMBARNN_THREADS") or usable_cores() < 2
+            or threading.current_thread() is not threading.main_thread()):
+        for call in calls:
+            call()
+        return
+    with _pool_lock:
+        if not _side_pool:
+            _side_pool.append(ThreadPoolExecutor(2, "numbarnn-direction"))
+        pool = _side_pool[0]
+    futures = [pool.submit(call) for call in calls]
+    wait(futures)  # all of them, even when one fails
+    for future in futures:
+        future.result()
