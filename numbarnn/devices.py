@@ -59,12 +59,13 @@ class CPU:
         for name, arr in pairs:
             check_finite(name, arr)
 
-    def side_by_side(self, calls):
-        """Run independent ``calls`` (kernels of a layer's two directions) at once where
-        the cores allow (``kernels._parts.side_by_side``)."""
+    def side_by_side(self, calls, B, GH, H):
+        """Run independent ``calls`` (kernels of a layer's two directions, batch ``B``,
+        (GH, H) recurrent weights) at once where the cores allow
+        (``kernels._parts.side_by_side``)."""
         from .kernels._parts import side_by_side
 
-        side_by_side(calls)
+        side_by_side(calls, B, GH, H)
 
     def copy(self, arr):
         return arr.copy()
@@ -188,7 +189,7 @@ class CUDA:
             for name, arr in pairs:  # rare: find and name the first bad index
                 check_finite(name, arr.copy_to_host())
 
-    def side_by_side(self, calls):
+    def side_by_side(self, calls, B, GH, H):
         """One after the other: the GPU's launches queue on one stream anyway."""
         for call in calls:
             call()

@@ -461,7 +461,8 @@ class _Recurrent(Module):
                 calls.append(partial(self._layer_forward, k, d, x_d, [s[rows] for s in init],
                                      out, [s[rows] for s in final], train, K, lengths))
                 outs.append(out)
-            dev.side_by_side(calls)  # the two directions at once, where the cores allow
+            # the two directions at once, where the cores allow
+            dev.side_by_side(calls, B, self._gates * self.hidden_size, self.hidden_size)
             out = outs[0] if dirs == 1 else dev.concat_features(
                 [outs[0], dev.reverse_time(outs[1], lengths)])
             if k + 1 < self.num_layers:
@@ -536,7 +537,7 @@ class _Recurrent(Module):
                                      g_d, [s[rows] for s in dfinal], dx,
                                      [s[rows] for s in dinit], lengths))
                 dxs.append(dx)
-            dev.side_by_side(calls)
+            dev.side_by_side(calls, B, self._gates * H, H)
             total = None
             for d, dx in enumerate(dxs):
                 if dx.shape[0] == 0:

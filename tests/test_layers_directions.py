@@ -230,6 +230,7 @@ def test_directions_side_by_side_give_the_bits_of_one_after_the_other(cell, monk
     from numbarnn.kernels import _parts
 
     monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
+    monkeypatch.setattr(_parts, "MIN_WORK_PER_THREAD", 0)  # (tiny sizes run side by side too)
     runs = []
     for cores in (2, 1):
         monkeypatch.setattr(_parts, "usable_cores", lambda cores=cores: cores)
@@ -254,3 +255,18 @@ def test_directions_side_by_side_give_the_bits_of_one_after_the_other(cell, monk
         np.testing.assert_array_equal(a, b)
     for name in grads1:
         np.testing.assert_array_equal(grads2[name], grads1[name], err_msg=name)
+
+
+def test_directions_too_small_to_share_run_on_the_calling_thread(monkeypatch):
+    from numbarnn.kernels import _parts
+
+    monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
+    names = []
+
+    def record():
+        names.append(threading.current_thread().name)
+    _parts.side_by_side([record, record], 1, 4 * 32, 32)  # an LSTM step at B = 1, H = 32
+    assert names == [threading.main_thread().name] * 2
+    _parts.side_by_side([record, record], 64, 4 * 256, 256)
+    assert all(name.startswith("numbarnn-direction") for name in names[2:]) and len(names) == 4

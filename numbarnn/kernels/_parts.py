@@ -322,16 +322,19 @@ def run_parts(function, parts, *args):
             other.result()
 
 
-def side_by_side(calls):
-    """Run the independent ``calls`` (the two directions of a bidirectional layer) at
-    once, each on a thread of its own, so that each direction's time loop runs on one
-    core (``kernel_threads`` gives a call outside the main thread one thread) instead of
-    each being shared by two cores, one direction after the other: no barriers, no
-    hidden state crossing between the cores.  One after the other where there is one
-    core, outside the main thread, or when ``NUMBARNN_THREADS`` sets the threads.
+def side_by_side(calls, B, GH, H):
+    """Run the independent ``calls`` (the two directions of a bidirectional layer of
+    batch ``B`` and (GH, H) recurrent weights) at once, each on a thread of its own, so
+    that each direction's time loop runs on one core (``kernel_threads`` gives a call
+    outside the main thread one thread) instead of each being shared by two cores, one
+    direction after the other: no barriers, no hidden state crossing between the cores.
+    One after the other where there is one core, outside the main thread, when
+    ``NUMBARNN_THREADS`` sets the threads, or when a step holds too little work to pay
+    for waking a thread (at B = 1, H = 32 that took longer than the LSTM's time loop).
     """
     if (len(calls) < 2 or os.environ.get("NUMBARNN_THREADS") or usable_cores() < 2
-            or threading.current_thread() is not threading.main_thread()):
+            or threading.current_thread() is not threading.main_thread()
+            or B * GH * H < MIN_WORK_PER_THREAD):
         for call in calls:
             call()
         return
