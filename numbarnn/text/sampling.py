@@ -33,37 +33,19 @@ from ..kernels._sync import COUNTER_STRIDE, barrier
 
 
 @njit(**HELPER_OPTIONS)
-def _matvec_add(w, x, out):
-    """``out += w @ x``.
+def _matvec_add(wT, x, out):
+    """``out += x @ wT`` for a weight stored transposed, ``wT`` (K, R).
 
-    Rows go four at a time (four independent sums keep the vector units busy:
-    1.5x faster than one row at a time at 512 x 256), the rest one by one.  A
-    row's sum is taken in the same order wherever it sits in a block of four, so
-    the parts of ``Sampler``, whose row counts are multiples of four, give the
-    same bits as one thread.
+    Row by row of ``wT``: each output gets one multiply-add per k, in the order
+    of k, so the loop over the outputs vectorises; a dot product per output
+    would be one chain of dependent additions, since the kernels do not let LLVM
+    reorder sums (``kernels._jit``).  An output's sum runs in the same order
+    wherever it sits, so the parts of ``Sampler`` give the same bits as one thread.
     """
-    zero = x[0] - x[0]
-    R = w.shape[0]
-    r = 0
-    while r + 4 <= R:
-        w0, w1, w2, w3 = w[r], w[r + 1], w[r + 2], w[r + 3]
-        a0 = a1 = a2 = a3 = zero
-        for j in range(x.size):
-            xj = x[j]
-            a0 += w0[j] * xj
-            a1 += w1[j] * xj
-            a2 += w2[j] * xj
-            a3 += w3[j] * xj
-        out[r] += a0
-        out[r + 1] += a1
-        out[r + 2] += a2
-        out[r + 3] += a3
-        r += 4
-    for q in range(r, R):
-        acc = zero
-        for j in range(x.size):
-            acc += w[q, j] * x[j]
-        out[q] += acc
+    for j in range(x.size):
+        xj = x[j]
+        for r in range(out.size):
+            out[r] += wT[j, r] * xj
 
 
 RNN, LSTM, GRU = 0, 1, 2  # the cell codes of the compiled step
@@ -148,7 +130,7 @@ def _pick(logits, temperature, top_k, greedy, u):
 @njit(**JIT_OPTIONS)
 def feed_part(part, parts, tokens, weights, cell, hb, cur, c, counters):
     """Advance the state through ``tokens`` (no output); returns the new ``cur``."""
-    a, ah = np.empty(weights[2].shape[2], hb.dtype), np.empty(weights[2].shape[2], hb.dtype)
+    a, ah = np.empty(weights[2].shape[3], hb.dtype), np.empty(weights[2].shape[3], hb.dtype)
     seq = 0
     for t in range(tokens.size):
         seq = _step(part, parts, tokens[t], weights, cell, hb, cur, c, a, ah, counters, seq)
@@ -169,7 +151,8 @@ def generate_part(part, parts, token, weights, cell, hb, cur, c, uniforms, tempe
     token : int
         The last token seen (fed first).
     weights : tuple
-        ``(table, w_ih, w_hh, bias, head_w, head_b, bias_hn)`` as laid out by ``Sampler``.
+        ``(table, w_ih, w_hh, bias, head_w, head_b, bias_hn)`` as laid out by ``Sampler``
+        (the weight matrices transposed).
     cell : int
         ``RNN``, ``LSTM`` or ``GRU``.
     hb : (2, L, H) array
@@ -195,7 +178,7 @@ def generate_part(part, parts, token, weights, cell, hb, cur, c, uniforms, tempe
         The new ``cur``.
     """
     head_w, head_b = weights[4], weights[5]
-    a, ah = np.empty(weights[2].shape[2], hb.dtype), np.empty(weights[2].shape[2], hb.dtype)
+    a, ah = np.empty(weights[2].shape[3], hb.dtype), np.empty(weights[2].shape[3], hb.dtype)
     logits = np.empty(head_b.size, np.float64)
     top = hb.shape[1] - 1
     seq = 0
@@ -274,11 +257,13 @@ class Sampler:
         n = H // threads
         rows = [np.concatenate([np.arange(g * H + q * n, g * H + (q + 1) * n) for g in range(G)])
                 for q in range(threads)]
-        per_part = [np.stack([w[..., r, :] if w.ndim == 3 else w[..., r] for r in rows])
+        # (the weight matrices transposed, (L, in, rows): see _matvec_add)
+        per_part = [np.stack([w[..., r, :].swapaxes(1, 2) if w.ndim == 3 else w[..., r]
+                              for r in rows])
                     for w in (table, w_ih, w_hh, bias)]
         hn_parts = np.stack([bias_hn[:, q * n:(q + 1) * n] for q in range(threads)])
         self.weights = tuple(np.array(w, dtype=dt, order="C") for w in
-                             per_part + [p["head.weight"], p["head.bias"], hn_parts])
+                             per_part + [p["head.weight"].T, p["head.bias"], hn_parts])
         self._hb = np.zeros((2, L, H), dt)
         self._cur = 0
         self.c = np.zeros((L, H), dt)
