@@ -65,7 +65,6 @@ def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
     L, H = hb.shape[1], hb.shape[2]
     n = H // parts
     u0 = part * n
-    one = hb.dtype.type(1)
     old, new = hb[cur], hb[1 - cur]
     for k in range(L):
         if k == 0:
@@ -82,7 +81,7 @@ def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
                 r = sigmoid(a[j] + ah[j])
                 z = sigmoid(a[n + j] + ah[n + j])
                 g = tanh(a[2 * n + j] + r * (ah[2 * n + j] + bias_hn[k, j]))
-                hk[j] = (one - z) * g + z * hp[j]
+                hk[j] = g + z * (hp[j] - g)  # (one product: no choice of which to fuse)
         else:
             _matvec_add(w_hh[k], old[k], a)
         if cell == LSTM:
