@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from asv_benchmarks import bench_compile, bench_kernels, compare_torch
@@ -33,6 +34,14 @@ def test_directions_and_lengths_suite_runs(cell, batch):
     suite.time_forward_backward(cell, batch, TINY)
     suite.peakmem_forward_backward(cell, batch, TINY)
     assert (suite.lengths is None) == (batch == "full")
+
+
+def test_tile_product_suite_runs():
+    suite = bench_kernels.TileProduct()
+    suite.repeats = 2
+    suite.setup((3, 5, 17))
+    np.testing.assert_allclose(suite.out, suite.a @ suite.weight.T, rtol=1e-5, atol=1e-5)
+    assert suite.track_gflops((3, 5, 17)) > 0
 
 
 def test_flop_count():

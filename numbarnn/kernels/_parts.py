@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, types, uint64
 from numba.extending import overload
 
-from ._jit import HELPER_OPTIONS, JIT_OPTIONS, is_tokens
+from ._jit import HELPER_OPTIONS, is_tokens
 from ._sync import COUNTER_STRIDE
 from ._tile import empty_packed, pack_transposed_rows, packed_product, tile_columns
 from ._views import as_matrix, flat

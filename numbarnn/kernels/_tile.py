@@ -20,9 +20,9 @@ The packed layout is a (panels, K, ``tile_columns``) array: panel p holds
 columns ``p * tile_columns`` onwards of every row k, one after the other, so a
 tile reads one contiguous stream.  (With the plain (K, R) layout the rows a tile
 reads lie R elements apart; at R = 256 float32 that is 1 KiB, which maps them
-onto a few sets of the L1 cache, where they evict each other: 135 against 220
-GFLOP/s per core for a (64, 256) by (256, 256) product on this project's AMD
-machines.)  Columns past R in the last panel are zeros.
+onto a few sets of the L1 cache, where they evict each other: 143 to 169 against
+222 GFLOP/s on one core for a (64, 256) by (256, 256) product on this project's
+AMD machines.)  Columns past R in the last panel are zeros.
 
 Why not BLAS: a (16, 64) by (64, 128) product is a 2-3 microsecond call, and
 its result depends on where a column sits in BLAS's own blocking, so two
@@ -31,9 +31,9 @@ thread's bits.  Here every element is one chain of fused multiply-adds over
 k = 0, 1, ..., K-1 from zero, whatever tile, thread or column it falls in:
 results are bit-identical for any number of threads.
 
-A product goes over k in chunks (``K_CHUNK``), so that the slice of a panel a
-tile reads stays in the L1 cache; the next chunk's sums go on from the stored
-partial sums, which changes nothing in the result.
+A product goes over k in chunks (``K_CHUNK``), so that the slice of a panel
+that every batch tile reads again stays in the cache; the next chunk's sums go
+on from the stored partial sums, which changes nothing in the result.
 
 Shapes: ``out`` has exactly the R columns wanted (the tile stores only those)
 and any row stride; K is ``a.shape[1]``, and ``w`` may hold more rows than that
