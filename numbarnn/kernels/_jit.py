@@ -13,8 +13,10 @@ Two facts about this machine class drive the choices here:
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types, uint64
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 # 'contract' fuses multiply-adds.  No 'nnan'/'ninf': non-finite values must propagate,
 # not be assumed away.  No 'reassoc' in the kernels: it lets LLVM order a loop's sums
@@ -72,6 +74,25 @@ def _sigmoid_typed(x):
         half = np.float32(0.5)
         return lambda x: half + half * tanh_f32(half * x)
     return lambda x: 1.0 / (1.0 + math.exp(-x))
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` with one rounding (``llvm.fma``), three float32 or three float64.
+
+    For a sum of two products, ``x * y + z * w``: allowed to fuse ('contract'), LLVM
+    may fuse either product, and vectorised code and the scalar loop after it chose
+    differently, so a unit's bits depended on where a thread's share began.
+    """
+    if not (a == b == c and isinstance(a, types.Float)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ty = context.get_value_type(signature.return_type)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty] * 3),
+                                            f"llvm.fma.f{a.bitwidth}")
+        return builder.call(fn, args)
+    return a(a, b, c), codegen
 
 
 # all_finite's block: long enough for its count to vectorise, short enough to stop soon

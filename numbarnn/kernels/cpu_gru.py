@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
-from ._jit import HELPER_OPTIONS, JIT_OPTIONS, sigmoid, tanh
+from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
 from ._parts import (copy_block, full_lengths, own_projection, pack_part, project_part,
                      run_parts, sequence_lengths, step_gradient, step_product, take_final,
                      unit_range, zero_past_ends)
@@ -69,7 +69,7 @@ def _gru_state(hp, xp, xp_at, bias, bias_n, h_prev, hp_at, h, h_at, gates, g_at,
             hp[c + j] = tanh(xp[xn + j] + bias[uint64(2 * n) + j]
                              + hp[r + j] * (hp[c + j] + bias_n[j]))
         for j in range(uint64(n)):
-            h[hb + j] = (one - hp[z + j]) * hp[c + j] + hp[z + j] * h_prev[pb + j]
+            h[hb + j] = fma(one - hp[z + j], hp[c + j], hp[z + j] * h_prev[pb + j])
         if keep:
             for g in range(3):
                 src, dst = uint64((3 * b + g) * n), uint64(g_at + (3 * b + g) * H)

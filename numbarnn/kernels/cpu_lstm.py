@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
-from ._jit import HELPER_OPTIONS, JIT_OPTIONS, sigmoid, tanh
+from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
 from ._parts import (carried_gradient, copy_block, full_lengths, own_projection, pack_part,
                      project_part, run_parts, sequence_lengths, step_gradient, step_product,
                      take_final, unit_range, zero_past_ends)
@@ -78,7 +78,7 @@ def _lstm_state(act, n, c_prev, cp_at, c, c_at, h, h_at, gates, g_at, keep_gates
             uint64((4 * b + 3) * n)
         cp, cb, hb = uint64(cp_at + b * H), uint64(c_at + b * H), uint64(h_at + b * H)
         for j in range(uint64(n)):
-            c[cb + j] = act[f + j] * c_prev[cp + j] + act[i + j] * (two * act[g + j] - one)
+            c[cb + j] = fma(act[f + j], c_prev[cp + j], act[i + j] * (two * act[g + j] - one))
         for j in range(uint64(n)):
             h[hb + j] = act[o + j] * tanh(c[cb + j])
         if keep_gates:

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from .._checks import check_int, check_number
-from ..kernels._jit import HELPER_OPTIONS, JIT_OPTIONS, sigmoid, tanh
+from ..kernels._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
 from ..kernels._sync import COUNTER_STRIDE, barrier
 
 
@@ -65,6 +65,7 @@ def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
     L, H = hb.shape[1], hb.shape[2]
     n = H // parts
     u0 = part * n
+    one = hb.dtype.type(1)
     old, new = hb[cur], hb[1 - cur]
     for k in range(L):
         if k == 0:
@@ -81,14 +82,14 @@ def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
                 r = sigmoid(a[j] + ah[j])
                 z = sigmoid(a[n + j] + ah[n + j])
                 g = tanh(a[2 * n + j] + r * (ah[2 * n + j] + bias_hn[k, j]))
-                hk[j] = g + z * (hp[j] - g)  # (one product: no choice of which to fuse)
+                hk[j] = fma(one - z, g, z * hp[j])
         else:
             _matvec_add(w_hh[k], old[k], a)
         if cell == LSTM:
             ck = c[k, u0:u0 + n]
             i, f, g, o = a[:n], a[n:2 * n], a[2 * n:3 * n], a[3 * n:]
             for j in range(n):
-                ck[j] = sigmoid(f[j]) * ck[j] + sigmoid(i[j]) * tanh(g[j])
+                ck[j] = fma(sigmoid(f[j]), ck[j], sigmoid(i[j]) * tanh(g[j]))
             for j in range(n):
                 hk[j] = sigmoid(o[j]) * tanh(ck[j])
         elif cell == RNN:
