@@ -14,8 +14,9 @@ differ only by rounding and by how many steps each fits into the wall-clock
 budget.
 
 Throughput is measured apart from the budgeted runs, in alternating blocks of
-training steps (numbarnn, torch, numbarnn, ...), and quoted as medians; the
-time-to-quality runs go one after the other, each with the whole machine.
+training steps, and of sampled texts (numbarnn, torch, numbarnn, ...), and quoted
+as medians; the time-to-quality runs go one after the other, each with the whole
+machine.
 """
 import argparse
 import math
@@ -144,11 +145,14 @@ def budgeted_run(side, seconds, eval_every, best_state):
     return curve, best, best_weights
 
 
-def sampling_rate(make_text, length):
-    make_text(20)  # warm up (compilation, allocations)
-    start = time.perf_counter()
-    make_text(length)
-    return length / (time.perf_counter() - start)
+def sampling_rates(make_texts, lengths, min_seconds):
+    """Characters per second of each ``make_text(n)``, for its ``n`` of ``lengths``:
+    medians over alternating blocks, like the training rate."""
+    for make_text in make_texts:
+        make_text(20)  # warm up (compilation, allocations)
+    times = alternating_medians([lambda f=f, n=n: f(n) for f, n in zip(make_texts, lengths)],
+                                min_seconds)
+    return [n / t for n, t in zip(lengths, times)]
 
 
 def main(argv=None):
@@ -194,9 +198,10 @@ def main(argv=None):
 
     # -- sampling throughput at batch 1
     sampler = Sampler(ours.model, ours.vocab)
-    ours_rate = sampling_rate(lambda n: "".join(sampler.generate(n, prime="T", seed=0)),
-                              rate_length)
-    theirs_rate = sampling_rate(lambda n: theirs.sample(n, "T"), rate_length // 10)
+    ours_rate, theirs_rate = sampling_rates(
+        [lambda n: "".join(sampler.generate(n, prime="T", seed=0)),
+         lambda n: theirs.sample(n, "T")], [rate_length, rate_length // 10],
+        0.5 if args.quick else 20.0)
     print(f"sampling at batch 1: numbarnn {ours_rate:,.0f} chars/s; torch {theirs_rate:,.0f} "
           f"chars/s; speed-up {ours_rate / theirs_rate:.1f}x")
     if args.throughput_only:
