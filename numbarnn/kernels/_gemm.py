@@ -18,9 +18,9 @@ the ``_tile`` product adds chunk after chunk (``dW^T += x_chunk^T da_chunk``),
 reading ``x_chunk^T`` (and H_prev's) as a transposed view: no copy.  Every
 element is then one chain of multiply-adds in a fixed order, whichever part
 computes it and wherever a chunk ends: any number of threads gives the same
-bits.  (BLAS is not used in the kernels: its results
-depend on how the work is split, and a BLAS thread pool woken between the time
-loops spins on the cores they share.)
+bits.  (BLAS is not used in the kernels: its results depend on how the work is
+split, and a BLAS thread pool woken between the time loops spins on the cores
+they share.)
 
 The input ``x`` of a layer is either a float (T, B, D) sequence or a (T, B)
 integer array of token ids, which stands for the one-hot sequence of width
