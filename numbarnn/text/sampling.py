@@ -8,16 +8,16 @@ character) from memory.  ``Sampler`` therefore lays the weights out once:
   precomputed (V, G H) table (a one-hot input, or an embedding row, times
   ``W_ih``), so each step reads one row instead of a product;
 * the hidden units are split between two threads (``parts``), each with its own
-  rows of every gate in one contiguous block, so that each core reads only its
-  half of the weights (which then stays in its own cache) and updates only its
-  own units; a barrier after each layer makes the new hidden state visible to
-  both;
+  rows of every gate in one contiguous block, stored transposed (see
+  ``_matvec_add``), so that each core reads only its half of the weights (which
+  then stays in its own cache) and updates only its own units; a barrier after
+  each layer makes the new hidden state visible to both;
 
 and ``generate_part`` runs the step, the head, the temperature/top-k softmax and
 the draw for many characters per call, in every thread (the head and the draw
 are repeated in each thread, which is cheaper than another barrier).  The
-matrix-vector products are plain loops with a fixed order of summation per row,
-so one thread and two give bit-identical text.  The random numbers are drawn
+matrix-vector products are plain loops with a fixed order of summation per
+output, so one thread and two give bit-identical text.  The random numbers are drawn
 beforehand from a seeded NumPy generator, so a seed gives the same text.
 """
 import math
