@@ -122,10 +122,11 @@ def compile_layer(cell, dtype="float32", tokens=False, parallel=None):
 
 
 # Cold compile of a layer's kernels with ``compile_layer`` (two cores), float32, measured on
-# this project's 2-core machines (their speed drifts by a factor of up to two): the "about
+# this project's 2-core machines (their speed drifts by a factor of up to two; 2026-12-02:
+# 7.4 to 9.4 s, and 8.5 to 9.1 s for train-text's whole first step), rounded up: the "about
 # N s" of the first-run message, by (cell, token input).  Serially they took 15 to 20 s.
-COMPILE_ESTIMATE = {("lstm", False): 11, ("gru", False): 12, ("rnn", False): 8,
-                    ("lstm", True): 11, ("gru", True): 11, ("rnn", True): 10}
+COMPILE_ESTIMATE = {("lstm", False): 9, ("gru", False): 10, ("rnn", False): 8,
+                    ("lstm", True): 9, ("gru", True): 8, ("rnn", True): 10}
 _compiled = set()
 
 
