@@ -222,7 +222,7 @@ def test_packed_product_matches_numpy_and_writes_only_its_part(B, K, R, dtype):
     w = rng.standard_normal((R, K)).astype(dtype)
     step = _tile.tile_columns(a.itemsize)
     # two spare rows of NaN: a product reads only the K rows that ``a`` has columns for
-    packed = np.full(((R + step - 1) // step, K + 2, step), np.nan, dtype)
+    packed = np.full((_tile.panels(R, a.itemsize), K + 2, step), np.nan, dtype)
     _tile.pack_transposed_rows(w, np.arange(R), packed, 0)
     np.testing.assert_array_equal(unpack(packed)[:K, :R], w.T)
     assert (unpack(packed)[:K, R:] == 0).all() and np.isnan(unpack(packed)[K:]).all()
@@ -253,7 +253,7 @@ def test_packing_stacks_weights_and_takes_columns():
     assert (unpack(packed)[:, 5:] == 0).all()
     m = rng.standard_normal((9, 21))
     step = _tile.tile_columns(8)
-    packed = np.full(((13 + step - 1) // step, 12, step), np.nan)
+    packed = np.full((_tile.panels(13, 8), 12, step), np.nan)
     _tile.pack_columns(m[:6], 4, 17, packed)
     np.testing.assert_array_equal(unpack(packed)[:6, :13], m[:6, 4:17])
     assert (unpack(packed)[:6, 13:] == 0).all() and np.isnan(packed[:, 6:]).all()

@@ -29,7 +29,7 @@ from numba.extending import overload
 
 from ._jit import HELPER_OPTIONS, is_tokens
 from ._sync import COUNTER_STRIDE
-from ._tile import empty_packed, pack_transposed_rows, packed_product, tile_columns
+from ._tile import empty_packed, pack_transposed_rows, packed_product, panels, tile_columns
 from ._views import as_matrix, flat
 
 
@@ -211,8 +211,8 @@ def pack_part(x, w_ih, w_hh, G, u0, u1, fuse):
     """
     H = w_hh.shape[1]
     rows = gate_rows(G, H, u0, u1)
-    step = tile_columns(w_hh.itemsize)
-    D = fused_inputs(x, H, (rows.size + step - 1) // step * step) if fuse else 0
+    R_pad = panels(rows.size, w_hh.itemsize) * tile_columns(w_hh.itemsize)
+    D = fused_inputs(x, H, R_pad) if fuse else 0
     w_step = empty_packed(D + H, rows.size, w_hh)
     pack_transposed_rows(w_hh, rows, w_step, D)
     w_in = empty_packed(0 if D else w_ih.shape[1], rows.size, w_hh)

@@ -214,11 +214,17 @@ def packed_product(a, w, out, accumulate):
 
 
 @njit(**JIT_OPTIONS)
+def panels(R, itemsize):
+    """How many panels (whole tiles of columns) hold R columns."""
+    step = tile_columns(itemsize)
+    return (R + step - 1) // step
+
+
+@njit(**JIT_OPTIONS)
 def empty_packed(K, R, like):
     """An uninitialised packed array for K rows of R columns, of ``like``'s dtype:
     (panels, K, tile_columns)."""
-    step = tile_columns(like.itemsize)
-    return np.empty(((R + step - 1) // step, K, step), like.dtype)
+    return np.empty((panels(R, like.itemsize), K, tile_columns(like.itemsize)), like.dtype)
 
 
 @njit(**JIT_OPTIONS)
