@@ -147,9 +147,8 @@ def budgeted_run(side, seconds, eval_every, best_state):
 
 def sampling_rates(make_texts, lengths, min_seconds):
     """Characters per second of each ``make_text(n)``, for its ``n`` of ``lengths``:
-    medians over alternating blocks, like the training rate."""
-    for make_text in make_texts:
-        make_text(20)  # warm up (compilation, allocations)
+    medians over alternating blocks, like the training rate (each block after an untimed
+    call, which compiles and allocates)."""
     times = alternating_medians([lambda f=f, n=n: f(n) for f, n in zip(make_texts, lengths)],
                                 min_seconds)
     return [n / t for n, t in zip(lengths, times)]
