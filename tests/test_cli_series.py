@@ -104,6 +104,16 @@ def test_default_run_on_the_airline_data(tmp_path):
     assert report["choices"]["log_test"]["log"] is True
     assert [c["log"] for c in report["choices"]["candidates"]] == [True] * 3
     assert "log: Guerrero's Box-Cox power -0.280 asks for the log" in result.output
+    assert report["training"]["refit"] is None and "trained again" not in result.output
+    result = run("train-series", "--out", out, "--epochs", "5", "--members", "1", "--refit",
+                 "--force")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "metrics.json").read_text())
+    windows = report["training"]["train_windows"] + report["training"]["val_windows"]
+    assert f"trained again on the training and validation parts ({windows} windows)" in \
+        result.output
+    assert report["training"]["refit"]["epochs"] == \
+        [m["best_epoch"] for m in report["training"]["members"]]
 
 
 def test_backtest_option(tmp_path):

@@ -184,6 +184,58 @@ def test_float64_and_no_validation():
     assert report["training"]["val_windows"] == 0
 
 
+def amplitude_change_series(n=120, change_at=84):
+    """A monthly sine whose swing triples at ``change_at``: with ``val_size`` 24 and
+    horizon 6 the change falls inside the validation part."""
+    t = np.arange(n)
+    noise = 0.05 * np.random.default_rng(0).standard_normal(n)
+    return Series(np.where(t < change_at, 1.0, 3.0) * np.sin(2 * np.pi * t / 12) + noise, "swing")
+
+
+def test_refit_learns_the_validation_part():
+    """Networks that never trained past the change forecast the old swing; trained again
+    on the validation part they forecast the new one.  Everything the validation part
+    decides (its scores, the stopping epochs, the intervals' errors) is the held-out
+    networks'."""
+    settings = dict(TINY, window=12, horizon=6, hidden_size=8, epochs=60, patience=60,
+                    lr=0.02, val_size=24, log=False, diff=False, seasonal_diff=False, seed=0)
+    held, held_report = train_forecaster(amplitude_change_series(), refit=False, **settings)
+    model, report = train_forecaster(amplitude_change_series(), refit=True, **settings)
+    assert held_report["training"]["refit"] is None
+    refit = report["training"]["refit"]
+    training = report["training"]
+    assert refit["windows"] == training["train_windows"] + training["val_windows"]
+    assert refit["epochs"] == [m["best_epoch"] for m in training["members"]]
+    assert refit["kept"] == []
+    assert report["validation"] == held_report["validation"]
+    assert model.info["calibration"] == held.info["calibration"]
+    assert report["metrics"]["model"]["mae"] < 0.5 * held_report["metrics"]["model"]["mae"]
+
+
+def test_refit_needs_a_validation_part():
+    _, report = train_forecaster(monthly_series(), val_size=0, refit=True, **TINY)
+    assert report["training"]["refit"] is None
+
+
+def test_refit_keeps_a_diverged_network_at_its_held_out_weights():
+    from numbarnn.forecast.training import _refit
+
+    model, report = train_forecaster(monthly_series(), refit=False, **TINY)
+    held = list(model.members)
+    fitted = [dict(m) for m in report["training"]["members"]]
+    fitted[0]["diverged"] = {"epoch": 1, "loss": "nan"}
+    x = np.zeros((TINY["window"], 8, 1))
+    y = np.zeros((8, TINY["horizon"]))
+    result = _refit(model, model.config, x, y, fitted, None, "cpu")
+    assert result["kept"] == [0] and result["windows"] == 8
+    assert model.members[0] is held[0] and model.members[1] is not held[1]
+
+
+def test_bad_refit_setting():
+    with pytest.raises(ValueError, match="refit: got 'yes', expected True or False"):
+        ForecastConfig(refit="yes")
+
+
 # ------------------------------------------------------------------------------ forecasts
 def test_forecast_continues_the_data_with_dates():
     series = monthly_series()

@@ -14,7 +14,12 @@ The recipe, in order:
    clipping; the weights with the lowest validation loss are kept (early
    stopping).  Several such networks (``members``) are trained from different
    initial weights and their forecasts averaged.
-5. The test forecasts are mapped back to the original scale and scored beside
+5. With ``ForecastConfig.refit``, once the validation part has done its work (the
+   choices below, the stopping epochs, the intervals' errors, the fallback's
+   verdict), the networks are trained again from the same initial weights on the
+   training and validation parts together, each for its best epoch count, so that
+   the latest steps before the test shape the forecast too.
+6. The test forecasts are mapped back to the original scale and scored beside
    the naive and seasonal-naive baselines on exactly the same steps.
 
 Settings left at ``'auto'`` (the window, the season, log and differencing) are
@@ -378,7 +383,8 @@ def _train(series, config, season, progress, device, levels, scout=False):
     training = {"members": members, "val_loss": val_loss,
                 "epochs": int(sum(m["epochs"] for m in members)),
                 "status": "diverged" if any(m["diverged"] for m in members) else "finished"}
-    training.update(train_windows=int(train_origins.size), val_windows=int(val_origins.size))
+    training.update(train_windows=int(train_origins.size), val_windows=int(val_origins.size),
+                    refit=None)
 
     # the scores on the validation steps (where whole horizons fit): for the choices and the
     # fallback, which must not look at the test
@@ -392,13 +398,18 @@ def _train(series, config, season, progress, device, levels, scout=False):
     if scout:
         return model, {"validation": validation, "training": training}
     fallback = _fallback(config, validation)
+    # the intervals' errors are the held-out ones of the networks before any refit
+    model.info["calibration"] = calibration_errors(model, values, features, split, config,
+                                                   pipeline.context)
     if fallback is not None and fallback["used"]:
         model.info["baseline"] = "seasonal_naive"
+    elif config.refit and val_origins.size:
+        origins = window_origins(0, split.val_end - 1 - steps, config.window, pipeline.context)
+        training["refit"] = _refit(model, config, make_windows(inputs, origins, config.window),
+                                   make_targets(z, origins, steps), members, progress, device)
     test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
     forecasts = model._forecast_values(values, features, test_origins, config.horizon)
     metrics = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
-    model.info["calibration"] = calibration_errors(model, values, features, split, config,
-                                             pipeline.context)
     model.info["test"] = {
         "dates": None if series.dates is None else
         [format_date(d, series.date_format) for d in series.dates[split.val_end:]],
@@ -422,6 +433,39 @@ def _train(series, config, season, progress, device, levels, scout=False):
         report["intervals"] = score_intervals(values, test_origins, forecasts, config.horizon,
                                               season, split.val_end, levels, model.interval)
     return model, report
+
+
+def _refit(model, config, x, y, fitted, progress, device):
+    """Train ``model``'s networks again from their initial weights on the windows ``x``, ``y``
+    of the training and validation parts, each for the epochs of its best validation loss
+    (``fitted``: ``_fit``'s reports), and put them in its place.  A network that diverged
+    (before or now) keeps its held-out weights, which are finite.
+
+    Returns
+    -------
+    dict
+        ``windows`` trained on, ``epochs`` per network, ``kept``: the networks (from 0) that
+        kept their held-out weights.
+    """
+    from dataclasses import replace
+
+    fresh = Forecaster(config, model.pipeline, model.feature_scaler, model.info,
+                       device=device).members
+    epochs = [max(1, f["best_epoch"]) for f in fitted]
+
+    def fit(k, network, progress):
+        if fitted[k]["diverged"]:
+            return fitted[k]
+        settings = replace(config, epochs=epochs[k], patience=epochs[k])
+        # no validation: _fit keeps the weights of the lowest training loss
+        return _fit(network, settings, x, y, x[:, :0], y[:0], progress,
+                    f"refit {k + 1}/{config.members}  ")
+
+    results = _side_by_side(fit, fresh, progress, device)
+    kept = [k for k, r in enumerate(results) if r["diverged"]]
+    model.members = [model.members[k] if k in kept else network
+                     for k, network in enumerate(fresh)]
+    return {"windows": int(y.shape[0]), "epochs": epochs, "kept": kept}
 
 
 def _fallback(config, validation):
