@@ -62,12 +62,38 @@ def test_intervals_nest_and_widen_with_the_level():
     assert (lo95 <= lo80).all() and (lo80 <= lo50).all() and (lo50 <= f).all()
     assert (f <= hi50).all() and (hi50 <= hi80).all() and (hi80 <= hi95).all()
     assert model.forecast()["intervals"] == {}
+    # the airline model logs the series: its errors are log ratios, its intervals
+    # f * exp(-+width), as wide in ratio above the forecast as below it
+    assert model.info["calibration"]["scale"] == "log"
+    np.testing.assert_allclose(hi80 / f, f / lo80)
     longer = model.forecast(horizon=30, level=[80])  # past the trained horizon (12)
     lo, hi = longer["intervals"][80.0]
-    width = hi - lo
+    width = np.log(hi / lo) / 2
     assert len(lo) == 30
-    np.testing.assert_allclose(width[:12], (hi80 - lo80)[:12])  # the calibrated steps
+    np.testing.assert_allclose(hi[:12] - lo[:12], (hi80 - lo80)[:12])  # the calibrated steps
     np.testing.assert_allclose(width[12:], width[11] * np.sqrt(np.arange(13, 31) / 12))
+
+
+def test_log_intervals_widen_with_the_level_and_others_do_not():
+    """A series whose noise grows with its level: intervals in the log scale widen with
+    the forecast's level; without the log they are absolute, the same at any level."""
+    t = np.arange(240)
+    noise = np.random.default_rng(0).standard_normal(240)
+    values = np.exp(0.01 * t) * 100 * (1 + 0.05 * noise)
+    settings = dict(window=12, horizon=6, hidden_size=4, epochs=3, members=1, seed=0, diff=True,
+                    seasonal_diff=False)
+    logged, _ = train_forecaster(Series(values, "growth"), log=True, **settings)
+    plain, _ = train_forecaster(Series(values, "growth"), log=False, **settings)
+    assert logged.info["calibration"]["scale"] == "log"
+    assert plain.info["calibration"]["scale"] == "absolute"
+    for model, scales in ((logged, True), (plain, False)):
+        low, high = np.full(6, 100.0), np.full(6, 1000.0)
+        width_low = np.subtract(*model.interval(low, 80)[::-1])
+        width_high = np.subtract(*model.interval(high, 80)[::-1])
+        if scales:
+            np.testing.assert_allclose(width_high, 10 * width_low)
+        else:
+            np.testing.assert_allclose(width_high, width_low)
 
 
 def test_the_command_writes_statsforecasts_columns(tmp_path):

@@ -15,11 +15,16 @@ from .windows import make_targets
 # supplement, as honest as a held-out part of a few origins allows.  metrics.json's
 # ``calibration`` says how many of each and the ratio.
 MIN_CALIBRATION = 50
+# Where the model logs the series (its spread grows with its level: Guerrero's test or
+# validation said so), the errors are log ratios |log(actual / forecast)|, so that an
+# interval calibrated on earlier, lower stretches widens with the level of the forecast
+# (in the original scale it is asymmetric, as the log model's own errors are).
 
 
 def calibration_errors(model, values, features, split, config, context):
     """The absolute errors, per horizon step, of the model's forecasts from the
-    calibration origins (``MIN_CALIBRATION``), for ``Forecaster.interval``."""
+    calibration origins (``MIN_CALIBRATION``), for ``Forecaster.interval``: in the log
+    scale where the model logs the series (``scale`` 'log'), else as they are."""
     H = config.horizon
     held_out = np.arange(split.train_end - 1, split.val_end - H)
     first = config.window + context - 1  # the first origin with a whole window of history
@@ -28,19 +33,25 @@ def calibration_errors(model, values, features, split, config, context):
     if held_out.size + in_sample.size == 0:
         return None
 
+    logged = model.pipeline.logs
+
     def abs_errors(origins):
         if origins.size == 0:
             return np.zeros((0, H))
         forecasts = model._forecast_values(values, features, origins, H)
-        return np.abs(make_targets(values, origins, H) - forecasts)
+        actual = make_targets(values, origins, H)
+        if logged:  # (both positive: the data passed the log, the forecasts are exp(...))
+            return np.abs(np.log(actual) - np.log(forecasts))
+        return np.abs(actual - forecasts)
 
     outside, inside = abs_errors(held_out), abs_errors(in_sample)
     ratio = 1.0
     if outside.size and inside.size and inside.mean() > 0:
         ratio = max(1.0, float(outside.mean() / inside.mean()))
     errors = np.concatenate([outside, ratio * inside])
-    return {"abs_errors": errors.tolist(), "held_out": int(held_out.size),
-            "in_sample": int(in_sample.size), "in_sample_scale": ratio}
+    return {"abs_errors": errors.tolist(), "scale": "log" if logged else "absolute",
+            "held_out": int(held_out.size), "in_sample": int(in_sample.size),
+            "in_sample_scale": ratio}
 
 
 def score_intervals(values, origins, forecasts, horizon, season, test_start, levels, interval):

@@ -192,18 +192,22 @@ class Forecaster:
         the quantile is the ceil((n + 1) level / 100)-th smallest; where that exceeds n
         (too few errors for the level), the largest.  Past the calibrated horizon H
         there are no errors to take a quantile of: step h > H extrapolates the last
-        width by ``sqrt(h / H)``, as a random walk's spread grows."""
-        errors = self.info.get("calibration")
-        if errors is None:
+        width by ``sqrt(h / H)``, as a random walk's spread grows.  A model that logs
+        the series keeps its errors as log ratios (``calibration['scale']`` 'log'), so
+        that its intervals, ``values * exp(-+width)``, grow with the level as its errors do."""
+        calibration = self.info.get("calibration")
+        if calibration is None:
             raise ValueError("level: this model was saved without calibration errors (by "
                              "an older numbarnn); train it again to get intervals")
-        errors = np.sort(np.asarray(errors["abs_errors"], np.float64), axis=0)
+        errors = np.sort(np.asarray(calibration["abs_errors"], np.float64), axis=0)
         n = errors.shape[0]
         k = min(n, math.ceil((n + 1) * level / 100.0)) - 1
         calibrated = errors.shape[1]
         steps = np.arange(len(values))
         width = errors[k, np.minimum(steps, calibrated - 1)]
         width = width * np.sqrt(np.maximum(steps + 1, calibrated) / calibrated)
+        if calibration.get("scale") == "log":  # (checkpoints before it: absolute)
+            return values * np.exp(-width), values * np.exp(width)
         return values - width, values + width
 
     def _check_series(self, series):

@@ -418,11 +418,11 @@ def _train(series, config, season, progress, device, levels, scout=False):
         "forecast": forecasts[0].tolist(),
     }
     calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0,
-                                                "in_sample_scale": 1.0}
+                                                "in_sample_scale": 1.0, "scale": None}
     report = {"status": training["status"], "metrics": metrics, "validation": validation,
               "fallback": fallback, "season": season,
               "calibration": {key: calibration[key]
-                              for key in ("held_out", "in_sample", "in_sample_scale")},
+                              for key in ("held_out", "in_sample", "in_sample_scale", "scale")},
               "test_size": split.length -
               split.val_end, "test_origins": int(test_origins.size),
               "test": model.info["test"], "training": training,

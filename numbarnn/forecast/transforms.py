@@ -171,6 +171,11 @@ class Pipeline:
         self.steps = list(steps)
 
     @property
+    def logs(self):
+        """Whether one of the steps is the log."""
+        return any(isinstance(step, Log) for step in self.steps)
+
+    @property
     def context(self):
         """How many values the output is shorter than the input (the sum of the lags)."""
         return sum(step.context for step in self.steps)
