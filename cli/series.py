@@ -161,7 +161,7 @@ def aligned(rows):
 @click.option("--refit", is_flag=True, default=SERIES.refit,
               help="Once validation has chosen the transforms and stopped each network, train "
               "the networks again on the training and validation parts together, each for its "
-              "best epoch count (the intervals keep the held-out errors).")
+              "best epoch count (the intervals' widths keep the held-out errors).")
 @click.option("--fallback", is_flag=True, default=SERIES.fallback, help="Forecast with seasonal naive where it beats "
               "the networks on the validation part (the report says so either way).")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
@@ -271,12 +271,14 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
                f"validation loss {_format(training['val_loss'])}); "
                f"season {report['season']}; transforms "
                f"{' -> '.join(t['name'] for t in report['transforms']) or 'none'}")
-    refit = training.get("refit")
+    refit = training["refit"]
     if refit:
-        kept = f"; network {', '.join(str(k + 1) for k in refit['kept'])} kept its held-out " \
-            "weights (diverged)" if refit["kept"] else ""
-        click.echo(f"trained again on the training and validation parts ({refit['windows']} "
-                   f"windows), each network for its best epoch count{kept}")
+        line = (f"trained again on the training and validation parts ({refit['windows']} "
+                "windows), each network for its best epoch count")
+        if refit["kept"]:
+            line += (f"; kept the held-out weights of network "
+                     f"{', '.join(str(k + 1) for k in refit['kept'])} (diverged)")
+        click.echo(line)
     for line in choice_lines(report):
         click.echo(line)
     click.echo(f"test: the last {report['test_size']} steps ({report['test_origins']} "

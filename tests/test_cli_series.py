@@ -108,12 +108,14 @@ def test_default_run_on_the_airline_data(tmp_path):
     result = run("train-series", "--out", out, "--epochs", "5", "--members", "1", "--refit",
                  "--force")
     assert result.exit_code == 0, result.output
-    report = json.loads((out / "metrics.json").read_text())
-    windows = report["training"]["train_windows"] + report["training"]["val_windows"]
+    refit = json.loads((out / "metrics.json").read_text())
+    windows = refit["training"]["train_windows"] + refit["training"]["val_windows"]
     assert f"trained again on the training and validation parts ({windows} windows)" in \
         result.output
-    assert report["training"]["refit"]["epochs"] == \
-        [m["best_epoch"] for m in report["training"]["members"]]
+    assert refit["training"]["refit"]["windows"] == windows
+    # the same held-out networks, so the same choices and validation; another test forecast
+    assert refit["validation"] == report["validation"]
+    assert refit["test"]["forecast"] != report["test"]["forecast"]
 
 
 def test_backtest_option(tmp_path):

@@ -205,9 +205,11 @@ def test_refit_learns_the_validation_part():
     refit = report["training"]["refit"]
     training = report["training"]
     assert refit["windows"] == training["train_windows"] + training["val_windows"]
-    assert refit["epochs"] == [m["best_epoch"] for m in training["members"]]
+    # each network trained again for its best epoch count, on no validation part
+    assert [r["epochs"] for r in refit["members"]] == \
+        [max(1, m["best_epoch"]) for m in training["members"]]
+    assert all(r["val_loss"] == r["train_loss"] for r in refit["members"])
     assert refit["kept"] == []
-    assert report["validation"] == held_report["validation"]
     assert model.info["calibration"] == held.info["calibration"]
     assert report["metrics"]["model"]["mae"] < 0.5 * held_report["metrics"]["model"]["mae"]
 
@@ -228,6 +230,8 @@ def test_refit_keeps_a_diverged_network_at_its_held_out_weights():
     y = np.zeros((8, TINY["horizon"]))
     result = _refit(model, model.config, x, y, fitted, None, "cpu")
     assert result["kept"] == [0] and result["windows"] == 8
+    assert result["members"][0] is None and result["members"][1]["epochs"] == \
+        max(1, fitted[1]["best_epoch"])
     assert model.members[0] is held[0] and model.members[1] is not held[1]
 
 

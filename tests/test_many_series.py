@@ -182,6 +182,27 @@ def test_resume_retrains_a_series_whose_data_changed(panel_csv, tmp_path, monkey
     assert calls == ["store_0"]
 
 
+def test_a_run_from_before_refit_resumes_and_refit_counts_as_a_setting(panel_csv, tmp_path,
+                                                                        monkeypatch):
+    """A run written before ``refit`` existed has no such key in its configuration, and its
+    stored tasks had none: it resumes as it is.  --refit is another setting."""
+    from numbarnn.forecast import panel as panel_module
+
+    out = tmp_path / "run"
+    assert train(panel_csv, out, "--workers", "0").exit_code == 0
+    run_json = json.loads((out / "metrics.json").read_text())
+    del run_json["config"]["refit"]
+    (out / "metrics.json").write_text(json.dumps(run_json))
+    calls = []
+    real_task = panel_module.train_series_task
+    monkeypatch.setattr(panel_module, "train_series_task",
+                        lambda task: (calls.append(task["id"]), real_task(task))[1])
+    result = train(panel_csv, out, "--workers", "0", "--resume")
+    assert result.exit_code == 0 and calls == [], result.output
+    assert_one_line_error(train(panel_csv, out, "--workers", "0", "--resume", "--refit"),
+                          "other settings", "refit False -> True")
+
+
 def test_resume_needs_a_run_and_many_series(panel_csv, tmp_path):
     assert_one_line_error(train(panel_csv, tmp_path / "none", "--resume"), "nothing to resume")
     assert_one_line_error(run("train-series", "--resume", "--out", tmp_path / "x"),

@@ -146,6 +146,21 @@ def test_the_report_says_when_seasonal_naive_beats_the_networks():
                                   seasonal_naive_forecast(data.values, 6, 12))
     lo, hi = result["intervals"][80.0]
     assert (lo < result["values"]).all() and (result["values"] < hi).all()
+    # the widths are seasonal naive's errors (the noise, 0.01), not the networks'
+    assert np.max(model.info["calibration"]["abs_errors"]) < 0.1
+    assert np.max(hi - lo) < 0.1
+
+
+def test_a_logged_fallback_refuses_data_the_log_cannot_take():
+    data = series(exact_season())
+    model, report = train_forecaster(data, **dict(SMALL, epochs=2, season=12, log=True,
+                                                  diff=False, seasonal_diff=False,
+                                                  fallback=True))
+    assert model.info["baseline"] == "seasonal_naive"
+    assert model.info["calibration"]["scale"] == "log"
+    negative = series(-exact_season())
+    with pytest.raises(ValueError, match="transform 'log': needs positive values"):
+        model.forecast(series=negative, level=[80])
 
 
 def test_no_fallback_note_where_the_networks_win():

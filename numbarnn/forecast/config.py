@@ -75,7 +75,8 @@ class ForecastConfig:
         initial weights on the training and validation parts together, each for the
         epochs after which its validation loss was lowest, so that the forecast draws
         on the latest data too; the validation scores, the fallback's verdict and the
-        intervals stay those of the networks that did not see it.  Off by default:
+        intervals' widths stay those measured on the networks that did not see it (the
+        intervals are centred on the new forecasts).  Off by default:
         on the evaluation suite it helped where the latest years matter most (the
         airline's 1960) and cost a little elsewhere (README).
     fallback : bool

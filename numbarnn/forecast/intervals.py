@@ -15,16 +15,24 @@ from .windows import make_targets
 # supplement, as honest as a held-out part of a few origins allows.  metrics.json's
 # ``calibration`` says how many of each and the ratio.
 MIN_CALIBRATION = 50
-# Where the model logs the series (its spread grows with its level: Guerrero's test or
-# validation said so), the errors are log ratios |log(actual / forecast)|, so that an
-# interval calibrated on earlier, lower stretches widens with the level of the forecast
-# (in the original scale it is asymmetric, as the log model's own errors are).
 
 
 def calibration_errors(model, values, features, split, config, context):
     """The absolute errors, per horizon step, of the model's forecasts from the
-    calibration origins (``MIN_CALIBRATION``), for ``Forecaster.interval``: in the log
-    scale where the model logs the series (``scale`` 'log'), else as they are."""
+    calibration origins (``MIN_CALIBRATION``), for ``Forecaster.interval``.
+
+    Where the model logs the series (its spread grows with its level: Guerrero's test or
+    validation said so), the errors are log ratios ``|log(actual / forecast)|``, so that
+    an interval calibrated on earlier, lower stretches widens with the level of the
+    forecast (asymmetric in the original scale, as the log model's own errors are).
+
+    Returns
+    -------
+    dict or None
+        ``abs_errors`` (origins, horizon) as lists; ``scale``: 'log' or 'absolute';
+        ``held_out`` and ``in_sample``: how many origins of each; ``in_sample_scale``: the
+        factor on the in-sample errors.  None where no origin has a whole window.
+    """
     H = config.horizon
     held_out = np.arange(split.train_end - 1, split.val_end - H)
     first = config.window + context - 1  # the first origin with a whole window of history

@@ -68,11 +68,14 @@ class Forecaster:
         self.pipeline = pipeline
         self.feature_scaler = feature_scaler
         self.info = info  # target name, feature names, season, dates tail, history tail, test
-        inputs = 1 + len(info["feature_names"])
-        seeds = np.random.SeedSequence(config.seed).generate_state(config.members)
-        self.members = [_Network(config, inputs, int(seed), device) for seed in seeds]
+        self.members = [self.new_network(k, device) for k in range(config.members)]
         if network is not None:
             self.load_network(network)
+
+    def new_network(self, k, device="cpu"):
+        """Member ``k`` of the ensemble at its initial weights (its seed's)."""
+        seeds = np.random.SeedSequence(self.config.seed).generate_state(self.config.members)
+        return _Network(self.config, 1 + len(self.info["feature_names"]), int(seeds[k]), device)
 
     # -------------------------------------------------------------- network
     def network_state(self):
@@ -125,10 +128,10 @@ class Forecaster:
     def _forecast_values(self, values, features, origins, steps):
         """Forecasts in the original scale after each origin: (n, steps); seasonal naive's
         where the model fell back to it (``ForecastConfig.fallback``)."""
+        inputs = self._inputs(values, features)  # (also checks what the transforms need)
         if self.info.get("baseline") == "seasonal_naive":
             return np.stack([seasonal_naive_forecast(values[:t + 1], steps, self.info["season"])
                              for t in origins])
-        inputs = self._inputs(values, features)
         transformed = self._roll(inputs, origins, steps)
         return np.stack([self.pipeline.inverse(row, values[:t + 1])
                          for row, t in zip(transformed, origins)])
@@ -152,8 +155,8 @@ class Forecaster:
             feature columns and at least ``min_history`` steps.
         level : sequence of numbers in (0, 100), optional
             Prediction intervals to give, in percent (statsforecast's ``level``):
-            conformal, from the absolute errors of the model's rolling-origin
-            forecasts kept at training (see ``train_forecaster``), per horizon step.
+            conformal, from the errors of the model's rolling-origin forecasts kept at
+            training (see ``interval``), per horizon step.
 
         Returns
         -------

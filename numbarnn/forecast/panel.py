@@ -264,11 +264,19 @@ def safe_name(series_id):
     return f"{cleaned[:60] or 'series'}-{digest}"
 
 
+# settings that came after the task format, left out of a task at their default, so that
+# such a task (and the digest by which --resume keeps its result) is the one it always was
+LATER_SETTINGS = {"refit": False}
+
+
 def series_task(series_id, series, config, device=None):
     """The plain-data task that trains one series (see ``train_series_task``) on ``device``
     (``config.device`` if None)."""
     device = config.device if device is None else device
     settings = {k: v for k, v in asdict(config).items() if k != "device"}  # where, not what
+    for key, default in LATER_SETTINGS.items():
+        if settings[key] == default:
+            del settings[key]
     task = {"id": series_id, "name": series.name, "values": series.values.tolist(),
             "dates": None if series.dates is None else
             [format_date(d, series.date_format) for d in series.dates],

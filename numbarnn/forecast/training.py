@@ -157,9 +157,11 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         ``metrics`` of the model and the ``naive`` and ``seasonal_naive`` baselines on the
         test, ``validation`` the same on the validation steps (None when the validation
         is shorter than the horizon), ``test`` (dates, actuals, forecasts), ``training``
-        (epochs, losses, seconds), ``season``, ``transforms``, ``config``; with ``level``, ``intervals``: the
-        coverage (%) and MSIS of the model's and seasonal naive's intervals on the test
-        (``score_intervals``).
+        (epochs, losses, seconds; ``refit``: ``_refit``'s report, or None), ``season``,
+        ``transforms``, ``config``, ``calibration`` (how the intervals' errors were
+        gathered, and their ``scale``: 'log' or 'absolute'); with ``level``,
+        ``intervals``: the coverage (%) and MSIS of the model's and seasonal naive's
+        intervals on the test (``score_intervals``).
     """
     config = merge_options(config, options if device is None else {**options, "device": device})
     device = config.device
@@ -398,12 +400,12 @@ def _train(series, config, season, progress, device, levels, scout=False):
     if scout:
         return model, {"validation": validation, "training": training}
     fallback = _fallback(config, validation)
-    # the intervals' errors are the held-out ones of the networks before any refit
-    model.info["calibration"] = calibration_errors(model, values, features, split, config,
-                                                   pipeline.context)
     if fallback is not None and fallback["used"]:
         model.info["baseline"] = "seasonal_naive"
-    elif config.refit and val_origins.size:
+    # the errors of what forecasts: seasonal naive's, or the networks' before any refit
+    model.info["calibration"] = calibration_errors(model, values, features, split, config,
+                                                   pipeline.context)
+    if config.refit and val_origins.size and "baseline" not in model.info:
         origins = window_origins(0, split.val_end - 1 - steps, config.window, pipeline.context)
         training["refit"] = _refit(model, config, make_windows(inputs, origins, config.window),
                                    make_targets(z, origins, steps), members, progress, device)
@@ -439,33 +441,39 @@ def _refit(model, config, x, y, fitted, progress, device):
     """Train ``model``'s networks again from their initial weights on the windows ``x``, ``y``
     of the training and validation parts, each for the epochs of its best validation loss
     (``fitted``: ``_fit``'s reports), and put them in its place.  A network that diverged
-    (before or now) keeps its held-out weights, which are finite.
+    (before, or now) keeps its held-out weights, which are finite.
 
     Returns
     -------
     dict
-        ``windows`` trained on, ``epochs`` per network, ``kept``: the networks (from 0) that
-        kept their held-out weights.
+        ``windows`` trained on; ``members``: per network ``_fit``'s report of its second
+        training, or None where it was not trained again; ``kept``: the networks (from 0)
+        that kept their held-out weights.
     """
     from dataclasses import replace
 
-    fresh = Forecaster(config, model.pipeline, model.feature_scaler, model.info,
-                       device=device).members
-    epochs = [max(1, f["best_epoch"]) for f in fitted]
+    again = [k for k, f in enumerate(fitted) if not f["diverged"]]
+    if progress is not None:
+        progress.log(f"training the networks again on the training and validation parts "
+                     f"({y.shape[0]} windows)")
+    label = "refit {}/{}  " if config.members > 1 else "refit  "
 
     def fit(k, network, progress):
-        if fitted[k]["diverged"]:
-            return fitted[k]
-        settings = replace(config, epochs=epochs[k], patience=epochs[k])
-        # no validation: _fit keeps the weights of the lowest training loss
-        return _fit(network, settings, x, y, x[:, :0], y[:0], progress,
-                    f"refit {k + 1}/{config.members}  ")
+        epochs = max(1, fitted[k]["best_epoch"])
+        # no validation part: _fit keeps the weights of the lowest training loss
+        return _fit(network, replace(config, epochs=epochs, patience=epochs), x, y, x[:, :0],
+                    y[:0], progress, label.format(k + 1, config.members))
 
-    results = _side_by_side(fit, fresh, progress, device)
-    kept = [k for k, r in enumerate(results) if r["diverged"]]
-    model.members = [model.members[k] if k in kept else network
-                     for k, network in enumerate(fresh)]
-    return {"windows": int(y.shape[0]), "epochs": epochs, "kept": kept}
+    networks = [model.new_network(k, device) for k in again]
+    results = _side_by_side(lambda i, network, progress: fit(again[i], network, progress),
+                            networks, progress, device)
+    reports = [None] * len(fitted)
+    for k, network, result in zip(again, networks, results):
+        reports[k] = result
+        if not result["diverged"]:
+            model.members[k] = network
+    kept = [k for k, r in enumerate(reports) if r is None or r["diverged"]]
+    return {"windows": int(y.shape[0]), "members": reports, "kept": kept}
 
 
 def _fallback(config, validation):
