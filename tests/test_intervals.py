@@ -86,7 +86,7 @@ def growing(n, seed=0):
 
 @pytest.mark.parametrize("seed", [1, 3])
 def test_log_ratio_intervals_keep_their_level_where_the_series_grows(seed):
-    """Calibrated on steps at levels 330-400 and used at 400-730: the log model's errors are
+    """Calibrated on steps at levels 330-490 and used at 490-1,100: the log model's errors are
     kept as log ratios (exactly ``|log(actual / forecast)|``) and its intervals cover about
     their level; the same forecasts' absolute errors would have given far too narrow ones."""
     full = growing(1200, seed)
