@@ -68,14 +68,15 @@ class Forecaster:
         self.pipeline = pipeline
         self.feature_scaler = feature_scaler
         self.info = info  # target name, feature names, season, dates tail, history tail, test
+        self._seeds = np.random.SeedSequence(config.seed).generate_state(config.members)
         self.members = [self.new_network(k, device) for k in range(config.members)]
         if network is not None:
             self.load_network(network)
 
     def new_network(self, k, device="cpu"):
         """Member ``k`` of the ensemble at its initial weights (its seed's)."""
-        seeds = np.random.SeedSequence(self.config.seed).generate_state(self.config.members)
-        return _Network(self.config, 1 + len(self.info["feature_names"]), int(seeds[k]), device)
+        return _Network(self.config, 1 + len(self.info["feature_names"]), int(self._seeds[k]),
+                        device)
 
     # -------------------------------------------------------------- network
     def network_state(self):

@@ -400,12 +400,13 @@ def _train(series, config, season, progress, device, levels, scout=False):
     if scout:
         return model, {"validation": validation, "training": training}
     fallback = _fallback(config, validation)
-    if fallback is not None and fallback["used"]:
+    falls_back = fallback is not None and fallback["used"]
+    if falls_back:
         model.info["baseline"] = "seasonal_naive"
     # the errors of what forecasts: seasonal naive's, or the networks' before any refit
     model.info["calibration"] = calibration_errors(model, values, features, split, config,
                                                    pipeline.context)
-    if config.refit and val_origins.size and "baseline" not in model.info:
+    if config.refit and val_origins.size and not falls_back:
         origins = window_origins(0, split.val_end - 1 - steps, config.window, pipeline.context)
         training["refit"] = _refit(model, config, make_windows(inputs, origins, config.window),
                                    make_targets(z, origins, steps), members, progress, device)
