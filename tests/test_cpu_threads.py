@@ -215,7 +215,7 @@ def unpack(packed):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("B,K,R", [(1, 1, 1), (3, 5, 17), (4, 8, 64), (9, 33, 130)])
+@pytest.mark.parametrize("B,K,R", [(1, 1, 1), (3, 5, 17), (4, 8, 64), (9, 33, 130), (2, 300, 300)])
 def test_packed_product_matches_numpy_and_writes_only_its_part(B, K, R, dtype):
     rng = np.random.default_rng(B * K * R)
     a = rng.standard_normal((B, K)).astype(dtype)
@@ -261,24 +261,26 @@ def test_packing_stacks_weights_and_takes_columns():
 
 def test_packed_product_sums_in_order_wherever_a_column_sits():
     # the same column computed inside a big tile, at a tile edge, or alone: the same bits
+    # (330 columns: a left-over row takes ROW_PANELS panels at once, then one at a time)
     rng = np.random.default_rng(0)
+    R = 330
     a = rng.standard_normal((5, 300)).astype(np.float32)
-    w = rng.standard_normal((200, 300)).astype(np.float32)
-    full = np.empty((5, 200), np.float32)
-    packed = _tile.empty_packed(300, 200, a)
-    _tile.pack_transposed_rows(w, np.arange(200), packed, 0)
+    w = rng.standard_normal((R, 300)).astype(np.float32)
+    full = np.empty((5, R), np.float32)
+    packed = _tile.empty_packed(300, R, a)
+    _tile.pack_transposed_rows(w, np.arange(R), packed, 0)
     _tile.packed_product(a, packed, full, False)
-    for lo, hi in ((0, 1), (7, 77), (150, 200)):
+    for lo, hi in ((0, 1), (7, 77), (150, 200), (10, R)):
         part = np.empty((5, hi - lo), np.float32)
         packed = _tile.empty_packed(300, hi - lo, a)
         _tile.pack_transposed_rows(w, np.arange(lo, hi), packed, 0)
         _tile.packed_product(a, packed, part, False)
         np.testing.assert_array_equal(part, full[:, lo:hi])
     # and whether a row falls in a whole tile or is left over (done in a one-row tile)
-    packed = _tile.empty_packed(300, 200, a)
-    _tile.pack_transposed_rows(w, np.arange(200), packed, 0)
+    packed = _tile.empty_packed(300, R, a)
+    _tile.pack_transposed_rows(w, np.arange(R), packed, 0)
     for rows in ((0, 1), (1, 3), (0, 4), (3, 5)):
-        some = np.empty((rows[1] - rows[0], 200), np.float32)
+        some = np.empty((rows[1] - rows[0], R), np.float32)
         _tile.packed_product(a[rows[0]:rows[1]], packed, some, False)
         np.testing.assert_array_equal(some, full[rows[0]:rows[1]])
 
