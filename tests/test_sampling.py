@@ -2,6 +2,9 @@
 import numpy as np
 import pytest
 
+from numba import njit
+
+from numbarnn.text import sampling
 from numbarnn.text.model import CharRNN
 from numbarnn.text.sampling import Sampler
 from numbarnn.text.corpus import Vocabulary
@@ -66,6 +69,25 @@ def test_top_k_never_leaves_the_k_best():
             assert rank < k, (k, n)
     top1 = "".join(sampler.generate(30, prime=prime, top_k=1, temperature=5.0, seed=0))
     assert top1 == "".join(sampler.generate(30, prime=prime, greedy=True))
+
+
+@njit
+def keep_top(logits, k):  # (the helper has no Python wrapper of its own)
+    sampling._keep_top(logits, k)
+
+
+def test_keep_top_keeps_the_k_largest_and_the_first_of_equals():
+    rng = np.random.default_rng(0)
+    for trial in range(500):
+        V = int(rng.integers(2, 30))
+        k = int(rng.integers(1, V))  # both sides of V / 2: either scan
+        x = rng.integers(0, 5, V).astype(float) if trial % 2 else rng.standard_normal(V)
+        kept = x.copy()
+        keep_top(kept, k)
+        best = np.argsort(-x, kind="stable")[:k]
+        expected = np.full(V, -np.inf)
+        expected[best] = x[best]
+        np.testing.assert_array_equal(kept, expected)
 
 
 def test_sampling_follows_the_distribution():

@@ -95,15 +95,38 @@ def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
 
 
 @njit(**HELPER_OPTIONS)
+def _keep_top(logits, k):
+    """Set every logit but the k largest to -inf (of equal ones, the first stay).
+
+    Scans for the largest left, k times, or, where fewer are dropped than kept, for the
+    smallest left, V - k times: at most V^2 / 4 comparisons, no sort (whose compiled
+    code cost a first ``generate`` 1.6 s of its 8).
+    """
+    V = logits.size
+    keep_marked = k <= V - k
+    marked = np.zeros(V, np.bool_)
+    for _ in range(k if keep_marked else V - k):
+        pick = -1
+        for v in range(V):
+            if marked[v]:
+                continue
+            if pick < 0 or (logits[v] > logits[pick] if keep_marked else
+                            logits[v] <= logits[pick]):
+                pick = v
+        marked[pick] = True
+    for v in range(V):
+        if marked[v] != keep_marked:
+            logits[v] = -np.inf
+
+
+@njit(**HELPER_OPTIONS)
 def _pick(logits, temperature, top_k, greedy, u):
     """A token from the logits: the arg-max, or a draw at ``temperature`` among the top k."""
     V = logits.size
     if greedy:
         return np.argmax(logits)
-    if 0 < top_k < V:
-        order = np.argsort(logits)
-        for r in range(V - top_k):  # everything below the k best is never drawn
-            logits[order[r]] = -np.inf
+    if 0 < top_k < V:  # everything below the k best is never drawn
+        _keep_top(logits, top_k)
     top = np.max(logits)
     total = 0.0
     for v in range(V):
