@@ -13,20 +13,25 @@ character) from memory.  ``Sampler`` therefore lays the weights out once:
   then stays in its own cache), as one contiguous stream, and updates only its
   own units; a barrier after each layer makes the new hidden state visible to both;
 
+* the head is split the same way: each thread multiplies its own units of the top
+  layer by their rows of the head as soon as it has them, and the top layer's
+  barrier then also completes the head's two pieces;
+
 and ``generate_part`` runs the step, the head, the temperature/top-k softmax and
-the draw for many characters per call, in every thread (the head and the draw
-are repeated in each thread, which is cheaper than another barrier).  Every
-output of a matrix-vector product is one chain of multiply-adds in the order of
-its inputs, wherever it sits, so one thread and two give bit-identical text.
-The random numbers are drawn beforehand from a seeded NumPy generator, so a seed
-gives the same text.
+the draw for many characters per call, in every thread (each thread adds the
+head's pieces and draws the same token, which is cheaper than another barrier).
+Every output of a matrix-vector product is one chain of multiply-adds in the
+order of its inputs, wherever it sits, and the head's pieces follow the halves of
+the hidden units whatever the number of threads, so one thread and two give
+bit-identical text.  The random numbers are drawn beforehand from a seeded NumPy
+generator, so a seed gives the same text.
 
 Measured at H = 256 (one layer, 102 characters): the packed product reads a
 part's 512 KiB of recurrent weights at about the rate of the L2 cache, 2.6 to
 2.8 microseconds, against 3.5 to 5.4 for a loop that adds one input's row of
-products to all the outputs at a time; the head takes 1.2 microseconds in the
-model's dtype against 2.9 with float64 sums (its logits become float64 for the
-softmax).
+products to all the outputs at a time; the whole head, 2.9 microseconds with
+float64 sums, took 1.2 in the model's dtype, and in pieces beside the top layer
+a character went from 5.8 to 4.9-5.3 microseconds (7.6 before all three).
 """
 import math
 import os
@@ -36,6 +41,7 @@ import numpy as np
 from numba import njit
 
 from .._checks import check_int, check_number
+from ..devices import aligned_empty
 from ..kernels._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
 from ..kernels._sync import COUNTER_STRIDE, barrier
 from ..kernels._tile import empty_packed, pack_columns, packed_product
@@ -51,7 +57,9 @@ def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
     ``hb[cur]`` holds the state before the step, ``hb[1 - cur]`` receives the
     state after it; ``c`` (L, H) is updated in place (LSTM).  ``a`` receives the
     pre-activations; ``ah`` the GRU's recurrent ones, which its n gate keeps
-    apart.  Returns the number of the last barrier passed.
+    apart.  A barrier follows every layer but the last (the caller's: this part's
+    units of the top layer may be used before the others are complete).  Returns
+    the number of the last barrier passed.
     """
     table, w_ih, w_hh, bias = weights[0][part], weights[1][part], weights[2][part], weights[3][part]
     bias_hn = weights[6][part]
@@ -89,8 +97,9 @@ def _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq):
         elif cell == RNN:
             for j in range(n):
                 hk[j] = tanh(a[j])
-        seq += 1
-        barrier(counters, part, parts, seq)  # layer k's new state is complete
+        if k + 1 < L:
+            seq += 1
+            barrier(counters, part, parts, seq)  # layer k's new state is complete
     return seq
 
 
@@ -150,13 +159,14 @@ def feed_part(part, parts, tokens, weights, cell, hb, cur, c, counters):
     a, ah = np.empty(weights[0].shape[2], hb.dtype), np.empty(weights[0].shape[2], hb.dtype)
     seq = 0
     for t in range(tokens.size):
-        seq = _step(part, parts, tokens[t], weights, cell, hb, cur, c, a, ah, counters, seq)
+        seq = _step(part, parts, tokens[t], weights, cell, hb, cur, c, a, ah, counters, seq) + 1
+        barrier(counters, part, parts, seq)  # the top layer's new state is complete
         cur = 1 - cur
     return cur
 
 
 @njit(**JIT_OPTIONS)
-def generate_part(part, parts, token, weights, cell, hb, cur, c, uniforms, temperature,
+def generate_part(part, parts, token, weights, cell, hb, cur, c, heads, uniforms, temperature,
                   top_k, greedy, out, counters):
     """Generate ``out.size`` tokens after ``token``: this thread's part of the work.
 
@@ -169,7 +179,7 @@ def generate_part(part, parts, token, weights, cell, hb, cur, c, uniforms, tempe
         The last token seen (fed first).
     weights : tuple
         ``(table, w_ih, w_hh, bias, head_w, head_b, bias_hn)`` as laid out by ``Sampler``
-        (``w_ih``, ``w_hh`` and ``head_w`` packed for ``packed_product``).
+        (``w_ih``, ``w_hh`` and the pieces of ``head_w`` packed for ``packed_product``).
     cell : int
         ``RNN``, ``LSTM`` or ``GRU``.
     hb : (2, L, H) array
@@ -177,6 +187,10 @@ def generate_part(part, parts, token, weights, cell, hb, cur, c, uniforms, tempe
     cur : int
     c : (L, H) array
         The cell state (unused for the RNN).
+    heads : (2, P, >= V) array
+        Work space shared by the threads: the head's P pieces (one per half of the
+        hidden units where the threads may split them), for odd and even tokens; rows
+        a whole number of cache lines long (no line written by both threads).
     uniforms : (n,) float64 array in [0, 1)
         One random number per generated token.
     temperature : float > 0
@@ -196,17 +210,27 @@ def generate_part(part, parts, token, weights, cell, hb, cur, c, uniforms, tempe
     """
     head_w, head_b = weights[4], weights[5]
     a, ah = np.empty(weights[0].shape[2], hb.dtype), np.empty(weights[0].shape[2], hb.dtype)
-    V, H = head_b.size, hb.shape[2]
-    head = np.empty((1, V), hb.dtype)
+    P, V = heads.shape[1], head_b.size
+    m = hb.shape[2] // P  # hidden units per piece of the head
     logits = np.empty(V, np.float64)  # (the softmax and the draw in float64)
     top = hb.shape[1] - 1
     seq = 0
     for t in range(out.size):
-        seq = _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq)
+        seq = _step(part, parts, token, weights, cell, hb, cur, c, a, ah, counters, seq) + 1
         cur = 1 - cur
-        head[0] = head_b
-        packed_product(hb[cur, top].reshape((1, H)), head_w, head, True)
-        logits[:] = head[0]
+        # the head's pieces of this part's units, before the others' units are complete
+        # (with one thread, all pieces: the same sums); every token's own buffer, so that
+        # a part that runs ahead never writes a piece the other is still reading
+        pieces = heads[t % 2]
+        for j in range(part * P // parts, (part + 1) * P // parts):
+            packed_product(hb[cur, top, j * m:(j + 1) * m].reshape((1, m)), head_w[j],
+                           pieces[j:j + 1, :V], False)
+        barrier(counters, part, parts, seq)  # the top layer's state and the pieces are complete
+        for v in range(V):
+            total = head_b[v]
+            for j in range(P):
+                total += pieces[j, v]
+            logits[v] = total
         token = _pick(logits, temperature, top_k, greedy, uniforms[t])
         if part == 0:
             out[t] = token
@@ -285,13 +309,20 @@ class Sampler:
         rows = [np.concatenate([np.arange(g * H + q * n, g * H + (q + 1) * n) for g in range(G)])
                 for q in range(threads)]
         per_part = [np.stack([w[..., r] for r in rows]) for w in (table, bias)]
+        # the head in pieces of the halves of the hidden units wherever two threads may
+        # split them, whatever the threads: their sums are added in one order
+        pieces = 2 if halves else 1
+        head_wT = p["head.weight"].T
+        m = H // pieces
+        head_pieces = np.stack([_packed(head_wT[j * m:(j + 1) * m]) for j in range(pieces)])
         packed = [np.stack([[_packed(w[k, r].T) for k in range(len(w))] for r in rows])
                   if len(w) else np.zeros((threads, 0, 1, H, 1), dt) for w in (w_ih, w_hh)]
         hn_parts = np.stack([bias_hn[:, q * n:(q + 1) * n] for q in range(threads)])
         self.weights = tuple(np.array(w, dtype=dt, order="C") for w in
-                             [per_part[0]] + packed + [per_part[1],
-                                                       _packed(p["head.weight"].T),
+                             [per_part[0]] + packed + [per_part[1], head_pieces,
                                                        p["head.bias"], hn_parts])
+        line = 64 // np.dtype(dt).itemsize
+        self._heads = aligned_empty((2, pieces, -(-model.vocab_size // line) * line), dt)
         self._hb = np.zeros((2, L, H), dt)
         self._cur = 0
         self.c = np.zeros((L, H), dt)
@@ -370,8 +401,8 @@ class Sampler:
         while done < length:
             n = min(chunk, length - done)
             self._cur = self._run(generate_part, token, self.weights, self.cell, self._hb,
-                                  self._cur, self.c, rng.random(n), temperature, top_k, greedy,
-                                  out[:n], self._counters)
+                                  self._cur, self.c, self._heads, rng.random(n), temperature,
+                                  top_k, greedy, out[:n], self._counters)
             token = int(out[n - 1])
             done += n
             yield self.vocab.decode(out[:n])
