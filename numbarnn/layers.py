@@ -456,15 +456,17 @@ class _Recurrent(Module):
                     out = self._buffer(("out", k, d), (T, B, self.hidden_size))
                 else:  # the inference output is the caller's: no buffer, no copy
                     out = dev.empty((T, B, self.hidden_size), self.dtype)
-                x_d = layer_inputs[-1] if d == 0 else dev.reverse_time(layer_inputs[-1], lengths)
+                x_d = layer_inputs[-1]
+                if d == 1:  # (a float input's reversed copy in a buffer: no fresh pages)
+                    x_d = dev.reverse_time(x_d, lengths, None if k == 0 and not given else
+                                           self._buffer(("reversed", k), x_d.shape))
                 rows = k * dirs + d
                 calls.append(partial(self._layer_forward, k, d, x_d, [s[rows] for s in init],
                                      out, [s[rows] for s in final], train, K, lengths))
                 outs.append(out)
             # the two directions at once, where the cores allow
             dev.side_by_side(calls, B, self._gates * self.hidden_size, self.hidden_size)
-            out = outs[0] if dirs == 1 else dev.concat_features(
-                [outs[0], dev.reverse_time(outs[1], lengths)])
+            out = outs[0] if dirs == 1 else dev.join_directions(outs[0], outs[1], lengths)
             if k + 1 < self.num_layers:
                 if train and self.dropout > 0:
                     mask = dev.upload(dropout_mask(self._dropout_rng, out.shape, self.dropout,

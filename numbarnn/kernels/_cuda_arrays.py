@@ -121,12 +121,14 @@ def _reverse_time_kernel(a, lengths, out):
             out[t, b, k] = a[src, b, k]
 
 
-def reverse_time(a, lengths):
-    """A new (T, B, ...) device array whose row b holds sequence b of ``a`` backwards from
-    its own last step (``lengths``: a (B,) device array), its padded steps in place."""
+def reverse_time(a, lengths, out=None):
+    """A (T, B, ...) device array whose row b holds sequence b of ``a`` backwards from its
+    own last step (``lengths``: a (B,) device array), its padded steps in place: ``out``
+    (C-contiguous, of ``a``'s shape and dtype) or a new one."""
     T, B = a.shape[:2]
     grid = ((T + TILE - 1) // TILE, (B + TILE - 1) // TILE)
-    out = cuda.device_array(a.shape, dtype=a.dtype)
+    if out is None:
+        out = cuda.device_array(a.shape, dtype=a.dtype)
     shape3 = (T, B, a.size // (T * B))  # token ids (T, B) as (T, B, 1)
     _reverse_time_kernel[grid, (TILE, TILE)](a.reshape(shape3), lengths, out.reshape(shape3))
     return out
