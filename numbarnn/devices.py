@@ -59,13 +59,13 @@ class CPU:
         for name, arr in pairs:
             check_finite(name, arr)
 
-    def side_by_side(self, calls, B, GH, H):
+    def side_by_side(self, calls, B, GH, H, itemsize):
         """Run independent ``calls`` (kernels of a layer's two directions, batch ``B``,
-        (GH, H) recurrent weights) at once where the cores allow
-        (``kernels._parts.side_by_side``)."""
+        (GH, H) recurrent weights of ``itemsize`` bytes) at once where the cores and the
+        caches allow (``kernels._parts.side_by_side``)."""
         from .kernels._parts import side_by_side
 
-        side_by_side(calls, B, GH, H)
+        side_by_side(calls, B, GH, H, itemsize)
 
     def copy(self, arr):
         return arr.copy()
@@ -204,7 +204,7 @@ class CUDA:
             for name, arr in pairs:  # rare: find and name the first bad index
                 check_finite(name, arr.copy_to_host())
 
-    def side_by_side(self, calls, B, GH, H):
+    def side_by_side(self, calls, B, GH, H, itemsize):
         """One after the other: the GPU's launches queue on one stream anyway."""
         for call in calls:
             call()

@@ -280,7 +280,7 @@ def test_directions_side_by_side_give_the_bits_of_one_after_the_other(cell, monk
         np.testing.assert_array_equal(grads2[name], grads1[name], err_msg=name)
 
 
-def test_directions_too_small_to_share_run_on_the_calling_thread(monkeypatch):
+def test_directions_too_small_or_too_large_to_share_run_on_the_calling_thread(monkeypatch):
     from numbarnn.kernels import _parts
 
     monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
@@ -293,3 +293,6 @@ def test_directions_too_small_to_share_run_on_the_calling_thread(monkeypatch):
     assert names == [threading.main_thread().name] * 2
     _parts.side_by_side([record, record], 64, 4 * 256, 256)
     assert all(name.startswith("numbarnn-direction") for name in names[2:]) and len(names) == 4
+    # a direction whose recurrent weight outgrows a core's cache: one after the other
+    _parts.side_by_side([record, record], 64, 4 * 512, 512, 4)
+    assert names[4:] == [threading.main_thread().name] * 2

@@ -322,19 +322,31 @@ def run_parts(function, parts, *args):
             other.result()
 
 
-def side_by_side(calls, B, GH, H):
+# A direction's recurrent weight up to this size runs on a core of its own beside the
+# other; above it the two directions go one after the other, each shared by both cores
+# (each core then streams half a weight every step instead of a whole one).  Measured
+# with the LSTM in float32 (median step times, alternating): side by side was faster
+# at H = 64 to 256 (1 MiB: inference 27 against 31 ms, training 93 against 104 at
+# B = 64), even at H = 384 (2.25 MiB) in inference but 6 % slower in training, and
+# 7 % slower in both at H = 512 (4 MiB: 74 against 69 ms, 266 against 248).
+SIDE_BY_SIDE_BYTES = 2 << 20
+
+
+def side_by_side(calls, B, GH, H, itemsize=4):
     """Run the independent ``calls`` (the two directions of a bidirectional layer of
-    batch ``B`` and (GH, H) recurrent weights) at once, each on a thread of its own, so
-    that each direction's time loop runs on one core (``kernel_threads`` gives a call
-    outside the main thread one thread) instead of each being shared by two cores, one
-    direction after the other: no barriers, no hidden state crossing between the cores.
-    One after the other where there is one core, outside the main thread, when
-    ``NUMBARNN_THREADS`` sets the threads, or when a step holds too little work to pay
-    for waking a thread (at B = 1, H = 32 that took longer than the LSTM's time loop).
+    batch ``B`` and (GH, H) recurrent weights of ``itemsize`` bytes) at once, each on a
+    thread of its own, so that each direction's time loop runs on one core
+    (``kernel_threads`` gives a call outside the main thread one thread) instead of
+    each being shared by two cores, one direction after the other: no barriers, no
+    hidden state crossing between the cores.  One after the other where there is one
+    core, outside the main thread, when ``NUMBARNN_THREADS`` sets the threads, when a
+    step holds too little work to pay for waking a thread (at B = 1, H = 32 that took
+    longer than the LSTM's time loop), or when a direction's recurrent weight is
+    larger than ``SIDE_BY_SIDE_BYTES``.
     """
     if (len(calls) < 2 or os.environ.get("NUMBARNN_THREADS") or usable_cores() < 2
             or threading.current_thread() is not threading.main_thread()
-            or B * GH * H < MIN_WORK_PER_THREAD):
+            or B * GH * H < MIN_WORK_PER_THREAD or GH * H * itemsize > SIDE_BY_SIDE_BYTES):
         for call in calls:
             call()
         return
