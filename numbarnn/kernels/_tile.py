@@ -244,24 +244,40 @@ def empty_packed(K, R, like):
     return np.empty((panels(R, like.itemsize), K, tile_columns(like.itemsize)), like.dtype)
 
 
+# Rows of a panel that pack_transposed_rows fills per pass over the panel's columns.
+PACK_BLOCK = 16
+
+
 @njit(**JIT_OPTIONS)
 def pack_transposed_rows(w, rows, out, k0):
     """Rows ``k0:k0+K`` of the packed ``out`` = ``w[rows].T`` (``w`` (., K)), with zeros
     in the padding columns.
 
-    Contiguous writes, gathered reads; flat unsigned indices, since the
-    threads of a time loop pack from one shared weight at once (see ``_parts``).
+    A panel is filled ``PACK_BLOCK`` rows at a time, column by column: each column
+    reads a short contiguous piece of one row of ``w``.  (Reading one element of every
+    column's row per packed row read lines K elements apart, which at K = 512 float32
+    fall into two sets of the L1 cache: 1.1 against 0.3 ms for a thread's half of an
+    LSTM's 512 by 2048 weights, twice.)  Flat unsigned indices, since the threads of
+    a time loop pack from one shared weight at once (see ``_parts``).
     """
     K, R = w.shape[1], rows.size
     panels, rows_out, step = out.shape
     assert panels * step >= R and rows_out >= k0 + K
     src, dst = flat(w), flat(out)
+    zero = out.dtype.type(0)
     for p in range(panels):
-        for k in range(K):
-            at = uint64((p * rows_out + k0 + k) * step)
+        for kb in range(0, K, PACK_BLOCK):
+            n = uint64(min(PACK_BLOCK, K - kb))
             for j in range(step):
                 q = p * step + j
-                dst[at + uint64(j)] = src[uint64(rows[q] * K + k)] if q < R else 0
+                at = uint64((p * rows_out + k0 + kb) * step + j)
+                if q < R:
+                    frm = uint64(rows[q] * K + kb)
+                    for i in range(n):
+                        dst[at + i * uint64(step)] = src[frm + i]
+                else:
+                    for i in range(n):
+                        dst[at + i * uint64(step)] = zero
 
 
 @njit(**JIT_OPTIONS)
