@@ -89,13 +89,13 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
     if dx.shape[0] == T:  # an empty dx: the caller needs no input gradient
         r0, r1 = part * TB // parts, (part + 1) * TB // parts
         w = empty_packed(GH, D, dx)
-        pack_columns(w_ih, 0, D, w)
+        pack_columns(w_ih, np.int64(0), D, w)
         packed_product(da[r0:r1], w, as_matrix(dx, TB, D)[r0:r1], False)
     c0, c1 = unit_range(part, parts, GH, dgates.itemsize)  # gate rows, in whole cache lines
     n = c1 - c0
     if n == 0:
         return
-    chunk = empty_packed(ROWS_PER_CHUNK, n, dgates)
+    chunk = empty_packed(np.int64(ROWS_PER_CHUNK), n, dgates)
     one_side = dgates_hh.ctypes.data == dgates.ctypes.data
     da_hh = as_matrix(dgates_hh, TB, GH)
     chunk_hh = chunk if one_side else np.empty_like(chunk)

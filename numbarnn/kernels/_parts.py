@@ -166,7 +166,7 @@ def fused_inputs(x, H, R_pad):
 @overload(fused_inputs, jit_options=HELPER_OPTIONS)
 def _fused_inputs(x, H, R_pad):
     if is_tokens(x):  # a lookup is cheaper than a product with a one-hot row
-        return lambda x, H, R_pad: 0
+        return lambda x, H, R_pad: np.int64(0)
 
     def by_size(x, H, R_pad):
         D = x.shape[2]
@@ -212,11 +212,11 @@ def pack_part(x, w_ih, w_hh, G, u0, u1, fuse):
     H = w_hh.shape[1]
     rows = gate_rows(G, H, u0, u1)
     R_pad = panels(rows.size, w_hh.itemsize) * tile_columns(w_hh.itemsize)
-    D = fused_inputs(x, H, R_pad) if fuse else 0
+    D = fused_inputs(x, H, R_pad) if fuse else np.int64(0)
     w_step = empty_packed(D + H, rows.size, w_hh)
     pack_transposed_rows(w_hh, rows, w_step, D)
     w_in = empty_packed(0 if D else w_ih.shape[1], rows.size, w_hh)
-    pack_transposed_rows(w_ih, rows, w_step if D else w_in, 0)
+    pack_transposed_rows(w_ih, rows, w_step if D else w_in, np.int64(0))
     return rows, D, w_step, w_in
 
 

@@ -87,11 +87,11 @@ def gru_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias_ih, bias_hh,
     keep_all = gates.shape[0] == T
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    rows, _, w_step, w_in = pack_part(x, w_ih, w_hh, 3, u0, u1, False)
+    rows, _, w_step, w_in = pack_part(x, w_ih, w_hh, np.int64(3), u0, u1, np.bool_(False))
     bias = bias_ih[rows]
     bias[:2 * n] += bias_hh[rows[:2 * n]]  # r and z add both biases; n keeps b_hn apart
     bias_n = bias_hh[rows[2 * n:]]
-    xp = own_projection(xproj, 3, u0, u1)
+    xp = own_projection(xproj, np.int64(3), u0, u1)
     hp = np.empty((B, 3 * n), h0.dtype)
     inputs = np.empty((B, H), h0.dtype)
     x_f, xp_f, hp_f, out_f, h0_f = flat(x), flat(xp), flat(hp), flat(out), flat(h0)
@@ -101,7 +101,7 @@ def gru_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias_ih, bias_hh,
         steps = min(K, T - t0)
         project_part(x, t0, steps, w_in, xp)
         for t in range(t0, t0 + steps):
-            step_product(x_f, 0, t, h0_f, out_f, inputs, w_step, hp)
+            step_product(x_f, np.int64(0), t, h0_f, out_f, inputs, w_step, hp)
             prev, prev_at = (h0_f, u0) if t == 0 else (out_f, (t - 1) * B * H + u0)
             s = t if keep_all else 0
             _gru_state(hp_f, xp_f, (t - t0) * B * 3 * n, bias, bias_n, prev, prev_at, out_f,

@@ -114,13 +114,13 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     keep_all = cells.shape[0] == T
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 4, u0, u1, True)
+    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, np.int64(4), u0, u1, np.bool_(True))
     own_bias = bias[rows]
     _double_g(w_step, n)
     _double_g(w_in, n)
     for q in range(2 * n, 3 * n):
         own_bias[q] *= 2
-    xp = own_projection(xproj, 4, u0, u1)
+    xp = own_projection(xproj, np.int64(4), u0, u1)
     act = np.empty((B, 4 * n), h0.dtype)
     inputs = np.empty((B, D + H), h0.dtype)
     x_f, xp_f, act_f, out_f, gates_f, cells_f = flat(x), flat(xp), flat(act), flat(out), \

@@ -60,9 +60,9 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
     K = xproj.shape[0]
     u0, u1 = unit_range(part, parts, H, h0.itemsize)
     n = u1 - u0
-    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, 1, u0, u1, True)
+    rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, np.int64(1), u0, u1, np.bool_(True))
     own_bias = bias[rows]
-    xp = own_projection(xproj, 1, u0, u1)
+    xp = own_projection(xproj, np.int64(1), u0, u1)
     ha = np.empty((B, n), h0.dtype)
     inputs = np.empty((B, D + H), h0.dtype)
     x_f, xp_f, ha_f, out_f, h0_f = flat(x), flat(xp), flat(ha), flat(out), flat(h0)
