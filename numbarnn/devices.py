@@ -40,10 +40,13 @@ class CPU:
                                    gru_backward=_shared(cpu_gru.gru_backward_threads, 3))
 
     def empty(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        if math.prod(shape) * dtype.itemsize < SMALL_BYTES:
+            return np.empty(shape, dtype)
         return aligned_empty(shape, dtype)
 
     def zeros(self, shape, dtype):
-        arr = aligned_empty(shape, dtype)
+        arr = self.empty(shape, dtype)
         arr[...] = 0
         return arr
 
@@ -128,6 +131,12 @@ class CPU:
 
     def as_kind(self, arr, kind):
         return arr
+
+
+# Below this size an array is a few hundred cache lines at most, and the lines that two
+# threads would share at its seams cost less than aligning it: 1.7 microseconds against
+# 0.2 for np.empty, four times a training step at B = 1 (final states, dx, dh0, dc0).
+SMALL_BYTES = 16 << 10
 
 
 def aligned_empty(shape, dtype, alignment=64):
