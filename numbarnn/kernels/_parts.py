@@ -295,6 +295,8 @@ def kernel_threads(B, GH, H):
         if not forced.isdigit() or int(forced) < 1:
             raise ValueError(f"NUMBARNN_THREADS: got {forced!r}, expected a positive integer")
         return max(1, min(int(forced), H))
+    if B * GH * H < 2 * MIN_WORK_PER_THREAD:  # (too small to share: asks nothing of the OS)
+        return 1
     if threading.current_thread() is not threading.main_thread():
         return 1
     threads = min(2, usable_cores(), H)
