@@ -289,9 +289,9 @@ def test_directions_too_small_or_too_large_to_share_run_on_the_calling_thread(mo
 
     def record():
         names.append(threading.current_thread().name)
-    _parts.side_by_side([record, record], 1, 4 * 32, 32)  # an LSTM step at B = 1, H = 32
+    _parts.side_by_side([record, record], 1, 4 * 32, 32, 4)  # an LSTM step at B = 1, H = 32
     assert names == [threading.main_thread().name] * 2
-    _parts.side_by_side([record, record], 64, 4 * 256, 256)
+    _parts.side_by_side([record, record], 64, 4 * 256, 256, 4)
     assert all(name.startswith("numbarnn-direction") for name in names[2:]) and len(names) == 4
     # a direction whose recurrent weight outgrows a core's cache: one after the other
     _parts.side_by_side([record, record], 64, 4 * 512, 512, 4)

@@ -39,7 +39,9 @@ def unit_range(part, parts, H, itemsize):
 
     The parts split H in whole cache lines of units (64 bytes), as evenly as
     that allows, so that two cores never write to one line of a row (a line
-    that two cores write moves between them on every write).
+    that two cores write moves between them on every write) of an array that
+    starts on a line (the CPU device aligns every array of 16 KiB or more:
+    ``devices.SMALL_BYTES``).
     """
     line = 64 // itemsize
     lines = (H + line - 1) // line
@@ -334,7 +336,7 @@ def run_parts(function, parts, *args):
 SIDE_BY_SIDE_BYTES = 2 << 20
 
 
-def side_by_side(calls, B, GH, H, itemsize=4):
+def side_by_side(calls, B, GH, H, itemsize):
     """Run the independent ``calls`` (the two directions of a bidirectional layer of
     batch ``B`` and (GH, H) recurrent weights of ``itemsize`` bytes) at once, each on a
     thread of its own, so that each direction's time loop runs on one core
