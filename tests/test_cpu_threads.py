@@ -11,12 +11,15 @@ import threading
 
 import numpy as np
 import pytest
+from numba import njit
 
 import reference as ref
 from numbarnn.kernels import _parts, _tile, cpu_gru, cpu_lstm, cpu_rnn
 
 THREADS = (1, 2, 3)
-SHAPES = [(5, 3, 4, 7), (3, 6, 5, 37), (2, 5, 3, 70)]  # (T, B, D, H)
+# (T, B, D, H); at H = 130 the backward loop is shared by 2 threads in float32 and by 2
+# or 3 in float64, at the smaller sizes by one while the others wait (_parts.loop_parts)
+SHAPES = [(5, 3, 4, 7), (3, 6, 5, 37), (2, 5, 3, 70), (2, 3, 4, 130)]
 
 
 def nan(shape, dtype):
@@ -286,6 +289,19 @@ def test_packed_product_sums_in_order_wherever_a_column_sits():
 
 
 # ------------------------------------------------------------------ how many threads
+@njit
+def loop_parts(parts, H, itemsize):  # (the helper has no Python wrapper of its own)
+    return _parts.loop_parts(parts, H, itemsize)
+
+
+def test_backward_loops_share_units_only_a_panel_at_a_time():
+    panel32, panel64 = _tile.tile_columns(4), _tile.tile_columns(8)  # float32, float64
+    assert loop_parts(2, 2 * panel32, 4) == 2
+    assert loop_parts(2, 2 * panel32 - 1, 4) == 1
+    assert loop_parts(3, 3 * panel64, 8) == 3
+    assert loop_parts(1, 5, 8) == 1
+
+
 def test_kernel_threads_follows_the_environment(monkeypatch):
     monkeypatch.setenv("NUMBARNN_THREADS", "3")
     assert _parts.kernel_threads(64, 1024, 256) == 3

@@ -50,6 +50,16 @@ def unit_range(part, parts, H, itemsize):
 
 
 @njit(**HELPER_OPTIONS)
+def loop_parts(parts, H, itemsize):
+    """How many of ``parts`` share a backward time loop over H units; the others wait
+    for the products after it.  A part's units are the columns of its packed slice
+    of W_hh in the step's product: with fewer than a panel of them (``_tile``) some
+    vector lanes idle.  Measured (LSTM, float32, the loop alone, B = 16): H = 64, two
+    parts of 32 units 0.45 against 0.36 ms on one; H = 128, 0.73 against 1.10."""
+    return parts if H // parts >= tile_columns(itemsize) else 1
+
+
+@njit(**HELPER_OPTIONS)
 def gate_rows(G, H, u0, u1):
     """The weight rows of units ``u0:u1`` in every one of G gate blocks, block by block."""
     n = u1 - u0

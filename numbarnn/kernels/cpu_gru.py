@@ -30,9 +30,9 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
-from ._parts import (copy_block, full_lengths, own_projection, pack_part, project_part,
-                     run_parts, sequence_lengths, step_gradient, step_product, take_final,
-                     unit_range, zero_past_ends)
+from ._parts import (copy_block, full_lengths, loop_parts, own_projection, pack_part,
+                     project_part, run_parts, sequence_lengths, step_gradient, step_product,
+                     take_final, unit_range, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
@@ -185,7 +185,8 @@ def gru_backward_part(part, parts, counters, x, h0, w_ih, w_hh, out, gates, hidd
     """Part ``part`` of ``parts`` of ``gru_backward`` (see ``cpu_lstm.lstm_backward_part``)."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
-    u0, u1 = unit_range(part, parts, H, h0.itemsize)
+    shared = loop_parts(parts, H, h0.itemsize)  # (the others skip the loop)
+    u0, u1 = unit_range(part, shared, H, h0.itemsize) if part < shared else (H, H)
     n = u1 - u0
     w_back = empty_packed(3 * H, n, h0)
     pack_columns(w_hh, u0, u1, w_back)
@@ -196,13 +197,13 @@ def gru_backward_part(part, parts, counters, x, h0, w_ih, w_hh, out, gates, hidd
     dh_f, out_f, h0_f, dout_f = flat(dh), flat(out), flat(h0), flat(dout)
     gates_f, hidden_f, dgates_f = flat(gates), flat(hidden_n), flat(dgates)
     seq = 0
-    for t in range(T - 1, -1, -1):
+    for t in range(T - 1, -1, -1) if n else range(0):
         step_gradient(t, lengths, dout_f, H, dh_n, dh_next, dh, u0)
         prev, prev_at = (h0_f, u0) if t == 0 else (out_f, (t - 1) * B * H + u0)
         _gru_cell_backward(dh_f, prev, prev_at, gates_f, t * B * 3 * H + u0, hidden_f,
                            t * B * H + u0, dgates_f, direct, B, H)
         seq += 1
-        barrier(counters, part, parts, seq)  # every part's units of da_t are written
+        barrier(counters, part, shared, seq)  # every part's units of da_t are written
         copy_block(dgates_f, t * B * 3 * H, da)
         packed_product(da, w_back, dh_next, False)
         for b in range(B):
@@ -211,7 +212,7 @@ def gru_backward_part(part, parts, counters, x, h0, w_ih, w_hh, out, gates, hidd
     for b in range(B):
         for j in range(n):
             dh0[b, u0 + j] = dh_next[b, j]
-    barrier(counters, part, parts, seq + 1)  # every gradient of every step is written
+    barrier(counters, part, parts, T + 1)  # every gradient of every step is written
     input_and_weight_grads_part(part, parts, x, h0, out, w_ih, gates, dgates, dx, dw_ih, dw_hh,
                                 dbias_ih, dbias_hh)
 

@@ -35,9 +35,9 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
-from ._parts import (carried_gradient, copy_block, full_lengths, own_projection, pack_part,
-                     project_part, run_parts, sequence_lengths, step_gradient, step_product,
-                     take_final, unit_range, zero_past_ends)
+from ._parts import (carried_gradient, copy_block, full_lengths, loop_parts, own_projection,
+                     pack_part, project_part, run_parts, sequence_lengths, step_gradient,
+                     step_product, take_final, unit_range, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
@@ -236,7 +236,8 @@ def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates,
     are its own): its units of the time loop, then its blocks of the GEMMs."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
-    u0, u1 = unit_range(part, parts, H, h0.itemsize)
+    shared = loop_parts(parts, H, h0.itemsize)  # (the others skip the loop)
+    u0, u1 = unit_range(part, shared, H, h0.itemsize) if part < shared else (H, H)
     n = u1 - u0
     w_back = empty_packed(4 * H, n, h0)
     pack_columns(w_hh, u0, u1, w_back)
@@ -248,21 +249,21 @@ def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates,
     dh_f, dc_f = flat(dh), flat(dc)
     gates_f, cells_f, c0_f, dout_f = flat(gates), flat(cells), flat(c0), flat(dout)
     seq = 0
-    for t in range(T - 1, -1, -1):
+    for t in range(T - 1, -1, -1) if n else range(0):
         step_gradient(t, lengths, dout_f, H, dh_n, dh_next, dh, u0)
         carried_gradient(t, lengths, dc_n, dc, u0)
         c_src, cp_at = (c0_f, u0) if t == 0 else (cells_f, (t - 1) * B * H + u0)
         _lstm_cell_backward(dh_f, dc_f, c_src, cp_at, gates_f, t * B * 4 * H + u0, cells_f,
                             t * B * H + u0, tmp, B, H)
         seq += 1
-        barrier(counters, part, parts, seq)  # every part's rows of da_t are written
+        barrier(counters, part, shared, seq)  # every part's rows of da_t are written
         copy_block(gates_f, t * B * 4 * H, da)  # (a streaming copy, as h_{t-1} forward)
         packed_product(da, w_back, dh_next, False)
     for b in range(B):
         for j in range(n):
             dh0[b, u0 + j] = dh_next[b, j]
             dc0[b, u0 + j] = dc[b, j]
-    barrier(counters, part, parts, seq + 1)  # every gradient of every step is in gates
+    barrier(counters, part, parts, T + 1)  # every gradient of every step is in gates
     input_and_weight_grads_part(part, parts, x, h0, out, w_ih, gates, gates, dx, dw_ih, dw_hh,
                                 dbias, dbias)
 
