@@ -466,7 +466,7 @@ class _Recurrent(Module):
                 outs.append(out)
             # the two directions at once, where the cores allow
             dev.side_by_side(calls, B, self._gates * self.hidden_size, self.hidden_size,
-                             np.dtype(self.dtype).itemsize)
+                             self.dtype.itemsize)
             out = outs[0] if dirs == 1 else dev.join_directions(outs[0], outs[1], lengths)
             if k + 1 < self.num_layers:
                 if train and self.dropout > 0:
@@ -540,7 +540,7 @@ class _Recurrent(Module):
                                      g_d, [s[rows] for s in dfinal], dx,
                                      [s[rows] for s in dinit], lengths))
                 dxs.append(dx)
-            dev.side_by_side(calls, B, self._gates * H, H, np.dtype(self.dtype).itemsize)
+            dev.side_by_side(calls, B, self._gates * H, H, self.dtype.itemsize)
             total = None
             for d, dx in enumerate(dxs):
                 if dx.shape[0] == 0:

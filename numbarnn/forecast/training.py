@@ -32,7 +32,7 @@ import math
 import os
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 
@@ -290,8 +290,6 @@ def _choose(config, series, season, progress, device):
         decided: ``selection.log_test``), ``candidates`` (each with its validation
         MASE; empty where nothing was compared) and ``chosen``.
     """
-    from dataclasses import replace
-
     from .selection import default_window, log_test, seasonality_test, transform_candidates
 
     H = config.horizon
@@ -451,8 +449,6 @@ def _refit(model, config, x, y, fitted, progress, device):
         training, or None where it was not trained again; ``kept``: the networks (from 0)
         that kept their held-out weights.
     """
-    from dataclasses import replace
-
     again = [k for k, f in enumerate(fitted) if not f["diverged"]]
     if progress is not None:
         progress.log(f"training the networks again on the training and validation parts "
