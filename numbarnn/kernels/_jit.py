@@ -107,28 +107,20 @@ def fma(typingctx, a, b, c):
 FINITE_BLOCK = 1024
 
 
-@njit(**HELPER_OPTIONS)
-def _no_exponent_all_ones(bits, mask):
-    """Whether no element of ``bits`` has every bit of ``mask`` set, block by block: the
-    largest ``bits & mask`` of a block is ``mask`` exactly when one has (an integer maximum
-    vectorises, and no floating-point flag can fold it away)."""
-    n = bits.size
+@njit(**REDUCTION_OPTIONS)
+def all_finite(flat):
+    """Whether every element of the 1-D float array ``flat`` is finite, block by block:
+    ``x * 0`` is 0 for a finite ``x`` and NaN for NaN and inf, so a block's sum of them is
+    0 or NaN.  (The flags leave out 'nnan' and 'ninf', so LLVM may not fold ``x * 0`` to
+    0; 'reassoc' lets it vectorise the sum; unsigned indices need no wraparound test.)"""
+    n = flat.size
     for start in range(0, n, FINITE_BLOCK):
-        largest = bits[start] & mask
+        total = flat[start] * 0
         for k in range(uint64(start + 1), uint64(min(start + FINITE_BLOCK, n))):
-            largest = max(largest, bits[k] & mask)  # (unsigned indices: no wraparound test)
-        if largest == mask:
+            total += flat[k] * 0
+        if total != 0:
             return False
     return True
-
-
-@njit(**JIT_OPTIONS)
-def all_finite(flat):
-    """Whether every element of the 1-D float32 or float64 array ``flat`` is finite: NaN
-    and inf are the values whose exponent bits are all ones."""
-    if flat.itemsize == 4:
-        return _no_exponent_all_ones(flat.view(np.uint32), np.uint32(0x7F800000))
-    return _no_exponent_all_ones(flat.view(np.uint64), np.uint64(0x7FF0000000000000))
 
 
 def is_tokens(x):
