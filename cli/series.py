@@ -149,7 +149,15 @@ def aligned(rows):
               show_default=True, help="Adam's learning rate.")
 @click.option("--clip", type=click.FloatRange(0), default=SERIES.clip, show_default=True,
               help="Gradient-norm limit (0: none).")
-@click.option("--loss", type=click.Choice(LOSSES), default=SERIES.loss, show_default=True)
+@click.option("--loss", type=click.Choice(LOSSES), default=SERIES.loss, show_default=True,
+              help="The training loss.  quantile: the head also learns the bounds of the "
+              "--quantile-levels intervals (pinball loss) beside the point forecast (mse), "
+              "and the intervals are those bounds, conformalized on the validation part.")
+@click.option("--quantile-levels", metavar="L1,L2", default=",".join(
+                  f"{L:g}" for L in SERIES.quantile_levels), show_default=True,
+              callback=lambda c, p, v: _levels(v),
+              help="With --loss quantile: the interval levels (percent) the head learns; "
+              "the model gives intervals at these levels.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=SERIES.dtype,
               show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default=SERIES.device, show_default=True,

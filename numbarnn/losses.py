@@ -90,3 +90,62 @@ def mae_loss(pred, target):
     """Mean absolute error and its (sub)gradient with respect to ``pred``."""
     diff = pred - target
     return float(np.mean(np.abs(diff))), np.sign(diff) / diff.size
+
+
+def pinball_loss(pred, target, quantiles):
+    """Mean pinball (quantile) loss of several quantile forecasts, and its (sub)gradient.
+
+    Parameters
+    ----------
+    pred : (N, Q S) float array
+        For each row, Q blocks of S steps: the forecasts of quantile ``quantiles[q]``.
+    target : (N, S) float array, or (N, Q S): the same target for every block, or one each
+    quantiles : (Q,) float array of probabilities in (0, 1)
+
+    Returns
+    -------
+    loss : float
+        The mean over rows, quantiles and steps of ``max(q r, (q - 1) r)``, r = target - pred:
+        minimised where ``pred`` is the q-quantile of the target's distribution.
+    grad : (N, Q S) array
+        ``-q / size`` where the target lies above, ``(1 - q) / size`` where not.
+    """
+    N, Q = pred.shape[0], len(quantiles)
+    S = pred.shape[1] // Q
+    q = np.asarray(quantiles, np.float64)[None, :, None]
+    r = target.reshape(N, -1, S) - pred.reshape(N, Q, S)
+    loss = float(np.mean(np.maximum(q * r, (q - 1.0) * r)))
+    grad = np.where(r > 0, -q, 1.0 - q) / r.size
+    return loss, grad.reshape(pred.shape).astype(pred.dtype, copy=False)
+
+
+def point_and_quantiles_loss(pred, target, quantiles):
+    """A forecasting head's loss: the point forecast by squared error, quantiles by pinball.
+
+    The block of ``quantiles``' middle entry (0.5) is the point forecast and learns the
+    mean, as with ``mse_loss`` (on this project's evaluation suite that forecast was
+    more accurate than a median learnt by pinball loss); each other block learns its
+    quantile (``pinball_loss``).  The loss is the mean over the Q blocks of each one's
+    mean loss.
+
+    Parameters
+    ----------
+    pred : (N, Q S) float array
+        Q blocks of S steps, in the order of ``quantiles``.
+    target : (N, Q S) float array
+        Each block's target.
+    quantiles : (Q,) float array, ascending, an odd number of them with 0.5 in the middle
+
+    Returns
+    -------
+    loss : float
+    grad : (N, Q S) array
+    """
+    Q = len(quantiles)
+    S = pred.shape[1] // Q
+    mid = slice(Q // 2 * S, (Q // 2 + 1) * S)
+    loss, grad = pinball_loss(pred, target, quantiles)  # (its middle block is replaced)
+    middle, _ = pinball_loss(pred[:, mid], target[:, mid], quantiles[Q // 2:Q // 2 + 1])
+    squared, dsquared = mse_loss(pred[:, mid], target[:, mid])
+    grad[:, mid] = dsquared / Q
+    return loss + (squared - middle) / Q, grad

@@ -30,6 +30,8 @@ def option_defaults(command, config):
                 default = None
             if field in AUTO and default is None:
                 default = "auto"
+            elif param.callback is not None:  # a default spelled as typed ("80,95")
+                default = param.callback(None, param, default)
             rows.append((param.name, default, getattr(config, field)))
     return rows
 

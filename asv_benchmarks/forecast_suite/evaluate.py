@@ -109,10 +109,11 @@ def numbarnn_model(series, season, horizon, options):
     """numbarnn's defaults: ``(point, intervals, seconds, report)`` for the last ``horizon``
     steps of ``series`` (which the model does not see)."""
     start = time.perf_counter()
-    model, report = train_forecaster(series, ForecastConfig(season=season, horizon=horizon,
-                                                            **options))
+    _, report = train_forecaster(series, ForecastConfig(season=season, horizon=horizon,
+                                                        **options), level=LEVELS)
     point = np.asarray(report["test"]["forecast"], np.float64)
-    intervals = {L: model.interval(point, L) for L in LEVELS}
+    intervals = {L: tuple(np.asarray(b, np.float64) for b in report["test"]["intervals"][str(L)])
+                 for L in LEVELS}
     return point, intervals, time.perf_counter() - start, report
 
 

@@ -14,7 +14,7 @@ from .series import SEASON_OF_FREQUENCY
 
 STRATEGIES = ("direct", "recursive")
 SCALERS = ("standard", "minmax", "none")
-LOSSES = ("mse", "mae")
+LOSSES = ("mse", "mae", "quantile")
 
 
 @dataclass
@@ -65,7 +65,18 @@ class ForecastConfig:
         not its length.
     lr, clip : float
         Adam's learning rate; the global gradient-norm limit (0: none).
-    loss : {'mse', 'mae'}
+    loss : {'mse', 'mae', 'quantile'}
+        'quantile': the head forecasts, for every step, the point forecast (by squared
+        error, as 'mse') and the two quantiles that bound each of ``quantile_levels``'
+        central intervals (80 -> 0.1 and 0.9), each by pinball loss (as neuralforecast's
+        ``MQLoss``; ``losses.point_and_quantiles_loss``); the intervals are these
+        quantiles, conformalized on the validation part (conformalized quantile
+        regression, Romano et al. 2019), so that they are narrow where the network
+        expects the series to be calm and wide where not, rather than one width per
+        horizon step everywhere.  The direct strategy only.
+    quantile_levels : tuple of numbers in (0, 100)
+        The interval levels (percent) whose bounds a 'quantile' loss learns; the model
+        gives intervals at these levels only.  Unused by the other losses.
     dtype : {'float32', 'float64'}
     members : int
         Networks trained from different initial weights; the forecast is their mean.
@@ -111,6 +122,7 @@ class ForecastConfig:
     lr: float = 1e-3
     clip: float = 1.0
     loss: str = "mse"
+    quantile_levels: tuple = (80.0, 95.0)
     dtype: str = "float32"
     members: int = 5
     refit: bool = False
@@ -140,6 +152,13 @@ class ForecastConfig:
         for name in ("refit", "fallback"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}: got {getattr(self, name)!r}, expected True or False")
+        self.quantile_levels = check_levels(self.quantile_levels, "quantile_levels")
+        if not self.quantile_levels:
+            raise ValueError("quantile_levels: got none, expected at least one level, such "
+                             "as 80")
+        if self.loss == "quantile" and self.strategy != "direct":
+            raise ValueError("loss 'quantile': needs the direct strategy (a recursive "
+                             "forecast feeds one value back, not a distribution)")
         check_number("lr", self.lr, 0, low_open=True, expected="a number > 0")
         check_number("clip", self.clip, 0, expected="a number >= 0")
         check_number("dropout", self.dropout, 0, 1, high_open=True,
@@ -147,8 +166,31 @@ class ForecastConfig:
 
     @property
     def outputs(self):
-        """The head's width: the horizon (direct) or one step (recursive)."""
+        """Steps forecast at once: the horizon (direct) or one step (recursive)."""
         return self.horizon if self.strategy == "direct" else 1
+
+    @property
+    def quantiles(self):
+        """What the head forecasts, as probabilities in ascending order, 0.5 standing for
+        the point forecast (the mean, by squared error, unless the loss is 'mae'): (0.5,)
+        alone but for the 'quantile' loss, whose levels 80, 95 give (0.025, 0.1, 0.5,
+        0.9, 0.975).  The head has ``outputs`` columns for each, in this order."""
+        if self.loss != "quantile":
+            return (0.5,)
+        tails = [(100.0 - L) / 200.0 for L in self.quantile_levels]
+        return tuple(sorted(tails + [0.5] + [1.0 - q for q in tails]))
+
+    def quantile_bounds(self, level):
+        """The positions in ``quantiles`` of the bounds of the central ``level`` % interval
+        a 'quantile' head learned (levels ascending: the widest interval's bounds are the
+        outermost quantiles)."""
+        if self.loss != "quantile" or float(level) not in self.quantile_levels:
+            learned = ", ".join(level_name(L) for L in self.quantile_levels)
+            raise ValueError(f"level: got {level:g}, but this model learned the bounds of "
+                             f"its {learned} % intervals only (loss 'quantile'); ask for "
+                             "those, or train with --quantile-levels that include it")
+        k, m = self.quantile_levels.index(float(level)), len(self.quantile_levels)
+        return m - 1 - k, m + 1 + k
 
     @classmethod
     def from_dict(cls, data):
@@ -166,16 +208,16 @@ def resolve_season(config, series):
     return SEASON_OF_FREQUENCY.get(series.frequency, 1)
 
 
-def check_levels(level):
+def check_levels(level, name="level"):
     """The prediction-interval levels as a sorted tuple of floats in (0, 100)."""
     if level is None:
         return ()
     levels = [level] if isinstance(level, (int, float)) else list(level)
     for value in levels:
-        check_number("level", value, 0, 100, low_open=True, high_open=True,
+        check_number(name, value, 0, 100, low_open=True, high_open=True,
                      expected="a percentage between 0 and 100, such as 80 or 95")
     if len(set(levels)) != len(levels):
-        raise ValueError(f"level: got {levels}, each level once")
+        raise ValueError(f"{name}: got {levels}, each level once")
     return tuple(sorted(float(v) for v in levels))
 
 

@@ -1,5 +1,7 @@
 """Prediction intervals: the calibration errors a forecaster keeps, the interval levels,
 and their scores (coverage, MSIS) beside seasonal naive's normal intervals."""
+import math
+
 import numpy as np
 
 from .config import level_name
@@ -16,22 +18,36 @@ from .windows import make_targets
 # ``calibration`` says how many of each and the ratio.
 MIN_CALIBRATION = 50
 
+# a quantile head's conformity scores, one set for each side of an interval
+SIDES = ("lower", "upper")
+
 
 def calibration_errors(model, values, features, split, config, context):
     """The absolute errors, per horizon step, of the model's forecasts from the
-    calibration origins (``MIN_CALIBRATION``), for ``Forecaster.interval``.
+    calibration origins (``MIN_CALIBRATION``), for ``Forecaster.interval``; for a model
+    with a 'quantile' head, also each level's conformity scores.
 
     Where the model logs the series (its spread grows with its level: Guerrero's test or
     validation said so), the errors are log ratios ``|log(actual / forecast)|``, so that
     an interval calibrated on earlier, lower stretches widens with the level of the
     forecast (asymmetric in the original scale, as the log model's own errors are).
 
+    A quantile head's scores for a level are ``lo - actual`` and ``actual - hi`` for the
+    learnt bounds of its interval (log ratios for a logged model): negative inside,
+    positive outside, one side each, so that a bound learnt too far out on one side only
+    is brought in on that side (the asymmetric form of conformalized quantile
+    regression).  The in-sample origins' scores are moved up by the difference of the
+    held-out and in-sample means (at least 0), as the errors are scaled.
+
     Returns
     -------
     dict or None
         ``abs_errors`` (origins, horizon) as lists; ``scale``: 'log' or 'absolute';
         ``held_out`` and ``in_sample``: how many origins of each; ``in_sample_scale``: the
-        factor on the in-sample errors.  None where no origin has a whole window.
+        factor on the in-sample errors; for a quantile head, ``conformity``: {level name:
+        {'lower', 'upper'}: (origins, horizon) scores} and ``in_sample_shift``: {level
+        name: {'lower', 'upper'}: the shift}.
+        None where no origin has a whole window.
     """
     H = config.horizon
     held_out = np.arange(split.train_end - 1, split.val_end - H)
@@ -42,35 +58,63 @@ def calibration_errors(model, values, features, split, config, context):
         return None
 
     logged = model.pipeline.logs
+    quantile = config.loss == "quantile" and model.info.get("baseline") is None
 
-    def abs_errors(origins):
+    def scores(origins):
+        """The absolute errors and, for a quantile head, {level name: scores}."""
         if origins.size == 0:
-            return np.zeros((0, H))
-        forecasts = model._forecast_values(values, features, origins, H)
+            return np.zeros((0, H)), {(level_name(L), side): np.zeros((0, H))
+                                      for L in config.quantile_levels for side in SIDES}
+        paths = model._forecast_paths(values, features, origins, H)
         actual = make_targets(values, origins, H)
-        if logged:  # (both positive: the data passed the log, the forecasts are exp(...))
-            return np.abs(np.log(actual) - np.log(forecasts))
-        return np.abs(actual - forecasts)
+        # (a logged model's forecasts are exp(...) and its data passed the log: both > 0)
+        space = np.log if logged else (lambda a: a)
+        y = space(actual)
+        bands = {}
+        if quantile:
+            for L in config.quantile_levels:
+                low, high = config.quantile_bounds(L)
+                bands[level_name(L), "lower"] = space(paths[:, low]) - y
+                bands[level_name(L), "upper"] = y - space(paths[:, high])
+        return np.abs(y - space(paths[:, paths.shape[1] // 2])), bands
 
-    outside, inside = abs_errors(held_out), abs_errors(in_sample)
+    (outside, bands_out), (inside, bands_in) = scores(held_out), scores(in_sample)
     ratio = 1.0
     if outside.size and inside.size and inside.mean() > 0:
         ratio = max(1.0, float(outside.mean() / inside.mean()))
-    errors = np.concatenate([outside, ratio * inside])
-    return {"abs_errors": errors.tolist(), "scale": "log" if logged else "absolute",
-            "held_out": int(held_out.size), "in_sample": int(in_sample.size),
-            "in_sample_scale": ratio}
+    result = {"abs_errors": np.concatenate([outside, ratio * inside]).tolist(),
+              "scale": "log" if logged else "absolute", "held_out": int(held_out.size),
+              "in_sample": int(in_sample.size), "in_sample_scale": ratio}
+    if quantile:
+        shifts = {key: max(0.0, float(bands_out[key].mean() - bands_in[key].mean()))
+                  if outside.size and inside.size else 0.0 for key in bands_out}
+        result["conformity"], result["in_sample_shift"] = {}, {}
+        for (name, side), shift in shifts.items():
+            result["conformity"].setdefault(name, {})[side] = np.concatenate(
+                [bands_out[name, side], bands_in[name, side] + shift]).tolist()
+            result["in_sample_shift"].setdefault(name, {})[side] = shift
+    return result
 
 
-def score_intervals(values, origins, forecasts, horizon, season, test_start, levels, interval):
+def conformal_quantile(scores, level):
+    """Per column of ``scores`` (n, H): the split-conformal quantile at ``level`` percent,
+    the ceil((n + 1) level / 100)-th smallest; where that exceeds n (too few scores for
+    the level), the largest."""
+    scores = np.sort(np.asarray(scores, np.float64), axis=0)
+    n = scores.shape[0]
+    return scores[min(n, math.ceil((n + 1) * level / 100.0)) - 1]
+
+
+def score_intervals(values, origins, horizon, season, test_start, levels, interval):
     """Coverage (%) and MSIS of the ``levels`` intervals over every (origin, step) of the test,
-    for the model (``interval(forecast, level)``) and for seasonal naive's normal intervals:
+    for the model (``interval(k, level)``: the ``(lo, hi)`` of the k-th origin's forecast)
+    and for seasonal naive's normal intervals:
     ``{'model': {level: {'coverage', 'msis'}}, 'seasonal_naive': {...}}``."""
     actual = make_targets(values, origins, horizon)
     insample = values[:test_start]
     out = {"model": {}, "seasonal_naive": {}}
     for L in levels:
-        bands = {"model": [interval(f, L) for f in forecasts],
+        bands = {"model": [interval(k, L) for k in range(origins.size)],
                  "seasonal_naive": [seasonal_naive_interval(values[:t + 1], horizon, season, L)
                                     for t in origins]}
         for who, pairs in bands.items():

@@ -8,7 +8,8 @@ import numpy as np
 from .._checks import check_int
 from ..checkpoints import (CheckpointError, join_states, load_checkpoint, part_state,
                            save_checkpoint)
-from .config import ForecastConfig, check_levels
+from .config import ForecastConfig, check_levels, level_name
+from .intervals import conformal_quantile
 from .metrics import seasonal_naive_forecast
 from .series import Series, format_date, future_dates, parse_date
 from .transforms import Pipeline
@@ -35,7 +36,8 @@ class _Network:
                         dtype=dtype, seed=int(rnn_seed), device=device)
         if device != "cpu":
             self.rnn = HostParams(self.rnn)
-        self.head = Linear(config.hidden_size, config.outputs, dtype=dtype, seed=int(head_seed))
+        self.head = Linear(config.hidden_size, config.outputs * len(config.quantiles),
+                           dtype=dtype, seed=int(head_seed))
 
     def predict(self, x):
         """Outputs for time-major windows ``x`` (W, n, F): (n, outputs) float64."""
@@ -97,6 +99,28 @@ class Forecaster:
         """Transformed-space outputs for time-major windows ``x`` (W, n, F): the members' mean."""
         return np.mean([member.predict(x) for member in self.members], axis=0)
 
+    def _head_targets(self, y):
+        """What the head learns for windows whose next ``outputs`` transformed steps are
+        ``y`` (n, outputs): ``y`` itself for a point head; for a quantile head one block
+        for each of ``config.quantiles``: ``y`` for the point forecast and, for the bounds,
+        its running sums along the steps where the pipeline takes first differences (a
+        level is then the last one plus the sum of the changes, and the quantile of a sum
+        is not the sum of the steps' quantiles: the bounds learn the sums, and ``_roll``
+        takes them back to steps), else ``y``."""
+        Q = len(self.config.quantiles)
+        if Q == 1:
+            return y
+        bound = np.cumsum(y, axis=1) / self._sum_scale(y.shape[1]) if self.pipeline.integrates \
+            else y
+        return np.concatenate([y if q == Q // 2 else bound for q in range(Q)], axis=1)
+
+    @staticmethod
+    def _sum_scale(steps):
+        """sqrt(h) for h = 1 .. steps: the running sums of h standardised changes are
+        learnt divided by it, so that every step's bound has about the same spread (as
+        the point forecast's steps have)."""
+        return np.sqrt(np.arange(1, steps + 1))
+
     def _inputs(self, values, features):
         """The network's input columns for a stretch of the original series: (N, 1 + F), with
         NaN in the first ``context`` rows, which differencing consumes."""
@@ -108,34 +132,56 @@ class Forecaster:
         return np.concatenate(columns, axis=1)
 
     def _roll(self, inputs, origins, steps):
-        """Forecast ``steps`` transformed values after each origin: (n, steps).
+        """Forecast ``steps`` transformed values after each origin, for each of the head's
+        blocks (``config.quantiles``): (n, Q, steps), the point forecast in the middle and
+        each step's quantiles around it in ascending order (learnt quantiles may cross;
+        sorting them is the monotone rearrangement of Chernozhukov et al. 2010, which can
+        only bring them closer to the truth).
 
         ``direct`` with ``steps`` <= horizon is one pass; otherwise (``recursive``, or a
-        direct model asked for more than its horizon) forecasts are fed back as inputs,
-        ``outputs`` steps at a time -- which needs no features, whose future is unknown.
+        direct model asked for more than its horizon) the point forecasts are fed back
+        as inputs, ``outputs`` steps at a time -- which needs no features, whose future is
+        unknown.
         """
         window, chunk = self.config.window, self.config.outputs
+        Q = len(self.config.quantiles)
         x = make_windows(inputs, origins, window)
         if steps > chunk and inputs.shape[1] > 1:
             raise ValueError(f"horizon {steps}: beyond the model's {chunk} step(s) the forecasts "
                              "are fed back as inputs, which needs the future feature values; "
                              f"forecast at most {chunk} steps with features")
-        done = [self._predict(x)]
-        while sum(p.shape[1] for p in done) < steps:
-            x = np.concatenate([x, done[-1].T[:, :, None]], axis=0)[-window:]
-            done.append(self._predict(x))
-        return np.concatenate(done, axis=1)[:, :steps]
+        bounds = [q for q in range(Q) if q != Q // 2]
+        done = []
+        while sum(p.shape[2] for p in done) < steps:
+            if done:
+                x = np.concatenate([x, done[-1][:, Q // 2].T[:, :, None]], axis=0)[-window:]
+            block = self._predict(x).reshape(x.shape[1], Q, chunk)
+            block[:, bounds] = np.sort(block[:, bounds], axis=1)
+            if self.pipeline.integrates:  # the bounds' running sums back to steps
+                block[:, bounds] = np.diff(block[:, bounds] * self._sum_scale(chunk), axis=2,
+                                           prepend=0.0)
+            done.append(block)
+        return np.concatenate(done, axis=2)[:, :, :steps]
 
-    def _forecast_values(self, values, features, origins, steps):
-        """Forecasts in the original scale after each origin: (n, steps); seasonal naive's
-        where the model fell back to it (``ForecastConfig.fallback``)."""
+    def _forecast_paths(self, values, features, origins, steps):
+        """Forecasts in the original scale after each origin, for each block of the head:
+        (n, Q, steps), the point forecast in the middle and the learnt quantiles around it
+        (``_roll``); seasonal naive's alone (Q = 1) where the model fell back to it
+        (``ForecastConfig.fallback``)."""
         inputs = self._inputs(values, features)  # (also checks what the transforms need)
         if self.info.get("baseline") == "seasonal_naive":
             return np.stack([seasonal_naive_forecast(values[:t + 1], steps, self.info["season"])
-                             for t in origins])
+                             for t in origins])[:, None]
         transformed = self._roll(inputs, origins, steps)
-        return np.stack([self.pipeline.inverse(row, values[:t + 1])
-                         for row, t in zip(transformed, origins)])
+        # the inverse transforms keep each step's order (the log is monotone, differencing
+        # adds the same history to every row): the quantiles stay sorted
+        return np.stack([[self.pipeline.inverse(row, values[:t + 1]) for row in rows]
+                         for rows, t in zip(transformed, origins)])
+
+    def _forecast_values(self, values, features, origins, steps):
+        """The point forecasts in the original scale after each origin: (n, steps)."""
+        paths = self._forecast_paths(values, features, origins, steps)
+        return paths[:, paths.shape[1] // 2]
 
     # -------------------------------------------------------------- forecasting
     @property
@@ -157,7 +203,8 @@ class Forecaster:
         level : sequence of numbers in (0, 100), optional
             Prediction intervals to give, in percent (statsforecast's ``level``):
             conformal, from the errors of the model's rolling-origin forecasts kept at
-            training (see ``interval``), per horizon step.
+            training (see ``interval``), per horizon step; a model trained with the
+            'quantile' loss gives the levels it learned (``config.quantile_levels``).
 
         Returns
         -------
@@ -177,8 +224,11 @@ class Forecaster:
             raise ValueError(f"the series has {len(series)} rows; forecasting needs at least "
                              f"{self.min_history} (differencing {self.pipeline.context} + "
                              f"window {self.config.window})")
+        for L in levels:  # before the work: a quantile model gives its own levels only
+            self._check_level(L)
         end = np.array([len(series) - 1])
-        values = self._forecast_values(series.values, series.features, end, horizon)[0]
+        paths = self._forecast_paths(series.values, series.features, end, horizon)[0]
+        values = paths[paths.shape[0] // 2]
         dates = None
         if series.dates is not None:
             future = future_dates(series.dates, series.frequency, horizon)
@@ -188,31 +238,66 @@ class Forecaster:
             [format_date(d, series.date_format) for d in series.dates]
         return {"values": values, "dates": dates, "history": series.values,
                 "history_dates": history_dates,
-                "intervals": {L: self.interval(values, L) for L in levels}}
+                "intervals": {L: self.interval(values, L, paths) for L in levels}}
 
-    def interval(self, values, level):
-        """``(lo, hi)`` around forecast ``values`` at ``level`` percent: the split-conformal
-        quantile of the calibration errors at each horizon step.  With n errors a step,
-        the quantile is the ceil((n + 1) level / 100)-th smallest; where that exceeds n
-        (too few errors for the level), the largest.  Past the calibrated horizon H
-        there are no errors to take a quantile of: step h > H extrapolates the last
-        width by ``sqrt(h / H)``, as a random walk's spread grows.  A model that logs
-        the series keeps its errors as log ratios (``calibration['scale']`` 'log'), so
-        that its intervals, ``values * exp(-+width)``, grow with the level as its errors do."""
+    def interval(self, values, level, paths=None):
+        """``(lo, hi)`` around forecast ``values`` at ``level`` percent, per horizon step.
+
+        Split conformal (the 'mse' and 'mae' losses): ``values`` -+ the conformal quantile
+        of the calibration errors at each step (``intervals.conformal_quantile``).  A
+        model that logs the series keeps its errors as log ratios (``calibration['scale']``
+        'log'), so that its intervals, ``values * exp(-+width)``, grow with the level as its
+        errors do.
+
+        Conformalized quantiles (the 'quantile' loss; Romano, Patterson & Candes 2019):
+        the learnt bounds of the level's central interval, taken from ``paths`` (this
+        forecast's ``(Q, steps)`` row of ``_forecast_paths``), each moved out (or in) by
+        the conformal quantile at ``(100 + level) / 2`` of its own side's calibration
+        scores (the two sides together miss at most ``100 - level`` %), never past the
+        point forecast.
+
+        Past the calibrated horizon H there is nothing calibrated: step h > H takes the
+        distances from the point forecast at step H, grown by ``sqrt(h / H)``, as a
+        random walk's spread grows.
+        """
         calibration = self.info.get("calibration")
         if calibration is None:
             raise ValueError("level: this model was saved without calibration errors (by "
                              "an older numbarnn); train it again to get intervals")
-        errors = np.sort(np.asarray(calibration["abs_errors"], np.float64), axis=0)
-        n = errors.shape[0]
-        k = min(n, math.ceil((n + 1) * level / 100.0)) - 1
-        calibrated = errors.shape[1]
-        steps = np.arange(len(values))
-        width = errors[k, np.minimum(steps, calibrated - 1)]
-        width = width * np.sqrt(np.maximum(steps + 1, calibrated) / calibrated)
-        if calibration.get("scale") == "log":  # (checkpoints before it: absolute)
-            return values * np.exp(-width), values * np.exp(width)
-        return values - width, values + width
+        logged = calibration.get("scale") == "log"  # (checkpoints before it: absolute)
+        values = np.asarray(values, np.float64)
+        conformity = calibration.get("conformity")
+        # the distances from the point forecast down and up (log ratios for a logged model)
+        if conformity is None:
+            below = above = conformal_quantile(calibration["abs_errors"], level)
+        else:
+            self._check_level(level)
+            if paths is None:
+                raise ValueError("paths: a quantile model's interval needs the forecast's "
+                                 "quantiles (a row of _forecast_paths)")
+            scores = conformity[level_name(level)]
+            lower = conformal_quantile(scores["lower"], (100.0 + level) / 2.0)
+            upper = conformal_quantile(scores["upper"], (100.0 + level) / 2.0)
+            low, high = self.config.quantile_bounds(level)
+            near = values[:lower.size]
+            lo, hi = paths[low, :near.size], paths[high, :near.size]
+            below, above = (np.log(near / lo), np.log(hi / near)) if logged else \
+                (near - lo, hi - near)
+            below = np.maximum(below + lower[:near.size], 0.0)
+            above = np.maximum(above + upper[:near.size], 0.0)
+        below, above = below[:values.size], above[:values.size]
+        if values.size > below.size:  # the last calibrated distances, grown
+            grow = np.sqrt(np.arange(below.size + 1, values.size + 1) / below.size)
+            below = np.concatenate([below, below[-1] * grow])
+            above = np.concatenate([above, above[-1] * grow])
+        if logged:
+            return values * np.exp(-below), values * np.exp(above)
+        return values - below, values + above
+
+    def _check_level(self, level):
+        """A quantile model gives intervals at the levels it learned only."""
+        if "conformity" in (self.info.get("calibration") or {}):
+            self.config.quantile_bounds(level)
 
     def _check_series(self, series):
         if list(series.feature_names) != list(self.info["feature_names"]):

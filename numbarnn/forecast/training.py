@@ -37,7 +37,7 @@ from dataclasses import asdict, replace
 import numpy as np
 
 from ..precompile import compile_for_run
-from .config import check_levels, merge_options, resolve_season
+from .config import check_levels, level_name, merge_options, resolve_season
 from .intervals import calibration_errors, score_intervals
 from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
 from .model import Forecaster, history_info, jsonable
@@ -52,8 +52,12 @@ def _batches(rng, n, batch_size, limit):
 
 
 def _loss(config):
-    from ..losses import mae_loss, mse_loss
+    """``config.loss`` as ``f(pred, target) -> (loss, gradient)``."""
+    from ..losses import mae_loss, mse_loss, point_and_quantiles_loss
 
+    if config.loss == "quantile":
+        quantiles = np.array(config.quantiles)
+        return lambda pred, target: point_and_quantiles_loss(pred, target, quantiles)
     return mse_loss if config.loss == "mse" else mae_loss
 
 
@@ -145,7 +149,8 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         Overrides ``config.device`` (where the recurrent layers train and score).
     level : sequence of numbers in (0, 100), optional
         Also score the prediction intervals at these levels (percent) on the test:
-        ``report['intervals']``.
+        ``report['intervals']``; with the 'quantile' loss, levels of
+        ``config.quantile_levels`` only.
     **options
         ForecastConfig fields, overriding ``config``'s.
 
@@ -156,16 +161,21 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
     report : dict
         ``metrics`` of the model and the ``naive`` and ``seasonal_naive`` baselines on the
         test, ``validation`` the same on the validation steps (None when the validation
-        is shorter than the horizon), ``test`` (dates, actuals, forecasts), ``training``
+        is shorter than the horizon), ``test`` (dates, actuals, the forecasts from the
+        first test origin and, with ``level``, their intervals), ``training``
         (epochs, losses, seconds; ``refit``: ``_refit``'s report, or None), ``season``,
         ``transforms``, ``config``, ``calibration`` (how the intervals' errors were
-        gathered, and their ``scale``: 'log' or 'absolute'); with ``level``,
+        gathered: ``method``, 'split conformal' or, for the 'quantile' loss,
+        'conformalized quantiles', and their ``scale``: 'log' or 'absolute'); with ``level``,
         ``intervals``: the coverage (%) and MSIS of the model's and seasonal naive's
         intervals on the test (``score_intervals``).
     """
     config = merge_options(config, options if device is None else {**options, "device": device})
     device = config.device
     levels = check_levels(level)
+    if config.loss == "quantile":  # before the work: the model gives its own levels only
+        for L in levels:
+            config.quantile_bounds(L)
     compile_seconds = compile_for_run(config.cell, config.dtype, device, progress=progress)
     start = time.perf_counter()
     season = resolve_season(config, series)
@@ -366,9 +376,9 @@ def _train(series, config, season, progress, device, levels, scout=False):
     val_origins = window_origins(split.train_end - steps, split.val_end - 1 - steps,
                                  config.window, pipeline.context)
     x_train = make_windows(inputs, train_origins, config.window)
-    y_train = make_targets(z, train_origins, steps)
+    y_train = model._head_targets(make_targets(z, train_origins, steps))
     x_val = make_windows(inputs, val_origins, config.window)
-    y_val = make_targets(z, val_origins, steps)
+    y_val = model._head_targets(make_targets(z, val_origins, steps))
     # early stopping checks the loss every epoch on at most this many validation windows,
     # evenly spread: a long validation part would otherwise cost more than the epoch
     watched = np.unique(np.linspace(0, val_origins.size - 1,
@@ -407,23 +417,32 @@ def _train(series, config, season, progress, device, levels, scout=False):
     if config.refit and val_origins.size and not falls_back:
         origins = window_origins(0, split.val_end - 1 - steps, config.window, pipeline.context)
         training["refit"] = _refit(model, config, make_windows(inputs, origins, config.window),
-                                   make_targets(z, origins, steps), members, progress, device)
+                                   model._head_targets(make_targets(z, origins, steps)), members,
+                                   progress, device)
     test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
-    forecasts = model._forecast_values(values, features, test_origins, config.horizon)
+    paths = model._forecast_paths(values, features, test_origins, config.horizon)
+    forecasts = paths[:, paths.shape[1] // 2]
     metrics = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
     model.info["test"] = {
         "dates": None if series.dates is None else
         [format_date(d, series.date_format) for d in series.dates[split.val_end:]],
         "actual": values[split.val_end:].tolist(),
-        # the forecast from the first test origin, for the plot
+        # the forecast from the first test origin, for the plot, with its intervals
         "forecast": forecasts[0].tolist(),
+        "intervals": {level_name(L): [b.tolist() for b in model.interval(forecasts[0], L,
+                                                                          paths[0])]
+                      for L in levels},
     }
     calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0,
                                                 "in_sample_scale": 1.0, "scale": None}
     report = {"status": training["status"], "metrics": metrics, "validation": validation,
               "fallback": fallback, "season": season,
-              "calibration": {key: calibration[key]
-                              for key in ("held_out", "in_sample", "in_sample_scale", "scale")},
+              "calibration": {
+                  "method": "conformalized quantiles" if "conformity" in calibration else
+                  "split conformal",
+                  **{key: calibration[key] for key in ("held_out", "in_sample", "in_sample_scale",
+                                                       "scale", "in_sample_shift")
+                     if key in calibration}},
               "test_size": split.length -
               split.val_end, "test_origins": int(test_origins.size),
               "test": model.info["test"], "training": training,
@@ -431,8 +450,9 @@ def _train(series, config, season, progress, device, levels, scout=False):
               "series": {"source": series.source, "name": series.name, "length": len(series),
                          "frequency": series.frequency, "features": series.feature_names}}
     if levels:
-        report["intervals"] = score_intervals(values, test_origins, forecasts, config.horizon,
-                                              season, split.val_end, levels, model.interval)
+        report["intervals"] = score_intervals(
+            values, test_origins, config.horizon, season, split.val_end, levels,
+            lambda k, L: model.interval(forecasts[k], L, paths[k]))
     return model, report
 
 

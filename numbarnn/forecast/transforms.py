@@ -176,6 +176,12 @@ class Pipeline:
         return any(isinstance(step, Log) for step in self.steps)
 
     @property
+    def integrates(self):
+        """Whether one of the steps is first differencing: a level is then the last one
+        plus the sum of the steps' changes since."""
+        return any(isinstance(step, Difference) and step.lag == 1 for step in self.steps)
+
+    @property
     def context(self):
         """How many values the output is shorter than the input (the sum of the lags)."""
         return sum(step.context for step in self.steps)

@@ -130,11 +130,12 @@ def _check_same_run(out_dir, panel, config):
         target = run["column"]
     except (OSError, ValueError, KeyError, TypeError):
         return  # nothing to compare with: only series whose stored task is identical are kept
-    # (a setting newer than the run is at its default there)
-    defaults = asdict(type(config)())
+    # (a setting newer than the run is at its default there; both sides as JSON has them:
+    # a tuple comes back a list)
+    defaults = json.loads(json.dumps(asdict(type(config)())))
     changed = [f"{key} {before.get(key, defaults[key])!r} -> {value!r}"
-               for key, value in asdict(config).items()  # the device may change
-               if key != "device" and before.get(key, defaults[key]) != value]
+               for key, value in json.loads(json.dumps(asdict(config))).items()
+               if key != "device" and before.get(key, defaults[key]) != value]  # (may move)
     if target != panel.column:
         changed.append(f"column {target!r} -> {panel.column!r}")
     if changed:
