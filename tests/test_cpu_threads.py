@@ -17,9 +17,10 @@ import reference as ref
 from numbarnn.kernels import _parts, _tile, cpu_gru, cpu_lstm, cpu_rnn
 
 THREADS = (1, 2, 3)
-# (T, B, D, H); at H = 130 the backward loop is shared by 2 threads in float32 and by 2
-# or 3 in float64, at the smaller sizes by one while the others wait (_parts.loop_parts)
-SHAPES = [(5, 3, 4, 7), (3, 6, 5, 37), (2, 5, 3, 70), (2, 3, 4, 130)]
+# (T, B, D, H); at H = 130 the backward loop's units are split between 2 threads in
+# float32 and 2 or 3 in float64, at the smaller sizes its rows, in tiles of 4 (so that at
+# B = 3 one thread runs it, at B = 9 rows 0-3 and 4-8: _parts.loop_share)
+SHAPES = [(5, 3, 4, 7), (3, 6, 5, 37), (2, 5, 3, 70), (2, 3, 4, 130), (3, 9, 4, 20)]
 
 
 def nan(shape, dtype):
@@ -294,12 +295,28 @@ def loop_parts(parts, H, itemsize):  # (the helper has no Python wrapper of its 
     return _parts.loop_parts(parts, H, itemsize)
 
 
-def test_backward_loops_share_units_only_a_panel_at_a_time():
+@njit
+def loop_share(part, parts, B, H, itemsize):
+    return _parts.loop_share(part, parts, B, H, itemsize)
+
+
+def test_backward_loops_share_units_only_a_panel_at_a_time_else_rows():
     panel32, panel64 = _tile.tile_columns(4), _tile.tile_columns(8)  # float32, float64
     assert loop_parts(2, 2 * panel32, 4) == 2
     assert loop_parts(2, 2 * panel32 - 1, 4) == 1
     assert loop_parts(3, 3 * panel64, 8) == 3
     assert loop_parts(1, 5, 8) == 1
+    H = 2 * panel32  # units: every part all rows, meeting at every step
+    assert [loop_share(p, 2, 16, H, 4) for p in (0, 1)] == [(0, H // 2, 0, 16, 2),
+                                                             (H // 2, H, 0, 16, 2)]
+    # rows, in whole tiles where B allows; no part waits for another
+    assert [loop_share(p, 2, 16, 64, 4) for p in (0, 1)] == [(0, 64, 0, 8, 1),
+                                                              (0, 64, 8, 16, 1)]
+    assert [loop_share(p, 3, 9, 20, 8) for p in (0, 1, 2)] == [(0, 20, 0, 4, 1),
+                                                                (0, 20, 4, 8, 1),
+                                                                (0, 20, 8, 9, 1)]
+    assert [loop_share(p, 3, 6, 20, 8)[2:4] for p in (0, 1, 2)] == [(0, 0), (0, 4), (4, 6)]
+    assert loop_share(0, 1, 16, 64, 4) == (0, 64, 0, 16, 1)
 
 
 def test_kernel_threads_follows_the_environment(monkeypatch):

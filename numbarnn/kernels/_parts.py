@@ -6,8 +6,10 @@ It packs those rows once per call (``_tile``'s layout: transposed, in panels of
 whole tiles), so that its slice of the weights stays in its own core's cache for the
 whole sequence; it projects its own rows of the inputs (``project_part``), runs
 its share of every step, and meets the other parts at a barrier once per step,
-when the step's result is complete.  Every sum is a ``_tile`` product in a
-fixed order, so any number of parts gives the same bits.
+when the step's result is complete.  A backward loop whose units are too few
+to split (``loop_share``) is split by rows instead: each part runs every unit of
+its own rows, and no part waits for another until the loop ends.  Every sum is a
+``_tile`` product in a fixed order, so any number of parts gives the same bits.
 
 Inside a time loop the parts touch the arrays they share only through scalar
 indexing of flat views made once per call, at unsigned offsets: a view made per
@@ -29,7 +31,8 @@ from numba.extending import overload
 
 from ._jit import HELPER_OPTIONS, is_tokens
 from ._sync import COUNTER_STRIDE
-from ._tile import empty_packed, pack_transposed_rows, packed_product, panels, tile_columns
+from ._tile import (ROWS, empty_packed, pack_transposed_rows, packed_product, panels,
+                    tile_columns)
 from ._views import as_matrix, flat
 
 
@@ -51,12 +54,33 @@ def unit_range(part, parts, H, itemsize):
 
 @njit(**HELPER_OPTIONS)
 def loop_parts(parts, H, itemsize):
-    """How many of ``parts`` share a backward time loop over H units; the others wait
-    for the products after it.  A part's units are the columns of its packed slice
-    of W_hh in the step's product: with fewer than a panel of them (``_tile``) some
-    vector lanes idle.  Measured (LSTM, float32, the loop alone, B = 16): H = 64, two
-    parts of 32 units 0.45 against 0.36 ms on one; H = 128, 0.73 against 1.10."""
+    """How many of ``parts`` split a backward time loop over H units between them.  A
+    part's units are the columns of its packed slice of W_hh in the step's product:
+    with fewer than a panel of them (``_tile``) some vector lanes idle.  Measured (LSTM,
+    float32, the loop alone, B = 16): H = 64, two parts of 32 units 0.45 against 0.36
+    ms on one; H = 128, 0.73 against 1.10.  Where this is 1, ``loop_share`` splits the
+    rows instead."""
     return parts if H // parts >= tile_columns(itemsize) else 1
+
+
+@njit(**HELPER_OPTIONS)
+def loop_share(part, parts, B, H, itemsize):
+    """This part's share of a backward time loop over B rows and H units: ``(u0, u1, b0,
+    b1, meet)``, its units and rows and how many parts meet at each step's barrier.
+
+    Units where each part gets at least a panel of them (``loop_parts``): every step's
+    product then needs the gradients of all the parts' units.  Otherwise all units of
+    a block of rows, whole tiles of ``ROWS`` rows where B allows: a row's step needs
+    nothing from the other rows, so the parts never wait for each other (at B = 16,
+    H = 64 each part's loop then runs over 8 rows instead of one part's over 16).  A
+    row's sums are the same whichever part runs it: the same bits for any number.
+    """
+    shared = loop_parts(parts, H, itemsize)
+    if shared > 1 or parts == 1:
+        u0, u1 = unit_range(part, shared, H, itemsize) if part < shared else (H, H)
+        return u0, u1, 0, B, shared
+    tiles = (B + ROWS - 1) // ROWS
+    return 0, H, min(B, part * tiles // parts * ROWS), min(B, (part + 1) * tiles // parts * ROWS), 1
 
 
 @njit(**HELPER_OPTIONS)
@@ -131,32 +155,34 @@ def zero_past_ends(t, lengths, out, at, H, u0, u1):
 
 
 @njit(**HELPER_OPTIONS)
-def carried_gradient(t, lengths, final, carried, u0):
-    """The gradient (B, n) carried into step t from step t + 1: ``final[:, u0:u0+n]``
-    (dh_n, dc_n) where t is a row's last step, zero after it, else ``carried`` as is."""
-    B, n = carried.shape
+def carried_gradient(t, lengths, final, carried, b0, u0):
+    """The gradient (m, n) carried into step t from step t + 1 for rows ``b0:b0+m``:
+    ``final[b0:b0+m, u0:u0+n]`` (dh_n, dc_n) where t is a row's last step, zero after
+    it, else ``carried`` as is."""
+    m, n = carried.shape
     zero = carried.dtype.type(0)
-    for b in range(B):
-        if lengths[b] == t + 1:
+    for b in range(m):
+        if lengths[b0 + b] == t + 1:
             for j in range(n):
-                carried[b, j] = final[b, u0 + j]
-        elif t >= lengths[b]:
+                carried[b, j] = final[b0 + b, u0 + j]
+        elif t >= lengths[b0 + b]:
             for j in range(n):
                 carried[b, j] = zero
 
 
 @njit(**HELPER_OPTIONS)
-def step_gradient(t, lengths, dout, H, final, carried, dh, u0):
-    """``dh`` (B, n): the gradient reaching h_t of this part's units, ``dout_t`` (flat
-    ``dout``) plus the gradient carried from step t + 1 (see ``carried_gradient``),
-    and zero past each row's last step (a padded output is a constant zero)."""
-    carried_gradient(t, lengths, final, carried, u0)
-    B, n = dh.shape
+def step_gradient(t, lengths, dout, at, H, final, carried, dh, b0, u0):
+    """``dh`` (m, n): the gradient reaching h_t of this part's rows ``b0:b0+m`` and units,
+    ``dout_t`` (flat ``dout``, this part's first row of step t at ``at``) plus the
+    gradient carried from step t + 1 (see ``carried_gradient``), and zero past each
+    row's last step (a padded output is a constant zero)."""
+    carried_gradient(t, lengths, final, carried, b0, u0)
+    m, n = dh.shape
     dout_f, dh_f, next_f = dout, flat(dh), flat(carried)
     zero = dh.dtype.type(0)
-    for b in range(B):
-        src, r = uint64((t * B + b) * H + u0), uint64(b * n)
-        if t < lengths[b]:
+    for b in range(m):
+        src, r = uint64(at + b * H), uint64(b * n)
+        if t < lengths[b0 + b]:
             for j in range(uint64(n)):
                 dh_f[r + j] = dout_f[src + j] + next_f[r + j]
         else:

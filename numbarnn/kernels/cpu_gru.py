@@ -30,7 +30,7 @@ from numba import njit, uint64
 
 from ._gemm import input_and_weight_grads_part
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
-from ._parts import (copy_block, full_lengths, loop_parts, own_projection, pack_part,
+from ._parts import (copy_block, full_lengths, loop_share, own_projection, pack_part,
                      project_part, run_parts, sequence_lengths, step_gradient, step_product,
                      take_final, unit_range, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
@@ -185,33 +185,33 @@ def gru_backward_part(part, parts, counters, x, h0, w_ih, w_hh, out, gates, hidd
     """Part ``part`` of ``parts`` of ``gru_backward`` (see ``cpu_lstm.lstm_backward_part``)."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
-    shared = loop_parts(parts, H, h0.itemsize)  # (the others skip the loop)
-    u0, u1 = unit_range(part, shared, H, h0.itemsize) if part < shared else (H, H)
-    n = u1 - u0
+    u0, u1, b0, b1, meet = loop_share(part, parts, B, H, h0.itemsize)
+    n, m = u1 - u0, b1 - b0
     w_back = empty_packed(3 * H, n, h0)
     pack_columns(w_hh, u0, u1, w_back)
-    dh_next = np.zeros((B, n), h0.dtype)  # (each row starts at its last step)
-    dh = np.empty((B, n), h0.dtype)
-    direct = np.empty((B, n), h0.dtype)
-    da = np.empty((B, 3 * H), h0.dtype)
+    dh_next = np.zeros((m, n), h0.dtype)  # (each row starts at its last step)
+    dh = np.empty((m, n), h0.dtype)
+    direct = np.empty((m, n), h0.dtype)
+    da = np.empty((m, 3 * H), h0.dtype)
     dh_f, out_f, h0_f, dout_f = flat(dh), flat(out), flat(h0), flat(dout)
     gates_f, hidden_f, dgates_f = flat(gates), flat(hidden_n), flat(dgates)
     seq = 0
-    for t in range(T - 1, -1, -1) if n else range(0):
-        step_gradient(t, lengths, dout_f, H, dh_n, dh_next, dh, u0)
-        prev, prev_at = (h0_f, u0) if t == 0 else (out_f, (t - 1) * B * H + u0)
-        _gru_cell_backward(dh_f, prev, prev_at, gates_f, t * B * 3 * H + u0, hidden_f,
-                           t * B * H + u0, dgates_f, direct, B, H)
+    for t in range(T - 1, -1, -1) if n and m else range(0):
+        at = (t * B + b0) * H + u0  # this part's first row of step t, at its first unit
+        step_gradient(t, lengths, dout_f, at, H, dh_n, dh_next, dh, b0, u0)
+        prev, prev_at = (h0_f, b0 * H + u0) if t == 0 else (out_f, at - B * H)
+        _gru_cell_backward(dh_f, prev, prev_at, gates_f, (t * B + b0) * 3 * H + u0, hidden_f,
+                           at, dgates_f, direct, m, H)
         seq += 1
-        barrier(counters, part, shared, seq)  # every part's units of da_t are written
-        copy_block(dgates_f, t * B * 3 * H, da)
+        barrier(counters, part, meet, seq)  # every part's units of these rows of da_t
+        copy_block(dgates_f, (t * B + b0) * 3 * H, da)
         packed_product(da, w_back, dh_next, False)
-        for b in range(B):
+        for b in range(m):
             for j in range(n):
                 dh_next[b, j] += direct[b, j]
-    for b in range(B):
+    for b in range(m):
         for j in range(n):
-            dh0[b, u0 + j] = dh_next[b, j]
+            dh0[b0 + b, u0 + j] = dh_next[b, j]
     barrier(counters, part, parts, T + 1)  # every gradient of every step is written
     input_and_weight_grads_part(part, parts, x, h0, out, w_ih, gates, dgates, dx, dw_ih, dw_hh,
                                 dbias_ih, dbias_hh)
