@@ -1,4 +1,5 @@
-"""How a CPU time loop is shared between threads: each owns a slice of the hidden units.
+"""How a CPU time loop is shared between threads: each owns a slice of the hidden units
+(or, in small layers, of the batch's rows).
 
 Part ``p`` of ``P`` owns units ``u0:u1`` (``unit_range``) and, for a cell with G
 gate blocks, the G·n rows of every weight that produce them (``gate_rows``).
@@ -6,9 +7,10 @@ It packs those rows once per call (``_tile``'s layout: transposed, in panels of
 whole tiles), so that its slice of the weights stays in its own core's cache for the
 whole sequence; it projects its own rows of the inputs (``project_part``), runs
 its share of every step, and meets the other parts at a barrier once per step,
-when the step's result is complete.  A backward loop whose units are too few
-to split (``loop_share``) is split by rows instead: each part runs every unit of
-its own rows, and no part waits for another until the loop ends.  Every sum is a
+when the step's result is complete.  A small layer's forward loop
+(``step_share``) and a backward loop whose units are too few to split
+(``loop_share``) are split by rows instead: each part runs every unit of its own
+rows, and no part waits for another until the loop ends.  Every sum is a
 ``_tile`` product in a fixed order, so any number of parts gives the same bits.
 
 Inside a time loop the parts touch the arrays they share only through scalar
@@ -79,8 +81,36 @@ def loop_share(part, parts, B, H, itemsize):
     if shared > 1 or parts == 1:
         u0, u1 = unit_range(part, shared, H, itemsize) if part < shared else (H, H)
         return u0, u1, 0, B, shared
+    b0, b1 = row_block(part, parts, B)
+    return 0, H, b0, b1, 1
+
+
+@njit(**HELPER_OPTIONS)
+def row_block(part, parts, B):
+    """The rows ``b0:b1`` of part ``part`` of ``parts``: whole tiles of ``ROWS`` rows, as
+    evenly as that allows (a part may get none)."""
     tiles = (B + ROWS - 1) // ROWS
-    return 0, H, min(B, part * tiles // parts * ROWS), min(B, (part + 1) * tiles // parts * ROWS), 1
+    return min(B, part * tiles // parts * ROWS), min(B, (part + 1) * tiles // parts * ROWS)
+
+
+@njit(**HELPER_OPTIONS)
+def step_share(part, parts, x, G, H, itemsize):
+    """This part's share of a forward time loop over the rows of ``x`` and H units (G
+    gate blocks): ``(u0, u1, b0, b1, meet)``, as ``loop_share``.
+
+    Rows where every part can keep all of [W_ih; W_hh] and multiply its inputs in the
+    step (``fused_inputs``; small layers) and each gets a whole tile of rows: each part
+    then runs all units of its own rows and never waits for another (the units' split
+    meets at a barrier every step, and each step reads h_{t-1} rows that the other
+    cores wrote).  Otherwise units (``unit_range``), every part all rows.
+    """
+    B = x.shape[1]
+    R_pad = panels(G * H, itemsize) * tile_columns(itemsize)
+    if parts > 1 and B >= parts * ROWS and fused_inputs(x, H, R_pad) > 0:
+        b0, b1 = row_block(part, parts, B)
+        return 0, H, b0, b1, 1
+    u0, u1 = unit_range(part, parts, H, itemsize)
+    return u0, u1, 0, B, parts
 
 
 @njit(**HELPER_OPTIONS)
@@ -132,10 +162,10 @@ def full_lengths(lengths, T, B):
 
 
 @njit(**HELPER_OPTIONS)
-def take_final(t, lengths, state, at, H, u0, u1, final):
+def take_final(t, lengths, state, at, H, u0, u1, b0, b1, final):
     """``final[b, u0:u1]`` = row b of the (B, H) block of flat ``state`` at ``at``, for
-    every row whose last step is t."""
-    for b in range(lengths.size):
+    every row ``b0 <= b < b1`` whose last step is t."""
+    for b in range(b0, b1):
         if lengths[b] == t + 1:
             src = uint64(at + b * H)
             for j in range(u0, u1):
@@ -143,11 +173,11 @@ def take_final(t, lengths, state, at, H, u0, u1, final):
 
 
 @njit(**HELPER_OPTIONS)
-def zero_past_ends(t, lengths, out, at, H, u0, u1):
-    """Zero units ``u0:u1`` of the rows of the (B, H) block of flat ``out`` at ``at``
-    whose sequence ended before step t."""
+def zero_past_ends(t, lengths, out, at, H, u0, u1, b0, b1):
+    """Zero units ``u0:u1`` of the rows ``b0 <= b < b1`` of the (B, H) block of flat
+    ``out`` at ``at`` whose sequence ended before step t."""
     zero = out.dtype.type(0)
-    for b in range(lengths.size):
+    for b in range(b0, b1):
         if t >= lengths[b]:
             dst = uint64(at + b * H)
             for j in range(uint64(u0), uint64(u1)):
@@ -212,24 +242,24 @@ def _fused_inputs(x, H, R_pad):
     return by_size
 
 
-def step_inputs(x_flat, D, t, h, h_at, a):
-    """``a[b] = [x[t, b], h_{t-1}[b]]`` for an ``a`` of D + H columns (D = 0: h_{t-1}
-    alone); ``x_flat`` is x flat, ``h`` flat with h_{t-1}'s (B, H) block at ``h_at``.
+def step_inputs(x_flat, D, x_at, h, h_at, a):
+    """``a[b] = [x_t[b], h_{t-1}[b]]`` for an ``a`` of D + H columns (D = 0: h_{t-1}
+    alone) and its rows' blocks in flat ``x_flat`` (at ``x_at``) and ``h`` (at ``h_at``).
     Compiled use only."""
     raise NotImplementedError
 
 
 @overload(step_inputs, jit_options=HELPER_OPTIONS)
-def _step_inputs(x_flat, D, t, h, h_at, a):
+def _step_inputs(x_flat, D, x_at, h, h_at, a):
     if isinstance(x_flat.dtype, types.Integer):  # token ids are never fused
-        return lambda x_flat, D, t, h, h_at, a: copy_block(h, h_at, a)
+        return lambda x_flat, D, x_at, h, h_at, a: copy_block(h, h_at, a)
 
-    def rows_of_x_and_h(x_flat, D, t, h, h_at, a):
+    def rows_of_x_and_h(x_flat, D, x_at, h, h_at, a):
         B, W = a.shape
         H = W - D
         dst = flat(a)
         for b in range(B):
-            row, xs, hs = uint64(b * W), uint64((t * B + b) * D), uint64(h_at + b * H)
+            row, xs, hs = uint64(b * W), uint64(x_at + b * D), uint64(h_at + b * H)
             for j in range(uint64(D)):
                 dst[row + j] = x_flat[xs + j]
             row += uint64(D)
@@ -259,16 +289,13 @@ def pack_part(x, w_ih, w_hh, G, u0, u1, fuse):
 
 
 @njit(**HELPER_OPTIONS)
-def step_product(x_flat, D, t, h0, out, inputs, w_step, result):
-    """``result = [x_t, h_{t-1}] @ w_step`` (or ``h_{t-1} @ w_step`` when D = 0) for
-    flat ``h0`` and ``out``: one streaming copy of the inputs, most of which the
-    other parts wrote (the product's scattered reads of them would each wait for a
+def step_product(x_flat, D, x_at, h, h_at, inputs, w_step, result):
+    """``result = [x_t, h_{t-1}] @ w_step`` (or ``h_{t-1} @ w_step`` when D = 0) for the
+    part's rows, whose blocks start at ``x_at`` in flat x and at ``h_at`` in flat ``h``
+    (h0, or the output): one streaming copy of the inputs, most of which the other
+    parts may have written (the product's scattered reads of them would each wait for a
     line from another core), then the tile product."""
-    B, H = inputs.shape[0], inputs.shape[1] - D
-    if t == 0:
-        step_inputs(x_flat, D, t, h0, 0, inputs)
-    else:
-        step_inputs(x_flat, D, t, out, (t - 1) * B * H, inputs)
+    step_inputs(x_flat, D, x_at, h, h_at, inputs)
     packed_product(inputs, w_step, result, False)
 
 

@@ -37,7 +37,7 @@ from ._gemm import input_and_weight_grads_part
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
 from ._parts import (carried_gradient, copy_block, full_lengths, loop_share, own_projection,
                      pack_part, project_part, run_parts, sequence_lengths, step_gradient,
-                     step_product, take_final, unit_range, zero_past_ends)
+                     step_product, step_share, take_final, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
@@ -112,37 +112,40 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     H = h0.shape[1]
     K = xproj.shape[0]
     keep_all = cells.shape[0] == T
-    u0, u1 = unit_range(part, parts, H, h0.itemsize)
-    n = u1 - u0
+    u0, u1, b0, b1, meet = step_share(part, parts, x, np.int64(4), H, h0.itemsize)
+    n, m = u1 - u0, b1 - b0
     rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, np.int64(4), u0, u1, np.bool_(True))
     own_bias = bias[rows]
     _double_g(w_step, n)
     _double_g(w_in, n)
     for q in range(2 * n, 3 * n):
         own_bias[q] *= 2
-    xp = own_projection(xproj, np.int64(4), u0, u1)
-    act = np.empty((B, 4 * n), h0.dtype)
-    inputs = np.empty((B, D + H), h0.dtype)
+    xp = own_projection(xproj, np.int64(4), u0, u1)  # (rows split: the inputs are fused)
+    act = np.empty((m, 4 * n), h0.dtype)
+    inputs = np.empty((m, D + H), h0.dtype)
     x_f, xp_f, act_f, out_f, gates_f, cells_f = flat(x), flat(xp), flat(act), flat(out), \
         flat(gates), flat(cells)
     h0_f, c0_f = flat(h0), flat(c0)
     seq = 0
-    for t0 in range(0, T, K):
+    for t0 in range(0, T, K) if m else range(0):
         steps = min(K, T - t0)
         if D == 0:
             project_part(x, t0, steps, w_in, xp)
         for t in range(t0, t0 + steps):
-            step_product(x_f, D, t, h0_f, out_f, inputs, w_step, act)
-            _activate(act_f, xp_f, -1 if D else (t - t0) * B * 4 * n, own_bias, B)
             s = t if keep_all else 0
-            c_src, cp_at = (c0_f, u0) if t == 0 else (cells_f, (s - 1 if keep_all else 0) * B * H + u0)
-            _lstm_state(act_f, n, c_src, cp_at, cells_f, s * B * H + u0, out_f, t * B * H + u0,
-                        gates_f, s * B * 4 * H + u0, keep_all or t == T - 1, B, H)
-            take_final(t, lengths, out_f, t * B * H, H, u0, u1, h_n)
-            take_final(t, lengths, cells_f, s * B * H, H, u0, u1, c_n)
-            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1)
+            h_at, c_at = (t * B + b0) * H + u0, (s * B + b0) * H + u0  # this part's rows
+            h_src, hp_at = (h0_f, b0 * H) if t == 0 else (out_f, h_at - u0 - B * H)
+            step_product(x_f, D, (t * B + b0) * D, h_src, hp_at, inputs, w_step, act)
+            _activate(act_f, xp_f, -1 if D else (t - t0) * B * 4 * n, own_bias, m)
+            c_src, cp_at = (c0_f, b0 * H + u0) if t == 0 else \
+                (cells_f, c_at - B * H if keep_all else c_at)
+            _lstm_state(act_f, n, c_src, cp_at, cells_f, c_at, out_f, h_at, gates_f,
+                        (s * B + b0) * 4 * H + u0, keep_all or t == T - 1, m, H)
+            take_final(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1, h_n)
+            take_final(t, lengths, cells_f, s * B * H, H, u0, u1, b0, b1, c_n)
+            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
             seq += 1
-            barrier(counters, part, parts, seq)  # h_t is complete: the next step reads it all
+            barrier(counters, part, meet, seq)  # h_t is complete: the next step reads it all
 
 
 @njit(**JIT_OPTIONS)

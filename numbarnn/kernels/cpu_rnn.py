@@ -21,7 +21,7 @@ from ._gemm import input_and_weight_grads_part
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, tanh
 from ._parts import (copy_block, full_lengths, loop_share, own_projection, pack_part,
                      project_part, run_parts, sequence_lengths, step_gradient, step_product,
-                     take_final, unit_range, zero_past_ends)
+                     step_share, take_final, zero_past_ends)
 from ._sync import COUNTER_STRIDE, barrier
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
@@ -58,27 +58,29 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
     K = xproj.shape[0]
-    u0, u1 = unit_range(part, parts, H, h0.itemsize)
-    n = u1 - u0
+    u0, u1, b0, b1, meet = step_share(part, parts, x, np.int64(1), H, h0.itemsize)
+    n, m = u1 - u0, b1 - b0
     rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, np.int64(1), u0, u1, np.bool_(True))
     own_bias = bias[rows]
-    xp = own_projection(xproj, np.int64(1), u0, u1)
-    ha = np.empty((B, n), h0.dtype)
-    inputs = np.empty((B, D + H), h0.dtype)
+    xp = own_projection(xproj, np.int64(1), u0, u1)  # (rows split: the inputs are fused)
+    ha = np.empty((m, n), h0.dtype)
+    inputs = np.empty((m, D + H), h0.dtype)
     x_f, xp_f, ha_f, out_f, h0_f = flat(x), flat(xp), flat(ha), flat(out), flat(h0)
     seq = 0
-    for t0 in range(0, T, K):
+    for t0 in range(0, T, K) if m else range(0):
         steps = min(K, T - t0)
         if D == 0:
             project_part(x, t0, steps, w_in, xp)
         for t in range(t0, t0 + steps):
-            step_product(x_f, D, t, h0_f, out_f, inputs, w_step, ha)
+            h_at = (t * B + b0) * H + u0  # this part's rows
+            h_src, hp_at = (h0_f, b0 * H) if t == 0 else (out_f, h_at - u0 - B * H)
+            step_product(x_f, D, (t * B + b0) * D, h_src, hp_at, inputs, w_step, ha)
             _rnn_cell(ha_f, xp_f, -1 if D else (t - t0) * B * n, own_bias, nonlinearity, out_f,
-                      t * B * H + u0, B, H)
-            take_final(t, lengths, out_f, t * B * H, H, u0, u1, h_n)
-            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1)
+                      h_at, m, H)
+            take_final(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1, h_n)
+            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
             seq += 1
-            barrier(counters, part, parts, seq)  # h_t is complete: the next step reads it all
+            barrier(counters, part, meet, seq)  # h_t is complete: the next step reads it all
 
 
 @njit(**JIT_OPTIONS)
