@@ -17,9 +17,9 @@ import reference as ref
 from numbarnn.kernels import _parts, _tile, cpu_gru, cpu_lstm, cpu_rnn
 
 THREADS = (1, 2, 3)
-# (T, B, D, H); at H = 130 the backward loop's units are split between 2 threads in
-# float32 and 2 or 3 in float64, at the smaller sizes its rows, in tiles of 4 (so that at
-# B = 3 one thread runs it, at B = 9 rows 0-3 and 4-8: _parts.loop_share)
+# (T, B, D, H); at B = 3 the backward loop's units are split between the threads where
+# each gets a panel of them (H = 130: 2 threads in float32, 2 or 3 in float64), else one
+# thread runs it; at B = 9 its rows, in tiles of 4 (rows 0-3 and 4-8: _parts.loop_share)
 SHAPES = [(5, 3, 4, 7), (3, 6, 5, 37), (2, 5, 3, 70), (2, 3, 4, 130), (3, 9, 4, 20)]
 
 
@@ -296,8 +296,8 @@ def loop_parts(parts, H, itemsize):  # (the helper has no Python wrapper of its 
 
 
 @njit
-def loop_share(part, parts, B, H, itemsize):
-    return _parts.loop_share(part, parts, B, H, itemsize)
+def loop_share(part, parts, B, GH, H, itemsize):
+    return _parts.loop_share(part, parts, B, GH, H, itemsize)
 
 
 def test_backward_loops_share_units_only_a_panel_at_a_time_else_rows():
@@ -306,17 +306,21 @@ def test_backward_loops_share_units_only_a_panel_at_a_time_else_rows():
     assert loop_parts(2, 2 * panel32 - 1, 4) == 1
     assert loop_parts(3, 3 * panel64, 8) == 3
     assert loop_parts(1, 5, 8) == 1
-    H = 2 * panel32  # units: every part all rows, meeting at every step
-    assert [loop_share(p, 2, 16, H, 4) for p in (0, 1)] == [(0, H // 2, 0, 16, 2),
-                                                             (H // 2, H, 0, 16, 2)]
+    # units: a weight too large for every part to keep (4 MiB), or too few rows for a tile
+    # each; every part all rows, meeting at every step
+    assert [loop_share(p, 2, 16, 2048, 512, 4) for p in (0, 1)] == [(0, 256, 0, 16, 2),
+                                                                     (256, 512, 0, 16, 2)]
+    assert [loop_share(p, 2, 4, 512, 128, 4) for p in (0, 1)] == [(0, 64, 0, 4, 2),
+                                                                   (64, 128, 0, 4, 2)]
     # rows, in whole tiles where B allows; no part waits for another
-    assert [loop_share(p, 2, 16, 64, 4) for p in (0, 1)] == [(0, 64, 0, 8, 1),
-                                                              (0, 64, 8, 16, 1)]
-    assert [loop_share(p, 3, 9, 20, 8) for p in (0, 1, 2)] == [(0, 20, 0, 4, 1),
-                                                                (0, 20, 4, 8, 1),
-                                                                (0, 20, 8, 9, 1)]
-    assert [loop_share(p, 3, 6, 20, 8)[2:4] for p in (0, 1, 2)] == [(0, 0), (0, 4), (4, 6)]
-    assert loop_share(0, 1, 16, 64, 4) == (0, 64, 0, 16, 1)
+    assert [loop_share(p, 2, 16, 256, 64, 4) for p in (0, 1)] == [(0, 64, 0, 8, 1),
+                                                                   (0, 64, 8, 16, 1)]
+    assert [loop_share(p, 3, 9, 80, 20, 8) for p in (0, 1, 2)] == [(0, 20, 0, 4, 1),
+                                                                    (0, 20, 4, 8, 1),
+                                                                    (0, 20, 8, 9, 1)]
+    # too few units to split and too few rows for a tile each: one part runs the loop
+    assert [loop_share(p, 3, 6, 80, 20, 8)[2:4] for p in (0, 1, 2)] == [(0, 0), (0, 4), (4, 6)]
+    assert loop_share(0, 1, 16, 256, 64, 4) == (0, 64, 0, 16, 1)
 
 
 def test_kernel_threads_follows_the_environment(monkeypatch):

@@ -60,24 +60,30 @@ def loop_parts(parts, H, itemsize):
     part's units are the columns of its packed slice of W_hh in the step's product:
     with fewer than a panel of them (``_tile``) some vector lanes idle.  Measured (LSTM,
     float32, the loop alone, B = 16): H = 64, two parts of 32 units 0.45 against 0.36
-    ms on one; H = 128, 0.73 against 1.10.  Where this is 1, ``loop_share`` splits the
-    rows instead."""
+    ms on one; H = 128, 0.73 against 1.10.  (``loop_share`` splits rows where it can.)"""
     return parts if H // parts >= tile_columns(itemsize) else 1
 
 
 @njit(**HELPER_OPTIONS)
-def loop_share(part, parts, B, H, itemsize):
-    """This part's share of a backward time loop over B rows and H units: ``(u0, u1, b0,
-    b1, meet)``, its units and rows and how many parts meet at each step's barrier.
+def loop_share(part, parts, B, GH, H, itemsize):
+    """This part's share of a backward time loop over B rows, with a (GH, H) recurrent
+    weight: ``(u0, u1, b0, b1, meet)``, its units and rows and how many parts meet at
+    each step's barrier.
 
-    Units where each part gets at least a panel of them (``loop_parts``): every step's
-    product then needs the gradients of all the parts' units.  Otherwise all units of
-    a block of rows, whole tiles of ``ROWS`` rows where B allows: a row's step needs
-    nothing from the other rows, so the parts never wait for each other (at B = 16,
-    H = 64 each part's loop then runs over 8 rows instead of one part's over 16).  A
-    row's sums are the same whichever part runs it: the same bits for any number.
+    Rows where every part can keep the whole weight (at most ``FUSE_BYTES``) and gets a
+    whole tile of them, or where the units are too few to split (``loop_parts``): each
+    part runs all units of a block of rows, whole tiles of ``ROWS`` where B allows, and
+    since a row's step needs nothing from the other rows, the parts never wait for each
+    other (alternating, LSTM at (16, 100, 32, 64): a training step 1.18-1.21 -> 1.06-1.10
+    ms; the backward at (32, 100, 64, 128) 3.61-5.81 -> 3.38-3.60 ms; training steps at
+    (64, 100, 128, 256): LSTM 41-44 -> 38-41 ms, GRU 36-40 -> 32-35, RNN 10.9-11.4 ->
+    9.7-10.7).  Otherwise units, as the forward splits them, every part all rows; every
+    step's product then needs the gradients of all the parts' units.  A row's sums are
+    the same whichever part runs it: the same bits for any number of parts.
     """
     shared = loop_parts(parts, H, itemsize)
+    if parts > 1 and B >= parts * ROWS and GH * H * itemsize <= FUSE_BYTES:
+        shared = 1
     if shared > 1 or parts == 1:
         u0, u1 = unit_range(part, shared, H, itemsize) if part < shared else (H, H)
         return u0, u1, 0, B, shared

@@ -186,7 +186,7 @@ def gru_backward_part(part, parts, counters, x, h0, w_ih, w_hh, out, gates, hidd
     """Part ``part`` of ``parts`` of ``gru_backward`` (see ``cpu_lstm.lstm_backward_part``)."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
-    u0, u1, b0, b1, meet = loop_share(part, parts, B, H, h0.itemsize)
+    u0, u1, b0, b1, meet = loop_share(part, parts, B, w_hh.shape[0], H, h0.itemsize)
     n, m = u1 - u0, b1 - b0
     w_back = empty_packed(3 * H, n, h0)
     pack_columns(w_hh, u0, u1, w_back)

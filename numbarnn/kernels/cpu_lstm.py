@@ -239,7 +239,7 @@ def lstm_backward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, out, gates,
     are its own): its units of the time loop, then its blocks of the GEMMs."""
     T, B = x.shape[0], x.shape[1]
     H = h0.shape[1]
-    u0, u1, b0, b1, meet = loop_share(part, parts, B, H, h0.itemsize)
+    u0, u1, b0, b1, meet = loop_share(part, parts, B, w_hh.shape[0], H, h0.itemsize)
     n, m = u1 - u0, b1 - b0
     w_back = empty_packed(4 * H, n, h0)
     pack_columns(w_hh, u0, u1, w_back)
