@@ -61,7 +61,7 @@ def calibration_errors(model, values, features, split, config, context):
     quantile = config.loss == "quantile" and model.info.get("baseline") is None
 
     def scores(origins):
-        """The absolute errors and, for a quantile head, {level name: scores}."""
+        """The absolute errors and, for a quantile head, {(level name, side): scores}."""
         if origins.size == 0:
             return np.zeros((0, H)), {(level_name(L), side): np.zeros((0, H))
                                       for L in config.quantile_levels for side in SIDES}
