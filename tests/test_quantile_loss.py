@@ -12,6 +12,7 @@ from numbarnn.forecast.series import Series, load_airline
 from numbarnn.forecast.training import train_forecaster
 from numbarnn.losses import mae_loss, mse_loss, pinball_loss, point_and_quantiles_loss
 from numbarnn_cli.main import cli
+from test_layers import numeric_gradient
 
 
 def calm_and_wild(n, seed):
@@ -33,13 +34,7 @@ def test_pinball_loss_gradient_matches_finite_differences():
     quantiles = np.array([0.1, 0.5, 0.9])
     pred, target = rng.standard_normal((4, 3 * 5)), rng.standard_normal((4, 5))
     loss, grad = pinball_loss(pred, target, quantiles)
-    numeric = np.zeros_like(pred)
-    for i in np.ndindex(pred.shape):
-        up, down = pred.copy(), pred.copy()
-        up[i] += 1e-6
-        down[i] -= 1e-6
-        numeric[i] = (pinball_loss(up, target, quantiles)[0] -
-                      pinball_loss(down, target, quantiles)[0]) / 2e-6
+    numeric = numeric_gradient(lambda: pinball_loss(pred, target, quantiles)[0], pred)
     assert np.abs(numeric - grad).max() < 1e-8
     # the median's pinball loss is half the absolute error
     assert pinball_loss(pred[:, 5:10], target, [0.5])[0] == pytest.approx(
@@ -55,13 +50,8 @@ def test_the_heads_loss_is_squared_error_for_the_point_and_pinball_for_the_bound
                 mse_loss(pred[:, 5:10], target[:, 5:10])[0] +
                 pinball_loss(pred[:, 10:], target[:, 10:], [0.9])[0]) / 3
     assert loss == pytest.approx(expected, rel=1e-14)
-    numeric = np.zeros_like(pred)
-    for i in np.ndindex(pred.shape):
-        up, down = pred.copy(), pred.copy()
-        up[i] += 1e-6
-        down[i] -= 1e-6
-        numeric[i] = (point_and_quantiles_loss(up, target, quantiles)[0] -
-                      point_and_quantiles_loss(down, target, quantiles)[0]) / 2e-6
+    numeric = numeric_gradient(lambda: point_and_quantiles_loss(pred, target, quantiles)[0],
+                               pred)
     assert np.abs(numeric - grad).max() < 1e-8
 
 
