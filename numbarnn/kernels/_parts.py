@@ -7,10 +7,10 @@ It packs those rows once per call (``_tile``'s layout: transposed, in panels of
 whole tiles), so that its slice of the weights stays in its own core's cache for the
 whole sequence; it projects its own rows of the inputs (``project_part``), runs
 its share of every step, and meets the other parts at a barrier once per step,
-when the step's result is complete.  A small layer's forward loop
-(``step_share``) and a backward loop whose units are too few to split
-(``loop_share``) are split by rows instead: each part runs every unit of its own
-rows, and no part waits for another until the loop ends.  Every sum is a
+when the step's result is complete.  A small layer's forward and backward loops
+(``step_share``, ``loop_share``: weights every part can keep whole) are split by
+rows instead: each part runs every unit of its own rows, and no part waits for
+another until the loop ends.  Every sum is a
 ``_tile`` product in a fixed order, so any number of parts gives the same bits.
 
 Inside a time loop the parts touch the arrays they share only through scalar
@@ -227,7 +227,9 @@ def step_gradient(t, lengths, dout, at, H, final, carried, dh, b0, u0):
 
 
 # Packed weights a part may keep per step (its share of [W_ih; W_hh]) when its
-# inputs are multiplied inside the step: half of this machine class's 2 MiB L2.
+# inputs are multiplied inside the step: half of this machine class's 2 MiB L2 (one
+# core's).  Also the largest recurrent weight that every part of a backward loop keeps
+# whole when the loop splits rows (``loop_share``).
 FUSE_BYTES = 1 << 20
 
 
