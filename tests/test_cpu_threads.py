@@ -153,6 +153,21 @@ def test_gru_threads_give_identical_bits(shape, dtype, tokens):
     np.testing.assert_array_equal(inference[0]["out"], run_gru(a, 1)["out"])
 
 
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_inputs_are_fused_or_not_for_every_thread_count_alike(cell):
+    """The LSTM's packed [W_ih; W_hh] at D = 120, H = 200 (float32) takes 1.25 MiB: a
+    thread's share of two fits ``_parts.FUSE_BYTES`` and one thread's whole does not.
+    Deciding on the share made one thread project its inputs and two multiply them
+    inside the step, which rounds differently (7.7e-7 apart); the decision is now on
+    the whole weight.  Each size here sits on one side of ``FUSED_WEIGHT_BYTES``."""
+    case, run = {"lstm": (lstm_case, run_lstm), "rnn": (rnn_case, run_rnn)}[cell]
+    for D, H in ((120, 200), (300, 280)) if cell == "lstm" else ((120, 200), (700, 400)):
+        a = case(2, 2, D, H, np.float32)
+        assert_same_bits([run(a, p) for p in THREADS])
+        if cell == "lstm":
+            assert_same_bits([run(a, p, train=False, K=1) for p in THREADS])
+
+
 @pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])
 def test_lengths_give_identical_bits_for_any_thread_count(cell):
     """Padded batches: the same bits for 1, 2 and 3 threads, zero outputs and input

@@ -105,14 +105,14 @@ def step_share(part, parts, x, G, H, itemsize):
     gate blocks): ``(u0, u1, b0, b1, meet)``, as ``loop_share``.
 
     Rows where every part can keep all of [W_ih; W_hh] and multiply its inputs in the
-    step (``fused_inputs``; small layers) and each gets a whole tile of rows: each part
-    then runs all units of its own rows and never waits for another (the units' split
-    meets at a barrier every step, and each step reads h_{t-1} rows that the other
-    cores wrote).  Otherwise units (``unit_range``), every part all rows.
+    step (``fused_inputs`` within ``FUSE_BYTES``; small layers) and each gets a whole
+    tile of rows: each part then runs all units of its own rows and never waits for
+    another (the units' split meets at a barrier every step, and each step reads
+    h_{t-1} rows that the other cores wrote).  Otherwise units (``unit_range``), every
+    part all rows.
     """
     B = x.shape[1]
-    R_pad = panels(G * H, itemsize) * tile_columns(itemsize)
-    if parts > 1 and B >= parts * ROWS and fused_inputs(x, H, R_pad) > 0:
+    if parts > 1 and B >= parts * ROWS and fused_inputs(x, H, G * H, FUSE_BYTES) > 0:
         b0, b1 = row_block(part, parts, B)
         return 0, H, b0, b1, 1
     u0, u1 = unit_range(part, parts, H, itemsize)
@@ -226,27 +226,33 @@ def step_gradient(t, lengths, dout, at, H, final, carried, dh, b0, u0):
                 dh_f[r + j] = zero
 
 
-# Packed weights a part may keep per step (its share of [W_ih; W_hh]) when its
-# inputs are multiplied inside the step: half of this machine class's 2 MiB L2 (one
-# core's).  Also the largest recurrent weight that every part of a backward loop keeps
-# whole when the loop splits rows (``loop_share``).
+# Packed weights a part may keep per step: half of this machine class's 2 MiB L2 (one
+# core's).  Every part keeps all of [W_ih; W_hh] where a forward loop splits rows
+# (``step_share``), and all of W_hh where a backward loop does (``loop_share``).
 FUSE_BYTES = 1 << 20
+# The whole packed [W_ih; W_hh] that a layer multiplies with its inputs inside each step
+# (a part of two keeps half of it, FUSE_BYTES), else the inputs are projected K steps
+# at a time.  Decided on the whole weight, not a part's share, so that every number of
+# threads takes the same path and rounds the same way (the same bits).
+FUSED_WEIGHT_BYTES = 2 * FUSE_BYTES
 
 
-def fused_inputs(x, H, R_pad):
-    """D if each step multiplies [x_t, h_{t-1}] by the packed [W_ih; W_hh] at once,
-    else 0 (inputs projected ``K`` steps at a time); compiled use only."""
+def fused_inputs(x, H, GH, limit):
+    """D if each step multiplies [x_t, h_{t-1}] by the packed [W_ih; W_hh] at once (its
+    D + H rows of GH columns, padded to whole panels, at most ``limit`` bytes), else 0
+    (inputs projected ``K`` steps at a time); compiled use only."""
     raise NotImplementedError
 
 
 @overload(fused_inputs, jit_options=HELPER_OPTIONS)
-def _fused_inputs(x, H, R_pad):
+def _fused_inputs(x, H, GH, limit):
     if is_tokens(x):  # a lookup is cheaper than a product with a one-hot row
-        return lambda x, H, R_pad: np.int64(0)
+        return lambda x, H, GH, limit: np.int64(0)
 
-    def by_size(x, H, R_pad):
+    def by_size(x, H, GH, limit):
         D = x.shape[2]
-        return D if (D + H) * R_pad * x.itemsize <= FUSE_BYTES else 0
+        R_pad = panels(GH, x.itemsize) * tile_columns(x.itemsize)
+        return D if (D + H) * R_pad * x.itemsize <= limit else 0
     return by_size
 
 
@@ -287,8 +293,7 @@ def pack_part(x, w_ih, w_hh, G, u0, u1, fuse):
     """
     H = w_hh.shape[1]
     rows = gate_rows(G, H, u0, u1)
-    R_pad = panels(rows.size, w_hh.itemsize) * tile_columns(w_hh.itemsize)
-    D = fused_inputs(x, H, R_pad) if fuse else np.int64(0)
+    D = fused_inputs(x, H, G * H, FUSED_WEIGHT_BYTES) if fuse else np.int64(0)
     w_step = empty_packed(D + H, rows.size, w_hh)
     pack_transposed_rows(w_hh, rows, w_step, D)
     w_in = empty_packed(0 if D else w_ih.shape[1], rows.size, w_hh)
