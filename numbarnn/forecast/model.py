@@ -254,7 +254,7 @@ class Forecaster:
         forecast's ``(Q, steps)`` row of ``_forecast_paths``), each moved out (or in) by
         the conformal quantile at ``(100 + level) / 2`` of its own side's calibration
         scores (the two sides together miss at most ``100 - level`` %), never past the
-        point forecast.
+        point forecast nor inside a narrower learnt level's interval.
 
         Past the calibrated horizon H there is nothing calibrated: step h > H takes the
         distances from the point forecast at step H, grown by ``sqrt(h / H)``, as a
@@ -275,16 +275,21 @@ class Forecaster:
             if paths is None:
                 raise ValueError("paths: a quantile model's interval needs the forecast's "
                                  "quantiles (a row of _forecast_paths)")
-            scores = conformity[level_name(level)]
-            lower = conformal_quantile(scores["lower"], (100.0 + level) / 2.0)
-            upper = conformal_quantile(scores["upper"], (100.0 + level) / 2.0)
-            low, high = self.config.quantile_bounds(level)
-            near = values[:lower.size]
-            lo, hi = paths[low, :near.size], paths[high, :near.size]
-            below, above = (np.log(near / lo), np.log(hi / near)) if logged else \
-                (near - lo, hi - near)
-            below = np.maximum(below + lower[:near.size], 0.0)
-            above = np.maximum(above + upper[:near.size], 0.0)
+            # each learnt level up to this one, the widest distances of them: each level
+            # is conformalized on its own, and a wider level must not come out narrower
+            below = above = 0.0
+            for L in self.config.quantile_levels[:self.config.quantile_levels.index(
+                    float(level)) + 1]:
+                scores = conformity[level_name(L)]
+                lower = conformal_quantile(scores["lower"], (100.0 + L) / 2.0)
+                upper = conformal_quantile(scores["upper"], (100.0 + L) / 2.0)
+                low, high = self.config.quantile_bounds(L)
+                near = values[:lower.size]
+                lo, hi = paths[low, :near.size], paths[high, :near.size]
+                down, up = (np.log(near / lo), np.log(hi / near)) if logged else \
+                    (near - lo, hi - near)
+                below = np.maximum(below, down + lower[:near.size])
+                above = np.maximum(above, up + upper[:near.size])
         below, above = below[:values.size], above[:values.size]
         if values.size > below.size:  # the last calibrated distances, grown
             grow = np.sqrt(np.arange(below.size + 1, values.size + 1) / below.size)
