@@ -112,7 +112,7 @@ def step_share(part, parts, x, G, H, itemsize):
     part all rows.
     """
     B = x.shape[1]
-    if parts > 1 and B >= parts * ROWS and fused_inputs(x, H, G * H, FUSE_BYTES) > 0:
+    if parts > 1 and B >= parts * ROWS and rows_fit(x, H, G * H, itemsize):
         b0, b1 = row_block(part, parts, B)
         return 0, H, b0, b1, 1
     u0, u1 = unit_range(part, parts, H, itemsize)
@@ -256,6 +256,22 @@ def _fused_inputs(x, H, GH, limit):
     return by_size
 
 
+def rows_fit(x, H, GH, itemsize):
+    """Whether every part of a forward loop can keep all the weights it multiplies in the
+    step (``FUSE_BYTES``): [W_ih; W_hh] with float inputs (fused), W_hh alone with token
+    ids (their projection is a lookup, ``project_part``); compiled use only."""
+    raise NotImplementedError
+
+
+@overload(rows_fit, jit_options=HELPER_OPTIONS)
+def _rows_fit(x, H, GH, itemsize):
+    if is_tokens(x):
+        def recurrent_only(x, H, GH, itemsize):
+            return H * panels(GH, itemsize) * tile_columns(itemsize) * itemsize <= FUSE_BYTES
+        return recurrent_only
+    return lambda x, H, GH, itemsize: fused_inputs(x, H, GH, FUSE_BYTES) > 0
+
+
 def step_inputs(x_flat, D, x_at, h, h_at, a):
     """``a[b] = [x_t[b], h_{t-1}[b]]`` for an ``a`` of D + H columns (D = 0: h_{t-1}
     alone) and its rows' blocks in flat ``x_flat`` (at ``x_at``) and ``h`` (at ``h_at``).
@@ -312,20 +328,22 @@ def step_product(x_flat, D, x_at, h, h_at, inputs, w_step, result):
     packed_product(inputs, w_step, result, False)
 
 
-def project_part(x, t0, n, w_in, xp):
-    """``xp[:n B] = x[t0:t0+n] @ w_in`` for this part's packed rows; compiled use only."""
+def project_part(x, t0, n, w_in, xp, b0, b1):
+    """``xp[:n B] = x[t0:t0+n] @ w_in`` for this part's packed rows (of token ids: only
+    batch rows ``b0:b1``, the part's own where its loop splits rows; float inputs: all);
+    compiled use only."""
     raise NotImplementedError  # numba compiles the overload below
 
 
 @overload(project_part, jit_options=HELPER_OPTIONS)
-def _project_part(x, t0, n, w_in, xp):
+def _project_part(x, t0, n, w_in, xp, b0, b1):
     if is_tokens(x):  # one-hot inputs: the projection is a row of W_ih^T
-        def lookup(x, t0, n, w_in, xp):
+        def lookup(x, t0, n, w_in, xp, b0, b1):
             B, R = x.shape[1], xp.shape[1]
             panels, V, step = w_in.shape
             w, out = flat(w_in), flat(xp)
             for t in range(n):
-                for b in range(B):
+                for b in range(b0, b1):
                     dst = uint64((t * B + b) * R)
                     for p in range(panels):  # the token's row, panel by panel
                         src, at = uint64((p * V + x[t0 + t, b]) * step), uint64(p * step)
@@ -333,7 +351,7 @@ def _project_part(x, t0, n, w_in, xp):
                             out[dst + at + j] = w[src + j]
         return lookup
 
-    def product(x, t0, n, w_in, xp):
+    def product(x, t0, n, w_in, xp, b0, b1):  # (never split by rows: not fused)
         T, B, D = x.shape
         packed_product(as_matrix(x[t0:], n * B, D), w_in, xp[:n * B], False)
     return product

@@ -99,7 +99,7 @@ def gru_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias_ih, bias_hh,
     seq = 0
     for t0 in range(0, T, K):
         steps = min(K, T - t0)
-        project_part(x, t0, steps, w_in, xp)
+        project_part(x, t0, steps, w_in, xp, 0, B)
         for t in range(t0, t0 + steps):
             prev, prev_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
             step_product(x_f, np.int64(0), np.int64(0), prev, prev_at, inputs, w_step, hp)

@@ -120,7 +120,7 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     _double_g(w_in, n)
     for q in range(2 * n, 3 * n):
         own_bias[q] *= 2
-    xp = own_projection(xproj, np.int64(4), u0, u1)  # (rows split: the inputs are fused)
+    xp = own_projection(xproj, np.int64(4), u0, u1)  # (rows split: each part its own rows)
     act = np.empty((m, 4 * n), h0.dtype)
     inputs = np.empty((m, D + H), h0.dtype)
     x_f, xp_f, act_f, out_f, gates_f, cells_f = flat(x), flat(xp), flat(act), flat(out), \
@@ -130,13 +130,13 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     for t0 in range(0, T, K) if m else range(0):
         steps = min(K, T - t0)
         if D == 0:
-            project_part(x, t0, steps, w_in, xp)
+            project_part(x, t0, steps, w_in, xp, b0, b1)
         for t in range(t0, t0 + steps):
             s = t if keep_all else 0
             h_at, c_at = (t * B + b0) * H + u0, (s * B + b0) * H + u0  # this part's rows
             h_src, hp_at = (h0_f, b0 * H) if t == 0 else (out_f, h_at - u0 - B * H)
             step_product(x_f, D, (t * B + b0) * D, h_src, hp_at, inputs, w_step, act)
-            _activate(act_f, xp_f, -1 if D else (t - t0) * B * 4 * n, own_bias, m)
+            _activate(act_f, xp_f, -1 if D else ((t - t0) * B + b0) * 4 * n, own_bias, m)
             c_src, cp_at = (c0_f, b0 * H + u0) if t == 0 else \
                 (cells_f, c_at - B * H if keep_all else c_at)
             _lstm_state(act_f, n, c_src, cp_at, cells_f, c_at, out_f, h_at, gates_f,

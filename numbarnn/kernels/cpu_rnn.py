@@ -62,7 +62,7 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
     n, m = u1 - u0, b1 - b0
     rows, D, w_step, w_in = pack_part(x, w_ih, w_hh, np.int64(1), u0, u1, np.bool_(True))
     own_bias = bias[rows]
-    xp = own_projection(xproj, np.int64(1), u0, u1)  # (rows split: the inputs are fused)
+    xp = own_projection(xproj, np.int64(1), u0, u1)  # (rows split: each part its own rows)
     ha = np.empty((m, n), h0.dtype)
     inputs = np.empty((m, D + H), h0.dtype)
     x_f, xp_f, ha_f, out_f, h0_f = flat(x), flat(xp), flat(ha), flat(out), flat(h0)
@@ -70,13 +70,13 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
     for t0 in range(0, T, K) if m else range(0):
         steps = min(K, T - t0)
         if D == 0:
-            project_part(x, t0, steps, w_in, xp)
+            project_part(x, t0, steps, w_in, xp, b0, b1)
         for t in range(t0, t0 + steps):
             h_at = (t * B + b0) * H + u0  # this part's rows
             h_src, hp_at = (h0_f, b0 * H) if t == 0 else (out_f, h_at - u0 - B * H)
             step_product(x_f, D, (t * B + b0) * D, h_src, hp_at, inputs, w_step, ha)
-            _rnn_cell(ha_f, xp_f, -1 if D else (t - t0) * B * n, own_bias, nonlinearity, out_f,
-                      h_at, m, H)
+            _rnn_cell(ha_f, xp_f, -1 if D else ((t - t0) * B + b0) * n, own_bias, nonlinearity,
+                      out_f, h_at, m, H)
             take_final(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1, h_n)
             zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
             seq += 1
