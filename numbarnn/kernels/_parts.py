@@ -104,12 +104,12 @@ def step_share(part, parts, x, G, H, itemsize):
     """This part's share of a forward time loop over the rows of ``x`` and H units (G
     gate blocks): ``(u0, u1, b0, b1, meet)``, as ``loop_share``.
 
-    Rows where every part can keep all of [W_ih; W_hh] and multiply its inputs in the
-    step (``fused_inputs`` within ``FUSE_BYTES``; small layers) and each gets a whole
-    tile of rows: each part then runs all units of its own rows and never waits for
-    another (the units' split meets at a barrier every step, and each step reads
-    h_{t-1} rows that the other cores wrote).  Otherwise units (``unit_range``), every
-    part all rows.
+    Rows where every part can keep all the weights of its step (``rows_fit``: [W_ih;
+    W_hh] multiplied with float inputs in the step, or W_hh beside token ids' lookups,
+    within ``FUSE_BYTES``; small layers) and each gets a whole tile of rows: each part
+    then runs all units of its own rows and never waits for another (the units' split
+    meets at a barrier every step, and each step reads h_{t-1} rows that the other
+    cores wrote).  Otherwise units (``unit_range``), every part all rows.
     """
     B = x.shape[1]
     if parts > 1 and B >= parts * ROWS and rows_fit(x, H, G * H, itemsize):
