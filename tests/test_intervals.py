@@ -170,6 +170,18 @@ def test_a_model_saved_without_calibration_says_so(tmp_path):
         old.forecast(level=[80])
 
 
+def test_a_model_too_short_to_calibrate_says_why():
+    """No validation part and a training part that leaves no origin of a whole window
+    and horizon: nothing to calibrate on, and the error says so (not 'older numbarnn')."""
+    model, report = train_forecaster(noisy_sine(11), window=4, horizon=6, test_size=6,
+                                     strategy="recursive", val_size=0, epochs=2, members=1,
+                                     season=12, log=False, diff=False, seasonal_diff=False)
+    assert model.info["calibration"] is None and report["calibration"]["held_out"] == 0
+    with pytest.raises(ValueError, match="^level: this model has no calibration errors: "
+                                         "its training data left no forecast origin"):
+        model.forecast(level=[80])
+
+
 def test_every_series_of_a_panel_gets_its_intervals(tmp_path):
     from numbarnn.forecast.panel import write_panel_csv
 

@@ -261,6 +261,11 @@ class Forecaster:
         random walk's spread grows.
         """
         calibration = self.info.get("calibration")
+        if calibration is None and "calibration" in self.info:
+            raise ValueError("level: this model has no calibration errors: its training data "
+                             "left no forecast origin with a whole window and horizon before "
+                             "the test; give it a longer series, a shorter --window, or a "
+                             "validation part (--val-size), to get intervals")
         if calibration is None:
             raise ValueError("level: this model was saved without calibration errors (by "
                              "an older numbarnn); train it again to get intervals")
