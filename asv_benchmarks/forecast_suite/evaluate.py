@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.config import ForecastConfig, level_name
 from numbarnn.forecast.training import train_forecaster
 from numbarnn.forecast.metrics import (coverage, mape, mase, msis, naive_forecast,
                                        seasonal_naive_forecast, seasonal_naive_interval, smape)
@@ -112,7 +112,8 @@ def numbarnn_model(series, season, horizon, options):
     _, report = train_forecaster(series, ForecastConfig(season=season, horizon=horizon,
                                                         **options), level=LEVELS)
     point = np.asarray(report["test"]["forecast"], np.float64)
-    intervals = {L: tuple(np.asarray(b, np.float64) for b in report["test"]["intervals"][str(L)])
+    intervals = {L: tuple(np.asarray(b, np.float64)
+                          for b in report["test"]["intervals"][level_name(L)])
                  for L in LEVELS}
     return point, intervals, time.perf_counter() - start, report
 

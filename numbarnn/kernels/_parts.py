@@ -237,6 +237,12 @@ FUSE_BYTES = 1 << 20
 FUSED_WEIGHT_BYTES = 2 * FUSE_BYTES
 
 
+@njit(**HELPER_OPTIONS)
+def packed_bytes(K, GH, itemsize):
+    """Bytes of a weight of K rows of GH columns packed by ``_tile`` (whole panels)."""
+    return K * panels(GH, itemsize) * tile_columns(itemsize) * itemsize
+
+
 def fused_inputs(x, H, GH, limit):
     """D if each step multiplies [x_t, h_{t-1}] by the packed [W_ih; W_hh] at once (its
     D + H rows of GH columns, padded to whole panels, at most ``limit`` bytes), else 0
@@ -251,8 +257,7 @@ def _fused_inputs(x, H, GH, limit):
 
     def by_size(x, H, GH, limit):
         D = x.shape[2]
-        R_pad = panels(GH, x.itemsize) * tile_columns(x.itemsize)
-        return D if (D + H) * R_pad * x.itemsize <= limit else 0
+        return D if packed_bytes(D + H, GH, x.itemsize) <= limit else 0
     return by_size
 
 
@@ -266,9 +271,7 @@ def rows_fit(x, H, GH, itemsize):
 @overload(rows_fit, jit_options=HELPER_OPTIONS)
 def _rows_fit(x, H, GH, itemsize):
     if is_tokens(x):
-        def recurrent_only(x, H, GH, itemsize):
-            return H * panels(GH, itemsize) * tile_columns(itemsize) * itemsize <= FUSE_BYTES
-        return recurrent_only
+        return lambda x, H, GH, itemsize: packed_bytes(H, GH, itemsize) <= FUSE_BYTES
     return lambda x, H, GH, itemsize: fused_inputs(x, H, GH, FUSE_BYTES) > 0
 
 

@@ -101,11 +101,10 @@ def gru_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias_ih, bias_hh,
         steps = min(K, T - t0)
         project_part(x, t0, steps, w_in, xp, 0, B)
         for t in range(t0, t0 + steps):
-            prev, prev_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
-            step_product(x_f, np.int64(0), np.int64(0), prev, prev_at, inputs, w_step, hp)
-            prev_at += u0
+            prev, row_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
+            step_product(x_f, np.int64(0), np.int64(0), prev, row_at, inputs, w_step, hp)
             s = t if keep_all else 0
-            _gru_state(hp_f, xp_f, (t - t0) * B * 3 * n, bias, bias_n, prev, prev_at, out_f,
+            _gru_state(hp_f, xp_f, (t - t0) * B * 3 * n, bias, bias_n, prev, row_at + u0, out_f,
                        t * B * H + u0, gates_f, s * B * 3 * H + u0, hidden_f, s * B * H + u0,
                        keep_all or t == T - 1, B, H)
             take_final(t, lengths, out_f, t * B * H, H, u0, u1, 0, B, h_n)
