@@ -6,8 +6,11 @@
 Each cell of the table is the median over repeats taken in alternating blocks
 (numbarnn, torch, numbarnn, torch, ...), so that drift on a shared machine hits
 both alike.  Ratios are numbarnn time / torch time: below 1 means numbarnn is
-faster.  GFLOP/s counts only the matrix products; "of peak" relates that to a
-large SGEMM through the BLAS that numba's kernels call, measured in the same run.
+faster.  GFLOP/s counts only the matrix products of a training step; "of peak"
+relates that to what the machine's multiply-add units do, measured in the same run:
+the kernels' own tile product on every usable core at once, on operands that stay in
+each core's cache.  (A large SGEMM through SciPy's BLAS is printed too: on the AMD
+machines this project runs on its OpenBLAS reaches about half of that.)
 Rows "lstm-bi" and "gru-bi" are bidirectional layers.  Then, for each cell, the
 cost of ``lengths`` (a padded batch, lengths uniform in [T/2, T]): numbarnn's
 time with them over its time without, and torch's ``pack_padded_sequence`` run
@@ -125,6 +128,41 @@ def time_lengths(torch, cell, size, dtype, min_seconds):
                                      min_seconds))
 
 
+def tile_peak(dtype="float32", seconds=0.3):
+    """GFLOP/s of the kernels' tile product (``numbarnn.kernels._tile``) on every usable
+    core at once, each thread on its own cache-resident (64, 256) by (256, 512) operands:
+    the multiply-add rate the time loops could reach at best (best of 3)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from numbarnn.kernels._parts import usable_cores
+    from numbarnn.kernels._tile import empty_packed, pack_columns, packed_product
+
+    B, K, R = 64, 256, 512
+    cores = usable_cores()
+    rng = np.random.default_rng(0)
+    operands = []
+    for _ in range(cores):
+        a = rng.standard_normal((B, K)).astype(dtype)
+        w = empty_packed(K, R, a)
+        pack_columns(rng.standard_normal((K, R)).astype(dtype), 0, R, w)
+        operands.append((a, w, np.empty((B, R), dtype)))
+    packed_product(*operands[0], False)  # compile / load
+    per_call = 2 * B * K * R
+    calls = max(1, int(seconds * 2e11 / per_call))
+
+    def run(a, w, out):
+        for _ in range(calls):
+            packed_product(a, w, out, False)  # (releases the GIL: the threads run at once)
+
+    best = float("inf")
+    with ThreadPoolExecutor(cores) as pool:
+        for _ in range(3):
+            t = time.perf_counter()
+            list(pool.map(lambda ops: run(*ops), operands))
+            best = min(best, time.perf_counter() - t)
+    return cores * calls * per_call / best / 1e9
+
+
 def sgemm_peak(n=3072):
     """GFLOP/s of a large SGEMM through SciPy's BLAS, the one numba's np.dot calls (best of 3)."""
     from scipy.linalg import blas
@@ -217,9 +255,11 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     sizes = QUICK_SIZES if args.quick else SIZES
     seconds = 0.05 if args.quick else args.seconds
-    peak = sgemm_peak(256 if args.quick else 3072)
+    peak = tile_peak(args.dtype, 0.02 if args.quick else 0.3)
+    sgemm = sgemm_peak(256 if args.quick else 3072)
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
-          f"{os.cpu_count()} cores, dtype {args.dtype}; SciPy SGEMM peak {peak:.0f} GFLOP/s")
+          f"{os.cpu_count()} cores, dtype {args.dtype}; peak (the tile product on every core) "
+          f"{peak:.0f} GFLOP/s, SciPy SGEMM {sgemm:.0f} GFLOP/s")
     print("ratio = numbarnn time / torch time (medians, alternating blocks); < 1: numbarnn faster")
     header = (f"{'B, T, D, H':>18} | {'cell':7} | {'train ms':>9} {'torch ms':>9} {'ratio':>6} "
               f"{'target':>6} | {'infer ms':>9} {'torch ms':>9} {'ratio':>6} | {'GFLOP/s':>7} "

@@ -74,6 +74,11 @@ def test_torch_comparison_quick(capsys):
     out = capsys.readouterr().out
     assert "lstm" in out and "rnn" in out and "peak memory" in out
     assert "gru-bi" in out and "torch packed" in out
+    assert "peak (the tile product on every core)" in out
+
+
+def test_tile_peak_is_a_rate():
+    assert compare_torch.tile_peak("float32", seconds=0.001) > 0
 
 
 def test_text_comparison_quick(capsys):
