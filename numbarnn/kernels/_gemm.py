@@ -66,6 +66,25 @@ def _input_weight_grad(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
     return product
 
 
+@njit(**HELPER_OPTIONS)
+def add_column_sums(packed, rows, sums):
+    """``sums[q] +=`` column q of rows ``0:rows`` of the packed ``packed`` (panels, K, step),
+    row after row, for every column of its whole panels (``sums``: panels * step).
+
+    Read from the packed copy, whose rows are contiguous: summing the strided view of
+    ``da`` took 0.55 of the 4.7 ms after an LSTM's loop at (32, 100, 64, 128) on one
+    thread.  The sums run over the rows in order, as before.
+    """
+    panels, K, step = packed.shape
+    src = flat(packed)
+    for p in range(panels):
+        to = uint64(p * step)
+        for r in range(rows):
+            at = uint64((p * K + r) * step)
+            for j in range(uint64(step)):
+                sums[to + j] += src[at + j]
+
+
 @njit(**JIT_OPTIONS)
 def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh, dx, dw_ih,
                                 dw_hh, dbias, dbias_hh):
@@ -100,22 +119,17 @@ def input_and_weight_grads_part(part, parts, x, h0, out, w_ih, dgates, dgates_hh
     da_hh = as_matrix(dgates_hh, TB, GH)
     chunk_hh = chunk if one_side else np.empty_like(chunk)
     dWT_ih, dWT_hh = np.empty((D, n), dt), np.empty((H, n), dt)
-    sums = np.zeros(n, dt)
-    sums_hh = sums if one_side else np.zeros(n, dt)
+    sums = np.zeros(chunk.shape[0] * chunk.shape[2], dt)  # (whole panels: see add_column_sums)
+    sums_hh = sums if one_side else np.zeros_like(sums)
     h_prev = as_matrix(out, TB, H)  # rows B onwards of H_prev = [h0; h_1 .. h_{T-1}]
     r0 = 0
     while r0 < TB:  # chunks of h0's rows, then of out's (H_prev's two sources)
         r1 = min(r0 + ROWS_PER_CHUNK, B if r0 < B else TB)
         pack_columns(da[r0:r1], c0, c1, chunk)
+        add_column_sums(chunk, r1 - r0, sums)
         if not one_side:
             pack_columns(da_hh[r0:r1], c0, c1, chunk_hh)
-        for r in range(r0, r1):
-            for q in range(n):
-                sums[q] += da[r, c0 + q]
-        if not one_side:
-            for r in range(r0, r1):
-                for q in range(n):
-                    sums_hh[q] += da_hh[r, c0 + q]
+            add_column_sums(chunk_hh, r1 - r0, sums_hh)
         input_weight_grad(x, da, c0, chunk, r0, r1, dWT_ih, r0 == 0)
         h_chunk = h0[r0:r1].T if r0 < B else h_prev[r0 - B:r1 - B].T  # (transposed views)
         packed_product(h_chunk, chunk_hh, dWT_hh, r0 > 0)
