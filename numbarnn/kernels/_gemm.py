@@ -37,7 +37,14 @@ from ._parts import unit_range
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import as_matrix, flat
 
-ROWS_PER_CHUNK = 256
+# Rows of da per chunk of the weight gradients.  Each chunk's product reads x^T and
+# H_prev^T as transposed views (a tile reads a few elements from each of the chunk's
+# rows, one cache line each) beside a panel slice of the chunk, which every tile reads
+# again: at 128 rows the two take half as much of the L1 cache as at 256.  One thread, both
+# parts of two in turn, against 256 rows, alternating: (100, 16, 32, 64) 0.61 -> 0.55 ms,
+# (100, 32, 64, 128) 3.84 -> 3.46, (100, 64, 128, 256) 33.1 -> 29.4, (50, 64, 512, 512)
+# 97 -> 87.  (The sums' order is the same for any chunk: the same bits.)
+ROWS_PER_CHUNK = 128
 
 
 def input_weight_grad(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
