@@ -17,6 +17,7 @@ from ._checks import (as_float_array, as_seed_sequence, check_dtype, check_finit
 from .devices import get_device
 from .kernels import RELU, TANH
 from .kernels._jit import JIT_OPTIONS
+from .kernels.cpu_linear import linear_backward, linear_forward
 
 
 def _is_token_array(value):
@@ -103,6 +104,10 @@ class Module:
         self.grads = {name: self._dev.zeros(p.shape, self.dtype) for name, p in self.params.items()}
 
 
+# the bias argument of a map without one
+_NO_BIAS = {name: np.zeros(0, name) for name in ("float32", "float64")}
+
+
 class Linear(Module):
     """Affine map ``y = x W^T + b`` over the last axis, as ``torch.nn.Linear``.
 
@@ -125,24 +130,26 @@ class Linear(Module):
         x = as_float_array("x", x, self.dtype)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"x: got shape {x.shape}, expected (..., {self.in_features})")
-        self._cache = x if train else None
-        # as one 2-D product: numpy runs a 3-D @ 2-D matmul as a slow batched loop
-        y = x.reshape(-1, self.in_features) @ self.params["weight"].T
-        if self.bias:
-            y += self.params["bias"]
+        x2 = np.ascontiguousarray(x.reshape(-1, self.in_features))  # (one 2-D product)
+        self._cache = (x2, x.shape[:-1]) if train else None
+        y = np.empty((x2.shape[0], self.out_features), self.dtype)
+        linear_forward(x2, self.params["weight"], self._bias_or_none(self.params), y)
         return y.reshape(x.shape[:-1] + (self.out_features,))
 
     def backward(self, dy):
         if self._cache is None:
             raise ValueError("backward() needs a forward(train=True) first")
-        x = self._cache
+        x2, lead = self._cache
         dy = as_float_array("dy", dy, self.dtype)
-        check_shape("dy", dy, x.shape[:-1] + (self.out_features,), "(the forward's output shape)")
-        x2, dy2 = x.reshape(-1, self.in_features), dy.reshape(-1, self.out_features)
-        np.dot(dy2.T, x2, out=self.grads["weight"])
-        if self.bias:
-            dy2.sum(axis=0, out=self.grads["bias"])
-        return (dy2 @ self.params["weight"]).reshape(x.shape)
+        check_shape("dy", dy, lead + (self.out_features,), "(the forward's output shape)")
+        dx = np.empty_like(x2)
+        linear_backward(x2, np.ascontiguousarray(dy.reshape(-1, self.out_features)),
+                        self.params["weight"], dx, self.grads["weight"],
+                        self._bias_or_none(self.grads))
+        return dx.reshape(lead + (self.in_features,))
+
+    def _bias_or_none(self, arrays):
+        return arrays["bias"] if self.bias else _NO_BIAS[self.dtype.name]
 
     def __repr__(self):
         return f"Linear({self.in_features}, {self.out_features}, bias={self.bias})"

@@ -36,6 +36,14 @@ def _tiny_layer(cell, dtype, tokens):
     return layer, x
 
 
+def _compile_head(dtype):
+    """The kernels of the linear head every model puts on its layers (``Linear``)."""
+    from .layers import Linear
+
+    head = Linear(3, 2, dtype=np.dtype(dtype))
+    head.backward(np.zeros_like(head.forward(np.zeros((2, 3), dtype))))
+
+
 def _kernels(cell):
     from .kernels import cpu_gru, cpu_lstm, cpu_rnn
 
@@ -64,7 +72,8 @@ def layer_cached(cell, dtype="float32"):
 
 
 def compile_layer(cell, dtype="float32", tokens=False, parallel=None):
-    """Compile (or load from the cache) the CPU kernels a layer of ``cell`` trains with.
+    """Compile (or load from the cache) the CPU kernels a layer of ``cell`` trains with, and
+    those of the linear head on it.
 
     Parameters
     ----------
@@ -111,6 +120,7 @@ def compile_layer(cell, dtype="float32", tokens=False, parallel=None):
     try:
         layer, x = _tiny_layer(cell, dtype, tokens)
         out, _ = layer.forward(x)  # the forward kernel, here
+        _compile_head(dtype)  # (while the child compiles the backward)
         if child is not None:
             child.wait()  # a child that failed leaves the backward to this process
     finally:
