@@ -1,26 +1,34 @@
 """Loss functions: the mean loss and, where training needs it, its gradient.
 
 ``softmax_cross_entropy`` fuses the softmax, the log-likelihood and the gradient
-in one compiled pass, with the log-sum-exp taken about the row maximum so that
-large logits never overflow.
+in one compiled function, row by row, with the log-sum-exp taken about the row
+maximum so that large logits never overflow.
 """
 import math
 
 import numpy as np
 from numba import njit
 
-from .kernels._jit import HELPER_OPTIONS, JIT_OPTIONS
+from .kernels._jit import HELPER_OPTIONS, JIT_OPTIONS, exp
 
 
 @njit(**HELPER_OPTIONS)
-def _log_sum_exp(row):
+def _shifted_exps(row, e):
+    """``e = exp(row - max(row))``; returns ``max(row)`` and the sum of ``e`` (in order).
+
+    The exps go to ``e``, apart from the sum (a sum in order does not vectorise, the
+    exps do) and apart from any gradient array (which may be the logits themselves:
+    LLVM would not vectorise a loop between two arrays that may overlap).
+    """
     top = row[0]
     for v in range(1, row.size):
         top = max(top, row[v])
+    for v in range(row.size):
+        e[v] = exp(row[v] - top)
     total = 0.0
     for v in range(row.size):
-        total += math.exp(row[v] - top)
-    return top + math.log(total)
+        total += e[v]
+    return top, total
 
 
 @njit(**JIT_OPTIONS)
@@ -37,8 +45,10 @@ def cross_entropy(logits, targets):
     float
     """
     total = 0.0
+    e = np.empty(logits.shape[1], logits.dtype)
     for n in range(logits.shape[0]):
-        total += _log_sum_exp(logits[n]) - logits[n, targets[n]]
+        top, norm = _shifted_exps(logits[n], e)
+        total += math.log(norm) - (logits[n, targets[n]] - top)
     return total / logits.shape[0]
 
 
@@ -61,21 +71,15 @@ def softmax_cross_entropy(logits, targets, dlogits):
     N, V = logits.shape
     inv_n = 1.0 / N
     total = 0.0
+    e = np.empty(V, logits.dtype)
     for n in range(N):
         row, grad = logits[n], dlogits[n]
         target = targets[n]
-        top = row[0]
-        for v in range(1, V):
-            top = max(top, row[v])
-        picked = row[target] - top  # read before grad (which may be row) is written
-        norm = 0.0
-        for v in range(V):  # one exp per element: exp(row - top), normalised below
-            grad[v] = math.exp(row[v] - top)
-            norm += grad[v]
-        total += math.log(norm) - picked
+        top, norm = _shifted_exps(row, e)
+        total += math.log(norm) - (row[target] - top)
         scale = inv_n / norm
         for v in range(V):
-            grad[v] *= scale
+            grad[v] = e[v] * scale
         grad[target] -= inv_n
     return total * inv_n
 

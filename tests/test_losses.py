@@ -185,3 +185,30 @@ def test_regression_loss_keeps_float32(loss_fn):
     pred = np.array([1.0, -1.0], np.float32)
     _, grad = loss_fn(pred, np.zeros(2, np.float32))
     assert grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype, ulps, low, high", [
+    (np.float32, 0.6, -86.6, 88.7), (np.float64, 1.0, -707.0, 709.7)])
+def test_softmax_exp_is_within_an_ulp(dtype, ulps, low, high):
+    from numba import njit
+
+    from numbarnn.kernels._jit import exp
+
+    @njit
+    def exp_all(a, out):
+        for i in range(a.size):
+            out[i] = exp(a[i])
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(low, high, 100_000), rng.uniform(-1, 1, 10_000),
+                        [0.0, -0.0, 1e-30, low, high]]).astype(dtype)
+    out = np.full_like(x, np.nan)
+    exp_all(x, out)
+    exact = np.exp(x.astype(np.longdouble))
+    error = np.abs(out.astype(np.longdouble) - exact) / np.spacing(exact.astype(dtype))
+    assert float(error.max()) <= ulps
+    specials = np.array([-np.inf, np.inf, np.nan, -1e4, 1e4], dtype)
+    out = np.empty_like(specials)
+    exp_all(specials, out)
+    assert out[0] == 0 and out[1] == np.inf and np.isnan(out[2]) and out[3] == 0 \
+        and out[4] == np.inf

@@ -42,7 +42,7 @@ from numba import njit
 
 from .._checks import check_int, check_number
 from ..devices import aligned_empty
-from ..kernels._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
+from ..kernels._jit import HELPER_OPTIONS, JIT_OPTIONS, exp, fma, sigmoid, tanh
 from ..kernels._sync import COUNTER_STRIDE, barrier
 from ..kernels._tile import empty_packed, pack_columns, packed_product
 
@@ -159,9 +159,10 @@ def _pick(logits, temperature, top_k, greedy, u):
     if 0 < top_k < V:  # everything below the k best is never drawn
         _keep_top(logits, top_k)
     top = np.max(logits)
-    total = 0.0
     for v in range(V):
-        logits[v] = math.exp((logits[v] - top) / temperature)
+        logits[v] = exp((logits[v] - top) / temperature)
+    total = 0.0
+    for v in range(V):  # (apart: a sum in order does not vectorise, the exps do)
         total += logits[v]
     threshold = u * total
     running = 0.0
