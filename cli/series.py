@@ -10,7 +10,8 @@ import click
 
 from numbarnn import CELLS
 from numbarnn.devices import DEVICES
-from numbarnn.forecast.config import LOSSES, SCALERS, STRATEGIES, ForecastConfig
+from numbarnn.forecast.config import (COMBINES, LOSSES, SCALERS, STRATEGIES,
+                                      ForecastConfig)
 
 from .common import RunFailed, hold_run_dir, user_errors
 
@@ -172,6 +173,10 @@ def aligned(rows):
               "best epoch count (the intervals' widths keep the held-out errors).")
 @click.option("--fallback", is_flag=True, default=SERIES.fallback, help="Forecast with seasonal naive where it beats "
               "the networks on the validation part (the report says so either way).")
+@click.option("--combine", type=click.Choice(COMBINES), default=SERIES.combine,
+              show_default=True, help="theta: forecast the mean of the networks' forecast and "
+              "the Theta method's; auto: that where it beats the networks alone on the "
+              "validation part (the report gives both).")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
               help="Also score prediction intervals at these levels on the test, such as "
               "80,95: coverage and MSIS beside seasonal naive's.")
@@ -333,6 +338,14 @@ def choice_lines(report):
                      f"of {tried}")
     else:
         lines.append(f"transforms: {describe_transforms(chosen)} ({chosen['by']})")
+    combination = report.get("combination")
+    if combination:
+        mase = combination["validation_mase"]
+        scores = (f"validation MASE {_format(mase['combined'])} combined, "
+                  f"{_format(mase['networks'])} the networks alone")
+        lines.append(f"combined with the Theta method, half each ({scores})"
+                     if combination["weight"] else
+                     f"not combined with the Theta method ({scores})")
     fallback = report.get("fallback")
     if fallback:
         verdict = "forecasting with seasonal naive (--fallback)" if fallback["used"] else \

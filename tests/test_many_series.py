@@ -203,6 +203,28 @@ def test_a_run_from_before_refit_resumes_and_refit_counts_as_a_setting(panel_csv
                           "other settings", "refit False -> True")
 
 
+def test_a_run_from_before_combine_resumes_with_combine_none(panel_csv, tmp_path,
+                                                             monkeypatch):
+    """A run written before ``combine`` existed forecast with the networks alone: resumed
+    with the new default ('auto') it is another setting; with --combine none it resumes
+    as it is (its stored tasks had no such key, as tasks of 'none' still have none)."""
+    from numbarnn.forecast import panel as panel_module
+
+    out = tmp_path / "run"
+    assert train(panel_csv, out, "--workers", "0", "--combine", "none").exit_code == 0
+    run_json = json.loads((out / "metrics.json").read_text())
+    del run_json["config"]["combine"]
+    (out / "metrics.json").write_text(json.dumps(run_json))
+    calls = []
+    real_task = panel_module.train_series_task
+    monkeypatch.setattr(panel_module, "train_series_task",
+                        lambda task: (calls.append(task["id"]), real_task(task))[1])
+    assert_one_line_error(train(panel_csv, out, "--workers", "0", "--resume"),
+                          "other settings", "combine 'none' -> 'auto'")
+    result = train(panel_csv, out, "--workers", "0", "--resume", "--combine", "none")
+    assert result.exit_code == 0 and calls == [], result.output
+
+
 def test_resume_needs_a_run_and_many_series(panel_csv, tmp_path):
     assert_one_line_error(train(panel_csv, tmp_path / "none", "--resume"), "nothing to resume")
     assert_one_line_error(run("train-series", "--resume", "--out", tmp_path / "x"),

@@ -15,6 +15,7 @@ from .series import SEASON_OF_FREQUENCY
 STRATEGIES = ("direct", "recursive")
 SCALERS = ("standard", "minmax", "none")
 LOSSES = ("mse", "mae", "quantile")
+COMBINES = ("auto", "theta", "none")
 
 
 @dataclass
@@ -93,6 +94,17 @@ class ForecastConfig:
     fallback : bool
         Where seasonal naive beats the trained networks on the validation part, forecast
         with seasonal naive instead (the report always says which was better).
+    combine : {'auto', 'theta', 'none'}
+        'theta': forecast the mean of the networks' forecast and the standard Theta
+        method's (``theta.theta_forecast``, statsforecast's ``Theta``), from every origin
+        (validation, calibration, test, forecast); 'auto': that where the combination
+        beats the networks alone on the validation part's rolling origins, else the
+        networks alone (the report gives both MASEs); 'none': the networks alone (as
+        before this setting).  A model that logs the series combines in the log (a
+        geometric mean with the Theta forecast of the logged series), and its
+        intervals, calibrated on the combined forecasts, move with the point forecast.
+        Measured on the evaluation suite (README): 'auto' left the twelve real series
+        where they were and took 9 % off the synthetic panel's MASE.
     seed : int
         Seeds the initial weights and the batch order of every member.
     device : {'cpu', 'cuda'}
@@ -127,6 +139,7 @@ class ForecastConfig:
     members: int = 5
     refit: bool = False
     fallback: bool = False
+    combine: str = "auto"
     seed: int = 0
     device: str = "cpu"
 
@@ -143,6 +156,7 @@ class ForecastConfig:
         check_int("seed", self.seed, 0)
         for name, allowed in (("strategy", STRATEGIES), ("cell", CELLS), ("scale", SCALERS),
                               ("loss", LOSSES), ("dtype", ("float32", "float64")),
+                              ("combine", COMBINES),
                               ("device", DEVICES)):
             check_choice(name, getattr(self, name), allowed)
         for name in ("log", "diff", "seasonal_diff"):

@@ -12,6 +12,7 @@ from .config import ForecastConfig, check_levels, level_name
 from .intervals import conformal_quantile
 from .metrics import seasonal_naive_forecast
 from .series import Series, format_date, future_dates, parse_date
+from .theta import theta_forecast
 from .transforms import Pipeline
 from .windows import FeatureScaler, make_windows
 
@@ -175,8 +176,26 @@ class Forecaster:
         transformed = self._roll(inputs, origins, steps)
         # the inverse transforms keep each step's order (the log is monotone, differencing
         # adds the same history to every row): the quantiles stay sorted
-        return np.stack([[self.pipeline.inverse(row, values[:t + 1]) for row in rows]
-                         for rows, t in zip(transformed, origins)])
+        paths = np.stack([[self.pipeline.inverse(row, values[:t + 1]) for row in rows]
+                          for rows, t in zip(transformed, origins)])
+        weight = (self.info.get("combination") or {}).get("weight", 0.0)
+        return self.combined(paths, values, origins, weight) if weight else paths
+
+    def combined(self, paths, values, origins, weight):
+        """``paths`` (n, Q, steps) moved towards the Theta method's forecast from each
+        origin by ``weight`` (``ForecastConfig.combine``): its point forecast becomes
+        ``(1 - weight) point + weight theta`` and every quantile moves with it; for a model
+        that logs the series, the same in the log (the Theta forecast of the logged
+        series)."""
+        steps = paths.shape[2]
+        point = paths[:, paths.shape[1] // 2]
+        season = self.info["season"]
+        if self.pipeline.logs:  # (the model's data passed the log: positive)
+            theta = np.stack([theta_forecast(np.log(values[:t + 1]), steps, season)
+                              for t in origins])
+            return paths * np.exp(weight * (theta - np.log(point)))[:, None]
+        theta = np.stack([theta_forecast(values[:t + 1], steps, season) for t in origins])
+        return paths + (weight * (theta - point))[:, None]
 
     def _forecast_values(self, values, features, origins, steps):
         """The point forecasts in the original scale after each origin: (n, steps)."""
@@ -347,7 +366,8 @@ class Forecaster:
         """
         tensors, metadata = load_checkpoint(path, CHECKPOINT_KIND)
         try:
-            config = ForecastConfig.from_dict(metadata["config"])
+            # a checkpoint from before the combination setting forecast without it
+            config = ForecastConfig.from_dict({"combine": "none", **metadata["config"]})
             pipeline = Pipeline.from_dict(metadata["transforms"])
             features = metadata["features"]
             scaler = None if features is None else \

@@ -266,7 +266,7 @@ def safe_name(series_id):
 
 # settings that came after the task format, left out of a task at their default, so that
 # such a task (and the digest by which --resume keeps its result) is the one it always was
-LATER_SETTINGS = {"refit": False, "quantile_levels": (80.0, 95.0)}
+LATER_SETTINGS = {"refit": False, "quantile_levels": (80.0, 95.0), "combine": "none"}
 
 
 def series_task(series_id, series, config, device=None):

@@ -407,6 +407,11 @@ def _train(series, config, season, progress, device, levels, scout=False):
                             config.horizon, season, split.train_end)
     if scout:
         return model, {"validation": validation, "training": training}
+    combination = None
+    if config.combine != "none" and validation is not None:
+        combination, validation = _combination(model, config, values, features,
+                                               val_forecast_origins, validation, season,
+                                               split.train_end)
     fallback = _fallback(config, validation)
     falls_back = fallback is not None and fallback["used"]
     if falls_back:
@@ -436,7 +441,7 @@ def _train(series, config, season, progress, device, levels, scout=False):
     calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0,
                                                 "in_sample_scale": 1.0, "scale": None}
     report = {"status": training["status"], "metrics": metrics, "validation": validation,
-              "fallback": fallback, "season": season,
+              "fallback": fallback, "combination": combination, "season": season,
               "calibration": {
                   "method": "conformalized quantiles" if "conformity" in calibration else
                   "split conformal",
@@ -491,6 +496,34 @@ def _refit(model, config, x, y, fitted, progress, device):
             model.members[k] = network
     kept = [k for k, r in enumerate(reports) if r is None or r["diverged"]]
     return {"windows": int(y.shape[0]), "members": reports, "kept": kept}
+
+
+# the Theta method's share of a combined forecast (ForecastConfig.combine): the plain mean,
+# the combination the forecasting competitions found hard to beat
+COMBINED_WEIGHT = 0.5
+
+
+def _combination(model, config, values, features, origins, validation, season, test_start):
+    """Whether the model combines its networks with the Theta method (``config.combine``):
+    always for 'theta', for 'auto' where the combination's validation MASE (on the same
+    rolling origins, the networks never trained on them) is below the networks' own.
+
+    Sets ``model.info['combination']`` where it does.  Returns the report's
+    ``combination`` ({``setting``, ``weight``, ``validation_mase``: {``networks``,
+    ``combined``}}) and the validation scores of the forecasts the model now makes.
+    """
+    networks = model._forecast_paths(values, features, origins, config.horizon)
+    combined = model.combined(networks, values, origins, COMBINED_WEIGHT)
+    mid = networks.shape[1] // 2
+    scores = _score(values, origins, combined[:, mid], config.horizon, season, test_start)
+    alone, together = validation["model"]["mase"], scores["model"]["mase"]
+    use = config.combine == "theta" or (math.isfinite(together) and together < alone)
+    if use:
+        model.info["combination"] = {"method": "theta", "weight": COMBINED_WEIGHT}
+        validation = scores
+    return {"setting": config.combine, "method": "theta",
+            "weight": COMBINED_WEIGHT if use else 0.0,
+            "validation_mase": {"networks": alone, "combined": together}}, validation
 
 
 def _fallback(config, validation):

@@ -98,7 +98,8 @@ def _pow2(typingctx, n, like):
         mantissa, bias = (52, 1023) if bits == 64 else (23, 127)
         ty = ir.IntType(bits)
         exponent = args[0] if bits == 64 else builder.trunc(args[0], ty)
-        biased = builder.shl(builder.add(exponent, ir.Constant(ty, bias)), ir.Constant(ty, mantissa))
+        biased = builder.shl(builder.add(exponent, ir.Constant(ty, bias)),
+                             ir.Constant(ty, mantissa))
         return builder.bitcast(biased, context.get_value_type(like))
     return like(n, like), codegen
 

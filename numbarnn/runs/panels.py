@@ -10,8 +10,8 @@ import time
 from dataclasses import asdict
 
 from ..forecast import panel as series_panel
-from ..forecast.panel import (SERIES_DIR, _beats_seasonal_naive, metrics_csv, panel_rows,
-                              safe_name, series_task, summarize)
+from ..forecast.panel import (LATER_SETTINGS, SERIES_DIR, _beats_seasonal_naive, metrics_csv,
+                              panel_rows, safe_name, series_task, summarize)
 
 
 def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=None,
@@ -130,9 +130,9 @@ def _check_same_run(out_dir, panel, config):
         target = run["column"]
     except (OSError, ValueError, KeyError, TypeError):
         return  # nothing to compare with: only series whose stored task is identical are kept
-    # (a setting newer than the run is at its default there; both sides as JSON has them:
-    # a tuple comes back a list)
-    defaults = json.loads(json.dumps(asdict(type(config)())))
+    # (a setting newer than the run is what the run did before it existed, LATER_SETTINGS,
+    # else its default; both sides as JSON has them: a tuple comes back a list)
+    defaults = json.loads(json.dumps({**asdict(type(config)()), **LATER_SETTINGS}))
     changed = [f"{key} {before.get(key, defaults[key])!r} -> {value!r}"
                for key, value in json.loads(json.dumps(asdict(config))).items()
                if key != "device" and before.get(key, defaults[key]) != value]  # (may move)

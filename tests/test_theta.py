@@ -1,0 +1,145 @@
+"""The Theta method (``forecast/theta.py``) and forecasters combined with it
+(``ForecastConfig.combine``)."""
+import json
+
+import numpy as np
+import pytest
+
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.model import Forecaster
+from numbarnn.forecast.series import Series, load_airline
+from numbarnn.forecast.theta import _fit_alpha, _smooth, seasonal_indices, theta_forecast
+from numbarnn.forecast.training import train_forecaster
+from numbarnn_cli.main import cli
+from click.testing import CliRunner
+
+TINY = dict(window=12, horizon=6, hidden_size=4, epochs=3, batch_size=8, members=1, seed=2)
+
+
+def test_smoothing_takes_the_best_initial_level():
+    y = np.random.default_rng(0).standard_normal(40).cumsum() + 10
+    alpha = 0.3
+    sse, last = _smooth(y, alpha)
+
+    def by_hand(l0):
+        level, total = l0, 0.0
+        for v in y:
+            total += (v - level) ** 2
+            level = alpha * v + (1 - alpha) * level
+        return total, level
+
+    grid = np.linspace(y.min() - 5, y.max() + 5, 20001)
+    best = grid[np.argmin([by_hand(l0)[0] for l0 in grid])]
+    assert sse == pytest.approx(by_hand(best)[0], rel=1e-6)
+    assert last == pytest.approx(by_hand(best)[1], abs=1e-2)
+    assert 0.001 <= _fit_alpha(y) <= 0.999
+
+
+def test_a_constant_series_forecasts_itself():
+    np.testing.assert_allclose(theta_forecast(np.full(30, 7.5), 5, 1), 7.5, rtol=1e-9)
+    np.testing.assert_allclose(theta_forecast(np.full(60, 7.5), 5, 12), 7.5, rtol=1e-9)
+    assert theta_forecast(np.array([3.0, 4.0]), 3, 12).tolist() == [4.0] * 3  # too short
+
+
+def test_seasonal_indices_are_found_or_not():
+    t = np.arange(120)
+    shape = 1 + 0.3 * np.sin(2 * np.pi * t / 12)
+    noise = np.random.default_rng(1).normal(1, 0.01, t.size)
+    indices, multiply = seasonal_indices((100 + t) * shape * noise, 12)
+    assert multiply and indices.mean() == pytest.approx(1)
+    np.testing.assert_allclose(indices, shape[:12] / shape[:12].mean(), atol=0.02)
+    indices, multiply = seasonal_indices(np.sin(2 * np.pi * t / 12) * 5 + noise - 1, 12)
+    assert not multiply and abs(indices.mean()) < 1e-12  # not all positive: additive
+    assert seasonal_indices(np.random.default_rng(2).standard_normal(120) + 50, 12) is None
+    assert seasonal_indices((100 + t)[:24], 12) is None  # under two seasons and a step
+
+
+def test_matches_statsforecast_theta():
+    statsforecast = pytest.importorskip("statsforecast.models")
+    for values, season in ((load_airline().values[:-12], 12),
+                           (np.random.default_rng(3).standard_normal(90).cumsum() + 40, 1)):
+        theirs = statsforecast.Theta(season_length=season).forecast(
+            values.astype(np.float64), 12)["mean"]
+        np.testing.assert_allclose(theta_forecast(values, 12, season), theirs, rtol=0.01)
+
+
+def monthly(n=96, seed=0):
+    import datetime as dt
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = (60 + t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) + rng.normal(0, 2, n)
+    dates = [dt.datetime(2000 + k // 12, k % 12 + 1, 1) for k in range(n)]
+    return Series(values, "sales", np.zeros((n, 0)), [], dates, "month")
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_combined_forecast_is_the_mean_with_theta(log):
+    series = monthly()
+    model, report = train_forecaster(series, ForecastConfig(combine="theta", log=log, diff=True,
+                                                            seasonal_diff=False, **TINY))
+    assert report["combination"]["weight"] == 0.5
+    combined = model.forecast(6)["values"]
+    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
+                       {**model.info, "combination": None}, network=model.network_state())
+    networks = alone.forecast(6)["values"]
+    if log:  # a logged model combines in the log: the geometric mean
+        theta = np.exp(theta_forecast(np.log(series.values), 6, 12))
+        np.testing.assert_allclose(combined, np.sqrt(networks * theta), rtol=1e-9)
+    else:
+        theta = theta_forecast(series.values, 6, 12)
+        np.testing.assert_allclose(combined, (networks + theta) / 2, rtol=1e-9)
+    # the report's validation scores are the combined forecaster's
+    assert report["validation"]["model"]["mase"] == pytest.approx(
+        report["combination"]["validation_mase"]["combined"])
+
+
+def test_auto_combines_only_where_validation_says_so(tmp_path):
+    for seed in (0, 1):
+        model, report = train_forecaster(monthly(seed=seed), ForecastConfig(combine="auto",
+                                                                            **TINY))
+        c = report["combination"]
+        better = c["validation_mase"]["combined"] < c["validation_mase"]["networks"]
+        assert c["setting"] == "auto" and c["weight"] == (0.5 if better else 0.0)
+        assert (model.info.get("combination") is not None) == better
+        path = tmp_path / f"m{seed}.safetensors"
+        model.save(path)
+        np.testing.assert_array_equal(Forecaster.load(path).forecast(6)["values"],
+                                      model.forecast(6)["values"])
+    _, report = train_forecaster(monthly(), ForecastConfig(combine="none", **TINY))
+    assert report["combination"] is None
+    assert ForecastConfig().combine == "auto"  # the default
+
+
+def test_a_checkpoint_from_before_combine_loads(tmp_path):
+    model, _ = train_forecaster(monthly(), ForecastConfig(combine="none", **TINY))
+    path = tmp_path / "old.safetensors"
+    model.save(path)
+    from numbarnn.checkpoints import load_checkpoint, save_checkpoint
+    from numbarnn.forecast.model import CHECKPOINT_KIND
+
+    tensors, metadata = load_checkpoint(path, CHECKPOINT_KIND)
+    del metadata["config"]["combine"]
+    save_checkpoint(path, tensors, metadata, CHECKPOINT_KIND)
+    loaded = Forecaster.load(path)
+    assert loaded.config.combine == "none"
+    np.testing.assert_array_equal(loaded.forecast(6)["values"], model.forecast(6)["values"])
+
+
+def test_cli_combine(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train-series", "--synthetic", "sine", "--length", "120",
+                                      "--window", "12", "--horizon", "6", "--hidden", "4",
+                                      "--epochs", "3", "--members", "1", "--combine", "theta",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "combined with the Theta method, half each" in result.output
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["combination"]["weight"] == 0.5
+    result = CliRunner().invoke(cli, ["train-series", "--combine", "ets", "--out", str(out)])
+    assert result.exit_code != 0 and "ets" in result.output
+
+
+def test_bad_combine_setting():
+    with pytest.raises(ValueError, match="combine"):
+        ForecastConfig(combine="mean")
