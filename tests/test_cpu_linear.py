@@ -40,6 +40,20 @@ def test_kernels_without_bias_or_input_gradient():
     np.testing.assert_allclose(dw, dy.T @ x, rtol=1e-12)
 
 
+def _numeric_gradient(loss, array, eps=1e-6):
+    """Central differences of ``loss()`` in every element of ``array`` (changed in place,
+    then restored)."""
+    numeric = np.empty_like(array)
+    for i in np.ndindex(array.shape):
+        keep = array[i]
+        array[i] = keep + eps
+        up = loss()
+        array[i] = keep - eps
+        numeric[i] = (up - loss()) / (2 * eps)
+        array[i] = keep
+    return numeric
+
+
 @pytest.mark.parametrize("bias", [True, False])
 def test_layer_gradients_match_finite_differences(bias):
     layer = Linear(4, 3, bias=bias, dtype=np.float64, seed=1)
@@ -52,26 +66,10 @@ def test_layer_gradients_match_finite_differences(bias):
 
     layer.forward(x)
     dx = layer.backward(dy)
-    eps = 1e-6
     for name, param in layer.params.items():
-        numeric = np.empty_like(param)
-        for i in np.ndindex(param.shape):
-            keep = param[i]
-            param[i] = keep + eps
-            up = loss()
-            param[i] = keep - eps
-            numeric[i] = (up - loss()) / (2 * eps)
-            param[i] = keep
-        np.testing.assert_allclose(layer.grads[name], numeric, rtol=1e-7, atol=1e-9)
-    numeric = np.empty_like(x)
-    for i in np.ndindex(x.shape):
-        keep = x[i]
-        x[i] = keep + eps
-        up = loss()
-        x[i] = keep - eps
-        numeric[i] = (up - loss()) / (2 * eps)
-        x[i] = keep
-    np.testing.assert_allclose(dx, numeric, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(layer.grads[name], _numeric_gradient(loss, param),
+                                   rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(dx, _numeric_gradient(loss, x), rtol=1e-7, atol=1e-9)
     assert dx.shape == x.shape
 
 

@@ -164,9 +164,25 @@ def test_ctrl_c_keeps_finished_series_and_resume_trains_the_rest(panel_csv, tmp_
     assert "nothing left to train" in result.output
 
 
-def test_resume_retrains_a_series_whose_data_changed(panel_csv, tmp_path, monkeypatch):
+def _count_tasks(monkeypatch):
+    """The ids of the series tasks trained from now on, in order (a list that fills)."""
     from numbarnn.forecast import panel as panel_module
 
+    calls = []
+    real_task = panel_module.train_series_task
+    monkeypatch.setattr(panel_module, "train_series_task",
+                        lambda task: (calls.append(task["id"]), real_task(task))[1])
+    return calls
+
+
+def _drop_setting(out, key):
+    """Make the run in ``out`` look written before setting ``key`` existed."""
+    run_json = json.loads((out / "metrics.json").read_text())
+    del run_json["config"][key]
+    (out / "metrics.json").write_text(json.dumps(run_json))
+
+
+def test_resume_retrains_a_series_whose_data_changed(panel_csv, tmp_path, monkeypatch):
     out = tmp_path / "run"
     assert train(panel_csv, out, "--workers", "0").exit_code == 0
     lines = panel_csv.read_text().splitlines()
@@ -174,10 +190,7 @@ def test_resume_retrains_a_series_whose_data_changed(panel_csv, tmp_path, monkey
               for i, line in enumerate(lines)]
     assert edited[5].startswith("store_0,")
     panel_csv.write_text("\n".join(edited) + "\n")
-    calls = []
-    real_task = panel_module.train_series_task
-    monkeypatch.setattr(panel_module, "train_series_task",
-                        lambda task: (calls.append(task["id"]), real_task(task))[1])
+    calls = _count_tasks(monkeypatch)
     assert train(panel_csv, out, "--workers", "0", "--resume").exit_code == 0
     assert calls == ["store_0"]
 
@@ -186,17 +199,10 @@ def test_a_run_from_before_refit_resumes_and_refit_counts_as_a_setting(panel_csv
                                                                         monkeypatch):
     """A run written before ``refit`` existed has no such key in its configuration, and its
     stored tasks had none: it resumes as it is.  --refit is another setting."""
-    from numbarnn.forecast import panel as panel_module
-
     out = tmp_path / "run"
     assert train(panel_csv, out, "--workers", "0").exit_code == 0
-    run_json = json.loads((out / "metrics.json").read_text())
-    del run_json["config"]["refit"]
-    (out / "metrics.json").write_text(json.dumps(run_json))
-    calls = []
-    real_task = panel_module.train_series_task
-    monkeypatch.setattr(panel_module, "train_series_task",
-                        lambda task: (calls.append(task["id"]), real_task(task))[1])
+    _drop_setting(out, "refit")
+    calls = _count_tasks(monkeypatch)
     result = train(panel_csv, out, "--workers", "0", "--resume")
     assert result.exit_code == 0 and calls == [], result.output
     assert_one_line_error(train(panel_csv, out, "--workers", "0", "--resume", "--refit"),
@@ -208,17 +214,10 @@ def test_a_run_from_before_combine_resumes_with_combine_none(panel_csv, tmp_path
     """A run written before ``combine`` existed forecast with the networks alone: resumed
     with the new default ('auto') it is another setting; with --combine none it resumes
     as it is (its stored tasks had no such key, as tasks of 'none' still have none)."""
-    from numbarnn.forecast import panel as panel_module
-
     out = tmp_path / "run"
     assert train(panel_csv, out, "--workers", "0", "--combine", "none").exit_code == 0
-    run_json = json.loads((out / "metrics.json").read_text())
-    del run_json["config"]["combine"]
-    (out / "metrics.json").write_text(json.dumps(run_json))
-    calls = []
-    real_task = panel_module.train_series_task
-    monkeypatch.setattr(panel_module, "train_series_task",
-                        lambda task: (calls.append(task["id"]), real_task(task))[1])
+    _drop_setting(out, "combine")
+    calls = _count_tasks(monkeypatch)
     assert_one_line_error(train(panel_csv, out, "--workers", "0", "--resume"),
                           "other settings", "combine 'none' -> 'auto'")
     result = train(panel_csv, out, "--workers", "0", "--resume", "--combine", "none")
