@@ -341,8 +341,9 @@ def choice_lines(report):
     combination = report.get("combination")
     if combination:
         mase = combination["validation_mase"]
-        scores = (f"validation MASE {_format(mase['combined'])} combined, "
-                  f"{_format(mase['networks'])} the networks alone")
+        scores = "no validation part to compare on" if mase is None else \
+            (f"validation MASE {_format(mase['combined'])} combined, "
+             f"{_format(mase['networks'])} the networks alone")
         lines.append(f"combined with the Theta method, half each ({scores})"
                      if combination["weight"] else
                      f"not combined with the Theta method ({scores})")

@@ -105,3 +105,16 @@ def test_layer_matches_torch():
                                atol=1e-12)
     np.testing.assert_allclose(layer.grads["bias"], twin.bias.grad.numpy(), rtol=1e-10,
                                atol=1e-12)
+
+
+def test_kernels_take_any_memory_order():
+    x, w, b, dy = _arrays(7, 5, 3, "float64", seed=5)
+    w, dy, x = np.asfortranarray(w), np.asfortranarray(dy), np.asfortranarray(x)
+    y = np.empty((7, 3))
+    linear_forward(x, w, b, y)
+    np.testing.assert_allclose(y, x @ w.T + b, rtol=1e-12)
+    dx, dw, db = np.empty((7, 5)), np.empty((3, 5)), np.empty(3)
+    linear_backward(x, dy, w, dx, dw, db)
+    np.testing.assert_allclose(dx, dy @ w, rtol=1e-12)
+    np.testing.assert_allclose(dw, dy.T @ x, rtol=1e-12)
+    np.testing.assert_allclose(db, dy.sum(axis=0), rtol=1e-12)

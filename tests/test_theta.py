@@ -143,3 +143,73 @@ def test_cli_combine(tmp_path):
 def test_bad_combine_setting():
     with pytest.raises(ValueError, match="combine"):
         ForecastConfig(combine="mean")
+
+
+def test_a_combined_model_keeps_its_whole_history():
+    """Its forecasts are those the validation scored: Theta on all of the data."""
+    series = monthly(n=300)
+    model, report = train_forecaster(series, ForecastConfig(combine="theta", log=False,
+                                                            diff=True, seasonal_diff=False,
+                                                            **TINY))
+    assert len(model.info["history"]) == 300 and len(model.info["dates"]) == 300
+    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
+                       {**model.info, "combination": None}, network=model.network_state())
+    np.testing.assert_allclose(
+        model.forecast(6)["values"],
+        (alone.forecast(6)["values"] + theta_forecast(series.values, 6, 12)) / 2, rtol=1e-9)
+    _, report = train_forecaster(series, ForecastConfig(combine="none", **TINY))
+    assert report["combination"] is None
+
+
+def test_theta_without_a_validation_part_still_combines():
+    model, report = train_forecaster(monthly(), ForecastConfig(combine="theta", val_size=0,
+                                                                **TINY))
+    assert report["combination"]["weight"] == 0.5
+    assert report["combination"]["validation_mase"] is None
+    assert model.info["combination"]["weight"] == 0.5
+    _, report = train_forecaster(monthly(), ForecastConfig(combine="auto", val_size=0, **TINY))
+    assert report["combination"]["weight"] == 0.0  # nothing to choose on
+
+
+def test_seasonal_naive_fallback_is_not_combined(monkeypatch):
+    from numbarnn.forecast import training
+
+    monkeypatch.setattr(training, "_fallback", lambda config, validation: {
+        "better": "seasonal_naive", "model_mase": 2.0, "seasonal_naive_mase": 1.0,
+        "used": True})
+    model, report = train_forecaster(monthly(), ForecastConfig(combine="theta", fallback=True,
+                                                                **TINY))
+    assert report["combination"]["weight"] == 0.0 and "combination" not in model.info
+    from numbarnn.forecast.metrics import seasonal_naive_forecast
+
+    np.testing.assert_allclose(model.forecast(6)["values"],
+                               seasonal_naive_forecast(monthly().values, 6, 12))
+
+
+def test_a_panel_task_trains_with_combine_none():
+    """A task at 'none' leaves the setting out (as tasks from before it had it out) and is
+    read back as 'none', not as the default."""
+    import tempfile
+
+    from numbarnn.forecast.panel import series_task, train_series_task
+
+    task = series_task("s", monthly(), ForecastConfig(combine="none", **TINY))
+    assert "combine" not in task["config"]
+    result = train_series_task(task)
+    assert result["error"] is None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = f"{scratch}/m.safetensors"
+        with open(path, "wb") as f:
+            f.write(result["checkpoint"])
+        assert Forecaster.load(path).config.combine == "none"
+    assert series_task("s", monthly(), ForecastConfig(**TINY))["config"]["combine"] == "auto"
+
+
+def test_a_sweep_from_before_combine_resumes_with_combine_none(tmp_path):
+    from numbarnn.runs.sweep import _check_same_settings
+
+    settings = {"epochs": 3, "refit": False}  # a sweep.json from before 'combine'
+    (tmp_path / "sweep.json").write_text(json.dumps({"settings": settings, "grid": {}}))
+    _check_same_settings(tmp_path, {**settings, "combine": "none"}, {})
+    with pytest.raises(ValueError, match="combine 'none' -> 'auto'"):
+        _check_same_settings(tmp_path, {**settings, "combine": "auto"}, {})

@@ -264,8 +264,9 @@ def safe_name(series_id):
     return f"{cleaned[:60] or 'series'}-{digest}"
 
 
-# settings that came after the task format, left out of a task at their default, so that
-# such a task (and the digest by which --resume keeps its result) is the one it always was
+# settings that came after the task format, with what a task did before each existed: left
+# out of a task at that value, so that such a task (and the digest by which --resume keeps
+# its result) is the one it always was, and read back as it where a task has none
 LATER_SETTINGS = {"refit": False, "quantile_levels": (80.0, 95.0), "combine": "none"}
 
 
@@ -315,7 +316,8 @@ def train_series_task(task):
         dates = None if task["dates"] is None else [parse_date(d)[0] for d in task["dates"]]
         series = Series(np.asarray(task["values"], dtype=np.float64), task["name"],
                         dates=dates, date_format=task["date_format"], source=task["id"])
-        model, report = train_forecaster(series, ForecastConfig.from_dict(task["config"]),
+        config = ForecastConfig.from_dict({**LATER_SETTINGS, **task["config"]})
+        model, report = train_forecaster(series, config,
                                          device=task.get("device", "cpu"))
     except ValueError as e:
         result["error"] = str(e)

@@ -101,7 +101,7 @@ def seasonal_indices(y, season):
     middle = y[start:start + trend.size]
     ratios = middle / trend if multiply else middle - trend
     positions = (start + np.arange(trend.size)) % season
-    indices = np.array([ratios[positions == j].mean() for j in range(season)])
+    indices = np.bincount(positions, ratios, season) / np.bincount(positions, None, season)
     if multiply:
         return indices / indices.mean(), True
     return indices - indices.mean(), False

@@ -399,23 +399,30 @@ def _train(series, config, season, progress, device, levels, scout=False):
     # the scores on the validation steps (where whole horizons fit): for the choices and the
     # fallback, which must not look at the test
     val_forecast_origins = np.arange(split.train_end - 1, split.val_end - config.horizon)
-    validation = None
+    validation = val_paths = None
     if val_forecast_origins.size:
-        validation = _score(values, val_forecast_origins,
-                            model._forecast_values(values, features, val_forecast_origins,
-                                                   config.horizon),
+        val_paths = model._forecast_paths(values, features, val_forecast_origins,
+                                          config.horizon)
+        validation = _score(values, val_forecast_origins, val_paths[:, val_paths.shape[1] // 2],
                             config.horizon, season, split.train_end)
     if scout:
         return model, {"validation": validation, "training": training}
     combination = None
-    if config.combine != "none" and validation is not None:
-        combination, validation = _combination(model, config, values, features,
-                                               val_forecast_origins, validation, season,
-                                               split.train_end)
+    if config.combine != "none":
+        combination, validation = _combination(model, config, values, val_forecast_origins,
+                                               val_paths, validation, season, split.train_end)
     fallback = _fallback(config, validation)
     falls_back = fallback is not None and fallback["used"]
     if falls_back:
         model.info["baseline"] = "seasonal_naive"
+        if combination is not None:  # seasonal naive's forecasts are not combined
+            model.info.pop("combination", None)
+            combination["weight"] = 0.0
+    if model.info.get("combination"):
+        # the Theta method is fitted on the whole history from every origin: the model
+        # keeps all of it, so that its own forecasts are those that were scored
+        model.info.update({key: value for key, value in
+                           history_info(series, season, len(series)).items() if key != "test"})
     # the errors of what forecasts: seasonal naive's, or the networks' before any refit
     model.info["calibration"] = calibration_errors(model, values, features, split, config,
                                                    pipeline.context)
@@ -503,27 +510,31 @@ def _refit(model, config, x, y, fitted, progress, device):
 COMBINED_WEIGHT = 0.5
 
 
-def _combination(model, config, values, features, origins, validation, season, test_start):
+def _combination(model, config, values, origins, paths, validation, season, test_start):
     """Whether the model combines its networks with the Theta method (``config.combine``):
-    always for 'theta', for 'auto' where the combination's validation MASE (on the same
-    rolling origins, the networks never trained on them) is below the networks' own.
+    always for 'theta', for 'auto' where the combination's validation MASE is below the
+    networks' own on the same rolling origins (whose steps the networks never trained on;
+    ``paths``: their forecasts from there); without a validation part, 'auto' does not.
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
-    ``combination`` ({``setting``, ``weight``, ``validation_mase``: {``networks``,
-    ``combined``}}) and the validation scores of the forecasts the model now makes.
+    ``combination`` ({``setting``, ``method``, ``weight``, ``validation_mase``:
+    {``networks``, ``combined``} or None}) and the validation scores of the forecasts the
+    model now makes.
     """
-    networks = model._forecast_paths(values, features, origins, config.horizon)
-    combined = model.combined(networks, values, origins, COMBINED_WEIGHT)
-    mid = networks.shape[1] // 2
-    scores = _score(values, origins, combined[:, mid], config.horizon, season, test_start)
-    alone, together = validation["model"]["mase"], scores["model"]["mase"]
-    use = config.combine == "theta" or (math.isfinite(together) and together < alone)
+    mase = None
+    use = config.combine == "theta"
+    if validation is not None:
+        combined = model.combined(paths, values, origins, COMBINED_WEIGHT)
+        scores = _score(values, origins, combined[:, combined.shape[1] // 2], config.horizon,
+                        season, test_start)
+        mase = {"networks": validation["model"]["mase"], "combined": scores["model"]["mase"]}
+        use = use or (math.isfinite(mase["combined"]) and mase["combined"] < mase["networks"])
+        if use:
+            validation = scores
     if use:
         model.info["combination"] = {"method": "theta", "weight": COMBINED_WEIGHT}
-        validation = scores
     return {"setting": config.combine, "method": "theta",
-            "weight": COMBINED_WEIGHT if use else 0.0,
-            "validation_mase": {"networks": alone, "combined": together}}, validation
+            "weight": COMBINED_WEIGHT if use else 0.0, "validation_mase": mase}, validation
 
 
 def _fallback(config, validation):

@@ -105,8 +105,10 @@ def _pow2(typingctx, n, like):
 
 
 # exp(x) = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 in two parts (|r| <= ln 2 / 2), e^r
-# by a polynomial; 2^n is taken as 2 * 2^(n - 1), so that the largest finite results do not
-# overflow the exponent.  Results below 2^(lowest exponent + 1) are flushed to zero.
+# by a polynomial; 2^n is taken as 2 * 2^(n - 1), so that n may reach the largest exponent
+# plus one.  x is clamped to [_LO, _HI]: above, inf (the last few finite results, from
+# exp(88.72) to FLT_MAX in float32, are lost); below, 0 (results under 2^(lowest exponent
+# + 1), normal or not).  The softmaxes' arguments are <= 0.
 _LOG2E = 1.4426950408889634
 # float32: Cephes' expf polynomial (Moshier), within 0.6 ulp
 _LO32, _HI32 = np.float32(-86.64), np.float32(88.72)

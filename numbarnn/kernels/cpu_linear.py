@@ -26,12 +26,13 @@ def linear_forward(x, weight, bias, y):
 
     Parameters
     ----------
-    x : (N, in) array
+    x : (N, in) array (any strides)
     weight : (out, in) array
     bias : (out,) array, or (0,) for none
-    y : (N, out) array
+    y : (N, out) array, rows contiguous
         Receives the result.
     """
+    weight = np.ascontiguousarray(weight)  # (the packing reads it flat; no copy if it is)
     out_features = weight.shape[0]
     w = empty_packed(weight.shape[1], out_features, x)
     pack_transposed_rows(weight, np.arange(out_features), w, np.int64(0))
@@ -49,13 +50,14 @@ def linear_backward(x, dy, weight, dx, dweight, dbias):
     Parameters
     ----------
     x : (N, in) array
-        The forward's input.
+        The forward's input (any strides).
     dy : (N, out) array
     weight : (out, in) array
     dx : (N, in) array, or (0, in) when no input gradient is needed
     dweight : (out, in) array
     dbias : (out,) array, or (0,) for a map without bias
     """
+    dy, weight = np.ascontiguousarray(dy), np.ascontiguousarray(weight)  # (read flat)
     N, out_features = dy.shape
     in_features = weight.shape[1]
     packed_dy = empty_packed(N, out_features, dy)

@@ -20,7 +20,7 @@ import math
 import os
 import time
 
-from ..forecast.panel import safe_name
+from ..forecast.panel import LATER_SETTINGS, safe_name
 
 TRIALS_DIR = "trials"
 # what best_files may write at the top of a sweep directory (and ``series/``)
@@ -269,9 +269,10 @@ def _check_same_settings(out_dir, settings, grid):
     except (OSError, ValueError, KeyError, TypeError):
         return  # nothing to compare with: only identical tasks are reused
     now, now_grid = json.loads(json.dumps(settings)), json.loads(json.dumps(grid))  # as stored
+    later = json.loads(json.dumps(LATER_SETTINGS))  # (what a sweep from before one did)
     changed = []
     for key in sorted(set(before) | set(now)):
-        old, new = before.get(key), now.get(key)
+        old, new = before.get(key, later.get(key)), now.get(key)
         if old == new or (key in now_grid and old in now_grid[key]) or \
                 (key in before_grid and new in before_grid[key]):
             continue
