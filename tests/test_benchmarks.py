@@ -77,6 +77,14 @@ def test_torch_comparison_quick(capsys):
     assert "peak (the tile product on every core)" in out
 
 
+def test_step_breakdown_quick(capsys):
+    from asv_benchmarks import step_breakdown
+
+    assert step_breakdown.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "dx, dW, db" in out and "(4, 6, 5, 8)" in out
+
+
 def test_tile_peak_is_a_rate():
     assert compare_torch.tile_peak("float32", seconds=0.001) > 0
 
