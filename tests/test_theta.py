@@ -213,3 +213,21 @@ def test_a_sweep_from_before_combine_resumes_with_combine_none(tmp_path):
     _check_same_settings(tmp_path, {**settings, "combine": "none"}, {})
     with pytest.raises(ValueError, match="combine 'none' -> 'auto'"):
         _check_same_settings(tmp_path, {**settings, "combine": "auto"}, {})
+
+
+def test_theta_sees_a_bounded_history(monkeypatch):
+    """Past THETA_HISTORY steps, each origin's Theta fit takes the last that many (a long
+    series would otherwise cost the square of its length), and the model keeps them."""
+    from numbarnn.forecast import model as model_module
+
+    monkeypatch.setattr(model_module, "THETA_HISTORY", 150)
+    series = monthly(n=300)
+    model, _ = train_forecaster(series, ForecastConfig(combine="theta", log=False, diff=True,
+                                                       seasonal_diff=False, **TINY))
+    assert len(model.info["history"]) == 240  # (the checkpoint's usual end is longer)
+    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
+                       {**model.info, "combination": None}, network=model.network_state())
+    np.testing.assert_allclose(
+        model.forecast(6)["values"],
+        (alone.forecast(6)["values"] + theta_forecast(series.values[-150:], 6, 12)) / 2,
+        rtol=1e-9)

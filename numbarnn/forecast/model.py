@@ -186,15 +186,16 @@ class Forecaster:
         origin by ``weight`` (``ForecastConfig.combine``): its point forecast becomes
         ``(1 - weight) point + weight theta`` and every quantile moves with it; for a model
         that logs the series, the same in the log (the Theta forecast of the logged
-        series)."""
+        series).  Theta is fitted on the last ``THETA_HISTORY`` steps before each origin
+        at most."""
         steps = paths.shape[2]
         point = paths[:, paths.shape[1] // 2]
         season = self.info["season"]
+        history = [values[max(0, t + 1 - THETA_HISTORY):t + 1] for t in origins]
         if self.pipeline.logs:  # (the model's data passed the log: positive)
-            theta = np.stack([theta_forecast(np.log(values[:t + 1]), steps, season)
-                              for t in origins])
+            theta = np.stack([theta_forecast(np.log(h), steps, season) for h in history])
             return paths * np.exp(weight * (theta - np.log(point)))[:, None]
-        theta = np.stack([theta_forecast(values[:t + 1], steps, season) for t in origins])
+        theta = np.stack([theta_forecast(h, steps, season) for h in history])
         return paths + (weight * (theta - point))[:, None]
 
     def _forecast_values(self, values, features, origins, steps):
@@ -379,6 +380,13 @@ class Forecaster:
             return cls(config, pipeline, scaler, info, network=tensors)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: malformed series checkpoint ({e})") from None
+
+
+# Steps before an origin that the Theta method of a combined forecast is fitted on, at
+# most: each fit costs about 60 passes over its data, and a long series' validation and
+# calibration have an origin for every step of their tenth of it, so that fitting on all
+# of the data would cost the square of the length
+THETA_HISTORY = 2048
 
 
 def jsonable(value):
