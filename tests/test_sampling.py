@@ -110,6 +110,8 @@ def test_seed_reproducibility_and_chunking():
     c = "".join(sampler.generate(300, prime="ab", seed=8))
     assert a == b and a != c and len(a) == 300
     assert [len(p) for p in sampler.generate(40, seed=1, chunk=16)] == [16, 16, 8]
+    with pytest.raises(ValueError, match="chunk"):
+        sampler.generate(40, chunk=0)  # (it used to fail with an IndexError)
 
 
 def test_sampler_copies_the_weights():

@@ -381,7 +381,7 @@ class Sampler:
                               self.cell, self._hb, self._cur, self.c, self._counters)
 
     def generate(self, length, prime="", temperature=1.0, top_k=0, greedy=False, seed=None,
-                 chunk=256):
+                 chunk=1024):
         """The generated text, as an iterator over pieces of up to ``chunk`` characters.
 
         The arguments are checked at once; the text is made as it is consumed.
@@ -401,9 +401,12 @@ class Sampler:
             Always take the most likely character.
         seed : int or None
         chunk : int
-            Characters per compiled call (each call's text is yielded at once).
+            Characters per compiled call (each call's text is yielded at once).  Each
+            call wakes the second thread, about 50 us: at one layer of 256 units, 1024
+            characters a call (a few milliseconds of text) sampled 6 % faster than 256.
         """
         check_int("length", length, 0)
+        check_int("chunk", chunk, 1)
         check_number("temperature", temperature, 0, low_open=True, expected="a positive number")
         check_int("top_k", top_k, 0, expected="0 (all) or a positive integer")
         missing = self.vocab.unknown(prime)
