@@ -16,6 +16,10 @@ STRATEGIES = ("direct", "recursive")
 SCALERS = ("standard", "minmax", "none")
 LOSSES = ("mse", "mae", "quantile")
 COMBINES = ("auto", "theta", "none")
+# settings that came after the first stored configurations (checkpoints, panel tasks,
+# sweeps), with what a run did before each existed: a stored configuration without one
+# means this value, not the setting's default (``ForecastConfig.from_stored``)
+LATER_SETTINGS = {"refit": False, "quantile_levels": (80.0, 95.0), "combine": "none"}
 
 
 @dataclass
@@ -209,6 +213,12 @@ class ForecastConfig:
                              "those, or train with --quantile-levels that include it")
         k, m = self.quantile_levels.index(float(level)), len(self.quantile_levels)
         return m - 1 - k, m + 1 + k
+
+    @classmethod
+    def from_stored(cls, data):
+        """A configuration as a run stored it, perhaps before some settings existed: each
+        missing one is what such runs did (``LATER_SETTINGS``)."""
+        return cls.from_dict({**LATER_SETTINGS, **data})
 
     @classmethod
     def from_dict(cls, data):

@@ -188,15 +188,13 @@ class Forecaster:
         that logs the series, the same in the log (the Theta forecast of the logged
         series).  Theta is fitted on the last ``THETA_HISTORY`` steps before each origin
         at most."""
-        steps = paths.shape[2]
-        point = paths[:, paths.shape[1] // 2]
-        season = self.info["season"]
-        history = [values[max(0, t + 1 - THETA_HISTORY):t + 1] for t in origins]
-        if self.pipeline.logs:  # (the model's data passed the log: positive)
-            theta = np.stack([theta_forecast(np.log(h), steps, season) for h in history])
-            return paths * np.exp(weight * (theta - np.log(point)))[:, None]
-        theta = np.stack([theta_forecast(h, steps, season) for h in history])
-        return paths + (weight * (theta - point))[:, None]
+        logs = self.pipeline.logs  # (then the model's data passed the log: positive)
+        space = np.log if logs else (lambda a: a)
+        theta = np.stack([theta_forecast(space(values[max(0, t + 1 - THETA_HISTORY):t + 1]),
+                                         paths.shape[2], self.info["season"])
+                          for t in origins])
+        shift = weight * (theta - space(paths[:, paths.shape[1] // 2]))
+        return paths * np.exp(shift)[:, None] if logs else paths + shift[:, None]
 
     def _forecast_values(self, values, features, origins, steps):
         """The point forecasts in the original scale after each origin: (n, steps)."""
@@ -204,6 +202,15 @@ class Forecaster:
         return paths[:, paths.shape[1] // 2]
 
     # -------------------------------------------------------------- forecasting
+    @property
+    def kept_history(self):
+        """Steps of the series the model keeps (``info['history']``), at least: what a
+        forecast needs, and for a model combined with the Theta method what its fits take
+        (``THETA_HISTORY``), so that its own forecasts are those that were scored."""
+        if self.info.get("combination"):
+            return max(self.min_history, THETA_HISTORY)
+        return self.min_history
+
     @property
     def min_history(self):
         """Steps of history a forecast needs: the differencing context plus the window."""
@@ -367,8 +374,7 @@ class Forecaster:
         """
         tensors, metadata = load_checkpoint(path, CHECKPOINT_KIND)
         try:
-            # a checkpoint from before the combination setting forecast without it
-            config = ForecastConfig.from_dict({"combine": "none", **metadata["config"]})
+            config = ForecastConfig.from_stored(metadata["config"])
             pipeline = Pipeline.from_dict(metadata["transforms"])
             features = metadata["features"]
             scaler = None if features is None else \

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._checks import check_int
+from .config import LATER_SETTINGS
 from .series import Series, _resolve_column, format_date, parse_date, parse_numbers, read_csv_rows
 
 SERIES_DIR = "series"
@@ -264,17 +265,13 @@ def safe_name(series_id):
     return f"{cleaned[:60] or 'series'}-{digest}"
 
 
-# settings that came after the task format, with what a task did before each existed: left
-# out of a task at that value, so that such a task (and the digest by which --resume keeps
-# its result) is the one it always was, and read back as it where a task has none
-LATER_SETTINGS = {"refit": False, "quantile_levels": (80.0, 95.0), "combine": "none"}
-
-
 def series_task(series_id, series, config, device=None):
     """The plain-data task that trains one series (see ``train_series_task``) on ``device``
     (``config.device`` if None)."""
     device = config.device if device is None else device
     settings = {k: v for k, v in asdict(config).items() if k != "device"}  # where, not what
+    # a setting newer than the task format is left out at what tasks did before it, so that
+    # such a task (and the digest by which --resume keeps its result) is the one it was
     for key, default in LATER_SETTINGS.items():
         if settings[key] == default:
             del settings[key]
@@ -316,8 +313,7 @@ def train_series_task(task):
         dates = None if task["dates"] is None else [parse_date(d)[0] for d in task["dates"]]
         series = Series(np.asarray(task["values"], dtype=np.float64), task["name"],
                         dates=dates, date_format=task["date_format"], source=task["id"])
-        config = ForecastConfig.from_dict({**LATER_SETTINGS, **task["config"]})
-        model, report = train_forecaster(series, config,
+        model, report = train_forecaster(series, ForecastConfig.from_stored(task["config"]),
                                          device=task.get("device", "cpu"))
     except ValueError as e:
         result["error"] = str(e)

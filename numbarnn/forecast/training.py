@@ -40,7 +40,6 @@ from ..precompile import compile_for_run
 from .config import check_levels, level_name, merge_options, resolve_season
 from .intervals import calibration_errors, score_intervals
 from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
-from . import model as forecaster_module
 from .model import Forecaster, history_info, jsonable
 from .series import format_date
 from .windows import (FeatureScaler, build_pipeline, differencing_context, make_targets,
@@ -419,12 +418,10 @@ def _train(series, config, season, progress, device, levels, scout=False):
         if combination is not None:  # seasonal naive's forecasts are not combined
             model.info.pop("combination", None)
             combination["weight"] = 0.0
-    if model.info.get("combination"):
-        # the Theta method is fitted on up to THETA_HISTORY steps before every origin: the
-        # model keeps that much, so that its own forecasts are those that were scored
-        kept = max(model.min_history, forecaster_module.THETA_HISTORY)
+    if model.info.get("combination"):  # (the Theta fits take more of the series)
         model.info.update({key: value for key, value in
-                           history_info(series, season, kept).items() if key != "test"})
+                           history_info(series, season, model.kept_history).items()
+                           if key != "test"})
     # the errors of what forecasts: seasonal naive's, or the networks' before any refit
     model.info["calibration"] = calibration_errors(model, values, features, split, config,
                                                    pipeline.context)

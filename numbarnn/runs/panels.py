@@ -10,8 +10,9 @@ import time
 from dataclasses import asdict
 
 from ..forecast import panel as series_panel
-from ..forecast.panel import (LATER_SETTINGS, SERIES_DIR, _beats_seasonal_naive, metrics_csv,
-                              panel_rows, safe_name, series_task, summarize)
+from ..forecast.config import LATER_SETTINGS
+from ..forecast.panel import (SERIES_DIR, _beats_seasonal_naive, metrics_csv, panel_rows,
+                              safe_name, series_task, summarize)
 
 
 def train_panel(panel, config, out_dir, workers=None, scheduler=None, on_result=None,

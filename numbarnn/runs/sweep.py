@@ -20,7 +20,8 @@ import math
 import os
 import time
 
-from ..forecast.panel import LATER_SETTINGS, safe_name
+from ..forecast.config import LATER_SETTINGS
+from ..forecast.panel import safe_name
 
 TRIALS_DIR = "trials"
 # what best_files may write at the top of a sweep directory (and ``series/``)
