@@ -334,8 +334,10 @@ def choice_lines(report):
     if choices["candidates"]:
         tried = ", ".join(f"{describe_transforms(c)} {_format(c['validation_mase'])}"
                           for c in choices["candidates"])
-        lines.append(f"transforms: {describe_transforms(chosen)}, the lowest validation MASE "
-                     f"of {tried}")
+        combined = " (each as it forecasts: alone or combined with Theta)" \
+            if report["config"].get("combine", "none") != "none" else ""
+        lines.append(f"transforms: {describe_transforms(chosen)}, the lowest validation MASE"
+                     f"{combined} of {tried}")
     else:
         lines.append(f"transforms: {describe_transforms(chosen)} ({chosen['by']})")
     combination = report.get("combination")

@@ -111,6 +111,20 @@ def test_auto_combines_only_where_validation_says_so(tmp_path):
     assert ForecastConfig().combine == "auto"  # the default
 
 
+def test_candidates_are_compared_as_they_would_forecast():
+    # the automatic choice of the transforms scores each candidate's network with the
+    # combination its setting makes: 'theta' always, 'auto' the better of the two on the
+    # same validation origins (the scouts' networks are the same whatever the setting)
+    scores = {}
+    for combine in ("none", "theta", "auto"):
+        _, report = train_forecaster(monthly(), ForecastConfig(combine=combine, **TINY))
+        candidates = report["choices"]["candidates"]
+        assert len(candidates) >= 2
+        scores[combine] = np.array([c["validation_mase"] for c in candidates])
+    assert not np.allclose(scores["none"], scores["theta"])
+    np.testing.assert_array_equal(scores["auto"], np.minimum(scores["none"], scores["theta"]))
+
+
 def test_a_checkpoint_from_before_combine_loads(tmp_path):
     model, _ = train_forecaster(monthly(), ForecastConfig(combine="none", **TINY))
     path = tmp_path / "old.safetensors"

@@ -405,12 +405,12 @@ def _train(series, config, season, progress, device, levels, scout=False):
                                           config.horizon)
         validation = _score(values, val_forecast_origins, val_paths[:, val_paths.shape[1] // 2],
                             config.horizon, season, split.train_end)
-    if scout:
-        return model, {"validation": validation, "training": training}
     combination = None
-    if config.combine != "none":
+    if config.combine != "none":  # (a scout too: candidates are compared as they would forecast)
         combination, validation = _combination(model, config, values, val_forecast_origins,
                                                val_paths, validation, season, split.train_end)
+    if scout:
+        return model, {"validation": validation, "training": training}
     fallback = _fallback(config, validation)
     falls_back = fallback is not None and fallback["used"]
     if falls_back:
