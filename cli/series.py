@@ -174,9 +174,10 @@ def aligned(rows):
 @click.option("--fallback", is_flag=True, default=SERIES.fallback, help="Forecast with seasonal naive where it beats "
               "the networks on the validation part (the report says so either way).")
 @click.option("--combine", type=click.Choice(COMBINES), default=SERIES.combine,
-              show_default=True, help="theta: forecast the mean of the networks' forecast and "
-              "the Theta method's; auto: that where it beats the networks alone on the "
-              "validation part (the report gives both).")
+              show_default=True, help="What the networks' forecast is averaged with: linear: "
+              "a ridge autoregression on the same windows; theta: the Theta method's "
+              "forecast; both: the two; auto: each where it lowers the validation MASE (the "
+              "report gives the scores); none: nothing.")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
               help="Also score prediction intervals at these levels on the test, such as "
               "80,95: coverage and MSIS beside seasonal naive's.")
@@ -334,21 +335,24 @@ def choice_lines(report):
     if choices["candidates"]:
         tried = ", ".join(f"{describe_transforms(c)} {_format(c['validation_mase'])}"
                           for c in choices["candidates"])
-        combined = " (each as it forecasts: alone or combined with Theta)" \
+        combined = " (each as it forecasts, combined as --combine says)" \
             if report["config"].get("combine", "none") != "none" else ""
         lines.append(f"transforms: {describe_transforms(chosen)}, the lowest validation MASE"
                      f"{combined} of {tried}")
     else:
         lines.append(f"transforms: {describe_transforms(chosen)} ({chosen['by']})")
-    combination = report.get("combination")
-    if combination:
-        mase = combination["validation_mase"]
-        scores = "no validation part to compare on" if mase is None else \
-            (f"validation MASE {_format(mase['combined'])} combined, "
-             f"{_format(mase['networks'])} the networks alone")
-        lines.append(f"combined with the Theta method, half each ({scores})"
-                     if combination["weight"] else
-                     f"not combined with the Theta method ({scores})")
+    for key, taken, left, done in (
+            ("linear", "averaged with a linear autoregression on the same windows",
+             "not averaged with a linear autoregression", "averaged"),
+            ("combination", "combined with the Theta method, half each",
+             "not combined with the Theta method", "combined")):
+        part = report.get(key)
+        if part:
+            mase = part["validation_mase"]
+            scores = "no validation part to compare on" if mase is None else \
+                f"validation MASE {_format(mase['combined'])} {done}, " \
+                f"{_format(mase['networks'])} without it"
+            lines.append(f"{taken if part['weight'] else left} ({scores})")
     fallback = report.get("fallback")
     if fallback:
         verdict = "forecasting with seasonal naive (--fallback)" if fallback["used"] else \

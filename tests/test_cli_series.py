@@ -98,7 +98,7 @@ def test_default_run_on_the_airline_data(tmp_path):
     assert "window 12, validation 24 steps; season 12 (found by the autocorrelation test" \
         in result.output
     assert "transforms: " in result.output and ("the lowest validation MASE (each as it "
-                                                "forecasts: alone or combined with Theta) "
+                                                "forecasts, combined as --combine says) "
                                                 "of log ") in result.output
     report = json.loads((out / "metrics.json").read_text())
     # Guerrero's power asks for the log: log x none, first, seasonal differences

@@ -112,17 +112,21 @@ def test_auto_combines_only_where_validation_says_so(tmp_path):
 
 
 def test_candidates_are_compared_as_they_would_forecast():
-    # the automatic choice of the transforms scores each candidate's network with the
-    # combination its setting makes: 'theta' always, 'auto' the better of the two on the
-    # same validation origins (the scouts' networks are the same whatever the setting)
+    # the automatic choice of the transforms scores each candidate's network with what its
+    # setting combines it with; 'auto' takes the linear member where it helps, then Theta
+    # where that helps (the scouts' networks are the same whatever the setting)
     scores = {}
-    for combine in ("none", "theta", "auto"):
+    for combine in ("none", "theta", "linear", "both", "auto"):
         _, report = train_forecaster(monthly(), ForecastConfig(combine=combine, **TINY))
         candidates = report["choices"]["candidates"]
         assert len(candidates) >= 2
         scores[combine] = np.array([c["validation_mase"] for c in candidates])
     assert not np.allclose(scores["none"], scores["theta"])
-    np.testing.assert_array_equal(scores["auto"], np.minimum(scores["none"], scores["theta"]))
+    assert not np.allclose(scores["none"], scores["linear"])
+    linear_helps = scores["linear"] < scores["none"]
+    np.testing.assert_array_equal(scores["auto"], np.where(
+        linear_helps, np.minimum(scores["linear"], scores["both"]),
+        np.minimum(scores["none"], scores["theta"])))
 
 
 def test_a_checkpoint_from_before_combine_loads(tmp_path):

@@ -134,9 +134,9 @@ def evaluate_series(name, full, season, horizon, origins, options, stats_models=
                                                                    season).items()}
         point, intervals, seconds, report = numbarnn_model(series, season, horizon, options)
         methods["numbarnn"] = (point, intervals, seconds)
-        choices.append({key: report[key] for key in ("transforms", "status", "combination",
-                                                      "choices")
-                        if key in report})
+        choices.append({**{key: report[key] for key in ("transforms", "status", "linear",
+                                                         "combination", "choices") if key in report},
+                        "forecast": point.tolist()})
         key = f"{name}:{len(series)}:{horizon}:{season}"
         if cache is not None and key in cache:
             stats = {m: (np.array(p), {int(L): (np.array(lo), np.array(hi))

@@ -15,7 +15,7 @@ from .series import SEASON_OF_FREQUENCY
 STRATEGIES = ("direct", "recursive")
 SCALERS = ("standard", "minmax", "none")
 LOSSES = ("mse", "mae", "quantile")
-COMBINES = ("auto", "theta", "none")
+COMBINES = ("auto", "theta", "linear", "both", "none")
 # settings that came after the first stored configurations (checkpoints, panel tasks,
 # sweeps), with what a run did before each existed: a stored configuration without one
 # means this value, not the setting's default (``ForecastConfig.from_stored``)
@@ -100,21 +100,29 @@ class ForecastConfig:
     fallback : bool
         Where seasonal naive beats the trained networks on the validation part, forecast
         with seasonal naive instead (the report always says which was better).
-    combine : {'auto', 'theta', 'none'}
-        'theta': forecast the mean of the networks' forecast and the standard Theta
-        method's (``theta.theta_forecast``, statsforecast's ``Theta``), from every origin
-        (validation, calibration, test, forecast); 'auto': that where the combination
-        beats the networks alone on the validation part's rolling origins, else the
-        networks alone (the report gives both MASEs); 'none': the networks alone (as
-        before this setting).  A model that logs the series combines in the log (a
-        geometric mean with the Theta forecast of the logged series), and its
-        intervals, calibrated on the combined forecasts, move with the point forecast.
-        The Theta method is fitted on the last ``model.THETA_HISTORY`` (2,048) steps
-        before each origin at most, and a combined model keeps that much of the series,
-        not only the end the networks need; seasonal naive's forecasts (``fallback``) are
-        never combined.
-        Measured on the evaluation suite (README): 'auto' left the twelve real series
-        where they were and took 9 % off the synthetic panel's MASE.
+    combine : {'auto', 'theta', 'linear', 'both', 'none'}
+        What the networks' forecast is averaged with.  'linear': a linear member, a
+        ridge regression (``model.LINEAR_RIDGE``) from the same transformed windows to
+        the same targets as the networks' head (an autoregression, direct or recursive
+        as the strategy), fitted in closed form on the training windows; the forecast in
+        the transformed space is the mean of the networks' and the member's.  'theta':
+        the forecast is the mean of that and the standard Theta method's
+        (``theta.theta_forecast``, statsforecast's ``Theta``), from every origin
+        (validation, calibration, test, forecast).  'both': the two, in that order (the
+        networks and the linear member a quarter each, Theta half).  'auto' (the
+        default): the linear member where it lowers the validation MASE over the
+        validation part's rolling origins, then Theta where that lowers it further (the
+        report gives each pair of MASEs); without a validation part, neither.  'none':
+        the networks alone (as before this setting).  The transform candidates are
+        scored as they would forecast.  A model that logs the series combines with Theta
+        in the log (a geometric mean with the Theta forecast of the logged series), and
+        its intervals, calibrated on the combined forecasts, move with the point
+        forecast.  The Theta method is fitted on the last ``model.THETA_HISTORY`` (2,048)
+        steps before each origin at most, and a model combined with it keeps that much of
+        the series, not only the end the networks need; seasonal naive's forecasts
+        (``fallback``) are never combined.  The linear member forecasts points only: not
+        with the 'quantile' loss ('auto' leaves it out there).
+        Measured on the evaluation suite (README).
     seed : int
         Seeds the initial weights and the batch order of every member.
     device : {'cpu', 'cuda'}
@@ -180,6 +188,10 @@ class ForecastConfig:
         if not self.quantile_levels:
             raise ValueError("quantile_levels: got none, expected at least one level, such "
                              "as 80")
+        if self.loss == "quantile" and self.combine in ("linear", "both"):
+            raise ValueError(f"combine {self.combine!r}: the linear member forecasts the point "
+                             "only, not the quantiles of the 'quantile' loss; use 'theta', "
+                             "'auto' or 'none'")
         if self.loss == "quantile" and self.strategy != "direct":
             raise ValueError("loss 'quantile': needs the direct strategy (a recursive "
                              "forecast feeds one value back, not a distribution)")

@@ -73,6 +73,7 @@ class Forecaster:
         self.info = info  # target name, feature names, season, dates tail, history tail, test
         self._seeds = np.random.SeedSequence(config.seed).generate_state(config.members)
         self.members = [self.new_network(k, device) for k in range(config.members)]
+        self.linear = None  # the linear member's (window * inputs + 1, outputs) weights
         if network is not None:
             self.load_network(network)
 
@@ -83,13 +84,22 @@ class Forecaster:
 
     # -------------------------------------------------------------- network
     def network_state(self):
-        """All weights, as ``{'member<k>.rnn.<torch name>': array, 'member<k>.head.weight', ...}``."""
-        return join_states((f"member{k}", member.state_dict())
-                           for k, member in enumerate(self.members))
+        """All weights, as ``{'member<k>.rnn.<torch name>': array, 'member<k>.head.weight', ...}``,
+        and ``'linear.weight'`` for a model with a linear member."""
+        state = join_states((f"member{k}", member.state_dict())
+                            for k, member in enumerate(self.members))
+        if self.linear is not None:
+            state["linear.weight"] = self.linear
+        return state
 
     def load_network(self, state):
         """Load ``network_state()``'s arrays; the names must be exactly this ensemble's."""
-        expected = set(self.network_state())
+        state = dict(state)
+        if self.info.get("linear"):
+            if "linear.weight" not in state:
+                raise ValueError("weights: missing ['linear.weight'] (the linear member)")
+            self.linear = np.asarray(state.pop("linear.weight"), np.float64)
+        expected = set(self.network_state()) - {"linear.weight"}
         if set(state) != expected:
             raise ValueError(f"weights: missing {sorted(expected - set(state))}, unexpected "
                              f"{sorted(set(state) - expected)}")
@@ -97,8 +107,23 @@ class Forecaster:
             member.load_state_dict(part_state(state, f"member{k}"))
 
     def _predict(self, x):
-        """Transformed-space outputs for time-major windows ``x`` (W, n, F): the members' mean."""
-        return np.mean([member.predict(x) for member in self.members], axis=0)
+        """Transformed-space outputs for time-major windows ``x`` (W, n, F): the networks'
+        mean, averaged with the linear member's outputs where the model has one
+        (``ForecastConfig.combine``)."""
+        networks = np.mean([member.predict(x) for member in self.members], axis=0)
+        weight = (self.info.get("linear") or {}).get("weight", 0.0)
+        if not weight:
+            return networks
+        return (1.0 - weight) * networks + weight * (linear_rows(x) @ self.linear)
+
+    def fit_linear(self, x, y):
+        """Fit the linear member on windows ``x`` (W, n, F) and their head targets ``y`` (n,
+        outputs): ridge regression with an intercept (``LINEAR_RIDGE`` on the weights of the
+        standardised inputs), one output at a time, as the direct strategy's head."""
+        rows = linear_rows(x)
+        penalty = LINEAR_RIDGE * np.eye(rows.shape[1])
+        penalty[-1, -1] = 0.0  # (not the intercept)
+        self.linear = np.linalg.solve(rows.T @ rows + penalty, rows.T @ y)
 
     def _head_targets(self, y):
         """What the head learns for windows whose next ``outputs`` transformed steps are
@@ -386,6 +411,20 @@ class Forecaster:
             return cls(config, pipeline, scaler, info, network=tensors)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: malformed series checkpoint ({e})") from None
+
+
+# the ridge penalty of the linear member (its inputs are standardised: about one window's
+# worth of shrinkage towards zero on hundreds of windows)
+LINEAR_RIDGE = 1.0
+
+
+def linear_rows(x):
+    """Time-major windows ``x`` (W, n, F) as the linear member's rows: (n, W * F + 1), each
+    window's values and a 1 for the intercept."""
+    W, n, F = x.shape
+    rows = np.ones((n, W * F + 1))
+    rows[:, :-1] = np.transpose(x, (1, 0, 2)).reshape(n, W * F)
+    return rows
 
 
 # Steps before an origin that the Theta method of a combined forecast is fitted on, at

@@ -14,6 +14,10 @@ The recipe, in order:
    clipping; the weights with the lowest validation loss are kept (early
    stopping).  Several such networks (``members``) are trained from different
    initial weights and their forecasts averaged.
+4b. ``ForecastConfig.combine``: where the validation part says so, that average is
+   averaged again with a linear member's (a ridge autoregression on the same
+   windows, ``_linear``), and then with the Theta method's forecast
+   (``_combination``).
 5. With ``ForecastConfig.refit``, once the validation part has done its work (the
    choices below, the stopping epochs, the intervals' errors, the fallback's
    verdict), the networks are trained again from the same initial weights on the
@@ -405,8 +409,14 @@ def _train(series, config, season, progress, device, levels, scout=False):
                                           config.horizon)
         validation = _score(values, val_forecast_origins, val_paths[:, val_paths.shape[1] // 2],
                             config.horizon, season, split.train_end)
-    combination = None
-    if config.combine != "none":  # (a scout too: candidates are compared as they would forecast)
+    # (a scout too: the candidates are compared as they would forecast)
+    linear = combination = None
+    if config.combine in ("auto", "linear", "both") and config.loss != "quantile":
+        model.fit_linear(x_train, y_train)
+        linear, validation, val_paths = _linear(model, config, values, features,
+                                                val_forecast_origins, val_paths, validation,
+                                                season, split.train_end)
+    if config.combine in ("auto", "theta", "both"):
         combination, validation = _combination(model, config, values, val_forecast_origins,
                                                val_paths, validation, season, split.train_end)
     if scout:
@@ -415,9 +425,12 @@ def _train(series, config, season, progress, device, levels, scout=False):
     falls_back = fallback is not None and fallback["used"]
     if falls_back:
         model.info["baseline"] = "seasonal_naive"
-        if combination is not None:  # seasonal naive's forecasts are not combined
-            model.info.pop("combination", None)
-            combination["weight"] = 0.0
+        for part in (linear, combination):  # seasonal naive's forecasts are not combined
+            if part is not None:
+                part["weight"] = 0.0
+        model.info.pop("combination", None)
+        model.info.pop("linear", None)
+        model.linear = None
     if model.info.get("combination"):  # (the Theta fits take more of the series)
         model.info.update({key: value for key, value in
                            history_info(series, season, model.kept_history).items()
@@ -447,7 +460,8 @@ def _train(series, config, season, progress, device, levels, scout=False):
     calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0,
                                                 "in_sample_scale": 1.0, "scale": None}
     report = {"status": training["status"], "metrics": metrics, "validation": validation,
-              "fallback": fallback, "combination": combination, "season": season,
+              "fallback": fallback, "combination": combination, "linear": linear,
+              "season": season,
               "calibration": {
                   "method": "conformalized quantiles" if "conformity" in calibration else
                   "split conformal",
@@ -470,7 +484,8 @@ def _train(series, config, season, progress, device, levels, scout=False):
 def _refit(model, config, x, y, fitted, progress, device):
     """Train ``model``'s networks again from their initial weights on the windows ``x``, ``y``
     of the training and validation parts, each for the epochs of its best validation loss
-    (``fitted``: ``_fit``'s reports), and put them in its place.  A network that diverged
+    (``fitted``: ``_fit``'s reports), and put them in its place; its linear member, if it
+    has one, is fitted again on the same windows.  A network that diverged
     (before, or now) keeps its held-out weights, which are finite.
 
     Returns
@@ -492,6 +507,8 @@ def _refit(model, config, x, y, fitted, progress, device):
         return _fit(network, replace(config, epochs=epochs, patience=epochs), x, y, x[:, :0],
                     y[:0], progress, label.format(k + 1, config.members))
 
+    if model.linear is not None:  # (closed form: on the same windows)
+        model.fit_linear(x, y)
     networks = [model.new_network(k, device) for k in again]
     results = _side_by_side(lambda i, network, progress: fit(again[i], network, progress),
                             networks, progress, device)
@@ -510,8 +527,9 @@ COMBINED_WEIGHT = 0.5
 
 
 def _combination(model, config, values, origins, paths, validation, season, test_start):
-    """Whether the model combines its networks with the Theta method (``config.combine``):
-    always for 'theta', for 'auto' where the combination's validation MASE is below the
+    """Whether the model combines its forecast (the networks', with the linear member where
+    it has one) with the Theta method (``config.combine``): always for 'theta' and 'both',
+    for 'auto' where the combination's validation MASE is below the
     networks' own on the same rolling origins (whose steps the networks never trained on;
     ``paths``: their forecasts from there); without a validation part, 'auto' does not.
 
@@ -521,7 +539,7 @@ def _combination(model, config, values, origins, paths, validation, season, test
     model now makes.
     """
     mase = None
-    use = config.combine == "theta"
+    use = config.combine in ("theta", "both")
     if validation is not None:
         combined = model.combined(paths, values, origins, COMBINED_WEIGHT)
         scores = _score(values, origins, combined[:, combined.shape[1] // 2], config.horizon,
@@ -534,6 +552,40 @@ def _combination(model, config, values, origins, paths, validation, season, test
         model.info["combination"] = {"method": "theta", "weight": COMBINED_WEIGHT}
     return {"setting": config.combine, "method": "theta",
             "weight": COMBINED_WEIGHT if use else 0.0, "validation_mase": mase}, validation
+
+
+# the linear member's share of the transformed forecast where the networks are averaged with
+# it (ForecastConfig.combine): the plain mean, as with the Theta method
+LINEAR_WEIGHT = 0.5
+
+
+def _linear(model, config, values, features, origins, paths, validation, season, test_start):
+    """Whether ``model`` (its linear member fitted) averages its networks with the linear
+    member (``config.combine``): always for 'linear' and 'both', for 'auto' where that
+    lowers the validation MASE on the rolling origins whose forecasts are ``paths`` (the
+    networks'); without a validation part, 'auto' does not.
+
+    Sets ``model.info['linear']`` where it does, else drops the member.  Returns the
+    report's ``linear`` ({``setting``, ``weight``, ``validation_mase``: {``networks``,
+    ``combined``} or None}) and the validation scores and paths of what the model now
+    forecasts.
+    """
+    mase = None
+    use = config.combine in ("linear", "both")
+    model.info["linear"] = {"weight": LINEAR_WEIGHT}
+    if validation is not None:
+        mixed = model._forecast_paths(values, features, origins, config.horizon)
+        scores = _score(values, origins, mixed[:, mixed.shape[1] // 2], config.horizon, season,
+                        test_start)
+        mase = {"networks": validation["model"]["mase"], "combined": scores["model"]["mase"]}
+        use = use or (math.isfinite(mase["combined"]) and mase["combined"] < mase["networks"])
+        if use:
+            validation, paths = scores, mixed
+    if not use:
+        model.info.pop("linear")
+        model.linear = None
+    return {"setting": config.combine, "weight": LINEAR_WEIGHT if use else 0.0,
+            "validation_mase": mase}, validation, paths
 
 
 def _fallback(config, validation):
