@@ -115,6 +115,11 @@ def test_a_checkpoint_without_the_members_weights_is_malformed(tmp_path):
     path = tmp_path / "m.safetensors"
     model.save(path)
     tensors, metadata = load_checkpoint(path, "series")
+    save_checkpoint(path, {**tensors, "linear.weight": tensors["linear.weight"][:5]}, metadata,
+                    "series")
+    with pytest.raises(CheckpointError, match=r"linear.weight: got shape \(5, 6\), expected "
+                                              r"\(13, 6\)"):
+        Forecaster.load(path)
     del tensors["linear.weight"]
     save_checkpoint(path, tensors, metadata, "series")
     with pytest.raises(CheckpointError, match="linear.weight"):

@@ -98,7 +98,12 @@ class Forecaster:
         if self.info.get("linear"):
             if "linear.weight" not in state:
                 raise ValueError("weights: missing ['linear.weight'] (the linear member)")
-            self.linear = np.asarray(state.pop("linear.weight"), np.float64)
+            weight = np.asarray(state.pop("linear.weight"), np.float64)
+            shape = (self.config.window * (1 + len(self.info["feature_names"])) + 1,
+                     self.config.outputs)
+            if weight.shape != shape:
+                raise ValueError(f"linear.weight: got shape {weight.shape}, expected {shape}")
+            self.linear = weight
         expected = set(self.network_state()) - {"linear.weight"}
         if set(state) != expected:
             raise ValueError(f"weights: missing {sorted(expected - set(state))}, unexpected "
@@ -413,8 +418,10 @@ class Forecaster:
             raise CheckpointError(f"{path}: malformed series checkpoint ({e})") from None
 
 
-# the ridge penalty of the linear member (its inputs are standardised: about one window's
-# worth of shrinkage towards zero on hundreds of windows)
+# the ridge penalty of the linear member: with the default standard scaling of the series
+# (and of any features) each input's sum of squares is about the number of windows, so that
+# on hundreds of windows this shrinks the weights only a little, and it keeps the system
+# solvable on a handful
 LINEAR_RIDGE = 1.0
 
 
