@@ -48,7 +48,7 @@ class ForecastConfig:
         where Guerrero's Box-Cox power leaves it open, ``selection.log_test``;
         seasonal differencing only for a season the autocorrelation test finds) and
         the one with the lowest validation MASE is kept, each scored as it would
-        forecast (combined with the Theta method where ``combine`` would combine it);
+        forecast (averaged with what ``combine`` would average it with);
         without a validation part,
         'auto' means log for positive data (unless Guerrero's power says no),
         seasonal differencing for a detected season, no first differencing.

@@ -535,8 +535,9 @@ def _combination(model, config, values, origins, paths, validation, season, test
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
     ``combination`` ({``setting``, ``method``, ``weight``, ``validation_mase``:
-    {``networks``, ``combined``} or None}) and the validation scores of the forecasts the
-    model now makes.
+    {``networks``: without Theta (with the linear member where the model has it),
+    ``combined``} or None}) and the validation scores of the forecasts the model now
+    makes.
     """
     mase = None
     use = config.combine in ("theta", "both")

@@ -135,9 +135,12 @@ def _map_dask(function, tasks, workers, scheduler, on_result, warm_up):
     cluster = None
     if scheduler is None:
         workers = workers or os.cpu_count() or 1
+        # the workers' own logs stay quiet: a task's error reaches this process through
+        # its future, and a worker busy in a task when the cluster closes (Ctrl-C) may
+        # log its failed heartbeat to the closed scheduler, with a traceback, as an ERROR
         with _workers_ignore_ctrl_c():
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster)
         client.register_plugin(_ignore_ctrl_c_plugin())
     else:
