@@ -1,7 +1,5 @@
 """The forecaster's linear member (``ForecastConfig.combine`` 'linear', 'both', 'auto'): a
 ridge autoregression on the networks' windows, averaged with them in the transformed space."""
-import json
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -12,7 +10,7 @@ from numbarnn.forecast.model import Forecaster, linear_rows
 from numbarnn.forecast.training import train_forecaster
 from numbarnn.forecast.windows import make_windows
 from numbarnn_cli.main import cli
-from test_theta import TINY, monthly
+from test_theta import TINY, monthly, train_tiny_cli
 
 
 def test_fit_recovers_a_linear_map(monkeypatch):
@@ -127,15 +125,9 @@ def test_a_checkpoint_without_the_members_weights_is_malformed(tmp_path):
 
 
 def test_cli_combine_linear(tmp_path):
-    out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["train-series", "--synthetic", "sine", "--length", "120",
-                                      "--window", "12", "--horizon", "6", "--hidden", "4",
-                                      "--epochs", "3", "--members", "1", "--combine", "linear",
-                                      "--out", str(out)])
-    assert result.exit_code == 0, result.output
+    output, report = train_tiny_cli(tmp_path / "run", "linear")
     assert "averaged with a linear autoregression on the same windows (validation MASE" \
-        in result.output
-    report = json.loads((out / "metrics.json").read_text())
+        in output
     assert report["linear"]["weight"] == 0.5 and report["config"]["combine"] == "linear"
     result = CliRunner().invoke(cli, ["train-series", "--combine", "linear", "--loss",
                                       "quantile", "--out", str(tmp_path / "q")])

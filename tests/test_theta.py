@@ -144,15 +144,20 @@ def test_a_checkpoint_from_before_combine_loads(tmp_path):
     np.testing.assert_array_equal(loaded.forecast(6)["values"], model.forecast(6)["values"])
 
 
-def test_cli_combine(tmp_path):
-    out = tmp_path / "run"
+def train_tiny_cli(out, combine):
+    """``train-series`` of a short sine at ``--combine combine``: the output and metrics.json."""
     result = CliRunner().invoke(cli, ["train-series", "--synthetic", "sine", "--length", "120",
                                       "--window", "12", "--horizon", "6", "--hidden", "4",
-                                      "--epochs", "3", "--members", "1", "--combine", "theta",
+                                      "--epochs", "3", "--members", "1", "--combine", combine,
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "combined with the Theta method, half each" in result.output
-    report = json.loads((out / "metrics.json").read_text())
+    return result.output, json.loads((out / "metrics.json").read_text())
+
+
+def test_cli_combine(tmp_path):
+    out = tmp_path / "run"
+    output, report = train_tiny_cli(out, "theta")
+    assert "combined with the Theta method, half each" in output
     assert report["combination"]["weight"] == 0.5
     result = CliRunner().invoke(cli, ["train-series", "--combine", "ets", "--out", str(out)])
     assert result.exit_code != 0 and "ets" in result.output
