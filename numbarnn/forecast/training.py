@@ -521,6 +521,29 @@ def _refit(model, config, x, y, fitted, progress, device):
     return {"windows": int(y.shape[0]), "members": reports, "kept": kept}
 
 
+def _partner(config, always, validation, partnered, values, origins, season, test_start):
+    """Whether a forecast takes a partner (the linear member, the Theta method): ``always``,
+    or where the validation MASE of ``partnered()`` (its forecasts from the validation
+    ``origins``, made only where there is a validation part) is below that of the forecasts
+    ``validation`` scored.
+
+    Returns
+    -------
+    use : bool
+    mase : {``networks``: without the partner, ``combined``: with it}, or None
+    validation : the validation scores of what is then forecast
+    paths : ``partnered()``'s forecasts, or None without a validation part
+    """
+    if validation is None:
+        return always, None, validation, None
+    paths = partnered()
+    scores = _score(values, origins, paths[:, paths.shape[1] // 2], config.horizon, season,
+                    test_start)
+    mase = {"networks": validation["model"]["mase"], "combined": scores["model"]["mase"]}
+    use = always or (math.isfinite(mase["combined"]) and mase["combined"] < mase["networks"])
+    return use, mase, scores if use else validation, paths
+
+
 # the Theta method's share of a combined forecast (ForecastConfig.combine): the plain mean,
 # the combination the forecasting competitions found hard to beat
 COMBINED_WEIGHT = 0.5
@@ -539,16 +562,10 @@ def _combination(model, config, values, origins, paths, validation, season, test
     ``combined``} or None}) and the validation scores of the forecasts the model now
     makes.
     """
-    mase = None
-    use = config.combine in ("theta", "both")
-    if validation is not None:
-        combined = model.combined(paths, values, origins, COMBINED_WEIGHT)
-        scores = _score(values, origins, combined[:, combined.shape[1] // 2], config.horizon,
-                        season, test_start)
-        mase = {"networks": validation["model"]["mase"], "combined": scores["model"]["mase"]}
-        use = use or (math.isfinite(mase["combined"]) and mase["combined"] < mase["networks"])
-        if use:
-            validation = scores
+    use, mase, validation, _ = _partner(
+        config, config.combine in ("theta", "both"), validation,
+        lambda: model.combined(paths, values, origins, COMBINED_WEIGHT), values, origins, season,
+        test_start)
     if use:
         model.info["combination"] = {"method": "theta", "weight": COMBINED_WEIGHT}
     return {"setting": config.combine, "method": "theta",
@@ -571,17 +588,13 @@ def _linear(model, config, values, features, origins, paths, validation, season,
     ``combined``} or None}) and the validation scores and paths of what the model now
     forecasts.
     """
-    mase = None
-    use = config.combine in ("linear", "both")
     model.info["linear"] = {"weight": LINEAR_WEIGHT}
-    if validation is not None:
-        mixed = model._forecast_paths(values, features, origins, config.horizon)
-        scores = _score(values, origins, mixed[:, mixed.shape[1] // 2], config.horizon, season,
-                        test_start)
-        mase = {"networks": validation["model"]["mase"], "combined": scores["model"]["mase"]}
-        use = use or (math.isfinite(mase["combined"]) and mase["combined"] < mase["networks"])
-        if use:
-            validation, paths = scores, mixed
+    use, mase, validation, mixed = _partner(
+        config, config.combine in ("linear", "both"), validation,
+        lambda: model._forecast_paths(values, features, origins, config.horizon), values,
+        origins, season, test_start)
+    if use and mixed is not None:
+        paths = mixed
     if not use:
         model.info.pop("linear")
         model.linear = None
