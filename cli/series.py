@@ -176,8 +176,9 @@ def aligned(rows):
 @click.option("--combine", type=click.Choice(COMBINES), default=SERIES.combine,
               show_default=True, help="What the networks' forecast is averaged with: linear: "
               "a ridge autoregression on the same windows; theta: the Theta method's "
-              "forecast; both: the two; auto: each where it lowers the validation MASE (the "
-              "report gives the scores); none: nothing.")
+              "forecast; both: the two; auto: the linear member where it lowers the validation "
+              "MASE, then the Theta method or a linear trend with seasonal dummies, whichever "
+              "lowers it more, if either does (the report gives the scores); none: nothing.")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
               help="Also score prediction intervals at these levels on the test, such as "
               "80,95: coverage and MSIS beside seasonal naive's.")
@@ -341,18 +342,17 @@ def choice_lines(report):
                      f"{combined} of {tried}")
     else:
         lines.append(f"transforms: {describe_transforms(chosen)} ({chosen['by']})")
-    for key, taken, left, done in (
-            ("linear", "averaged with a linear autoregression on the same windows",
-             "not averaged with a linear autoregression", "averaged"),
-            ("combination", "combined with the Theta method, half each",
-             "not combined with the Theta method", "combined")):
-        part = report.get(key)
-        if part:
-            mase = part["validation_mase"]
-            scores = "no validation part to compare on" if mase is None else \
-                f"validation MASE {_format(mase['combined'])} {done}, " \
-                f"{_format(mase['networks'])} without it"
-            lines.append(f"{taken if part['weight'] else left} ({scores})")
+    linear, combination = report.get("linear"), report.get("combination")
+    if linear:
+        lines.append(("averaged with a linear autoregression on the same windows"
+                      if linear["weight"] else "not averaged with a linear autoregression")
+                     + _scores(linear["validation_mase"], "averaged"))
+    if combination:
+        name = PARTNER_NAMES[combination["method"]]
+        lines.append((f"combined with {name}, half each" if combination["weight"] else
+                      "not combined with a statistical forecast")
+                     + _scores(combination["validation_mase"], f"combined with {name}",
+                             combination["method"]))
     fallback = report.get("fallback")
     if fallback:
         verdict = "forecasting with seasonal naive (--fallback)" if fallback["used"] else \
@@ -361,6 +361,21 @@ def choice_lines(report):
                      f"{_format(fallback['seasonal_naive_mase'])} against "
                      f"{_format(fallback['model_mase'])}): {verdict}")
     return lines
+
+
+# what the report's combination ``method`` names
+PARTNER_NAMES = {"theta": "the Theta method", "regression": "a linear trend and seasonal dummies"}
+
+
+def _scores(mase, done, method=None):
+    """`` (validation MASE <combined> <done>, <networks> without it; with <another
+    partner than method> <its combined MASE> ...)``, or that there was no validation part."""
+    if mase is None:
+        return " (no validation part to compare on)"
+    others = "".join(f"; with {PARTNER_NAMES[m]} {_format(v)}"
+                     for m, v in mase.get("partners", {}).items() if m != method)
+    return (f" (validation MASE {_format(mase['combined'])} {done}, "
+            f"{_format(mase['networks'])} without it{others})")
 
 
 def interval_lines(intervals):

@@ -143,10 +143,19 @@ def test_forecast_suite_quick(capsys):
     assert set(results) == {"austres", "nile", "panel-store_0"}
     for name in results:
         scores = results[name]["scores"]
-        assert set(scores) == {"numbarnn", "naive", "seasonal_naive"}
+        # the synthetic series also scores its noise-free curve as a forecast
+        assert set(scores) - {"noise_free"} == {"numbarnn", "naive", "seasonal_naive"}
+        assert ("noise_free" in scores) == name.startswith("panel-")
         assert scores["numbarnn"]["points"] == results[name]["horizon"]
+    assert 0 < results["panel-store_0"]["scores"]["noise_free"]["mase"] < \
+        results["panel-store_0"]["scores"]["naive"]["mase"]
     assert 0 <= summary["coverage"]["numbarnn"][95] <= 100
-    assert "gmean MASE" in capsys.readouterr().out
+    assert set(summary["parts"]) == {"real", "panel"}
+    assert summary["parts"]["panel"]["mase_ratio"]["seasonal_naive"] == pytest.approx(
+        results["panel-store_0"]["scores"]["numbarnn"]["mase"]
+        / results["panel-store_0"]["scores"]["seasonal_naive"]["mase"])
+    out = capsys.readouterr().out
+    assert "gmean MASE" in out and "noise-free curve / method" in out
 
 
 def test_many_series_suite_runs(monkeypatch):

@@ -24,6 +24,16 @@ def test_synthetic_panel_is_seeded_varied_and_has_short_series():
     assert max(levels) / min(levels) > 10
 
 
+def test_noise_free_panel_is_the_same_series_without_noise():
+    rows = synthetic_panel(30, seed=3)
+    curves = synthetic_panel(30, seed=3, noise_free=True)
+    assert [r[:2] for r in curves] == [r[:2] for r in rows]  # the same ids, dates, lengths
+    ratios = np.log([value / curve[2] for (*_, value), curve in zip(rows, curves)])
+    # multiplicative noise of 2 to 15 %: about zero in the log, never far from it
+    assert abs(np.median(ratios)) < 0.01 and 0.02 < np.std(ratios) < 0.15
+    assert np.max(np.abs(ratios)) < 0.8
+
+
 def test_csv_round_trip(tmp_path):
     rows = synthetic_panel(5, seed=1, short_share=0)
     path = tmp_path / "panel.csv"

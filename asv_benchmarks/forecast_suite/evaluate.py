@@ -52,8 +52,9 @@ def suite():
     return entries
 
 
-def synthetic(count):
-    """``(id, Series)`` of the first ``count`` series of the synthetic monthly panel."""
+def synthetic(count, noise_free=False):
+    """``(id, Series)`` of the first ``count`` series of the synthetic monthly panel (with
+    ``noise_free``, their noise-free curves: ``synthetic_panel``)."""
     if count <= 0:
         return []
     import tempfile
@@ -63,7 +64,8 @@ def synthetic(count):
     with tempfile.TemporaryDirectory() as scratch:
         path = f"{scratch}/panel.csv"
         # (a long-format file holds two series at least)
-        write_panel_csv(path, synthetic_panel(max(count, 2), seed=0, short_share=0))
+        write_panel_csv(path, synthetic_panel(max(count, 2), seed=0, short_share=0,
+                                              noise_free=noise_free))
         return list(read_panel_csv(path, "id").series.items())[:count]
 
 
@@ -119,11 +121,13 @@ def numbarnn_model(series, season, horizon, options):
 
 
 def evaluate_series(name, full, season, horizon, origins, options, stats_models=STATS_MODELS,
-                    cache=None, arima_max_season=ARIMA_MAX_SEASON):
+                    cache=None, arima_max_season=ARIMA_MAX_SEASON, noise_free=None):
     """Every method on one series: ``{method: {'mase', 'smape', 'msis', 'inside', 'points',
     'seconds'}}`` summed or averaged over the origins, and numbarnn's automatic choices.
     ``cache``: a dict of earlier statsforecast results (they do not change with numbarnn),
-    read and filled in."""
+    read and filled in.  ``noise_free``: the series' values without noise, where known (the
+    synthetic panel), whose MASE as a forecast (the best expected there is) goes in
+    ``scores['noise_free']`` (MASE and sMAPE only)."""
     scores, choices = {}, []
     if season > arima_max_season:
         stats_models = [m for m in stats_models if m != "AutoARIMA"]
@@ -149,6 +153,11 @@ def evaluate_series(name, full, season, horizon, origins, options, stats_models=
                                                for L, (lo, hi) in i.items()}, t)
                               for m, (p, i, t) in stats.items()}
         methods.update(stats)
+        if noise_free is not None:
+            point = noise_free[len(series) - horizon:len(series)]
+            curve = scores.setdefault("noise_free", {"mase": [], "smape": []})
+            curve["mase"].append(mase(actual, point, history, season))
+            curve["smape"].append(smape(actual, point))
         for method, (point, intervals, seconds) in methods.items():
             s = scores.setdefault(method, {"mase": [], "smape": [], "msis": [], "seconds": 0.0,
                                          "inside": {L: 0 for L in LEVELS}, "points": 0})
@@ -165,7 +174,8 @@ def evaluate_series(name, full, season, horizon, origins, options, stats_models=
             s["seconds"] += seconds
     for s in scores.values():
         for key in ("mase", "smape", "msis"):
-            s[key] = float(np.mean(s[key]))
+            if key in s:
+                s[key] = float(np.mean(s[key]))
     return scores, choices
 
 
@@ -174,10 +184,14 @@ def geometric_mean(values):
     return float(np.exp(np.mean(np.log(values)))) if values else math.nan
 
 
-def summarise(results):
+def summarise(results, parts=True):
     """Geometric-mean MASE ratios of numbarnn to every method, pooled coverage per method,
-    the geometric-mean MSIS, and the series where numbarnn trails seasonal naive by > 5 %."""
-    methods = sorted({m for r in results.values() for m in r["scores"]})
+    the geometric-mean MSIS, and the series where numbarnn trails seasonal naive by > 5 %;
+    where some series know their noise-free curve (the synthetic panel), its MASE over
+    each method's on those series (``noise_free_ratio``: what no forecaster is expected
+    to beat).  With ``parts``, the same for the real series and the synthetic panel apart
+    (``parts``: {'real', 'panel'}, where both are there)."""
+    methods = sorted({m for r in results.values() for m in r["scores"]} - {"noise_free"})
     summary = {"mase_ratio": {}, "coverage": {}, "msis": {}, "mase": {}}
     for method in methods:
         have = [r["scores"] for r in results.values() if method in r["scores"]]
@@ -191,6 +205,16 @@ def summarise(results):
     summary["worse_than_seasonal_naive"] = [
         name for name, r in results.items()
         if r["scores"]["numbarnn"]["mase"] > 1.05 * r["scores"]["seasonal_naive"]["mase"]]
+    known = [r["scores"] for r in results.values() if "noise_free" in r["scores"]]
+    if known:
+        summary["noise_free_ratio"] = {
+            method: geometric_mean([s["noise_free"]["mase"] / s[method]["mase"]
+                                    for s in known if method in s]) for method in methods}
+    panel = {name: r for name, r in results.items() if name.startswith("panel-")}
+    if parts and panel and len(panel) < len(results):
+        summary["parts"] = {"real": summarise({name: r for name, r in results.items()
+                                               if name not in panel}, parts=False),
+                            "panel": summarise(panel, parts=False)}
     return summary
 
 
@@ -214,6 +238,14 @@ def print_table(results, summary):
              for L in LEVELS]
     for label, cell in rows:
         print(f"{label:25s}" + "  ".join(cell(m) for m in methods))
+    for part, of in summary.get("parts", {}).items():
+        print(f"{'numbarnn / method, ' + part:25s}"
+              + "  ".join(f"{of['mase_ratio'][m]:10.3f}" if m in of["mase_ratio"] else
+                          f"{'-':>10s}" for m in methods))
+    if "noise_free_ratio" in summary:
+        print(f"{'noise-free curve / method':25s}"
+              + "  ".join(f"{summary['noise_free_ratio'][m]:10.3f}" for m in methods)
+              + "   (the synthetic panel: no forecaster is expected below it)")
     print(f"\nnumbarnn worse than seasonal naive by > 5 %: "
           f"{summary['worse_than_seasonal_naive'] or 'none'}")
     if "airline" in results:
@@ -256,10 +288,12 @@ def main(argv=None):
         ({} if cache_path else None)
     data = {name: (read_csv(str(entries[name][0])), *entries[name][1:]) for name in names}
     data.update({f"panel-{k}": (series, 12, 12) for k, series in synthetic(args.panel)})
+    curves = {f"panel-{k}": series.values for k, series in synthetic(args.panel, True)}
     results = {}
     for name, (series, season, horizon) in data.items():
         scores, choices = evaluate_series(name, series, season, horizon, args.origins, options,
-                                          stats_models, cache, args.arima_max_season)
+                                          stats_models, cache, args.arima_max_season,
+                                          curves.get(name))
         if cache_path:
             cache_path.write_text(json.dumps(cache))
         results[name] = {"season": season, "horizon": horizon,

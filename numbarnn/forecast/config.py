@@ -111,15 +111,18 @@ class ForecastConfig:
         (validation, calibration, test, forecast).  'both': the two, in that order (the
         networks and the linear member a quarter each, Theta half).  'auto' (the
         default): the linear member where it lowers the validation MASE over the
-        validation part's rolling origins, then Theta where that lowers it further (the
-        report gives each pair of MASEs); without a validation part, neither.  'none':
+        validation part's rolling origins, then, where that lowers it further, the better
+        on validation of two statistical partners: the Theta method, or a linear trend
+        and seasonal dummies fitted by least squares (``regression.regression_forecast``,
+        for a trend and season that stay fixed); the report gives each MASE.  Without a
+        validation part, neither.  'none':
         the networks alone (as before this setting).  The transform candidates are
-        scored as they would forecast.  A model that logs the series combines with Theta
-        in the log (a geometric mean with the Theta forecast of the logged series), and
-        its intervals, calibrated on the combined forecasts, move with the point
-        forecast.  The Theta method is fitted on the last ``model.THETA_HISTORY`` (2,048)
-        steps before each origin at most, and a model combined with it keeps that much of
-        the series, not only the end the networks need; seasonal naive's forecasts
+        scored as they would forecast.  A model that logs the series combines with its
+        partner in the log (a geometric mean with the partner's forecast of the logged
+        series), and its intervals, calibrated on the combined forecasts, move with the
+        point forecast.  A partner is fitted on the last ``model.THETA_HISTORY`` (2,048)
+        steps before each origin at most, and a model combined with one keeps that much
+        of the series, not only the end the networks need; seasonal naive's forecasts
         (``fallback``) are never combined.  The linear member forecasts points only: not
         with the 'quantile' loss ('auto' leaves it out there).
         Measured on the evaluation suite (README).

@@ -12,6 +12,7 @@ from .config import ForecastConfig, check_levels, level_name
 from .intervals import conformal_quantile
 from .metrics import seasonal_naive_forecast
 from .series import Series, format_date, future_dates, parse_date
+from .regression import regression_forecast
 from .theta import theta_forecast
 from .transforms import Pipeline
 from .windows import FeatureScaler, make_windows
@@ -209,22 +210,26 @@ class Forecaster:
         # adds the same history to every row): the quantiles stay sorted
         paths = np.stack([[self.pipeline.inverse(row, values[:t + 1]) for row in rows]
                           for rows, t in zip(transformed, origins)])
-        weight = (self.info.get("combination") or {}).get("weight", 0.0)
-        return self.combined(paths, values, origins, weight) if weight else paths
+        combination = self.info.get("combination") or {}
+        weight = combination.get("weight", 0.0)
+        return self.combined(paths, values, origins, weight,
+                             combination.get("method", "theta")) if weight else paths
 
-    def combined(self, paths, values, origins, weight):
-        """``paths`` (n, Q, steps) moved towards the Theta method's forecast from each
-        origin by ``weight`` (``ForecastConfig.combine``): its point forecast becomes
-        ``(1 - weight) point + weight theta`` and every quantile moves with it; for a model
-        that logs the series, the same in the log (the Theta forecast of the logged
-        series).  Theta is fitted on the last ``THETA_HISTORY`` steps before each origin
+    def combined(self, paths, values, origins, weight, method="theta"):
+        """``paths`` (n, Q, steps) moved towards a statistical forecast from each origin by
+        ``weight`` (``ForecastConfig.combine``): its point forecast becomes ``(1 - weight)
+        point + weight partner`` and every quantile moves with it; for a model that logs
+        the series, the same in the log (the partner's forecast of the logged series).
+        The partner is ``PARTNERS[method]`` (the Theta method, or the linear trend and
+        seasonal dummies), fitted on the last ``THETA_HISTORY`` steps before each origin
         at most."""
         logs = self.pipeline.logs  # (then the model's data passed the log: positive)
         space = np.log if logs else (lambda a: a)
-        theta = np.stack([theta_forecast(space(values[max(0, t + 1 - THETA_HISTORY):t + 1]),
-                                         paths.shape[2], self.info["season"])
-                          for t in origins])
-        shift = weight * (theta - space(paths[:, paths.shape[1] // 2]))
+        partner = PARTNERS[method]
+        forecasts = np.stack([partner(space(values[max(0, t + 1 - THETA_HISTORY):t + 1]),
+                                      paths.shape[2], self.info["season"])
+                              for t in origins])
+        shift = weight * (forecasts - space(paths[:, paths.shape[1] // 2]))
         return paths * np.exp(shift)[:, None] if logs else paths + shift[:, None]
 
     def _forecast_values(self, values, features, origins, steps):
@@ -236,8 +241,8 @@ class Forecaster:
     @property
     def kept_history(self):
         """Steps of the series the model keeps (``info['history']``), at least: what a
-        forecast needs, and for a model combined with the Theta method what its fits take
-        (``THETA_HISTORY``), so that its own forecasts are those that were scored."""
+        forecast needs, and for a model combined with a statistical partner what its fits
+        take (``THETA_HISTORY``), so that its own forecasts are those that were scored."""
         if self.info.get("combination"):
             return max(self.min_history, THETA_HISTORY)
         return self.min_history
@@ -414,6 +419,10 @@ class Forecaster:
             for key in ("name", "feature_names", "history", "history_features", "dates",
                         "date_format", "frequency", "season"):
                 info[key]  # noqa: B018 -- a KeyError here means a malformed checkpoint
+            method = (info.get("combination") or {}).get("method", "theta")
+            if method not in PARTNERS:
+                raise ValueError(f"combination: unknown method {method!r}, expected one of "
+                                 f"{sorted(PARTNERS)}")
             return cls(config, pipeline, scaler, info, network=tensors)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: malformed series checkpoint ({e})") from None
@@ -438,11 +447,13 @@ def linear_rows(x):
     return rows
 
 
-# Steps before an origin that the Theta method of a combined forecast is fitted on, at
-# most: each fit costs about 60 passes over its data, and a long series' validation and
-# calibration have an origin for every step of their tenth of it, so that fitting on all
-# of the data would cost the square of the length
+# Steps before an origin that the statistical partner of a combined forecast (the Theta
+# method, the regression) is fitted on, at most: each Theta fit costs about 60 passes over
+# its data, and a long series' validation and calibration have an origin for every step of
+# their tenth of it, so that fitting on all of the data would cost the square of the length
 THETA_HISTORY = 2048
+# the statistical forecasts a model may be combined with (``info['combination']['method']``)
+PARTNERS = {"theta": theta_forecast, "regression": regression_forecast}
 
 
 def jsonable(value):

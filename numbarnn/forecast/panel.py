@@ -31,7 +31,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 # ------------------------------------------------------------------------------ synthetic data
-def synthetic_panel(n_series=200, seed=0, short_share=0.05, min_length=72, max_length=180):
+def synthetic_panel(n_series=200, seed=0, short_share=0.05, min_length=72, max_length=180,
+                    noise_free=False):
     """A realistic synthetic panel of monthly series, in long format.
 
     Every series has its own level (log-normal, from about 20 to 20 000), a linear
@@ -51,6 +52,10 @@ def synthetic_panel(n_series=200, seed=0, short_share=0.05, min_length=72, max_l
         Share of the series (rounded up when above 0) that are too short.
     min_length, max_length : int
         Range of the other series' lengths, in months.
+    noise_free : bool
+        The same series without their noise (each step's median): the forecast a
+        forecaster that knew the generating curves would make, the best expected
+        absolute error there is.
 
     Returns
     -------
@@ -82,7 +87,8 @@ def synthetic_panel(n_series=200, seed=0, short_share=0.05, min_length=72, max_l
                                                               + harmonic * phase)
         seasonal *= rng.uniform(0, 0.35) / max(np.abs(seasonal).max(), 1e-12)
         noise = rng.uniform(0.02, 0.15) * rng.standard_normal(length)
-        values = level * np.maximum(1 + trend, 0.05) * (1 + seasonal) * np.exp(noise)
+        values = level * np.maximum(1 + trend, 0.05) * (1 + seasonal) * \
+            (1.0 if noise_free else np.exp(noise))
         series_id = f"store_{k:0{width}d}"
         for step, value in enumerate(values):
             month = start + step

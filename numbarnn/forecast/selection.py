@@ -50,6 +50,15 @@ def autocorrelations(values, max_lag):
     return np.array([float(x[:-k] @ x[k:]) / denominator for k in range(1, max_lag + 1)])
 
 
+def season_autocorrelation(x, season):
+    """``(r_season, bound)`` of ``x``: its lag-``season`` autocorrelation and the Theta
+    method's bound for it, ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``; a season is
+    there where ``|r_season|`` exceeds the bound."""
+    r = autocorrelations(x, season)
+    bound = _SEASONALITY_Z * math.sqrt((1 + 2 * float(np.sum(r[:-1] ** 2))) / x.size)
+    return float(r[-1]), bound
+
+
 def seasonality_test(values, season):
     """Whether ``values`` have a season of length ``season``.
 
@@ -62,10 +71,8 @@ def seasonality_test(values, season):
     diffs = np.diff(np.asarray(values, np.float64))
     if season < 2 or diffs.size < 3 * season:
         return {"seasonal": False, "acf": None, "threshold": None}
-    r = autocorrelations(diffs, season)
-    threshold = _SEASONALITY_Z * math.sqrt((1 + 2 * float(np.sum(r[:-1] ** 2))) / diffs.size)
-    return {"seasonal": bool(abs(r[-1]) > threshold), "acf": float(r[-1]),
-            "threshold": threshold}
+    r, threshold = season_autocorrelation(diffs, season)
+    return {"seasonal": bool(abs(r) > threshold), "acf": r, "threshold": threshold}
 
 
 def guerrero_power(values, season):

@@ -28,9 +28,8 @@ import numpy as np
 from numba import njit
 
 from ..kernels._jit import JIT_OPTIONS
-from .selection import autocorrelations
+from .selection import season_autocorrelation
 
-_SEASONALITY_Z = 1.645
 _ALPHA_GRID = np.linspace(0.02, 0.98, 25)
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
@@ -87,9 +86,8 @@ def seasonal_indices(y, season):
     n = y.size
     if season < 2 or n < 2 * season + 1:
         return None
-    r = autocorrelations(y, season)
-    bound = _SEASONALITY_Z * math.sqrt((1 + 2 * float(np.sum(r[:-1] ** 2))) / n)
-    if not abs(r[-1]) > bound:
+    r, bound = season_autocorrelation(y, season)
+    if not abs(r) > bound:
         return None
     # the centred moving average of one season (2 x m for an even m)
     weights = np.ones(season + 1 - season % 2)

@@ -16,8 +16,8 @@ The recipe, in order:
    initial weights and their forecasts averaged.
 4b. ``ForecastConfig.combine``: where the validation part says so, that average is
    averaged again with a linear member's (a ridge autoregression on the same
-   windows, ``_linear``), and then with the Theta method's forecast
-   (``_combination``).
+   windows, ``_linear``), and then with a statistical forecast, the Theta method's or a
+   linear trend and seasonal dummies' (``_combination``).
 5. With ``ForecastConfig.refit``, once the validation part has done its work (the
    choices below, the stopping epochs, the intervals' errors, the fallback's
    verdict), the networks are trained again from the same initial weights on the
@@ -44,7 +44,7 @@ from ..precompile import compile_for_run
 from .config import check_levels, level_name, merge_options, resolve_season
 from .intervals import calibration_errors, score_intervals
 from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
-from .model import Forecaster, history_info, jsonable
+from .model import PARTNERS, Forecaster, history_info, jsonable
 from .series import format_date
 from .windows import (FeatureScaler, build_pipeline, differencing_context, make_targets,
                       make_windows, split_series, window_origins)
@@ -431,7 +431,7 @@ def _train(series, config, season, progress, device, levels, scout=False):
         model.info.pop("combination", None)
         model.info.pop("linear", None)
         model.linear = None
-    if model.info.get("combination"):  # (the Theta fits take more of the series)
+    if model.info.get("combination"):  # (the partner's fits take more of the series)
         model.info.update({key: value for key, value in
                            history_info(series, season, model.kept_history).items()
                            if key != "test"})
@@ -522,7 +522,7 @@ def _refit(model, config, x, y, fitted, progress, device):
 
 
 def _partner(config, always, validation, partnered, values, origins, season, test_start):
-    """Whether a forecast takes a partner (the linear member, the Theta method): ``always``,
+    """Whether a forecast takes a partner (the linear member, a statistical forecast): ``always``,
     or where the validation MASE of ``partnered()`` (its forecasts from the validation
     ``origins``, made only where there is a validation part) is below that of the forecasts
     ``validation`` scored.
@@ -544,31 +544,44 @@ def _partner(config, always, validation, partnered, values, origins, season, tes
     return use, mase, scores if use else validation, paths
 
 
-# the Theta method's share of a combined forecast (ForecastConfig.combine): the plain mean,
-# the combination the forecasting competitions found hard to beat
+# the statistical partner's share of a combined forecast (ForecastConfig.combine): the plain
+# mean, the combination the forecasting competitions found hard to beat
 COMBINED_WEIGHT = 0.5
 
 
 def _combination(model, config, values, origins, paths, validation, season, test_start):
     """Whether the model combines its forecast (the networks', with the linear member where
-    it has one) with the Theta method (``config.combine``): always for 'theta' and 'both',
-    for 'auto' where the combination's validation MASE is below the
-    networks' own on the same rolling origins (whose steps the networks never trained on;
-    ``paths``: their forecasts from there); without a validation part, 'auto' does not.
+    it has one) with a statistical forecast (``config.combine``): always with the Theta
+    method for 'theta' and 'both'; for 'auto' with the partner of ``PARTNERS`` (the Theta
+    method, the linear trend and seasonal dummies) whose combination has the lowest
+    validation MASE, where that is below the networks' own on the same rolling origins
+    (whose steps the networks never trained on; ``paths``: their forecasts from there);
+    without a validation part, 'auto' does not.
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
-    ``combination`` ({``setting``, ``method``, ``weight``, ``validation_mase``:
-    {``networks``: without Theta (with the linear member where the model has it),
-    ``combined``} or None}) and the validation scores of the forecasts the model now
-    makes.
+    ``combination`` ({``setting``, ``method`` (the partner taken, or the best one
+    scored), ``weight``, ``validation_mase``: {``networks``: without a partner (with the
+    linear member where the model has it), ``combined``: with ``method``, ``partners``:
+    every partner scored, combined} or None}) and the validation scores of the forecasts
+    the model now makes.
     """
-    use, mase, validation, _ = _partner(
-        config, config.combine in ("theta", "both"), validation,
-        lambda: model.combined(paths, values, origins, COMBINED_WEIGHT), values, origins, season,
-        test_start)
+    always = config.combine in ("theta", "both")
+    scored = {}  # method: _partner's (use, mase, validation)
+    for method in ("theta",) if always else PARTNERS:
+        use, mase, scores, _ = _partner(
+            config, always, validation,
+            lambda: model.combined(paths, values, origins, COMBINED_WEIGHT, method), values,
+            origins, season, test_start)
+        scored[method] = (use, mase, scores)
+    # (the lowest combined MASE; a NaN one last, and the first partner without scores)
+    method = min(scored, key=lambda m: scored[m][1]["combined"]
+                 if scored[m][1] and math.isfinite(scored[m][1]["combined"]) else math.inf)
+    use, mase, validation = scored[method]
+    if mase is not None:
+        mase = {**mase, "partners": {m: scored[m][1]["combined"] for m in scored}}
     if use:
-        model.info["combination"] = {"method": "theta", "weight": COMBINED_WEIGHT}
-    return {"setting": config.combine, "method": "theta",
+        model.info["combination"] = {"method": method, "weight": COMBINED_WEIGHT}
+    return {"setting": config.combine, "method": method,
             "weight": COMBINED_WEIGHT if use else 0.0, "validation_mase": mase}, validation
 
 

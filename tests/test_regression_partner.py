@@ -1,0 +1,110 @@
+"""The linear trend and seasonal dummies (``forecast/regression.py``), the second statistical
+partner a forecaster may be combined with (``ForecastConfig.combine='auto'``)."""
+import numpy as np
+import pytest
+
+from numbarnn.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.model import CHECKPOINT_KIND, Forecaster
+from numbarnn.forecast.regression import regression_forecast
+from numbarnn.forecast.series import Series
+from numbarnn.forecast.selection import season_autocorrelation
+from numbarnn.forecast.training import train_forecaster
+from test_theta import train_tiny_cli
+
+TINY = dict(season=12, window=12, horizon=6, hidden_size=4, epochs=3, batch_size=8, members=1, seed=2)
+
+
+def series(values):
+    return Series(np.asarray(values, np.float64), "y", np.zeros((len(values), 0)), [], None,
+                  None)
+
+
+def fixed(seed, n=120):
+    """A trend and a season that never change, under noise that does not carry over: what
+    the regression is the right model for."""
+    t = np.arange(n)
+    return 100 + 2.0 * t + 10 * np.sin(2 * np.pi * t / 12) + \
+        np.random.default_rng(seed).normal(0, 4, n)
+
+
+def test_recovers_a_trend_and_a_season_exactly():
+    t = np.arange(72 + 9)
+    season = np.random.default_rng(0).normal(0, 5, 12)
+    y = 3.0 + 0.5 * t + season[t % 12]
+    np.testing.assert_allclose(regression_forecast(y[:72], 9, 12), y[72:], rtol=1e-10)
+
+
+def test_no_season_is_a_straight_line():
+    rng = np.random.default_rng(1)
+    y = 2.0 + 0.1 * np.arange(60) + rng.standard_normal(60)
+    r, bound = season_autocorrelation(y - np.polyval(np.polyfit(np.arange(60), y, 1),
+                                                     np.arange(60)), 12)
+    assert abs(r) < bound  # (white noise about a line: no season found)
+    slope, intercept = np.polyfit(np.arange(60), y, 1)
+    line = intercept + slope * np.arange(60, 66)
+    np.testing.assert_allclose(regression_forecast(y, 6, 12), line, rtol=1e-10)
+    np.testing.assert_allclose(regression_forecast(y, 6, 1), line, rtol=1e-10)
+    # fewer than two seasons and a step of data: no dummies either, even for a clear season
+    t = np.arange(24)
+    y = 1.0 + 0.2 * t + 4 * np.sin(2 * np.pi * t / 12)
+    np.testing.assert_allclose(regression_forecast(y, 3, 12),
+                               np.polyval(np.polyfit(t, y, 1), np.arange(24, 27)), rtol=1e-10)
+
+
+def test_a_very_short_history_forecasts_its_last_value():
+    np.testing.assert_array_equal(regression_forecast([5.0, 7.0], 3, 12), [7.0, 7.0, 7.0])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_auto_takes_the_regression_where_the_season_is_fixed(seed, tmp_path):
+    model, report = train_forecaster(series(fixed(seed)), ForecastConfig(combine="auto",
+                                                                         log=False, **TINY))
+    c = report["combination"]
+    partners = c["validation_mase"]["partners"]
+    assert set(partners) == {"theta", "regression"}
+    assert c["method"] == "regression" and partners["regression"] < partners["theta"]
+    assert c["weight"] == 0.5 and model.info["combination"]["method"] == "regression"
+    assert c["validation_mase"]["combined"] == partners["regression"] < \
+        c["validation_mase"]["networks"]
+    assert report["validation"]["model"]["mase"] == pytest.approx(partners["regression"])
+    # the forecast is the mean of the networks' and the regression's
+    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
+                       {**model.info, "combination": None}, network=model.network_state())
+    np.testing.assert_allclose(
+        model.forecast(6)["values"],
+        (alone.forecast(6)["values"] + regression_forecast(fixed(seed), 6, 12)) / 2,
+        rtol=1e-9)
+    path = tmp_path / "model.safetensors"
+    model.save(path)
+    np.testing.assert_array_equal(Forecaster.load(path).forecast(6)["values"],
+                                  model.forecast(6)["values"])
+
+
+def test_theta_setting_never_takes_the_regression():
+    _, report = train_forecaster(series(fixed(0)), ForecastConfig(combine="theta", **TINY))
+    c = report["combination"]
+    assert c["method"] == "theta" and c["weight"] == 0.5
+    assert set(c["validation_mase"]["partners"]) == {"theta"}
+
+
+def test_a_checkpoint_with_an_unknown_partner_is_one_error(tmp_path):
+    model, _ = train_forecaster(series(fixed(1)), ForecastConfig(combine="theta", **TINY))
+    path = tmp_path / "model.safetensors"
+    model.save(path)
+    tensors, metadata = load_checkpoint(path, CHECKPOINT_KIND)
+    metadata["info"]["combination"]["method"] = "prophet"
+    save_checkpoint(path, tensors, metadata, CHECKPOINT_KIND)
+    with pytest.raises(CheckpointError, match="unknown method 'prophet'"):
+        Forecaster.load(path)
+
+
+def test_cli_report_names_both_partners(tmp_path):
+    output, report = train_tiny_cli(tmp_path / "run", "auto")
+    c = report["combination"]
+    names = {"theta": "the Theta method", "regression": "a linear trend and seasonal dummies"}
+    other = names["regression" if c["method"] == "theta" else "theta"]
+    taken = f"combined with {names[c['method']]}, half each" if c["weight"] else \
+        "not combined with a statistical forecast"
+    assert taken in output and f"; with {other} " in output
+    assert c["validation_mase"]["partners"].keys() == names.keys()
