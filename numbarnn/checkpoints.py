@@ -21,7 +21,12 @@ import numpy as np
 from ._checks import read_bytes
 
 FORMAT = "numbarnn"
-FORMAT_VERSION = 1
+# The newest format this code reads.  A checkpoint is stamped with the oldest format that
+# holds what it needs (``save_checkpoint``'s ``version``), so that an older numbarnn reads
+# every checkpoint it can and refuses, with "upgrade numbarnn", one it would misread.
+# 2: a series checkpoint combined with the regression partner (an older numbarnn would
+# combine it with the Theta method without a word).
+FORMAT_VERSION = 2
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -86,7 +91,7 @@ def write_json(path, obj):
     write_atomic(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
-def save_checkpoint(path, tensors, metadata, kind):
+def save_checkpoint(path, tensors, metadata, kind, version=1):
     """Write ``tensors`` (name -> NumPy array) and ``metadata`` (JSON-able) atomically.
 
     Parameters
@@ -97,11 +102,15 @@ def save_checkpoint(path, tensors, metadata, kind):
         Anything ``json.dumps`` accepts; comes back from ``load_checkpoint``.
     kind : str
         What the checkpoint holds (``"text"``, ``"series"``); checked on load.
+    version : int
+        The oldest format that holds what the checkpoint needs (``FORMAT_VERSION``).
     """
     from safetensors.numpy import save
 
+    if not 1 <= version <= FORMAT_VERSION:
+        raise ValueError(f"version: got {version!r}, expected 1 to {FORMAT_VERSION}")
     arrays = {name: np.require(value, requirements="C") for name, value in tensors.items()}
-    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": kind,
+    header = {"format": FORMAT, "format_version": str(version), "kind": kind,
               "metadata": json.dumps(metadata, allow_nan=False, sort_keys=True)}
     write_atomic(path, _sorted_header(save(arrays, metadata=header)))
 

@@ -155,7 +155,7 @@ def write_with_header(path, metadata, tensors=None):
     save_file(tensors or {"w": np.zeros(3)}, str(path), metadata=metadata)
 
 
-@pytest.mark.parametrize("version", ["2", "99"])
+@pytest.mark.parametrize("version", [str(checkpoints.FORMAT_VERSION + 1), "99"])
 def test_newer_format_version(tmp_path, version):
     path = tmp_path / "new.safetensors"
     write_with_header(path, {"format": "numbarnn", "format_version": version, "kind": "text",
@@ -180,6 +180,23 @@ def test_current_format_version_written_and_read(tmp_path):
     tensors, metadata = load_checkpoint(path, "text")
     assert metadata == {"a": 1}
     np.testing.assert_array_equal(tensors["w"], np.zeros(3))
+
+
+@pytest.mark.parametrize("version", range(1, checkpoints.FORMAT_VERSION + 1))
+def test_every_format_version_up_to_the_current_is_written_and_read(tmp_path, version):
+    path = tmp_path / "ok.safetensors"
+    checkpoints.save_checkpoint(path, {"w": np.ones(2)}, {"a": 1}, "text", version=version)
+    raw = path.read_bytes()
+    header = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
+    assert header["__metadata__"]["format_version"] == str(version)
+    assert load_checkpoint(path, "text")[1] == {"a": 1}
+
+
+@pytest.mark.parametrize("version", [0, checkpoints.FORMAT_VERSION + 1])
+def test_a_format_version_this_code_cannot_write(tmp_path, version):
+    with pytest.raises(ValueError, match="version"):
+        checkpoints.save_checkpoint(tmp_path / "x.safetensors", {}, {}, "text", version=version)
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 @pytest.mark.parametrize("metadata", ["{not json", None])

@@ -1,5 +1,8 @@
 """The linear trend and seasonal dummies (``forecast/regression.py``), the second statistical
 partner a forecaster may be combined with (``ForecastConfig.combine='auto'``)."""
+import json
+import struct
+
 import numpy as np
 import pytest
 
@@ -88,15 +91,42 @@ def test_theta_setting_never_takes_the_regression():
     assert set(c["validation_mase"]["partners"]) == {"theta"}
 
 
-def test_a_checkpoint_with_an_unknown_partner_is_one_error(tmp_path):
+@pytest.mark.parametrize("combination, message", [
+    ({"method": "prophet", "weight": 0.5}, "unknown method 'prophet'"),
+    ("theta", "combination: got 'theta', expected an object")])
+def test_a_checkpoint_with_an_unknown_partner_is_one_error(tmp_path, combination, message):
     model, _ = train_forecaster(series(fixed(1)), ForecastConfig(combine="theta", **TINY))
     path = tmp_path / "model.safetensors"
     model.save(path)
     tensors, metadata = load_checkpoint(path, CHECKPOINT_KIND)
-    metadata["info"]["combination"]["method"] = "prophet"
+    metadata["info"]["combination"] = combination
     save_checkpoint(path, tensors, metadata, CHECKPOINT_KIND)
-    with pytest.raises(CheckpointError, match="unknown method 'prophet'"):
+    with pytest.raises(CheckpointError, match=message):
         Forecaster.load(path)
+
+
+def format_version(path):
+    raw = open(path, "rb").read()
+    return json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"][
+        "format_version"]
+
+
+def test_only_a_regression_checkpoint_needs_format_2(tmp_path, monkeypatch):
+    # an older numbarnn (reading format 1) refuses it, instead of combining with Theta
+    from numbarnn import checkpoints
+
+    model, _ = train_forecaster(series(fixed(1)), ForecastConfig(combine="auto", log=False,
+                                                                 **TINY))
+    assert model.info["combination"]["method"] == "regression"
+    model.save(tmp_path / "regression.safetensors")
+    assert format_version(tmp_path / "regression.safetensors") == "2"
+    model.info["combination"]["method"] = "theta"
+    model.save(tmp_path / "theta.safetensors")
+    assert format_version(tmp_path / "theta.safetensors") == "1"
+    monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 1)
+    Forecaster.load(tmp_path / "theta.safetensors")
+    with pytest.raises(CheckpointError, match="upgrade numbarnn"):
+        Forecaster.load(tmp_path / "regression.safetensors")
 
 
 def test_cli_report_names_both_partners(tmp_path):

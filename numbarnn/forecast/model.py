@@ -11,8 +11,8 @@ from ..checkpoints import (CheckpointError, join_states, load_checkpoint, part_s
 from .config import ForecastConfig, check_levels, level_name
 from .intervals import conformal_quantile
 from .metrics import seasonal_naive_forecast
-from .series import Series, format_date, future_dates, parse_date
 from .regression import regression_forecast
+from .series import Series, format_date, future_dates, parse_date
 from .theta import theta_forecast
 from .transforms import Pipeline
 from .windows import FeatureScaler, make_windows
@@ -397,7 +397,10 @@ class Forecaster:
                     {"mean": self.feature_scaler.mean.tolist(),
                      "scale": self.feature_scaler.scale.tolist()},
                     "info": jsonable(self.info)}
-        save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND)
+        # (format 2: an older numbarnn would combine with Theta instead of the regression)
+        regression = (self.info.get("combination") or {}).get("method") == "regression"
+        save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND,
+                        version=2 if regression else 1)
 
     @classmethod
     def load(cls, path):
@@ -419,7 +422,10 @@ class Forecaster:
             for key in ("name", "feature_names", "history", "history_features", "dates",
                         "date_format", "frequency", "season"):
                 info[key]  # noqa: B018 -- a KeyError here means a malformed checkpoint
-            method = (info.get("combination") or {}).get("method", "theta")
+            combination = info.get("combination") or {}
+            if not isinstance(combination, dict):
+                raise ValueError(f"combination: got {combination!r}, expected an object")
+            method = combination.get("method", "theta")
             if method not in PARTNERS:
                 raise ValueError(f"combination: unknown method {method!r}, expected one of "
                                  f"{sorted(PARTNERS)}")

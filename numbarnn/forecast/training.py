@@ -559,8 +559,8 @@ def _combination(model, config, values, origins, paths, validation, season, test
     without a validation part, 'auto' does not.
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
-    ``combination`` ({``setting``, ``method`` (the partner taken, or the best one
-    scored), ``weight``, ``validation_mase``: {``networks``: without a partner (with the
+    ``combination`` ({``setting``, ``method`` (the partner taken, else the best one
+    scored, else 'theta'), ``weight``, ``validation_mase``: {``networks``: without a partner (with the
     linear member where the model has it), ``combined``: with ``method``, ``partners``:
     every partner scored, combined} or None}) and the validation scores of the forecasts
     the model now makes.
