@@ -13,6 +13,8 @@ from numbarnn.forecast.regression import regression_forecast
 from numbarnn.forecast.series import Series
 from numbarnn.forecast.selection import season_autocorrelation
 from numbarnn.forecast.training import train_forecaster
+from click.testing import CliRunner
+from numbarnn_cli.main import cli
 from test_theta import train_tiny_cli
 
 TINY = dict(season=12, window=12, horizon=6, hidden_size=4, epochs=3, batch_size=8, members=1, seed=2)
@@ -130,11 +132,26 @@ def test_only_a_regression_checkpoint_needs_format_2(tmp_path, monkeypatch):
 
 
 def test_cli_report_names_both_partners(tmp_path):
+    data = tmp_path / "fixed.csv"
+    data.write_text("value\n" + "\n".join(f"{v:.6f}" for v in fixed(1)) + "\n")
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--season", "12", "--window",
+                                      "12", "--horizon", "6", "--hidden", "4", "--epochs", "3",
+                                      "--members", "1", "--seed", "2", "--no-log",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    c = json.loads((tmp_path / "run" / "metrics.json").read_text())["combination"]
+    assert c["method"] == "regression" and c["weight"] == 0.5
+    scores = c["validation_mase"]
+    assert (f"combined with a linear trend and seasonal dummies, half each (validation MASE "
+            f"{scores['combined']:.3f} combined with a linear trend and seasonal dummies, "
+            f"{scores['networks']:.3f} without it; with the Theta method "
+            f"{scores['partners']['theta']:.3f})") in result.output
+
+
+def test_no_regression_without_a_season(tmp_path):
+    # a season of 1: the regression would be a straight line; only Theta is weighed
     output, report = train_tiny_cli(tmp_path / "run", "auto")
+    assert report["season"] == 1
     c = report["combination"]
-    names = {"theta": "the Theta method", "regression": "a linear trend and seasonal dummies"}
-    other = names["regression" if c["method"] == "theta" else "theta"]
-    taken = f"combined with {names[c['method']]}, half each" if c["weight"] else \
-        "not combined with a statistical forecast"
-    assert taken in output and f"; with {other} " in output
-    assert c["validation_mase"]["partners"].keys() == names.keys()
+    assert c["method"] == "theta" and list(c["validation_mase"]["partners"]) == ["theta"]
+    assert "with a linear trend" not in output

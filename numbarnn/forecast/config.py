@@ -112,11 +112,11 @@ class ForecastConfig:
         networks and the linear member a quarter each, Theta half).  'auto' (the
         default): the linear member where it lowers the validation MASE over the
         validation part's rolling origins, then, where that lowers it further, the better
-        on validation of two statistical partners: the Theta method, or a linear trend
-        and seasonal dummies fitted by least squares (``regression.regression_forecast``,
-        for a trend and season that stay fixed); the report gives each MASE.  Without a
-        validation part, neither.  'none':
-        the networks alone (as before this setting).  The transform candidates are
+        on validation of two statistical partners: the Theta method, or (for a season of 2
+        or more) a linear trend and seasonal dummies fitted by least squares
+        (``regression.regression_forecast``, for a trend and season that stay fixed); the
+        report gives each MASE.  Without a validation part, neither.  'none': the
+        networks alone (as before this setting).  The transform candidates are
         scored as they would forecast.  A model that logs the series combines with its
         partner in the log (a geometric mean with the partner's forecast of the logged
         series), and its intervals, calibrated on the combined forecasts, move with the

@@ -553,21 +553,24 @@ def _combination(model, config, values, origins, paths, validation, season, test
     """Whether the model combines its forecast (the networks', with the linear member where
     it has one) with a statistical forecast (``config.combine``): always with the Theta
     method for 'theta' and 'both'; for 'auto' with the partner of ``PARTNERS`` (the Theta
-    method, the linear trend and seasonal dummies) whose combination has the lowest
-    validation MASE, where that is below the networks' own on the same rolling origins
-    (whose steps the networks never trained on; ``paths``: their forecasts from there);
-    without a validation part, 'auto' does not.
+    method, and for a season of 2 or more the linear trend and seasonal dummies) whose
+    combination has the lowest validation MASE, where that is below the networks' own on
+    the same rolling origins (whose steps the networks never trained on; ``paths``: their
+    forecasts from there); without a validation part, 'auto' does not.
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
     ``combination`` ({``setting``, ``method`` (the partner taken, else the best one
-    scored, else 'theta'), ``weight``, ``validation_mase``: {``networks``: without a partner (with the
-    linear member where the model has it), ``combined``: with ``method``, ``partners``:
-    every partner scored, combined} or None}) and the validation scores of the forecasts
-    the model now makes.
+    scored, else 'theta'), ``weight``, ``validation_mase``: {``networks``: without a
+    partner (with the linear member where the model has it), ``combined``: with
+    ``method``, ``partners``: every partner scored, combined} or None}) and the
+    validation scores of the forecasts the model now makes.
     """
     always = config.combine in ("theta", "both")
     scored = {}  # method: _partner's (use, mase, validation)
-    for method in ("theta",) if always else PARTNERS:
+    # (the regression is for a fixed season: without one it is a straight line, whose
+    # drift the Theta method already offers, and one more choice for validation's noise)
+    for method in ("theta",) if always else [m for m in PARTNERS
+                                             if m != "regression" or season >= 2]:
         use, mase, scores, _ = _partner(
             config, always, validation,
             lambda: model.combined(paths, values, origins, COMBINED_WEIGHT, method), values,
