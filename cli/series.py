@@ -177,9 +177,9 @@ def aligned(rows):
               show_default=True, help="What the networks' forecast is averaged with: linear: "
               "a ridge autoregression on the same windows; theta: the Theta method's "
               "forecast; both: the two; auto: the linear member where it lowers the validation "
-              "MASE, then the Theta method or (with a season) a linear trend with seasonal "
-              "dummies, whichever lowers it more, if either does (the report gives the "
-              "scores); none: nothing.")
+              "MASE, then the Theta method, (with a season) a linear trend with seasonal "
+              "dummies or the last value, whichever lowers it more, if one does (the report "
+              "gives the scores); none: nothing.")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
               help="Also score prediction intervals at these levels on the test, such as "
               "80,95: coverage and MSIS beside seasonal naive's.")
@@ -365,7 +365,8 @@ def choice_lines(report):
 
 
 # what the report's combination ``method`` names
-PARTNER_NAMES = {"theta": "the Theta method", "regression": "a linear trend and seasonal dummies"}
+PARTNER_NAMES = {"theta": "the Theta method", "regression": "a linear trend and seasonal dummies",
+                 "naive": "the last value (naive)"}
 
 
 def _scores(mase, done, method=None):

@@ -24,8 +24,9 @@ FORMAT = "numbarnn"
 # The newest format this code reads.  A checkpoint is stamped with the oldest format that
 # holds what it needs (``save_checkpoint``'s ``version``), so that an older numbarnn reads
 # every checkpoint it can and refuses, with "upgrade numbarnn", one it would misread.
-# 2: a series checkpoint combined with the regression partner (an older numbarnn would
-# combine it with the Theta method without a word).
+# 2: a series checkpoint combined with a statistical partner other than the Theta method
+# (the regression, the naive forecast: an older numbarnn would combine it with Theta
+# without a word).
 FORMAT_VERSION = 2
 _MAX_HEADER = 100 * 1024 * 1024
 

@@ -158,6 +158,16 @@ def test_forecast_suite_quick(capsys):
     assert "gmean MASE" in out and "noise-free curve / method" in out
 
 
+def test_forecast_holdout_quick():
+    from asv_benchmarks.forecast_suite import evaluate
+
+    results, _ = evaluate.main(["--quick", "--holdout", "--stats-models", "", "--series",
+                                "rate", "elec_equip"])
+    assert set(results) == {"rate", "elec_equip"}
+    assert (results["rate"]["season"], results["elec_equip"]["season"]) == (4, 12)
+    assert results["rate"]["length"] == 107 and results["elec_equip"]["length"] == 257
+
+
 def test_many_series_suite_runs(monkeypatch):
     from asv_benchmarks import bench_series
 

@@ -115,8 +115,8 @@ def test_candidates_are_compared_as_they_would_forecast(monkeypatch):
     # the automatic choice of the transforms scores each candidate's network with what its
     # setting combines it with; 'auto' takes the linear member where it helps, then Theta
     # where that helps (the scouts' networks are the same whatever the setting; the other
-    # statistical partner, which 'auto' also weighs, is left out here:
-    # test_regression_partner.py)
+    # statistical partners, which 'auto' also weighs, are left out here:
+    # test_statistical_partners.py)
     from numbarnn.forecast import model, training
 
     monkeypatch.setattr(training, "PARTNERS", {"theta": model.PARTNERS["theta"]})

@@ -2,7 +2,9 @@
 
 The numbers come from datasets that ship inside pmdarima and statsmodels (no download):
 ``pip install pmdarima statsmodels``, then ``python make_data.py``.  The CSV files are
-committed, so the suite itself needs neither package.
+committed, so the suite itself needs neither package.  ``python make_data.py --holdout``
+writes the holdout series (statsmodels only) into ``holdout/``: series that no choice of
+the defaults was measured on before they were added (``evaluate.py --holdout``).
 """
 import csv
 import datetime as dt
@@ -68,19 +70,47 @@ def load():
     }
 
 
-def main():
+def load_holdout():
+    import statsmodels.api as sm
+    from statsmodels.datasets import elec_equip  # (not in statsmodels.api)
+
+    elec = elec_equip.load().data.iloc[:, 0].to_numpy()
+    macro = sm.datasets.macrodata.load_pandas().data
+    rates = sm.datasets.interest_inflation.load_pandas().data
+    quarters = months(1959, 1, len(macro), 3)
+    names = {"realcons": "real personal consumption", "realinv": "real private investment",
+             "cpi": "consumer price index", "unemp": "unemployment rate",
+             "m1": "M1 money stock", "tbilrate": "3-month Treasury bill rate"}
+    series = {"elec_equip": (elec, months(1995, 1, elec.size, 1), 12, 12,
+                             "statsmodels elec_equip: EU manufacture of electrical equipment, "
+                             "monthly 1995-2016")}
+    series.update({column: (macro[column].to_numpy(), quarters, 4, 8,
+                            f"statsmodels macrodata {column}: US {text}, quarterly 1959-2009")
+                   for column, text in names.items()})
+    series["rate"] = (rates["R"].to_numpy(), months(1972, 4, len(rates), 3), 4, 8,
+                      "statsmodels interest_inflation R: (West) German interest rate, "
+                      "quarterly 1972-1998")
+    return series
+
+
+def main(holdout=False):
+    where = HERE / "holdout" if holdout else HERE
+    where.mkdir(exist_ok=True)
     index = {}
-    for name, (values, dates, season, horizon, source) in load().items():
+    for name, (values, dates, season, horizon, source) in (load_holdout() if holdout else
+                                                           load()).items():
         values = np.asarray(values, dtype=np.float64)
         assert values.size == len(dates) and np.isfinite(values).all(), name
-        with open(HERE / f"{name}.csv", "w", newline="") as f:
+        with open(where / f"{name}.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["date", "value"])
             writer.writerows(zip(dates, (f"{v:.10g}" for v in values)))
         index[name] = {"season": season, "horizon": horizon, "length": int(values.size),
                        "source": source}
-    (HERE / "suite.json").write_text(json.dumps(index, indent=1) + "\n")
+    (where / "suite.json").write_text(json.dumps(index, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(holdout="--holdout" in sys.argv[1:])

@@ -112,9 +112,10 @@ class ForecastConfig:
         networks and the linear member a quarter each, Theta half).  'auto' (the
         default): the linear member where it lowers the validation MASE over the
         validation part's rolling origins, then, where that lowers it further, the better
-        on validation of two statistical partners: the Theta method, or (for a season of 2
+        on validation of three statistical partners: the Theta method, (for a season of 2
         or more) a linear trend and seasonal dummies fitted by least squares
-        (``regression.regression_forecast``, for a trend and season that stay fixed); the
+        (``regression.regression_forecast``, for a trend and season that stay fixed), or
+        the naive forecast (the last value: the networks' forecast of change halved); the
         report gives each MASE.  Without a validation part, neither.  'none': the
         networks alone (as before this setting).  The transform candidates are
         scored as they would forecast.  A model that logs the series combines with its

@@ -10,7 +10,7 @@ from ..checkpoints import (CheckpointError, join_states, load_checkpoint, part_s
                            save_checkpoint)
 from .config import ForecastConfig, check_levels, level_name
 from .intervals import conformal_quantile
-from .metrics import seasonal_naive_forecast
+from .metrics import naive_forecast, seasonal_naive_forecast
 from .regression import regression_forecast
 from .series import Series, format_date, future_dates, parse_date
 from .theta import theta_forecast
@@ -220,9 +220,9 @@ class Forecaster:
         ``weight`` (``ForecastConfig.combine``): its point forecast becomes ``(1 - weight)
         point + weight partner`` and every quantile moves with it; for a model that logs
         the series, the same in the log (the partner's forecast of the logged series).
-        The partner is ``PARTNERS[method]`` (the Theta method, or the linear trend and
-        seasonal dummies), fitted on the last ``THETA_HISTORY`` steps before each origin
-        at most."""
+        The partner is ``PARTNERS[method]`` (the Theta method, the linear trend and
+        seasonal dummies, or the naive forecast), fitted on the last ``THETA_HISTORY``
+        steps before each origin at most."""
         logs = self.pipeline.logs  # (then the model's data passed the log: positive)
         space = np.log if logs else (lambda a: a)
         partner = PARTNERS[method]
@@ -397,10 +397,10 @@ class Forecaster:
                     {"mean": self.feature_scaler.mean.tolist(),
                      "scale": self.feature_scaler.scale.tolist()},
                     "info": jsonable(self.info)}
-        # (format 2: an older numbarnn would combine with Theta instead of the regression)
-        regression = (self.info.get("combination") or {}).get("method") == "regression"
+        # (format 2: an older numbarnn would combine with Theta instead of another partner)
+        method = (self.info.get("combination") or {}).get("method", "theta")
         save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND,
-                        version=2 if regression else 1)
+                        version=1 if method == "theta" else 2)
 
     @classmethod
     def load(cls, path):
@@ -458,8 +458,11 @@ def linear_rows(x):
 # its data, and a long series' validation and calibration have an origin for every step of
 # their tenth of it, so that fitting on all of the data would cost the square of the length
 THETA_HISTORY = 2048
-# the statistical forecasts a model may be combined with (``info['combination']['method']``)
-PARTNERS = {"theta": theta_forecast, "regression": regression_forecast}
+# the statistical forecasts a model may be combined with (``info['combination']['method']``):
+# the Theta method, the regression, and the naive forecast (the last value: combined with
+# it, the networks' forecast of change is halved, for a series near a random walk)
+PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
+            "naive": lambda values, horizon, season: naive_forecast(values, horizon)}
 
 
 def jsonable(value):

@@ -1,5 +1,6 @@
-"""The linear trend and seasonal dummies (``forecast/regression.py``), the second statistical
-partner a forecaster may be combined with (``ForecastConfig.combine='auto'``)."""
+"""The statistical partners a forecaster may be combined with besides the Theta method
+(``test_theta.py``): the linear trend and seasonal dummies (``forecast/regression.py``) and
+the naive forecast, which ``ForecastConfig.combine='auto'`` weighs on validation."""
 import json
 import struct
 
@@ -67,8 +68,8 @@ def test_auto_takes_the_regression_where_the_season_is_fixed(seed, tmp_path):
                                                                          log=False, **TINY))
     c = report["combination"]
     partners = c["validation_mase"]["partners"]
-    assert set(partners) == {"theta", "regression"}
-    assert c["method"] == "regression" and partners["regression"] < partners["theta"]
+    assert set(partners) == {"theta", "regression", "naive"}
+    assert c["method"] == "regression" and partners["regression"] == min(partners.values())
     assert c["weight"] == 0.5 and model.info["combination"]["method"] == "regression"
     assert c["validation_mase"]["combined"] == partners["regression"] < \
         c["validation_mase"]["networks"]
@@ -113,7 +114,7 @@ def format_version(path):
         "format_version"]
 
 
-def test_only_a_regression_checkpoint_needs_format_2(tmp_path, monkeypatch):
+def test_only_a_checkpoint_with_a_new_partner_needs_format_2(tmp_path, monkeypatch):
     # an older numbarnn (reading format 1) refuses it, instead of combining with Theta
     from numbarnn import checkpoints
 
@@ -145,7 +146,8 @@ def test_cli_report_names_both_partners(tmp_path):
     assert (f"combined with a linear trend and seasonal dummies, half each (validation MASE "
             f"{scores['combined']:.3f} combined with a linear trend and seasonal dummies, "
             f"{scores['networks']:.3f} without it; with the Theta method "
-            f"{scores['partners']['theta']:.3f})") in result.output
+            f"{scores['partners']['theta']:.3f}; with the last value (naive) "
+            f"{scores['partners']['naive']:.3f})") in result.output
 
 
 def test_no_regression_without_a_season(tmp_path):
@@ -153,5 +155,25 @@ def test_no_regression_without_a_season(tmp_path):
     output, report = train_tiny_cli(tmp_path / "run", "auto")
     assert report["season"] == 1
     c = report["combination"]
-    assert c["method"] == "theta" and list(c["validation_mase"]["partners"]) == ["theta"]
+    assert list(c["validation_mase"]["partners"]) == ["theta", "naive"]
     assert "with a linear trend" not in output
+
+
+def test_the_naive_partner_halves_the_forecast_change(tmp_path):
+    # a random walk: the networks (tiny, short-trained) forecast changes that are not there,
+    # and validation takes the last value as the partner
+    walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
+    model, report = train_forecaster(series(walk), ForecastConfig(
+        combine="auto", log=False, **{**TINY, "season": 1}))
+    c = report["combination"]
+    assert c["method"] == "naive" and c["weight"] == 0.5
+    assert c["validation_mase"]["partners"]["naive"] == min(
+        c["validation_mase"]["partners"].values()) < c["validation_mase"]["networks"]
+    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
+                       {**model.info, "combination": None}, network=model.network_state())
+    np.testing.assert_allclose(model.forecast(6)["values"],
+                               (alone.forecast(6)["values"] + walk[-1]) / 2, rtol=1e-12)
+    model.save(tmp_path / "naive.safetensors")
+    assert format_version(tmp_path / "naive.safetensors") == "2"
+    np.testing.assert_array_equal(Forecaster.load(tmp_path / "naive.safetensors").forecast(6)[
+        "values"], model.forecast(6)["values"])
