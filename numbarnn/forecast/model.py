@@ -454,9 +454,10 @@ def linear_rows(x):
 
 
 # Steps before an origin that the statistical partner of a combined forecast (the Theta
-# method, the regression) is fitted on, at most: each Theta fit costs about 60 passes over
-# its data, and a long series' validation and calibration have an origin for every step of
-# their tenth of it, so that fitting on all of the data would cost the square of the length
+# method, the regression, the naive forecast) is fitted on, at most: each Theta fit costs
+# about 60 passes over its data, and a long series' validation and calibration have an
+# origin for every step of their tenth of it, so that fitting on all of the data would cost
+# the square of the length
 THETA_HISTORY = 2048
 # the statistical forecasts a model may be combined with (``info['combination']['method']``):
 # the Theta method, the regression, and the naive forecast (the last value: combined with

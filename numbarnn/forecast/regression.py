@@ -10,8 +10,9 @@ noise), with two seasons and a step of data at least.
 
 It is the right model for a series whose trend and seasonal shape stay fixed while the
 noise does not carry over (as in the synthetic panel); on most real series it is worse
-than the Theta method, which follows a moving level.  A forecaster takes it as a partner
-only where its combined validation MASE is the lowest (``training._combination``).
+than the Theta method, which follows a moving level.  A forecaster offers it as a partner
+for a season of 2 or more (without one it is a straight line) and takes it only where its
+combined validation MASE is the lowest (``training._combination``).
 """
 import numpy as np
 
