@@ -132,7 +132,7 @@ def test_only_a_checkpoint_with_a_new_partner_needs_format_2(tmp_path, monkeypat
         Forecaster.load(tmp_path / "regression.safetensors")
 
 
-def test_cli_report_names_both_partners(tmp_path):
+def test_cli_report_names_every_partner(tmp_path):
     data = tmp_path / "fixed.csv"
     data.write_text("value\n" + "\n".join(f"{v:.6f}" for v in fixed(1)) + "\n")
     result = CliRunner().invoke(cli, ["train-series", str(data), "--season", "12", "--window",
@@ -151,7 +151,7 @@ def test_cli_report_names_both_partners(tmp_path):
 
 
 def test_no_regression_without_a_season(tmp_path):
-    # a season of 1: the regression would be a straight line; only Theta is weighed
+    # a season of 1: the regression would be a straight line; Theta and naive are weighed
     output, report = train_tiny_cli(tmp_path / "run", "auto")
     assert report["season"] == 1
     c = report["combination"]

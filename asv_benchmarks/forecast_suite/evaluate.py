@@ -259,7 +259,8 @@ def print_table(results, summary):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", nargs="+", help="names from suite.json, or airline")
+    parser.add_argument("--series", nargs="+", help="names from suite.json, or airline "
+                        "(with --holdout: from holdout/suite.json)")
     parser.add_argument("--holdout", action="store_true",
                         help="the holdout series instead (holdout/suite.json: eight that ship "
                         "inside statsmodels, added after the defaults were chosen)")

@@ -88,8 +88,8 @@ def load_holdout():
                             f"statsmodels macrodata {column}: US {text}, quarterly 1959-2009")
                    for column, text in names.items()})
     series["rate"] = (rates["R"].to_numpy(), months(1972, 4, len(rates), 3), 4, 8,
-                      "statsmodels interest_inflation R: (West) German interest rate, "
-                      "quarterly 1972-1998")
+                      "statsmodels interest_inflation R: (West) German nominal long-term "
+                      "interest rate, quarterly 1972-1998")
     return series
 
 

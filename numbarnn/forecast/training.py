@@ -16,8 +16,8 @@ The recipe, in order:
    initial weights and their forecasts averaged.
 4b. ``ForecastConfig.combine``: where the validation part says so, that average is
    averaged again with a linear member's (a ridge autoregression on the same
-   windows, ``_linear``), and then with a statistical forecast, the Theta method's or a
-   linear trend and seasonal dummies' (``_combination``).
+   windows, ``_linear``), and then with a statistical forecast: the Theta method's, a
+   linear trend and seasonal dummies', or the naive one (``_combination``).
 5. With ``ForecastConfig.refit``, once the validation part has done its work (the
    choices below, the stopping epochs, the intervals' errors, the fallback's
    verdict), the networks are trained again from the same initial weights on the
