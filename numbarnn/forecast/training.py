@@ -554,10 +554,9 @@ def _combination(model, config, values, origins, paths, validation, season, test
     it has one) with a statistical forecast (``config.combine``): always with the Theta
     method for 'theta' and 'both'; for 'auto' with the partner of ``PARTNERS`` (the Theta
     method, for a season of 2 or more the linear trend and seasonal dummies, and the naive
-    forecast) whose
-    combination has the lowest validation MASE, where that is below the networks' own on
-    the same rolling origins (whose steps the networks never trained on; ``paths``: their
-    forecasts from there); without a validation part, 'auto' does not.
+    forecast) whose combination has the lowest validation MASE, where that is below the
+    networks' own on the same rolling origins (whose steps the networks never trained on;
+    ``paths``: their forecasts from there); without a validation part, 'auto' does not.
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
     ``combination`` ({``setting``, ``method`` (the partner taken, else the best one
