@@ -159,13 +159,18 @@ def test_inputs_are_fused_or_not_for_every_thread_count_alike(cell):
     thread's share of two fits ``_parts.FUSE_BYTES`` and one thread's whole does not.
     Deciding on the share made one thread project its inputs and two multiply them
     inside the step, which rounds differently (7.7e-7 apart); the decision is now on
-    the whole weight.  Each size here sits on one side of ``FUSED_WEIGHT_BYTES``."""
+    the whole weight.  Each size here sits on one side of ``FUSED_WEIGHT_BYTES``.  Five
+    steps: projected inputs come in blocks of K steps, the next one projected between a
+    step's two barrier halves, the last block short."""
     case, run = {"lstm": (lstm_case, run_lstm), "rnn": (rnn_case, run_rnn)}[cell]
     for D, H in ((120, 200), (300, 280)) if cell == "lstm" else ((120, 200), (700, 400)):
-        a = case(2, 2, D, H, np.float32)
+        a = case(5, 2, D, H, np.float32)
         assert_same_bits([run(a, p) for p in THREADS])
         if cell == "lstm":
-            assert_same_bits([run(a, p, train=False, K=1) for p in THREADS])
+            inference = [run(a, p, train=False, K=K) for p in THREADS for K in (1, 2)]
+            assert_same_bits(inference)
+            want = ref.lstm_forward(a["x"], a["h0"], a["c0"], a["w_ih"], a["w_hh"], a["bias"])
+            np.testing.assert_allclose(inference[0]["out"], want[0], rtol=1e-4, atol=2e-5)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])

@@ -62,17 +62,20 @@ SPINS_BEFORE_YIELD = 1 << 12
 
 
 @njit(**HELPER_OPTIONS)
-def barrier(counters, part, parts, seq):
-    """Wait until every one of ``parts`` threads has reached barrier number ``seq``.
+def arrive(counters, part, seq):
+    """Tell the other threads that this one (``part``) has reached barrier number ``seq``
+    (the first half of ``barrier``: what it wrote before is visible to a thread that
+    then ``wait_for`` s the same number)."""
+    store_release(counters, part * COUNTER_STRIDE, seq)
 
-    ``counters`` is an int64 array of ``parts * COUNTER_STRIDE`` zeros, shared by
-    the threads; each thread calls with its own ``part`` and the same increasing
-    ``seq`` (1, 2, 3, ...).  One thread: returns at once.  A thread that has waited
-    ``SPINS_BEFORE_YIELD`` spins yields its core at every further spin.
-    """
+
+@njit(**HELPER_OPTIONS)
+def wait_for(counters, parts, seq):
+    """Wait until every one of ``parts`` threads has arrived at barrier number ``seq``
+    (the second half of ``barrier``).  A thread that has waited ``SPINS_BEFORE_YIELD``
+    spins yields its core at every further spin.  One thread: returns at once."""
     if parts == 1:
         return
-    store_release(counters, part * COUNTER_STRIDE, seq)
     for other in range(parts):
         spins = 0
         while load_acquire(counters, other * COUNTER_STRIDE) < seq:
@@ -81,3 +84,19 @@ def barrier(counters, part, parts, seq):
             spins += 1
             if spins > SPINS_BEFORE_YIELD:
                 yield_core()
+
+
+@njit(**HELPER_OPTIONS)
+def barrier(counters, part, parts, seq):
+    """Wait until every one of ``parts`` threads has reached barrier number ``seq``.
+
+    ``counters`` is an int64 array of ``parts * COUNTER_STRIDE`` zeros, shared by
+    the threads; each thread calls with its own ``part`` and the same increasing
+    ``seq`` (1, 2, 3, ...).  One thread: returns at once.  Work that needs nothing
+    from the others may go between ``arrive`` and ``wait_for`` instead, in the time
+    a thread would otherwise spend waiting.
+    """
+    if parts == 1:
+        return
+    arrive(counters, part, seq)
+    wait_for(counters, parts, seq)

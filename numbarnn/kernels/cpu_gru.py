@@ -33,7 +33,7 @@ from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
 from ._parts import (copy_block, full_lengths, loop_share, own_projection, pack_part,
                      project_part, run_parts, sequence_lengths, step_gradient, step_product,
                      take_final, unit_range, zero_past_ends)
-from ._sync import COUNTER_STRIDE, barrier
+from ._sync import COUNTER_STRIDE, arrive, barrier, wait_for
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
 
@@ -96,21 +96,20 @@ def gru_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias_ih, bias_hh,
     inputs = np.empty((B, H), h0.dtype)
     x_f, xp_f, hp_f, out_f, h0_f = flat(x), flat(xp), flat(hp), flat(out), flat(h0)
     gates_f, hidden_f = flat(gates), flat(hidden_n)
-    seq = 0
-    for t0 in range(0, T, K):
-        steps = min(K, T - t0)
-        project_part(x, t0, steps, w_in, xp, 0, B)
-        for t in range(t0, t0 + steps):
-            prev, row_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
-            step_product(x_f, np.int64(0), np.int64(0), prev, row_at, inputs, w_step, hp)
-            s = t if keep_all else 0
-            _gru_state(hp_f, xp_f, (t - t0) * B * 3 * n, bias, bias_n, prev, row_at + u0, out_f,
-                       t * B * H + u0, gates_f, s * B * 3 * H + u0, hidden_f, s * B * H + u0,
-                       keep_all or t == T - 1, B, H)
-            take_final(t, lengths, out_f, t * B * H, H, u0, u1, 0, B, h_n)
-            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, 0, B)
-            seq += 1
-            barrier(counters, part, parts, seq)  # h_t is complete: the next step reads it all
+    project_part(x, 0, min(K, T), w_in, xp, 0, B)
+    for t in range(T):
+        wait_for(counters, parts, t)  # every part's units of h_{t-1} are written
+        prev, row_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
+        step_product(x_f, np.int64(0), np.int64(0), prev, row_at, inputs, w_step, hp)
+        s = t if keep_all else 0
+        _gru_state(hp_f, xp_f, t % K * B * 3 * n, bias, bias_n, prev, row_at + u0, out_f,
+                   t * B * H + u0, gates_f, s * B * 3 * H + u0, hidden_f, s * B * H + u0,
+                   keep_all or t == T - 1, B, H)
+        take_final(t, lengths, out_f, t * B * H, H, u0, u1, 0, B, h_n)
+        zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, 0, B)
+        arrive(counters, part, t + 1)  # this part's units of h_t are written
+        if (t + 1) % K == 0 and t + 1 < T:  # (in the time it would wait for h_t)
+            project_part(x, t + 1, min(K, T - t - 1), w_in, xp, 0, B)
 
 
 @njit(**JIT_OPTIONS)

@@ -15,7 +15,9 @@ gates: tanh(a) = 2 sigmoid(2a) - 1).  Per step a part multiplies
 register-blocked ``_tile`` product (inputs too wide for that are projected
 ``K`` steps at a time into its share of ``xproj`` instead), applies the gate
 maths, writes h and c for its units and meets the others at a barrier: one per
-step.  Backward runs the same way: each part turns (dh, dc) of its units into
+step, in two halves (``_sync.arrive``, ``_sync.wait_for``), between which a part
+projects the next K steps' inputs, in the time it would otherwise wait for the
+others' h_t.  Backward runs the same way: each part turns (dh, dc) of its units into
 their pre-activation gradients, written over the stored gates (which are not
 needed again); after the step's barrier it computes its units'
 ``dh_{t-1} = da_t W_hh[:, own]``.  After the loop each part computes its share
@@ -38,7 +40,7 @@ from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
 from ._parts import (carried_gradient, copy_block, full_lengths, loop_share, own_projection,
                      pack_part, project_part, run_parts, sequence_lengths, step_gradient,
                      step_product, step_share, take_final, zero_past_ends)
-from ._sync import COUNTER_STRIDE, barrier
+from ._sync import COUNTER_STRIDE, arrive, barrier, wait_for
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
 
@@ -64,23 +66,29 @@ def _activate(act, xp, xp_at, bias, B):
 
 
 @njit(**HELPER_OPTIONS)
-def _lstm_state(act, n, c_prev, cp_at, c, c_at, h, h_at, gates, g_at, keep_gates, B, H):
+def _lstm_state(act, c_prev, cp_at, c, c_at, h, h_at, gates, g_at, keep_gates, tmp, B, H):
     """c and h of this part's n units from the activated packed rows ``act`` (B, 4n);
     with ``keep_gates`` the gates [i, f, g, o] go to their (B, 4H) rows too.
 
     ``c_prev``, ``c``, ``h`` hold (B, H) blocks and ``gates`` a (B, 4H) block
     starting at the matching ``*_at`` offset, which includes the part's first
-    unit u0: each row's n units of the part are read or written.
+    unit u0: each row's n units of the part are read or written.  ``tmp`` (n,) is
+    scratch: a row's new c goes there first, since in inference c_prev and c are one
+    block, and LLVM vectorises a loop only after checking at run time that what it
+    writes overlaps nothing it reads (in place, a scalar loop: 3 times slower).
     """
+    n = tmp.size
     one, two = act.dtype.type(1), act.dtype.type(2)
     for b in range(B):
         i, f, g, o = uint64(4 * b * n), uint64((4 * b + 1) * n), uint64((4 * b + 2) * n), \
             uint64((4 * b + 3) * n)
         cp, cb, hb = uint64(cp_at + b * H), uint64(c_at + b * H), uint64(h_at + b * H)
         for j in range(uint64(n)):
-            c[cb + j] = fma(act[f + j], c_prev[cp + j], act[i + j] * (two * act[g + j] - one))
+            tmp[j] = fma(act[f + j], c_prev[cp + j], act[i + j] * (two * act[g + j] - one))
         for j in range(uint64(n)):
-            h[hb + j] = act[o + j] * tanh(c[cb + j])
+            c[cb + j] = tmp[j]
+        for j in range(uint64(n)):
+            h[hb + j] = act[o + j] * tanh(tmp[j])
         if keep_gates:
             gi, gf = uint64(g_at + 4 * b * H), uint64(g_at + (4 * b + 1) * H)
             gg, go = uint64(g_at + (4 * b + 2) * H), uint64(g_at + (4 * b + 3) * H)
@@ -123,29 +131,29 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
     xp = own_projection(xproj, np.int64(4), u0, u1)  # (rows split: each part its own rows)
     act = np.empty((m, 4 * n), h0.dtype)
     inputs = np.empty((m, D + H), h0.dtype)
+    tmp = np.empty(n, h0.dtype)
     x_f, xp_f, act_f, out_f, gates_f, cells_f = flat(x), flat(xp), flat(act), flat(out), \
         flat(gates), flat(cells)
     h0_f, c0_f = flat(h0), flat(c0)
-    seq = 0
-    for t0 in range(0, T, K) if m else range(0):
-        steps = min(K, T - t0)
-        if D == 0:
-            project_part(x, t0, steps, w_in, xp, b0, b1)
-        for t in range(t0, t0 + steps):
-            s = t if keep_all else 0
-            h_at, c_at = (t * B + b0) * H + u0, (s * B + b0) * H + u0  # this part's rows
-            h_src, hp_at = (h0_f, b0 * H) if t == 0 else (out_f, h_at - u0 - B * H)
-            step_product(x_f, D, (t * B + b0) * D, h_src, hp_at, inputs, w_step, act)
-            _activate(act_f, xp_f, -1 if D else ((t - t0) * B + b0) * 4 * n, own_bias, m)
-            c_src, cp_at = (c0_f, b0 * H + u0) if t == 0 else \
-                (cells_f, c_at - B * H if keep_all else c_at)
-            _lstm_state(act_f, n, c_src, cp_at, cells_f, c_at, out_f, h_at, gates_f,
-                        (s * B + b0) * 4 * H + u0, keep_all or t == T - 1, m, H)
-            take_final(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1, h_n)
-            take_final(t, lengths, cells_f, s * B * H, H, u0, u1, b0, b1, c_n)
-            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
-            seq += 1
-            barrier(counters, part, meet, seq)  # h_t is complete: the next step reads it all
+    if D == 0 and m:
+        project_part(x, 0, min(K, T), w_in, xp, b0, b1)
+    for t in range(T) if m else range(0):
+        wait_for(counters, meet, t)  # every part's units of h_{t-1} are written
+        s = t if keep_all else 0
+        h_at, c_at = (t * B + b0) * H + u0, (s * B + b0) * H + u0  # this part's rows
+        h_src, hp_at = (h0_f, b0 * H) if t == 0 else (out_f, h_at - u0 - B * H)
+        step_product(x_f, D, (t * B + b0) * D, h_src, hp_at, inputs, w_step, act)
+        _activate(act_f, xp_f, -1 if D else (t % K * B + b0) * 4 * n, own_bias, m)
+        c_src, cp_at = (c0_f, b0 * H + u0) if t == 0 else \
+            (cells_f, c_at - B * H if keep_all else c_at)
+        _lstm_state(act_f, c_src, cp_at, cells_f, c_at, out_f, h_at, gates_f,
+                    (s * B + b0) * 4 * H + u0, keep_all or t == T - 1, tmp, m, H)
+        take_final(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1, h_n)
+        take_final(t, lengths, cells_f, s * B * H, H, u0, u1, b0, b1, c_n)
+        zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
+        arrive(counters, part, t + 1)  # this part's units of h_t are written
+        if D == 0 and (t + 1) % K == 0 and t + 1 < T:  # (in the time it would wait for h_t)
+            project_part(x, t + 1, min(K, T - t - 1), w_in, xp, b0, b1)
 
 
 @njit(**JIT_OPTIONS)

@@ -22,7 +22,7 @@ from ._jit import HELPER_OPTIONS, JIT_OPTIONS, tanh
 from ._parts import (copy_block, full_lengths, loop_share, own_projection, pack_part,
                      project_part, run_parts, sequence_lengths, step_gradient, step_product,
                      step_share, take_final, zero_past_ends)
-from ._sync import COUNTER_STRIDE, barrier
+from ._sync import COUNTER_STRIDE, arrive, barrier, wait_for
 from ._tile import empty_packed, pack_columns, packed_product
 from ._views import flat
 
@@ -66,21 +66,20 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
     ha = np.empty((m, n), h0.dtype)
     inputs = np.empty((m, D + H), h0.dtype)
     x_f, xp_f, ha_f, out_f, h0_f = flat(x), flat(xp), flat(ha), flat(out), flat(h0)
-    seq = 0
-    for t0 in range(0, T, K) if m else range(0):
-        steps = min(K, T - t0)
-        if D == 0:
-            project_part(x, t0, steps, w_in, xp, b0, b1)
-        for t in range(t0, t0 + steps):
-            h_at = (t * B + b0) * H + u0  # this part's rows
-            h_src, hp_at = (h0_f, b0 * H) if t == 0 else (out_f, h_at - u0 - B * H)
-            step_product(x_f, D, (t * B + b0) * D, h_src, hp_at, inputs, w_step, ha)
-            _rnn_cell(ha_f, xp_f, -1 if D else ((t - t0) * B + b0) * n, own_bias, nonlinearity,
-                      out_f, h_at, m, H)
-            take_final(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1, h_n)
-            zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
-            seq += 1
-            barrier(counters, part, meet, seq)  # h_t is complete: the next step reads it all
+    if D == 0 and m:
+        project_part(x, 0, min(K, T), w_in, xp, b0, b1)
+    for t in range(T) if m else range(0):
+        wait_for(counters, meet, t)  # every part's units of h_{t-1} are written
+        h_at = (t * B + b0) * H + u0  # this part's rows
+        h_src, hp_at = (h0_f, b0 * H) if t == 0 else (out_f, h_at - u0 - B * H)
+        step_product(x_f, D, (t * B + b0) * D, h_src, hp_at, inputs, w_step, ha)
+        _rnn_cell(ha_f, xp_f, -1 if D else (t % K * B + b0) * n, own_bias, nonlinearity,
+                  out_f, h_at, m, H)
+        take_final(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1, h_n)
+        zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
+        arrive(counters, part, t + 1)  # this part's units of h_t are written
+        if D == 0 and (t + 1) % K == 0 and t + 1 < T:  # (in the time it would wait for h_t)
+            project_part(x, t + 1, min(K, T - t - 1), w_in, xp, b0, b1)
 
 
 @njit(**JIT_OPTIONS)
