@@ -181,6 +181,34 @@ def fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
+@intrinsic
+def prefetch_for_write(typingctx, arr, index):
+    """Ask the CPU to bring the cache line of ``arr[index]`` (a 1-D array, index not
+    checked) for writing: ``llvm.prefetch``, a hint that never faults."""
+    if not (isinstance(arr, types.Array) and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        # (write, keep in every cache level, data)
+        builder.call(fn, [ptr, ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(arr, index), codegen
+
+
+@njit(**HELPER_OPTIONS)
+def prefetch_run(a, at, n):
+    """``prefetch_for_write`` every cache line of ``a[at:at + n]`` (flat ``a``)."""
+    line = uint64(64 // a.itemsize)
+    for j in range(uint64(0), uint64(n), line):
+        prefetch_for_write(a, uint64(at) + j)
+
+
 # all_finite's block: long enough for its count to vectorise, short enough to stop soon
 FINITE_BLOCK = 1024
 
