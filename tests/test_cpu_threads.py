@@ -163,7 +163,7 @@ def test_inputs_are_fused_or_not_for_every_thread_count_alike(cell):
     steps: projected inputs come in blocks of K steps, the next one projected between a
     step's two barrier halves, the last block short."""
     case, run = {"lstm": (lstm_case, run_lstm), "rnn": (rnn_case, run_rnn)}[cell]
-    for D, H in ((120, 200), (300, 280)) if cell == "lstm" else ((120, 200), (700, 400)):
+    for D, H in ((120, 200), (300, 280)) if cell == "lstm" else ((120, 200), (1000, 400)):
         a = case(5, 2, D, H, np.float32)
         assert_same_bits([run(a, p) for p in THREADS])
         if cell == "lstm":

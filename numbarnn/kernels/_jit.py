@@ -203,10 +203,12 @@ def prefetch_for_write(typingctx, arr, index):
 
 @njit(**HELPER_OPTIONS)
 def prefetch_run(a, at, n):
-    """``prefetch_for_write`` every cache line of ``a[at:at + n]`` (flat ``a``)."""
+    """``prefetch_for_write`` every cache line of ``a[at:at + n]`` (flat ``a``, n >= 1; the
+    last element's too, for a run that does not start on a line)."""
     line = uint64(64 // a.itemsize)
     for j in range(uint64(0), uint64(n), line):
         prefetch_for_write(a, uint64(at) + j)
+    prefetch_for_write(a, uint64(at + n - 1))
 
 
 # all_finite's block: long enough for its count to vectorise, short enough to stop soon

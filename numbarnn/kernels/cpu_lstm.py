@@ -15,9 +15,9 @@ gates: tanh(a) = 2 sigmoid(2a) - 1).  Per step a part multiplies
 register-blocked ``_tile`` product (inputs too wide for that are projected
 ``K`` steps at a time into its share of ``xproj`` instead), applies the gate
 maths, writes h and c for its units and meets the others at a barrier: one per
-step, in two halves (``_sync.arrive``, ``_sync.wait_for``), between which a part
-projects the next K steps' inputs, in the time it would otherwise wait for the
-others' h_t.  Backward runs the same way: each part turns (dh, dc) of its units into
+step, in two halves (``_sync.arrive``, ``_sync.wait_for``); where the inputs are
+projected, every K steps a part projects the next K between the two, in the time it
+would otherwise wait for the others' h_t.  Backward runs the same way: each part turns (dh, dc) of its units into
 their pre-activation gradients, written over the stored gates (which are not
 needed again); after the step's barrier it computes its units'
 ``dh_{t-1} = da_t W_hh[:, own]``.  After the loop each part computes its share
@@ -223,7 +223,7 @@ def _lstm_cell_backward(dh, dc, c_prev, cp_at, gates, g_at, c, c_at, tmp, B, H):
     """One step back for this part's n units, over flat arrays: (dh, dc) (B, n) into
     h_t, c_t -> the pre-activation gradients, written over this step's activated
     gates (a (B, 4H) block at ``g_at``; ``c_prev``, ``c``: (B, H) blocks, offsets as
-    in ``_lstm_cell``).
+    in ``_lstm_state``).
 
     ``tmp`` (n,) is scratch.  On return ``dc`` holds the gradient flowing into
     c_{t-1}.  The loops are ordered so that each gate is read for the last time
