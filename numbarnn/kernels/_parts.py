@@ -360,6 +360,16 @@ def _project_part(x, t0, n, w_in, xp, b0, b1):
     return product
 
 
+@njit(**HELPER_OPTIONS)
+def project_block(x, t, K, w_in, xp, b0, b1):
+    """``project_part`` for the block of up to K steps that starts at step t, where t
+    starts one (a multiple of K, before T): the forward loops call it for t = 0 before
+    their first step and for t + 1 after each step t, between the barrier's halves."""
+    T = x.shape[0]
+    if t % K == 0 and t < T:
+        project_part(x, t, min(K, T - t), w_in, xp, b0, b1)
+
+
 # ---------------------------------------------------------------------- threads
 _pool = []
 _side_pool = []

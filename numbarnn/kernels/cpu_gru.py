@@ -31,7 +31,7 @@ from numba import njit, uint64
 from ._gemm import input_and_weight_grads_part
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, sigmoid, tanh
 from ._parts import (copy_block, full_lengths, loop_share, own_projection, pack_part,
-                     project_part, run_parts, sequence_lengths, step_gradient, step_product,
+                     project_block, run_parts, sequence_lengths, step_gradient, step_product,
                      take_final, unit_range, zero_past_ends)
 from ._sync import COUNTER_STRIDE, arrive, barrier, wait_for
 from ._tile import empty_packed, pack_columns, packed_product
@@ -96,7 +96,7 @@ def gru_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias_ih, bias_hh,
     inputs = np.empty((B, H), h0.dtype)
     x_f, xp_f, hp_f, out_f, h0_f = flat(x), flat(xp), flat(hp), flat(out), flat(h0)
     gates_f, hidden_f = flat(gates), flat(hidden_n)
-    project_part(x, 0, min(K, T), w_in, xp, 0, B)
+    project_block(x, 0, K, w_in, xp, 0, B)
     for t in range(T):
         wait_for(counters, parts, t)  # every part's units of h_{t-1} are written
         prev, row_at = (h0_f, 0) if t == 0 else (out_f, (t - 1) * B * H)
@@ -108,8 +108,7 @@ def gru_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias_ih, bias_hh,
         take_final(t, lengths, out_f, t * B * H, H, u0, u1, 0, B, h_n)
         zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, 0, B)
         arrive(counters, part, t + 1)  # this part's units of h_t are written
-        if (t + 1) % K == 0 and t + 1 < T:  # (in the time it would wait for h_t)
-            project_part(x, t + 1, min(K, T - t - 1), w_in, xp, 0, B)
+        project_block(x, t + 1, K, w_in, xp, 0, B)  # (in the time it would wait for h_t)
 
 
 @njit(**JIT_OPTIONS)

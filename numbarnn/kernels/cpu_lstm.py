@@ -17,10 +17,10 @@ register-blocked ``_tile`` product (inputs too wide for that are projected
 maths, writes h and c for its units and meets the others at a barrier: one per
 step, in two halves (``_sync.arrive``, ``_sync.wait_for``); where the inputs are
 projected, every K steps a part projects the next K between the two, in the time it
-would otherwise wait for the others' h_t.  Backward runs the same way: each part turns (dh, dc) of its units into
-their pre-activation gradients, written over the stored gates (which are not
-needed again); after the step's barrier it computes its units'
-``dh_{t-1} = da_t W_hh[:, own]``.  After the loop each part computes its share
+would otherwise wait for the others' h_t.  Backward runs the same way: each part
+turns (dh, dc) of its units into their pre-activation gradients, written over the
+stored gates (which are not needed again); after the step's barrier it computes its
+units' ``dh_{t-1} = da_t W_hh[:, own]``.  After the loop each part computes its share
 of the input and weight gradients (``_gemm.input_and_weight_grads_part``).
 Every sum runs in a fixed order, so any number of parts gives bit-identical
 results.  (How the parts touch the arrays they share: ``_parts``.)
@@ -38,7 +38,7 @@ from numba import njit, uint64
 from ._gemm import input_and_weight_grads_part
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, fma, prefetch_run, sigmoid, tanh
 from ._parts import (carried_gradient, copy_block, full_lengths, loop_share, own_projection,
-                     pack_part, project_part, run_parts, sequence_lengths, step_gradient,
+                     pack_part, project_block, run_parts, sequence_lengths, step_gradient,
                      step_product, step_share, take_final, zero_past_ends)
 from ._sync import COUNTER_STRIDE, arrive, barrier, wait_for
 from ._tile import empty_packed, pack_columns, packed_product
@@ -152,7 +152,7 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
         flat(gates), flat(cells)
     h0_f, c0_f = flat(h0), flat(c0)
     if D == 0 and m:
-        project_part(x, 0, min(K, T), w_in, xp, b0, b1)
+        project_block(x, 0, K, w_in, xp, b0, b1)
     for t in range(T) if m else range(0):
         wait_for(counters, meet, t)  # every part's units of h_{t-1} are written
         s = t if keep_all else 0
@@ -168,8 +168,8 @@ def lstm_forward_part(part, parts, counters, x, h0, c0, w_ih, w_hh, bias, out, h
         take_final(t, lengths, cells_f, s * B * H, H, u0, u1, b0, b1, c_n)
         zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
         arrive(counters, part, t + 1)  # this part's units of h_t are written
-        if D == 0 and (t + 1) % K == 0 and t + 1 < T:  # (in the time it would wait for h_t)
-            project_part(x, t + 1, min(K, T - t - 1), w_in, xp, b0, b1)
+        if D == 0:  # (in the time it would wait for h_t)
+            project_block(x, t + 1, K, w_in, xp, b0, b1)
 
 
 @njit(**JIT_OPTIONS)

@@ -20,7 +20,7 @@ from numba import njit, uint64
 from ._gemm import input_and_weight_grads_part
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, tanh
 from ._parts import (copy_block, full_lengths, loop_share, own_projection, pack_part,
-                     project_part, run_parts, sequence_lengths, step_gradient, step_product,
+                     project_block, run_parts, sequence_lengths, step_gradient, step_product,
                      step_share, take_final, zero_past_ends)
 from ._sync import COUNTER_STRIDE, arrive, barrier, wait_for
 from ._tile import empty_packed, pack_columns, packed_product
@@ -67,7 +67,7 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
     inputs = np.empty((m, D + H), h0.dtype)
     x_f, xp_f, ha_f, out_f, h0_f = flat(x), flat(xp), flat(ha), flat(out), flat(h0)
     if D == 0 and m:
-        project_part(x, 0, min(K, T), w_in, xp, b0, b1)
+        project_block(x, 0, K, w_in, xp, b0, b1)
     for t in range(T) if m else range(0):
         wait_for(counters, meet, t)  # every part's units of h_{t-1} are written
         h_at = (t * B + b0) * H + u0  # this part's rows
@@ -78,8 +78,8 @@ def rnn_forward_part(part, parts, counters, x, h0, w_ih, w_hh, bias, nonlinearit
         take_final(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1, h_n)
         zero_past_ends(t, lengths, out_f, t * B * H, H, u0, u1, b0, b1)
         arrive(counters, part, t + 1)  # this part's units of h_t are written
-        if D == 0 and (t + 1) % K == 0 and t + 1 < T:  # (in the time it would wait for h_t)
-            project_part(x, t + 1, min(K, T - t - 1), w_in, xp, b0, b1)
+        if D == 0:  # (in the time it would wait for h_t)
+            project_block(x, t + 1, K, w_in, xp, b0, b1)
 
 
 @njit(**JIT_OPTIONS)
