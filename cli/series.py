@@ -125,7 +125,8 @@ def aligned(rows):
               help="Log transform [default: for positive data, by Guerrero's Box-Cox power "
               "where it is clear, else chosen on the validation part].")
 @click.option("--diff/--no-diff", default=None,
-              help="First differencing [default: chosen on the validation part].")
+              help="First differencing [default: chosen on the validation part; where the "
+              "KPSS test finds the level wandering, some differencing always].")
 @click.option("--seasonal-diff/--no-seasonal-diff", "seasonal_diff", default=None,
               help="Differencing at the season's lag [default: chosen on the validation part, "
               "where the autocorrelation test finds the season].")
@@ -333,6 +334,15 @@ def choice_lines(report):
         lines.append("log: data not all positive, no log" if variance["power"] is None and
                      variance["log"] is False else
                      f"log: Guerrero's Box-Cox power {_format(variance['power'])} {verdict}")
+    level = choices.get("level_test")
+    if level is not None and level["statistic"] is not None:
+        lines.append(f"level: KPSS statistic {level['statistic']:.3f} " +
+                     (f"<= {level['bound']}, stationary: no differencing is a candidate"
+                      if level["stationary"] else
+                      f"> {level['bound']}, the level wanders: always differenced"
+                      if level.get("differenced", True) else
+                      f"> {level['bound']}, the level wanders, but the series is too short "
+                      "to difference"))
     chosen = choices["chosen"]
     if choices["candidates"]:
         tried = ", ".join(f"{describe_transforms(c)} {_format(c['validation_mase'])}"

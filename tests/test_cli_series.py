@@ -101,9 +101,13 @@ def test_default_run_on_the_airline_data(tmp_path):
                                                 "forecasts, combined as --combine says) "
                                                 "of log ") in result.output
     report = json.loads((out / "metrics.json").read_text())
-    # Guerrero's power asks for the log: log x none, first, seasonal differences
+    # Guerrero's power asks for the log, and the KPSS test finds the level wandering:
+    # log x first, seasonal differences
     assert report["choices"]["log_test"]["log"] is True
-    assert [c["log"] for c in report["choices"]["candidates"]] == [True] * 3
+    assert report["choices"]["level_test"]["stationary"] is False
+    assert [(c["log"], c["diff"], c["seasonal_diff"]) for c in
+            report["choices"]["candidates"]] == [(True, True, False), (True, False, True)]
+    assert "the level wanders: always differenced" in result.output
     assert "log: Guerrero's Box-Cox power -0.280 asks for the log" in result.output
     assert report["training"]["refit"] is None and "trained again" not in result.output
     result = run("train-series", "--out", out, "--epochs", "5", "--members", "1", "--refit",

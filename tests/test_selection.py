@@ -9,8 +9,9 @@ from click.testing import CliRunner
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.training import _batches, train_forecaster
 from numbarnn.forecast.metrics import seasonal_naive_forecast
-from numbarnn.forecast.selection import (default_window, guerrero_power, log_test,
-                                         seasonality_test, transform_candidates)
+from numbarnn.forecast.selection import (KPSS_BOUND, default_window, guerrero_power,
+                                         level_test, log_test, seasonality_test,
+                                         transform_candidates)
 from numbarnn.forecast.series import Series
 from numbarnn_cli.main import cli
 
@@ -67,6 +68,58 @@ def test_candidates_follow_the_data_and_the_fixed_settings():
         [{"log": False, "diff": True, "seasonal_diff": False}]
     one_open = transform_candidates(ForecastConfig(log=True, diff=False), positive, True)
     assert one_open == [{"log": True, "diff": False, "seasonal_diff": s} for s in (False, True)]
+
+
+@pytest.mark.parametrize("kind, stationary", [("noise", True), ("seasonal", True),
+                                              ("trend", False), ("walk", False)])
+def test_the_kpss_test_finds_a_wandering_level(kind, stationary):
+    values = np.cumsum(built("noise") - 10) if kind == "walk" else built(kind)
+    result = level_test(values, log=False)
+    assert result["stationary"] is stationary, result
+    assert (result["statistic"] <= KPSS_BOUND) is stationary
+
+
+def test_the_kpss_statistic_matches_its_definition():
+    # sum of squared partial sums over n^2 times the long-run variance: with no
+    # autocorrelation terms (n = 12: trunc(3 sqrt(12) / 13) = 0 lags) it is plain
+    values = np.array([1.0, 3, 2, 5, 4, 6, 8, 7, 9, 12, 10, 11])
+    e = values - values.mean()
+    expected = np.sum(np.cumsum(e) ** 2) / (12 ** 2 * np.mean(e ** 2))
+    assert level_test(values, log=False)["statistic"] == pytest.approx(expected, rel=1e-12)
+    assert level_test(np.exp(values), log=True)["statistic"] == pytest.approx(expected,
+                                                                               rel=1e-12)
+    # too short, or constant: no test
+    assert level_test(values[:11], log=False) == {"statistic": None, "bound": KPSS_BOUND,
+                                                  "stationary": True}
+    assert level_test(np.ones(50), log=False)["stationary"] is True
+
+
+def test_a_wandering_level_is_always_differenced():
+    auto, positive = ForecastConfig(), np.arange(1.0, 50.0)
+    wandering = transform_candidates(auto, positive, True, log=True, stationary=False)
+    assert [(c["diff"], c["seasonal_diff"]) for c in wandering] == [(True, False), (False, True)]
+    no_season = transform_candidates(auto, positive, False, log=True, stationary=False)
+    assert no_season == [{"log": True, "diff": True, "seasonal_diff": False}]
+    # a fixed setting wins: no differencing where the user leaves nothing else open
+    fixed = ForecastConfig(diff=False, seasonal_diff=False)
+    assert transform_candidates(fixed, positive, True, log=True, stationary=False) == \
+        [{"log": True, "diff": False, "seasonal_diff": False}]
+    one_open = ForecastConfig(diff=False)
+    assert transform_candidates(one_open, positive, True, log=True, stationary=False) == \
+        [{"log": True, "diff": False, "seasonal_diff": True}]
+
+
+def test_a_series_a_step_too_short_to_difference_is_not():
+    # window 12 + horizon 6 + validation 12 + test 6 = 36 rows: no differencing fits,
+    # first differences need one row more
+    trend = built("trend", n=36)
+    _, report = train_forecaster(series(trend), season=1, log=False, **SMALL)
+    level = report["choices"]["level_test"]
+    assert level["stationary"] is False and level["differenced"] is False
+    assert report["choices"]["chosen"]["diff"] is False
+    _, report = train_forecaster(series(built("trend", n=37)), season=1, log=False, **SMALL)
+    assert report["choices"]["level_test"]["differenced"] is True
+    assert report["choices"]["chosen"]["diff"] is True
 
 
 def levels_and_spread(power, n=240, seed=0):

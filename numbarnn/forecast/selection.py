@@ -14,9 +14,13 @@
   season) most nearly proportional to a power of their level; a power near 0 (at most
   ``LOG_POWER``) asks for the log, near 1 (at least ``1 - LOG_POWER``) for none, and in
   between both are candidates (only positive data are ever logged);
+- **differencing** is left open unless the level wanders: where the KPSS test
+  (Kwiatkowski, Phillips, Schmidt & Shin 1992) rejects a stationary level at 5 %, in
+  the space the log test chose, the series is always differenced (a network reads
+  windows of levels it has seen and cannot carry a trend past them);
 - the **transform candidates** are every combination of the choices left open: log or
-  not (as above), and no differencing, first differences, or seasonal differences (only
-  for a detected season).  ``train_forecaster`` trains one network on each and keeps the
+  not (as above), and no differencing (unless the KPSS test rejects it), first
+  differences, or seasonal differences (only for a detected season).  ``train_forecaster`` trains one network on each and keeps the
   one with the lowest MASE on the validation part's rolling origins.
 """
 import math
@@ -34,6 +38,11 @@ _POWERS = np.linspace(-1.0, 2.0, 301)
 # blocks whose levels all lie within this ratio say nothing about how the spread follows
 # the level (and the log of such a series is nearly linear): no power
 MIN_LEVEL_RATIO = 1.1
+# the KPSS statistic's 5 % critical value for a stationary level (Kwiatkowski et al.
+# 1992, table 1), the level at which R's forecast::ndiffs and statsforecast's ndiffs test
+KPSS_BOUND = 0.463
+# fewer steps than this leave the KPSS test out (its long-run variance needs some)
+KPSS_MIN_STEPS = 12
 
 
 def default_window(season):
@@ -107,14 +116,41 @@ def log_test(train_values, season):
     return {"power": power, "log": log}
 
 
-def transform_candidates(config, train_values, seasonal, log=None):
+def level_test(train_values, log):
+    """Whether the level of ``train_values`` (their log where ``log``) is stationary, by the
+    KPSS test: ``{'statistic', 'bound', 'stationary'}``.
+
+    The statistic is ``sum(S_t^2) / (n^2 s^2)``, S the partial sums of the deviations from
+    the mean and s^2 their long-run variance (Newey-West, Bartlett weights, ``trunc(3
+    sqrt(n) / 13)`` lags as R's forecast::ndiffs takes them); the level is stationary where
+    it is at most ``KPSS_BOUND``.  Fewer than ``KPSS_MIN_STEPS`` steps, or no variation:
+    no test (``statistic`` None, stationary).
+    """
+    y = np.asarray(train_values, np.float64)
+    if log:
+        y = np.log(y)
+    n = y.size
+    e = y - y.mean() if n else y
+    variance = float(e @ e) / n if n else 0.0
+    if n < KPSS_MIN_STEPS or not variance > 0:
+        return {"statistic": None, "bound": KPSS_BOUND, "stationary": True}
+    lags = int(3 * math.sqrt(n) / 13)
+    for lag in range(1, lags + 1):
+        variance += 2 * (1 - lag / (lags + 1)) * float(e[lag:] @ e[:-lag]) / n
+    partial = np.cumsum(e)
+    statistic = float(partial @ partial) / (n * n * variance)
+    return {"statistic": statistic, "bound": KPSS_BOUND, "stationary": statistic <= KPSS_BOUND}
+
+
+def transform_candidates(config, train_values, seasonal, log=None, stationary=True):
     """The ``{'log', 'diff', 'seasonal_diff'}`` settings to compare: every combination of the
     choices ``config`` leaves at 'auto', beside its fixed ones.
 
     An automatic log is ``log`` (``log_test``'s verdict) where that is True or False, else
     both, and never for data that are not all positive; seasonal differencing only where
     ``seasonal``; first and seasonal differencing are not combined by the automatic choice
-    (either removes a trend; both together rarely help a short series).
+    (either removes a trend; both together rarely help a short series); no differencing
+    only where the level is ``stationary`` (``level_test``), unless nothing else is left open.
     """
     positive = bool(np.all(np.asarray(train_values) > 0))
     if config.log != "auto":
@@ -130,5 +166,7 @@ def transform_candidates(config, train_values, seasonal, log=None):
         seasonals = [config.seasonal_diff] if config.seasonal_diff != "auto" else \
             ([False, True] if seasonal else [False])
         differencing = list(product(diffs, seasonals))
+    if not stationary:
+        differencing = [d for d in differencing if any(d)] or differencing
     return [{"log": log, "diff": diff, "seasonal_diff": seasonal_diff}
             for log, (diff, seasonal_diff) in product(logs, differencing)]

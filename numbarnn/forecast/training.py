@@ -301,10 +301,13 @@ def _choose(config, series, season, progress, device):
     choices : dict
         What was chosen and why, for the report: ``window``, ``val_size``,
         ``seasonality`` (the test's result), ``log_test`` (Guerrero's power and what it
-        decided: ``selection.log_test``), ``candidates`` (each with its validation
+        decided: ``selection.log_test``), ``level_test`` (the KPSS test, which leaves no
+        differencing out where the level wanders, and ``differenced``: whether it did,
+        which a series too short to difference stops), ``candidates`` (each with its validation
         MASE; empty where nothing was compared) and ``chosen``.
     """
-    from .selection import default_window, log_test, seasonality_test, transform_candidates
+    from .selection import (default_window, level_test, log_test, seasonality_test,
+                            transform_candidates)
 
     H = config.horizon
     config = replace(config, window=config.window or default_window(season))
@@ -319,18 +322,28 @@ def _choose(config, series, season, progress, device):
     train_values = series.values[:max(train_end, 0)]
     seasonality = seasonality_test(train_values, season)
     variance = log_test(train_values, season)
-    candidates = transform_candidates(config, train_values, seasonality["seasonal"],
-                                      variance["log"])
-    feasible = [c for c in candidates if _fits(replace(config, **c), len(series), season)]
+    level = level_test(train_values, variance["log"] is True)
+
+    def feasible_candidates(stationary):
+        candidates = transform_candidates(config, train_values, seasonality["seasonal"],
+                                          variance["log"], stationary)
+        return candidates, [c for c in candidates
+                            if _fits(replace(config, **c), len(series), season)]
+    candidates, feasible = feasible_candidates(level["stationary"])
+    # a wandering level is differenced, unless the series is a step too short for that
+    level["differenced"] = not level["stationary"] and bool(feasible)
+    if not feasible and not level["stationary"]:
+        candidates, feasible = feasible_candidates(True)
     if not feasible:  # the series is too short for any: the first one's error says why
         _split(replace(config, **candidates[0]), len(series), season)
     choices = {"window": config.window, "val_size": config.val_size,
                "seasonality": {"season": season, **seasonality}, "log_test": variance,
-               "candidates": []}
+               "level_test": level, "candidates": []}
     if len(feasible) == 1 or config.val_size < H:
         # nothing to compare, or no validation to compare on: the rule of thumb
         # (log_test says no for data that are not all positive)
-        rule = {"log": variance["log"] is not False, "diff": False,
+        rule = {"log": variance["log"] is not False,
+                "diff": level["differenced"] and not seasonality["seasonal"],
                 "seasonal_diff": seasonality["seasonal"]}
         chosen = next((c for c in feasible if all(c[k] == rule[k] for k in rule if
                                                   getattr(config, k) == "auto")), feasible[0])
