@@ -126,7 +126,7 @@ def aligned(rows):
               "where it is clear, else chosen on the validation part].")
 @click.option("--diff/--no-diff", default=None,
               help="First differencing [default: chosen on the validation part; where the "
-              "KPSS test finds the level wandering, some differencing always].")
+              "KPSS test finds the level wandering, first or seasonal differences].")
 @click.option("--seasonal-diff/--no-seasonal-diff", "seasonal_diff", default=None,
               help="Differencing at the season's lag [default: chosen on the validation part, "
               "where the autocorrelation test finds the season].")
@@ -337,12 +337,11 @@ def choice_lines(report):
     level = choices.get("level_test")
     if level is not None and level["statistic"] is not None:
         lines.append(f"level: KPSS statistic {level['statistic']:.3f} " +
-                     (f"<= {level['bound']}, stationary: no differencing is a candidate"
-                      if level["stationary"] else
-                      f"> {level['bound']}, the level wanders: always differenced"
-                      if level.get("differenced", True) else
-                      f"> {level['bound']}, the level wanders, but the series is too short "
-                      "to difference"))
+                     (f"<= {level['bound']}, stationary" if level["stationary"] else
+                      f"> {level['bound']}, the level wanders: differenced"
+                      if level["differenced"] else
+                      f"> {level['bound']}, the level wanders, but {level['because']}: "
+                      "not differenced"))
     chosen = choices["chosen"]
     if choices["candidates"]:
         tried = ", ".join(f"{describe_transforms(c)} {_format(c['validation_mase'])}"

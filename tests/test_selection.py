@@ -88,10 +88,30 @@ def test_the_kpss_statistic_matches_its_definition():
     assert level_test(values, log=False)["statistic"] == pytest.approx(expected, rel=1e-12)
     assert level_test(np.exp(values), log=True)["statistic"] == pytest.approx(expected,
                                                                                rel=1e-12)
-    # too short, or constant: no test
+    # too short, or constant (0.1's computed mean is not exactly 0.1): no test
     assert level_test(values[:11], log=False) == {"statistic": None, "bound": KPSS_BOUND,
                                                   "stationary": True}
-    assert level_test(np.ones(50), log=False)["stationary"] is True
+    for constant in (np.ones(50), np.full(50, 0.1), np.full(144, 123.456)):
+        assert level_test(constant, log=False)["statistic"] is None
+
+
+def ar_series(seed, n=100, phi=0.9):
+    rng = np.random.default_rng(seed)
+    e, y = rng.standard_normal(n), np.zeros(n)
+    for t in range(1, n):
+        y[t] = phi * y[t - 1] + e[t]
+    return y
+
+
+@pytest.mark.parametrize("seed, statsmodels_value", [(1, 0.5573201786270201),
+                                                     (23, 0.6694663622072485)])
+def test_the_kpss_statistic_with_lags_matches_statsmodels(seed, statsmodels_value):
+    # n = 100: 2 lags of Bartlett-weighted autocovariances; the values are those of
+    # statsmodels.tsa.stattools.kpss(y, 'c', nlags=2) for these series.  Both lie
+    # between the 5 % bound (0.463) and the 1 % one (0.739): the level wanders at 5 %.
+    result = level_test(ar_series(seed), log=False)
+    assert result["statistic"] == pytest.approx(statsmodels_value, rel=1e-12)
+    assert result["stationary"] is False
 
 
 def test_a_wandering_level_is_always_differenced():
@@ -110,16 +130,31 @@ def test_a_wandering_level_is_always_differenced():
 
 
 def test_a_series_a_step_too_short_to_difference_is_not():
-    # window 12 + horizon 6 + validation 12 + test 6 = 36 rows: no differencing fits,
-    # first differences need one row more
-    trend = built("trend", n=36)
-    _, report = train_forecaster(series(trend), season=1, log=False, **SMALL)
+    # window 12 + horizon 6 + test 6 and a validation part of 12 (where first
+    # differences fit too: 37 rows) or 6: at 30 rows no differencing fits, first
+    # differences need one row more
+    for n, val_size, differenced in ((30, 6, False), (31, 6, True), (36, 6, True),
+                                     (37, 12, True)):
+        _, report = train_forecaster(series(built("trend", n=n)), season=1, log=False,
+                                     **SMALL)
+        choices = report["choices"]
+        assert choices["val_size"] == val_size, n
+        assert choices["level_test"]["stationary"] is False
+        assert choices["level_test"]["differenced"] is differenced, n
+        assert choices["chosen"]["diff"] is differenced, n
+        assert ("because" in choices["level_test"]) is not differenced
+    assert choices["level_test"].get("because") is None
+    _, report = train_forecaster(series(built("trend", n=30)), season=1, log=False, **SMALL)
+    assert report["choices"]["level_test"]["because"] == "the series is too short to difference"
+
+
+def test_fixed_settings_win_over_the_kpss_test():
+    _, report = train_forecaster(series(built("trend")), season=1, log=False, diff=False,
+                                 **SMALL)
     level = report["choices"]["level_test"]
     assert level["stationary"] is False and level["differenced"] is False
+    assert level["because"] == "the settings fix no differencing"
     assert report["choices"]["chosen"]["diff"] is False
-    _, report = train_forecaster(series(built("trend", n=37)), season=1, log=False, **SMALL)
-    assert report["choices"]["level_test"]["differenced"] is True
-    assert report["choices"]["chosen"]["diff"] is True
 
 
 def levels_and_spread(power, n=240, seed=0):

@@ -47,8 +47,8 @@ class ForecastConfig:
         (``selection.transform_candidates``: log only for positive data, and only
         where Guerrero's Box-Cox power leaves it open, ``selection.log_test``;
         seasonal differencing only for a season the autocorrelation test finds; no
-        differencing only where the KPSS test finds the level stationary,
-        ``selection.level_test``) and the one with the lowest validation MASE is
+        differencing only where the KPSS test finds the level stationary, or the
+        series is too short to difference, ``selection.level_test``) and the one with the lowest validation MASE is
         kept, each scored as it would forecast (averaged with what ``combine`` would
         average it with); without a validation part, 'auto' means log for positive
         data (unless Guerrero's power says no), seasonal differencing for a detected

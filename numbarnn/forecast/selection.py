@@ -16,12 +16,14 @@
   between both are candidates (only positive data are ever logged);
 - **differencing** is left open unless the level wanders: where the KPSS test
   (Kwiatkowski, Phillips, Schmidt & Shin 1992) rejects a stationary level at 5 %, in
-  the space the log test chose, the series is always differenced (a network reads
-  windows of levels it has seen and cannot carry a trend past them);
+  the space the series is modelled in (logged or not), the series is differenced (a
+  network reads windows of levels it has seen and cannot carry a trend past them),
+  unless the settings fix no differencing or it is a step too short to difference;
 - the **transform candidates** are every combination of the choices left open: log or
   not (as above), and no differencing (unless the KPSS test rejects it), first
-  differences, or seasonal differences (only for a detected season).  ``train_forecaster`` trains one network on each and keeps the
-  one with the lowest MASE on the validation part's rolling origins.
+  differences, or seasonal differences (only for a detected season).
+  ``train_forecaster`` trains one network on each and keeps the one with the lowest
+  MASE on the validation part's rolling origins.
 """
 import math
 from itertools import product
@@ -123,17 +125,18 @@ def level_test(train_values, log):
     The statistic is ``sum(S_t^2) / (n^2 s^2)``, S the partial sums of the deviations from
     the mean and s^2 their long-run variance (Newey-West, Bartlett weights, ``trunc(3
     sqrt(n) / 13)`` lags as R's forecast::ndiffs takes them); the level is stationary where
-    it is at most ``KPSS_BOUND``.  Fewer than ``KPSS_MIN_STEPS`` steps, or no variation:
-    no test (``statistic`` None, stationary).
+    it is at most ``KPSS_BOUND``.  Fewer than ``KPSS_MIN_STEPS`` steps, or a constant
+    series: no test (``statistic`` None, stationary).
     """
     y = np.asarray(train_values, np.float64)
+    n = y.size
+    # (a constant's deviations from its computed mean are rounding, not a level)
+    if n < KPSS_MIN_STEPS or np.all(y == y[0]):
+        return {"statistic": None, "bound": KPSS_BOUND, "stationary": True}
     if log:
         y = np.log(y)
-    n = y.size
-    e = y - y.mean() if n else y
-    variance = float(e @ e) / n if n else 0.0
-    if n < KPSS_MIN_STEPS or not variance > 0:
-        return {"statistic": None, "bound": KPSS_BOUND, "stationary": True}
+    e = y - y.mean()
+    variance = float(e @ e) / n
     lags = int(3 * math.sqrt(n) / 13)
     for lag in range(1, lags + 1):
         variance += 2 * (1 - lag / (lags + 1)) * float(e[lag:] @ e[:-lag]) / n

@@ -302,9 +302,10 @@ def _choose(config, series, season, progress, device):
         What was chosen and why, for the report: ``window``, ``val_size``,
         ``seasonality`` (the test's result), ``log_test`` (Guerrero's power and what it
         decided: ``selection.log_test``), ``level_test`` (the KPSS test, which leaves no
-        differencing out where the level wanders, and ``differenced``: whether it did,
-        which a series too short to difference stops), ``candidates`` (each with its validation
-        MASE; empty where nothing was compared) and ``chosen``.
+        differencing out where the level wanders; ``differenced``: whether every
+        candidate is differenced, and for a wandering level that is not, ``because``),
+        ``candidates`` (each with its validation MASE; empty where nothing was compared)
+        and ``chosen``.
     """
     from .selection import (default_window, level_test, log_test, seasonality_test,
                             transform_candidates)
@@ -315,14 +316,16 @@ def _choose(config, series, season, progress, device):
         wide = 2 * H
         if len(series) > 2 * config.epoch_windows:  # a long series: a longer part
             wide = max(wide, len(series) // VALIDATION_SHARE)
-        fits = _fits(replace(config, val_size=wide, log=False, diff=False, seasonal_diff=False),
-                     len(series), season)
+        # (wide where first differences fit too, which the level test may ask for)
+        fits = _fits(replace(config, val_size=wide, log=False, diff=config.diff is not False,
+                             seasonal_diff=False), len(series), season)
         config = replace(config, val_size=wide if fits else H)
     train_end = len(series) - (config.test_size or H) - config.val_size
     train_values = series.values[:max(train_end, 0)]
     seasonality = seasonality_test(train_values, season)
     variance = log_test(train_values, season)
-    level = level_test(train_values, variance["log"] is True)
+    logged = variance["log"] is True if config.log == "auto" else config.log
+    level = level_test(train_values, logged and bool(np.all(train_values > 0)))
 
     def feasible_candidates(stationary):
         candidates = transform_candidates(config, train_values, seasonality["seasonal"],
@@ -330,10 +333,13 @@ def _choose(config, series, season, progress, device):
         return candidates, [c for c in candidates
                             if _fits(replace(config, **c), len(series), season)]
     candidates, feasible = feasible_candidates(level["stationary"])
-    # a wandering level is differenced, unless the series is a step too short for that
-    level["differenced"] = not level["stationary"] and bool(feasible)
     if not feasible and not level["stationary"]:
         candidates, feasible = feasible_candidates(True)
+        level["because"] = "the series is too short to difference"
+    level["differenced"] = bool(feasible) and all(c["diff"] or c["seasonal_diff"]
+                                                  for c in feasible)
+    if not level["stationary"] and not level["differenced"]:
+        level.setdefault("because", "the settings fix no differencing")
     if not feasible:  # the series is too short for any: the first one's error says why
         _split(replace(config, **candidates[0]), len(series), season)
     choices = {"window": config.window, "val_size": config.val_size,
