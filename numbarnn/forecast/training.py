@@ -312,36 +312,48 @@ def _choose(config, series, season, progress, device):
 
     H = config.horizon
     config = replace(config, window=config.window or default_window(season))
-    if config.val_size is None:
+    automatic_val = config.val_size is None
+    if automatic_val:
         wide = 2 * H
         if len(series) > 2 * config.epoch_windows:  # a long series: a longer part
             wide = max(wide, len(series) // VALIDATION_SHARE)
-        # (wide where first differences fit too, which the level test may ask for)
-        fits = _fits(replace(config, val_size=wide, log=False, diff=config.diff is not False,
-                             seasonal_diff=False), len(series), season)
+        fits = _fits(replace(config, val_size=wide, log=False, diff=False, seasonal_diff=False),
+                     len(series), season)
         config = replace(config, val_size=wide if fits else H)
-    train_end = len(series) - (config.test_size or H) - config.val_size
-    train_values = series.values[:max(train_end, 0)]
-    seasonality = seasonality_test(train_values, season)
-    variance = log_test(train_values, season)
-    logged = variance["log"] is True if config.log == "auto" else config.log
-    level = level_test(train_values, logged and bool(np.all(train_values > 0)))
 
-    def feasible_candidates(stationary):
-        candidates = transform_candidates(config, train_values, seasonality["seasonal"],
-                                          variance["log"], stationary)
-        return candidates, [c for c in candidates
-                            if _fits(replace(config, **c), len(series), season)]
-    candidates, feasible = feasible_candidates(level["stationary"])
+    def tests_and_candidates(config):
+        """The tests on the training part that ``config.val_size`` leaves, and the
+        transform candidates they ask for: all, and those the series is long enough for."""
+        train_end = len(series) - (config.test_size or H) - config.val_size
+        train_values = series.values[:max(train_end, 0)]
+        seasonality = seasonality_test(train_values, season)
+        variance = log_test(train_values, season)
+        logged = variance["log"] is True if config.log == "auto" else config.log
+        level = level_test(train_values, logged and bool(np.all(train_values > 0)))
+
+        def candidates(stationary):
+            every = transform_candidates(config, train_values, seasonality["seasonal"],
+                                         variance["log"], stationary)
+            return every, [c for c in every if _fits(replace(config, **c), len(series), season)]
+        return seasonality, variance, level, candidates
+
+    seasonality, variance, level, candidates = tests_and_candidates(config)
+    every, feasible = candidates(level["stationary"])
+    if not feasible and not level["stationary"] and automatic_val and config.val_size > H:
+        # a wandering level that a wide validation part leaves too little to difference:
+        # one horizon of validation, and the tests again on the longer training part
+        config = replace(config, val_size=H)
+        seasonality, variance, level, candidates = tests_and_candidates(config)
+        every, feasible = candidates(level["stationary"])
     if not feasible and not level["stationary"]:
-        candidates, feasible = feasible_candidates(True)
+        every, feasible = candidates(True)
         level["because"] = "the series is too short to difference"
     level["differenced"] = bool(feasible) and all(c["diff"] or c["seasonal_diff"]
                                                   for c in feasible)
     if not level["stationary"] and not level["differenced"]:
         level.setdefault("because", "the settings fix no differencing")
     if not feasible:  # the series is too short for any: the first one's error says why
-        _split(replace(config, **candidates[0]), len(series), season)
+        _split(replace(config, **every[0]), len(series), season)
     choices = {"window": config.window, "val_size": config.val_size,
                "seasonality": {"season": season, **seasonality}, "log_test": variance,
                "level_test": level, "candidates": []}
