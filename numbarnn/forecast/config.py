@@ -48,11 +48,12 @@ class ForecastConfig:
         where Guerrero's Box-Cox power leaves it open, ``selection.log_test``;
         seasonal differencing only for a season the autocorrelation test finds; no
         differencing only where the KPSS test finds the level stationary, or the
-        series is too short to difference, ``selection.level_test``) and the one with the lowest validation MASE is
-        kept, each scored as it would forecast (averaged with what ``combine`` would
-        average it with); without a validation part, 'auto' means log for positive
-        data (unless Guerrero's power says no), seasonal differencing for a detected
-        season, first differencing for a wandering level without one.
+        series is too short to difference, ``selection.level_test``) and the one
+        with the lowest validation MASE is kept, each scored as it would forecast
+        (averaged with what ``combine`` would average it with); without a validation
+        part, 'auto' means log for positive data (unless Guerrero's power says no),
+        seasonal differencing for a detected season, first differencing for a
+        wandering level without one.
     scale : {'standard', 'minmax', 'none'}
     season : int or None
         The season for seasonal differencing, the seasonal-naive baseline and
