@@ -321,29 +321,29 @@ def _choose(config, series, season, progress, device):
                      len(series), season)
         config = replace(config, val_size=wide if fits else H)
 
-    def tests_and_candidates(config):
-        """The tests on the training part that ``config.val_size`` leaves, and the
-        transform candidates they ask for: all, and those the series is long enough for."""
+    def tests(config):
+        """The training part that ``config.val_size`` leaves, and the tests on it."""
         train_end = len(series) - (config.test_size or H) - config.val_size
         train_values = series.values[:max(train_end, 0)]
-        seasonality = seasonality_test(train_values, season)
         variance = log_test(train_values, season)
         logged = variance["log"] is True if config.log == "auto" else config.log
-        level = level_test(train_values, logged and bool(np.all(train_values > 0)))
+        return (train_values, seasonality_test(train_values, season), variance,
+                level_test(train_values, logged and bool(np.all(train_values > 0))))
 
-        def candidates(stationary):
-            every = transform_candidates(config, train_values, seasonality["seasonal"],
-                                         variance["log"], stationary)
-            return every, [c for c in every if _fits(replace(config, **c), len(series), season)]
-        return seasonality, variance, level, candidates
+    def candidates(stationary):
+        """The transform candidates the tests in effect ask for: all, and those the series
+        is long enough for."""
+        every = transform_candidates(config, train_values, seasonality["seasonal"],
+                                     variance["log"], stationary)
+        return every, [c for c in every if _fits(replace(config, **c), len(series), season)]
 
-    seasonality, variance, level, candidates = tests_and_candidates(config)
+    train_values, seasonality, variance, level = tests(config)
     every, feasible = candidates(level["stationary"])
     if not feasible and not level["stationary"] and automatic_val and config.val_size > H:
         # a wandering level that a wide validation part leaves too little to difference:
         # one horizon of validation, and the tests again on the longer training part
         config = replace(config, val_size=H)
-        seasonality, variance, level, candidates = tests_and_candidates(config)
+        train_values, seasonality, variance, level = tests(config)
         every, feasible = candidates(level["stationary"])
     if not feasible and not level["stationary"]:
         every, feasible = candidates(True)
