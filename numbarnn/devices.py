@@ -58,8 +58,19 @@ class CPU:
         return (arr if arr.flags.writeable else arr.copy()), None
 
     def check_finite_all(self, pairs):
-        """``check_finite`` for every (name, array) pair, in order."""
-        for name, arr in pairs:
+        """``check_finite`` for every (name, array) pair, in order; a long check shared
+        by two threads, each over its half of every array (``_parts.pass_threads``)."""
+        from .kernels._jit import all_finite
+        from .kernels._parts import in_parts, pass_threads
+
+        flats = [arr.reshape(-1) for _, arr in pairs]
+        parts = pass_threads(sum(f.nbytes for f in flats))
+
+        def finite(part):
+            return all(all_finite(_share(f, part, parts)) for f in flats)
+        if parts > 1 and all(in_parts(finite, parts)):
+            return
+        for name, arr in pairs:  # (one thread, or a bad value to find and name)
             check_finite(name, arr)
 
     def side_by_side(self, calls, B, GH, H, itemsize):
@@ -85,15 +96,12 @@ class CPU:
         step (``lengths``; None: all T), its padded steps left in place: ``out`` (an
         array of the same shape and dtype) or a new one.  Its own inverse: applied
         twice it gives ``arr`` back."""
-        if lengths is None:
-            backwards = arr[::-1]
-        else:
-            T, B = arr.shape[:2]
-            t = np.arange(T)[:, None]
-            backwards = arr[np.where(t < lengths, lengths - 1 - t, t), np.arange(B)]
-        if out is None:
-            return np.ascontiguousarray(backwards)
-        out[...] = backwards
+        out = self.empty(arr.shape, arr.dtype) if out is None else out
+        backwards = _backwards(arr, lengths)
+
+        def reverse(t0, t1):
+            out[t0:t1] = backwards(t0, t1)
+        _by_steps(reverse, arr.shape[0], 2 * arr.nbytes)
         return out
 
     def join_directions(self, forward, backward, lengths):
@@ -102,16 +110,22 @@ class CPU:
         reversed copy, then a concatenation, cost 5 ms a forward at T B H = 50 * 64 * 512)."""
         T, B, H = forward.shape
         out = np.empty((T, B, 2 * H), forward.dtype)
-        out[:, :, :H] = forward
-        if lengths is None:
-            out[:, :, H:] = backward[::-1]
-        else:
-            self.reverse_time(backward, lengths, out[:, :, H:])
+        backwards = _backwards(backward, lengths)
+
+        def join(t0, t1):
+            out[t0:t1, :, :H] = forward[t0:t1]
+            out[t0:t1, :, H:] = backwards(t0, t1)
+        _by_steps(join, T, 2 * out.nbytes)
         return out
 
     def feature_block(self, arr, d, H):
         """Features ``d H : (d + 1) H`` of a (T, B, F) array, as a new contiguous array."""
-        return np.ascontiguousarray(arr[:, :, d * H:(d + 1) * H])
+        out = self.empty(arr.shape[:2] + (H,), arr.dtype)
+
+        def copy(t0, t1):
+            out[t0:t1] = arr[t0:t1, :, d * H:(d + 1) * H]
+        _by_steps(copy, arr.shape[0], 2 * out.nbytes)
+        return out
 
     def multiply(self, a, b, out=None):
         return np.multiply(a, b, out=out)
@@ -131,6 +145,34 @@ class CPU:
 
     def as_kind(self, arr, kind):
         return arr
+
+
+def _share(flat, part, parts):
+    """Part ``part`` of ``parts`` of the 1-D array ``flat``, as even as can be."""
+    n = flat.size
+    return flat[n * part // parts:n * (part + 1) // parts]
+
+
+def _backwards(arr, lengths):
+    """``steps(t0, t1)``: steps t0:t1 of ``CPU.reverse_time(arr, lengths)``, read from
+    ``arr`` (a view, or a new array where the sequences' lengths differ)."""
+    if lengths is None:
+        flipped = arr[::-1]
+        return lambda t0, t1: flipped[t0:t1]
+    T, B = arr.shape[:2]
+    t = np.arange(T)[:, None]
+    steps, rows = np.where(t < lengths, lengths - 1 - t, t), np.arange(B)
+    return lambda t0, t1: arr[steps[t0:t1], rows]
+
+
+def _by_steps(fill, T, nbytes):
+    """``fill(t0, t1)`` for the steps 0:T of a pass over ``nbytes`` of memory: in one
+    piece, or one piece per thread at once where the pass is long
+    (``_parts.pass_threads``)."""
+    from .kernels._parts import in_parts, pass_threads
+
+    parts = max(1, min(T, pass_threads(nbytes)))
+    in_parts(lambda p: fill(T * p // parts, T * (p + 1) // parts), parts)
 
 
 # Below this size an array is a few hundred cache lines at most, and the lines that two

@@ -365,3 +365,58 @@ def test_kernel_threads_by_size_and_thread(monkeypatch):
     worker.start()
     worker.join()
     assert seen == [1]  # a worker thread: its caller already runs work side by side
+
+
+def test_pass_threads_by_size_and_thread(monkeypatch):
+    monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
+    assert _parts.pass_threads(_parts.SHARED_PASS_BYTES) == 2
+    assert _parts.pass_threads(_parts.SHARED_PASS_BYTES - 1) == 1  # waking a thread costs more
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(_parts.pass_threads(1 << 30)))
+    worker.start()
+    worker.join()
+    assert seen == [1]
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 1)
+    assert _parts.pass_threads(1 << 30) == 1
+    monkeypatch.setenv("NUMBARNN_THREADS", "3")
+    assert _parts.pass_threads(16) == 2  # the setting, at most two halves
+    monkeypatch.setenv("NUMBARNN_THREADS", "1")
+    assert _parts.pass_threads(1 << 30) == 1
+
+
+def test_in_parts_returns_every_part_in_order_and_waits_for_all():
+    names = {}
+
+    def task(part):
+        names[part] = threading.current_thread().name
+        return part * 10
+    assert _parts.in_parts(task, 3) == [0, 10, 20]
+    assert names[0] == threading.main_thread().name
+    assert all(names[p].startswith("numbarnn-kernel") for p in (1, 2))
+    finished = []
+
+    def failing(part):
+        if part == 0:
+            raise RuntimeError("part 0")
+        finished.append(part)
+    with pytest.raises(RuntimeError, match="part 0"):
+        _parts.in_parts(failing, 2)
+    assert finished == [1]  # (the other part had ended before the error left)
+
+
+@pytest.mark.parametrize("bad_at", [0, 2 * 3 * 5 - 1, 2 * 3 * 5 + 17])
+def test_shared_finite_check_names_the_first_bad_value(bad_at, monkeypatch):
+    from numbarnn.devices import CPU
+
+    monkeypatch.setenv("NUMBARNN_THREADS", "2")  # every pass in two halves
+    a, b = np.ones((2, 3, 5), np.float32), np.ones((7, 5))
+    assert CPU().check_finite_all([("a", a), ("b", b)]) is None
+    flat = np.concatenate([a.ravel(), b.ravel()]).astype(np.float64)
+    flat[bad_at] = np.inf
+    a[...], b[...] = flat[:a.size].reshape(a.shape), flat[a.size:].reshape(b.shape)
+    name, index = ("a", np.unravel_index(bad_at, a.shape)) if bad_at < a.size else \
+        ("b", np.unravel_index(bad_at - a.size, b.shape))
+    with pytest.raises(ValueError, match=rf"^{name}: contains a non-finite value \(NaN or inf\) "
+                                         rf"at index \({', '.join(map(str, index))}\)"):
+        CPU().check_finite_all([("a", a), ("b", b)])

@@ -296,3 +296,37 @@ def test_directions_too_small_or_too_large_to_share_run_on_the_calling_thread(mo
     # a direction whose recurrent weight outgrows a core's cache: one after the other
     _parts.side_by_side([record, record], 64, 4 * 512, 512, 4)
     assert names[4:] == [threading.main_thread().name] * 2
+
+
+@pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
+def test_copies_and_checks_in_two_halves_give_the_same_bits(lengths, monkeypatch):
+    # reversed copies, joins, feature blocks and finite checks over more than
+    # kernels._parts.SHARED_PASS_BYTES are shared by two threads, a half of the steps each
+    from numbarnn.kernels import _parts
+
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
+    monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
+    real, shared = _parts.in_parts, []
+
+    def recording(task, parts):
+        shared.append(parts)
+        return real(task, parts)
+    monkeypatch.setattr(_parts, "in_parts", recording)
+    runs = []
+    for limit in (1 << 40, 0):
+        monkeypatch.setattr(_parts, "SHARED_PASS_BYTES", limit)
+        shared.clear()
+        layer = make_layer("lstm", D, H, num_layers=2, bidirectional=True, dtype=np.float64,
+                           seed=3)
+        x, state, w_out, w_state = random_problem(layer, seed=4, t=T, b=B)
+        out, final = layer.forward(x, pack_state(layer, state), lengths=lengths)
+        dx, dstate0 = layer.backward(w_out, pack_state(layer, w_state))
+        runs.append([out, dx] + state_list(layer, final) + state_list(layer, dstate0)
+                    + [layer.grads[k].copy() for k in sorted(layer.grads)])
+        # the passes: every one of them shared (halves) or none (the kernels' own
+        # calls at these sizes take one thread)
+        assert (2 in shared) == (limit == 0)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="^x: contains a non-finite value"):
+        layer.forward(np.where(np.arange(T * B * D).reshape(T, B, D) == T * B * D - 1, np.nan, x))

@@ -390,47 +390,83 @@ def usable_cores():
 MIN_WORK_PER_THREAD = 1 << 16
 
 
+def _forced_threads():
+    """``NUMBARNN_THREADS`` as a positive integer, or 0 where it is not set."""
+    forced = os.environ.get("NUMBARNN_THREADS", "")
+    if forced and (not forced.isdigit() or int(forced) < 1):
+        raise ValueError(f"NUMBARNN_THREADS: got {forced!r}, expected a positive integer")
+    return int(forced) if forced else 0
+
+
+def _free_threads():
+    """Threads a call may use: the usable cores, at most two (the design point); one
+    outside the main thread, where the caller is already running work side by side (the
+    trainer's workers, a Dask worker) and spinning threads would fight for the cores."""
+    if threading.current_thread() is not threading.main_thread():
+        return 1
+    return min(2, usable_cores())
+
+
 def kernel_threads(B, GH, H):
     """How many threads share a time loop of batch ``B`` and a (GH, H) recurrent weight.
 
     ``NUMBARNN_THREADS`` (a positive integer) sets it.  Otherwise: as many as
-    the usable cores, at most two (the design point), fewer when a step is too
-    small to share, never more than H; and one outside the main thread, where
-    the caller is already running work side by side (the trainer's workers, a
-    Dask worker) and spinning threads would fight for the cores.
+    ``_free_threads`` allows, fewer when a step is too small to share, never more
+    than H.
     """
-    forced = os.environ.get("NUMBARNN_THREADS", "")
+    forced = _forced_threads()
     if forced:
-        if not forced.isdigit() or int(forced) < 1:
-            raise ValueError(f"NUMBARNN_THREADS: got {forced!r}, expected a positive integer")
-        return max(1, min(int(forced), H))
+        return max(1, min(forced, H))
     if B * GH * H < 2 * MIN_WORK_PER_THREAD:  # (too small to share: asks nothing of the OS)
         return 1
-    if threading.current_thread() is not threading.main_thread():
-        return 1
-    threads = min(2, usable_cores(), H)
+    threads = min(_free_threads(), H)
     while threads > 1 and B * GH * H < MIN_WORK_PER_THREAD * threads:
         threads -= 1
     return threads
+
+
+# A pass over memory (a check, a copy) that reads and writes this many bytes pays for
+# waking a second thread (about 50 microseconds).  Measured, a reversed copy of a
+# cold array on one thread and on two: 1 MiB 60 against 84 us, 2 MiB 142 against 104,
+# 8 MiB 549 against 293.
+SHARED_PASS_BYTES = 4 << 20
+
+
+def pass_threads(nbytes):
+    """How many threads share a pass over memory that reads and writes ``nbytes``: as
+    ``kernel_threads`` for a time loop, where the pass is long enough to share."""
+    forced = _forced_threads()
+    if forced:
+        return min(forced, 2)
+    return 1 if nbytes < SHARED_PASS_BYTES else _free_threads()
+
+
+def _kernel_pool(workers):
+    """The shared pool of kernel threads, with at least ``workers`` of them."""
+    with _pool_lock:
+        if not _pool or _pool[0]._max_workers < workers:
+            _pool[:] = [ThreadPoolExecutor(workers, "numbarnn-kernel")]
+        return _pool[0]
+
+
+def in_parts(task, parts):
+    """``[task(0), ..., task(parts - 1)]``, run at once: part 0 in this thread, the
+    others on the kernel pool."""
+    if parts == 1:
+        return [task(0)]
+    others = [_kernel_pool(parts - 1).submit(task, p) for p in range(1, parts)]
+    try:
+        first = task(0)
+    finally:
+        rest = [other.result() for other in others]
+    return [first] + rest
 
 
 def run_parts(function, parts, *args):
     """``function(part, parts, counters, *args)`` in ``parts`` threads at once (part 0
     in this one), with fresh barrier counters."""
     counters = np.zeros(parts * COUNTER_STRIDE, np.int64)
-    if parts == 1:
-        function(0, 1, counters, *args)
-        return
-    with _pool_lock:
-        if not _pool or _pool[0]._max_workers < parts - 1:
-            _pool[:] = [ThreadPoolExecutor(parts - 1, "numbarnn-kernel")]
-        pool = _pool[0]
-    others = [pool.submit(function, p, parts, counters, *args) for p in range(1, parts)]
-    try:
-        function(0, parts, counters, *args)
-    finally:
-        for other in others:
-            other.result()
+    in_parts(lambda part: function(part, parts, counters, *args), parts)
 
 
 # A direction's recurrent weight up to this size runs on a core of its own beside the
@@ -455,8 +491,7 @@ def side_by_side(calls, B, GH, H, itemsize):
     longer than the LSTM's time loop), or when a direction's recurrent weight is
     larger than ``SIDE_BY_SIDE_BYTES``.
     """
-    if (len(calls) < 2 or os.environ.get("NUMBARNN_THREADS") or usable_cores() < 2
-            or threading.current_thread() is not threading.main_thread()
+    if (len(calls) < 2 or _forced_threads() or _free_threads() < 2
             or B * GH * H < MIN_WORK_PER_THREAD or GH * H * itemsize > SIDE_BY_SIDE_BYTES):
         for call in calls:
             call()
