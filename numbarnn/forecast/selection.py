@@ -5,10 +5,11 @@
 - the **window** is a whole number of seasons, the fewest that cover 12 steps (monthly 12,
   quarterly 12, half-hourly with a daily season 48, yearly 12);
 - the **seasonality** is tested on the training part's first differences (which keep a
-  season but lose a trend, whose slow decay would pass for one) with the autocorrelation
-  test of the Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman & Billah 2003):
-  seasonal when ``|r_m|`` exceeds ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``, the 90 %
-  one-sided bound under no seasonality;
+  season but lose a trend, whose slow decay would pass for one), less their own AR(1)
+  part (whose persistence would pass for one too), with the autocorrelation test of the
+  Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman & Billah 2003): seasonal
+  when ``r_m`` exceeds ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``, the 90 % one-sided
+  bound under no seasonality;
 - the **log** is decided by the data where they are clear: Guerrero's (1993) method picks
   the Box-Cox power that makes the spread of blocks of one season (two steps without a
   season) most nearly proportional to a power of their level; a power near 0 (at most
@@ -71,19 +72,29 @@ def season_autocorrelation(x, season):
 
 
 def seasonality_test(values, season):
-    """Whether ``values`` have a season of length ``season``.
+    """Whether ``values`` have a season of length ``season``: the Theta method's test on
+    their first differences, less those differences' own AR(1) part.
+
+    First differences keep a season but lose a trend (whose slow decay would pass for
+    one).  Taking out their AR(1) part (``e_t = d_t - r_1 d_{t-1}``) keeps the test from
+    reading the persistence of smooth growth as a season (seasonally adjusted series
+    whose growth rate drifts, such as consumption or prices, have lag-m autocorrelations
+    of their differences well past the bound at every m), and, where the differences of
+    noise alternate (r_1 near -0.5), gives a season drowned in noise back its weight.
+    A season repeats, so only a positive ``r_season`` counts.
 
     Returns
     -------
     dict
-        ``seasonal`` (bool), ``acf`` (``r_season`` of the first differences) and its
+        ``seasonal`` (bool), ``acf`` (``r_season`` of those residuals) and its
         ``threshold``; not seasonal for a season below 2 or fewer than three seasons of data.
     """
     diffs = np.diff(np.asarray(values, np.float64))
     if season < 2 or diffs.size < 3 * season:
         return {"seasonal": False, "acf": None, "threshold": None}
-    r, threshold = season_autocorrelation(diffs, season)
-    return {"seasonal": bool(abs(r) > threshold), "acf": r, "threshold": threshold}
+    residuals = diffs[1:] - autocorrelations(diffs, 1)[0] * diffs[:-1]
+    r, threshold = season_autocorrelation(residuals, season)
+    return {"seasonal": bool(r > threshold), "acf": r, "threshold": threshold}
 
 
 def guerrero_power(values, season):
