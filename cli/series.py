@@ -324,7 +324,8 @@ def choice_lines(report):
     found = "" if seasonality["acf"] is None else \
         (" (found by the autocorrelation test" if seasonality["seasonal"] else
          " (not found by the autocorrelation test") + \
-        f": r = {seasonality['acf']:.2f}, bound {seasonality['threshold']:.2f})"
+        f": r_{seasonality['season']} = {seasonality['acf']:.2f}, bound " \
+        f"{seasonality['threshold']:.2f})"
     lines = [f"window {choices['window']}, validation {choices['val_size']} steps; season "
              f"{seasonality['season']}{found}"]
     variance = choices.get("log_test")

@@ -101,7 +101,10 @@ class CPU:
 
         def reverse(t0, t1):
             out[t0:t1] = backwards(t0, t1)
-        _by_steps(reverse, arr.shape[0], 2 * arr.nbytes)
+        if np.may_share_memory(out, arr):  # in one piece: a part would overwrite the other's
+            reverse(0, arr.shape[0])
+        else:
+            _by_steps(reverse, arr.shape[0], 2 * arr.nbytes)
         return out
 
     def join_directions(self, forward, backward, lengths):

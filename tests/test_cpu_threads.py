@@ -380,7 +380,8 @@ def test_pass_threads_by_size_and_thread(monkeypatch):
     monkeypatch.setattr(_parts, "usable_cores", lambda: 1)
     assert _parts.pass_threads(1 << 30) == 1
     monkeypatch.setenv("NUMBARNN_THREADS", "3")
-    assert _parts.pass_threads(16) == 2  # the setting, at most two halves
+    assert _parts.pass_threads(1 << 30) == 2  # the setting, at most two halves
+    assert _parts.pass_threads(16) == 1  # (and never for a short pass)
     monkeypatch.setenv("NUMBARNN_THREADS", "1")
     assert _parts.pass_threads(1 << 30) == 1
 
@@ -409,7 +410,9 @@ def test_in_parts_returns_every_part_in_order_and_waits_for_all():
 def test_shared_finite_check_names_the_first_bad_value(bad_at, monkeypatch):
     from numbarnn.devices import CPU
 
-    monkeypatch.setenv("NUMBARNN_THREADS", "2")  # every pass in two halves
+    monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
+    monkeypatch.setattr(_parts, "SHARED_PASS_BYTES", 0)  # every pass in two halves
     a, b = np.ones((2, 3, 5), np.float32), np.ones((7, 5))
     assert CPU().check_finite_all([("a", a), ("b", b)]) is None
     flat = np.concatenate([a.ravel(), b.ravel()]).astype(np.float64)
@@ -420,3 +423,20 @@ def test_shared_finite_check_names_the_first_bad_value(bad_at, monkeypatch):
     with pytest.raises(ValueError, match=rf"^{name}: contains a non-finite value \(NaN or inf\) "
                                          rf"at index \({', '.join(map(str, index))}\)"):
         CPU().check_finite_all([("a", a), ("b", b)])
+
+
+@pytest.mark.parametrize("lengths", [None, np.array([3, 1, 5])], ids=["full", "lengths"])
+def test_reversed_copies_in_halves_and_in_place(lengths, monkeypatch):
+    from numbarnn.devices import CPU
+
+    monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
+    monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
+    monkeypatch.setattr(_parts, "SHARED_PASS_BYTES", 0)
+    arr = np.arange(5 * 3 * 2, dtype=np.float32).reshape(5, 3, 2)
+    steps = np.arange(5)[:, None]
+    ends = np.full(3, 5) if lengths is None else lengths
+    expected = arr[np.where(steps < ends, ends - 1 - steps, steps), np.arange(3)]
+    np.testing.assert_array_equal(CPU().reverse_time(arr, lengths), expected)
+    same = arr.copy()  # (in place: in one piece, as each half reads steps the other writes)
+    assert CPU().reverse_time(same, lengths, same) is same
+    np.testing.assert_array_equal(same, expected)

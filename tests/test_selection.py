@@ -65,9 +65,17 @@ def test_smooth_growth_is_no_season():
     # the persistence of its differences passes the bound at lag 4 by itself in every seed
     assert all(np.greater(*season_autocorrelation(np.diff(drifting_growth(seed)), 4))
                for seed in seeds)
-    # and is what the test takes out before it looks for a season: what is left is the
-    # test's own 10 % of false seasons (3 of these 20)
+    # and is what the test takes out before it looks for a season (what is left: 3 of
+    # these 20, against the bound's nominal 5 %)
     assert sum(seasonality_test(drifting_growth(seed), 4)["seasonal"] for seed in seeds) <= 3
+
+
+def test_a_straight_line_is_no_season():
+    # (its differences' rounding errors alone passed the bound)
+    for slope in (0.02, 0.1, 3.0):
+        result = seasonality_test(100 + slope * np.arange(60), 4)
+        assert result == {"seasonal": False, "acf": None, "threshold": None}
+    assert seasonality_test(np.full(60, 7.0), 4)["seasonal"] is False
 
 
 def test_a_season_under_strong_noise_is_found():

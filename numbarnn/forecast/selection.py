@@ -8,7 +8,7 @@
   season but lose a trend, whose slow decay would pass for one), less their own AR(1)
   part (whose persistence would pass for one too), with the autocorrelation test of the
   Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman & Billah 2003): seasonal
-  when ``r_m`` exceeds ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``, the 90 % one-sided
+  when ``r_m`` exceeds ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``, the 95 % one-sided
   bound under no seasonality;
 - the **log** is decided by the data where they are clear: Guerrero's (1993) method picks
   the Box-Cox power that makes the spread of blocks of one season (two steps without a
@@ -31,7 +31,8 @@ from itertools import product
 
 import numpy as np
 
-# the 90 % one-sided normal quantile of the Theta method's seasonality test
+# the normal quantile of the Theta method's seasonality test: 95 % one-sided (the test of a
+# positive r_m, ``seasonality_test``), 90 % two-sided (of |r_m|, as the partners use it)
 _SEASONALITY_Z = 1.645
 
 # Guerrero's power at most this asks for the log, at least 1 minus this for none; the
@@ -46,6 +47,10 @@ MIN_LEVEL_RATIO = 1.1
 KPSS_BOUND = 0.463
 # fewer steps than this leave the KPSS test out (its long-run variance needs some)
 KPSS_MIN_STEPS = 12
+# first differences whose spread (after their AR(1) part) is at most this share of their
+# mean square are a straight line's, up to rounding (100 + 0.02 t: its rounding errors
+# alone passed the seasonality test's bound at m = 4)
+STEADY_SPREAD = 1e-12
 
 
 def default_window(season):
@@ -64,8 +69,9 @@ def autocorrelations(values, max_lag):
 
 def season_autocorrelation(x, season):
     """``(r_season, bound)`` of ``x``: its lag-``season`` autocorrelation and the Theta
-    method's bound for it, ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``; a season is
-    there where ``|r_season|`` exceeds the bound."""
+    method's bound for it, ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``: the Theta method
+    finds a season where ``|r_season|`` exceeds it (``seasonality_test`` asks for a
+    positive one)."""
     r = autocorrelations(x, season)
     bound = _SEASONALITY_Z * math.sqrt((1 + 2 * float(np.sum(r[:-1] ** 2))) / x.size)
     return float(r[-1]), bound
@@ -87,12 +93,16 @@ def seasonality_test(values, season):
     -------
     dict
         ``seasonal`` (bool), ``acf`` (``r_season`` of those residuals) and its
-        ``threshold``; not seasonal for a season below 2 or fewer than three seasons of data.
+        ``threshold``; not seasonal, with no test (None), for a season below 2, fewer
+        than three seasons of data, or a straight line (``STEADY_SPREAD``).
     """
     diffs = np.diff(np.asarray(values, np.float64))
     if season < 2 or diffs.size < 3 * season:
         return {"seasonal": False, "acf": None, "threshold": None}
     residuals = diffs[1:] - autocorrelations(diffs, 1)[0] * diffs[:-1]
+    spread = residuals - residuals.mean()
+    if spread @ spread <= STEADY_SPREAD * (diffs @ diffs):  # a straight line: no season
+        return {"seasonal": False, "acf": None, "threshold": None}
     r, threshold = season_autocorrelation(residuals, season)
     return {"seasonal": bool(r > threshold), "acf": r, "threshold": threshold}
 

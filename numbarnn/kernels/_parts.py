@@ -433,12 +433,13 @@ SHARED_PASS_BYTES = 4 << 20
 
 
 def pass_threads(nbytes):
-    """How many threads share a pass over memory that reads and writes ``nbytes``: as
-    ``kernel_threads`` for a time loop, where the pass is long enough to share."""
+    """How many threads share a pass over memory that reads and writes ``nbytes``: one
+    below ``SHARED_PASS_BYTES``, else as ``kernel_threads`` for a time loop (at most two:
+    ``NUMBARNN_THREADS`` caps it)."""
+    if nbytes < SHARED_PASS_BYTES:
+        return 1
     forced = _forced_threads()
-    if forced:
-        return min(forced, 2)
-    return 1 if nbytes < SHARED_PASS_BYTES else _free_threads()
+    return min(forced, 2) if forced else _free_threads()
 
 
 def _kernel_pool(workers):
