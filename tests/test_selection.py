@@ -248,6 +248,27 @@ def test_each_series_gets_the_transform_it_needs(kind, season, expected):
     assert ("log" in names) is chosen["log"] and ("diff" in names) is chosen["diff"]
 
 
+def test_the_season_is_tested_on_the_training_and_validation_parts(monkeypatch):
+    # (it only decides which candidates validation scores; the other tests see the
+    # training part alone)
+    from numbarnn.forecast import selection
+
+    seen = {}
+
+    def recording(name, real):
+        def test(values, season):
+            seen.setdefault(name, len(values))  # (the first call's)
+            return real(values, season)
+        return test
+    for name in ("seasonality_test", "log_test"):
+        monkeypatch.setattr(selection, name, recording(name, getattr(selection, name)))
+    values = built("multiplicative")
+    _, report = train_forecaster(series(values), season=12, **SMALL)
+    test, val = report["test_size"], report["choices"]["val_size"]
+    assert seen == {"seasonality_test": values.size - test,
+                    "log_test": values.size - test - val}
+
+
 def test_no_validation_part_falls_back_to_the_rule_of_thumb():
     _, report = train_forecaster(series(built("multiplicative")), season=12, val_size=0,
                                  **SMALL)
