@@ -63,13 +63,14 @@ class CPU:
         from .kernels._jit import all_finite
         from .kernels._parts import in_parts, pass_threads
 
-        flats = [arr.reshape(-1) for _, arr in pairs]
-        parts = pass_threads(sum(f.nbytes for f in flats))
+        parts = pass_threads(sum(arr.nbytes for _, arr in pairs))
+        if parts > 1:
+            flats = [arr.reshape(-1) for _, arr in pairs]
 
-        def finite(part):
-            return all(all_finite(_share(f, part, parts)) for f in flats)
-        if parts > 1 and all(in_parts(finite, parts)):
-            return
+            def finite(part):
+                return all(all_finite(_share(f, part, parts)) for f in flats)
+            if all(in_parts(finite, parts)):
+                return
         for name, arr in pairs:  # (one thread, or a bad value to find and name)
             check_finite(name, arr)
 

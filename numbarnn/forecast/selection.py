@@ -7,9 +7,9 @@
 - the **seasonality** is tested on the first differences of the training and validation
   parts (which keep a season but lose a trend, whose slow decay would pass for one), less
   their own AR(1) part (whose persistence would pass for one too), with the
-  autocorrelation test of the Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman & Billah 2003): seasonal
-  when ``r_m`` exceeds ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) / n)``, the 95 % one-sided
-  bound under no seasonality;
+  autocorrelation test of the Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman
+  & Billah 2003): seasonal when ``r_m`` exceeds ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) /
+  n)``, the 95 % one-sided bound under no seasonality;
 - the **log** is decided by the data where they are clear: Guerrero's (1993) method picks
   the Box-Cox power that makes the spread of blocks of one season (two steps without a
   season) most nearly proportional to a power of their level; a power near 0 (at most

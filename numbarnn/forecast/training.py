@@ -323,9 +323,9 @@ def _choose(config, series, season, progress, device):
 
     def tests(config):
         """The training part that ``config.val_size`` leaves, and the tests: the season's
-        on the training and validation parts (it only decides which candidates there
-        are, and a short training part hid a season from it: the panel, three seeds,
-        0.832 / 0.827 / 0.834 -> 0.831 / 0.823 / 0.833), the others on the training part."""
+        on the training and validation parts (it only decides which candidates validation
+        scores, and a short training part can hide a season), the others on the training
+        part."""
         test_start = len(series) - (config.test_size or H)
         train_values = series.values[:max(test_start - config.val_size, 0)]
         variance = log_test(train_values, season)
