@@ -60,11 +60,12 @@ class CPU:
     def check_finite_all(self, pairs):
         """``check_finite`` for every (name, array) pair, in order; a long check shared
         by two threads, each over its half of every array (``_parts.pass_threads``)."""
-        from .kernels._jit import all_finite
         from .kernels._parts import in_parts, pass_threads
 
         parts = pass_threads(sum(arr.nbytes for _, arr in pairs))
         if parts > 1:
+            from .kernels._jit import all_finite
+
             flats = [arr.reshape(-1) for _, arr in pairs]
 
             def finite(part):

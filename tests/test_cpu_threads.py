@@ -406,13 +406,18 @@ def test_in_parts_returns_every_part_in_order_and_waits_for_all():
     assert finished == [1]  # (the other part had ended before the error left)
 
 
-@pytest.mark.parametrize("bad_at", [0, 2 * 3 * 5 - 1, 2 * 3 * 5 + 17])
-def test_shared_finite_check_names_the_first_bad_value(bad_at, monkeypatch):
-    from numbarnn.devices import CPU
-
+@pytest.fixture
+def passes_in_halves(monkeypatch):
+    """Every pass over memory (a check, a copy) split between two threads, however short."""
     monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
     monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
-    monkeypatch.setattr(_parts, "SHARED_PASS_BYTES", 0)  # every pass in two halves
+    monkeypatch.setattr(_parts, "SHARED_PASS_BYTES", 0)
+
+
+@pytest.mark.parametrize("bad_at", [0, 2 * 3 * 5 - 1, 2 * 3 * 5 + 17])
+def test_shared_finite_check_names_the_first_bad_value(bad_at, passes_in_halves):
+    from numbarnn.devices import CPU
+
     a, b = np.ones((2, 3, 5), np.float32), np.ones((7, 5))
     assert CPU().check_finite_all([("a", a), ("b", b)]) is None
     flat = np.concatenate([a.ravel(), b.ravel()]).astype(np.float64)
@@ -426,12 +431,9 @@ def test_shared_finite_check_names_the_first_bad_value(bad_at, monkeypatch):
 
 
 @pytest.mark.parametrize("lengths", [None, np.array([3, 1, 5])], ids=["full", "lengths"])
-def test_reversed_copies_in_halves_and_in_place(lengths, monkeypatch):
+def test_reversed_copies_in_halves_and_in_place(lengths, passes_in_halves):
     from numbarnn.devices import CPU
 
-    monkeypatch.delenv("NUMBARNN_THREADS", raising=False)
-    monkeypatch.setattr(_parts, "usable_cores", lambda: 2)
-    monkeypatch.setattr(_parts, "SHARED_PASS_BYTES", 0)
     arr = np.arange(5 * 3 * 2, dtype=np.float32).reshape(5, 3, 2)
     steps = np.arange(5)[:, None]
     ends = np.full(3, 5) if lengths is None else lengths

@@ -321,17 +321,18 @@ def _choose(config, series, season, progress, device):
                      len(series), season)
         config = replace(config, val_size=wide if fits else H)
 
+    # the season is tested on the training and validation parts (it only decides which
+    # candidates validation scores, and a short training part can hide a season)
+    test_start = max(len(series) - (config.test_size or H), 0)
+    seasonality = seasonality_test(series.values[:test_start], season)
+
     def tests(config):
-        """The training part that ``config.val_size`` leaves, and the tests: the season's
-        on the training and validation parts (it only decides which candidates validation
-        scores, and a short training part can hide a season), the others on the training
-        part."""
-        test_start = len(series) - (config.test_size or H)
+        """The training part that ``config.val_size`` leaves, and the tests on it."""
         train_values = series.values[:max(test_start - config.val_size, 0)]
         variance = log_test(train_values, season)
         logged = variance["log"] is True if config.log == "auto" else config.log
-        return (train_values, seasonality_test(series.values[:max(test_start, 0)], season),
-                variance, level_test(train_values, logged and bool(np.all(train_values > 0))))
+        return (train_values, variance,
+                level_test(train_values, logged and bool(np.all(train_values > 0))))
 
     def candidates(stationary):
         """The transform candidates the tests in effect ask for: all, and those the series
@@ -340,13 +341,13 @@ def _choose(config, series, season, progress, device):
                                      variance["log"], stationary)
         return every, [c for c in every if _fits(replace(config, **c), len(series), season)]
 
-    train_values, seasonality, variance, level = tests(config)
+    train_values, variance, level = tests(config)
     every, feasible = candidates(level["stationary"])
     if not feasible and not level["stationary"] and automatic_val and config.val_size > H:
         # a wandering level that a wide validation part leaves too little to difference:
         # one horizon of validation, and the tests again on the longer training part
         config = replace(config, val_size=H)
-        train_values, seasonality, variance, level = tests(config)
+        train_values, variance, level = tests(config)
         every, feasible = candidates(level["stationary"])
     if not feasible and not level["stationary"]:
         every, feasible = candidates(True)
