@@ -55,14 +55,19 @@ def _read_panel(csv_path, id_column, column, date_column, no_dates, fill, featur
 
 def _long_format(csv_path, column, date_column):
     """``(id_column, column, date_column)``: statsforecast's ``unique_id, ds, y`` columns
-    where the CSV's header has them (read as many series, as with --id-column), else
-    ``(None, column, date_column)`` unchanged."""
-    from numbarnn.forecast.series import LONG_FORMAT, csv_header
+    where the CSV's header has them (read as many series, as with --id-column; with one
+    id, as one series: ``(None, y, ds)``), else ``(None, column, date_column)``
+    unchanged."""
+    from numbarnn.forecast.series import LONG_FORMAT, csv_header, read_csv_rows
 
     if not set(LONG_FORMAT) <= set(csv_header(csv_path)):
         return None, column, date_column
     unique_id, ds, y = LONG_FORMAT
-    return unique_id, column or y, date_column or ds
+    header, rows, _ = read_csv_rows(csv_path)
+    ids = {row[header.index(unique_id)].strip() for row in rows}
+    # (an empty id is refused where many series are read)
+    many = len(ids) > 1 or "" in ids
+    return (unique_id if many else None), column or y, date_column or ds
 
 
 def _read(csv_path, column, date_column, no_dates, features, fill):

@@ -227,6 +227,28 @@ def test_missing_paths_are_one_line_errors(tmp_path):
         assert len(lines) == 1 and message in lines[0], result.output
 
 
+def test_statsforecast_long_format_with_one_id_is_one_series(tmp_path):
+    # (one model, as without the id column: --level and the dates of 'ds' work)
+    data = tmp_path / "one.csv"
+    data.write_text("unique_id,ds,y\n" + "".join(
+        f"north,{2010 + k // 12}-{k % 12 + 1:02d},{100 + k + 5 * np.sin(k):.2f}\n"
+        for k in range(48)))
+    out = tmp_path / "run"
+    result = run("train-series", data, "--out", out, "--level", "80", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert (out / "model.safetensors").exists() and not (out / "series").exists()
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["series"]["name"] == "y" and report["series"]["frequency"] == "monthly"
+    assert list(report["intervals"]["model"]) == ["80"]
+    result = run("forecast", out, "--horizon", "2", "-o", tmp_path / "f.csv")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "f.csv").read_text().splitlines()[1].startswith("2014-01,")
+    # an empty id is still an error, as it is among many series
+    data.write_text("unique_id,ds,y\n" + "".join(f",2010-{k + 1:02d},{k}\n" for k in range(12)))
+    result = run("train-series", data, "--out", tmp_path / "empty", *SMALL)
+    assert result.exit_code == 2 and "empty id" in result.output, result.output
+
+
 def test_statsforecast_long_format_is_read_as_many_series(tmp_path):
     lines = ["unique_id;ds;y"]  # (and a semicolon-separated file)
     for sid, level in (("north", 100), ("south", 200)):

@@ -50,6 +50,15 @@ def test_no_date_column(tmp_path):
     assert read_csv(dated, date_column=False, column="y").dates is None
 
 
+def test_a_ds_column_holds_the_dates_where_the_first_does_not(tmp_path):
+    # statsforecast's layout, read as one series: the dates are in 'ds', not first
+    path = write(tmp_path, "unique_id,ds,y\na,2020-01,1\na,2020-02,2\na,2020-03,4\n")
+    series = read_csv(path, column="y")
+    assert series.frequency == "monthly" and series.dates[0] == dt.datetime(2020, 1, 1)
+    # a 'ds' column that holds no dates is not taken for one
+    assert read_csv(write(tmp_path, "ds,y\nx,1\nz,2\n", "x.csv"), column="y").dates is None
+
+
 def test_blank_lines_short_rows_and_bom(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffdate,v\n2020-01-01,1\n\n2020-01-02,2\n".encode("utf-8"))

@@ -336,7 +336,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         that is neither the date column nor a feature.
     date_column : str or int or False, optional
         The column of ISO dates.  Default: the first column when its first
-        value reads as a date; False: no dates.
+        value reads as a date, else a column named ``ds`` (statsforecast's) whose
+        first value does; False: no dates.
     features : list of (str or int), or a comma-separated str, optional
         Extra numeric input columns.
     fill : {None, 'ffill', 'interpolate'}
@@ -362,11 +363,15 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     header, rows, lines = read_csv_rows(path)
 
     if date_column is None:
-        try:
-            parse_date(rows[0][0])
-            date_index = 0
-        except ValueError:
-            date_index = None
+        date_index = None
+        ds = LONG_FORMAT[1]
+        for k in [0] + ([header.index(ds)] if ds in header else []):
+            try:
+                parse_date(rows[0][k])
+                date_index = k
+                break
+            except ValueError:
+                pass
     elif date_column is False:
         date_index = None
     else:
