@@ -16,6 +16,34 @@ class RunFailed(click.ClickException):
     exit_code = 1
 
 
+@contextlib.contextmanager
+def _one_line_usage():
+    """Click's usage errors as ``InputError``: one line, naming the command's help."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError as e:  # the bare command: its help, no error
+        click.echo(e.ctx.get_help())
+        raise click.exceptions.Exit(0) from None
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        raise InputError(e.format_message() + hint) from None
+
+
+class Commands(click.Group):
+    """The command group: a usage mistake that Click finds (a bad option value, an unknown
+    option or command, a missing argument), in any of its commands, is one line like
+    every other user mistake, instead of Click's usage block; the group alone prints its
+    help and exits 0."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with _one_line_usage():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        with _one_line_usage():
+            return super().invoke(ctx)
+
+
 def hold_run_dir(out_dir):
     """Lock the run directory ``out_dir`` until the command ends: a second command on it
     gets one line naming the process that holds it (``numbarnn.runs.run_dir.run_lock``)."""

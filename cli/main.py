@@ -8,12 +8,13 @@ import click
 import numbarnn
 
 from .analysis import gradient_flow
+from .common import Commands
 from .series import forecast, train_series
 from .sweep import sweep
 from .text import generate, train_text
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(numbarnn.__version__, prog_name="numbarnn")
 def cli():
     """Recurrent networks (RNN, LSTM, GRU) compiled by Numba."""

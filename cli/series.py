@@ -566,9 +566,13 @@ def _levels(value):
     from numbarnn.forecast.config import check_levels
 
     try:
-        return check_levels([float(v) for v in value.split(",")])
+        levels = [float(v) for v in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"got {value!r}, expected percentages such as 80,95") from None
+    try:
+        return check_levels(levels)
     except ValueError as e:
-        raise click.BadParameter(f"got {value!r}: {e}".replace("level: ", "")) from None
+        raise click.BadParameter(str(e).replace("level: ", "")) from None
 
 
 def _forecast_panel(run_dir, csv_path, horizon, output, plot, levels):

@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 import numbarnn
@@ -39,11 +40,28 @@ def test_demo_loss_falls():
     assert losses[-1] < 0.2 * losses[0]
 
 
-def test_demo_bad_option_is_one_line_usage_error():
-    result = run("demo", "--steps", "0")
+@pytest.mark.parametrize("args, message", [
+    (["demo", "--steps", "0"], "Invalid value for '--steps'"),
+    (["train-text", "--hidden", "0"], "Invalid value for '--hidden'"),
+    (["generate"], "Missing argument 'RUN'"),
+    (["gradient-flow", "--delays", "5,x"], "expected integers"),
+    (["sweep", "generate"], "'generate' is not one of"),
+    (["bogus-command"], "No such command 'bogus-command'"),
+    (["--bogus"], "No such option '--bogus'")])
+def test_usage_mistakes_are_one_line(args, message):
+    # Click's own checks (option types and ranges, commands, arguments) give one line too,
+    # naming the help to read, not Click's usage block
+    result = run(*args)
     assert result.exit_code == 2
-    assert "--steps" in result.output
-    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [result.output.strip()], result.output
+    assert result.output.startswith("Error: ") and message in result.output
+    assert re.search(r"\(see 'cli[a-z- ]* --help'\)$", result.output.strip())
+
+
+def test_the_bare_command_prints_its_help():
+    result = run()
+    assert result.exit_code == 0 and result.output.startswith("Usage: ")
+    assert "train-series" in result.output
 
 
 def test_module_and_console_script():

@@ -73,8 +73,8 @@ def test_text_sweep_input_errors(tmp_path):
     # the training command's own options are checked by that command
     result = run("sweep", "train-text", corpus, "--hiden", "8", "--grid", "lr=0.001,0.002",
                  "--out", tmp_path / "e")
-    assert result.exit_code == 2 and "No such option '--hiden'" in result.output
-    assert "Usage: cli sweep train-text [OPTIONS]" in result.output
+    assert_one_line_error(result, "No such option '--hiden'")
+    assert "(see 'cli sweep train-text --help')" in result.output
 
 
 def read_trials(out):
