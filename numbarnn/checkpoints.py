@@ -66,8 +66,11 @@ def write_atomic(path, data):
         data = data.encode("utf-8")
     directory = os.path.dirname(os.path.abspath(path))
     existed = os.path.exists(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=directory)
+    tmp = None
     try:
+        # (inside: a missing or read-only directory is an error about path, not the tmp)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path),
+                                   dir=directory)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for secrets, not for results
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -75,14 +78,14 @@ def write_atomic(path, data):
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         kept = (f"the previous {os.path.basename(path)} is intact" if existed
                 else "nothing was replaced")
         raise OSError(e.errno, f"could not be written ({e.strerror or e}); {kept}",
                       path) from None
     except BaseException:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
         raise
 

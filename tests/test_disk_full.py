@@ -43,6 +43,22 @@ def test_write_atomic_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]  # no temporary left
 
 
+def test_a_missing_directory_is_named_by_the_path_given(tmp_path):
+    # (not by the temporary file that the write would have gone through)
+    path = tmp_path / "missing" / "forecast.csv"
+    with pytest.raises(OSError) as info:
+        checkpoints.write_atomic(path, "x")
+    assert info.value.filename == str(path) and info.value.errno == errno.ENOENT
+    assert "nothing was replaced" in str(info.value)
+    result = CliRunner().invoke(cli, ["train-series", "--epochs", "1", "--members", "1", "-q",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["forecast", str(tmp_path / "run"), "-o", str(path)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"Error: {path}: could not be written (No such file or "
+                                     "directory); nothing was replaced"), result.output
+
+
 def test_a_full_disk_during_training_is_one_line_and_keeps_the_checkpoints(tmp_path,
                                                                          monkeypatch):
     corpus = tmp_path / "c.txt"
