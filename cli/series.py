@@ -464,6 +464,9 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         click.echo(line)
     click.echo(f"saved {summary['trained']} checkpoints under "
                f"{os.path.join(out_dir, 'series')}, metrics.csv and metrics.json")
+    if not summary["trained"]:
+        raise RunFailed(f"no series could be trained (the reasons are above and in "
+                        f"{os.path.join(out_dir, 'metrics.csv')})")
     if summary["diverged"]:
         raise RunFailed(f"{len(summary['diverged'])} of {summary['trained']} series diverged "
                         "(listed above); try a lower --lr or --clip")

@@ -82,6 +82,22 @@ def test_bad_input_is_one_line(panel_csv, tmp_path):
                           "choose one")
 
 
+def test_a_run_where_no_series_trains_fails_and_has_nothing_to_forecast(tmp_path):
+    data = tmp_path / "short.csv"
+    data.write_text("store,day,sales\n" + "".join(f"s{k},2020-0{m},{k + m}\n"
+                                                   for k in range(2) for m in range(1, 4)))
+    out = tmp_path / "run"
+    result = train(data, out, "--workers", "0")
+    assert result.exit_code == 1 and "0 of 2 series trained" in result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: no series could be trained (the reasons are above and in "
+        f"{out / 'metrics.csv'})")
+    assert [r["status"] for r in csv.DictReader((out / "metrics.csv").open())] == [
+        "failed", "failed"]
+    assert_one_line_error(run("forecast", out), "no series trained there")
+    assert not (out / "forecast.csv").exists()
+
+
 def test_without_dask_it_runs_serially_with_a_note(panel_csv, tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "dask_available", lambda: False)
     result = run("train-series", panel_csv, "--id-column", "store", "--out", tmp_path / "r",

@@ -441,11 +441,19 @@ def forecast_panel(run_dir, horizon=None, level=None):
         ``lo-L, hi-L`` for each interval ``level`` L (see ``Forecaster.forecast``).
     rows : list of tuples
         Long format, series after series in the order of the training file.
+
+    Raises
+    ------
+    ValueError
+        Where no series of the run trained.
     """
     from .config import check_levels, level_name
 
     levels = check_levels(level)
     run, models = load_panel(run_dir)
+    if not models:
+        raise ValueError(f"{run_dir}: no series trained there, nothing to forecast (its "
+                         "metrics.csv says why)")
     rows, dated = [], True
     for series_id, model in models.items():
         result = model.forecast(horizon, level=levels)
