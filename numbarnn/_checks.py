@@ -89,16 +89,25 @@ def is_gpu_array(value):
                 or hasattr(value, "__cuda_array_interface__"))
 
 
+def from_torch(value):
+    """A torch tensor on the CPU (as a user coming from torch.nn passes it) as its NumPy
+    array, detached from autograd; anything else (a CUDA tensor too) unchanged."""
+    if hasattr(value, "detach") and getattr(getattr(value, "device", None), "type", "") == "cpu":
+        return value.detach().numpy()
+    return value
+
+
 def as_float_array(name, value, dtype):
     """``value`` as a C-contiguous array of ``dtype``; floating-point input only.
 
     Other float widths are converted; integers, booleans and complex numbers are
     refused, since they are almost always a mistake (token ids instead of
-    embeddings, say).
+    embeddings, say).  A torch tensor on the CPU is read as its NumPy array.
     """
     if is_gpu_array(value):
         raise ValueError(f"{name}: got a GPU array, expected a host (NumPy) array here "
                          "(a layer on the CPU takes host arrays; move it with layer.to('cuda'))")
+    value = from_torch(value)
     try:
         arr = np.asarray(value)
     except Exception as exc:  # e.g. a torch tensor that requires grad
@@ -130,7 +139,7 @@ def check_finite(name, arr):
 
 def check_tokens(name, value, vocab_size):
     """``value`` as an integer array of token ids, each in [0, vocab_size)."""
-    arr = np.asarray(value)
+    arr = np.asarray(from_torch(value))
     if arr.dtype.kind not in "iu":
         raise ValueError(f"{name}: got dtype {arr.dtype}, expected integer token ids")
     if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):

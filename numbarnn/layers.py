@@ -7,13 +7,14 @@ of ``numbarnn.kernels``; this module only checks, arranges and dispatches.
 """
 import copy
 import warnings
+from collections import namedtuple
 from functools import partial
 
 import numpy as np
 from numba import njit
 
 from ._checks import (as_float_array, as_seed_sequence, check_dtype, check_finite, check_int,
-                      check_memory, check_number, check_shape, check_tokens)
+                      check_memory, check_number, check_shape, check_tokens, from_torch)
 from .devices import get_device
 from .kernels import RELU, TANH
 from .kernels._jit import JIT_OPTIONS
@@ -33,6 +34,10 @@ def dropout_mask(rng, shape, p, dtype):
     return (rng.random(shape) >= p).astype(dtype) / dtype.type(1 - p)
 
 
+#: What ``load_state_dict`` returns: the keys it missed and those it did not know.
+IncompatibleKeys = namedtuple("IncompatibleKeys", "missing_keys unexpected_keys")
+
+
 class Module:
     """Parameters and gradients under PyTorch's names, and their (de)serialisation.
 
@@ -45,27 +50,40 @@ class Module:
     dtype: np.dtype
     _dev = get_device("cpu")
 
+    def __call__(self, *args, **kwargs):
+        """``forward``, as ``module(x)`` runs it in torch."""
+        return self.forward(*args, **kwargs)
+
     def state_dict(self):
         """A copy of the parameters under PyTorch's names, as NumPy arrays."""
         return {name: self._dev.to_host(p).copy() for name, p in self.params.items()}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict, strict=True):
         """Copy parameters in place, from NumPy arrays or anything ``np.asarray`` reads.
 
         The keys and shapes must be exactly this module's (a ``torch.nn.LSTM``
-        state dict converted to NumPy fits a ``numbarnn.LSTM`` of the same
-        configuration).  Nothing is changed unless every entry is valid.
+        state dict converted to NumPy, or its tensors, fit a ``numbarnn.LSTM`` of the
+        same configuration); with ``strict=False``, as in torch, only the keys this
+        module has are loaded and the others are ignored.  Nothing is changed unless
+        every entry loaded is valid.
+
+        Returns
+        -------
+        IncompatibleKeys
+            ``(missing_keys, unexpected_keys)``, as torch's ``load_state_dict`` returns.
         """
         if not hasattr(state_dict, "keys"):
             raise ValueError(f"state_dict: got {type(state_dict).__name__}, expected a mapping "
                              "of parameter names to arrays")
         missing = [k for k in self.params if k not in state_dict]
         unexpected = [k for k in state_dict if k not in self.params]
-        if missing or unexpected:
+        if strict and (missing or unexpected):
             raise ValueError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}; "
                              f"expected exactly {list(self.params)}")
         new = {}
         for name, p in self.params.items():
+            if name in missing:
+                continue
             value = state_dict[name]
             if hasattr(value, "detach"):  # a torch tensor
                 value = value.detach().cpu().numpy()
@@ -76,6 +94,7 @@ class Module:
         for name, arr in new.items():
             self._dev.assign(self.params[name], arr)
         self._forget("backward() needs a forward(train=True) after load_state_dict()")
+        return IncompatibleKeys(missing, unexpected)
 
     def replica(self, seed=None):
         """A module that shares this one's parameter arrays but has its own gradients,
@@ -224,7 +243,8 @@ class _Recurrent(Module):
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
         self.dropout = float(dropout)
-        if not isinstance(bidirectional, (bool, np.bool_)):
+        if not (isinstance(bidirectional, (bool, np.bool_, int, np.integer))
+                and bidirectional in (0, 1)):  # (torch takes 0 and 1 too)
             raise ValueError(f"bidirectional: got {bidirectional!r}, expected True or False")
         self.bidirectional = bool(bidirectional)
         self._directions = 2 if self.bidirectional else 1
@@ -440,6 +460,7 @@ class _Recurrent(Module):
         dev = self._dev
         # whatever happens below, a backward may no longer use an earlier forward
         self._forget("backward() needs a forward(train=True); the last forward failed")
+        x = from_torch(x)  # (so that a tensor of token ids reads as one)
         if _is_token_array(x):
             seq, kind = self._token_sequence(x)  # time-major already
             given, B = [], seq.shape[1]
@@ -772,6 +793,9 @@ class HostParams:
     def __repr__(self):
         return f"HostParams({self.layer!r})"
 
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
     def forward(self, *args, **kwargs):
         """The layer's ``forward``, with the host's weights."""
         for name, p in self.params.items():
@@ -788,11 +812,12 @@ class HostParams:
     def state_dict(self):
         return {name: p.copy() for name, p in self.params.items()}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict, strict=True):
         """Checked by the layer (all or nothing), then kept on the host."""
-        self.layer.load_state_dict(state_dict)
+        result = self.layer.load_state_dict(state_dict, strict)
         for name, p in self.params.items():
             self.layer._dev.download(p, self.layer.params[name])
+        return result
 
     def to(self, device):
         """Move the layer (its work arrays) to ``device``; the host keeps the weights."""

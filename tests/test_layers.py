@@ -310,6 +310,36 @@ def test_state_dict_loads_into_torch(cell, batch_first):
                       torch_run(torch, module, x, state, w_out, w_state), *PARITY_TOL[np.float64])
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_torch_habits_carry_over(cell):
+    # module(x), torch tensors as they come (one that requires grad, token ids), strict=False,
+    # a bidirectional flag of 1 (torch's constructors take it): what a user moving from
+    # torch.nn writes
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch_module(torch, cell, 1, False, True, np.float64, bidirectional=True)
+    layer = make_layer(cell, dtype=np.float64, bidirectional=1)
+    assert layer.load_state_dict(module.state_dict()) == ([], [])
+    x = torch.randn(5, 2, D, dtype=torch.float64, requires_grad=True)
+    out, _ = layer(x)
+    np.testing.assert_allclose(out, module(x)[0].detach().numpy(), rtol=1e-10, atol=1e-12)
+    tokens = torch.randint(0, D, (5, 2))
+    np.testing.assert_allclose(layer(tokens)[0], layer(np.eye(D)[tokens.numpy()])[0],
+                               rtol=1e-12, atol=1e-15)
+    # strict=False loads the keys the layer knows, ignores the others, and says which
+    other = make_layer(cell, dtype=np.float64, bidirectional=True, seed=3)
+    before = other.state_dict()
+    part = {"weight_ih_l0": module.weight_ih_l0, "proj_l0": torch.zeros(1)}
+    missing, unexpected = other.load_state_dict(part, strict=False)
+    assert unexpected == ["proj_l0"] and missing == [k for k in before if k != "weight_ih_l0"]
+    np.testing.assert_array_equal(other.params["weight_ih_l0"],
+                                  module.weight_ih_l0.detach().numpy())
+    for k in missing:
+        np.testing.assert_array_equal(other.params[k], before[k])
+    with pytest.raises(ValueError, match="unexpected keys \\['proj_l0'\\]"):
+        other.load_state_dict(part)
+
+
 # ------------------------------------------------------------------------------- state dicts
 @pytest.mark.parametrize("cell", CELLS)
 def test_parameter_names_and_shapes_are_torch(cell):

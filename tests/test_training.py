@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 
-from numbarnn.checkpoints import CheckpointError
+from numbarnn.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from numbarnn.text.training import TextTrainer, load_text_model
 from textdata import small_corpus
 
@@ -181,6 +181,14 @@ def test_resume_refuses_another_corpus_and_bad_files(tmp_path):
         TextTrainer.resume(tmp_path / "cut.safetensors", small_corpus(), "small")
     with pytest.raises(CheckpointError, match="no best.safetensors or last.safetensors"):
         load_text_model(tmp_path.parent)
+    # a weight missing from the file is named as missing
+    tensors, meta = load_checkpoint(tmp_path / "last.safetensors", "text")
+    name = "rnn.weight_hh_l0"
+    del tensors[name]
+    save_checkpoint(tmp_path / "gap.safetensors", tensors, meta, "text")
+    with pytest.raises(CheckpointError, match=f"malformed text checkpoint .*missing keys "
+                                              f"\\['{name}'\\]"):
+        load_text_model(tmp_path / "gap.safetensors")
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])

@@ -490,7 +490,7 @@ def load_text_model(path):
         vocab = Vocabulary(meta["vocab"])
         model = CharRNN(len(vocab), **{k: v for k, v in meta["model"].items()
                                        if k != "vocab_size"})
-        model.load_state_dict({k: tensors.get(k) for k in model.params})
+        model.load_state_dict({k: tensors[k] for k in model.params if k in tensors})
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: malformed text checkpoint ({e})") from None
     return model, vocab, meta
