@@ -2,6 +2,7 @@
 once, and says so; later runs (and this process, once loaded) report 0 compile seconds."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -53,7 +54,25 @@ def test_a_series_run_reports_its_compile_seconds(tmp_path):
         assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["compile_seconds"] == 0 and metrics["training"]["seconds"] > 0
+    # (beside it, as in every run's metrics.json, the training seconds and rate)
+    assert metrics["train_seconds"] == metrics["training"]["seconds"]
+    assert metrics["windows_per_second"] == metrics["training"]["windows_per_second"] > 0
     assert "compiling the kernels" not in result.output
+
+
+def test_a_series_runs_progress_shows_its_loss_and_throughput():
+    from numbarnn.forecast import ForecastConfig, load_airline, train_forecaster
+
+    class Updates(Lines):
+        def update(self, fraction, text):
+            self.lines.append(text)
+
+    progress = Updates()
+    train_forecaster(load_airline(), ForecastConfig(epochs=2, members=1, hidden_size=4),
+                     progress=progress)
+    epochs = [line for line in progress.lines if "epoch 2/2" in line]
+    assert epochs and all(re.search(r"loss \d+\.\d{4} .* [\d,]+ windows/s$", line)
+                          for line in epochs), epochs
 
 
 @pytest.mark.slow

@@ -112,6 +112,11 @@ def test_series_sweep_ranks_on_validation_and_keeps_the_best(tmp_path):
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["best"]["params"] == {"hidden": int(best["hidden"]), "lr": float(best["lr"])}
     assert summary["grid"] == {"hidden": [4, 16], "lr": [0.001, 0.01]}
+    # the best run's metrics.json, as every training run's: its status, seconds and rate
+    # beside the compile's seconds
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["compile_seconds"] >= 0
+    assert metrics["seconds"] > 0 and metrics["windows_per_second"] > 0
 
 
 def test_a_failing_combination_is_reported_and_the_rest_ranked(tmp_path):

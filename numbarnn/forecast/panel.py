@@ -305,7 +305,8 @@ def train_series_task(task):
     dict
         ``id``, ``length``; on success ``metrics`` (model and baselines, on the test),
         ``validation`` (the same on the validation steps, or None), ``season``,
-        ``epochs``, ``seconds`` and ``checkpoint`` (the safetensors file's bytes), with
+        ``status``, ``epochs``, ``seconds``, ``windows_per_second``, ``compile_seconds``
+        (``train_forecaster``'s) and ``checkpoint`` (the safetensors file's bytes), with
         ``error`` None, and ``diverged`` (what diverged, or None); for a series that cannot be trained (too short, constant ...)
         ``error`` says why and the rest is None.
     """
@@ -314,6 +315,7 @@ def train_series_task(task):
 
     result = {"id": task["id"], "length": len(task["values"]), "metrics": None,
               "validation": None, "season": None, "epochs": None, "seconds": None,
+              "windows_per_second": None, "compile_seconds": None, "status": None,
               "checkpoint": None, "error": None, "diverged": None}
     try:
         dates = None if task["dates"] is None else [parse_date(d)[0] for d in task["dates"]]
@@ -333,8 +335,10 @@ def train_series_task(task):
     if report["status"] == "diverged":  # kept at its best epoch, and said so
         result["diverged"] = diverged_message(report)
     result.update(metrics=report["metrics"], validation=report["validation"],
-                  season=report["season"],
-                  epochs=report["training"]["epochs"], seconds=report["training"]["seconds"])
+                  season=report["season"], status=report["status"],
+                  epochs=report["training"]["epochs"], seconds=report["training"]["seconds"],
+                  windows_per_second=report["windows_per_second"],
+                  compile_seconds=report["compile_seconds"])
     return result
 
 

@@ -81,7 +81,8 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
     -------
     dict
         ``epochs`` run, ``best_epoch``, ``train_loss`` and ``val_loss`` at the best epoch,
-        and ``diverged``: None, or the epoch and loss where it stopped.
+        ``windows`` trained on (each epoch's, summed), and ``diverged``: None, or the epoch
+        and loss where it stopped.
     """
     from ..optim import Adam, clip_grad_norm
 
@@ -96,6 +97,7 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
     best_state = network.state_dict()
     dout = None
     first, diverged = None, None
+    windows, start = 0, time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         total, seen = 0.0, 0
         for idx in _batches(rng, y_train.shape[0], config.batch_size,
@@ -115,6 +117,7 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
             optimizer.step()
             total += loss * idx.size
             seen += idx.size
+        windows += seen
         if diverged is not None:
             break
         train_loss = total / seen
@@ -130,14 +133,15 @@ def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label="
             best = {"val_loss": val_loss, "best_epoch": epoch, "train_loss": train_loss}
             best_state = network.state_dict()
         if progress is not None:
+            rate = windows / max(time.perf_counter() - start, 1e-9)
             progress.update(epoch / config.epochs,
                             f"{label}epoch {epoch}/{config.epochs}  loss {train_loss:.4f}  "
                             f"val {val_loss:.4f}  best {best['val_loss']:.4f} @ "
-                            f"{best['best_epoch']}")
+                            f"{best['best_epoch']}  {rate:,.0f} windows/s")
         if epoch - best["best_epoch"] >= config.patience:
             break
     network.load_state_dict(best_state)
-    return {"epochs": epoch, **best, "diverged": diverged}
+    return {"epochs": epoch, **best, "windows": windows, "diverged": diverged}
 
 
 def train_forecaster(series, config=None, progress=None, device=None, level=None, **options):
@@ -167,7 +171,10 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         test, ``validation`` the same on the validation steps (None when the validation
         is shorter than the horizon), ``test`` (dates, actuals, the forecasts from the
         first test origin and, with ``level``, their intervals), ``training``
-        (epochs, losses, seconds; ``refit``: ``_refit``'s report, or None), ``season``,
+        (epochs, losses, seconds, ``windows_per_second``: the final networks' training
+        windows a second; ``refit``: ``_refit``'s report, or None), the same seconds and
+        rate as ``train_seconds`` and ``windows_per_second`` beside ``compile_seconds``
+        (the kernels' compile, which they leave out; 0 from the cache), ``season``,
         ``transforms``, ``config``, ``calibration`` (how the intervals' errors were
         gathered: ``method``, 'split conformal' or, for the 'quantile' loss,
         'conformalized quantiles', and their ``scale``: 'log' or 'absolute'); with ``level``,
@@ -190,6 +197,10 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
     model, report = _train(series, config, season, progress, device, levels)
     report["choices"] = choices
     report["training"]["seconds"] = time.perf_counter() - start  # the compile left out
+    # (beside each other, as in every run's metrics.json: the seconds and the rate leave
+    # the compile out)
+    report["train_seconds"] = report["training"]["seconds"]
+    report["windows_per_second"] = report["training"]["windows_per_second"]
     report["compile_seconds"] = compile_seconds
     return model, jsonable(report)
 
@@ -423,13 +434,16 @@ def _train(series, config, season, progress, device, levels, scout=False):
     watched = np.unique(np.linspace(0, val_origins.size - 1,
                                     min(val_origins.size, STOPPING_WINDOWS)).astype(np.int64))
     label = "candidate  " if scout else "member {}/{}  " if config.members > 1 else ""
+    start = time.perf_counter()
     members = _side_by_side(
         lambda k, network, progress: _fit(network, config, x_train, y_train,
                                           x_val[:, watched], y_val[watched], progress,
                                           label.format(k + 1, config.members)),
         model.members, progress, device)
     val_loss = _loss(config)(model._predict(x_val), y_val)[0] if val_origins.size else math.nan
-    training = {"members": members, "val_loss": val_loss,
+    # (the networks' windows over their wall time: the ensemble's rate on both cores)
+    rate = sum(m["windows"] for m in members) / max(time.perf_counter() - start, 1e-9)
+    training = {"members": members, "val_loss": val_loss, "windows_per_second": rate,
                 "epochs": int(sum(m["epochs"] for m in members)),
                 "status": "diverged" if any(m["diverged"] for m in members) else "finished"}
     training.update(train_windows=int(train_origins.size), val_windows=int(val_origins.size),

@@ -154,8 +154,9 @@ class SeriesSweep(_ForecastSweep):
     def best_files(self, combination, results):
         result = results[0]
         return {"model.safetensors": result["checkpoint"],
-                "metrics.json": {key: result[key] for key in ("metrics", "validation",
-                                                              "season", "epochs", "seconds")}}
+                "metrics.json": {key: result.get(key) for key in (
+                    "status", "metrics", "validation", "season", "epochs", "seconds",
+                    "windows_per_second", "compile_seconds")}}
 
 
 class PanelSweep(_ForecastSweep):
