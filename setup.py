@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 setup(
     name="numbarnn",
     version="0.1.0",
-    description="Recurrent networks (RNN, LSTM) whose time loops are compiled by Numba",
+    description="Recurrent networks (RNN, LSTM, GRU) whose time loops are compiled by Numba",
     long_description=open("README.rst", encoding="utf-8").read(),
     long_description_content_type="text/x-rst",
     license="MIT",

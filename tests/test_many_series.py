@@ -109,6 +109,12 @@ def test_without_dask_it_runs_serially_with_a_note(panel_csv, tmp_path, monkeypa
                           "pip install 'numbarnn[dask]'")
 
 
+def test_a_malformed_scheduler_address_is_one_line(panel_csv, tmp_path):
+    pytest.importorskip("distributed")
+    assert_one_line_error(train(panel_csv, tmp_path / "run", "--scheduler", "notanaddress"),
+                          "--scheduler notanaddress: cannot connect")
+
+
 def read_run(out):
     """Every checkpoint's bytes, and metrics.csv."""
     checkpoints = {p.name: p.read_bytes() for p in (out / "series").glob("*.safetensors")}

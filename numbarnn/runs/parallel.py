@@ -146,7 +146,7 @@ def _map_dask(function, tasks, workers, scheduler, on_result, warm_up):
     else:
         try:
             client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:  # (ValueError: a malformed address)
             raise ValueError(f"--scheduler {scheduler}: cannot connect ({e})") from None
     try:
         execution = {"mode": "local-cluster" if cluster is not None else "scheduler",
