@@ -534,7 +534,8 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
     """Forecast from the model in DIR, continuing CSV (default: the end of the training data).
 
     For a many-series run (train-series --id-column) every series is forecast from
-    the end of its training data into one long-format CSV.
+    the end of its training data into one long-format CSV; with CSV (long format, the
+    run's columns), every series of it from the end of its data there.
     """
     from numbarnn.forecast.model import Forecaster
     from numbarnn.forecast.output import plot_forecast, write_forecast_csv
@@ -542,7 +543,7 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
 
     output = output or os.path.join(run_dir, "forecast.csv")
     if is_panel_run(run_dir):
-        _forecast_panel(run_dir, csv_path, horizon, output, plot, levels)
+        _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill)
         return
     with user_errors():
         model = Forecaster.load(os.path.join(run_dir, "model.safetensors"))
@@ -578,15 +579,16 @@ def _levels(value):
         raise click.BadParameter(str(e).replace("level: ", "")) from None
 
 
-def _forecast_panel(run_dir, csv_path, horizon, output, plot, levels):
-    """``forecast DIR`` for a many-series run: every series into one long-format CSV."""
+def _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill):
+    """``forecast DIR [CSV]`` for a many-series run: every series (of CSV, continued from
+    there) into one long-format CSV."""
     from numbarnn.forecast.panel import forecast_panel, write_panel_csv
 
     with user_errors():
-        if csv_path or plot:
-            raise ValueError(f"{run_dir}: a many-series run forecasts from its checkpoints "
-                             "alone; a CSV to continue and --plot are for single-series runs")
-        header, rows = forecast_panel(run_dir, horizon, levels)
+        if plot:
+            raise ValueError(f"{run_dir}: --plot is for single-series runs (a many-series "
+                             "run's forecasts go into one long-format CSV)")
+        header, rows = forecast_panel(run_dir, horizon, levels, csv_path, fill)
         write_panel_csv(output, rows, header)
     series = len({row[0] for row in rows})
     click.echo(f"wrote {output}: {len(rows)} forecasts of {series} series")

@@ -8,7 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from numbarnn.runs import parallel
+from numbarnn.forecast.model import Forecaster
 from numbarnn.forecast.panel import synthetic_panel, write_panel_csv
+from numbarnn.forecast.series import read_csv
 from numbarnn_cli.main import cli
 from clichecks import assert_one_line_error
 
@@ -62,6 +64,25 @@ def test_serial_run_then_forecast(panel_csv, tmp_path):
     assert forecast[0] == ["store", "date", "forecast"]
     assert [r[0] for r in forecast[1:]] == ["store_0"] * 2 + ["store_1"] * 2 + ["store_2"] * 2
     assert all(np.isfinite(float(r[2])) for r in forecast[1:])
+
+    # a CSV to continue: each of its series from the end of its data there, by its model
+    rows = [r for r in csv.reader(panel_csv.open())]
+    header, body = rows[0], [r for r in rows[1:] if r[0] == "store_1"]
+    newer = tmp_path / "newer.csv"
+    newer.write_text("\n".join(",".join(r) for r in [header] + body[:-3]) + "\n")
+    result = run("forecast", out, newer, "--horizon", "2", "-o", tmp_path / "f.csv")
+    assert result.exit_code == 0, result.output
+    continued = list(csv.reader((tmp_path / "f.csv").open()))
+    model = Forecaster.load(out / "series" / "store_1.safetensors")
+    expected = model.forecast(2, read_csv(newer, column="sales", date_column="day"))
+    assert [r[0] for r in continued[1:]] == ["store_1"] * 2
+    assert [r[1] for r in continued[1:]] == expected["dates"]
+    np.testing.assert_allclose([float(r[2]) for r in continued[1:]], expected["values"])
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("store,day,sales\nstore_7,2020-01,1\n")
+    assert_one_line_error(run("forecast", out, unknown), "'store_7' has no model in")
+    assert_one_line_error(run("forecast", out, "--plot", tmp_path / "p.png"),
+                          "--plot is for single-series runs")
 
 
 def test_bad_input_is_one_line(panel_csv, tmp_path):

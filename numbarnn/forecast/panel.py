@@ -141,7 +141,7 @@ class Panel:
         return list(dict.fromkeys([*self.series, *self.failed]))
 
 
-def read_panel_csv(path, id_column, column=None, date_column=None, fill=None):
+def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, many=True):
     """Read a long-format CSV: one row per series and time step.
 
     Parameters
@@ -157,6 +157,8 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None):
         With dates, each series' rows are sorted by date.
     fill : {None, 'ffill', 'interpolate'}
         Fill missing values within each series; None: a series with a gap fails.
+    many : bool
+        Refuse a file with one series (to train one, read it without the id column).
 
     Returns
     -------
@@ -198,7 +200,7 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None):
         if not series_id:
             raise ValueError(f"{path}, line {line}, column {header[id_index]!r}: empty id")
         groups.setdefault(series_id, []).append((row, line))
-    if len(groups) < 2:
+    if many and len(groups) < 2:
         raise ValueError(f"{path}: column {header[id_index]!r} holds one series only "
                          f"({next(iter(groups))!r}); train it without --id-column")
 
@@ -435,8 +437,10 @@ def summarize(rows):
 
 
 # ------------------------------------------------------------------------------ forecasting
-def forecast_panel(run_dir, horizon=None, level=None):
-    """Forecast every series of a panel run directory.
+def forecast_panel(run_dir, horizon=None, level=None, csv_path=None, fill=None):
+    """Forecast every series of a panel run directory, or, with ``csv_path``, every series
+    of that long-format CSV (the run's id, target and date columns) from the end of its
+    data there, each with its own model.
 
     Returns
     -------
@@ -449,7 +453,8 @@ def forecast_panel(run_dir, horizon=None, level=None):
     Raises
     ------
     ValueError
-        Where no series of the run trained.
+        Where no series of the run trained; for a CSV that cannot be read, a series of it
+        that cannot, or one that the run has no model of.
     """
     from .config import check_levels, level_name
 
@@ -458,9 +463,21 @@ def forecast_panel(run_dir, horizon=None, level=None):
     if not models:
         raise ValueError(f"{run_dir}: no series trained there, nothing to forecast (its "
                          "metrics.csv says why)")
+    data = dict.fromkeys(models)  # (None: from the end of its training data)
+    if csv_path is not None:
+        panel = read_panel_csv(csv_path, run["id_column"], run["column"],
+                               run["date_column"] or False, fill, many=False)
+        for series_id, reason in panel.failed.items():
+            raise ValueError(reason)
+        unknown = [i for i in panel.series if i not in models]
+        if unknown:
+            raise ValueError(f"{csv_path}: series {unknown[0]!r} has no model in {run_dir} "
+                             f"({len(models)} series trained there)")
+        data = panel.series
     rows, dated = [], True
-    for series_id, model in models.items():
-        result = model.forecast(horizon, level=levels)
+    for series_id, series in data.items():
+        model = models[series_id]
+        result = model.forecast(horizon, series, level=levels)
         dated = dated and result["dates"] is not None
         labels = result["dates"] or [str(k) for k in range(1, len(result["values"]) + 1)]
         for t, (label, v) in enumerate(zip(labels, result["values"])):
