@@ -44,6 +44,28 @@ class Commands(click.Group):
             return super().invoke(ctx)
 
 
+def start_run_dir(out_dir, **options):
+    """Hold the run directory ``out_dir`` (``hold_run_dir``) and make it ready
+    (``prepare_run_dir``'s ``options``).  A run that ``--force`` replaces is put back
+    when the command ends, unless ``keep_new_run`` says the new one wrote its results."""
+    from numbarnn.runs.run_dir import prepare_run_dir
+
+    hold_run_dir(out_dir)
+    earlier = prepare_run_dir(out_dir, **options)
+    if earlier is not None:
+        context = click.get_current_context()
+        context.meta["numbarnn.earlier_run"] = earlier
+        context.call_on_close(earlier.settle)  # (before the lock is released: LIFO)
+
+
+def keep_new_run():
+    """The new run has written its results (trained, or stopped and saved): the run
+    that ``--force`` replaced goes for good."""
+    earlier = click.get_current_context().meta.get("numbarnn.earlier_run")
+    if earlier is not None:
+        earlier.discard()
+
+
 def hold_run_dir(out_dir):
     """Lock the run directory ``out_dir`` until the command ends: a second command on it
     gets one line naming the process that holds it (``numbarnn.runs.run_dir.run_lock``)."""

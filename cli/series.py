@@ -13,7 +13,7 @@ from numbarnn.devices import DEVICES
 from numbarnn.forecast.config import (COMBINES, LOSSES, SCALERS, STRATEGIES,
                                       ForecastConfig)
 
-from .common import RunFailed, hold_run_dir, user_errors
+from .common import RunFailed, keep_new_run, start_run_dir, user_errors
 
 SERIES = ForecastConfig()  # every default below is the library's
 
@@ -220,7 +220,6 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     the checkpoints, OUT/metrics.csv every series' metrics beside the baselines,
     OUT/metrics.json the summary.
     """
-    from numbarnn.runs.run_dir import prepare_run_dir
     from numbarnn.checkpoints import write_json
     from numbarnn.devices import get_device
     from numbarnn.forecast.backtest import backtest as run_backtest
@@ -260,8 +259,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         else:
             series = load_airline()
         config = ForecastConfig(**_config_settings(settings))
-        hold_run_dir(out_dir)
-        prepare_run_dir(out_dir, force=force, resumable=False)
+        start_run_dir(out_dir, force=force, resumable=False)
         progress = Progress(enabled=not quiet)
         progress.log(f"training on {series.source} ({len(series)} steps, "
                      f"{series.frequency or 'no dates'}): {config.cell.upper()} "
@@ -281,6 +279,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
                                               progress=progress, device=device)
         model.save(os.path.join(out_dir, "model.safetensors"))
         write_json(os.path.join(out_dir, "metrics.json"), report)
+        keep_new_run()
     if report["status"] == "diverged":
         from numbarnn.forecast.training import diverged_message
 
@@ -419,7 +418,6 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
                  fill, features, synthetic, backtest, workers, scheduler, device, quiet,
                  settings):
     """``train-series --id-column``: one model per series of a long-format CSV."""
-    from numbarnn.runs.run_dir import prepare_run_dir
     from numbarnn.runs.panels import train_panel
     from numbarnn.runs.parallel import WorkerLost
     from numbarnn.progress import Progress
@@ -428,8 +426,7 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         panel = _read_panel(csv_path, id_column, column, date_column, no_dates, fill, features,
                             synthetic, backtest)
         config = ForecastConfig(**_config_settings(settings))
-        hold_run_dir(out_dir)
-        prepare_run_dir(out_dir, resume=resume, force=force, kind="panel")
+        start_run_dir(out_dir, resume=resume, force=force, kind="panel")
     progress = Progress(enabled=not quiet)
     progress.log(f"{'resuming' if resume else 'training'} {len(panel.series)} series of {csv_path} "
                  f"({len(panel.failed)} unreadable): {config.cell.upper()} "
@@ -454,6 +451,8 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         finally:
             progress.close()
     execution = summary["execution"]
+    if summary["trained"] or summary["status"] == "interrupted":  # (else the earlier run back)
+        keep_new_run()
     if summary["status"] == "interrupted":
         click.echo(f"interrupted: {summary['trained']} series trained and saved in {out_dir}; "
                    "run the same command with --resume to train the rest", err=True)

@@ -14,7 +14,7 @@ import click
 
 from numbarnn.forecast.metrics import SWEEP_METRICS
 
-from .common import hold_run_dir, user_errors
+from .common import keep_new_run, start_run_dir, user_errors
 from .series import _config_settings, _read, _read_panel, gpu_workers, train_series
 from .text import _RUN_OPTIONS, _load_corpus, train_text
 
@@ -62,7 +62,6 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
     numbarnn sweep train-series sales.csv --grid hidden=16,32,64 --grid window=12,24
     numbarnn sweep train-text notes.txt --steps 500 --grid lr=1e-3,3e-3 --grid layers=1,2
     """
-    from numbarnn.runs.run_dir import prepare_run_dir
     from numbarnn.devices import get_device
     from numbarnn.runs.parallel import WorkerLost
     from numbarnn.progress import Progress
@@ -80,8 +79,7 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
         combinations = expand_grid(grid)
         spec = (_series_spec(context, metric or "mase") if command == "train-series"
                 else _text_spec(context, metric))
-        hold_run_dir(out_dir)
-        prepare_run_dir(out_dir, resume=resume, force=force, kind="sweep")
+        start_run_dir(out_dir, resume=resume, force=force, kind="sweep")
     progress = Progress(enabled=not quiet)
     progress.log(f"{'resuming' if resume else 'running'} {len(combinations)} combinations of "
                  f"{command}: " + ", ".join(f"{k} in {{{', '.join(map(str, v))}}}"
@@ -104,6 +102,8 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
             raise click.ClickException(str(e)) from None
         finally:
             progress.close()
+    if summary["best"] is not None or summary["status"] == "interrupted":
+        keep_new_run()  # (else the earlier run goes back)
     if summary["execution"]["note"]:
         click.echo(summary["execution"]["note"], err=True)
     if summary["status"] == "interrupted":

@@ -12,7 +12,7 @@ from numbarnn import CELLS
 from numbarnn.devices import DEVICES
 from numbarnn.text.config import DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, TextConfig
 
-from .common import InputError, RunFailed, hold_run_dir, user_errors
+from .common import InputError, RunFailed, keep_new_run, start_run_dir, user_errors
 
 TEXT = TextConfig()  # every default below is the library's
 
@@ -110,15 +110,13 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
     """
     echo = (lambda *a, **k: None) if quiet else click.echo
     with user_errors():
-        from numbarnn.runs.run_dir import prepare_run_dir
         from numbarnn.devices import get_device
         from numbarnn.progress import Progress
         from numbarnn.text.training import TextTrainer
 
         if device is not None:
             get_device(device)  # no GPU: say so before anything else
-        hold_run_dir(out_dir)
-        prepare_run_dir(out_dir, resume=resume, force=force, kind="text")
+        start_run_dir(out_dir, resume=resume, force=force, kind="text")
         text, corpus_name = _load_corpus(corpus, encoding, echo)
         if steps is None and epochs is None and time_budget is None:
             steps = DEFAULT_STEPS
@@ -143,6 +141,7 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
                                     out_dir=out_dir, progress=progress)
         finally:
             progress.close()
+    keep_new_run()  # (stopped or not, its checkpoints and metrics are written)
     if summary["status"] == "interrupted":
         click.echo(f"interrupted at step {trainer.step}: saved {out_dir}/last.safetensors; "
                    "run the same command with --resume to continue", err=True)

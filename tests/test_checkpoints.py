@@ -407,20 +407,56 @@ def test_existing_run_is_refused_without_flags(tmp_path):
     assert (tmp_path / "metrics.json").read_text() == "{}"
 
 
-def test_force_removes_what_runs_write_and_nothing_else(tmp_path):
+def earlier_run(path):
+    """An earlier run's outputs (and a user's own files) in ``path``: {relative path: text}."""
+    files = {name: "old" for name in ("metrics.json", "model.safetensors", "best.safetensors",
+                                      "sweep.csv", "forecast.csv", "trials/a/s.safetensors",
+                                      "trials/a/s.json", "series/x.json")}
+    files.update({"notes.txt": "mine", "series/mine.txt": "mine"})
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    return files
+
+
+def visible(path):
+    return {p.relative_to(path).as_posix(): p.read_text() for p in path.rglob("*")
+            if p.is_file() and ".replaced" not in p.parts}
+
+
+def test_force_sets_aside_what_runs_write_and_nothing_else(tmp_path):
     """A stale best model of the earlier run must not pass for the new run's."""
-    for name in ("metrics.json", "model.safetensors", "best.safetensors", "sweep.csv",
-                 "notes.txt", "forecast.csv"):
-        (tmp_path / name).write_text("old")
-    (tmp_path / "trials" / "a").mkdir(parents=True)
-    (tmp_path / "trials" / "a" / "s.safetensors").write_text("old")
-    (tmp_path / "trials" / "a" / "s.json").write_text("old")
-    (tmp_path / "series").mkdir()
-    (tmp_path / "series" / "x.json").write_text("old")
-    (tmp_path / "series" / "mine.txt").write_text("keep")
-    prepare_run_dir(tmp_path, force=True)
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == \
-        ["forecast.csv", "notes.txt", "series", "series/mine.txt"]
+    earlier_run(tmp_path)
+    earlier = prepare_run_dir(tmp_path, force=True)
+    assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine"}
+    assert not (tmp_path / "trials").exists()
+    # the new run writes its results: the earlier run goes for good
+    (tmp_path / "model.safetensors").write_text("new")
+    earlier.discard()
+    earlier.settle()  # (nothing left to do)
+    assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine",
+                                 "model.safetensors": "new"}
+    assert not (tmp_path / ".replaced").exists()
+
+
+def test_a_forced_run_that_stops_early_puts_the_earlier_one_back(tmp_path):
+    before = earlier_run(tmp_path)
+    earlier = prepare_run_dir(tmp_path, force=True)
+    (tmp_path / "series").mkdir(exist_ok=True)
+    (tmp_path / "series" / "new.json").write_text("new")  # what the new run wrote
+    (tmp_path / "metrics.json").write_text("new")
+    earlier.settle()
+    assert visible(tmp_path) == before and not (tmp_path / ".replaced").exists()
+
+
+def test_a_killed_forced_run_leaves_the_last_finished_run_to_put_back(tmp_path):
+    before = earlier_run(tmp_path)
+    prepare_run_dir(tmp_path, force=True)  # ... and the process dies with its new files
+    (tmp_path / "model.safetensors").write_text("half")
+    earlier = prepare_run_dir(tmp_path, force=True)  # the next start over
+    assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine"}
+    earlier.settle()
+    assert visible(tmp_path) == before
 
 
 @pytest.mark.parametrize("holds, kind", [("sweep.json", "panel"), ("last.safetensors", "sweep"),

@@ -227,6 +227,23 @@ def test_missing_paths_are_one_line_errors(tmp_path):
         assert len(lines) == 1 and message in lines[0], result.output
 
 
+def test_a_forced_run_on_bad_input_keeps_the_earlier_run(tmp_path):
+    out = tmp_path / "run"
+    assert run("train-series", "--out", out, *SMALL).exit_code == 0
+    assert run("forecast", out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    short = tmp_path / "short.csv"
+    short.write_text("month,y\n" + "".join(f"2020-0{m},{m}\n" for m in range(1, 6)))
+    result = run("train-series", short, "--out", out, "--force", *SMALL)
+    assert result.exit_code == 2 and "the series has 5 rows" in result.output
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert not (out / ".replaced").exists()
+    # a forced run that trains replaces it all, its stale forecast too
+    assert run("train-series", "--out", out, "--force", "--seed", "3", *SMALL).exit_code == 0
+    assert (out / "model.safetensors").read_bytes() != before["model.safetensors"]
+    assert not (out / "forecast.csv").exists() and not (out / ".replaced").exists()
+
+
 def test_statsforecast_long_format_with_one_id_is_one_series(tmp_path):
     # (one model, as without the id column: --level and the dates of 'ds' work)
     data = tmp_path / "one.csv"

@@ -119,6 +119,20 @@ def test_a_run_where_no_series_trains_fails_and_has_nothing_to_forecast(tmp_path
     assert not (out / "forecast.csv").exists()
 
 
+def test_a_forced_run_where_no_series_trains_keeps_the_earlier_run(panel_csv, tmp_path):
+    out = tmp_path / "run"
+    assert train(panel_csv, out, "--workers", "0").exit_code == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()
+              and p.name != ".numbarnn.lock"}
+    short = tmp_path / "short.csv"
+    short.write_text("store,day,sales\n" + "".join(f"s{k},2020-0{m},{k + m}\n"
+                                                    for k in range(2) for m in range(1, 4)))
+    assert train(short, out, "--workers", "0", "--force").exit_code == 1
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()
+            and p.name != ".numbarnn.lock"} == before
+    assert run("forecast", out).exit_code == 0
+
+
 def test_without_dask_it_runs_serially_with_a_note(panel_csv, tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "dask_available", lambda: False)
     result = run("train-series", panel_csv, "--id-column", "store", "--out", tmp_path / "r",

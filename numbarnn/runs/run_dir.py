@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import json
 import os
+import shutil
 import socket
 import typing
 
@@ -20,10 +21,13 @@ except ImportError:  # Windows: a lock on the file's first byte instead
     fcntl = None
     import msvcrt
 
-# What runs write: removed by ``--force``, so that nothing of the earlier run is taken
-# for the new one's (a stale best model, say).  Files inside the directories too.
+# What runs write (and ``forecast DIR`` by default): set aside by ``--force``, so that
+# nothing of the earlier run is taken for the new one's (a stale best model, say).  Files
+# inside the directories too.
 RUN_FILES = ("model.safetensors", "best.safetensors", "last.safetensors", "metrics.json",
-             "metrics.csv", "sweep.json", "sweep.csv")
+             "metrics.csv", "sweep.json", "sweep.csv", "forecast.csv")
+# where ``--force`` keeps the earlier run's files until the new run has written its own
+REPLACED = ".replaced"
 RUN_DIRS = ("series", "trials")
 RUN_KINDS = {"text": "a train-text run", "series": "a train-series run",
              "panel": "a many-series run (train-series --id-column)", "sweep": "a sweep"}
@@ -108,9 +112,16 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):
     A new or empty directory is created or used.  An existing run directory is
     refused unless ``resume`` (continue it: it must then exist and, given ``kind``,
     hold a run of that kind) or ``force`` (start over: the files and directories that
-    runs write, ``RUN_FILES`` and ``RUN_DIRS``, are removed first; others are left).
-    ``resumable=False`` is for commands without ``--resume``: the refusal then
-    offers only ``--force``.
+    runs write, ``RUN_FILES`` and ``RUN_DIRS``, are set aside first, others are left;
+    see ``EarlierRun``).  ``resumable=False`` is for commands without ``--resume``:
+    the refusal then offers only ``--force``.
+
+    Returns
+    -------
+    EarlierRun or None
+        The run that ``force`` set aside: the caller calls its ``discard`` once the new
+        run has written its results, and ``settle`` in any case at the end (which puts
+        it back where the new run did not get that far).
 
     Raises
     ------
@@ -138,27 +149,84 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):
                              "choose another directory")
         raise ValueError(f"{path}: already holds a run; use --resume to continue it or "
                          "--force to start over and overwrite it")
-    if exists:
-        remove_run_outputs(path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise ValueError(f"{path}: cannot create the directory ({e.strerror})") from None
+    return EarlierRun.set_aside(path) if exists else None
+
+
+class EarlierRun:
+    """The outputs of a run that ``--force`` replaces, kept in ``path/.replaced`` until the
+    new run has written its own: ``discard`` then removes them, and ``settle``, where the
+    new run stopped before (bad input, nothing trained), removes what it wrote and puts
+    them back, so that a failed start over loses nothing.
+
+    A ``.replaced`` left by a run that was killed holds the last run that finished; the
+    killed run's outputs are removed instead, and it stays the one to put back.
+    """
+
+    def __init__(self, path):
+        self.path, self.settled = path, False
+        self.aside = os.path.join(path, REPLACED)
+
+    @classmethod
+    def set_aside(cls, path):
+        earlier = cls(path)
+        if os.path.isdir(earlier.aside):
+            remove_run_outputs(path)
+            return earlier
+        _move_outputs(path, earlier.aside)
+        return earlier
+
+    def discard(self):
+        """The new run has written its results: the earlier one goes."""
+        shutil.rmtree(self.aside, ignore_errors=True)
+        self.settled = True
+
+    def settle(self):
+        """Put the earlier run back unless ``discard`` was called."""
+        if self.settled:
+            return
+        remove_run_outputs(self.path)
+        _move_outputs(self.aside, self.path)
+        shutil.rmtree(self.aside, ignore_errors=True)
+        self.settled = True
+
+
+def _run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
+    """The paths, relative to ``path``, of ``files`` and of the checkpoints and JSON files
+    under its ``dirs``: what runs write there (a user's own files are not among them)."""
+    found = [name for name in files if os.path.isfile(os.path.join(path, name))]
+    for name in dirs:
+        for root, _, names in os.walk(os.path.join(path, name)):
+            found += [os.path.relpath(os.path.join(root, n), path) for n in names
+                      if n.endswith((".safetensors", ".json"))]
+    return found
+
+
+def _prune(path, dirs=RUN_DIRS):
+    """Remove the empty directories under ``path``'s ``dirs``."""
+    for name in dirs:
+        for root, _, _ in os.walk(os.path.join(path, name), topdown=False):
+            if not os.listdir(root):
+                os.rmdir(root)
+
+
+def _move_outputs(source, target):
+    """Move the run's outputs from ``source`` to the same places under ``target``."""
+    for name in _run_outputs(source):
+        os.makedirs(os.path.dirname(os.path.join(target, name)), exist_ok=True)
+        os.replace(os.path.join(source, name), os.path.join(target, name))
+    _prune(source)
 
 
 def remove_run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
     """Remove ``files`` from ``path``, and the checkpoints and JSON files under its ``dirs``
     (then those directories, if empty)."""
-    for name in files:
-        if os.path.isfile(os.path.join(path, name)):
-            os.remove(os.path.join(path, name))
-    for name in dirs:
-        for root, _, found in os.walk(os.path.join(path, name), topdown=False):
-            for file in found:
-                if file.endswith((".safetensors", ".json")):
-                    os.remove(os.path.join(root, file))
-            if not os.listdir(root):
-                os.rmdir(root)
+    for name in _run_outputs(path, files, dirs):
+        os.remove(os.path.join(path, name))
+    _prune(path, dirs)
 
 
 class Run(typing.NamedTuple):
