@@ -541,6 +541,9 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
     from numbarnn.forecast.panel import is_panel_run
 
     output = output or os.path.join(run_dir, "forecast.csv")
+    with user_errors():
+        for path in (output, plot):
+            _refuse_to_replace_inputs(path, run_dir, csv_path)
     if is_panel_run(run_dir):
         _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill)
         return
@@ -560,6 +563,22 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
         bands = "".join(f"  [{lo[t]:.6g}, {hi[t]:.6g}]" for lo, hi in result["intervals"].values())
         click.echo(f"{label}  {value:.6g}{bands}")
     click.echo(f"wrote {output}" + (f" and {plot}" if plot else ""))
+
+
+def _refuse_to_replace_inputs(path, run_dir, csv_path):
+    """``forecast``'s output ``path`` may not be its input: the CSV it continues or a file
+    of the run (its checkpoints and metrics)."""
+    from numbarnn.runs.run_dir import RUN_DIRS, RUN_FILES
+
+    if not path:
+        return
+    if csv_path and os.path.exists(path) and os.path.samefile(path, csv_path):
+        raise ValueError(f"{path}: is the CSV being forecast; write the forecast elsewhere")
+    inside = os.path.relpath(os.path.realpath(path), os.path.realpath(run_dir))
+    if inside in RUN_FILES and inside != "forecast.csv" or \
+            inside.split(os.sep)[0] in RUN_DIRS:
+        raise ValueError(f"{path}: is a file of the run in {run_dir}; write the forecast "
+                         "elsewhere")
 
 
 def _levels(value):

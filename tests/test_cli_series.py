@@ -227,6 +227,19 @@ def test_missing_paths_are_one_line_errors(tmp_path):
         assert len(lines) == 1 and message in lines[0], result.output
 
 
+def test_forecast_never_writes_over_its_inputs(tmp_path):
+    out = tmp_path / "run"
+    data = tmp_path / "monthly.csv"
+    write_monthly_csv(data)
+    assert run("train-series", data, "--out", out, "--column", "visitors", *SMALL).exit_code == 0
+    files = {p: p.read_bytes() for p in (data, out / "model.safetensors", out / "metrics.json")}
+    for args, message in [(["-o", out / "model.safetensors"], "is a file of the run"),
+                          (["--plot", out / "metrics.json"], "is a file of the run"),
+                          ([data, "-o", data], "is the CSV being forecast")]:
+        assert_one_line_error(run("forecast", out, *args), message)
+    assert all(p.read_bytes() == content for p, content in files.items())
+
+
 def test_a_forced_run_on_bad_input_keeps_the_earlier_run(tmp_path):
     out = tmp_path / "run"
     assert run("train-series", "--out", out, *SMALL).exit_code == 0
