@@ -83,6 +83,11 @@ def test_serial_run_then_forecast(panel_csv, tmp_path):
     assert_one_line_error(run("forecast", out, unknown), "'store_7' has no model in")
     assert_one_line_error(run("forecast", out, "--plot", tmp_path / "p.png"),
                           "--plot is for single-series runs")
+    # a checkpoint copied over another series' is caught, not forecast with
+    (out / "series" / "store_1.safetensors").write_bytes(
+        (out / "series" / "store_0.safetensors").read_bytes())
+    assert_one_line_error(run("forecast", out), "store_1.safetensors: holds the model of "
+                          "series 'store_0', not of 'store_1'")
 
 
 def test_bad_input_is_one_line(panel_csv, tmp_path):

@@ -89,6 +89,9 @@ def test_safe_name_is_a_file_name_and_tells_ids_apart():
     names = {safe_name(i) for i in ("a/b", "a:b", "a b", "../x", ".hidden", "")}
     assert len(names) == 6
     assert all("/" not in n and not n.startswith(".") and n for n in names)
+    # an id spelled like another's cleaned form gets a name of its own
+    assert safe_name(safe_name("a/b")) not in (safe_name("a/b"), safe_name("a_b"))
+    assert safe_name("a_b-3ec6") == "a_b-3ec6"
 
 
 def test_task_trains_or_says_why_not(tmp_path):

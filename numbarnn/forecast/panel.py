@@ -28,6 +28,7 @@ SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
 FORECASTERS = ("model", "naive", "seasonal_naive")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_HASHED = re.compile(r"-[0-9a-f]{8}$")  # how safe_name ends a cleaned id
 
 
 # ------------------------------------------------------------------------------ synthetic data
@@ -265,9 +266,11 @@ def _group_series(group, target_index, date_index, header, fill, where):
 def safe_name(series_id):
     """A file name for a series id: the id itself when it is made of letters, digits,
     ``.``, ``_`` and ``-`` (and does not start with a dot), else a cleaned form plus
-    eight hex digits of the id's SHA-1, so that different ids never share a file."""
+    eight hex digits of the id's SHA-1, so that different ids never share a file (an id
+    that itself ends in ``-`` and eight hex digits is cleaned too: it could be
+    another's cleaned form)."""
     cleaned = _UNSAFE.sub("_", series_id).lstrip(".")
-    if cleaned == series_id and cleaned:
+    if cleaned == series_id and cleaned and not _HASHED.search(cleaned):
         return cleaned
     digest = hashlib.sha1(series_id.encode("utf-8")).hexdigest()[:8]
     return f"{cleaned[:60] or 'series'}-{digest}"
@@ -512,8 +515,15 @@ def load_panel(run_dir):
         raise ValueError(f"{path}: no such file; is {run_dir} a many-series run?") from None
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not a many-series run summary ({e})") from None
-    return run, {series_id: Forecaster.load(os.path.join(run_dir, checkpoint))
-                 for series_id, checkpoint in entries}
+    models = {}
+    for series_id, checkpoint in entries:
+        path = os.path.join(run_dir, checkpoint)
+        models[series_id] = Forecaster.load(path)
+        stored = models[series_id].info.get("series_id", series_id)
+        if stored != series_id:  # (a checkpoint copied over another's)
+            raise ValueError(f"{path}: holds the model of series {stored!r}, not of "
+                             f"{series_id!r}")
+    return run, models
 
 
 def is_panel_run(run_dir):
