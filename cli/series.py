@@ -399,7 +399,9 @@ def interval_lines(intervals):
     levels = list(intervals["model"])
     rows = [("", *(f"{kind} {L} %" for L in levels for kind in ("coverage", "MSIS")))]
     for who, label in (("model", "model"), ("seasonal_naive", "seasonal naive")):
-        rows.append((label, *(f"{intervals[who][L][m]:.{1 if m == 'coverage' else 3}f}"
+        # (an MSIS is None where the series never changed: no scale to divide by)
+        rows.append((label, *("n/a" if intervals[who][L][m] is None else
+                              f"{intervals[who][L][m]:.{1 if m == 'coverage' else 3}f}"
                               for L in levels for m in ("coverage", "msis"))))
     return ["intervals on the test:"] + aligned(rows)
 

@@ -1,6 +1,7 @@
 """``numbarnn train-series`` and ``numbarnn forecast`` end to end, and what users get wrong."""
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -225,6 +226,16 @@ def test_missing_paths_are_one_line_errors(tmp_path):
         assert result.exit_code == 2, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], result.output
+
+
+def test_a_constant_series_reports_its_intervals_without_a_scale(tmp_path):
+    # (its MSIS has no scale to divide by: the table said so with a traceback)
+    data = tmp_path / "flat.csv"
+    data.write_text("month,y\n" + "".join(f"{2010 + k // 12}-{k % 12 + 1:02d},5\n"
+                                           for k in range(48)))
+    result = run("train-series", data, "--out", tmp_path / "run", "--level", "80", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^model +\d+\.\d +n/a$", result.output, re.M), result.output
 
 
 def test_forecast_never_writes_over_its_inputs(tmp_path):

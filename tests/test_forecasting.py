@@ -88,6 +88,16 @@ def test_too_short_series_is_refused_before_training():
         train_forecaster(monthly_series(30), window=12, horizon=12)
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e-120, 1e120, -1e300])
+def test_values_whose_squares_cannot_be_held_are_refused(scale):
+    # (statistics of the choices square them: the run crashed or wrote no metrics)
+    series = monthly_series(60)
+    series.values[:] = series.values * scale
+    with pytest.raises(ValueError, match="in magnitude; numbarnn takes series between 1e-100 "
+                                         "and 1e\\+100 .* rescale it by a power of ten"):
+        train_forecaster(series, window=12, horizon=12, epochs=1, members=1)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"window": 0}, "window: got 0, expected a positive integer"),
     ({"strategy": "mimo"}, "strategy: got 'mimo', expected one of direct, recursive"),

@@ -187,6 +187,7 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
     if config.loss == "quantile":  # before the work: the model gives its own levels only
         for L in levels:
             config.quantile_bounds(L)
+    _check_magnitude(series)
     compile_seconds = compile_for_run(config.cell, config.dtype, device, progress=progress)
     start = time.perf_counter()
     season = resolve_season(config, series)
@@ -203,6 +204,22 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
     report["windows_per_second"] = report["training"]["windows_per_second"]
     report["compile_seconds"] = compile_seconds
     return model, jsonable(report)
+
+
+# the magnitudes a series' values may have: the statistics of the choices (variances,
+# autocorrelations) square them, and beyond these bounds the squares overflow or vanish
+MAGNITUDES = (1e-100, 1e100)
+
+
+def _check_magnitude(series):
+    """One clear error for a series whose size squares cannot hold (see ``MAGNITUDES``)."""
+    for name, values in [(series.name, series.values)] + [
+            (f, series.features[:, k]) for k, f in enumerate(series.feature_names)]:
+        size = float(np.max(np.abs(values))) if len(values) else 0.0
+        if size > MAGNITUDES[1] or 0 < size < MAGNITUDES[0]:
+            raise ValueError(f"{name}: values up to {size:.3g} in magnitude; numbarnn takes "
+                             f"series between {MAGNITUDES[0]:g} and {MAGNITUDES[1]:g} (their "
+                             "squares must stay finite): rescale it by a power of ten")
 
 
 # the validation part of a long series (over twice ``epoch_windows`` steps) is at least
