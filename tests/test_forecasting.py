@@ -251,6 +251,16 @@ def test_bad_refit_setting():
 
 
 # ------------------------------------------------------------------------------ forecasts
+def test_a_logged_model_refuses_to_continue_data_that_are_not_positive():
+    series = monthly_series()
+    model, _ = train_forecaster(series, **{**TINY, "log": True})
+    bad = series.head(60)
+    bad.values[3] = -1.0
+    with pytest.raises(ValueError, match="sales: step 3 holds -1.0, but this model forecasts "
+                                         "the log of the series .* --no-log"):
+        model.forecast(2, bad)
+
+
 def test_forecast_continues_the_data_with_dates():
     series = monthly_series()
     model, _ = train_forecaster(series, **TINY)
@@ -267,6 +277,12 @@ def test_forecast_continues_the_data_with_dates():
         model.forecast(2, series.head(10))
     with pytest.raises(ValueError, match="horizon: got 0"):
         model.forecast(0)
+    # a horizon that cannot be meant is refused before any work
+    with pytest.raises(ValueError, match="horizon: got 100001, expected at most 100,000"):
+        model.forecast(100_001)
+    with pytest.raises(ValueError, match="horizon: got 96001, which runs the dates past "
+                                         "the year 9999"):
+        model.forecast(96_001)  # (months from 2006)
 
 
 def test_forecast_without_dates_has_none():

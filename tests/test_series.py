@@ -38,6 +38,8 @@ def test_columns_by_name_index_and_default(tmp_path):
     assert with_features.features.tolist() == [[10, 100], [20, 200], [30, 300]]
     # the default target skips the features
     assert read_csv(path, features=["c"]).name == "b"
+    with pytest.raises(ValueError, match="feature 'b' given twice"):
+        read_csv(path, column="a", features="b,2")
 
 
 def test_no_date_column(tmp_path):

@@ -278,6 +278,10 @@ class Forecaster:
         """
         horizon = self.config.horizon if horizon is None else horizon
         check_int("horizon", horizon, 1)
+        if horizon > MAX_FORECAST_STEPS:
+            raise ValueError(f"horizon: got {horizon}, expected at most {MAX_FORECAST_STEPS:,} "
+                             "steps (past the model's own horizon each step feeds forecasts "
+                             "back in)")
         levels = check_levels(level)
         if series is None:
             series = self.history_series()
@@ -289,14 +293,18 @@ class Forecaster:
                              f"window {self.config.window})")
         for L in levels:  # before the work: a quantile model gives its own levels only
             self._check_level(L)
+        dates = None
+        if series.dates is not None:
+            try:
+                future = future_dates(series.dates, series.frequency, horizon)
+            except (OverflowError, ValueError):
+                raise ValueError(f"horizon: got {horizon}, which runs the dates past the year "
+                                 "9999") from None
+            if future is not None:
+                dates = [format_date(d, series.date_format) for d in future]
         end = np.array([len(series) - 1])
         paths = self._forecast_paths(series.values, series.features, end, horizon)[0]
         values = paths[paths.shape[0] // 2]
-        dates = None
-        if series.dates is not None:
-            future = future_dates(series.dates, series.frequency, horizon)
-            if future is not None:
-                dates = [format_date(d, series.date_format) for d in future]
         history_dates = None if series.dates is None else \
             [format_date(d, series.date_format) for d in series.dates]
         return {"values": values, "dates": dates, "history": series.values,
@@ -376,6 +384,11 @@ class Forecaster:
         if list(series.feature_names) != list(self.info["feature_names"]):
             raise ValueError(f"features: the model was trained with {self.info['feature_names']}, "
                              f"the data has {series.feature_names}")
+        if self.pipeline.logs and not np.all(series.values > 0):
+            bad = int(np.argmax(~(series.values > 0)))
+            raise ValueError(f"{series.name}: step {bad} holds {float(series.values[bad])!r}, "
+                             "but this model forecasts the log of the series (positive values "
+                             "only); train one with --no-log (log=False) for such data")
 
     def history_series(self):
         """The end of the training data kept in the model, as a Series."""
@@ -453,6 +466,8 @@ def linear_rows(x):
     return rows
 
 
+# the longest forecast a model makes: a guard against a typo's hours of work
+MAX_FORECAST_STEPS = 100_000
 # Steps before an origin that the statistical partner of a combined forecast (the Theta
 # method, the regression, the naive forecast) is fitted on, at most: each Theta fit costs
 # about 60 passes over its data, and a long series' validation and calibration have an

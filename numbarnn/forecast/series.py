@@ -377,6 +377,9 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     else:
         date_index = _resolve_column(date_column, header, "date column", path)
     feature_indices = [_resolve_column(c, header, "feature", path) for c in features]
+    if len(set(feature_indices)) < len(feature_indices):
+        twice = next(header[k] for k in feature_indices if feature_indices.count(k) > 1)
+        raise ValueError(f"{path}: feature {twice!r} given twice")
     if column is None:
         candidates = [k for k in range(len(header))
                       if k != date_index and k not in feature_indices]
