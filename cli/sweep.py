@@ -15,7 +15,8 @@ import click
 from numbarnn.forecast.metrics import SWEEP_METRICS
 
 from .common import keep_new_run, start_run_dir, user_errors
-from .series import _config_settings, _read, _read_panel, gpu_workers, train_series
+from .series import (_config_settings, _long_format, _read, _read_panel, gpu_workers,
+                     train_series)
 from .text import _RUN_OPTIONS, _load_corpus, train_text
 
 # what a grid may vary: not what is scored (horizon, test, validation, season) nor the data
@@ -183,13 +184,16 @@ def _series_spec(context, metric):
     config_keys = {"hidden", "layers"} | {f.name for f in fields(ForecastConfig)}
     config = ForecastConfig(**_config_settings({k: v for k, v in p.items() if k in config_keys}))
     names = {"hidden": "hidden_size", "layers": "num_layers"}
-    if p["id_column"] is not None:
-        panel = _read_panel(p["csv_path"], p["id_column"], p["column"], p["date_column"],
-                            p["no_dates"], p["fill"], p["features"], p["synthetic"])
+    id_column, column, date_column = p["id_column"], p["column"], p["date_column"]
+    if id_column is None and p["csv_path"]:  # (statsforecast's columns, as train-series)
+        id_column, column, date_column = _long_format(p["csv_path"], column, date_column)
+    if id_column is not None:
+        panel = _read_panel(p["csv_path"], id_column, column, date_column, p["no_dates"],
+                            p["fill"], p["features"], p["synthetic"])
         return PanelSweep(panel, config, metric, names)
     if p["csv_path"]:
-        series = _read(p["csv_path"], p["column"], p["date_column"], p["no_dates"],
-                       p["features"], p["fill"])
+        series = _read(p["csv_path"], column, date_column, p["no_dates"], p["features"],
+                       p["fill"])
     elif p["synthetic"]:
         series = make_synthetic(p["synthetic"], p["length"], seed=p["seed"])
     else:

@@ -119,6 +119,20 @@ def test_series_sweep_ranks_on_validation_and_keeps_the_best(tmp_path):
     assert metrics["seconds"] > 0 and metrics["windows_per_second"] > 0
 
 
+def test_a_series_sweep_reads_statsforecasts_layout_as_many_series(tmp_path):
+    data = tmp_path / "long.csv"
+    data.write_text("unique_id,ds,y\n" + "".join(
+        f"{sid},{2010 + k // 12}-{k % 12 + 1:02d},{level + k + 5 * np.sin(k):.2f}\n"
+        for sid, level in (("a", 100), ("b", 200)) for k in range(40)))
+    out = tmp_path / "sweep"
+    result = run("sweep", "train-series", data, "--window", "6", "--horizon", "3", "--epochs",
+                 "2", "--members", "1", "--grid", "hidden=4,5", "--out", out, "--workers", "0",
+                 "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "series").glob("*.safetensors")) == [
+        "a.safetensors", "b.safetensors"]
+
+
 def test_a_failing_combination_is_reported_and_the_rest_ranked(tmp_path):
     out = tmp_path / "sweep"
     result = run("sweep", "train-series", "--epochs", "3", "--members", "1", "-q",
