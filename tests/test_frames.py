@@ -61,6 +61,21 @@ def test_the_long_format_round_trips_in_statsforecasts_layout():
     assert set(reports) == {"a", "b"} and reports["a"]["intervals"]["model"]["80"]
 
 
+def test_integer_time_steps_and_an_indexed_long_frame():
+    # statsforecast's integer ds are steps (not nanoseconds after 1970), and a frame indexed
+    # by unique_id and ds is the same long format
+    long = pd.DataFrame({"unique_id": ["a"] * 48 + ["b"] * 48, "ds": list(range(48)) * 2,
+                         "y": np.r_[100 + np.sin(np.arange(48)), 200 + np.arange(48.0)]})
+    assert panel_from_pandas(long)["a"].dates is None
+    small = dict(window=6, epochs=1, members=1, hidden_size=4)
+    forecasts, _ = fit_forecast(long, horizon=3, **small)
+    assert list(forecasts["ds"]) == [48, 49, 50] * 2
+    indexed, _ = fit_forecast(long.set_index(["unique_id", "ds"]), horizon=3, **small)
+    pd.testing.assert_frame_equal(indexed, forecasts)
+    with pytest.raises(ValueError, match="integer time steps must count up by one"):
+        from_pandas(pd.DataFrame({"ds": [0, 1, 3], "y": [1.0, 2.0, 3.0]}))
+
+
 def test_one_series_forecast_matches_the_models_own():
     model, _ = train_forecaster(load_airline(), horizon=6, **TINY)
     result = model.forecast(level=[80])

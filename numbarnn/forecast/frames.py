@@ -28,8 +28,14 @@ def _pandas():
 
 
 def _dates(stamps, where):
-    """``(dates, date_format)`` for numbarnn from pandas time stamps (increasing, no gaps)."""
+    """``(dates, date_format)`` for numbarnn from pandas time stamps (increasing, no gaps);
+    ``(None, None)`` for integer time steps (counting up by one)."""
     pd = _pandas()
+    if pd.api.types.is_integer_dtype(stamps):  # statsforecast's integer time index: steps
+        steps = np.asarray(stamps, np.int64)
+        if not np.all(np.diff(steps) == 1):
+            raise ValueError(f"{where}: integer time steps must count up by one")
+        return None, None
     if isinstance(stamps, pd.PeriodIndex):
         stamps = stamps.to_timestamp()
     try:
@@ -195,6 +201,8 @@ def fit_forecast(data, horizon, level=None, config=None, **options):
     pd = _pandas()
     from .training import train_forecaster
 
+    if isinstance(data, pd.DataFrame) and isinstance(data.index, pd.MultiIndex):
+        data = data.reset_index()  # (indexed by unique_id and ds: the same long format)
     long_format = isinstance(data, pd.DataFrame) and set(LONG_FORMAT) <= set(data.columns)
     many = panel_from_pandas(data) if long_format else {None: from_pandas(data)}
     frames, reports = [], {}
