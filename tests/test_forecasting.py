@@ -81,6 +81,19 @@ def test_split_and_required_length():
     assert differencing_context(config.__class__(diff=True, seasonal_diff=True), 12) == 13
 
 
+def test_an_array_or_a_list_is_a_series_and_a_bad_shape_one_error():
+    values = list(100 + np.arange(60.0) + 5 * np.sin(np.arange(60)))
+    model, report = train_forecaster(values, window=6, horizon=3, epochs=1, members=1,
+                                     hidden_size=4)
+    assert report["series"]["length"] == 60 and model.forecast(2)["dates"] is None
+    for bad in ([], np.ones((3, 2))):
+        with pytest.raises(ValueError, match="values: got shape .*, expected one value per "
+                                             "step"):
+            Series(bad)
+    with pytest.raises(ValueError, match=r"features: got shape \(3, 2\), expected \(4, F\)"):
+        Series(np.ones(4), features=np.ones((3, 2)))
+
+
 def test_too_short_series_is_refused_before_training():
     # the shortest candidate (no differencing) needs window 12 + horizon 12 + validation 12
     # + test 12 = 48 rows

@@ -67,10 +67,19 @@ class Series:
     source: str = "array"
 
     def __post_init__(self):
-        self.values = np.asarray(self.values, dtype=np.float64).reshape(-1)
+        values = np.asarray(self.values, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(f"values: got shape {values.shape}, expected one value per step "
+                             "(a 1-D array of at least one value; features go in features)")
+        self.values = values
         if self.features is None:
             self.features = np.zeros((self.values.size, 0))
-        self.features = np.asarray(self.features, dtype=np.float64).reshape(self.values.size, -1)
+        self.features = np.asarray(self.features, dtype=np.float64)
+        if self.features.ndim == 1:
+            self.features = self.features[:, None]
+        if self.features.ndim != 2 or self.features.shape[0] != self.values.size:
+            raise ValueError(f"features: got shape {self.features.shape}, expected "
+                             f"({self.values.size}, F): a row per value")
         if self.features.shape[1] != len(self.feature_names):
             self.feature_names = [f"feature{k}" for k in range(self.features.shape[1])]
         if self.dates is not None and len(self.dates) != self.values.size:

@@ -45,7 +45,7 @@ from .config import check_levels, level_name, merge_options, resolve_season
 from .intervals import calibration_errors, score_intervals
 from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
 from .model import PARTNERS, Forecaster, history_info, jsonable
-from .series import format_date
+from .series import Series, format_date
 from .windows import (FeatureScaler, build_pipeline, differencing_context, make_targets,
                       make_windows, split_series, window_origins)
 
@@ -149,7 +149,7 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
 
     Parameters
     ----------
-    series : Series
+    series : Series, or an array or list of values (a series without dates)
     config : ForecastConfig, optional
     progress : numbarnn.progress.Progress, optional
         Receives a live line per epoch.
@@ -181,6 +181,8 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         ``intervals``: the coverage (%) and MSIS of the model's and seasonal naive's
         intervals on the test (``score_intervals``).
     """
+    if not isinstance(series, Series):  # (an array or a list of values: one plain series)
+        series = Series(series)
     config = merge_options(config, options if device is None else {**options, "device": device})
     device = config.device
     levels = check_levels(level)
