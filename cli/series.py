@@ -553,8 +553,13 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
         model = Forecaster.load(os.path.join(run_dir, "model.safetensors"))
         series = None
         if csv_path:
-            series = _read(csv_path, column or model.info["name"], date_column, no_dates,
-                           model.info["feature_names"], fill)
+            many, _, ds = _long_format(csv_path, None, date_column)
+            if many is not None:
+                raise ValueError(f"{csv_path}: holds many series in statsforecast's layout; "
+                                 f"{run_dir} is one series' model (train them with "
+                                 "train-series on that file)")
+            series = _read(csv_path, column or model.info["name"], date_column if no_dates
+                           else ds, no_dates, model.info["feature_names"], fill)
         result = model.forecast(horizon, series, levels)
         write_forecast_csv(output, result, model.info["name"])
         if plot:

@@ -284,6 +284,11 @@ def test_statsforecast_long_format_with_one_id_is_one_series(tmp_path):
     result = run("forecast", out, "--horizon", "2", "-o", tmp_path / "f.csv")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "f.csv").read_text().splitlines()[1].startswith("2014-01,")
+    # a file of many series is not one series to continue
+    many = tmp_path / "many.csv"
+    many.write_text(data.read_text() + "south,2014-01,1\n")
+    assert_one_line_error(run("forecast", out, many), "holds many series in statsforecast's "
+                          "layout")
     # an empty id is still an error, as it is among many series
     data.write_text("unique_id,ds,y\n" + "".join(f",2010-{k + 1:02d},{k}\n" for k in range(12)))
     result = run("train-series", data, "--out", tmp_path / "empty", *SMALL)
