@@ -98,6 +98,9 @@ def test_missing_cell_in_a_short_row(tmp_path):
     ("d,v\n", r"no data rows"),
     ("d,v,v\n2020-01,1,2\n", r"the header names column 'v' twice"),
     ("d, v ,v\n2020-01,1,2\n", r"the header names column 'v' twice"),
+    ("2020-01,1\n2020-02,2\n", r"the first line \('2020-01,1'\) holds values, not column "
+                               r"names; add a header row"),
+    ("112\n118\n", r"the first line \('112'\) holds values"),
 ])
 def test_bad_files(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):

@@ -245,6 +245,9 @@ def _read(path, header_only=False):
             if header is None:
                 raise ValueError(f"{path}: the file is empty; expected a header row and data")
             header = [h.strip() for h in header]
+            if all(_is_value(h) for h in header):  # (a file without a header row)
+                raise ValueError(f"{path}: the first line ({first.strip()!r}) holds values, "
+                                 "not column names; add a header row (such as 'date,value')")
             seen = set()
             for h in header:
                 if h in seen:  # (read silently, the last of the two would win)
@@ -269,6 +272,20 @@ def _read(path, header_only=False):
     if not rows:
         raise ValueError(f"{path}: no data rows after the header")
     return header, rows, lines
+
+
+def _is_value(text):
+    """Whether a header cell reads as a number or a date: data, not a column's name."""
+    try:
+        float(text)
+        return True
+    except ValueError:
+        pass
+    try:
+        parse_date(text)
+        return True
+    except ValueError:
+        return False
 
 
 def parse_numbers(rows, index, lines, column, fill, where):
