@@ -544,6 +544,11 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
 
     output = output or os.path.join(run_dir, "forecast.csv")
     with user_errors():
+        from numbarnn.runs.run_dir import run_kind
+
+        if run_kind(run_dir) == "text":
+            raise ValueError(f"{run_dir}: holds a train-text run; forecast is for train-series "
+                             f"runs (numbarnn generate {run_dir} samples text from it)")
         for path in (output, plot):
             _refuse_to_replace_inputs(path, run_dir, csv_path)
     if is_panel_run(run_dir):

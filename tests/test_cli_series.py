@@ -238,6 +238,18 @@ def test_a_constant_series_reports_its_intervals_without_a_scale(tmp_path):
     assert re.search(r"^model +\d+\.\d +n/a$", result.output, re.M), result.output
 
 
+def test_forecast_and_generate_say_which_run_they_were_given(tmp_path):
+    text, series = tmp_path / "text", tmp_path / "series"
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("some text to learn from. " * 40)
+    assert run("train-text", corpus, "--steps", "2", "--hidden", "8", "--out", text,
+               "-q").exit_code == 0
+    assert run("train-series", "--out", series, *SMALL).exit_code == 0
+    assert_one_line_error(run("forecast", text), "holds a train-text run; forecast is for "
+                          "train-series runs")
+    assert_one_line_error(run("generate", series), "is it a train-text run?")
+
+
 def test_forecast_never_writes_over_its_inputs(tmp_path):
     out = tmp_path / "run"
     data = tmp_path / "monthly.csv"
