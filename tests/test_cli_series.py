@@ -242,8 +242,8 @@ def test_forecast_and_generate_say_which_run_they_were_given(tmp_path):
     text, series = tmp_path / "text", tmp_path / "series"
     corpus = tmp_path / "c.txt"
     corpus.write_text("some text to learn from. " * 40)
-    assert run("train-text", corpus, "--steps", "2", "--hidden", "8", "--out", text,
-               "-q").exit_code == 0
+    assert run("train-text", corpus, "--steps", "2", "--hidden", "8", "--batch-size", "4",
+               "--seq-len", "8", "--out", text, "-q").exit_code == 0
     assert run("train-series", "--out", series, *SMALL).exit_code == 0
     assert_one_line_error(run("forecast", text), "holds a train-text run; forecast is for "
                           "train-series runs")
