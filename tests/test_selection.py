@@ -314,7 +314,7 @@ def test_a_logged_fallback_refuses_data_the_log_cannot_take():
     assert model.info["baseline"] == "seasonal_naive"
     assert model.info["calibration"]["scale"] == "log"
     negative = series(-exact_season())
-    with pytest.raises(ValueError, match="transform 'log': needs positive values"):
+    with pytest.raises(ValueError, match="but this model forecasts the log of the series"):
         model.forecast(series=negative, level=[80])
 
 
