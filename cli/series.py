@@ -551,6 +551,10 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
                              f"runs (numbarnn generate {run_dir} samples text from it)")
         for path in (output, plot):
             _refuse_to_replace_inputs(path, run_dir, csv_path)
+        if plot:
+            from numbarnn.forecast.output import plot_format
+
+            plot_format(plot)  # (a format matplotlib lacks: said before the forecast is written)
     if is_panel_run(run_dir):
         _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill)
         return

@@ -74,6 +74,11 @@ def test_plot_without_matplotlib_says_how_to_get_it(tmp_path, monkeypatch):
     out = tmp_path / "run"
     assert run("train-series", write_monthly_csv(tmp_path / "v.csv"), "--out", out,
                *SMALL).exit_code == 0
+    pytest.importorskip("matplotlib")
+    # a format matplotlib cannot write is said before anything is written
+    assert_one_line_error(run("forecast", out, "--plot", tmp_path / "f.xyz"),
+                          "f.xyz: cannot write a plot as 'xyz'; the formats are")
+    assert not (out / "forecast.csv").exists()
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     result = run("forecast", out, "--plot", tmp_path / "f.png")
     assert_one_line_error(result, "the plot needs matplotlib: pip install 'numbarnn[plot]'")

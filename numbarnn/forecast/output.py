@@ -1,4 +1,6 @@
 """A forecast written out: a CSV (atomically) and a plot (matplotlib, ``[plot]`` extra)."""
+import os
+
 import numpy as np
 
 from .config import level_name
@@ -27,6 +29,28 @@ def write_forecast_csv(path, forecast, name="forecast"):
     write_atomic(path, "\n".join(lines) + "\n")
 
 
+def plot_format(path):
+    """The image format of ``path`` (its extension; png without one), checked before any
+    work is done.
+
+    Raises
+    ------
+    ValueError
+        If matplotlib is not installed, or cannot write that format.
+    """
+    try:
+        import matplotlib  # noqa: F401 -- (first: a submodule already loaded would pass)
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise ValueError("the plot needs matplotlib: pip install 'numbarnn[plot]'") from None
+    fmt = str(path).rsplit(".", 1)[-1].lower() if "." in os.path.basename(str(path)) else "png"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in formats:
+        raise ValueError(f"{path}: cannot write a plot as {fmt!r}; the formats are "
+                         f"{', '.join(sorted(formats))}")
+    return fmt
+
+
 def plot_forecast(path, forecast, test=None, title=None):
     """Draw the history, the forecast and (given ``test``) the test actuals beside the
     model's test forecast, into an image file.
@@ -43,14 +67,13 @@ def plot_forecast(path, forecast, test=None, title=None):
     Raises
     ------
     ValueError
-        If matplotlib is not installed.
+        If matplotlib is not installed, or cannot write the format (``plot_format``).
     """
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ValueError("the plot needs matplotlib: pip install 'numbarnn[plot]'") from None
+    fmt = plot_format(path)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from ..checkpoints import write_atomic
 
     history = np.asarray(forecast["history"])
@@ -82,7 +105,6 @@ def plot_forecast(path, forecast, test=None, title=None):
     ax.set_title(title or "forecast")
     ax.legend(loc="upper left", frameon=False)
     ax.grid(alpha=0.3)
-    fmt = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else "png"
     import io
 
     buffer = io.BytesIO()
