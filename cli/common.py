@@ -46,24 +46,15 @@ class Commands(click.Group):
 
 def start_run_dir(out_dir, **options):
     """Hold the run directory ``out_dir`` (``hold_run_dir``) and make it ready
-    (``prepare_run_dir``'s ``options``).  A run that ``--force`` replaces is put back
-    when the command ends, unless ``keep_new_run`` says the new one wrote its results."""
+    (``prepare_run_dir``'s ``options``).  A run that ``--force`` replaces is set aside
+    until the command ends, and put back if the new run wrote no checkpoint
+    (``EarlierRun``)."""
     from numbarnn.runs.run_dir import prepare_run_dir
 
     hold_run_dir(out_dir)
-    earlier = prepare_run_dir(out_dir, **options)
-    if earlier is not None:
-        context = click.get_current_context()
-        context.meta["numbarnn.earlier_run"] = earlier
-        context.call_on_close(earlier.settle)  # (before the lock is released: LIFO)
-
-
-def keep_new_run():
-    """The new run has written its results (trained, or stopped and saved): the run
-    that ``--force`` replaced goes for good."""
-    earlier = click.get_current_context().meta.get("numbarnn.earlier_run")
-    if earlier is not None:
-        earlier.discard()
+    earlier = prepare_run_dir(out_dir, keep_earlier=True, **options)
+    if earlier is not None:  # (before the lock is released: the callbacks run last first)
+        click.get_current_context().call_on_close(earlier.settle)
 
 
 def hold_run_dir(out_dir):

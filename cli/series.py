@@ -13,7 +13,7 @@ from numbarnn.devices import DEVICES
 from numbarnn.forecast.config import (COMBINES, LOSSES, SCALERS, STRATEGIES,
                                       ForecastConfig)
 
-from .common import RunFailed, keep_new_run, start_run_dir, user_errors
+from .common import RunFailed, start_run_dir, user_errors
 
 SERIES = ForecastConfig()  # every default below is the library's
 
@@ -279,7 +279,6 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
                                               progress=progress, device=device)
         model.save(os.path.join(out_dir, "model.safetensors"))
         write_json(os.path.join(out_dir, "metrics.json"), report)
-        keep_new_run()
     if report["status"] == "diverged":
         from numbarnn.forecast.training import diverged_message
 
@@ -453,11 +452,11 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         finally:
             progress.close()
     execution = summary["execution"]
-    if summary["trained"] or summary["status"] == "interrupted":  # (else the earlier run back)
-        keep_new_run()
     if summary["status"] == "interrupted":
         click.echo(f"interrupted: {summary['trained']} series trained and saved in {out_dir}; "
-                   "run the same command with --resume to train the rest", err=True)
+                   "run the same command with --resume to train the rest" if summary["trained"]
+                   else "interrupted before any series finished; run the same command again "
+                   "to start over", err=True)
         sys.exit(130)
     if execution["note"]:
         click.echo(execution["note"], err=True)
@@ -465,9 +464,8 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
         click.echo(line)
     click.echo(f"saved {summary['trained']} checkpoints under "
                f"{os.path.join(out_dir, 'series')}, metrics.csv and metrics.json")
-    if not summary["trained"]:
-        raise RunFailed(f"no series could be trained (the reasons are above and in "
-                        f"{os.path.join(out_dir, 'metrics.csv')})")
+    if not summary["trained"]:  # (with --force, the earlier run then goes back in place)
+        raise RunFailed("no series could be trained (the reasons are listed above)")
     if summary["diverged"]:
         raise RunFailed(f"{len(summary['diverged'])} of {summary['trained']} series diverged "
                         "(listed above); try a lower --lr or --clip")

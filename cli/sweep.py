@@ -14,7 +14,7 @@ import click
 
 from numbarnn.forecast.metrics import SWEEP_METRICS
 
-from .common import keep_new_run, start_run_dir, user_errors
+from .common import start_run_dir, user_errors
 from .series import (_config_settings, _long_format, _read, _read_panel, gpu_workers,
                      train_series)
 from .text import _RUN_OPTIONS, _load_corpus, train_text
@@ -103,14 +103,14 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
             raise click.ClickException(str(e)) from None
         finally:
             progress.close()
-    if summary["best"] is not None or summary["status"] == "interrupted":
-        keep_new_run()  # (else the earlier run goes back)
     if summary["execution"]["note"]:
         click.echo(summary["execution"]["note"], err=True)
     if summary["status"] == "interrupted":
         click.echo(f"interrupted: {summary['finished']} of {summary['combinations']} "
                    f"combinations trained and saved in {out_dir}; run the same command with "
-                   "--resume to train the rest", err=True)
+                   "--resume to train the rest" if summary["finished"] else
+                   "interrupted before any combination finished; run the same command again "
+                   "to start over", err=True)
         sys.exit(130)
     for line in ranking_lines(summary, list(grid)):
         click.echo(line)

@@ -12,7 +12,7 @@ from numbarnn import CELLS
 from numbarnn.devices import DEVICES
 from numbarnn.text.config import DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, TextConfig
 
-from .common import InputError, RunFailed, keep_new_run, start_run_dir, user_errors
+from .common import InputError, RunFailed, start_run_dir, user_errors
 
 TEXT = TextConfig()  # every default below is the library's
 
@@ -141,7 +141,6 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
                                     out_dir=out_dir, progress=progress)
         finally:
             progress.close()
-    keep_new_run()  # (stopped or not, its checkpoints and metrics are written)
     if summary["status"] == "interrupted":
         click.echo(f"interrupted at step {trainer.step}: saved {out_dir}/last.safetensors; "
                    "run the same command with --resume to continue", err=True)

@@ -424,39 +424,65 @@ def visible(path):
             if p.is_file() and ".replaced" not in p.parts}
 
 
-def test_force_sets_aside_what_runs_write_and_nothing_else(tmp_path):
+def test_force_removes_what_runs_write_and_nothing_else(tmp_path):
     """A stale best model of the earlier run must not pass for the new run's."""
     earlier_run(tmp_path)
-    earlier = prepare_run_dir(tmp_path, force=True)
+    assert prepare_run_dir(tmp_path, force=True) is None
     assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine"}
-    assert not (tmp_path / "trials").exists()
-    # the new run writes its results: the earlier run goes for good
-    (tmp_path / "model.safetensors").write_text("new")
-    earlier.discard()
+    assert not (tmp_path / "trials").exists() and not (tmp_path / ".replaced").exists()
+
+
+def test_a_forced_run_that_writes_a_checkpoint_replaces_the_earlier_one(tmp_path):
+    earlier_run(tmp_path)
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
+    assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine"}
+    (tmp_path / "series").mkdir(exist_ok=True)
+    (tmp_path / "series" / "b.safetensors").write_text("new")
+    earlier.settle()
     earlier.settle()  # (nothing left to do)
     assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine",
-                                 "model.safetensors": "new"}
+                                 "series/b.safetensors": "new"}
     assert not (tmp_path / ".replaced").exists()
 
 
-def test_a_forced_run_that_stops_early_puts_the_earlier_one_back(tmp_path):
+def test_a_forced_run_without_a_checkpoint_puts_the_earlier_one_back(tmp_path):
     before = earlier_run(tmp_path)
-    earlier = prepare_run_dir(tmp_path, force=True)
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
     (tmp_path / "series").mkdir(exist_ok=True)
-    (tmp_path / "series" / "new.json").write_text("new")  # what the new run wrote
+    (tmp_path / "series" / "new.json").write_text("new")  # (a failed series' result)
     (tmp_path / "metrics.json").write_text("new")
     earlier.settle()
     assert visible(tmp_path) == before and not (tmp_path / ".replaced").exists()
 
 
-def test_a_killed_forced_run_leaves_the_last_finished_run_to_put_back(tmp_path):
+def test_a_killed_start_over_leaves_the_last_finished_run_to_put_back(tmp_path):
     before = earlier_run(tmp_path)
-    prepare_run_dir(tmp_path, force=True)  # ... and the process dies with its new files
-    (tmp_path / "model.safetensors").write_text("half")
-    earlier = prepare_run_dir(tmp_path, force=True)  # the next start over
+    prepare_run_dir(tmp_path, force=True, keep_earlier=True)  # ... and the process dies
+    (tmp_path / "metrics.json").write_text("half")
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)  # the next start over
     assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine"}
     earlier.settle()
     assert visible(tmp_path) == before
+
+
+def test_a_resumed_or_new_run_ends_a_killed_start_over(tmp_path):
+    # resumed: the killed start over's run is the one kept, and the earlier goes
+    earlier_run(tmp_path)
+    prepare_run_dir(tmp_path, force=True, keep_earlier=True)  # ... killed
+    (tmp_path / "last.safetensors").write_text("b")
+    prepare_run_dir(tmp_path, resume=True)
+    assert not (tmp_path / ".replaced").exists()
+    # so a later start over that fails puts back the resumed run, not the one before it
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
+    earlier.settle()
+    assert visible(tmp_path)["last.safetensors"] == "b"
+    # a new run in a directory the killed start over left empty ends it too
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "model.safetensors").write_text("a")
+    prepare_run_dir(empty, force=True, keep_earlier=True)  # ... killed before writing
+    prepare_run_dir(empty)
+    assert not (empty / ".replaced").exists()
 
 
 @pytest.mark.parametrize("holds, kind", [("sweep.json", "panel"), ("last.safetensors", "sweep"),

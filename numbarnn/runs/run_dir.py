@@ -106,22 +106,22 @@ def run_lock(path):
         os.close(fd)  # (closing releases the lock)
 
 
-def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):
+def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None,
+                    keep_earlier=False):
     """Make ``path`` ready for a training run without losing anything by accident.
 
     A new or empty directory is created or used.  An existing run directory is
     refused unless ``resume`` (continue it: it must then exist and, given ``kind``,
     hold a run of that kind) or ``force`` (start over: the files and directories that
-    runs write, ``RUN_FILES`` and ``RUN_DIRS``, are set aside first, others are left;
-    see ``EarlierRun``).  ``resumable=False`` is for commands without ``--resume``:
-    the refusal then offers only ``--force``.
+    runs write, ``RUN_FILES`` and ``RUN_DIRS``, are removed first, others are left;
+    with ``keep_earlier``, set aside instead: see ``EarlierRun``).  ``resumable=False``
+    is for commands without ``--resume``: the refusal then offers only ``--force``.
 
     Returns
     -------
     EarlierRun or None
-        The run that ``force`` set aside: the caller calls its ``discard`` once the new
-        run has written its results, and ``settle`` in any case at the end (which puts
-        it back where the new run did not get that far).
+        With ``keep_earlier``, the run that ``force`` set aside: the caller calls its
+        ``settle`` when the new run ends, however it ends.
 
     Raises
     ------
@@ -134,6 +134,7 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{path}: exists and is not a directory")
     exists = os.path.isdir(path) and any(not name.startswith(".") for name in os.listdir(path))
+    aside = os.path.join(path, REPLACED)
     if resume:
         if not exists:
             raise ValueError(f"{path}: nothing to resume (no such run directory, or empty)")
@@ -142,7 +143,9 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):
             raise ValueError(f"{path}: holds {RUN_KINDS.get(found, 'no run that can resume')}, "
                              f"not {RUN_KINDS[kind]}: nothing to resume; choose another --out, "
                              "or --force to replace it")
-        return
+        # (a start over killed before it settled, now resumed: the run it replaced goes)
+        shutil.rmtree(aside, ignore_errors=True)
+        return None
     if exists and not force:
         if not resumable:
             raise ValueError(f"{path}: already holds a run; use --force to overwrite it, or "
@@ -153,21 +156,27 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None):
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise ValueError(f"{path}: cannot create the directory ({e.strerror})") from None
-    return EarlierRun.set_aside(path) if exists else None
+    if keep_earlier and force and (exists or os.path.isdir(aside)):
+        return EarlierRun.set_aside(path)
+    remove_run_outputs(path)
+    shutil.rmtree(aside, ignore_errors=True)  # (a new run: whatever a start over left goes)
+    return None
 
 
 class EarlierRun:
-    """The outputs of a run that ``--force`` replaces, kept in ``path/.replaced`` until the
-    new run has written its own: ``discard`` then removes them, and ``settle``, where the
-    new run stopped before (bad input, nothing trained), removes what it wrote and puts
-    them back, so that a failed start over loses nothing.
+    """The outputs of a run that ``--force`` replaces, kept in ``path/.replaced`` while the
+    new run runs.  ``settle``, when it ends, keeps the new run where it wrote a checkpoint
+    (it trained something, or stopped and saved) and removes the earlier one; where it
+    wrote none (bad input, nothing trained), it removes what the new run wrote and puts
+    the earlier run back, so that a failed start over loses nothing.
 
-    A ``.replaced`` left by a run that was killed holds the last run that finished; the
-    killed run's outputs are removed instead, and it stays the one to put back.
+    A ``.replaced`` found at the start was left by a start over that was killed before it
+    settled (a resumed or a new run removes it): it holds the last run that finished, and
+    the killed run's outputs are removed instead.
     """
 
     def __init__(self, path):
-        self.path, self.settled = path, False
+        self.path = path
         self.aside = os.path.join(path, REPLACED)
 
     @classmethod
@@ -175,23 +184,18 @@ class EarlierRun:
         earlier = cls(path)
         if os.path.isdir(earlier.aside):
             remove_run_outputs(path)
-            return earlier
-        _move_outputs(path, earlier.aside)
+        else:
+            _move_outputs(path, earlier.aside)
         return earlier
 
-    def discard(self):
-        """The new run has written its results: the earlier one goes."""
-        shutil.rmtree(self.aside, ignore_errors=True)
-        self.settled = True
-
     def settle(self):
-        """Put the earlier run back unless ``discard`` was called."""
-        if self.settled:
+        """Keep the new run if it wrote a checkpoint, else put the earlier one back."""
+        if not os.path.isdir(self.aside):
             return
-        remove_run_outputs(self.path)
-        _move_outputs(self.aside, self.path)
+        if not any(name.endswith(".safetensors") for name in _run_outputs(self.path)):
+            remove_run_outputs(self.path)
+            _move_outputs(self.aside, self.path)
         shutil.rmtree(self.aside, ignore_errors=True)
-        self.settled = True
 
 
 def _run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
