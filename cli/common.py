@@ -16,17 +16,23 @@ class RunFailed(click.ClickException):
     exit_code = 1
 
 
+# the bare command's "error" from Click 8.2 on (before, Click printed the help itself)
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 @contextlib.contextmanager
 def _one_line_usage():
     """Click's usage errors as ``InputError``: one line, naming the command's help."""
     try:
         yield
-    except click.exceptions.NoArgsIsHelpError as e:  # the bare command: its help, no error
+    except _NO_ARGS as e:  # the bare command: its help, no error
         click.echo(e.ctx.get_help())
         raise click.exceptions.Exit(0) from None
     except click.UsageError as e:
-        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-        raise InputError(e.format_message() + hint) from None
+        context = e.ctx or click.get_current_context(silent=True)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        message = " ".join(e.format_message().split())  # (Click's choices come on new lines)
+        raise InputError(message + hint) from None
 
 
 class Commands(click.Group):

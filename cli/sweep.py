@@ -69,9 +69,10 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
     from numbarnn.runs.sweep import expand_grid, run_sweep
 
     target = COMMANDS[command]
-    # COMMAND's own parser reads ARGS: its types, checks and defaults, its usage line
-    context = target.make_context(f"{click.get_current_context().command_path} {command}",
-                                  list(args))
+    # COMMAND's own parser reads ARGS: its types, checks and defaults (its mistakes name
+    # COMMAND's own help: `numbarnn train-series --help`)
+    context = target.make_context(f"{click.get_current_context().find_root().info_name} "
+                                  f"{command}", list(args))
     with user_errors():
         device = context.params.get("device") or "cpu"
         if device != "cpu":

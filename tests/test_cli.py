@@ -46,6 +46,8 @@ def test_demo_loss_falls():
     (["generate"], "Missing argument 'RUN'"),
     (["gradient-flow", "--delays", "5,x"], "expected integers"),
     (["sweep", "generate"], "'generate' is not one of"),
+    (["sweep"], "Missing argument 'COMMAND'. Choose from: train-series, train-text"),
+    (["train-text", "--out"], "Option '--out' requires an argument."),
     (["bogus-command"], "No such command 'bogus-command'"),
     (["--bogus"], "No such option '--bogus'")])
 def test_usage_mistakes_are_one_line(args, message):

@@ -74,7 +74,7 @@ def test_text_sweep_input_errors(tmp_path):
     result = run("sweep", "train-text", corpus, "--hiden", "8", "--grid", "lr=0.001,0.002",
                  "--out", tmp_path / "e")
     assert_one_line_error(result, "No such option '--hiden'")
-    assert "(see 'cli sweep train-text --help')" in result.output
+    assert "(see 'cli train-text --help')" in result.output
 
 
 def read_trials(out):
