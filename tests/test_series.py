@@ -52,6 +52,12 @@ def test_no_date_column(tmp_path):
     assert read_csv(dated, date_column=False, column="y").dates is None
 
 
+def test_pandas_unnamed_columns_are_a_header(tmp_path):
+    # pandas writes a frame without column names with the header 0,1,...: names, not data
+    series = read_csv(write(tmp_path, "0,1\n2020-01,5\n2020-02,6\n"))
+    assert series.name == "1" and series.values.tolist() == [5, 6] and series.dates
+
+
 def test_a_ds_column_holds_the_dates_where_the_first_does_not(tmp_path):
     # statsforecast's layout, read as one series: the dates are in 'ds', not first
     path = write(tmp_path, "unique_id,ds,y\na,2020-01,1\na,2020-02,2\na,2020-03,4\n")
@@ -101,6 +107,7 @@ def test_missing_cell_in_a_short_row(tmp_path):
     ("2020-01,1\n2020-02,2\n", r"the first line \('2020-01,1'\) holds values, not column "
                                r"names; add a header row"),
     ("112\n118\n", r"the first line \('112'\) holds values"),
+    ("0,5\n1,6\n", r"the first line \('0,5'\) holds values"),
 ])
 def test_bad_files(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):

@@ -245,7 +245,9 @@ def _read(path, header_only=False):
             if header is None:
                 raise ValueError(f"{path}: the file is empty; expected a header row and data")
             header = [h.strip() for h in header]
-            if all(_is_value(h) for h in header):  # (a file without a header row)
+            # (no header row; but pandas names a frame's unnamed columns 0, 1, ...)
+            if all(_is_value(h) for h in header) and \
+                    header != [str(k) for k in range(len(header))]:
                 raise ValueError(f"{path}: the first line ({first.strip()!r}) holds values, "
                                  "not column names; add a header row (such as 'date,value')")
             seen = set()
