@@ -53,12 +53,13 @@ def _read_panel(csv_path, id_column, column, date_column, no_dates, fill, featur
     return read_panel_csv(csv_path, id_column, column, False if no_dates else date_column, fill)
 
 
-def _long_format(csv_path, column, date_column):
+def _long_format(csv_path, column, date_column, no_dates=False):
     """``(id_column, column, date_column)``: statsforecast's ``unique_id, ds, y`` columns
     where the CSV's header has them (read as many series, as with --id-column; with one
     id, as one series: ``(None, y, ds)``), else ``(None, column, date_column)``
-    unchanged."""
-    from numbarnn.forecast.series import LONG_FORMAT, csv_header, read_csv_rows
+    unchanged.  ``ds`` is the date column unless it holds integer time steps (or
+    ``no_dates``): then there is none."""
+    from numbarnn.forecast.series import LONG_FORMAT, csv_header, parse_date, read_csv_rows
 
     if not set(LONG_FORMAT) <= set(csv_header(csv_path)):
         return None, column, date_column
@@ -67,7 +68,13 @@ def _long_format(csv_path, column, date_column):
     ids = {row[header.index(unique_id)].strip() for row in rows}
     # (an empty id is refused where many series are read)
     many = len(ids) > 1 or "" in ids
-    return (unique_id if many else None), column or y, date_column or ds
+    if date_column is None and not no_dates:
+        try:
+            parse_date(rows[0][header.index(ds)])
+            date_column = ds
+        except ValueError:
+            pass
+    return (unique_id if many else None), column or y, date_column
 
 
 def _read(csv_path, column, date_column, no_dates, features, fill):
@@ -233,7 +240,8 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         if device != "cpu":
             get_device(device)  # no GPU: one clear line now, not one per series
         if id_column is None and csv_path:
-            id_column, column, date_column = _long_format(csv_path, column, date_column)
+            id_column, column, date_column = _long_format(csv_path, column, date_column,
+                                                          no_dates)
         for given, option in ((compare, "--compare"), (levels, "--level")):
             if given and id_column is not None:  # refused, not silently ignored
                 raise ValueError(f"{option}: for one series (not with --id-column or a "
@@ -560,13 +568,13 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
         model = Forecaster.load(os.path.join(run_dir, "model.safetensors"))
         series = None
         if csv_path:
-            many, _, ds = _long_format(csv_path, None, date_column)
+            many, _, dates = _long_format(csv_path, None, date_column, no_dates)
             if many is not None:
                 raise ValueError(f"{csv_path}: holds many series in statsforecast's layout; "
                                  f"{run_dir} is one series' model (train them with "
                                  "train-series on that file)")
-            series = _read(csv_path, column or model.info["name"], date_column if no_dates
-                           else ds, no_dates, model.info["feature_names"], fill)
+            series = _read(csv_path, column or model.info["name"], dates, no_dates,
+                           model.info["feature_names"], fill)
         result = model.forecast(horizon, series, levels)
         write_forecast_csv(output, result, model.info["name"])
         if plot:

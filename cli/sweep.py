@@ -187,7 +187,8 @@ def _series_spec(context, metric):
     names = {"hidden": "hidden_size", "layers": "num_layers"}
     id_column, column, date_column = p["id_column"], p["column"], p["date_column"]
     if id_column is None and p["csv_path"]:  # (statsforecast's columns, as train-series)
-        id_column, column, date_column = _long_format(p["csv_path"], column, date_column)
+        id_column, column, date_column = _long_format(p["csv_path"], column, date_column,
+                                                      p["no_dates"])
     if id_column is not None:
         panel = _read_panel(p["csv_path"], id_column, column, date_column, p["no_dates"],
                             p["fill"], p["features"], p["synthetic"])

@@ -312,6 +312,19 @@ def test_statsforecast_long_format_with_one_id_is_one_series(tmp_path):
     assert result.exit_code == 2 and "empty id" in result.output, result.output
 
 
+@pytest.mark.parametrize("ids", [["a"], ["a", "b"]])
+def test_statsforecast_long_format_with_integer_time_steps(tmp_path, ids):
+    data = tmp_path / "steps.csv"
+    data.write_text("unique_id,ds,y\n" + "".join(
+        f"{sid},{k},{100 + 10 * j + k + 5 * np.sin(k):.2f}\n" for j, sid in enumerate(ids)
+        for k in range(48)))
+    for extra in ([], ["--no-dates"]):
+        out = tmp_path / f"run{len(extra)}"
+        result = run("train-series", data, "--out", out, "--workers" if len(ids) > 1 else
+                     "--seed", "0", *extra, *SMALL)
+        assert result.exit_code == 0, result.output
+
+
 def test_statsforecast_long_format_is_read_as_many_series(tmp_path):
     lines = ["unique_id;ds;y"]  # (and a semicolon-separated file)
     for sid, level in (("north", 100), ("south", 200)):
