@@ -64,12 +64,15 @@ def test_the_long_format_round_trips_in_statsforecasts_layout():
 def test_integer_time_steps_and_an_indexed_long_frame():
     # statsforecast's integer ds are steps (not nanoseconds after 1970), and a frame indexed
     # by unique_id and ds is the same long format
-    long = pd.DataFrame({"unique_id": ["a"] * 48 + ["b"] * 48, "ds": list(range(48)) * 2,
+    long = pd.DataFrame({"unique_id": ["a"] * 48 + ["b"] * 48,
+                         "ds": list(range(48)) + list(range(5, 53)),
                          "y": np.r_[100 + np.sin(np.arange(48)), 200 + np.arange(48.0)]})
     assert panel_from_pandas(long)["a"].dates is None
     small = dict(window=6, epochs=1, members=1, hidden_size=4)
     forecasts, _ = fit_forecast(long, horizon=3, **small)
-    assert list(forecasts["ds"]) == [48, 49, 50] * 2
+    assert list(forecasts["ds"]) == [48, 49, 50, 53, 54, 55]  # (each series' own steps on)
+    one, _ = fit_forecast(long[long.unique_id == "b"][["ds", "y"]], horizon=2, **small)
+    assert list(one["ds"]) == [53, 54]
     indexed, _ = fit_forecast(long.set_index(["unique_id", "ds"]), horizon=3, **small)
     pd.testing.assert_frame_equal(indexed, forecasts)
     with pytest.raises(ValueError, match="integer time steps must count up by one"):

@@ -152,10 +152,11 @@ def panel_from_pandas(data, id_column=LONG_FORMAT[0], date_column=LONG_FORMAT[1]
     return out
 
 
-def forecast_to_frame(result, unique_id=None, alias=ALIAS):
+def forecast_to_frame(result, unique_id=None, alias=ALIAS, first_step=0):
     """``Forecaster.forecast``'s result as a DataFrame in statsforecast's layout:
     ``[unique_id,] ds, <alias>, <alias>-lo-80, <alias>-hi-80, ...``; ``ds`` are time stamps
-    where the dates are known, else the step numbers after the history."""
+    where the dates are known, else the step numbers after the history (whose first step
+    is ``first_step``)."""
     pd = _pandas()
     from .config import level_name
 
@@ -163,7 +164,7 @@ def forecast_to_frame(result, unique_id=None, alias=ALIAS):
     if result["dates"] is not None:
         ds = pd.to_datetime(result["dates"])
     else:
-        ds = np.arange(len(result["history"]), len(result["history"]) + n)
+        ds = first_step + np.arange(len(result["history"]), len(result["history"]) + n)
     columns = {"ds": ds, alias: result["values"]}
     for level, (lo, hi) in result["intervals"].items():
         columns[f"{alias}-lo-{level_name(level)}"] = lo
@@ -205,10 +206,18 @@ def fit_forecast(data, horizon, level=None, config=None, **options):
         data = data.reset_index()  # (indexed by unique_id and ds: the same long format)
     long_format = isinstance(data, pd.DataFrame) and set(LONG_FORMAT) <= set(data.columns)
     many = panel_from_pandas(data) if long_format else {None: from_pandas(data)}
+    # (integer time steps: the forecasts' ds continue each series' own)
+    unique_id, ds = LONG_FORMAT[:2]
+    first = {}
+    if isinstance(data, pd.DataFrame) and ds in data.columns and \
+            pd.api.types.is_integer_dtype(data[ds]):
+        first = data.groupby(unique_id, sort=False)[ds].min().to_dict() if long_format \
+            else {None: data[ds].min()}
     frames, reports = [], {}
     for series_id, series in many.items():
         model, report = train_forecaster(series, config, level=level,
                                          **{**options, "horizon": horizon})
-        frames.append(forecast_to_frame(model.forecast(level=level), series_id))
+        frames.append(forecast_to_frame(model.forecast(level=level), series_id,
+                                        first_step=int(first.get(series_id, 0))))
         reports[series_id] = report
     return pd.concat(frames, ignore_index=True), reports
