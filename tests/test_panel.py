@@ -89,9 +89,16 @@ def test_safe_name_is_a_file_name_and_tells_ids_apart():
     names = {safe_name(i) for i in ("a/b", "a:b", "a b", "../x", ".hidden", "")}
     assert len(names) == 6
     assert all("/" not in n and not n.startswith(".") and n for n in names)
-    # an id spelled like another's cleaned form gets a name of its own
-    assert safe_name(safe_name("a/b")) not in (safe_name("a/b"), safe_name("a_b"))
-    assert safe_name("a_b-3ec6") == "a_b-3ec6"
+    assert safe_name("store-00000001") == "store-00000001"
+
+
+def test_ids_that_would_share_a_file_are_refused(tmp_path):
+    # an id spelled as another's cleaned form would take its checkpoint's name
+    path = tmp_path / "p.csv"
+    path.write_text(f"id,y\na/b,1\n{safe_name('a/b')},2\n")
+    with pytest.raises(ValueError, match=f"ids 'a/b' and '{safe_name('a/b')}' would share "
+                                         f"the file {safe_name('a/b')}.safetensors"):
+        read_panel_csv(path, "id")
 
 
 def test_task_trains_or_says_why_not(tmp_path):

@@ -28,7 +28,6 @@ SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
 FORECASTERS = ("model", "naive", "seasonal_naive")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_HASHED = re.compile(r"-[0-9a-f]{8}$")  # how safe_name ends a cleaned id
 
 
 # ------------------------------------------------------------------------------ synthetic data
@@ -169,7 +168,8 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     ------
     ValueError
         For an unreadable file, an unknown column, an empty id, a file with only
-        one series, or a time stamp that repeats within a series.
+        one series, a time stamp that repeats within a series, or two ids whose
+        checkpoints would share a file name (``safe_name``).
     """
     path = os.fspath(path)
     header, rows, lines = read_csv_rows(path)
@@ -205,6 +205,12 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
         raise ValueError(f"{path}: column {header[id_index]!r} holds one series only "
                          f"({next(iter(groups))!r}); train it without --id-column")
 
+    named = {}
+    for series_id in groups:  # (each series' checkpoint is saved under its safe_name)
+        other = named.setdefault(safe_name(series_id), series_id)
+        if other != series_id:
+            raise ValueError(f"{path}: ids {other!r} and {series_id!r} would share the file "
+                             f"{safe_name(series_id)}.safetensors; rename one of them")
     panel = Panel({}, {}, header[id_index], header[target_index],
                   None if date_index is None else header[date_index], path)
     for series_id, group in groups.items():
@@ -266,11 +272,10 @@ def _group_series(group, target_index, date_index, header, fill, where):
 def safe_name(series_id):
     """A file name for a series id: the id itself when it is made of letters, digits,
     ``.``, ``_`` and ``-`` (and does not start with a dot), else a cleaned form plus
-    eight hex digits of the id's SHA-1, so that different ids never share a file (an id
-    that itself ends in ``-`` and eight hex digits is cleaned too: it could be
-    another's cleaned form)."""
+    eight hex digits of the id's SHA-1, so that different ids share a file only where
+    one is spelled as the other's cleaned form (``read_panel_csv`` refuses that)."""
     cleaned = _UNSAFE.sub("_", series_id).lstrip(".")
-    if cleaned == series_id and cleaned and not _HASHED.search(cleaned):
+    if cleaned == series_id and cleaned:
         return cleaned
     digest = hashlib.sha1(series_id.encode("utf-8")).hexdigest()[:8]
     return f"{cleaned[:60] or 'series'}-{digest}"
