@@ -552,7 +552,9 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
     with user_errors():
         from numbarnn.runs.run_dir import run_kind
 
-        if run_kind(run_dir) == "text":
+        if run_kind(run_dir) == "text" or not os.path.exists(
+                os.path.join(run_dir, "model.safetensors")) and os.path.exists(
+                os.path.join(run_dir, "best.safetensors")):  # (a text run, or a text sweep)
             raise ValueError(f"{run_dir}: holds a train-text run; forecast is for train-series "
                              f"runs (numbarnn generate {run_dir} samples text from it)")
         for path in (output, plot):
@@ -562,7 +564,8 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
 
             plot_format(plot)  # (a format matplotlib lacks: said before the forecast is written)
     if is_panel_run(run_dir):
-        _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill)
+        _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill, column,
+                        False if no_dates else date_column)
         return
     with user_errors():
         model = Forecaster.load(os.path.join(run_dir, "model.safetensors"))
@@ -619,7 +622,8 @@ def _levels(value):
         raise click.BadParameter(str(e).replace("level: ", "")) from None
 
 
-def _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill):
+def _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill, column,
+                    date_column):
     """``forecast DIR [CSV]`` for a many-series run: every series (of CSV, continued from
     there) into one long-format CSV."""
     from numbarnn.forecast.panel import forecast_panel, write_panel_csv
@@ -628,7 +632,8 @@ def _forecast_panel(run_dir, csv_path, horizon, output, plot, levels, fill):
         if plot:
             raise ValueError(f"{run_dir}: --plot is for single-series runs (a many-series "
                              "run's forecasts go into one long-format CSV)")
-        header, rows = forecast_panel(run_dir, horizon, levels, csv_path, fill)
+        header, rows = forecast_panel(run_dir, horizon, levels, csv_path, fill, column,
+                                      date_column)
         write_panel_csv(output, rows, header)
     series = len({row[0] for row in rows})
     click.echo(f"wrote {output}: {len(rows)} forecasts of {series} series")

@@ -93,7 +93,10 @@ def from_torch(value):
     """A torch tensor on the CPU (as a user coming from torch.nn passes it) as its NumPy
     array, detached from autograd; anything else (a CUDA tensor too) unchanged."""
     if hasattr(value, "detach") and getattr(getattr(value, "device", None), "type", "") == "cpu":
-        return value.detach().numpy()
+        try:
+            return value.detach().numpy()
+        except (TypeError, RuntimeError) as e:  # (bfloat16, sparse, ...: no NumPy twin)
+            raise ValueError(f"a torch tensor that NumPy cannot read ({e})") from None
     return value
 
 
@@ -107,7 +110,10 @@ def as_float_array(name, value, dtype):
     if is_gpu_array(value):
         raise ValueError(f"{name}: got a GPU array, expected a host (NumPy) array here "
                          "(a layer on the CPU takes host arrays; move it with layer.to('cuda'))")
-    value = from_torch(value)
+    try:
+        value = from_torch(value)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
     try:
         arr = np.asarray(value)
     except Exception as exc:  # e.g. a torch tensor that requires grad

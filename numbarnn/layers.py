@@ -460,7 +460,10 @@ class _Recurrent(Module):
         dev = self._dev
         # whatever happens below, a backward may no longer use an earlier forward
         self._forget("backward() needs a forward(train=True); the last forward failed")
-        x = from_torch(x)  # (so that a tensor of token ids reads as one)
+        try:
+            x = from_torch(x)  # (so that a tensor of token ids reads as one)
+        except ValueError as e:
+            raise ValueError(f"x: {e}") from None
         if _is_token_array(x):
             seq, kind = self._token_sequence(x)  # time-major already
             given, B = [], seq.shape[1]

@@ -79,6 +79,15 @@ def test_integer_time_steps_and_an_indexed_long_frame():
         from_pandas(pd.DataFrame({"ds": [0, 1, 3], "y": [1.0, 2.0, 3.0]}))
 
 
+def test_train_forecaster_reads_a_pandas_series_with_its_dates():
+    frame = airline_frame()
+    data = pd.Series(frame["passengers"].to_numpy(), index=pd.DatetimeIndex(frame["month"]),
+                     name="passengers")
+    _, report = train_forecaster(data, **{**TINY, "epochs": 1})
+    assert report["series"]["name"] == "passengers"
+    assert report["series"]["frequency"] == "monthly"
+
+
 def test_one_series_forecast_matches_the_models_own():
     model, _ = train_forecaster(load_airline(), horizon=6, **TINY)
     result = model.forecast(level=[80])

@@ -338,6 +338,8 @@ def test_torch_habits_carry_over(cell):
         np.testing.assert_array_equal(other.params[k], before[k])
     with pytest.raises(ValueError, match="unexpected keys \\['proj_l0'\\]"):
         other.load_state_dict(part)
+    with pytest.raises(ValueError, match="x: a torch tensor that NumPy cannot read"):
+        layer(x.to(torch.bfloat16))
 
 
 # ------------------------------------------------------------------------------- state dicts

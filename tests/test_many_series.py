@@ -78,6 +78,12 @@ def test_serial_run_then_forecast(panel_csv, tmp_path):
     assert [r[0] for r in continued[1:]] == ["store_1"] * 2
     assert [r[1] for r in continued[1:]] == expected["dates"]
     np.testing.assert_allclose([float(r[2]) for r in continued[1:]], expected["values"])
+    renamed = tmp_path / "renamed.csv"  # (other column names, given as options)
+    renamed.write_text(newer.read_text().replace("store,day,sales", "store,when,amount", 1))
+    result = run("forecast", out, renamed, "--column", "amount", "--date-column", "when",
+                 "--horizon", "2", "-o", tmp_path / "g.csv")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "g.csv").read_text() == (tmp_path / "f.csv").read_text()
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("store,day,sales\nstore_7,2020-01,1\n")
     assert_one_line_error(run("forecast", out, unknown), "'store_7' has no model in")

@@ -445,9 +445,11 @@ def summarize(rows):
 
 
 # ------------------------------------------------------------------------------ forecasting
-def forecast_panel(run_dir, horizon=None, level=None, csv_path=None, fill=None):
+def forecast_panel(run_dir, horizon=None, level=None, csv_path=None, fill=None, column=None,
+                   date_column=None):
     """Forecast every series of a panel run directory, or, with ``csv_path``, every series
-    of that long-format CSV (the run's id, target and date columns) from the end of its
+    of that long-format CSV (the run's id column; its target and date columns unless
+    ``column`` and ``date_column`` say otherwise, False: no dates) from the end of its
     data there, each with its own model.
 
     Returns
@@ -473,8 +475,9 @@ def forecast_panel(run_dir, horizon=None, level=None, csv_path=None, fill=None):
                          "metrics.csv says why)")
     data = dict.fromkeys(models)  # (None: from the end of its training data)
     if csv_path is not None:
-        panel = read_panel_csv(csv_path, run["id_column"], run["column"],
-                               run["date_column"] or False, fill, many=False)
+        panel = read_panel_csv(csv_path, run["id_column"], column or run["column"],
+                               run["date_column"] or False if date_column is None
+                               else date_column, fill, many=False)
         for series_id, reason in panel.failed.items():
             raise ValueError(reason)
         unknown = [i for i in panel.series if i not in models]

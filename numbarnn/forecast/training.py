@@ -149,7 +149,8 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
 
     Parameters
     ----------
-    series : Series, or an array or list of values (a series without dates)
+    series : Series, a pandas Series or DataFrame (``frames.from_pandas``), or an array or
+        list of values (a series without dates)
     config : ForecastConfig, optional
     progress : numbarnn.progress.Progress, optional
         Receives a live line per epoch.
@@ -181,7 +182,11 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         ``intervals``: the coverage (%) and MSIS of the model's and seasonal naive's
         intervals on the test (``score_intervals``).
     """
-    if not isinstance(series, Series):  # (an array or a list of values: one plain series)
+    if type(series).__module__.startswith("pandas"):  # (its dates and name kept)
+        from .frames import from_pandas
+
+        series = from_pandas(series)
+    elif not isinstance(series, Series):  # (an array or a list of values: a plain series)
         series = Series(series)
     config = merge_options(config, options if device is None else {**options, "device": device})
     device = config.device
