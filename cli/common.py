@@ -60,7 +60,16 @@ def start_run_dir(out_dir, **options):
     hold_run_dir(out_dir)
     earlier = prepare_run_dir(out_dir, keep_earlier=True, **options)
     if earlier is not None:  # (before the lock is released: the callbacks run last first)
-        click.get_current_context().call_on_close(earlier.settle)
+        context = click.get_current_context()
+        context.meta["numbarnn.earlier_run"] = earlier
+        context.call_on_close(earlier.settle)
+
+
+def settle_run_dir():
+    """Settle now what ``--force`` set aside (``EarlierRun.settle``), so that the command
+    can say which run its directory holds: True where the earlier run was put back."""
+    earlier = click.get_current_context().meta.get("numbarnn.earlier_run")
+    return earlier is not None and earlier.settle()
 
 
 def hold_run_dir(out_dir):

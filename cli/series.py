@@ -13,7 +13,7 @@ from numbarnn.devices import DEVICES
 from numbarnn.forecast.config import (COMBINES, LOSSES, SCALERS, STRATEGIES,
                                       ForecastConfig)
 
-from .common import RunFailed, start_run_dir, user_errors
+from .common import RunFailed, settle_run_dir, start_run_dir, user_errors
 
 SERIES = ForecastConfig()  # every default below is the library's
 
@@ -461,19 +461,21 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
             progress.close()
     execution = summary["execution"]
     if summary["status"] == "interrupted":
-        click.echo(f"interrupted: {summary['trained']} series trained and saved in {out_dir}; "
-                   "run the same command with --resume to train the rest" if summary["trained"]
-                   else "interrupted before any series finished; run the same command again "
-                   "to start over", err=True)
+        click.echo(f"interrupted before any series finished; the earlier run in {out_dir} is "
+                   "back in place" if settle_run_dir() else
+                   f"interrupted: {summary['trained']} series trained and saved in {out_dir}; "
+                   "run the same command with --resume to train the rest", err=True)
         sys.exit(130)
     if execution["note"]:
         click.echo(execution["note"], err=True)
     for line in panel_summary_lines(summary):
         click.echo(line)
+    if not summary["trained"]:
+        raise RunFailed("no series could be trained (the reasons are listed above)"
+                        + (f"; the earlier run in {out_dir} is back in place"
+                           if settle_run_dir() else ""))
     click.echo(f"saved {summary['trained']} checkpoints under "
                f"{os.path.join(out_dir, 'series')}, metrics.csv and metrics.json")
-    if not summary["trained"]:  # (with --force, the earlier run then goes back in place)
-        raise RunFailed("no series could be trained (the reasons are listed above)")
     if summary["diverged"]:
         raise RunFailed(f"{len(summary['diverged'])} of {summary['trained']} series diverged "
                         "(listed above); try a lower --lr or --clip")

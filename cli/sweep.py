@@ -14,7 +14,7 @@ import click
 
 from numbarnn.forecast.metrics import SWEEP_METRICS
 
-from .common import start_run_dir, user_errors
+from .common import settle_run_dir, start_run_dir, user_errors
 from .series import (_config_settings, _long_format, _read, _read_panel, gpu_workers,
                      train_series)
 from .text import _RUN_OPTIONS, _load_corpus, train_text
@@ -107,16 +107,18 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
     if summary["execution"]["note"]:
         click.echo(summary["execution"]["note"], err=True)
     if summary["status"] == "interrupted":
-        click.echo(f"interrupted: {summary['finished']} of {summary['combinations']} "
+        click.echo(f"interrupted before anything finished; the earlier run in {out_dir} is "
+                   "back in place" if settle_run_dir() else
+                   f"interrupted: {summary['finished']} of {summary['combinations']} "
                    f"combinations trained and saved in {out_dir}; run the same command with "
-                   "--resume to train the rest" if summary["finished"] else
-                   "interrupted before any combination finished; run the same command again "
-                   "to start over", err=True)
+                   "--resume to train the rest", err=True)
         sys.exit(130)
     for line in ranking_lines(summary, list(grid)):
         click.echo(line)
     if summary["best"] is None:
-        raise click.ClickException("no combination could be trained; see the errors above")
+        raise click.ClickException("no combination could be trained; see the errors above"
+                                   + (f"; the earlier run in {out_dir} is back in place"
+                                      if settle_run_dir() else ""))
     use = "forecast" if command == "train-series" else "generate"
     click.echo(f"best: {_params(summary['best']['params'])}; its model is in {out_dir} "
                f"(numbarnn {use} {out_dir})")

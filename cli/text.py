@@ -12,7 +12,7 @@ from numbarnn import CELLS
 from numbarnn.devices import DEVICES
 from numbarnn.text.config import DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, TextConfig
 
-from .common import InputError, RunFailed, start_run_dir, user_errors
+from .common import InputError, RunFailed, settle_run_dir, start_run_dir, user_errors
 
 TEXT = TextConfig()  # every default below is the library's
 
@@ -142,8 +142,14 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
         finally:
             progress.close()
     if summary["status"] == "interrupted":
-        click.echo(f"interrupted at step {trainer.step}: saved {out_dir}/last.safetensors; "
-                   "run the same command with --resume to continue", err=True)
+        if settle_run_dir():
+            click.echo(f"interrupted before the first step; the earlier run in {out_dir} is "
+                       "back in place", err=True)
+        elif not os.path.exists(os.path.join(out_dir, "last.safetensors")):
+            click.echo("interrupted before the first step; nothing was saved", err=True)
+        else:
+            click.echo(f"interrupted at step {trainer.step}: saved {out_dir}/last.safetensors; "
+                       "run the same command with --resume to continue", err=True)
         sys.exit(130)
     if summary["status"] == "diverged":
         from numbarnn.text.training import diverged_message

@@ -438,10 +438,11 @@ def test_a_forced_run_that_writes_a_checkpoint_replaces_the_earlier_one(tmp_path
     assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine"}
     (tmp_path / "series").mkdir(exist_ok=True)
     (tmp_path / "series" / "b.safetensors").write_text("new")
-    earlier.settle()
-    earlier.settle()  # (nothing left to do)
+    (tmp_path / "series" / "b.json").write_text("new")
+    assert earlier.settle() is False
+    assert earlier.settle() is False  # (nothing left to do)
     assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine",
-                                 "series/b.safetensors": "new"}
+                                 "series/b.safetensors": "new", "series/b.json": "new"}
     assert not (tmp_path / ".replaced").exists()
 
 
@@ -455,34 +456,48 @@ def test_a_forced_run_without_a_checkpoint_puts_the_earlier_one_back(tmp_path):
     assert visible(tmp_path) == before and not (tmp_path / ".replaced").exists()
 
 
-def test_a_killed_start_over_leaves_the_last_finished_run_to_put_back(tmp_path):
+def test_a_killed_start_over_is_settled_before_the_next_run(tmp_path):
+    # killed before it stored a result: the earlier run comes back first, so a new run
+    # without --force is refused as over any run, and a failed start over keeps it
     before = earlier_run(tmp_path)
     prepare_run_dir(tmp_path, force=True, keep_earlier=True)  # ... and the process dies
     (tmp_path / "metrics.json").write_text("half")
-    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)  # the next start over
-    assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine"}
-    earlier.settle()
+    with pytest.raises(ValueError, match="already holds a run"):
+        prepare_run_dir(tmp_path)
+    assert visible(tmp_path) == before and not (tmp_path / ".replaced").exists()
+    prepare_run_dir(tmp_path, force=True, keep_earlier=True).settle()
     assert visible(tmp_path) == before
 
 
-def test_a_resumed_or_new_run_ends_a_killed_start_over(tmp_path):
-    # resumed: the killed start over's run is the one kept, and the earlier goes
+def test_a_killed_start_over_that_stored_a_result_is_the_run_to_resume(tmp_path):
     earlier_run(tmp_path)
-    prepare_run_dir(tmp_path, force=True, keep_earlier=True)  # ... killed
+    prepare_run_dir(tmp_path, force=True, keep_earlier=True)  # ... killed after a save
     (tmp_path / "last.safetensors").write_text("b")
+    (tmp_path / "metrics.json").write_text("b")
     prepare_run_dir(tmp_path, resume=True)
     assert not (tmp_path / ".replaced").exists()
-    # so a later start over that fails puts back the resumed run, not the one before it
-    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
-    earlier.settle()
+    assert visible(tmp_path) == {"notes.txt": "mine", "series/mine.txt": "mine",
+                                 "last.safetensors": "b", "metrics.json": "b"}
+    # and a later start over that fails puts this run back, not the one before it
+    assert prepare_run_dir(tmp_path, force=True, keep_earlier=True).settle()
     assert visible(tmp_path)["last.safetensors"] == "b"
-    # a new run in a directory the killed start over left empty ends it too
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    (empty / "model.safetensors").write_text("a")
-    prepare_run_dir(empty, force=True, keep_earlier=True)  # ... killed before writing
-    prepare_run_dir(empty)
-    assert not (empty / ".replaced").exists()
+
+
+@pytest.mark.parametrize("written, kept", [
+    ({"best.safetensors": "x"}, False),  # (last and metrics never written: a full disk)
+    ({"series/a.safetensors": "x"}, False),  # (its result file never written)
+    ({"series/a.json": "x"}, False),  # (a series that failed)
+    ({"series/a.json": "x", "series/a.safetensors": "x"}, True),
+    ({"trials/h-4.json": "x", "trials/h-4.safetensors": "x"}, True),
+    ({"model.safetensors": "x", "metrics.json": "x"}, True)])
+def test_only_a_stored_result_keeps_a_start_over(tmp_path, written, kept):
+    before = earlier_run(tmp_path)
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
+    for name, text in written.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert earlier.settle() is not kept
+    assert (visible(tmp_path) == before) is not kept
 
 
 @pytest.mark.parametrize("holds, kind", [("sweep.json", "panel"), ("last.safetensors", "sweep"),

@@ -127,6 +127,20 @@ def test_ctrl_c_saves_and_stops_after_the_current_step(tmp_path):
     assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
 
 
+def test_ctrl_c_before_the_first_step_saves_nothing(tmp_path, monkeypatch):
+    # (while the kernels compile: a checkpoint of step 0 would pass for a run's result)
+    from numbarnn.text import training
+
+    def compile_then_ctrl_c(config, progress):
+        os.kill(os.getpid(), signal.SIGINT)
+        return 0.0
+
+    monkeypatch.setattr(training, "_compile_kernels", compile_then_ctrl_c)
+    summary = trainer().train(steps=50, out_dir=str(tmp_path))
+    assert summary["status"] == "interrupted" and summary["steps"] == 0
+    assert sorted(os.listdir(tmp_path)) == ["metrics.json"]
+
+
 def test_time_budget_and_epochs_stop_the_run():
     tr = trainer()
     tr.train(epochs=1)

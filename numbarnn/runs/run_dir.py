@@ -133,8 +133,9 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None,
         raise ValueError("--resume and --force: choose one (continue the run, or start over)")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{path}: exists and is not a directory")
+    if os.path.isdir(os.path.join(path, REPLACED)):  # (a start over killed before it settled)
+        EarlierRun(path).settle()
     exists = os.path.isdir(path) and any(not name.startswith(".") for name in os.listdir(path))
-    aside = os.path.join(path, REPLACED)
     if resume:
         if not exists:
             raise ValueError(f"{path}: nothing to resume (no such run directory, or empty)")
@@ -143,8 +144,6 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None,
             raise ValueError(f"{path}: holds {RUN_KINDS.get(found, 'no run that can resume')}, "
                              f"not {RUN_KINDS[kind]}: nothing to resume; choose another --out, "
                              "or --force to replace it")
-        # (a start over killed before it settled, now resumed: the run it replaced goes)
-        shutil.rmtree(aside, ignore_errors=True)
         return None
     if exists and not force:
         if not resumable:
@@ -156,23 +155,20 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None,
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise ValueError(f"{path}: cannot create the directory ({e.strerror})") from None
-    if keep_earlier and force and (exists or os.path.isdir(aside)):
+    if keep_earlier and exists:  # (force)
         return EarlierRun.set_aside(path)
     remove_run_outputs(path)
-    shutil.rmtree(aside, ignore_errors=True)  # (a new run: whatever a start over left goes)
     return None
 
 
 class EarlierRun:
     """The outputs of a run that ``--force`` replaces, kept in ``path/.replaced`` while the
-    new run runs.  ``settle``, when it ends, keeps the new run where it wrote a checkpoint
-    (it trained something, or stopped and saved) and removes the earlier one; where it
-    wrote none (bad input, nothing trained), it removes what the new run wrote and puts
-    the earlier run back, so that a failed start over loses nothing.
-
-    A ``.replaced`` found at the start was left by a start over that was killed before it
-    settled (a resumed or a new run removes it): it holds the last run that finished, and
-    the killed run's outputs are removed instead.
+    new run runs.  ``settle``, when it ends, keeps the new run where it stored a result
+    (``has_results``: it trained something, or stopped and saved a resumable state) and
+    removes the earlier one; where it stored none (bad input, nothing trained, stopped
+    before anything finished), it removes what the new run wrote and puts the earlier run
+    back, so that a failed start over loses nothing.  A ``.replaced`` left by a start
+    over that was killed is settled by the same rule before the next run begins.
     """
 
     def __init__(self, path):
@@ -182,20 +178,36 @@ class EarlierRun:
     @classmethod
     def set_aside(cls, path):
         earlier = cls(path)
-        if os.path.isdir(earlier.aside):
-            remove_run_outputs(path)
-        else:
-            _move_outputs(path, earlier.aside)
+        _move_outputs(path, earlier.aside)
         return earlier
 
     def settle(self):
-        """Keep the new run if it wrote a checkpoint, else put the earlier one back."""
+        """Keep the new run if it stored a result, else put the earlier one back.
+
+        Returns
+        -------
+        bool
+            Whether the earlier run was put back.
+        """
         if not os.path.isdir(self.aside):
-            return
-        if not any(name.endswith(".safetensors") for name in _run_outputs(self.path)):
+            return False
+        put_back = not has_results(self.path)
+        if put_back:
             remove_run_outputs(self.path)
             _move_outputs(self.aside, self.path)
         shutil.rmtree(self.aside, ignore_errors=True)
+        return put_back
+
+
+def has_results(path):
+    """Whether the run in ``path`` stored a result: a checkpoint beside its metrics.json at
+    the top (a series run, or a text run's last state), or a series' or a trial's
+    checkpoint beside its result file."""
+    outputs = set(_run_outputs(path))
+    if "metrics.json" in outputs and outputs & {"model.safetensors", "last.safetensors"}:
+        return True
+    return any(name.endswith(".json") and name[:-len(".json")] + ".safetensors" in outputs
+               for name in outputs if os.sep in name)
 
 
 def _run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
@@ -205,7 +217,7 @@ def _run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
     for name in dirs:
         for root, _, names in os.walk(os.path.join(path, name)):
             found += [os.path.relpath(os.path.join(root, n), path) for n in names
-                      if n.endswith((".safetensors", ".json"))]
+                      if n.endswith((".safetensors", ".json")) and not n.startswith(".tmp-")]
     return found
 
 

@@ -282,7 +282,7 @@ class TextTrainer:
 
         self.compile_seconds = _compile_kernels(self.config, progress)
         status = "finished"
-        start = time.perf_counter()
+        start, first_step = time.perf_counter(), self.step
         base_seconds = self.seconds
         try:
             while True:
@@ -317,7 +317,8 @@ class TextTrainer:
                 signal.signal(signal.SIGINT, previous)
         if status == "interrupted":
             self.seconds = base_seconds + time.perf_counter() - start
-            self._save(out_dir, "last.safetensors")
+            if self.step > first_step:  # (stopped before a step: there is nothing new)
+                self._save(out_dir, "last.safetensors")
         elif status == "diverged":
             pass  # best.safetensors (and the last good last.safetensors) stay as they are
         elif not self.history or self.history[-1]["step"] != self.step:
