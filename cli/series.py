@@ -4,6 +4,7 @@ Only Click is imported at module level; numbarnn (and numba with it) loads insid
 the commands, so that ``numbarnn --help`` stays fast.
 """
 import os
+import re
 import sys
 
 import click
@@ -59,22 +60,38 @@ def _long_format(csv_path, column, date_column, no_dates=False):
     id, as one series: ``(None, y, ds)``), else ``(None, column, date_column)``
     unchanged.  ``ds`` is the date column unless it holds integer time steps (or
     ``no_dates``): then there is none."""
-    from numbarnn.forecast.series import LONG_FORMAT, csv_header, parse_date, read_csv_rows
+    from numbarnn.forecast.series import LONG_FORMAT, csv_header, read_csv_rows
 
     if not set(LONG_FORMAT) <= set(csv_header(csv_path)):
         return None, column, date_column
     unique_id, ds, y = LONG_FORMAT
-    header, rows, _ = read_csv_rows(csv_path)
+    header, rows, lines = read_csv_rows(csv_path)
     ids = {row[header.index(unique_id)].strip() for row in rows}
     # (an empty id is refused where many series are read)
     many = len(ids) > 1 or "" in ids
     if date_column is None and not no_dates:
-        try:
-            parse_date(rows[0][header.index(ds)])
+        stamps = [row[header.index(ds)].strip() for row in rows]
+        if all(_INTEGER.fullmatch(v) for v in stamps):
+            _check_steps(csv_path, [row[header.index(unique_id)].strip() for row in rows],
+                         stamps, lines)
+        else:
             date_column = ds
-        except ValueError:
-            pass
     return (unique_id if many else None), column or y, date_column
+
+
+_INTEGER = re.compile(r"-?\d+")
+
+
+def _check_steps(csv_path, ids, stamps, lines):
+    """Integer time steps, which are read in file order: each series' must count up by one."""
+    last = {}
+    for series_id, stamp, line in zip(ids, stamps, lines):
+        step = int(stamp)
+        if series_id in last and step != last[series_id] + 1:
+            raise ValueError(f"{csv_path}, line {line}, column 'ds': series {series_id!r} has "
+                             f"step {step} after {last[series_id]}; integer time steps must "
+                             "count up by one, in file order")
+        last[series_id] = step
 
 
 def _read(csv_path, column, date_column, no_dates, features, fill):

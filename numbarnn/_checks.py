@@ -145,7 +145,10 @@ def check_finite(name, arr):
 
 def check_tokens(name, value, vocab_size):
     """``value`` as an integer array of token ids, each in [0, vocab_size)."""
-    arr = np.asarray(from_torch(value))
+    try:
+        arr = np.asarray(from_torch(value))
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
     if arr.dtype.kind not in "iu":
         raise ValueError(f"{name}: got dtype {arr.dtype}, expected integer token ids")
     if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):

@@ -323,6 +323,15 @@ def test_statsforecast_long_format_with_integer_time_steps(tmp_path, ids):
         result = run("train-series", data, "--out", out, "--workers" if len(ids) > 1 else
                      "--seed", "0", *extra, *SMALL)
         assert result.exit_code == 0, result.output
+    # steps read in file order must count up by one; dates that are not ISO stay an error
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(lines[:3] + lines[4:]) + "\n")
+    assert_one_line_error(run("train-series", data, "--out", tmp_path / "gap", *SMALL),
+                          "line 4, column 'ds': series 'a' has step 3 after 1")
+    data.write_text("unique_id,ds,y\n" + "".join(f"a,2020/01/{k + 1:02d},{k}\n"
+                                                  for k in range(28)))
+    assert_one_line_error(run("train-series", data, "--out", tmp_path / "slash", *SMALL),
+                          "'2020/01/01' is not an ISO date")
 
 
 def test_statsforecast_long_format_is_read_as_many_series(tmp_path):

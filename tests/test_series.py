@@ -108,6 +108,7 @@ def test_missing_cell_in_a_short_row(tmp_path):
                                r"names; add a header row"),
     ("112\n118\n", r"the first line \('112'\) holds values"),
     ("0,5\n1,6\n", r"the first line \('0,5'\) holds values"),
+    ("0\n3\n0\n", r"the first line \('0'\) holds values"),
 ])
 def test_bad_files(tmp_path, text, message):
     with pytest.raises(ValueError, match=message):

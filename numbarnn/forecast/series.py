@@ -245,9 +245,10 @@ def _read(path, header_only=False):
             if header is None:
                 raise ValueError(f"{path}: the file is empty; expected a header row and data")
             header = [h.strip() for h in header]
-            # (no header row; but pandas names a frame's unnamed columns 0, 1, ...)
+            # (no header row; but pandas names a frame's unnamed columns 0, 1, ... where
+            # there are two or more: a lone 0 is as likely a first value)
             if all(_is_value(h) for h in header) and \
-                    header != [str(k) for k in range(len(header))]:
+                    (len(header) < 2 or header != [str(k) for k in range(len(header))]):
                 raise ValueError(f"{path}: the first line ({first.strip()!r}) holds values, "
                                  "not column names; add a header row (such as 'date,value')")
             seen = set()
