@@ -65,11 +65,12 @@ def start_run_dir(out_dir, **options):
         context.call_on_close(earlier.settle)
 
 
-def settle_run_dir():
-    """Settle now what ``--force`` set aside (``EarlierRun.settle``), so that the command
-    can say which run its directory holds: True where the earlier run was put back."""
+def settle_run_dir(keep_new=None):
+    """Settle now what ``--force`` set aside (``EarlierRun.settle``, ``keep_new`` to decide
+    instead of its rule), so that the command can say which run its directory holds:
+    True where the earlier run was put back."""
     earlier = click.get_current_context().meta.get("numbarnn.earlier_run")
-    return earlier is not None and earlier.settle()
+    return earlier is not None and earlier.settle(keep_new)
 
 
 def hold_run_dir(out_dir):

@@ -478,8 +478,9 @@ def _train_panel(csv_path, out_dir, force, resume, id_column, column, date_colum
             progress.close()
     execution = summary["execution"]
     if summary["status"] == "interrupted":
+        restored = settle_run_dir()
         click.echo(f"interrupted before any series finished; the earlier run in {out_dir} is "
-                   "back in place" if settle_run_dir() else
+                   "back in place" if restored else
                    f"interrupted: {summary['trained']} series trained and saved in {out_dir}; "
                    "run the same command with --resume to train the rest", err=True)
         sys.exit(130)

@@ -115,10 +115,11 @@ def sweep(command, args, grids, metric, out_dir, workers, scheduler, resume, for
         sys.exit(130)
     for line in ranking_lines(summary, list(grid)):
         click.echo(line)
-    if summary["best"] is None:
-        raise click.ClickException("no combination could be trained; see the errors above"
-                                   + (f"; the earlier run in {out_dir} is back in place"
-                                      if settle_run_dir() else ""))
+    if summary["best"] is None:  # (nothing to rank: the earlier run goes back)
+        raise click.ClickException("no combination could be trained and scored; see the "
+                                   "errors above" + (f"; the earlier run in {out_dir} is back "
+                                                     "in place" if settle_run_dir(False)
+                                                     else ""))
     use = "forecast" if command == "train-series" else "generate"
     click.echo(f"best: {_params(summary['best']['params'])}; its model is in {out_dir} "
                f"(numbarnn {use} {out_dir})")

@@ -483,6 +483,38 @@ def test_a_killed_start_over_that_stored_a_result_is_the_run_to_resume(tmp_path)
     assert visible(tmp_path)["last.safetensors"] == "b"
 
 
+def test_a_start_over_stopped_while_setting_aside_gets_it_all_back(tmp_path):
+    before = earlier_run(tmp_path)
+    (tmp_path / ".replacing" / "series").mkdir(parents=True)  # two moves done, then Ctrl-C
+    for name in ("metrics.json", "series/x.json"):
+        (tmp_path / name).rename(tmp_path / ".replacing" / name)
+    with pytest.raises(ValueError, match="already holds a run"):
+        prepare_run_dir(tmp_path)
+    assert visible(tmp_path) == before and not (tmp_path / ".replacing").exists()
+
+
+@pytest.mark.parametrize("phase", ["removing", "restoring"])
+def test_a_put_back_stopped_halfway_is_finished_not_decided_again(tmp_path, phase):
+    before = earlier_run(tmp_path)
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
+    (tmp_path / "metrics.json").write_text("new")  # (the new run's: no result)
+    (tmp_path / ".replaced" / ".phase").write_text(phase)
+    if phase == "restoring":  # (its outputs removed, one file of the earlier run moved back)
+        (tmp_path / "metrics.json").unlink()
+        (tmp_path / ".replaced" / "model.safetensors").rename(tmp_path / "model.safetensors")
+    assert earlier.settle() is True
+    assert visible(tmp_path) == before and not (tmp_path / ".replaced").exists()
+
+
+def test_keep_new_overrides_the_rule(tmp_path):
+    before = earlier_run(tmp_path)
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
+    (tmp_path / "trials").mkdir()
+    for name in ("trials/h-4.json", "trials/h-4.safetensors"):  # (a result, but unranked)
+        (tmp_path / name).write_text("new")
+    assert earlier.settle(keep_new=False) is True and visible(tmp_path) == before
+
+
 @pytest.mark.parametrize("written, kept", [
     ({"best.safetensors": "x"}, False),  # (last and metrics never written: a full disk)
     ({"series/a.safetensors": "x"}, False),  # (its result file never written)

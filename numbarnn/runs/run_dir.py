@@ -28,6 +28,7 @@ RUN_FILES = ("model.safetensors", "best.safetensors", "last.safetensors", "metri
              "metrics.csv", "sweep.json", "sweep.csv", "forecast.csv")
 # where ``--force`` keeps the earlier run's files until the new run has written its own
 REPLACED = ".replaced"
+REPLACING = ".replacing"  # (while they are being set aside)
 RUN_DIRS = ("series", "trials")
 RUN_KINDS = {"text": "a train-text run", "series": "a train-series run",
              "panel": "a many-series run (train-series --id-column)", "sweep": "a sweep"}
@@ -133,8 +134,7 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None,
         raise ValueError("--resume and --force: choose one (continue the run, or start over)")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{path}: exists and is not a directory")
-    if os.path.isdir(os.path.join(path, REPLACED)):  # (a start over killed before it settled)
-        EarlierRun(path).settle()
+    EarlierRun.recover(path)  # (what a start over stopped halfway left)
     exists = os.path.isdir(path) and any(not name.startswith(".") for name in os.listdir(path))
     if resume:
         if not exists:
@@ -167,8 +167,15 @@ class EarlierRun:
     (``has_results``: it trained something, or stopped and saved a resumable state) and
     removes the earlier one; where it stored none (bad input, nothing trained, stopped
     before anything finished), it removes what the new run wrote and puts the earlier run
-    back, so that a failed start over loses nothing.  A ``.replaced`` left by a start
-    over that was killed is settled by the same rule before the next run begins.
+    back, so that a failed start over loses nothing.
+
+    Every step can be stopped (Ctrl-C, a kill) and finished later by ``recover``, which
+    the next ``prepare_run_dir`` calls: the outputs are moved aside into ``.replacing``,
+    which becomes ``.replaced`` by one rename (a ``.replacing`` left over is moved back
+    whole), and a put-back records its phase in ``.replaced/.phase`` before it removes
+    or moves anything (a recorded phase is carried on, never decided again).  A
+    ``.replaced`` without a phase, left by a start over killed while it ran, is settled
+    by the same rule as at its end.
     """
 
     def __init__(self, path):
@@ -178,11 +185,24 @@ class EarlierRun:
     @classmethod
     def set_aside(cls, path):
         earlier = cls(path)
-        _move_outputs(path, earlier.aside)
+        replacing = os.path.join(path, REPLACING)
+        os.makedirs(replacing)
+        _move_outputs(path, replacing)
+        os.replace(replacing, earlier.aside)
         return earlier
 
-    def settle(self):
-        """Keep the new run if it stored a result, else put the earlier one back.
+    @classmethod
+    def recover(cls, path):
+        """Finish what a start over that was stopped halfway left in ``path``."""
+        replacing = os.path.join(path, REPLACING)
+        if os.path.isdir(replacing):  # (set aside in part: the new run never began)
+            _move_outputs(replacing, path)
+            shutil.rmtree(replacing, ignore_errors=True)
+        cls(path).settle()
+
+    def settle(self, keep_new=None):
+        """Keep the new run if it stored a result (or ``keep_new`` says so), else put the
+        earlier one back.
 
         Returns
         -------
@@ -191,12 +211,31 @@ class EarlierRun:
         """
         if not os.path.isdir(self.aside):
             return False
-        put_back = not has_results(self.path)
-        if put_back:
+        phase_file = os.path.join(self.aside, ".phase")
+        try:
+            with open(phase_file, encoding="utf-8") as f:
+                phase = f.read().strip()
+        except OSError:
+            phase = None
+        if phase is None:
+            if has_results(self.path) if keep_new is None else keep_new:
+                shutil.rmtree(self.aside, ignore_errors=True)
+                return False
+            phase = "removing"
+            _write_phase(phase_file, phase)
+        if phase == "removing":
             remove_run_outputs(self.path)
-            _move_outputs(self.aside, self.path)
+            _write_phase(phase_file, "restoring")
+        _move_outputs(self.aside, self.path)
         shutil.rmtree(self.aside, ignore_errors=True)
-        return put_back
+        return True
+
+
+def _write_phase(path, phase):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(phase)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def has_results(path):

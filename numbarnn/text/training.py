@@ -249,7 +249,7 @@ class TextTrainer:
         handle_interrupt : bool
             In the main thread, Ctrl-C finishes the current step, saves
             ``last.safetensors`` and returns with status ``'interrupted'`` (a
-            second Ctrl-C stops at once).
+            second Ctrl-C stops at once); before the first step, it writes nothing.
 
         Returns
         -------
@@ -317,8 +317,9 @@ class TextTrainer:
                 signal.signal(signal.SIGINT, previous)
         if status == "interrupted":
             self.seconds = base_seconds + time.perf_counter() - start
-            if self.step > first_step:  # (stopped before a step: there is nothing new)
-                self._save(out_dir, "last.safetensors")
+            if self.step == first_step:  # (stopped before a step: nothing new to keep)
+                return self.summary(status)
+            self._save(out_dir, "last.safetensors")
         elif status == "diverged":
             pass  # best.safetensors (and the last good last.safetensors) stay as they are
         elif not self.history or self.history[-1]["step"] != self.step:
