@@ -53,7 +53,7 @@ class Commands(click.Group):
 def start_run_dir(out_dir, **options):
     """Hold the run directory ``out_dir`` (``hold_run_dir``) and make it ready
     (``prepare_run_dir``'s ``options``).  A run that ``--force`` replaces is set aside
-    until the command ends, and put back if the new run wrote no checkpoint
+    until the command ends, and put back if the new run stored no result
     (``EarlierRun``)."""
     from numbarnn.runs.run_dir import prepare_run_dir
 
