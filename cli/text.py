@@ -136,6 +136,7 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
              f"parameters, vocabulary of {len(trainer.vocab)}, {len(trainer.batches)} steps "
              f"per epoch")
         progress = Progress(enabled=not quiet)
+        start_step = trainer.step
         try:
             summary = trainer.train(steps=steps, epochs=epochs, time_budget=time_budget,
                                     out_dir=out_dir, progress=progress)
@@ -145,8 +146,8 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
         if settle_run_dir():
             click.echo(f"interrupted before the first step; the earlier run in {out_dir} is "
                        "back in place", err=True)
-        elif not os.path.exists(os.path.join(out_dir, "last.safetensors")):
-            click.echo("interrupted before the first step; nothing was saved", err=True)
+        elif trainer.step == start_step:
+            click.echo("interrupted before a step; nothing new was saved", err=True)
         else:
             click.echo(f"interrupted at step {trainer.step}: saved {out_dir}/last.safetensors; "
                        "run the same command with --resume to continue", err=True)

@@ -506,6 +506,30 @@ def test_a_put_back_stopped_halfway_is_finished_not_decided_again(tmp_path, phas
     assert visible(tmp_path) == before and not (tmp_path / ".replaced").exists()
 
 
+def test_a_stop_at_the_edges_of_a_put_back_keeps_the_earlier_run(tmp_path):
+    # a phase file emptied by a stop while it was written: removing again is harmless
+    before = earlier_run(tmp_path)
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
+    (tmp_path / "best.safetensors").write_text("new")
+    (tmp_path / ".replaced" / ".phase").write_text("")
+    assert earlier.settle() and visible(tmp_path) == before
+    # a put-back stopped while .replaced went: the run back in place is not judged again
+    (tmp_path / ".replaced-done").mkdir()
+    with pytest.raises(ValueError, match="already holds a run"):
+        prepare_run_dir(tmp_path)
+    assert visible(tmp_path) == before and not (tmp_path / ".replaced-done").exists()
+
+
+def test_a_finished_sweep_without_a_best_is_no_result(tmp_path):
+    before = earlier_run(tmp_path)
+    earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)
+    (tmp_path / "trials").mkdir()
+    for name in ("trials/h-4.json", "trials/h-4.safetensors"):
+        (tmp_path / name).write_text("new")
+    (tmp_path / "sweep.json").write_text(json.dumps({"status": "finished", "best": None}))
+    assert earlier.settle() is True and visible(tmp_path) == before
+
+
 def test_keep_new_overrides_the_rule(tmp_path):
     before = earlier_run(tmp_path)
     earlier = prepare_run_dir(tmp_path, force=True, keep_earlier=True)

@@ -198,6 +198,7 @@ class EarlierRun:
         if os.path.isdir(replacing):  # (set aside in part: the new run never began)
             _move_outputs(replacing, path)
             shutil.rmtree(replacing, ignore_errors=True)
+        shutil.rmtree(os.path.join(path, REPLACED + "-done"), ignore_errors=True)
         cls(path).settle()
 
     def settle(self, keep_new=None):
@@ -219,23 +220,32 @@ class EarlierRun:
             phase = None
         if phase is None:
             if has_results(self.path) if keep_new is None else keep_new:
-                shutil.rmtree(self.aside, ignore_errors=True)
+                self._remove()
                 return False
-            phase = "removing"
-            _write_phase(phase_file, phase)
-        if phase == "removing":
+            _write_phase(phase_file, "removing")
+        if phase != "restoring":  # (removing again is harmless until restoring is recorded)
             remove_run_outputs(self.path)
             _write_phase(phase_file, "restoring")
         _move_outputs(self.aside, self.path)
-        shutil.rmtree(self.aside, ignore_errors=True)
+        self._remove()
         return True
+
+    def _remove(self):
+        """Remove ``.replaced`` by one rename first: a stop while its files go never leaves
+        a ``.replaced`` that a later ``recover`` would judge."""
+        done = self.aside + "-done"
+        shutil.rmtree(done, ignore_errors=True)
+        os.replace(self.aside, done)
+        shutil.rmtree(done, ignore_errors=True)
 
 
 def _write_phase(path, phase):
-    with open(path, "w", encoding="utf-8") as f:
+    """Record ``phase`` whole or not at all (a temporary file, then a rename)."""
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
         f.write(phase)
         f.flush()
         os.fsync(f.fileno())
+    os.replace(path + ".tmp", path)
 
 
 def has_results(path):
@@ -243,10 +253,22 @@ def has_results(path):
     the top (a series run, or a text run's last state), or a series' or a trial's
     checkpoint beside its result file."""
     outputs = set(_run_outputs(path))
+    if "sweep.json" in outputs and _finished_unranked(os.path.join(path, "sweep.json")):
+        return False  # (trained, but nothing to rank: no best model)
     if "metrics.json" in outputs and outputs & {"model.safetensors", "last.safetensors"}:
         return True
     return any(name.endswith(".json") and name[:-len(".json")] + ".safetensors" in outputs
                for name in outputs if os.sep in name)
+
+
+def _finished_unranked(sweep_json):
+    """Whether a sweep's summary says it finished without a best combination."""
+    try:
+        with open(sweep_json, encoding="utf-8") as f:
+            summary = json.load(f)
+        return summary.get("status") == "finished" and summary.get("best") is None
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _run_outputs(path, files=RUN_FILES, dirs=RUN_DIRS):
