@@ -570,11 +570,10 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
 
     output = output or os.path.join(run_dir, "forecast.csv")
     with user_errors():
-        from numbarnn.runs.run_dir import run_kind
-
-        if run_kind(run_dir) == "text" or not os.path.exists(
-                os.path.join(run_dir, "model.safetensors")) and os.path.exists(
-                os.path.join(run_dir, "best.safetensors")):  # (a text run, or a text sweep)
+        # (a text run or a text sweep: its checkpoints, and no model of a series)
+        if not os.path.exists(os.path.join(run_dir, "model.safetensors")) and any(
+                os.path.exists(os.path.join(run_dir, name))
+                for name in ("best.safetensors", "last.safetensors")):
             raise ValueError(f"{run_dir}: holds a train-text run; forecast is for train-series "
                              f"runs (numbarnn generate {run_dir} samples text from it)")
         for path in (output, plot):

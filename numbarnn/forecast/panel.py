@@ -22,7 +22,8 @@ import numpy as np
 
 from .._checks import check_int
 from .config import LATER_SETTINGS
-from .series import Series, _resolve_column, format_date, parse_date, parse_numbers, read_csv_rows
+from .series import (Series, _resolve_column, format_date, is_date, parse_date, parse_numbers,
+                     read_csv_rows)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -176,7 +177,7 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     id_index = _resolve_column(id_column, header, "id column", path)
     if date_column is None:
         date_index = next((k for k in range(len(header)) if k != id_index
-                           and _is_date(rows[0][k])), None)
+                           and is_date(rows[0][k])), None)
     elif date_column is False:
         date_index = None
     else:
@@ -207,10 +208,11 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
 
     named = {}
     for series_id in groups:  # (each series' checkpoint is saved under its safe_name)
-        other = named.setdefault(safe_name(series_id), series_id)
+        name = safe_name(series_id)
+        other = named.setdefault(name, series_id)
         if other != series_id:
             raise ValueError(f"{path}: ids {other!r} and {series_id!r} would share the file "
-                             f"{safe_name(series_id)}.safetensors; rename one of them")
+                             f"{name}.safetensors; rename one of them")
     panel = Panel({}, {}, header[id_index], header[target_index],
                   None if date_index is None else header[date_index], path)
     for series_id, group in groups.items():
@@ -222,14 +224,6 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
         except ValueError as e:
             panel.failed[series_id] = str(e)
     return panel
-
-
-def _is_date(text):
-    try:
-        parse_date(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _check_unique_dates(group, date_index, header, series_id, path):
@@ -478,8 +472,8 @@ def forecast_panel(run_dir, horizon=None, level=None, csv_path=None, fill=None, 
         panel = read_panel_csv(csv_path, run["id_column"], column or run["column"],
                                run["date_column"] or False if date_column is None
                                else date_column, fill, many=False)
-        for series_id, reason in panel.failed.items():
-            raise ValueError(reason)
+        if panel.failed:  # (forecasting, an unreadable series is not skipped)
+            raise ValueError(next(iter(panel.failed.values())))
         unknown = [i for i in panel.series if i not in models]
         if unknown:
             raise ValueError(f"{csv_path}: series {unknown[0]!r} has no model in {run_dir} "

@@ -277,18 +277,22 @@ def _read(path, header_only=False):
     return header, rows, lines
 
 
+def is_date(text):
+    """Whether ``text`` reads as an ISO date or date-time (``parse_date``)."""
+    try:
+        parse_date(text)
+        return True
+    except ValueError:
+        return False
+
+
 def _is_value(text):
     """Whether a header cell reads as a number or a date: data, not a column's name."""
     try:
         float(text)
         return True
     except ValueError:
-        pass
-    try:
-        parse_date(text)
-        return True
-    except ValueError:
-        return False
+        return is_date(text)
 
 
 def parse_numbers(rows, index, lines, column, fill, where):
@@ -392,15 +396,9 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     header, rows, lines = read_csv_rows(path)
 
     if date_column is None:
-        date_index = None
         ds = LONG_FORMAT[1]
-        for k in [0] + ([header.index(ds)] if ds in header else []):
-            try:
-                parse_date(rows[0][k])
-                date_index = k
-                break
-            except ValueError:
-                pass
+        date_index = next((k for k in [0] + ([header.index(ds)] if ds in header else [])
+                           if is_date(rows[0][k])), None)
     elif date_column is False:
         date_index = None
     else:

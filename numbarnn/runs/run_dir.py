@@ -155,9 +155,10 @@ def prepare_run_dir(path, resume=False, force=False, resumable=True, kind=None,
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise ValueError(f"{path}: cannot create the directory ({e.strerror})") from None
-    if keep_earlier and exists:  # (force)
+    if exists and keep_earlier:  # (force)
         return EarlierRun.set_aside(path)
-    remove_run_outputs(path)
+    if exists:
+        remove_run_outputs(path)
     return None
 
 
