@@ -333,19 +333,29 @@ class _Recurrent(Module):
         return bias
 
     # ------------------------------------------------------------------ checks
-    def _sequence(self, name, value, size):
+    def _sequence(self, name, value, size, unbatched=None):
         """``value`` on the layer's device, checked to be a (T, B, size) (or, batch
-        first, (B, T, size)) sequence, and the input's kind.  Its values are checked
-        with the states' (``_check_finite``) before ``_time_major`` orders it."""
+        first, (B, T, size)) sequence, the input's kind, and whether it was one unbatched
+        (T, size) sequence (as torch takes it, whatever ``batch_first``), which comes
+        back as a batch of one.  ``unbatched`` True or False asks for that form only.
+        Its values are checked with the states' (``_check_finite``) before
+        ``_time_major`` orders it."""
         arr, kind = self._dev.array(name, value, self.dtype)
         order = "(B, T, features)" if self.batch_first else "(T, B, features)"
-        if arr.ndim != 3:
-            raise ValueError(f"{name}: got {arr.ndim} dimensions with shape {arr.shape}, expected 3 "
-                             f"{order}; for a single sequence add a batch axis of size 1")
-        if arr.shape[2] != size or 0 in arr.shape:
-            raise ValueError(f"{name}: got shape {arr.shape}, expected {order} with features = "
+        dims = {True: (2,), False: (3,), None: (2, 3)}[unbatched]
+        if arr.ndim not in dims:
+            forms = " or ".join([order] * (3 in dims) + ["(T, features) unbatched"] * (2 in dims))
+            raise ValueError(f"{name}: got {arr.ndim} dimensions with shape {arr.shape}, "
+                             f"expected {forms}")
+        if arr.shape[arr.ndim - 1] != size or 0 in arr.shape:  # (no shape[-1] in the simulator)
+            form = order if arr.ndim == 3 else "(T, features)"
+            raise ValueError(f"{name}: got shape {arr.shape}, expected {form} with features = "
                              f"{size} and T, B >= 1")
-        return arr, kind
+        single = arr.ndim == 2
+        if single:  # a batch of one (a view: the array is C-contiguous)
+            T = arr.shape[0]
+            arr = arr.reshape((1, T, size) if self.batch_first else (T, 1, size))
+        return arr, kind, single
 
     def _time_major(self, arr, copy):
         """A sequence from ``_sequence`` as a time-major contiguous array: a copy, unless
@@ -367,8 +377,9 @@ class _Recurrent(Module):
             return tokens, None
         return self._dev.upload(tokens), "numpy"
 
-    def _state(self, name, value, batch):
-        """A (num_layers * directions, B, H) state array, zeros for None."""
+    def _state(self, name, value, batch, single=False):
+        """A (num_layers * directions, B, H) state array, zeros for None; for a ``single``
+        (unbatched) sequence given as (num_layers * directions, H), as torch takes it."""
         shape = (self.num_layers * self._directions, batch, self.hidden_size)
         if value is None:  # kernels only read initial states, so one zero array serves all
             zeros = self._buffers.get(("zeros", shape))
@@ -376,12 +387,17 @@ class _Recurrent(Module):
                 zeros = self._buffers[("zeros", shape)] = self._dev.zeros(shape, self.dtype)
             return zeros
         arr, _ = self._dev.array(name, value, self.dtype)
+        if single:
+            check_shape(name, arr, shape[::2], "(num_layers * num_directions, hidden_size) "
+                        "for an unbatched sequence")
+            arr = arr.reshape(shape)
         check_shape(name, arr, shape, "(num_layers * num_directions, B, hidden_size)")
         return self._dev.copy(arr)  # kept for backward: later changes by the caller must not leak in
 
-    def _unpack_state(self, state, batch, what):
+    def _unpack_state(self, state, batch, what, single=False):
         """The user's state argument as a list of (layers x directions, B, H) arrays, and the
-        (name, array) pairs of those the user gave (None stands for our own zeros).
+        (name, array) pairs of those the user gave (None stands for our own zeros); for a
+        ``single`` sequence each given as (layers x directions, H).
 
         Their values are not checked here: see ``_check_finite``.
         """
@@ -394,7 +410,7 @@ class _Recurrent(Module):
             if not isinstance(state, (tuple, list)) or len(state) != len(names):
                 raise ValueError(f"{what}: got {type(state).__name__}, expected a tuple "
                                  f"({', '.join(s + '0' for s in self._state_names)}) or None")
-        arrays = [self._state(n, s, batch) for n, s in zip(names, state)]
+        arrays = [self._state(n, s, batch, single) for n, s in zip(names, state)]
         return arrays, [(n, a) for n, s, a in zip(names, state, arrays) if s is not None]
 
     def _check_finite(self, pairs, params=False):
@@ -434,6 +450,10 @@ class _Recurrent(Module):
         Parameters
         ----------
         x : array, (T, B, input_size), or (B, T, input_size) with ``batch_first``
+            Or one sequence without a batch axis, (T, input_size) whatever
+            ``batch_first``, as torch takes it: then ``out`` is (T, features), the
+            states (num_layers * num_directions, hidden_size), and ``backward``
+            takes and returns the same forms (no ``lengths``).
             Or a (T, B) (or (B, T)) integer NumPy array of token ids in
             [0, input_size): the one-hot sequence they stand for, which the
             kernels (CPU and GPU) read as a column lookup in ``weight_ih_l0``
@@ -464,14 +484,18 @@ class _Recurrent(Module):
             x = from_torch(x)  # (so that a tensor of token ids reads as one)
         except ValueError as e:
             raise ValueError(f"x: {e}") from None
+        single = False
         if _is_token_array(x):
             seq, kind = self._token_sequence(x)  # time-major already
             given, B = [], seq.shape[1]
         else:
-            seq, kind = self._sequence("x", x, self.input_size)
+            seq, kind, single = self._sequence("x", x, self.input_size)
             given, B = [("x", seq)], seq.shape[0 if self.batch_first else 1]
-        init, states = self._unpack_state(state, B, "state")
+        init, states = self._unpack_state(state, B, "state", single)
         T = seq.shape[1 if self.batch_first and given else 0]
+        if single and lengths is not None:
+            raise ValueError("lengths: given for an unbatched (T, features) x, whose one "
+                             "sequence has length T; lengths are for a padded batch")
         lengths = self._lengths(lengths, T, B)
         self._check_finite(given + states, params=True)
         if given:  # training keeps x for backward, so it takes a copy the caller cannot change
@@ -507,7 +531,7 @@ class _Recurrent(Module):
                     out = dev.multiply(out, mask)
                 layer_inputs.append(out)
         if train:
-            self._cache = (layer_inputs, init, masks, _is_token_array(x), lengths)
+            self._cache = (layer_inputs, init, masks, _is_token_array(x), lengths, single)
             self._cache_note = None
             if dirs == 1 and not self.batch_first:
                 out = dev.copy(out)  # the buffer stays with the layer for backward
@@ -515,7 +539,18 @@ class _Recurrent(Module):
             self._forget("backward() needs a forward(train=True); the last forward had train=False")
         if self.batch_first:
             out = dev.swap_first_axes(out)
-        return dev.as_kind(out, kind), self._pack_state([dev.as_kind(s, kind) for s in final])
+        return self._results(out, final, kind, single)
+
+    def _results(self, seq, states, kind, single):
+        """A sequence (or its gradient) and states as the caller gave theirs: of ``kind``,
+        and for a ``single`` (unbatched) sequence without the batch axis."""
+        dev = self._dev
+        if single:  # (C-contiguous: views)
+            if seq is not None:
+                seq = seq.reshape(seq.shape[1 if self.batch_first else 0], seq.shape[2])
+            states = [s.reshape(s.shape[0], s.shape[2]) for s in states]
+        return (None if seq is None else dev.as_kind(seq, kind),
+                self._pack_state([dev.as_kind(s, kind) for s in states]))
 
     def backward(self, dout, dstate=None, input_grad=True):
         """Backpropagation through time through the last (training) forward.
@@ -541,16 +576,17 @@ class _Recurrent(Module):
         """
         if self._cache is None:
             raise ValueError(self._cache_note)
-        layer_inputs, init, masks, from_tokens, lengths = self._cache
+        layer_inputs, init, masks, from_tokens, lengths, single = self._cache
         T, B = layer_inputs[0].shape[:2]
         dev = self._dev
         dirs, H = self._directions, self.hidden_size
-        g, kind = self._sequence("dout", dout, H * dirs)
+        g, kind, _ = self._sequence("dout", dout, H * dirs, single)
         expected = (B, T, H * dirs) if self.batch_first else (T, B, H * dirs)
         if g.shape != expected:
-            raise ValueError(f"dout: got shape {np.shape(dout)}, expected {expected} "
+            raise ValueError(f"dout: got shape {np.shape(dout)}, expected "
+                             f"{(T, H * dirs) if single else expected} "
                              "(the shape of the last forward's output)")
-        dfinal, states = self._unpack_state(dstate, B, "dstate")
+        dfinal, states = self._unpack_state(dstate, B, "dstate", single)
         self._check_finite([("dout", g)] + states)
         g = self._time_major(g, copy=False)  # the kernels only read dout: no copy needed
         dinit = [dev.empty(s.shape, self.dtype) for s in init]
@@ -583,11 +619,10 @@ class _Recurrent(Module):
                 else:
                     dev.add(total, dx, total)
             g = dev.multiply(total, masks[k - 1]) if k > 0 and masks else total
-        dstate0 = self._pack_state([dev.as_kind(s, kind) for s in dinit])
         if not input_grad:
-            return None, dstate0
+            return self._results(None, dinit, kind, single)
         dx = dev.swap_first_axes(g) if self.batch_first else dev.copy(g)
-        return dev.as_kind(dx, kind), dstate0
+        return self._results(dx, dinit, kind, single)
 
     def _bias_grad(self, k, d, name="bias_ih"):
         """Where the backward of layer k, direction d writes its bias gradient ``name``

@@ -298,6 +298,57 @@ def test_matches_torch(cell, batch_first, dtype, bias):
     assert_runs_close(got, want, *PARITY_TOL[dtype])
 
 
+def _unbatched(layer, x, state, w_out, w_state):
+    """The first sequence of a random problem's batch as torch takes one sequence: x (T,
+    D) and out (T, features) whatever ``batch_first``, states (layers x directions, H)."""
+    first = (lambda a: a[0]) if layer.batch_first else (lambda a: a[:, 0])
+    return (first(x), [s[:, 0] for s in state], first(w_out), [w[:, 0] for w in w_state])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one_way", "bidirectional"])
+@pytest.mark.parametrize("batch_first", [False, True], ids=["time_major", "batch_first"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_an_unbatched_sequence_is_a_batch_of_one(cell, batch_first, bidirectional):
+    # torch's layers take one sequence without its batch axis: (T, features) in and out,
+    # states (num_layers * num_directions, H); the numbers are those of a batch of one
+    layer = make_layer(cell, num_layers=2, batch_first=batch_first, bidirectional=bidirectional,
+                       dtype=np.float64, seed=15)
+    x, state, w_out, w_state = _unbatched(layer, *random_problem(layer, seed=16))
+    got = numbarnn_run(layer, x, state, w_out, w_state)
+    assert got["out"].shape == (T, H * (2 if bidirectional else 1))
+    assert got["dx"].shape == (T, D)
+    for s in got["final"] + got["dstate0"]:
+        assert s.shape == (2 * (2 if bidirectional else 1), H)
+    one = (lambda a: a[None]) if batch_first else (lambda a: a[:, None])
+    batch = numbarnn_run(layer, one(x), [s[:, None] for s in state], one(w_out),
+                         [w[:, None] for w in w_state])
+    want = dict(out=batch["out"].reshape(got["out"].shape),
+                dx=batch["dx"].reshape(got["dx"].shape),
+                final=[s[:, 0] for s in batch["final"]],
+                dstate0=[s[:, 0] for s in batch["dstate0"]], grads=batch["grads"])
+    assert_runs_close(got, want, rtol=0, atol=0)
+    inference, _ = layer.forward(x, pack_state(layer, state), train=False)
+    np.testing.assert_array_equal(inference, got["out"])
+    layer.forward(x)
+    dx, dstate0 = layer.backward(w_out, input_grad=False)
+    assert dx is None
+    assert state_list(layer, dstate0)[0].shape == (2 * (2 if bidirectional else 1), H)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one_way", "bidirectional"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_an_unbatched_sequence_matches_torch(cell, bidirectional):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    module = torch_module(torch, cell, 2, True, True, np.float64, bidirectional)
+    layer = make_layer(cell, num_layers=2, batch_first=True, bidirectional=bidirectional,
+                       dtype=np.float64)
+    layer.load_state_dict(module.state_dict())
+    problem = _unbatched(layer, *random_problem(layer, seed=17))
+    assert_runs_close(numbarnn_run(layer, *problem), torch_run(torch, module, *problem),
+                      *PARITY_TOL[np.float64])
+
+
 @pytest.mark.parametrize("batch_first", [False, True], ids=["time_major", "batch_first"])
 @pytest.mark.parametrize("cell", CELLS)
 def test_state_dict_loads_into_torch(cell, batch_first):
@@ -635,7 +686,12 @@ def _wrong_state_shape(layer, x, s):
 
 
 BAD_FORWARD = {
-    "x_2d": (lambda layer, x, s: layer.forward(x[0], s), "^x: .*dimensions"),
+    "x_1d": (lambda layer, x, s: layer.forward(x[0, 0], s), "^x: .*dimensions"),
+    "x_unbatched_features": (lambda layer, x, s: layer.forward(x[:, 0, :2]), "^x: .*shape"),
+    "x_unbatched_lengths": (lambda layer, x, s: layer.forward(x[:, 0], lengths=[T]),
+                            "^lengths: .*unbatched"),
+    "state_unbatched_with_batch_axis": (lambda layer, x, s: layer.forward(x[:, 0], s),
+                                        "^state.*shape .* for an unbatched sequence"),
     "x_4d": (lambda layer, x, s: layer.forward(x[None], s), "^x: .*dimensions"),
     "x_features": (lambda layer, x, s: layer.forward(x[..., :2], s), "^x: .*shape"),
     "x_empty": (lambda layer, x, s: layer.forward(x[:0], s), "^x: .*shape"),
@@ -751,6 +807,11 @@ def _dstate_shape(layer, x, s, dout, ds):
     layer.backward(dout, pack_state(layer, [a[:, :1] for a in state_list(layer, ds)]))
 
 
+def _dout_batched_after_unbatched(layer, x, s, dout, ds):
+    layer.forward(x[:, 0])
+    layer.backward(dout[:, :1])
+
+
 BAD_BACKWARD = {
     "before_forward": (_backward_first, r"forward\(train=True\)"),
     "after_inference": (_backward_after_inference, "train=False"),
@@ -765,6 +826,7 @@ BAD_BACKWARD = {
     "dout_features": (_dout_features, "^dout: .*shape"),
     "dout_nan": (_dout_nan, "^dout: .*non-finite"),
     "dstate_shape": (_dstate_shape, "^dstate.*shape"),
+    "dout_batched_after_unbatched": (_dout_batched_after_unbatched, "^dout: .*unbatched"),
 }
 
 

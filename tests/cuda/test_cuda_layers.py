@@ -54,6 +54,25 @@ def test_bidirectional_layers_with_lengths_on_cuda(cls):
                                cpu.forward(tokens, lengths=lengths)[0], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_an_unbatched_sequence_on_cuda(batch_first):
+    """(T, D) in, (T, 2H) and (layers x directions, H) states out, on the device too."""
+    cpu, gpu = pair(numbarnn.LSTM, bidirectional=True, batch_first=batch_first)
+    rng = np.random.default_rng(4)
+    x, h0, c0 = (rng.standard_normal(s) for s in [(T, D), (4, H), (4, H)])
+    out_cpu, (h_cpu, c_cpu) = cpu.forward(x, (h0, c0))
+    out_gpu, (h_gpu, c_gpu) = gpu.forward(cuda.to_device(x), (h0, c0))
+    for got, want in [(out_gpu, out_cpu), (h_gpu, h_cpu), (c_gpu, c_cpu)]:
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got.copy_to_host(), want, rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out_cpu.shape)
+    dx_gpu, (dh_gpu, _) = gpu.backward(dout)
+    dx_cpu, (dh_cpu, _) = cpu.backward(dout)
+    assert dx_gpu.shape == (T, D) and dh_gpu.shape == (4, H)
+    np.testing.assert_allclose(dx_gpu, dx_cpu, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dh_gpu, dh_cpu, rtol=1e-12, atol=1e-12)
+
+
 def test_lstm_states_and_inference_on_cuda():
     cpu, gpu = pair(numbarnn.LSTM)
     rng = np.random.default_rng(1)
