@@ -71,6 +71,20 @@ def test_a_broken_series_is_reported_not_fatal(tmp_path):
     assert read_panel_csv(path, "id", fill="ffill").failed.keys() == {"a"}
 
 
+def test_a_series_with_a_missing_month_is_reported_or_filled(tmp_path):
+    # each series' own calendar: 'a' lacks 2020-03 (its rows out of order, too), 'b' is whole
+    months = [f"2020-{m:02d}" for m in range(1, 13)]
+    rows = [f"a,{d},{k}" for k, d in enumerate(months) if k != 2][::-1]
+    rows += [f"b,{d},{k}" for k, d in enumerate(months)]
+    path = write(tmp_path, "id,month,y\n" + "\n".join(rows) + "\n")
+    panel = read_panel_csv(path, "id")
+    assert list(panel.series) == ["b"]
+    assert "the dates are monthly, but 2020-03 is missing before '2020-04'" in panel.failed["a"]
+    filled = read_panel_csv(path, "id", fill="interpolate")
+    assert not filled.failed and filled.series["a"].values.tolist() == list(range(12))
+    assert filled.series["a"].frequency == "monthly"
+
+
 @pytest.mark.parametrize("text, id_column, fragment", [
     ("id,month,y\na,2020-01,1\nb,2020-01,2\n", "store", "'store': no such column"),
     ("id,month,y\na,2020-01,1\na,2020-02,2\n", "id", "one series only"),

@@ -83,6 +83,61 @@ def test_fill_forward_and_interpolate(tmp_path):
     assert read_csv(gappy, fill="interpolate").values.tolist() == [2, 4, 6, 8]
 
 
+def _dated(dates, values, features=None):
+    """A CSV text of dates and values (and a feature column)."""
+    rows = [f"{d},{v}" + (f",{f}" if features else "")
+            for d, v, f in zip(dates, values, features or values)]
+    return "date,value" + (",x" if features else "") + "\n" + "\n".join(rows) + "\n"
+
+
+MONTHLY = [f"{2000 + k // 12}-{k % 12 + 1:02d}" for k in range(36)]
+
+
+@pytest.mark.parametrize("dates,frequency,gone", [
+    pytest.param(MONTHLY, "monthly", [14], id="monthly"),
+    pytest.param([f"{2000 + k // 12}-{k % 12 + 1:02d}-01" for k in range(36)], "monthly",
+                 [5, 6], id="monthly_two_in_a_row"),
+    pytest.param([dt.date(2000 + (k + 1) // 12, (k + 1) % 12 + 1, 1) - dt.timedelta(days=1)
+                  for k in range(36)], "monthly", [3, 20], id="month_ends"),
+    pytest.param([f"{1990 + k // 4}-{3 * (k % 4) + 1:02d}" for k in range(30)], "quarterly", [9],
+                 id="quarterly"),
+    pytest.param([dt.date(2021, 1, 1) + dt.timedelta(days=k) for k in range(40)], "daily", [17],
+                 id="daily"),
+    pytest.param([f"2021-01-{1 + k // 24:02d}T{k % 24:02d}:00" for k in range(48)], "hourly",
+                 [30], id="hourly")])
+def test_a_calendar_with_missing_steps_is_refused_or_filled(tmp_path, dates, frequency, gone):
+    # a monthly (quarterly, daily, ...) series with a step left out is not another calendar:
+    # read as one it would lose its season; without --fill a clear line names the first
+    # gap, with it the missing rows go in and are filled like missing cells
+    values = [float(k) for k in range(len(dates))]
+    kept = [k for k in range(len(dates)) if k not in gone]
+    path = write(tmp_path, _dated([dates[k] for k in kept], [values[k] for k in kept],
+                                  [10 * values[k] for k in kept]))
+    line = 2 + kept.index(next(k for k in kept if k > gone[0]))  # (the row after the gap)
+    with pytest.raises(ValueError, match=rf"line {line}, column 'date': the dates are "
+                       rf"{frequency}, but .* is missing before .*--fill"):
+        read_csv(path)
+    series = read_csv(path, fill="interpolate", features=["x"])
+    assert series.frequency == frequency and len(series) == len(dates)
+    np.testing.assert_allclose(series.values, values)  # (a straight line: exact)
+    np.testing.assert_allclose(series.features[:, 0], 10 * np.array(values))
+    complete = read_csv(write(tmp_path, _dated(dates, values), "complete.csv"))
+    assert series.dates == complete.dates
+    filled = read_csv(path, column="value", fill="ffill")
+    assert [filled.values[k] for k in gone] == [values[k - 1] if k - 1 not in gone
+                                                else values[k - 2] for k in gone]
+
+
+def test_dates_that_are_another_calendar_are_not_filled(tmp_path):
+    # business days (weekends out: 2 of 7 steps) and irregular dates are read as they are
+    days = [dt.date(2021, 1, 4) + dt.timedelta(days=k) for k in range(70)]
+    weekdays = [d for d in days if d.weekday() < 5]
+    series = read_csv(write(tmp_path, _dated(weekdays, range(len(weekdays)))))
+    assert series.frequency == "other" and len(series) == len(weekdays)
+    odd = ["2020-01-01", "2020-01-03", "2020-01-08", "2020-01-09", "2020-01-20"]
+    assert read_csv(write(tmp_path, _dated(odd, range(5)), "odd.csv")).frequency == "other"
+
+
 def test_missing_cell_in_a_short_row(tmp_path):
     path = write(tmp_path, "a,b\n1,2\n3\n5,6\n")
     with pytest.raises(ValueError, match=r"line 3, column 'b': missing value"):

@@ -22,8 +22,8 @@ import numpy as np
 
 from .._checks import check_int
 from .config import LATER_SETTINGS
-from .series import (Series, _resolve_column, format_date, is_date, parse_date, parse_numbers,
-                     read_csv_rows)
+from .series import (Series, _resolve_column, format_date, insert_missing_dates, is_date,
+                     parse_date, parse_numbers, read_csv_rows)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -255,9 +255,11 @@ def _group_series(group, target_index, date_index, header, fill, where):
         date_format = "datetime" if "datetime" in kinds else kinds.pop()
     else:
         dates = date_format = None
-    lines = [line for _, line in group]
-    values = parse_numbers([row for row, _ in group], target_index, lines, header[target_index],
-                           fill, where)
+    rows, lines = [row for row, _ in group], [line for _, line in group]
+    if dates is not None:
+        rows, lines, dates = insert_missing_dates(rows, lines, dates, date_format, date_index,
+                                                  header, fill, where)
+    values = parse_numbers(rows, target_index, lines, header[target_index], fill, where)
     return Series(values, header[target_index], dates=dates, date_format=date_format,
                   source=where)
 

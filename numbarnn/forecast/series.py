@@ -179,6 +179,79 @@ def infer_frequency(dates):
     return "other"
 
 
+# at most this share of a calendar's steps may be missing for dates to read as that calendar
+# with gaps; more (a business day's weekends: 2 of 7) is another calendar ('other')
+MAX_MISSING_SHARE = 0.1
+
+
+def missing_dates(dates):
+    """The steps missing from ``dates`` where they are a regular calendar (monthly,
+    quarterly, yearly, weekly, daily, hourly: ``infer_frequency``'s) with a few steps
+    (at most ``MAX_MISSING_SHARE`` of them) left out.
+
+    Returns
+    -------
+    (frequency, {index: [dates]}) or None
+        The calendar and, for each index of ``dates`` that follows a gap, the dates
+        missing before it; None where nothing is missing or the dates are no such
+        calendar.
+    """
+    if len(dates) < 3:
+        return None
+    months = [_months_between(a, b) for a, b in zip(dates, dates[1:])]
+    month_end = all(_is_month_end(d) for d in dates)
+    same_day = len({(d.day, d.time()) for d in dates}) == 1 or month_end
+    unit = min(months)
+    if same_day and unit in _MONTHS_PER_STEP and all(m % unit == 0 for m in months):
+        frequency, gaps = _MONTHS_PER_STEP[unit], [m // unit for m in months]
+        # (month ends stay month ends; otherwise the day of the month is the same in all)
+        step = lambda moment, k: _add_months(moment, unit * k, month_end)  # noqa: E731
+    else:
+        steps = [b - a for a, b in zip(dates, dates[1:])]
+        frequency = {dt.timedelta(days=7): "weekly", dt.timedelta(days=1): "daily",
+                     dt.timedelta(hours=1): "hourly"}.get(min(steps))
+        if frequency is None or any(s % min(steps) for s in steps):
+            return None
+        gaps = [s // min(steps) for s in steps]
+        step = lambda moment, k: moment + min(steps) * k  # noqa: E731
+    missing = sum(gaps) - len(gaps)
+    if missing == 0 or missing > MAX_MISSING_SHARE * (missing + len(dates)):
+        return None
+    return frequency, {i + 1: [step(dates[i], k) for k in range(1, gap)]
+                       for i, gap in enumerate(gaps) if gap > 1}
+
+
+def insert_missing_dates(rows, lines, dates, date_format, date_index, header, fill, where):
+    """``rows``, ``lines`` and ``dates`` with a row of missing values for each date that
+    ``missing_dates`` finds missing, for ``fill`` to fill; without ``fill``, one
+    ``ValueError`` naming the first missing date.  (The inserted rows carry the line of
+    the row after them, for errors.)"""
+    found = missing_dates(dates)
+    if found is None:
+        return rows, lines, dates
+    frequency, gaps = found
+    if fill is None:
+        first = min(gaps)
+        count = sum(len(d) for d in gaps.values())
+        shown = format_date(gaps[first][0], date_format)
+        raise ValueError(f"{where}, line {lines[first]}, column {header[date_index]!r}: the "
+                         f"dates are {frequency}, but {shown} is missing before "
+                         f"{rows[first][date_index].strip()!r}"
+                         f"{f' ({count} dates missing in all)' if count > 1 else ''}; add "
+                         "the missing rows, or let --fill ffill or --fill interpolate insert "
+                         "and fill them")
+    new_rows, new_lines, new_dates = [], [], []
+    for i, (row, line, moment) in enumerate(zip(rows, lines, dates)):
+        for gap in gaps.get(i, ()):
+            new_rows.append([""] * len(row))
+            new_lines.append(line)
+            new_dates.append(gap)
+        new_rows.append(row)
+        new_lines.append(line)
+        new_dates.append(moment)
+    return new_rows, new_lines, new_dates
+
+
 def future_dates(dates, frequency, n):
     """The ``n`` dates after the last of ``dates``, or None where the step is not constant."""
     last = dates[-1]
@@ -419,12 +492,6 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
                          f"{'the date column' if target_index == date_index else 'a feature'}")
 
-    def numeric(index):
-        return parse_numbers(rows, index, lines, header[index], fill, path)
-
-    values = numeric(target_index)
-    feature_values = np.stack([numeric(k) for k in feature_indices], axis=1) if features \
-        else np.zeros((len(rows), 0))
     dates = date_format = None
     if date_index is not None:
         dates, formats = [], set()
@@ -441,6 +508,15 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
             dates.append(moment)
             formats.add(kind)
         date_format = "datetime" if "datetime" in formats else formats.pop()
+        rows, lines, dates = insert_missing_dates(rows, lines, dates, date_format, date_index,
+                                                  header, fill, path)
+
+    def numeric(index):
+        return parse_numbers(rows, index, lines, header[index], fill, path)
+
+    values = numeric(target_index)
+    feature_values = np.stack([numeric(k) for k in feature_indices], axis=1) if features \
+        else np.zeros((len(rows), 0))
     return Series(values, header[target_index], feature_values,
                   [header[k] for k in feature_indices], dates, date_format, source=path)
 
