@@ -14,7 +14,8 @@ from numbarnn.devices import DEVICES
 from numbarnn.forecast.config import (COMBINES, LOSSES, SCALERS, STRATEGIES,
                                       ForecastConfig)
 
-from .common import RunFailed, settle_run_dir, start_run_dir, user_errors
+from .common import (RunFailed, diverged_over_earlier, settle_run_dir, start_run_dir,
+                     user_errors)
 
 SERIES = ForecastConfig()  # every default below is the library's
 
@@ -307,7 +308,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     if report["status"] == "diverged":
         from numbarnn.forecast.training import diverged_message
 
-        raise RunFailed(diverged_message(report))
+        raise RunFailed(diverged_message(report) + diverged_over_earlier(out_dir))
 
     training = report["training"]
     best = [member["best_epoch"] for member in training["members"]]
