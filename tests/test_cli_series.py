@@ -331,7 +331,10 @@ def test_statsforecast_long_format_with_integer_time_steps(tmp_path, ids):
     data.write_text("unique_id,ds,y\n" + "".join(f"a,2020/01/{k + 1:02d},{k}\n"
                                                   for k in range(28)))
     assert_one_line_error(run("train-series", data, "--out", tmp_path / "slash", *SMALL),
-                          "'2020/01/01' is not an ISO date")
+                          "'2020/01/01' is not an ISO date",
+                          "; or read the file without its dates (--no-dates)")
+    assert run("train-series", data, "--no-dates", "--out", tmp_path / "steps",
+               *SMALL).exit_code == 0
 
 
 def test_statsforecast_long_format_is_read_as_many_series(tmp_path):

@@ -13,7 +13,7 @@ of these functions is called, and nowhere else; CSV files are read without it.
 """
 import numpy as np
 
-from .series import LONG_FORMAT, Series
+from .series import LONG_FORMAT, Series, missing_dates
 
 ALIAS = "numbarnn"  # the forecast column's name, as statsforecast names its columns by model
 
@@ -49,6 +49,13 @@ def _dates(stamps, where):
     if not index.is_monotonic_increasing or not index.is_unique:
         raise ValueError(f"{where}: expected dates in increasing order without repeats")
     moments = [t.to_pydatetime() for t in index]
+    gaps = missing_dates(moments)
+    if gaps is not None:  # (read as they are, the steps after a gap would be out of season)
+        frequency, missing = gaps
+        first = min(missing)
+        raise ValueError(f"{where}: the dates are {frequency}, but {missing[first][0]} is "
+                         f"missing before {moments[first]}; insert the missing steps (for "
+                         "example DataFrame.asfreq) and fill them (DataFrame.interpolate())")
     midnight = all(m.hour == m.minute == m.second == 0 for m in moments)
     return moments, "date" if midnight else "datetime"
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from .._checks import check_int
 from .config import LATER_SETTINGS
-from .series import (Series, _resolve_column, format_date, insert_missing_dates, is_date,
-                     parse_date, parse_numbers, read_csv_rows)
+from .series import (NO_DATES_HINT, Series, _resolve_column, format_date,
+                     insert_missing_dates, is_date, parse_date, parse_numbers, read_csv_rows)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -246,7 +246,8 @@ def _group_series(group, target_index, date_index, header, fill, where):
             try:
                 moment, kind = parse_date(row[date_index])
             except ValueError as e:
-                raise ValueError(f"line {line}, column {header[date_index]!r}: {e}") from None
+                raise ValueError(f"line {line}, column {header[date_index]!r}: {e}"
+                                 f"{NO_DATES_HINT}") from None
             dated.append((moment, kind, row, line))
         dated.sort(key=lambda item: item[0])
         dates = [item[0] for item in dated]

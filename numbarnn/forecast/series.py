@@ -179,6 +179,11 @@ def infer_frequency(dates):
     return "other"
 
 
+# the end of a date's error where a file's dates cannot be read (the CLI's flag; in Python
+# date_column=False)
+NO_DATES_HINT = "; or read the file without its dates (--no-dates)"
+
+
 # at most this share of a calendar's steps may be missing for dates to read as that calendar
 # with gaps; more (a business day's weekends: 2 of 7) is another calendar ('other')
 MAX_MISSING_SHARE = 0.1
@@ -500,7 +505,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
                 moment, kind = parse_date(row[date_index])
             except ValueError as e:
                 raise ValueError(f"{path}, line {lines[i]}, column {header[date_index]!r}: "
-                                 f"{e}") from None
+                                 f"{e}{NO_DATES_HINT}") from None
             if dates and moment <= dates[-1]:
                 raise ValueError(f"{path}, line {lines[i]}, column {header[date_index]!r}: "
                                  f"{row[date_index].strip()!r} is not after the previous date; "
