@@ -214,7 +214,13 @@ def test_parse_date_forms():
     assert parse_date(" 2020-02-29 ") == (dt.datetime(2020, 2, 29), "date")
     assert parse_date("2020-02-29T13:05") == (dt.datetime(2020, 2, 29, 13, 5), "datetime")
     assert parse_date("2020-02-29 13:05:07")[0].second == 7
-    for bad in ("2020", "2020/01/01", "2021-02-29", "01-2020"):
+    # a time zone: in UTC (summer time's change of offset keeps hourly steps regular)
+    utc = dt.datetime(2020, 3, 29, 0, 30)
+    for text in ("2020-03-29T00:30:00Z", "2020-03-29T01:30:00+01:00", "2020-03-29T02:30+0200",
+                 "2020-03-28T19:30:00.250-05:00", "2020-03-29 00:30:00.5Z"):
+        assert parse_date(text) == (utc, "datetime"), text
+    assert parse_date("2021-01-01T00:30+01:00")[0] == dt.datetime(2020, 12, 31, 23, 30)
+    for bad in ("2020", "2020/01/01", "2021-02-29", "01-2020", "2020-01-01Z", "2020-01-01T10:00+1"):
         with pytest.raises(ValueError):
             parse_date(bad)
 

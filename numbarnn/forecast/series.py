@@ -27,7 +27,8 @@ SYNTHETIC = ("sine", "mackey-glass")
 SEASON_OF_FREQUENCY = {"monthly": 12, "quarterly": 4, "yearly": 1, "weekly": 52, "daily": 7,
                        "hourly": 24, "other": 1}
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?)?$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+                       r"(Z|[+-]\d{2}:?\d{2})?)?)?$")
 _MONTHS_PER_STEP = {1: "monthly", 3: "quarterly", 12: "yearly"}
 
 
@@ -107,6 +108,10 @@ class Series:
 def parse_date(text):
     """An ISO date or date-time (``1949-01``, ``1949-01-31``, ``1949-01-31T13:00[:00]``).
 
+    A date-time with a time zone (``Z``, ``+01:00``, ``-0500``) is taken in UTC, so
+    that a change of offset (summer time) leaves the steps regular; fractions of a
+    second are dropped.
+
     Returns
     -------
     (datetime.datetime, str)
@@ -121,12 +126,18 @@ def parse_date(text):
     if not match:
         raise ValueError(f"{text!r} is not an ISO date (expected e.g. 1949-01, 1949-01-31 or "
                          "1949-01-31T13:00)")
-    year, month, day, hour, minute, second = (int(g) if g else None for g in match.groups())
+    *fields, zone = match.groups()
+    year, month, day, hour, minute, second = (int(g) if g else None for g in fields)
     kind = "month" if day is None else "date" if hour is None else "datetime"
     try:
-        return dt.datetime(year, month, day or 1, hour or 0, minute or 0, second or 0), kind
+        moment = dt.datetime(year, month, day or 1, hour or 0, minute or 0, second or 0)
     except ValueError as e:
         raise ValueError(f"{text!r} is not a valid date ({e})") from None
+    if zone and zone != "Z":
+        digits = zone[1:].replace(":", "")
+        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        moment -= offset if zone[0] == "+" else -offset
+    return moment, kind
 
 
 def format_date(moment, date_format):
