@@ -1,4 +1,6 @@
 """pandas in and out (numbarnn.frames): skipped where pandas is not installed."""
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,14 @@ def test_integer_time_steps_and_an_indexed_long_frame():
     pd.testing.assert_frame_equal(indexed, forecasts)
     with pytest.raises(ValueError, match="integer time steps must count up by one"):
         from_pandas(pd.DataFrame({"ds": [0, 1, 3], "y": [1.0, 2.0, 3.0]}))
+
+
+def test_dates_with_a_time_zone_are_read_in_utc():
+    # hourly across the change to summer time: regular in UTC, irregular on the wall clock
+    index = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")
+    series = from_pandas(pd.Series(np.arange(72.0), index=index))
+    assert series.frequency == "hourly"
+    assert series.dates[0] == dt.datetime(2021, 3, 26, 23, 0)
 
 
 def test_train_forecaster_reads_a_pandas_series_with_its_dates():

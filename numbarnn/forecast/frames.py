@@ -42,8 +42,8 @@ def _dates(stamps, where):
         index = pd.DatetimeIndex(pd.to_datetime(stamps))
     except (TypeError, ValueError) as e:
         raise ValueError(f"{where}: not dates ({e})") from None
-    if index.tz is not None:
-        index = index.tz_localize(None)
+    if index.tz is not None:  # (in UTC, as a CSV's: summer time keeps the steps regular)
+        index = index.tz_convert("UTC").tz_localize(None)
     if index.hasnans:
         raise ValueError(f"{where}: a missing date at position {int(np.argmax(index.isna()))}")
     if not index.is_monotonic_increasing or not index.is_unique:
