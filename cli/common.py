@@ -73,16 +73,6 @@ def settle_run_dir(keep_new=None):
     return earlier is not None and earlier.settle(keep_new)
 
 
-def diverged_over_earlier(out_dir):
-    """For a run that diverged: where ``--force`` set an earlier run aside, put it back (a
-    failed run does not replace a good one) and say so, as the end of the error line;
-    else nothing."""
-    if not settle_run_dir(keep_new=False):
-        return ""
-    return (f"; this run is not kept: the earlier run in {out_dir} is back in place "
-            "(--force replaces it only with a run that trains)")
-
-
 def hold_run_dir(out_dir):
     """Lock the run directory ``out_dir`` until the command ends: a second command on it
     gets one line naming the process that holds it (``numbarnn.runs.run_dir.run_lock``)."""

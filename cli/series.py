@@ -14,8 +14,7 @@ from numbarnn.devices import DEVICES
 from numbarnn.forecast.config import (COMBINES, LOSSES, SCALERS, STRATEGIES,
                                       ForecastConfig)
 
-from .common import (RunFailed, diverged_over_earlier, settle_run_dir, start_run_dir,
-                     user_errors)
+from .common import RunFailed, settle_run_dir, start_run_dir, user_errors
 
 SERIES = ForecastConfig()  # every default below is the library's
 
@@ -308,7 +307,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     if report["status"] == "diverged":
         from numbarnn.forecast.training import diverged_message
 
-        raise RunFailed(diverged_message(report) + diverged_over_earlier(out_dir))
+        raise RunFailed(diverged_message(report))
 
     training = report["training"]
     best = [member["best_epoch"] for member in training["members"]]

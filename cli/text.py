@@ -12,8 +12,7 @@ from numbarnn import CELLS
 from numbarnn.devices import DEVICES
 from numbarnn.text.config import DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, TextConfig
 
-from .common import (InputError, RunFailed, diverged_over_earlier, settle_run_dir,
-                     start_run_dir, user_errors)
+from .common import InputError, RunFailed, settle_run_dir, start_run_dir, user_errors
 
 TEXT = TextConfig()  # every default below is the library's
 
@@ -156,7 +155,7 @@ def train_text(ctx, corpus, out_dir, encoding, steps, epochs, time_budget, devic
     if summary["status"] == "diverged":
         from numbarnn.text.training import diverged_message
 
-        raise RunFailed(diverged_message(summary) + diverged_over_earlier(out_dir))
+        raise RunFailed(diverged_message(summary))
     best = summary["best_val_loss"]
     echo(f"done: {trainer.step} steps in {summary['seconds']:.1f} s, "
          f"{summary['chars_per_second']:,.0f} chars/s"

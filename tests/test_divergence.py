@@ -100,35 +100,3 @@ def test_a_panel_counts_its_diverged_series_keeps_them_and_exits_1(tmp_path):
     rows = (out / "metrics.csv").read_text().splitlines()
     assert [r.split(",")[1] for r in rows[1:]] == ["diverged", "diverged"]
     assert len(list((out / "series").glob("*.safetensors"))) == 2  # each kept at its best
-
-
-def _files(run_dir):
-    return {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
-
-
-def test_a_forced_series_run_that_diverges_puts_the_earlier_run_back(tmp_path):
-    out = tmp_path / "series"
-    small = ["--epochs", "2", "--members", "1", "--out", str(out), "-q"]
-    assert CliRunner().invoke(cli, ["train-series", *small]).exit_code == 0
-    before = _files(out)
-    result = CliRunner().invoke(cli, ["train-series", "--lr", "1e6", "--force", *small])
-    assert result.exit_code == 1, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: training diverged: network 1 at ")
-    assert lines[0].endswith(f"the earlier run in {out} is back in place (--force replaces it "
-                             "only with a run that trains)")
-    assert _files(out) == before and sorted(p.name for p in out.iterdir()) == sorted(before)
-
-
-def test_a_forced_text_run_that_diverges_puts_the_earlier_run_back(tmp_path):
-    corpus = tmp_path / "c.txt"
-    corpus.write_text(TEXT)
-    out = tmp_path / "run"
-    small = [str(corpus), "--hidden", "8", "--batch-size", "4", "--seq-len", "8", "--steps",
-             "10", "--out", str(out), "-q"]
-    assert CliRunner().invoke(cli, ["train-text", *small]).exit_code == 0
-    before = _files(out)
-    result = CliRunner().invoke(cli, ["train-text", *small, "--lr", "1e6", "--force"])
-    assert result.exit_code == 1, result.output
-    assert "training diverged at step" in result.output and "is back in place" in result.output
-    assert _files(out) == before
