@@ -87,8 +87,9 @@ class CPU:
         return arr.copy()
 
     def swap_first_axes(self, arr):
-        """(A, B, F) -> a new C-contiguous (B, A, F): batch-first <-> time-major."""
-        return np.ascontiguousarray(arr.transpose(1, 0, 2))
+        """(A, B, F) -> a new C-contiguous (B, A, F): batch-first <-> time-major (always a
+        copy: ``np.ascontiguousarray`` returns a view where A or B is 1)."""
+        return arr.transpose(1, 0, 2).copy()
 
     def add(self, a, b, out):
         np.add(a, b, out=out)

@@ -628,11 +628,18 @@ def test_lstm_state_gradient_parts_may_be_none():
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_returned_arrays_are_independent_of_the_layer(cell):
-    layer = make_layer(cell, num_layers=2, dtype=np.float64, seed=33)
-    twin = make_layer(cell, num_layers=2, dtype=np.float64)
+@pytest.mark.parametrize("layout", ["batch", "one_layer", "batch_first_of_one", "unbatched",
+                                    "unbatched_batch_first"])
+def test_returned_arrays_are_independent_of_the_layer(cell, layout):
+    # (a batch of one, batch first, once came back as views of the layer's buffers)
+    kw = dict(num_layers=1 if layout == "one_layer" else 2, dtype=np.float64,
+              batch_first=layout.endswith("batch_first") or layout == "batch_first_of_one")
+    layer = make_layer(cell, seed=33, **kw)
+    twin = make_layer(cell, **kw)
     twin.load_state_dict(layer.state_dict())
-    x, state, w_out, w_state = random_problem(layer)
+    problem = random_problem(layer, b=1 if layout != "batch" else B)
+    x, state, w_out, w_state = (_unbatched(layer, *problem) if layout.startswith("unbatched")
+                                else problem)
     want = numbarnn_run(twin, x, state, w_out, w_state)
 
     x_arg, state_arg = x.copy(), [s.copy() for s in state]
