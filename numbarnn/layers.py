@@ -348,9 +348,9 @@ class _Recurrent(Module):
             raise ValueError(f"{name}: got {arr.ndim} dimensions with shape {arr.shape}, "
                              f"expected {forms}")
         if arr.shape[arr.ndim - 1] != size or 0 in arr.shape:  # (no shape[-1] in the simulator)
-            form = order if arr.ndim == 3 else "(T, features)"
+            form, sizes = (order, "T, B") if arr.ndim == 3 else ("(T, features)", "T")
             raise ValueError(f"{name}: got shape {arr.shape}, expected {form} with features = "
-                             f"{size} and T, B >= 1")
+                             f"{size} and {sizes} >= 1")
         single = arr.ndim == 2
         if single:  # a batch of one (a view: the array is C-contiguous)
             T = arr.shape[0]
@@ -450,10 +450,11 @@ class _Recurrent(Module):
         Parameters
         ----------
         x : array, (T, B, input_size), or (B, T, input_size) with ``batch_first``
-            Or one sequence without a batch axis, (T, input_size) whatever
-            ``batch_first``, as torch takes it: then ``out`` is (T, features), the
-            states (num_layers * num_directions, hidden_size), and ``backward``
-            takes and returns the same forms (no ``lengths``).
+            Or one sequence without a batch axis, a floating-point (T, input_size)
+            array whatever ``batch_first``, as torch takes it: then ``out`` is (T,
+            features), the states (num_layers * num_directions, hidden_size), and
+            ``backward`` takes and returns the same forms (no ``lengths``).  (A 2-D
+            integer array is token ids, below: a batch, never one sequence.)
             Or a (T, B) (or (B, T)) integer NumPy array of token ids in
             [0, input_size): the one-hot sequence they stand for, which the
             kernels (CPU and GPU) read as a column lookup in ``weight_ih_l0``

@@ -128,6 +128,14 @@ def test_a_calendar_with_missing_steps_is_refused_or_filled(tmp_path, dates, fre
                                                 else values[k - 2] for k in gone]
 
 
+def test_months_missing_are_found_however_many(tmp_path):
+    # (a tenth of the steps is the limit for weekly, daily and hourly dates only)
+    dates = [m for k, m in enumerate(MONTHLY) if k % 5 != 2]
+    with pytest.raises(ValueError, match="the dates are monthly, but 2000-03 is missing "
+                       r"before '2000-04' \(7 dates missing in all\)"):
+        read_csv(write(tmp_path, _dated(dates, range(len(dates)))))
+
+
 def test_dates_that_are_another_calendar_are_not_filled(tmp_path):
     # business days (weekends out: 2 of 7 steps) and irregular dates are read as they are
     days = [dt.date(2021, 1, 4) + dt.timedelta(days=k) for k in range(70)]

@@ -13,7 +13,7 @@ of these functions is called, and nowhere else; CSV files are read without it.
 """
 import numpy as np
 
-from .series import LONG_FORMAT, Series, missing_dates
+from .series import LONG_FORMAT, Series, format_date, missing_dates
 
 ALIAS = "numbarnn"  # the forecast column's name, as statsforecast names its columns by model
 
@@ -49,15 +49,18 @@ def _dates(stamps, where):
     if not index.is_monotonic_increasing or not index.is_unique:
         raise ValueError(f"{where}: expected dates in increasing order without repeats")
     moments = [t.to_pydatetime() for t in index]
+    date_format = "date" if all(m.hour == m.minute == m.second == 0 for m in moments) \
+        else "datetime"
     gaps = missing_dates(moments)
     if gaps is not None:  # (read as they are, the steps after a gap would be out of season)
         frequency, missing = gaps
         first = min(missing)
-        raise ValueError(f"{where}: the dates are {frequency}, but {missing[first][0]} is "
-                         f"missing before {moments[first]}; insert the missing steps (for "
-                         "example DataFrame.asfreq) and fill them (DataFrame.interpolate())")
-    midnight = all(m.hour == m.minute == m.second == 0 for m in moments)
-    return moments, "date" if midnight else "datetime"
+        raise ValueError(f"{where}: the dates are {frequency}, but "
+                         f"{format_date(missing[first][0], date_format)} is missing before "
+                         f"{format_date(moments[first], date_format)}; insert the missing "
+                         "steps (for example DataFrame.asfreq) and fill them "
+                         "(DataFrame.interpolate())")
+    return moments, date_format
 
 
 def _values(column, where):
@@ -90,6 +93,13 @@ def from_pandas(data, target=None, date_column=None, features=None):
     Returns
     -------
     Series
+        Dates with a time zone in UTC.
+
+    Raises
+    ------
+    ValueError
+        For missing values, dates out of order or repeated, or a date missing from the
+        dates' calendar (``series.missing_dates``): fill them first.
     """
     pd = _pandas()
     features = list(features or [])

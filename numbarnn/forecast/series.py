@@ -195,15 +195,16 @@ def infer_frequency(dates):
 NO_DATES_HINT = "; or read the file without its dates (--no-dates)"
 
 
-# at most this share of a calendar's steps may be missing for dates to read as that calendar
-# with gaps; more (a business day's weekends: 2 of 7) is another calendar ('other')
+# at most this share of a weekly, daily or hourly calendar's steps may be missing for dates
+# to read as that calendar with gaps; more (a business day's weekends: 2 of 7) is another
+# calendar ('other').  Monthly, quarterly and yearly dates have no such other calendar.
 MAX_MISSING_SHARE = 0.1
 
 
 def missing_dates(dates):
     """The steps missing from ``dates`` where they are a regular calendar (monthly,
-    quarterly, yearly, weekly, daily, hourly: ``infer_frequency``'s) with a few steps
-    (at most ``MAX_MISSING_SHARE`` of them) left out.
+    quarterly, yearly; or weekly, daily, hourly with at most ``MAX_MISSING_SHARE`` of
+    the steps missing: ``infer_frequency``'s calendars) with steps left out.
 
     Returns
     -------
@@ -212,7 +213,7 @@ def missing_dates(dates):
         missing before it; None where nothing is missing or the dates are no such
         calendar.
     """
-    if len(dates) < 3:
+    if len(dates) < 2:
         return None
     months = [_months_between(a, b) for a, b in zip(dates, dates[1:])]
     month_end = all(_is_month_end(d) for d in dates)
@@ -231,7 +232,8 @@ def missing_dates(dates):
         gaps = [s // min(steps) for s in steps]
         step = lambda moment, k: moment + min(steps) * k  # noqa: E731
     missing = sum(gaps) - len(gaps)
-    if missing == 0 or missing > MAX_MISSING_SHARE * (missing + len(dates)):
+    by_days = frequency in ("weekly", "daily", "hourly")
+    if missing == 0 or by_days and missing > MAX_MISSING_SHARE * (missing + len(dates)):
         return None
     return frequency, {i + 1: [step(dates[i], k) for k in range(1, gap)]
                        for i, gap in enumerate(gaps) if gap > 1}
@@ -463,8 +465,9 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     features : list of (str or int), or a comma-separated str, optional
         Extra numeric input columns.
     fill : {None, 'ffill', 'interpolate'}
-        What to do with missing values (empty cells, NA, NaN, null, ?): None
-        refuses them, naming the line and column.
+        What to do with missing values (empty cells, NA, NaN, null, ?) and with dates
+        missing from the dates' calendar (``missing_dates``), whose rows it inserts:
+        None refuses them, naming the line and column.
 
     Returns
     -------
@@ -474,7 +477,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     ------
     ValueError
         For an unreadable file, an unknown column, a missing or non-numeric
-        value, a bad or non-increasing date: naming the line and the column.
+        value, a bad, non-increasing or missing date: naming the line and the column.
     """
     path = os.fspath(path)
     if fill not in (None,) + FILL_METHODS:
