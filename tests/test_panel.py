@@ -113,6 +113,12 @@ def test_ids_that_would_share_a_file_are_refused(tmp_path):
     with pytest.raises(ValueError, match=f"ids 'a/b' and '{safe_name('a/b')}' would share "
                                          f"the file {safe_name('a/b')}.safetensors"):
         read_panel_csv(path, "id")
+    # ids that differ in case only: one file where the file system ignores case
+    path.write_text("id,y\nNorth,1\nnorth,2\n")
+    with pytest.raises(ValueError, match="ids 'North' and 'north' would share the file "
+                       r"north.safetensors on a file system that ignores case \(Windows, "
+                       r"macOS\); rename one of them"):
+        read_panel_csv(path, "id")
 
 
 def test_task_trains_or_says_why_not(tmp_path):

@@ -209,10 +209,13 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     named = {}
     for series_id in groups:  # (each series' checkpoint is saved under its safe_name)
         name = safe_name(series_id)
-        other = named.setdefault(name, series_id)
+        # (names that differ in case only are one file on Windows' and macOS' file systems)
+        other = named.setdefault(name.casefold(), series_id)
         if other != series_id:
+            case = "" if safe_name(other) == name else \
+                " on a file system that ignores case (Windows, macOS)"
             raise ValueError(f"{path}: ids {other!r} and {series_id!r} would share the file "
-                             f"{name}.safetensors; rename one of them")
+                             f"{name}.safetensors{case}; rename one of them")
     panel = Panel({}, {}, header[id_index], header[target_index],
                   None if date_index is None else header[date_index], path)
     for series_id, group in groups.items():
