@@ -238,6 +238,21 @@ def unpack(packed):
     return packed.transpose(1, 0, 2).reshape(K, panels * step)
 
 
+def test_the_tile_is_as_wide_as_the_cpus_vectors():
+    # llvmlite's feature map lists every feature, present or not ('-avx512f' on an AVX2
+    # CPU): the width comes from its value (a substring test once gave AVX2 machines
+    # 512-bit tiles, three times slower)
+    assert _tile.vector_bytes({"avx2": True, "avx512f": False}) == 32
+    assert _tile.vector_bytes({"avx2": True}) == 32
+    assert _tile.vector_bytes({"avx2": True, "avx512f": True}) == 64
+    try:  # and on this machine, where the kernel says which (Linux)
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        pytest.skip("no /proc/cpuinfo flags here")
+    assert _tile.VECTOR_BYTES == (64 if "avx512f" in flags else 32)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("B,K,R", [(1, 1, 1), (3, 5, 17), (4, 8, 64), (9, 33, 130), (2, 300, 300)])
 def test_packed_product_matches_numpy_and_writes_only_its_part(B, K, R, dtype):

@@ -56,7 +56,13 @@ llvm.initialize_native_target()
 # lists every feature, '+avx512f' or '-avx512f': its value says which.  Read as a
 # substring, it had given AVX2 machines 512-bit tiles, split by LLVM into spilling
 # pairs: 30 against 88 GFLOP/s on a Zen 3 core.)
-VECTOR_BYTES = 64 if llvm.get_host_cpu_features().get("avx512f", False) else 32
+def vector_bytes(features):
+    """The tile's vector width in bytes for a CPU of ``features`` (llvmlite's feature map:
+    ``{name: bool}``)."""
+    return 64 if features.get("avx512f", False) else 32
+
+
+VECTOR_BYTES = vector_bytes(llvm.get_host_cpu_features())
 ROWS = 4
 VECTORS = 4 if VECTOR_BYTES == 64 else 2
 
