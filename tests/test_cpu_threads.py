@@ -254,7 +254,9 @@ def test_the_tile_is_as_wide_as_the_cpus_vectors():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("B,K,R", [(1, 1, 1), (3, 5, 17), (4, 8, 64), (9, 33, 130), (2, 300, 300)])
+# (K = 1100: more than one chunk of k at every vector width, _tile.K_CHUNK)
+@pytest.mark.parametrize("B,K,R", [(1, 1, 1), (3, 5, 17), (4, 8, 64), (9, 33, 130), (2, 300, 300),
+                                   (5, 1100, 40)])
 def test_packed_product_matches_numpy_and_writes_only_its_part(B, K, R, dtype):
     rng = np.random.default_rng(B * K * R)
     a = rng.standard_normal((B, K)).astype(dtype)
