@@ -30,7 +30,7 @@ def info(as_json):
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    for key in ("numbarnn", "python", "platform", "numpy", "numba", "cpu", "cores",
+    for key in ("numbarnn", "python", "platform", "numpy", "numba", "cpu", "tile", "cores",
                 "numba_threads"):
         click.echo(f"{key:14s} {data[key]}")
     for lib in data["blas"] or [{"library": "none found"}]:

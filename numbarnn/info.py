@@ -74,6 +74,7 @@ def system_info():
         "numpy": np.__version__,
         "numba": numba.__version__,
         "cpu": numba.config.CPU_NAME or _llvm_cpu_name(),
+        "tile": _tile_info(),
         "cores": os.cpu_count(),
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
         "blas": blas_info(),
@@ -83,6 +84,15 @@ def system_info():
     if info["cuda"]["available"]:
         info["cuda"]["kernels"] = cuda_kernel_info()
     return info
+
+
+def _tile_info():
+    """The CPU kernels' product tile on this CPU (``kernels._tile``): its vector width says
+    whether they use AVX-512."""
+    from .kernels import _tile
+
+    return (f"{_tile.VECTOR_BYTES * 8}-bit vectors, {_tile.ROWS} rows x {_tile.VECTORS} "
+            f"vectors ({'AVX-512' if _tile.VECTOR_BYTES == 64 else 'AVX2'})")
 
 
 def _llvm_cpu_name():

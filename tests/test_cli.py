@@ -18,7 +18,8 @@ def run(*args):
 def test_info_text():
     result = run("info")
     assert result.exit_code == 0, result.output
-    for key in ("numbarnn", "numba", "numpy", "python", "blas", "cuda", "compile cache"):
+    for key in ("numbarnn", "numba", "numpy", "python", "tile", "blas", "cuda",
+                "compile cache"):
         assert re.search(rf"^{key}\s", result.output, re.M), key
     assert numbarnn.__version__ in result.output
 
@@ -30,6 +31,8 @@ def test_info_json():
     assert data["numbarnn"] == numbarnn.__version__
     assert isinstance(data["cuda"]["available"], bool)
     assert data["blas"] and all(lib["threads"] >= 1 for lib in data["blas"])
+    assert re.fullmatch(r"(256|512)-bit vectors, 4 rows x [34] vectors \((AVX2|AVX-512)\)",
+                        data["tile"])
 
 
 def test_demo_loss_falls():
