@@ -285,6 +285,11 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
             series = load_airline()
         config = ForecastConfig(**_config_settings(settings))
         start_run_dir(out_dir, force=force, resumable=False)
+        if series.inserted_dates:  # (never silently: even with --quiet)
+            shown = series.inserted_dates
+            click.echo(f"note: {len(shown)} date{'s' if len(shown) > 1 else ''} missing from "
+                       f"the {series.frequency} calendar inserted and filled ({fill}): "
+                       f"{', '.join(shown[:5])}{', ...' if len(shown) > 5 else ''}", err=True)
         progress = Progress(enabled=not quiet)
         progress.log(f"training on {series.source} ({len(series)} steps, "
                      f"{series.frequency or 'no dates'}): {config.cell.upper()} "

@@ -268,6 +268,24 @@ def test_forecast_never_writes_over_its_inputs(tmp_path):
     assert all(p.read_bytes() == content for p, content in files.items())
 
 
+def test_dates_missing_from_the_calendar_are_refused_or_filled_and_said(tmp_path):
+    data = tmp_path / "gap.csv"
+    months = [f"{2000 + k // 12}-{k % 12 + 1:02d}" for k in range(60)]
+    data.write_text("month,y\n" + "".join(f"{m},{100 + k % 12}\n" for k, m in enumerate(months)
+                                          if k not in (20, 41)))
+    assert_one_line_error(run("train-series", data, "--out", tmp_path / "refused", *SMALL),
+                          "line 22, column 'month': the dates are monthly, but 2001-09 is "
+                          "missing before '2001-10' (2 dates missing in all)", "--fill")
+    out = tmp_path / "filled"
+    result = run("train-series", data, "--out", out, "--fill", "ffill", "-q", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert "note: 2 dates missing from the monthly calendar inserted and filled (ffill): " \
+           "2001-09, 2003-06" in result.output
+    series = json.loads((out / "metrics.json").read_text())["series"]
+    assert series["length"] == 60 and series["inserted_dates"] == ["2001-09", "2003-06"]
+    assert series["frequency"] == "monthly"
+
+
 def test_a_forced_run_on_bad_input_keeps_the_earlier_run(tmp_path):
     out = tmp_path / "run"
     assert run("train-series", "--out", out, *SMALL).exit_code == 0

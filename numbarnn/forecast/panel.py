@@ -260,12 +260,13 @@ def _group_series(group, target_index, date_index, header, fill, where):
     else:
         dates = date_format = None
     rows, lines = [row for row, _ in group], [line for _, line in group]
+    inserted = []
     if dates is not None:
-        rows, lines, dates = insert_missing_dates(rows, lines, dates, date_format, date_index,
-                                                  header, fill, where)
+        rows, lines, dates, inserted = insert_missing_dates(rows, lines, dates, date_format,
+                                                            date_index, header, fill, where)
     values = parse_numbers(rows, target_index, lines, header[target_index], fill, where)
     return Series(values, header[target_index], dates=dates, date_format=date_format,
-                  source=where)
+                  source=where, inserted_dates=inserted)
 
 
 # ------------------------------------------------------------------------------ one series

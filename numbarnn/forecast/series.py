@@ -56,6 +56,9 @@ class Series:
         irregular dates); None without dates.
     source : str
         Where the data came from, for messages and metadata.
+    inserted_dates : list of str
+        Dates that were missing from the calendar and went in with filled values
+        (``read_csv``'s ``fill``), as the file writes dates.
     """
 
     values: np.ndarray
@@ -66,6 +69,7 @@ class Series:
     date_format: str = None
     frequency: str = None
     source: str = "array"
+    inserted_dates: list = field(default_factory=list)
 
     def __post_init__(self):
         values = np.asarray(self.values, dtype=np.float64)
@@ -241,12 +245,12 @@ def missing_dates(dates):
 
 def insert_missing_dates(rows, lines, dates, date_format, date_index, header, fill, where):
     """``rows``, ``lines`` and ``dates`` with a row of missing values for each date that
-    ``missing_dates`` finds missing, for ``fill`` to fill; without ``fill``, one
-    ``ValueError`` naming the first missing date.  (The inserted rows carry the line of
-    the row after them, for errors.)"""
+    ``missing_dates`` finds missing, for ``fill`` to fill, and those dates (formatted);
+    without ``fill``, one ``ValueError`` naming the first missing date.  (The inserted
+    rows carry the line of the row after them, for errors.)"""
     found = missing_dates(dates)
     if found is None:
-        return rows, lines, dates
+        return rows, lines, dates, []
     frequency, gaps = found
     if fill is None:
         first = min(gaps)
@@ -267,7 +271,8 @@ def insert_missing_dates(rows, lines, dates, date_format, date_index, header, fi
         new_rows.append(row)
         new_lines.append(line)
         new_dates.append(moment)
-    return new_rows, new_lines, new_dates
+    inserted = [format_date(d, date_format) for i in sorted(gaps) for d in gaps[i]]
+    return new_rows, new_lines, new_dates, inserted
 
 
 def future_dates(dates, frequency, n):
@@ -512,6 +517,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
                          f"{'the date column' if target_index == date_index else 'a feature'}")
 
     dates = date_format = None
+    inserted = []
     if date_index is not None:
         dates, formats = [], set()
         for i, row in enumerate(rows):
@@ -527,8 +533,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
             dates.append(moment)
             formats.add(kind)
         date_format = "datetime" if "datetime" in formats else formats.pop()
-        rows, lines, dates = insert_missing_dates(rows, lines, dates, date_format, date_index,
-                                                  header, fill, path)
+        rows, lines, dates, inserted = insert_missing_dates(rows, lines, dates, date_format,
+                                                            date_index, header, fill, path)
 
     def numeric(index):
         return parse_numbers(rows, index, lines, header[index], fill, path)
@@ -537,7 +543,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     feature_values = np.stack([numeric(k) for k in feature_indices], axis=1) if features \
         else np.zeros((len(rows), 0))
     return Series(values, header[target_index], feature_values,
-                  [header[k] for k in feature_indices], dates, date_format, source=path)
+                  [header[k] for k in feature_indices], dates, date_format, source=path,
+                  inserted_dates=inserted)
 
 
 # ------------------------------------------------------------------------------ built-in data

@@ -546,7 +546,8 @@ def _train(series, config, season, progress, device, levels, scout=False):
               "test": model.info["test"], "training": training,
               "transforms": pipeline.to_dict(), "config": asdict(config),
               "series": {"source": series.source, "name": series.name, "length": len(series),
-                         "frequency": series.frequency, "features": series.feature_names}}
+                         "frequency": series.frequency, "features": series.feature_names,
+                         "inserted_dates": list(series.inserted_dates)}}
     if levels:
         report["intervals"] = score_intervals(
             values, test_origins, config.horizon, season, split.val_end, levels,
