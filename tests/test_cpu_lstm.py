@@ -137,6 +137,16 @@ def test_chunked_training_forward_backward_matches_reference():
     assert_results_close(kernel_run(case, K=3), reference_run(case), rtol=1e-12, atol=1e-12)
 
 
+def test_weight_gradients_over_several_chunks_of_rows():
+    # T B = 355 rows: the weight gradients add more than one chunk of rows at every vector
+    # width (_gemm.ROWS_PER_CHUNK), the first chunk ending at h0's rows
+    from numbarnn.kernels._gemm import ROWS_PER_CHUNK
+
+    case = make_case(71, 5, 3, 4, seed=10)
+    assert 71 * 5 > ROWS_PER_CHUNK + 5
+    assert_results_close(kernel_run(case), reference_run(case), rtol=1e-11, atol=1e-11)
+
+
 @settings(max_examples=25, deadline=None)
 @given(T=st.integers(1, 6), B=st.integers(1, 6), D=st.integers(1, 6), H=st.integers(1, 6),
        seed=st.integers(0, 2**32 - 1))

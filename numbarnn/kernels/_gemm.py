@@ -34,7 +34,7 @@ from numba.extending import overload
 
 from ._jit import HELPER_OPTIONS, JIT_OPTIONS, is_tokens
 from ._parts import unit_range
-from ._tile import empty_packed, pack_columns, packed_product
+from ._tile import VECTOR_BYTES, empty_packed, pack_columns, packed_product
 from ._views import as_matrix, flat
 
 # Rows of da per chunk of the weight gradients.  Each chunk's product reads x^T and
@@ -43,8 +43,11 @@ from ._views import as_matrix, flat
 # again: at 128 rows the two take half as much of the L1 cache as at 256.  One thread, both
 # parts of two in turn, against 256 rows, alternating: (100, 16, 32, 64) 0.61 -> 0.55 ms,
 # (100, 32, 64, 128) 3.84 -> 3.46, (100, 64, 128, 256) 33.1 -> 29.4, (50, 64, 512, 512)
-# 97 -> 87.  (The sums' order is the same for any chunk: the same bits.)
-ROWS_PER_CHUNK = 128
+# 97 -> 87 (AVX-512).  With AVX2's narrower panels 256 rows did better than 128 and 512 on
+# a Zen 3 core, both threads, medians of three alternating processes: (100, 16, 32, 64)
+# 1.03 -> 0.98 ms, (100, 64, 128, 256) 53.1 -> 48.8, (50, 64, 512, 512) 150.5 -> 140.3 (512
+# rows: 0.98, 50.7, 151.2).  (The sums' order is the same for any chunk: the same bits.)
+ROWS_PER_CHUNK = 128 if VECTOR_BYTES == 64 else 256
 
 
 def input_weight_grad(x, da, c0, da_chunk, r0, r1, dWT_ih, first):
