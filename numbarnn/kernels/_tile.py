@@ -51,22 +51,23 @@ from ._jit import JIT_OPTIONS
 from ._views import flat
 
 llvm.initialize_native_target()
-# 512-bit vectors where the CPU has AVX-512 (32 vector registers), else 256-bit
-# (16 registers).  A tile's accumulators use half of the 32, or 12 of the 16: with AVX2 a 4
-# by 3 tile against 4 by 2 on a Zen 3 core, medians of three alternating processes, took
-# the LSTM's gradient products after the loop from 177 to 149 ms at B = 64, D = H = 512
-# and from 55 to 51 ms at D = 128, H = 256, inference the same (81 ms; 33 -> 34 ms);
-# 6 by 2: 159 and 54 ms, inference 83 and 35 ms.  (The feature map's flat form
-# lists every feature, '+avx512f' or '-avx512f': its value says which.  Read as a
-# substring, it had given AVX2 machines 512-bit tiles, split by LLVM into spilling
-# pairs: 30 against 88 GFLOP/s on a Zen 3 core.)
 def vector_bytes(features):
     """The tile's vector width in bytes for a CPU of ``features`` (llvmlite's feature map:
-    ``{name: bool}``)."""
+    ``{name: bool}``): 512-bit vectors where the CPU has AVX-512 (32 vector registers),
+    else 256-bit (16 registers).
+
+    The map's flat form lists every feature, '+avx512f' or '-avx512f': read as a
+    substring, it had given AVX2 machines 512-bit tiles, which LLVM split into pairs
+    that spilled (30 against 88 GFLOP/s on a Zen 3 core)."""
     return 64 if features.get("avx512f", False) else 32
 
 
 VECTOR_BYTES = vector_bytes(llvm.get_host_cpu_features())
+# A tile's accumulators use half of the 32 registers, or 12 of the 16: with AVX2 a 4 by 3
+# tile against 4 by 2 on a Zen 3 core, medians of three alternating processes, took the
+# LSTM's gradient products after the loop from 177 to 149 ms at B = 64, D = H = 512 and
+# from 55 to 51 ms at D = 128, H = 256, inference the same (81 ms; 33 -> 34 ms); 6 by 2:
+# 159 and 54 ms, inference 83 and 35 ms.
 ROWS = 4
 VECTORS = 4 if VECTOR_BYTES == 64 else 3
 
