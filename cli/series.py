@@ -51,7 +51,23 @@ def _read_panel(csv_path, id_column, column, date_column, no_dates, fill, featur
                              f"{option}")
     if no_dates and date_column:
         raise ValueError("--date-column and --no-dates: choose one")
-    return read_panel_csv(csv_path, id_column, column, False if no_dates else date_column, fill)
+    panel = read_panel_csv(csv_path, id_column, column, False if no_dates else date_column, fill)
+    filled = [(i, s) for i, s in panel.series.items() if s.inserted_dates]
+    for series_id, series in filled[:5]:
+        _say_inserted(series, fill, f"series {series_id!r}: ")
+    if len(filled) > 5:
+        click.echo(f"note: and {len(filled) - 5} more series with dates inserted", err=True)
+    return panel
+
+
+def _say_inserted(series, fill, label=""):
+    """A note on stderr (even with --quiet: never silently) of the dates that ``fill``
+    inserted into ``series`` (``read_csv``), if any."""
+    shown = series.inserted_dates
+    if shown:
+        click.echo(f"note: {label}{len(shown)} date{'s' if len(shown) > 1 else ''} missing "
+                   f"from the {series.frequency} calendar inserted and filled ({fill}): "
+                   f"{', '.join(shown[:5])}{', ...' if len(shown) > 5 else ''}", err=True)
 
 
 def _long_format(csv_path, column, date_column, no_dates=False):
@@ -99,8 +115,10 @@ def _read(csv_path, column, date_column, no_dates, features, fill):
 
     if no_dates and date_column:
         raise ValueError("--date-column and --no-dates: choose one")
-    return read_csv(csv_path, column=column, date_column=False if no_dates else date_column,
-                    features=features, fill=fill)
+    series = read_csv(csv_path, column=column, date_column=False if no_dates else date_column,
+                      features=features, fill=fill)
+    _say_inserted(series, fill)
+    return series
 
 
 def _format(value):
@@ -285,11 +303,6 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
             series = load_airline()
         config = ForecastConfig(**_config_settings(settings))
         start_run_dir(out_dir, force=force, resumable=False)
-        if series.inserted_dates:  # (never silently: even with --quiet)
-            shown = series.inserted_dates
-            click.echo(f"note: {len(shown)} date{'s' if len(shown) > 1 else ''} missing from "
-                       f"the {series.frequency} calendar inserted and filled ({fill}): "
-                       f"{', '.join(shown[:5])}{', ...' if len(shown) > 5 else ''}", err=True)
         progress = Progress(enabled=not quiet)
         progress.log(f"training on {series.source} ({len(series)} steps, "
                      f"{series.frequency or 'no dates'}): {config.cell.upper()} "

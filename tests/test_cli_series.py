@@ -284,6 +284,16 @@ def test_dates_missing_from_the_calendar_are_refused_or_filled_and_said(tmp_path
     series = json.loads((out / "metrics.json").read_text())["series"]
     assert series["length"] == 60 and series["inserted_dates"] == ["2001-09", "2003-06"]
     assert series["frequency"] == "monthly"
+    # many series: a note for each one that had dates inserted
+    lines = ["id,month,y"] + [f"{sid},{m},{100 + k % 12}" for sid in "ab"
+                              for k, m in enumerate(months) if sid == "b" or k != 20]
+    panel = tmp_path / "panel.csv"
+    panel.write_text("\n".join(lines) + "\n")
+    result = run("train-series", panel, "--id-column", "id", "--fill", "interpolate",
+                 "--workers", "0", "--out", tmp_path / "panel", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert "note: series 'a': 1 date missing from the monthly calendar inserted and filled " \
+           "(interpolate): 2001-09" in result.output and "series 'b'" not in result.output
 
 
 def test_a_forced_run_on_bad_input_keeps_the_earlier_run(tmp_path):

@@ -58,7 +58,8 @@ class Series:
         Where the data came from, for messages and metadata.
     inserted_dates : list of str
         Dates that were missing from the calendar and went in with filled values
-        (``read_csv``'s ``fill``), as the file writes dates.
+        (``read_csv``'s ``fill``), written as ``date_format`` (in UTC for date-times
+        with a time zone, as ``dates``).
     """
 
     values: np.ndarray

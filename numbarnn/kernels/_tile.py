@@ -51,6 +51,8 @@ from ._jit import JIT_OPTIONS
 from ._views import flat
 
 llvm.initialize_native_target()
+
+
 def vector_bytes(features):
     """The tile's vector width in bytes for a CPU of ``features`` (llvmlite's feature map:
     ``{name: bool}``): 512-bit vectors where the CPU has AVX-512 (32 vector registers),
@@ -210,10 +212,11 @@ product_wide_row = _tile(1, ROW_PANELS)
 
 
 # Rows of a panel per pass: the slice every batch tile reads again, 64 KiB, from the L1 or
-# L2 cache (AVX-512: 256 rows; 128 and 512 measured within a few per cent of it; AVX2, a
-# Zen 3 core: 1024 rows, against 256 rows' 16 KiB, took the LSTM's inference at B = 64,
-# D = H = 512 from 87.9 to 82.2 ms and its training from 342 to 305 ms, medians of three
-# alternating processes; at D = 128, H = 256 inference 35.2 -> 33.4, training 121 -> 124)
+# L2 cache (AVX-512: 256 rows; 128 and 512 measured within a few per cent of it; AVX2 with
+# 4 by 2 tiles on a Zen 3 core: 1024 rows, against 256 rows' 16 KiB, took the LSTM's
+# inference at B = 64, D = H = 512 from 87.9 to 82.2 ms and its training from 342 to 305
+# ms, medians of three alternating processes; at D = 128, H = 256 inference 35.2 -> 33.4,
+# training 121 -> 124.  With the 4 by 3 tiles the same 64 KiB is 682 rows.)
 K_CHUNK = 65536 // (VECTORS * VECTOR_BYTES)
 
 
