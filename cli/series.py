@@ -82,14 +82,13 @@ def _long_format(csv_path, column, date_column, no_dates=False):
         return None, column, date_column
     unique_id, ds, y = LONG_FORMAT
     header, rows, lines = read_csv_rows(csv_path)
-    ids = {row[header.index(unique_id)].strip() for row in rows}
+    ids = [row[header.index(unique_id)].strip() for row in rows]
     # (an empty id is refused where many series are read)
-    many = len(ids) > 1 or "" in ids
+    many = len(set(ids)) > 1 or "" in ids
     if date_column is None and not no_dates:
         stamps = [row[header.index(ds)].strip() for row in rows]
         if all(_INTEGER.fullmatch(v) for v in stamps):
-            _check_steps(csv_path, [row[header.index(unique_id)].strip() for row in rows],
-                         stamps, lines)
+            _check_steps(csv_path, ids, stamps, lines)
         else:
             date_column = ds
     return (unique_id if many else None), column or y, date_column

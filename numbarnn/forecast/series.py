@@ -180,19 +180,37 @@ def infer_frequency(dates):
         'weekly', 'daily', 'hourly' (a constant step of 7 days, 1 day, 1 hour),
         else 'other'.  Fewer than two dates give 'other'.
     """
+    calendar = _calendar(dates)
+    return calendar[0] if calendar and all(gap == 1 for gap in calendar[1]) else "other"
+
+
+_STEP_FREQUENCIES = {dt.timedelta(days=7): "weekly", dt.timedelta(days=1): "daily",
+                     dt.timedelta(hours=1): "hourly"}
+
+
+def _calendar(dates):
+    """The regular calendar that ``dates`` lie on, steps left out or not: ``(frequency,
+    gaps, step)``, ``gaps`` the steps of the calendar between neighbouring dates (all 1
+    where none is left out) and ``step(moment, k)`` the date k steps after ``moment``;
+    None for fewer than two dates or no such calendar.  The calendar's step is the
+    smallest between neighbours: 1, 3 or 12 months (on the same day of the month, or
+    always its last day), else 7 days, 1 day or 1 hour."""
     if len(dates) < 2:
-        return "other"
-    months = {_months_between(a, b) for a, b in zip(dates, dates[1:])}
-    same_day = (len({(d.day, d.time()) for d in dates}) == 1
-                or all(_is_month_end(d) for d in dates))
-    if len(months) == 1 and same_day and months <= set(_MONTHS_PER_STEP):
-        return _MONTHS_PER_STEP[months.pop()]
-    steps = {b - a for a, b in zip(dates, dates[1:])}
-    if len(steps) == 1:
-        step = steps.pop()
-        return {dt.timedelta(days=7): "weekly", dt.timedelta(days=1): "daily",
-                dt.timedelta(hours=1): "hourly"}.get(step, "other")
-    return "other"
+        return None
+    months = [_months_between(a, b) for a, b in zip(dates, dates[1:])]
+    month_end = all(_is_month_end(d) for d in dates)
+    same_day = len({(d.day, d.time()) for d in dates}) == 1 or month_end
+    unit = min(months)
+    if same_day and unit in _MONTHS_PER_STEP and all(m % unit == 0 for m in months):
+        # (month ends stay month ends; otherwise the day of the month is the same in all)
+        return (_MONTHS_PER_STEP[unit], [m // unit for m in months],
+                lambda moment, k: _add_months(moment, unit * k, month_end))
+    steps = [b - a for a, b in zip(dates, dates[1:])]
+    unit = min(steps)
+    frequency = _STEP_FREQUENCIES.get(unit)
+    if frequency is None or any(s % unit for s in steps):
+        return None
+    return frequency, [s // unit for s in steps], lambda moment, k: moment + unit * k
 
 
 # the end of a date's error where a file's dates cannot be read (the CLI's flag; in Python
@@ -218,26 +236,12 @@ def missing_dates(dates):
         missing before it; None where nothing is missing or the dates are no such
         calendar.
     """
-    if len(dates) < 2:
+    calendar = _calendar(dates)
+    if calendar is None:
         return None
-    months = [_months_between(a, b) for a, b in zip(dates, dates[1:])]
-    month_end = all(_is_month_end(d) for d in dates)
-    same_day = len({(d.day, d.time()) for d in dates}) == 1 or month_end
-    unit = min(months)
-    if same_day and unit in _MONTHS_PER_STEP and all(m % unit == 0 for m in months):
-        frequency, gaps = _MONTHS_PER_STEP[unit], [m // unit for m in months]
-        # (month ends stay month ends; otherwise the day of the month is the same in all)
-        step = lambda moment, k: _add_months(moment, unit * k, month_end)  # noqa: E731
-    else:
-        steps = [b - a for a, b in zip(dates, dates[1:])]
-        frequency = {dt.timedelta(days=7): "weekly", dt.timedelta(days=1): "daily",
-                     dt.timedelta(hours=1): "hourly"}.get(min(steps))
-        if frequency is None or any(s % min(steps) for s in steps):
-            return None
-        gaps = [s // min(steps) for s in steps]
-        step = lambda moment, k: moment + min(steps) * k  # noqa: E731
+    frequency, gaps, step = calendar
     missing = sum(gaps) - len(gaps)
-    by_days = frequency in ("weekly", "daily", "hourly")
+    by_days = frequency in _STEP_FREQUENCIES.values()
     if missing == 0 or by_days and missing > MAX_MISSING_SHARE * (missing + len(dates)):
         return None
     return frequency, {i + 1: [step(dates[i], k) for k in range(1, gap)]
