@@ -4,7 +4,6 @@ Only Click is imported at module level; numbarnn (and numba with it) loads insid
 the commands, so that ``numbarnn --help`` stays fast.
 """
 import os
-import re
 import sys
 
 import click
@@ -76,7 +75,7 @@ def _long_format(csv_path, column, date_column, no_dates=False):
     id, as one series: ``(None, y, ds)``), else ``(None, column, date_column)``
     unchanged.  ``ds`` is the date column unless it holds integer time steps (or
     ``no_dates``): then there is none."""
-    from numbarnn.forecast.series import LONG_FORMAT, csv_header, read_csv_rows
+    from numbarnn.forecast.series import INTEGER_STAMP, LONG_FORMAT, csv_header, read_csv_rows
 
     if not set(LONG_FORMAT) <= set(csv_header(csv_path)):
         return None, column, date_column
@@ -87,14 +86,11 @@ def _long_format(csv_path, column, date_column, no_dates=False):
     many = len(set(ids)) > 1 or "" in ids
     if date_column is None and not no_dates:
         stamps = [row[header.index(ds)].strip() for row in rows]
-        if all(_INTEGER.fullmatch(v) for v in stamps):
+        if all(INTEGER_STAMP.fullmatch(v) for v in stamps):
             _check_steps(csv_path, ids, stamps, lines)
         else:
             date_column = ds
     return (unique_id if many else None), column or y, date_column
-
-
-_INTEGER = re.compile(r"-?\d+")
 
 
 def _check_steps(csv_path, ids, stamps, lines):
@@ -582,7 +578,7 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
     run's columns), every series of it from the end of its data there.
     """
     from numbarnn.forecast.model import Forecaster
-    from numbarnn.forecast.output import plot_forecast, write_forecast_csv
+    from numbarnn.forecast.output import forecast_labels, plot_forecast, write_forecast_csv
     from numbarnn.forecast.panel import is_panel_run
 
     output = output or os.path.join(run_dir, "forecast.csv")
@@ -619,8 +615,7 @@ def forecast(run_dir, csv_path, horizon, output, plot, levels, column, date_colu
         if plot:
             plot_forecast(plot, result, test=None if csv_path else model.info.get("test"),
                           title=f"{model.info['name']}: {len(result['values'])}-step forecast")
-    labels = result["dates"] or [str(k) for k in range(1, len(result["values"]) + 1)]
-    for t, (label, value) in enumerate(zip(labels, result["values"])):
+    for t, (label, value) in enumerate(zip(forecast_labels(result), result["values"])):
         bands = "".join(f"  [{lo[t]:.6g}, {hi[t]:.6g}]" for lo, hi in result["intervals"].values())
         click.echo(f"{label}  {value:.6g}{bands}")
     click.echo(f"wrote {output}" + (f" and {plot}" if plot else ""))

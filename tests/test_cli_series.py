@@ -344,18 +344,25 @@ def test_statsforecast_long_format_with_one_id_is_one_series(tmp_path):
 def test_statsforecast_long_format_with_integer_time_steps(tmp_path, ids):
     data = tmp_path / "steps.csv"
     data.write_text("unique_id,ds,y\n" + "".join(
-        f"{sid},{k},{100 + 10 * j + k + 5 * np.sin(k):.2f}\n" for j, sid in enumerate(ids)
-        for k in range(48)))
+        f"{sid},{700 + 100 * j + k},{100 + 10 * j + k + 5 * np.sin(k):.2f}\n"
+        for j, sid in enumerate(ids) for k in range(48)))
     for extra in ([], ["--no-dates"]):
         out = tmp_path / f"run{len(extra)}"
         result = run("train-series", data, "--out", out, "--workers" if len(ids) > 1 else
                      "--seed", "0", *extra, *SMALL)
         assert result.exit_code == 0, result.output
+        # forecasts continue each series' own numbering, from the checkpoint or the CSV
+        for source in ([], [data]):
+            result = run("forecast", out, *source, "--horizon", "2", "-o", tmp_path / "f.csv")
+            assert result.exit_code == 0, result.output
+            rows = [line.split(",") for line in (tmp_path / "f.csv").read_text().splitlines()]
+            assert [row[-2 if len(ids) > 1 else 0] for row in rows[1:]] == \
+                [str(748 + 100 * j + k) for j in range(len(ids)) for k in range(2)]
     # steps read in file order must count up by one; dates that are not ISO stay an error
     lines = data.read_text().splitlines()
     data.write_text("\n".join(lines[:3] + lines[4:]) + "\n")
     assert_one_line_error(run("train-series", data, "--out", tmp_path / "gap", *SMALL),
-                          "line 4, column 'ds': series 'a' has step 3 after 1")
+                          "line 4, column 'ds': series 'a' has step 703 after 701")
     data.write_text("unique_id,ds,y\n" + "".join(f"a,2020/01/{k + 1:02d},{k}\n"
                                                   for k in range(28)))
     assert_one_line_error(run("train-series", data, "--out", tmp_path / "slash", *SMALL),

@@ -67,6 +67,20 @@ def test_a_ds_column_holds_the_dates_where_the_first_does_not(tmp_path):
     assert read_csv(write(tmp_path, "ds,y\nx,1\nz,2\n", "x.csv"), column="y").dates is None
 
 
+def test_integer_ds_numbers_the_steps(tmp_path):
+    # statsforecast's integer time index: the steps' numbers, for forecasts to continue
+    path = write(tmp_path, "unique_id,ds,y\na,701,1\na,702,2\na,703,4\n")
+    series = read_csv(path, column="y")
+    assert series.dates is None and series.first_step == 701
+    assert series.head(2).first_step == 701
+    assert read_csv(path, column="y", date_column=False).first_step == 701  # (not dates)
+    # not counting up by one, not integers, or named as the dates: no numbering
+    for text in ("ds,y\n3,1\n5,2\n", "ds,y\n2,1\n1,2\n", "ds,y\n1.5,1\n2.5,2\n"):
+        assert read_csv(write(tmp_path, text, "odd.csv"), column="y").first_step is None
+    assert read_csv(write(tmp_path, "y,ds\n1,1\n2,2\n", "t.csv"), column="ds").first_step is None
+    assert read_csv(write(tmp_path, "n,y\n1,1\n2,2\n", "n.csv")).first_step is None
+
+
 def test_blank_lines_short_rows_and_bom(tmp_path):
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufeffdate,v\n2020-01-01,1\n\n2020-01-02,2\n".encode("utf-8"))

@@ -273,8 +273,10 @@ class Forecaster:
         -------
         dict
             ``values`` (horizon,) float64 array; ``dates``: list of str, or None where the
-            dates are unknown; ``history`` / ``history_dates``: the data continued;
-            ``intervals``: {level: (lo, hi)} arrays (empty without ``level``).
+            dates are unknown; ``steps``: without dates, the steps' numbers where the
+            series numbered its own (``Series.first_step``), else None;
+            ``history`` / ``history_dates``: the data continued; ``intervals``:
+            {level: (lo, hi)} arrays (empty without ``level``).
         """
         horizon = self.config.horizon if horizon is None else horizon
         check_int("horizon", horizon, 1)
@@ -307,7 +309,11 @@ class Forecaster:
         values = paths[paths.shape[0] // 2]
         history_dates = None if series.dates is None else \
             [format_date(d, series.date_format) for d in series.dates]
-        return {"values": values, "dates": dates, "history": series.values,
+        steps = None
+        if series.dates is None and series.first_step is not None:
+            after = series.first_step + len(series)
+            steps = list(range(after, after + horizon))
+        return {"values": values, "dates": dates, "steps": steps, "history": series.values,
                 "history_dates": history_dates,
                 "intervals": {L: self.interval(values, L, paths) for L in levels}}
 
@@ -400,7 +406,7 @@ class Forecaster:
                       np.asarray(info["history_features"], dtype=np.float64).reshape(
                           len(info["history"]), len(info["feature_names"])),
                       list(info["feature_names"]), dates, info["date_format"],
-                      info["frequency"], "checkpoint")
+                      info["frequency"], "checkpoint", first_step=info.get("first_step"))
 
     # -------------------------------------------------------------- saving
     def save(self, path):
@@ -498,11 +504,13 @@ def jsonable(value):
 
 def history_info(series, season, needed):
     """What the model keeps of the data: the end of the series, its dates and columns."""
-    kept = max(needed, min(len(series), _HISTORY_KEPT))
+    kept = min(len(series), max(needed, _HISTORY_KEPT))
     dates = None if series.dates is None else \
         [format_date(d, series.date_format) for d in series.dates[-kept:]]
     return {"name": series.name, "feature_names": list(series.feature_names),
             "history": series.values[-kept:].tolist(),
             "history_features": series.features[-kept:].tolist(),
             "dates": dates, "date_format": series.date_format, "frequency": series.frequency,
+            "first_step": None if series.first_step is None else
+            series.first_step + len(series) - kept,
             "season": season, "test": None}

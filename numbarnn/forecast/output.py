@@ -5,17 +5,25 @@ import numpy as np
 
 from .config import level_name
 
+def forecast_labels(forecast):
+    """The time labels of a forecast (``Forecaster.forecast``'s dict), as strings: its
+    dates, else its steps' numbers where the series numbered its own, else 1, 2, ...
+    (1 = the first step after the data)."""
+    labels = forecast["dates"] or forecast.get("steps") or range(1, len(forecast["values"]) + 1)
+    return [str(label) for label in labels]
+
+
 def write_forecast_csv(path, forecast, name="forecast"):
     """Write a forecast (``Forecaster.forecast``'s dict) as CSV, atomically.
 
     The columns are ``date,<name>`` where the dates are known, else ``step,<name>``
-    (1 = the first step after the data), then ``lo-L,hi-L`` for each interval level L
-    (statsforecast's names).
+    (``forecast_labels``), then ``lo-L,hi-L`` for each interval level L (statsforecast's
+    names).
     """
     from ..checkpoints import write_atomic
 
     values = forecast["values"]
-    labels = forecast["dates"] or [str(k) for k in range(1, len(values) + 1)]
+    labels = forecast_labels(forecast)
     intervals = forecast.get("intervals") or {}
     columns = [f"{'date' if forecast['dates'] else 'step'}", name]
     for L in intervals:

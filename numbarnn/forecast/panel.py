@@ -22,8 +22,9 @@ import numpy as np
 
 from .._checks import check_int
 from .config import LATER_SETTINGS
-from .series import (NO_DATES_HINT, Series, _resolve_column, format_date,
-                     insert_missing_dates, is_date, parse_date, parse_numbers, read_csv_rows)
+from .series import (LONG_FORMAT, NO_DATES_HINT, Series, _resolve_column, format_date,
+                     insert_missing_dates, integer_steps, is_date, parse_date, parse_numbers,
+                     read_csv_rows)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -155,7 +156,9 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     date_column : str or int or False, optional
         ISO dates.  Default: the first column other than the id whose first value
         reads as a date; False: no dates (each series' rows are in time order).
-        With dates, each series' rows are sorted by date.
+        With dates, each series' rows are sorted by date.  Without dates, a ``ds``
+        column of integers counting up by one numbers a series' steps
+        (``Series.first_step``).
     fill : {None, 'ffill', 'interpolate'}
         Fill missing values within each series; None: a series with a gap fails.
     many : bool
@@ -218,14 +221,23 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
                              f"{name}.safetensors{case}; rename one of them")
     panel = Panel({}, {}, header[id_index], header[target_index],
                   None if date_index is None else header[date_index], path)
+    steps = None  # (without dates, a ds column of integers numbers each series' steps)
+    if date_index is None and LONG_FORMAT[1] in header and (date_column is None
+                                                             or date_column is False):
+        steps = header.index(LONG_FORMAT[1])
+        steps = None if steps in (id_index, target_index) else steps
     for series_id, group in groups.items():
         if date_index is not None:
             _check_unique_dates(group, date_index, header, series_id, path)
         try:
-            panel.series[series_id] = _group_series(group, target_index, date_index, header,
-                                                    fill, f"{path}, series {series_id!r}")
+            series = _group_series(group, target_index, date_index, header, fill,
+                                   f"{path}, series {series_id!r}")
         except ValueError as e:
             panel.failed[series_id] = str(e)
+            continue
+        if steps is not None:
+            series.first_step = integer_steps([row[steps] for row, _ in group])
+        panel.series[series_id] = series
     return panel
 
 
@@ -298,6 +310,8 @@ def series_task(series_id, series, config, device=None):
             "date_format": series.date_format, "config": settings}
     if device != "cpu":  # only then: a CPU task stays the task it always was (resume)
         task["device"] = device
+    if series.first_step is not None:  # (likewise: only for numbered steps)
+        task["first_step"] = series.first_step
     return task
 
 
@@ -308,8 +322,9 @@ def train_series_task(task):
     ----------
     task : dict
         ``series_task``'s: ``id``, ``name``, ``values``, ``dates`` (ISO strings or
-        None), ``date_format``, ``config`` (a ForecastConfig as a dict), and
-        ``device`` where it is not the CPU.
+        None), ``date_format``, ``config`` (a ForecastConfig as a dict),
+        ``device`` where it is not the CPU, and ``first_step`` where the series
+        numbers its steps.
 
     Returns
     -------
@@ -331,7 +346,8 @@ def train_series_task(task):
     try:
         dates = None if task["dates"] is None else [parse_date(d)[0] for d in task["dates"]]
         series = Series(np.asarray(task["values"], dtype=np.float64), task["name"],
-                        dates=dates, date_format=task["date_format"], source=task["id"])
+                        dates=dates, date_format=task["date_format"], source=task["id"],
+                        first_step=task.get("first_step"))
         model, report = train_forecaster(series, ForecastConfig.from_stored(task["config"]),
                                          device=task.get("device", "cpu"))
     except ValueError as e:
@@ -468,6 +484,7 @@ def forecast_panel(run_dir, horizon=None, level=None, csv_path=None, fill=None, 
         that cannot, or one that the run has no model of.
     """
     from .config import check_levels, level_name
+    from .output import forecast_labels
 
     levels = check_levels(level)
     run, models = load_panel(run_dir)
@@ -491,8 +508,7 @@ def forecast_panel(run_dir, horizon=None, level=None, csv_path=None, fill=None, 
         model = models[series_id]
         result = model.forecast(horizon, series, level=levels)
         dated = dated and result["dates"] is not None
-        labels = result["dates"] or [str(k) for k in range(1, len(result["values"]) + 1)]
-        for t, (label, v) in enumerate(zip(labels, result["values"])):
+        for t, (label, v) in enumerate(zip(forecast_labels(result), result["values"])):
             bands = [float(b[t]) for lo_hi in result["intervals"].values() for b in lo_hi]
             rows.append((series_id, label, float(v), *bands))
     names = [f"{side}-{level_name(L)}" for L in levels for side in ("lo", "hi")]

@@ -60,6 +60,10 @@ class Series:
         Dates that were missing from the calendar and went in with filled values
         (``read_csv``'s ``fill``), written as ``date_format`` (in UTC for date-times
         with a time zone, as ``dates``).
+    first_step : int or None
+        For a series without dates whose steps were numbered (statsforecast's integer
+        ``ds``, ``integer_steps``): the number of its first step, so that forecasts
+        continue the numbering; None: forecasts number their steps from 1.
     """
 
     values: np.ndarray
@@ -71,6 +75,7 @@ class Series:
     frequency: str = None
     source: str = "array"
     inserted_dates: list = field(default_factory=list)
+    first_step: int = None
 
     def __post_init__(self):
         values = np.asarray(self.values, dtype=np.float64)
@@ -106,7 +111,7 @@ class Series:
         """The first ``n`` steps, as a new Series (dates and features cut alike)."""
         return Series(self.values[:n], self.name, self.features[:n], list(self.feature_names),
                       None if self.dates is None else self.dates[:n], self.date_format,
-                      self.frequency, self.source)
+                      self.frequency, self.source, first_step=self.first_step)
 
 
 # ------------------------------------------------------------------------------ dates
@@ -471,7 +476,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     date_column : str or int or False, optional
         The column of ISO dates.  Default: the first column when its first
         value reads as a date, else a column named ``ds`` (statsforecast's) whose
-        first value does; False: no dates.
+        first value does; False: no dates.  Without dates, a ``ds`` column of integers
+        counting up by one numbers the steps (``Series.first_step``).
     features : list of (str or int), or a comma-separated str, optional
         Extra numeric input columns.
     fill : {None, 'ffill', 'interpolate'}
@@ -540,6 +546,12 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         date_format = "datetime" if "datetime" in formats else formats.pop()
         rows, lines, dates, inserted = insert_missing_dates(rows, lines, dates, date_format,
                                                             date_index, header, fill, path)
+    first_step = None
+    if date_index is None and LONG_FORMAT[1] in header and (date_column is None
+                                                             or date_column is False):
+        steps = header.index(LONG_FORMAT[1])
+        if steps != target_index and steps not in feature_indices:
+            first_step = integer_steps([row[steps] for row in rows])
 
     def numeric(index):
         return parse_numbers(rows, index, lines, header[index], fill, path)
@@ -549,7 +561,21 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         else np.zeros((len(rows), 0))
     return Series(values, header[target_index], feature_values,
                   [header[k] for k in feature_indices], dates, date_format, source=path,
-                  inserted_dates=inserted)
+                  inserted_dates=inserted, first_step=first_step)
+
+
+# a time stamp that is an integer (statsforecast's integer ds)
+INTEGER_STAMP = re.compile(r"\s*-?\d+\s*")
+
+
+def integer_steps(stamps):
+    """The first of ``stamps`` (strings) where they are integers counting up by one in
+    the order given (statsforecast's integer time index), else None."""
+    if not stamps or not all(INTEGER_STAMP.fullmatch(v) for v in stamps):
+        return None
+    steps = [int(v) for v in stamps]
+    counts_up = all(b == a + 1 for a, b in zip(steps, steps[1:]))
+    return steps[0] if counts_up else None
 
 
 # ------------------------------------------------------------------------------ built-in data
