@@ -180,7 +180,8 @@ def aligned(rows):
               "[default: the horizon].")
 @click.option("--val-size", type=click.IntRange(0), help="Steps before the test for early "
               "stopping, the automatic choices and the intervals [default: twice the horizon "
-              "where the series has room, else the horizon; 0: none].")
+              "where the training part keeps as many windows as that gives validation "
+              "origins, else the horizon; 0: none].")
 @click.option("--epochs", type=click.IntRange(1), default=SERIES.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=SERIES.batch_size,
               show_default=True)

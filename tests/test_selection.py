@@ -174,13 +174,12 @@ def test_a_wandering_level_is_always_differenced():
         [{"log": True, "diff": False, "seasonal_diff": True}]
 
 
-def test_a_series_a_step_too_short_to_difference_is_not():
-    # window 12 + horizon 6 + test 6 and a validation part of 12 where the series has
-    # room, else 6; a wandering level that 12 leaves too short to difference (36 rows:
-    # first differences need 37) gets 6, and at 30 rows no differencing fits even then
-    # (first differences need 31)
+def test_a_series_a_step_too_short_to_difference_is_not_and_validation_leaves_windows():
+    # window 12 + horizon 6 + test 6 and a validation part of 12 where the training part
+    # then keeps as many windows as its 7 origins (42 rows), else 6; at 30 rows no
+    # differencing fits even then (first differences need 31)
     for n, val_size, differenced in ((30, 6, False), (31, 6, True), (36, 6, True),
-                                     (37, 12, True)):
+                                     (41, 6, True), (42, 12, True)):
         _, report = train_forecaster(series(built("trend", n=n)), season=1, log=False,
                                      **SMALL)
         choices = report["choices"]

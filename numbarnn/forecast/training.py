@@ -311,11 +311,17 @@ def _split(config, length, season):
 
 
 def _fits(config, length, season):
+    return _training_windows(config, length, season) > 0
+
+
+def _training_windows(config, length, season):
+    """How many windows the training part of a resolved ``config`` holds (0: too short)."""
     try:
-        _split(config, length, season)
+        split = _split(config, length, season)
     except ValueError:
-        return False
-    return True
+        return 0
+    return split.train_end - differencing_context(config, season) - config.window - \
+        config.outputs + 1
 
 
 def describe_transforms(candidate):
@@ -352,9 +358,14 @@ def _choose(config, series, season, progress, device):
         wide = 2 * H
         if len(series) > 2 * config.epoch_windows:  # a long series: a longer part
             wide = max(wide, len(series) // VALIDATION_SHARE)
-        fits = _fits(replace(config, val_size=wide, log=False, diff=False, seasonal_diff=False),
-                     len(series), season)
-        config = replace(config, val_size=wide if fits else H)
+        plain = replace(config, val_size=wide, log=False, diff=False, seasonal_diff=False)
+        # The wide part only where the training part keeps at least as many windows as
+        # validation has origins.  Monthly sines with noise, 60 to 64 steps (the wide part
+        # left 1 to 5 training windows): test MASE 2.1 to 7.0 with it, 0.60 to 1.36 with one
+        # horizon (seasonal naive 0.69 to 1.26); 66 and 68 steps (7 to 9 windows): geometric
+        # means 1.01 and 0.95 over eight series; 72 and 84 steps (13 and 25): 0.86 and 0.89.
+        keeps = _training_windows(plain, len(series), season) >= wide - H + 1
+        config = replace(config, val_size=wide if keeps else H)
 
     # the season is tested on the training and validation parts (it only decides which
     # candidates validation scores, and a short training part can hide a season)
