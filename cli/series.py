@@ -151,7 +151,8 @@ def aligned(rows):
               help="Train on a generated series instead of a CSV (seeded by --seed).")
 @click.option("--length", type=click.IntRange(10), help="Length of the --synthetic series.")
 @click.option("--window", type=click.IntRange(1), help="Past steps the network reads "
-              "[default: the fewest whole seasons that cover 12 steps].")
+              "[default: the fewest whole seasons that cover 12 steps, fewer for a series "
+              "too short to give a horizon of training windows with them].")
 @click.option("--horizon", type=click.IntRange(1), default=SERIES.horizon, show_default=True,
               help="Steps forecast.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=SERIES.strategy,

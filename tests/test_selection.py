@@ -11,7 +11,8 @@ from numbarnn.forecast.training import _batches, train_forecaster
 from numbarnn.forecast.metrics import seasonal_naive_forecast
 from numbarnn.forecast.selection import (KPSS_BOUND, default_window, guerrero_power,
                                          level_test, log_test, season_autocorrelation,
-                                         seasonality_test, transform_candidates)
+                                         seasonality_test, transform_candidates,
+                                         window_candidates)
 from numbarnn.forecast.series import Series
 from numbarnn_cli.main import cli
 
@@ -181,7 +182,7 @@ def test_a_series_a_step_too_short_to_difference_is_not_and_validation_leaves_wi
     for n, val_size, differenced in ((30, 6, False), (31, 6, True), (36, 6, True),
                                      (41, 6, True), (42, 12, True)):
         _, report = train_forecaster(series(built("trend", n=n)), season=1, log=False,
-                                     **SMALL)
+                                     window=12, **SMALL)
         choices = report["choices"]
         assert choices["val_size"] == val_size, n
         assert choices["level_test"]["stationary"] is False
@@ -189,8 +190,26 @@ def test_a_series_a_step_too_short_to_difference_is_not_and_validation_leaves_wi
         assert choices["chosen"]["diff"] is differenced, n
         assert ("because" in choices["level_test"]) is not differenced
     assert choices["level_test"].get("because") is None
-    _, report = train_forecaster(series(built("trend", n=30)), season=1, log=False, **SMALL)
+    _, report = train_forecaster(series(built("trend", n=30)), season=1, log=False, window=12,
+                                 **SMALL)
     assert report["choices"]["level_test"]["because"] == "the series is too short to difference"
+
+
+@pytest.mark.parametrize("season, windows", [(1, list(range(12, 3, -1))), (4, [12, 8, 4]),
+                                             (12, [12]), (7, [14, 7]), (48, [48])])
+def test_shorter_windows_are_whole_seasons(season, windows):
+    assert window_candidates(season) == windows
+
+
+def test_a_short_series_gets_the_longest_window_that_leaves_a_horizon_of_windows():
+    # horizon 6, test 6, validation 6: a window w leaves n - 18 - w + 1 training windows;
+    # 12 where that is 6 or more (n >= 35), else the longest that leaves 6 (n = 31: 8),
+    # else the shortest that fits at all (n = 26: 4, leaving 5; n = 22: 4, leaving 1)
+    for n, window in ((60, 12), (35, 12), (34, 11), (31, 8), (26, 4), (22, 4)):
+        _, report = train_forecaster(series(built("noise", n=n)), season=1, **SMALL)
+        assert report["choices"]["window"] == window, n
+    with pytest.raises(ValueError, match="the series has 21 rows; this configuration needs at least 22: window 4 "):  # (none fits)
+        train_forecaster(series(built("noise", n=21)), season=1, **SMALL)
 
 
 def test_fixed_settings_win_over_the_kpss_test():

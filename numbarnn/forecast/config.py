@@ -30,7 +30,9 @@ class ForecastConfig:
     ----------
     window : int or None
         Past steps the network reads; None: the fewest whole seasons that cover 12
-        steps (``selection.default_window``).
+        steps (``selection.default_window``), or for a series too short to leave the
+        networks as many training windows as the horizon has steps with it, the longest
+        shorter window that does (``selection.window_candidates``).
     horizon : int
         Steps forecast at once (the head's outputs with the ``direct`` strategy).
     strategy : {'direct', 'recursive'}

@@ -3,7 +3,9 @@
 ``train_forecaster`` resolves every setting left at ``'auto'`` (or None) here:
 
 - the **window** is a whole number of seasons, the fewest that cover 12 steps (monthly 12,
-  quarterly 12, half-hourly with a daily season 48, yearly 12);
+  quarterly 12, half-hourly with a daily season 48, yearly 12), or fewer where a short
+  series would leave the networks fewer training windows than the horizon
+  (``window_candidates``);
 - the **seasonality** is tested on the first differences of the training and validation
   parts (which keep a season but lose a trend, whose slow decay would pass for one), less
   their own AR(1) part (whose persistence would pass for one too), with the
@@ -56,6 +58,17 @@ STEADY_SPREAD = 1e-12
 def default_window(season):
     """The fewest whole seasons that cover at least 12 steps."""
     return season * math.ceil(12 / season)
+
+
+# the shortest window the automatic choice takes for a short series (a season, if longer)
+MIN_WINDOW = 4
+
+
+def window_candidates(season):
+    """The windows the automatic choice takes, longest first: ``default_window``, then
+    shorter whole seasons (whole steps without a season) down to ``MIN_WINDOW`` or one
+    season, for a series too short to give the default enough training windows."""
+    return list(range(default_window(season), max(season, MIN_WINDOW) - 1, -season))
 
 
 def autocorrelations(values, max_lag):

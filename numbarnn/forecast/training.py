@@ -348,12 +348,23 @@ def _choose(config, series, season, progress, device):
         ``candidates`` (each with its validation MASE; empty where nothing was compared)
         and ``chosen``.
     """
-    from .selection import (default_window, level_test, log_test, seasonality_test,
-                            transform_candidates)
+    from .selection import (level_test, log_test, seasonality_test, transform_candidates,
+                            window_candidates)
 
     H = config.horizon
-    config = replace(config, window=config.window or default_window(season))
     automatic_val = config.val_size is None
+    if config.window is None:
+        # the longest window that leaves the networks as many training windows as the
+        # horizon has steps (with the least validation), else the shortest (which fits,
+        # or says in its error how long a series must be)
+        plain = replace(config, val_size=H if automatic_val else config.val_size, log=False,
+                        diff=False, seasonal_diff=False)
+        windows = window_candidates(season)
+        counts = [_training_windows(replace(plain, window=w), len(series), season)
+                  for w in windows]
+        enough = [w for w, n in zip(windows, counts) if n >= H]
+        fitting = [w for w, n in zip(windows, counts) if n > 0]
+        config = replace(config, window=(enough or fitting[-1:] or windows[-1:])[0])
     if automatic_val:
         wide = 2 * H
         if len(series) > 2 * config.epoch_windows:  # a long series: a longer part
