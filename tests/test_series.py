@@ -72,7 +72,8 @@ def test_integer_ds_numbers_the_steps(tmp_path):
     path = write(tmp_path, "unique_id,ds,y\na,701,1\na,702,2\na,703,4\n")
     series = read_csv(path, column="y")
     assert series.dates is None and series.first_step == 701
-    assert series.head(2).first_step == 701
+    assert series.head(2).first_step == 701 and series.tail(2).first_step == 702
+    assert series.tail(2).values.tolist() == [2, 4] and series.tail(5).values.tolist() == [1, 2, 4]
     assert read_csv(path, column="y", date_column=False).first_step == 701  # (not dates)
     # not counting up by one, not integers, or named as the dates: no numbering
     for text in ("ds,y\n3,1\n5,2\n", "ds,y\n2,1\n1,2\n", "ds,y\n1.5,1\n2.5,2\n"):

@@ -278,6 +278,10 @@ def main(argv=None):
                         help="two short series, tiny training: a smoke test")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a ForecastConfig setting over the defaults (repeatable)")
+    parser.add_argument("--last", type=int, nargs="+", metavar="N",
+                        help="short series instead: each series cut to its last N steps, for "
+                        "each N shorter than it (named series-N); where a cut cannot train, "
+                        "the error is printed and the cut left out")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
     entries = suite(args.holdout)
@@ -296,13 +300,23 @@ def main(argv=None):
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.exists() else \
         ({} if cache_path else None)
     data = {name: (read_csv(str(entries[name][0])), *entries[name][1:]) for name in names}
+    if args.last:
+        data = {f"{name}-{n}": (series.tail(n), season, horizon)
+                for name, (series, season, horizon) in data.items() for n in args.last
+                if n < len(series)}
     data.update({f"panel-{k}": (series, 12, 12) for k, series in synthetic(args.panel)})
     curves = {f"panel-{k}": series.values for k, series in synthetic(args.panel, True)}
     results = {}
     for name, (series, season, horizon) in data.items():
-        scores, choices = evaluate_series(name, series, season, horizon, args.origins, options,
-                                          stats_models, cache, args.arima_max_season,
-                                          curves.get(name))
+        try:
+            scores, choices = evaluate_series(name, series, season, horizon, args.origins,
+                                              options, stats_models, cache,
+                                              args.arima_max_season, curves.get(name))
+        except ValueError as e:
+            if not args.last:
+                raise
+            print(f"{name}: cannot train: {e}", flush=True)
+            continue
         if cache_path:
             cache_path.write_text(json.dumps(cache))
         results[name] = {"season": season, "horizon": horizon,

@@ -113,6 +113,14 @@ class Series:
                       None if self.dates is None else self.dates[:n], self.date_format,
                       self.frequency, self.source, first_step=self.first_step)
 
+    def tail(self, n):
+        """The last ``n`` steps, as a new Series (dates and features cut alike)."""
+        start = max(len(self) - n, 0)
+        return Series(self.values[start:], self.name, self.features[start:],
+                      list(self.feature_names), None if self.dates is None else
+                      self.dates[start:], self.date_format, self.frequency, self.source,
+                      first_step=None if self.first_step is None else self.first_step + start)
+
 
 # ------------------------------------------------------------------------------ dates
 def parse_date(text):
