@@ -9,12 +9,16 @@ numba at a writable directory.  ``NUMBA_CACHE_DIR`` set by the user always wins.
 numba renews a kernel's cached code when the kernel's own file changes, not when a
 function or constant it compiled in from another file does (a ``git pull`` that changed
 only ``kernels/_tile.py`` left every time loop with the old tile width, and the text
-sampler printed garbage).  So this module also keeps a fingerprint of all of numbarnn's
-sources beside its cached kernels, and where the sources changed it removes numbarnn's
-cached kernels before any is loaded (``renew_stale_kernels``).
+sampler printed garbage).  So for numbarnn's own files this module puts a fingerprint of
+all of numbarnn's modules that use numba into the source stamp numba keeps with each
+cached kernel (``FingerprintedLocator``): where any of them changed, numba finds the stamp
+different and compiles afresh, as it does for a kernel whose own file changed.
+(Compiled code takes its globals from modules that use numba; the other modules' edits
+keep the cache.)
 """
 import hashlib
 import os
+import re
 import tempfile
 
 from numba.core import config
@@ -59,83 +63,69 @@ def kernels_cached(*dispatchers):
         return False
 
 
-# the file beside a directory's cached kernels that names the sources they came from
-FINGERPRINT_FILE = "numbarnn-sources.sha1"
+
+# a module that imports numba or llvmlite (``numbarnn`` itself is not numba)
+_USES_NUMBA = re.compile(r"^\s*(?:from|import)\s+(?:numba|llvmlite)\b", re.MULTILINE)
+PACKAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
 
 
 def package_sources():
-    """numbarnn's Python files, in a fixed order."""
-    root = os.path.dirname(os.path.abspath(__file__))
+    """numbarnn's Python files that use numba, in a fixed order."""
     found = []
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(PACKAGE_DIR):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
-        found += [os.path.join(folder, name) for name in files if name.endswith(".py")]
+        for name in files:
+            path = os.path.join(folder, name)
+            if name.endswith(".py"):
+                with open(path, encoding="utf-8") as f:
+                    if _USES_NUMBA.search(f.read()):
+                        found.append(path)
     return sorted(found)
 
 
 def sources_fingerprint(paths):
     """A digest of the files ``paths``: their names within the package and their bytes."""
-    root = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha1()
     for path in paths:
-        digest.update(os.path.relpath(path, root).encode() + b"\0")
+        digest.update(os.path.relpath(path, PACKAGE_DIR).encode() + b"\0")
         with open(path, "rb") as f:
             digest.update(f.read() + b"\0")
     return digest.hexdigest()
 
 
-def kernel_cache_path(py_file):
-    """The directory where numba caches the kernels defined in ``py_file``: the first of
-    numba's own cache locators that takes the file, as numba picks them; None if none."""
+FINGERPRINT = sources_fingerprint(package_sources())
+
+
+def fingerprinted(locator_class):
+    """numba's cache ``locator_class`` for numbarnn's own files only (None for any other,
+    which numba's own locators then take), with ``FINGERPRINT`` in the source stamp: a
+    cached kernel saved under other sources is not loaded, and its index is written anew."""
+
+    class FingerprintedLocator(locator_class):
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not os.path.abspath(py_file).startswith(PACKAGE_DIR):
+                return None
+            return super().from_function(py_func, py_file)
+
+        def get_source_stamp(self):
+            return (super().get_source_stamp(), FINGERPRINT)
+
+    FingerprintedLocator.__qualname__ = f"Fingerprinted{locator_class.__name__}"
+    return FingerprintedLocator
+
+
+def _install_fingerprints():
+    """Put a fingerprinted twin of each of numba's file-backed locators first, in the list
+    that every cache implementation searches (in place: subclasses share it)."""
     from numba.core.caching import CacheImpl
 
-    for locator_class in CacheImpl._locator_classes:
-        locator = locator_class.from_function(kernel_cache_path, py_file)
-        if locator is not None:
-            return locator.get_cache_path()
-    return None
-
-
-def renew_stale_kernels(paths=None):
-    """Remove numbarnn's cached kernels wherever they were compiled from other sources
-    than ``paths`` (default: the package's), and record the sources they will come from.
-
-    Each directory of cached kernels holds ``FINGERPRINT_FILE``; where it is missing or
-    names other sources, the directory's ``.nbi``/``.nbc`` files of numbarnn's modules
-    (``<module>.<function>-<line>...``) are removed, nothing else.  Returns the
-    directories renewed.
-    """
-    paths = package_sources() if paths is None else paths
-    fingerprint = sources_fingerprint(paths)
-    modules = {}
-    for path in paths:
-        where = kernel_cache_path(path)
-        if where is not None:
-            modules.setdefault(where, set()).add(os.path.splitext(os.path.basename(path))[0])
-    renewed = []
-    for where, names in modules.items():
-        stamp = os.path.join(where, FINGERPRINT_FILE)
-        try:
-            with open(stamp) as f:
-                if f.read().strip() == fingerprint:
-                    continue
-        except OSError:
-            pass  # (none yet: a new cache, or one kept before fingerprints)
-        for entry in os.listdir(where):
-            if entry.endswith((".nbi", ".nbc")) and entry.split(".", 1)[0] in names:
-                try:
-                    os.remove(os.path.join(where, entry))
-                except FileNotFoundError:  # (another process renewing it at once)
-                    pass
-        scratch = f"{stamp}.{os.getpid()}"
-        with open(scratch, "w") as f:
-            f.write(fingerprint + "\n")
-        os.replace(scratch, stamp)  # (whole or not at all, for a process reading it)
-        renewed.append(where)
-    return renewed
+    locators = CacheImpl._locator_classes
+    if not any(getattr(c, "__qualname__", "").startswith("Fingerprinted") for c in locators):
+        locators[:0] = [fingerprinted(c) for c in locators if hasattr(c, "get_source_stamp")]
 
 
 try:
-    renew_stale_kernels()
-except (OSError, ImportError, AttributeError):  # (a read-only cache, or numba's internals moved:
-    pass                                          # then numba's own per-file check alone)
+    _install_fingerprints()
+except (ImportError, AttributeError):  # (numba's internals moved: its own per-file check alone)
+    pass

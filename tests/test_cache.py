@@ -1,40 +1,59 @@
-"""numbarnn's cached kernels are renewed when any of its sources changes (``_cache``)."""
+"""numbarnn's cached kernels are compiled again when any of its modules that use numba
+changes, not only the kernel's own file (``_cache``)."""
+import json
 import os
+import subprocess
+import sys
+
+from numba.core.caching import CacheImpl
 
 from numbarnn import _cache
 from numbarnn.kernels import cpu_lstm
 
-
-def plant(where, names):
-    for name in names:
-        with open(os.path.join(where, name), "w") as f:
-            f.write("cached")
-
-
-def test_kernels_are_removed_where_any_source_changed_and_only_theirs(tmp_path):
-    sources = [tmp_path / "tile.py", tmp_path / "loop.py"]
-    sources[0].write_text("WIDTH = 8\n")
-    sources[1].write_text("from tile import WIDTH\n")
-    paths = [str(p) for p in sources]
-    where = _cache.kernel_cache_path(paths[0])
-    assert where == _cache.kernel_cache_path(paths[1])
-    ours = ["loop.forward-3.py311.nbi", "loop.forward-3.py311.1.nbc", "tile.product-1.py311.nbi"]
-    others = ["other.forward-3.py311.nbi", "loop.cpython-311.pyc"]
-    plant(where, ours + others)
-    # a cache from before fingerprints: renewed, and the fingerprint recorded
-    assert _cache.renew_stale_kernels(paths) == [where]
-    assert sorted(os.listdir(where)) == sorted(others + [_cache.FINGERPRINT_FILE])
-    plant(where, ours)
-    assert _cache.renew_stale_kernels(paths) == []  # the same sources: kept
-    assert set(ours) <= set(os.listdir(where))
-    # loop.py did not change, but what it compiled in from tile.py did
-    sources[0].write_text("WIDTH = 16\n")
-    assert _cache.renew_stale_kernels(paths) == [where]
-    assert sorted(os.listdir(where)) == sorted(others + [_cache.FINGERPRINT_FILE])
+# a kernel in a module of a stand-in package, compiled or loaded under a given fingerprint
+CHILD = """
+import json, sys
+from numbarnn import _cache
+_cache.PACKAGE_DIR, _cache.FINGERPRINT = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[1])
+import loop
+assert loop.step(1) == 9
+print(json.dumps([sum(loop.step.stats.cache_hits.values()),
+                  sum(loop.step.stats.cache_misses.values())]))
+"""
 
 
-def test_importing_numbarnn_records_its_sources_beside_the_kernels():
-    where = _cache.kernel_cache_path(cpu_lstm.__file__)
-    with open(os.path.join(where, _cache.FINGERPRINT_FILE)) as f:
-        assert f.read().strip() == _cache.sources_fingerprint(_cache.package_sources())
-    assert cpu_lstm.__file__ in _cache.package_sources()
+def hits_and_misses(package, fingerprint):
+    result = subprocess.run([sys.executable, "-c", CHILD, package, fingerprint],
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_kernel_cached_under_other_sources_compiles_again(tmp_path):
+    # loop.py compiles in a constant of tile.py: only the fingerprint sees tile.py change
+    (tmp_path / "tile.py").write_text("WIDTH = 8\n")
+    (tmp_path / "loop.py").write_text("from numba import njit\nfrom tile import WIDTH\n\n\n"
+                                      "@njit(cache=True)\ndef step(x):\n    return x + WIDTH\n")
+    package = os.path.join(str(tmp_path), "")
+    assert hits_and_misses(package, "first") == [0, 1]   # compiled and saved
+    assert hits_and_misses(package, "first") == [1, 0]   # loaded
+    assert hits_and_misses(package, "second") == [0, 1]  # other sources: compiled again
+    assert hits_and_misses(package, "second") == [1, 0]
+
+
+def test_only_numbarnns_kernels_carry_the_fingerprint(tmp_path):
+    stamp = cpu_lstm.lstm_forward._cache._cache_file._source_stamp
+    assert stamp[1] == _cache.FINGERPRINT
+    # a file outside the package is left to numba's own locators
+    other = tmp_path / "mine.py"
+    other.write_text("x = 1\n")
+    ours = [c for c in CacheImpl._locator_classes if c.__qualname__.startswith("Fingerprinted")]
+    assert ours and all(c.from_function(hits_and_misses, str(other)) is None for c in ours)
+    assert any(c.from_function(hits_and_misses, cpu_lstm.__file__) is not None for c in ours)
+
+
+def test_the_fingerprint_covers_the_modules_that_use_numba():
+    sources = [os.path.relpath(p, _cache.PACKAGE_DIR) for p in _cache.package_sources()]
+    assert os.path.join("kernels", "_tile.py") in sources and "layers.py" in sources
+    assert os.path.join("forecast", "model.py") not in sources  # (no compiled code there)
+    assert _cache.FINGERPRINT == _cache.sources_fingerprint(_cache.package_sources())

@@ -86,7 +86,9 @@ def plot_forecast(path, forecast, test=None, title=None):
 
     history = np.asarray(forecast["history"])
     n_history, horizon = history.size, len(forecast["values"])
-    steps = np.arange(n_history + horizon)
+    # (a series that numbers its steps: the axis shows its numbers)
+    start = forecast["steps"][0] - n_history if forecast.get("steps") else 0
+    steps = start + np.arange(n_history + horizon)
     fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
     ax.plot(steps[:n_history], history, color="0.25", lw=1.2, label="history")
     if test is not None and test.get("actual"):
@@ -105,11 +107,11 @@ def plot_forecast(path, forecast, test=None, title=None):
     labels = forecast["history_dates"]
     if labels is not None and forecast["dates"] is not None:
         labels = labels + forecast["dates"]
-        ticks = steps[::max(1, len(steps) // 8)]
-        ax.set_xticks(ticks, [labels[k] for k in ticks], rotation=30, ha="right")
+        ticks = np.arange(0, len(steps), max(1, len(steps) // 8))
+        ax.set_xticks(steps[ticks], [labels[k] for k in ticks], rotation=30, ha="right")
     else:
         ax.set_xlabel("step")
-    ax.axvline(n_history - 0.5, color="0.6", lw=0.8, ls=":")
+    ax.axvline(start + n_history - 0.5, color="0.6", lw=0.8, ls=":")
     ax.set_title(title or "forecast")
     ax.legend(loc="upper left", frameon=False)
     ax.grid(alpha=0.3)
