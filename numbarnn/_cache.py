@@ -18,6 +18,7 @@ keep the cache.)
 """
 import hashlib
 import os
+import pickle
 import re
 import tempfile
 
@@ -56,16 +57,16 @@ def cache_location():
 
 def kernels_cached(*dispatchers):
     """Whether numba's on-disk cache holds compiled code of every one of ``dispatchers``
-    (their index files exist); False when it cannot tell."""
+    that it would load (an index under their current source stamp, with entries); False
+    when it cannot tell."""
     try:
-        return all(os.path.exists(d._cache._cache_file._index_path) for d in dispatchers)
-    except AttributeError:  # caching disabled, or numba's internals moved
-        return False
-
+        return all(d._cache._cache_file._load_index() for d in dispatchers)
+    except (AttributeError, OSError, EOFError, ValueError, pickle.UnpicklingError):
+        return False  # (caching disabled, numba's internals moved, or a damaged index)
 
 
 # a module that imports numba or llvmlite (``numbarnn`` itself is not numba)
-_USES_NUMBA = re.compile(r"^\s*(?:from|import)\s+(?:numba|llvmlite)\b", re.MULTILINE)
+_USES_NUMBA = re.compile(rb"^\s*(?:from|import)\s+(?:numba|llvmlite)\b", re.MULTILINE)
 PACKAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
 
 
@@ -76,10 +77,14 @@ def package_sources():
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for name in files:
             path = os.path.join(folder, name)
-            if name.endswith(".py"):
-                with open(path, encoding="utf-8") as f:
-                    if _USES_NUMBA.search(f.read()):
-                        found.append(path)
+            # (not an editor's lock or backup file, nor a link to nothing)
+            if name.endswith(".py") and not name.startswith(".") and os.path.isfile(path):
+                try:
+                    with open(path, "rb") as f:
+                        if _USES_NUMBA.search(f.read()):
+                            found.append(path)
+                except OSError:
+                    pass
     return sorted(found)
 
 
@@ -93,7 +98,7 @@ def sources_fingerprint(paths):
     return digest.hexdigest()
 
 
-FINGERPRINT = sources_fingerprint(package_sources())
+FINGERPRINT = None  # (set below)
 
 
 def fingerprinted(locator_class):
@@ -116,16 +121,18 @@ def fingerprinted(locator_class):
 
 
 def _install_fingerprints():
-    """Put a fingerprinted twin of each of numba's file-backed locators first, in the list
-    that every cache implementation searches (in place: subclasses share it)."""
+    """Put a fingerprinted twin of each of numba's locators first, in the list that every
+    cache implementation searches (in place: subclasses share it).  (numba's own
+    ``NUMBA_CACHE_LOCATOR_CLASSES`` setting replaces that list, and the twins with it.)"""
     from numba.core.caching import CacheImpl
 
     locators = CacheImpl._locator_classes
     if not any(getattr(c, "__qualname__", "").startswith("Fingerprinted") for c in locators):
-        locators[:0] = [fingerprinted(c) for c in locators if hasattr(c, "get_source_stamp")]
+        locators[:0] = [fingerprinted(c) for c in locators]
 
 
 try:
+    FINGERPRINT = sources_fingerprint(package_sources())
     _install_fingerprints()
-except (ImportError, AttributeError):  # (numba's internals moved: its own per-file check alone)
-    pass
+except (OSError, ImportError, AttributeError):  # (a file gone while read, or numba's
+    pass                                         # internals moved: its per-file check alone)

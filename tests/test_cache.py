@@ -17,9 +17,10 @@ from numbarnn import _cache
 _cache.PACKAGE_DIR, _cache.FINGERPRINT = sys.argv[1], sys.argv[2]
 sys.path.insert(0, sys.argv[1])
 import loop
+cached = _cache.kernels_cached(loop.step)
 assert loop.step(1) == 9
 print(json.dumps([sum(loop.step.stats.cache_hits.values()),
-                  sum(loop.step.stats.cache_misses.values())]))
+                  sum(loop.step.stats.cache_misses.values()), cached]))
 """
 
 
@@ -35,10 +36,11 @@ def test_a_kernel_cached_under_other_sources_compiles_again(tmp_path):
     (tmp_path / "loop.py").write_text("from numba import njit\nfrom tile import WIDTH\n\n\n"
                                       "@njit(cache=True)\ndef step(x):\n    return x + WIDTH\n")
     package = os.path.join(str(tmp_path), "")
-    assert hits_and_misses(package, "first") == [0, 1]   # compiled and saved
-    assert hits_and_misses(package, "first") == [1, 0]   # loaded
-    assert hits_and_misses(package, "second") == [0, 1]  # other sources: compiled again
-    assert hits_and_misses(package, "second") == [1, 0]
+    # [cache hits, misses, whether it was reported cached before the call]
+    assert hits_and_misses(package, "first") == [0, 1, False]   # compiled and saved
+    assert hits_and_misses(package, "first") == [1, 0, True]    # loaded
+    assert hits_and_misses(package, "second") == [0, 1, False]  # other sources: compiled again
+    assert hits_and_misses(package, "second") == [1, 0, True]
 
 
 def test_only_numbarnns_kernels_carry_the_fingerprint(tmp_path):
@@ -52,8 +54,14 @@ def test_only_numbarnns_kernels_carry_the_fingerprint(tmp_path):
     assert any(c.from_function(hits_and_misses, cpu_lstm.__file__) is not None for c in ours)
 
 
-def test_the_fingerprint_covers_the_modules_that_use_numba():
+def test_the_fingerprint_covers_the_modules_that_use_numba(tmp_path, monkeypatch):
     sources = [os.path.relpath(p, _cache.PACKAGE_DIR) for p in _cache.package_sources()]
     assert os.path.join("kernels", "_tile.py") in sources and "layers.py" in sources
     assert os.path.join("forecast", "model.py") not in sources  # (no compiled code there)
     assert _cache.FINGERPRINT == _cache.sources_fingerprint(_cache.package_sources())
+    # an editor's lock file (a link to nothing) or a file in another encoding is no bother
+    (tmp_path / "loop.py").write_bytes(b"import numba\n# caf\xe9\n")
+    (tmp_path / "notes.py").write_text("x = 1\n")
+    os.symlink(tmp_path / "gone.py", tmp_path / ".#loop.py")
+    monkeypatch.setattr(_cache, "PACKAGE_DIR", os.path.join(str(tmp_path), ""))
+    assert _cache.package_sources() == [str(tmp_path / "loop.py")]
