@@ -371,6 +371,13 @@ def choice_lines(report):
         f"{seasonality['threshold']:.2f})"
     lines = [f"window {choices['window']}, validation {choices['val_size']} steps; season "
              f"{seasonality['season']}{found}"]
+    for name, short in (choices.get("shortened") or {}).items():
+        lines.append(
+            f"{'window' if name == 'window' else 'validation'} shorter than "
+            f"{short['default']}: with it the training part held "
+            f"{short['training_windows']} window{'s' * (short['training_windows'] != 1)}, "
+            + ("fewer than the horizon" if name == "window" else
+               f"fewer than its {short['origins']} origins"))
     variance = choices.get("log_test")
     if variance is not None:
         verdict = {True: "asks for the log", False: "asks for no log",

@@ -384,3 +384,26 @@ def test_statsforecast_long_format_is_read_as_many_series(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "series").glob("*.safetensors")) == [
         "north.safetensors", "south.safetensors"]
+
+
+def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(tmp_path):
+    # five years of months: two years of validation would leave one training window
+    data = tmp_path / "short.csv"
+    data.write_text("month,y\n" + "".join(
+        f"{2015 + k // 12}-{k % 12 + 1:02d},{100 + 10 * np.sin(k * np.pi / 6):.3f}\n"
+        for k in range(60)))
+    result = run("train-series", data, "--out", tmp_path / "run", "--hidden", "4", "--epochs",
+                 "2", "--members", "1")
+    assert result.exit_code == 0, result.output
+    assert "window 12, validation 12 steps" in result.output
+    assert "validation shorter than 24: with it the training part held 1 window, fewer than " \
+        "its 13 origins" in result.output
+    # eight years of quarters, a horizon of 8: windows of 12 would leave none
+    data.write_text("quarter,y\n" + "".join(
+        f"{2010 + k // 4}-{3 * (k % 4) + 1:02d},{100 + 5 * (k % 4):.1f}\n" for k in range(32)))
+    result = run("train-series", data, "--out", tmp_path / "q", "--horizon", "8", "--hidden",
+                 "4", "--epochs", "2", "--members", "1")
+    assert result.exit_code == 0, result.output
+    assert "window 4, validation 8 steps" in result.output
+    assert "window shorter than 12: with it the training part held 0 windows, fewer than the " \
+        "horizon" in result.output

@@ -185,6 +185,9 @@ def test_a_series_a_step_too_short_to_difference_is_not_and_validation_leaves_wi
                                      window=12, **SMALL)
         choices = report["choices"]
         assert choices["val_size"] == val_size, n
+        # (what a shorter validation part left out, for the report)
+        assert choices["shortened"] == ({} if val_size == 12 else {"val_size": {
+            "default": 12, "training_windows": max(n - 35, 0), "origins": 7}}), n
         assert choices["level_test"]["stationary"] is False
         assert choices["level_test"]["differenced"] is differenced, n
         assert choices["chosen"]["diff"] is differenced, n
@@ -208,6 +211,8 @@ def test_a_short_series_gets_the_longest_window_that_leaves_a_horizon_of_windows
     for n, window in ((60, 12), (35, 12), (34, 11), (31, 8), (26, 4), (22, 4)):
         _, report = train_forecaster(series(built("noise", n=n)), season=1, **SMALL)
         assert report["choices"]["window"] == window, n
+        assert report["choices"]["shortened"].get("window") == (None if window == 12 else {
+            "default": 12, "training_windows": max(n - 29, 0)}), n
     with pytest.raises(ValueError, match="the series has 21 rows; this configuration needs at least 22: window 4 "):  # (none fits)
         train_forecaster(series(built("noise", n=21)), season=1, **SMALL)
 

@@ -340,7 +340,10 @@ def _choose(config, series, season, progress, device):
     config : ForecastConfig
         With no 'auto' or None left in window, val_size, log, diff, seasonal_diff.
     choices : dict
-        What was chosen and why, for the report: ``window``, ``val_size``,
+        What was chosen and why, for the report: ``window``, ``val_size``, ``shortened``
+        (for each of them that a short series made shorter: the ``default`` and the
+        ``training_windows`` it would have left, and for the validation part its
+        ``origins``),
         ``seasonality`` (the test's result), ``log_test`` (Guerrero's power and what it
         decided: ``selection.log_test``), ``level_test`` (the KPSS test, which leaves no
         differencing out where the level wanders; ``differenced``: whether every
@@ -353,6 +356,7 @@ def _choose(config, series, season, progress, device):
 
     H = config.horizon
     automatic_val = config.val_size is None
+    shortened = {}  # (why a short series got a shorter window or validation part)
     if config.window is None:
         # the longest window that leaves the networks as many training windows as the
         # horizon has steps (with the least validation), else the shortest (which fits,
@@ -365,6 +369,8 @@ def _choose(config, series, season, progress, device):
         enough = [w for w, n in zip(windows, counts) if n >= H]
         fitting = [w for w, n in zip(windows, counts) if n > 0]
         config = replace(config, window=(enough or fitting[-1:] or windows[-1:])[0])
+        if config.window != windows[0]:
+            shortened["window"] = {"default": windows[0], "training_windows": max(counts[0], 0)}
     if automatic_val:
         wide = 2 * H
         if len(series) > 2 * config.epoch_windows:  # a long series: a longer part
@@ -375,8 +381,11 @@ def _choose(config, series, season, progress, device):
         # left 1 to 5 training windows): test MASE 2.1 to 7.0 with it, 0.60 to 1.36 with one
         # horizon (seasonal naive 0.69 to 1.26); 66 and 68 steps (7 to 9 windows): geometric
         # means 1.01 and 0.95 over eight series; 72 and 84 steps (13 and 25): 0.86 and 0.89.
-        keeps = _training_windows(plain, len(series), season) >= wide - H + 1
-        config = replace(config, val_size=wide if keeps else H)
+        kept = _training_windows(plain, len(series), season)
+        config = replace(config, val_size=wide if kept >= wide - H + 1 else H)
+        if config.val_size != wide:
+            shortened["val_size"] = {"default": wide, "training_windows": max(kept, 0),
+                                     "origins": wide - H + 1}
 
     # the season is tested on the training and validation parts (it only decides which
     # candidates validation scores, and a short training part can hide a season)
@@ -415,7 +424,7 @@ def _choose(config, series, season, progress, device):
         level.setdefault("because", "the settings fix no differencing")
     if not feasible:  # the series is too short for any: the first one's error says why
         _split(replace(config, **every[0]), len(series), season)
-    choices = {"window": config.window, "val_size": config.val_size,
+    choices = {"window": config.window, "val_size": config.val_size, "shortened": shortened,
                "seasonality": {"season": season, **seasonality}, "log_test": variance,
                "level_test": level, "candidates": []}
     if len(feasible) == 1 or config.val_size < H:
