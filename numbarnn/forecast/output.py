@@ -5,6 +5,7 @@ import numpy as np
 
 from .config import level_name
 
+
 def forecast_labels(forecast):
     """The time labels of a forecast (``Forecaster.forecast``'s dict), as strings: its
     dates, else its steps' numbers where the series numbered its own, else 1, 2, ...
