@@ -294,6 +294,8 @@ def test_dates_missing_from_the_calendar_are_refused_or_filled_and_said(tmp_path
     assert result.exit_code == 0, result.output
     assert "note: series 'a': 1 date missing from the monthly calendar inserted and filled " \
            "(interpolate): 2001-09" in result.output and "series 'b'" not in result.output
+    stored = json.loads((tmp_path / "panel" / "metrics.json").read_text())["series"]
+    assert {s["id"]: s["inserted_dates"] for s in stored} == {"a": ["2001-09"], "b": []}
 
 
 def test_a_forced_run_on_bad_input_keeps_the_earlier_run(tmp_path):

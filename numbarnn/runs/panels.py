@@ -116,7 +116,10 @@ def panel_run_files(panel, config, rows, status, summary):
                     f"{SERIES_DIR}/{safe_name(r['id'])}.safetensors",
                     "length": r["length"], "season": r.get("season"),
                     "epochs": r.get("epochs"), "seconds": r.get("seconds"),
-                    "metrics": r["metrics"], "error": r["error"]} for r in rows]}}
+                    "metrics": r["metrics"], "error": r["error"],
+                    # (the dates --fill put in, as a single series' metrics.json says them)
+                    "inserted_dates": list(panel.series[r["id"]].inserted_dates)
+                    if r["id"] in panel.series else []} for r in rows]}}
 
 
 def _check_same_run(out_dir, panel, config):
