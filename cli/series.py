@@ -181,8 +181,8 @@ def aligned(rows):
               "[default: the horizon].")
 @click.option("--val-size", type=click.IntRange(0), help="Steps before the test for early "
               "stopping, the automatic choices and the intervals [default: twice the horizon "
-              "where the training part keeps as many windows as that gives validation "
-              "origins, else the horizon; 0: none].")
+              "where the training part keeps half a horizon of windows, else the horizon; "
+              "0: none].")
 @click.option("--epochs", type=click.IntRange(1), default=SERIES.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=SERIES.batch_size,
               show_default=True)
@@ -376,8 +376,7 @@ def choice_lines(report):
             f"{'window' if name == 'window' else 'validation'} shorter than "
             f"{short['default']}: with it the training part held "
             f"{short['training_windows']} window{'s' * (short['training_windows'] != 1)}, "
-            + ("fewer than the horizon" if name == "window" else
-               f"fewer than its {short['origins']} origins"))
+            + ("fewer than the horizon" if name == "window" else "fewer than half the horizon"))
     variance = choices.get("log_test")
     if variance is not None:
         verdict = {True: "asks for the log", False: "asks for no log",

@@ -399,7 +399,7 @@ def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(
     assert result.exit_code == 0, result.output
     assert "window 12, validation 12 steps" in result.output
     assert "validation shorter than 24: with it the training part held 1 window, fewer than " \
-        "its 13 origins" in result.output
+        "half the horizon" in result.output
     # eight years of quarters, a horizon of 8: windows of 12 would leave none
     data.write_text("quarter,y\n" + "".join(
         f"{2010 + k // 4}-{3 * (k % 4) + 1:02d},{100 + 5 * (k % 4):.1f}\n" for k in range(32)))

@@ -177,17 +177,17 @@ def test_a_wandering_level_is_always_differenced():
 
 def test_a_series_a_step_too_short_to_difference_is_not_and_validation_leaves_windows():
     # window 12 + horizon 6 + test 6 and a validation part of 12 where the training part
-    # then keeps as many windows as its 7 origins (42 rows), else 6; at 30 rows no
+    # then keeps half a horizon of windows, 3 (38 rows), else 6; at 30 rows no
     # differencing fits even then (first differences need 31)
     for n, val_size, differenced in ((30, 6, False), (31, 6, True), (36, 6, True),
-                                     (41, 6, True), (42, 12, True)):
+                                     (37, 6, True), (38, 12, True)):
         _, report = train_forecaster(series(built("trend", n=n)), season=1, log=False,
                                      window=12, **SMALL)
         choices = report["choices"]
         assert choices["val_size"] == val_size, n
         # (what a shorter validation part left out, for the report)
         assert choices["shortened"] == ({} if val_size == 12 else {"val_size": {
-            "default": 12, "training_windows": max(n - 35, 0), "origins": 7}}), n
+            "default": 12, "training_windows": max(n - 35, 0)}}), n
         assert choices["level_test"]["stationary"] is False
         assert choices["level_test"]["differenced"] is differenced, n
         assert choices["chosen"]["diff"] is differenced, n

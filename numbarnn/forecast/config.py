@@ -67,9 +67,9 @@ class ForecastConfig:
         Steps before the test for early stopping, the automatic choices, the
         fallback and the intervals; None: twice the horizon (``horizon + 1`` rolling
         origins; for a series over twice ``epoch_windows`` steps, a tenth of it where
-        that is more) where the training part still holds at least as many windows as
-        that gives origins, else the horizon; 0: no validation (train for all epochs, no
-        automatic choice by validation).
+        that is more) where the training part still holds at least half a horizon of
+        windows, else the horizon; 0: no validation (train for all epochs, no automatic
+        choice by validation).
     epochs, batch_size, patience : int
         ``patience``: epochs without a better validation loss before stopping.
     epoch_windows : int
