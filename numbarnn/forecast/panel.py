@@ -22,9 +22,9 @@ import numpy as np
 
 from .._checks import check_int
 from .config import LATER_SETTINGS
-from .series import (LONG_FORMAT, NO_DATES_HINT, Series, _resolve_column, format_date,
+from .series import (NO_DATES_HINT, Series, _resolve_column, format_date,
                      insert_missing_dates, integer_steps, is_date, parse_date, parse_numbers,
-                     read_csv_rows)
+                     read_csv_rows, step_column)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -221,11 +221,7 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
                              f"{name}.safetensors{case}; rename one of them")
     panel = Panel({}, {}, header[id_index], header[target_index],
                   None if date_index is None else header[date_index], path)
-    steps = None  # (without dates, a ds column of integers numbers each series' steps)
-    if date_index is None and LONG_FORMAT[1] in header and (date_column is None
-                                                             or date_column is False):
-        steps = header.index(LONG_FORMAT[1])
-        steps = None if steps in (id_index, target_index) else steps
+    steps = step_column(header, date_index, date_column, [id_index, target_index])
     for series_id, group in groups.items():
         if date_index is not None:
             _check_unique_dates(group, date_index, header, series_id, path)

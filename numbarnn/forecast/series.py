@@ -109,16 +109,18 @@ class Series:
 
     def head(self, n):
         """The first ``n`` steps, as a new Series (dates and features cut alike)."""
-        return Series(self.values[:n], self.name, self.features[:n], list(self.feature_names),
-                      None if self.dates is None else self.dates[:n], self.date_format,
-                      self.frequency, self.source, first_step=self.first_step)
+        return self._steps(0, n)
 
     def tail(self, n):
         """The last ``n`` steps, as a new Series (dates and features cut alike)."""
-        start = max(len(self) - n, 0)
-        return Series(self.values[start:], self.name, self.features[start:],
-                      list(self.feature_names), None if self.dates is None else
-                      self.dates[start:], self.date_format, self.frequency, self.source,
+        return self._steps(max(len(self) - n, 0), len(self))
+
+    def _steps(self, start, stop):
+        """Steps ``start:stop`` (0 <= start), as a new Series."""
+        return Series(self.values[start:stop], self.name, self.features[start:stop],
+                      list(self.feature_names),
+                      None if self.dates is None else self.dates[start:stop], self.date_format,
+                      self.frequency, self.source,
                       first_step=None if self.first_step is None else self.first_step + start)
 
 
@@ -554,12 +556,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         date_format = "datetime" if "datetime" in formats else formats.pop()
         rows, lines, dates, inserted = insert_missing_dates(rows, lines, dates, date_format,
                                                             date_index, header, fill, path)
-    first_step = None
-    if date_index is None and LONG_FORMAT[1] in header and (date_column is None
-                                                             or date_column is False):
-        steps = header.index(LONG_FORMAT[1])
-        if steps != target_index and steps not in feature_indices:
-            first_step = integer_steps([row[steps] for row in rows])
+    steps = step_column(header, date_index, date_column, [target_index, *feature_indices])
+    first_step = None if steps is None else integer_steps([row[steps] for row in rows])
 
     def numeric(index):
         return parse_numbers(rows, index, lines, header[index], fill, path)
@@ -574,6 +572,17 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
 
 # a time stamp that is an integer (statsforecast's integer ds)
 INTEGER_STAMP = re.compile(r"\s*-?\d+\s*")
+
+
+def step_column(header, date_index, date_column, taken):
+    """The index of a ``ds`` column that may number the steps (``integer_steps``): where
+    the file is read without dates, not named as them (``date_column`` None or False), and
+    ``ds`` is none of the columns ``taken`` (the target, features, id); else None."""
+    named = not (date_column is None or date_column is False)  # (0 is a column: not False)
+    if date_index is not None or named or LONG_FORMAT[1] not in header:
+        return None
+    steps = header.index(LONG_FORMAT[1])
+    return None if steps in taken else steps
 
 
 def integer_steps(stamps):

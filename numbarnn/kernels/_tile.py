@@ -103,6 +103,29 @@ def _masked(builder, name, vec, left):
     return fn, mask
 
 
+# Masked loads and stores only where a vector runs past R: AMD's masked stores are
+# microcoded, and a tile's twelve took a tenth of its time at K = 256 on a Zen 3 core (the
+# tile product on two cores 168 -> 184 GFLOP/s; the LSTM's training at B = 64, D = H = 512
+# 272 -> 248 ms, medians of three processes).
+def _move_sums(builder, name, vec, acc, ptr, left, whole, align):
+    """'load': ``acc`` = the ``vec`` at ``ptr``, its lanes from ``left`` on as zeros;
+    'store': the ``vec`` at ``ptr`` = ``acc`` in its lanes before ``left`` only.  A plain
+    vector move where ``whole`` (the vector lies before R), else a masked one."""
+    with builder.if_else(whole) as (plain, masked):
+        with plain:
+            if name == "load":
+                builder.store(builder.load(ptr, align=4), acc)
+            else:
+                builder.store(builder.load(acc), ptr, align=4)
+        with masked:
+            move, mask = _masked(builder, name, vec, left)
+            if name == "load":
+                zeros = ir.Constant(vec, [0.0] * vec.count)
+                builder.store(builder.call(move, [ptr, align, mask, zeros]), acc)
+            else:
+                builder.call(move, [builder.load(acc), ptr, align, mask])
+
+
 def _tile(tile_rows, tile_panels=1):
     """The intrinsic for tiles of ``tile_rows`` batch rows by ``tile_panels`` panels of
     columns, side by side (``product_tile``: ``ROWS`` by 1)."""
@@ -165,24 +188,17 @@ def _tile(tile_rows, tile_panels=1):
             zeros = ir.Constant(vec, [0.0] * lanes)
             lefts = [builder.sub(R, builder.add(r0, ir.Constant(i64, j * lanes)))
                      for j in range(vectors)]
-            # Masked loads and stores only where a vector runs past R: AMD's masked stores
-            # are microcoded, and a tile's twelve took a tenth of its time at K = 256 on a
-            # Zen 3 core (the tile product on two cores 168 -> 184 GFLOP/s; the LSTM's
-            # training at B = 64, D = H = 512 272 -> 248 ms, medians of three processes).
             whole = [builder.icmp_signed(">=", left, ir.Constant(i64, lanes)) for left in lefts]
+
+            def sums_at(i, j):  # (row i's vector j of out)
+                return builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
+                                       vec.as_pointer())
             for i in range(tile_rows):  # alloca_once_value stores in the entry block: set per call
                 for j in range(vectors):
                     builder.store(zeros, accs[i][j])
                     with builder.if_then(accumulate):  # the sums so far, lanes past R as zeros
-                        ptr = builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
-                                              vec.as_pointer())
-                        with builder.if_else(whole[j]) as (plain, masked):
-                            with plain:
-                                builder.store(builder.load(ptr, align=4), accs[i][j])
-                            with masked:
-                                load, mask = _masked(builder, "load", vec, lefts[j])
-                                builder.store(builder.call(load, [ptr, align, mask, zeros]),
-                                              accs[i][j])
+                        _move_sums(builder, "load", vec, accs[i][j], sums_at(i, j), lefts[j],
+                                   whole[j], align)
             with cgutils.for_range_slice(builder, k0, k1, ir.Constant(i64, 1)) as (k, _):
                 w_k = [builder.gep(w_q, [builder.mul(k, w_stride)]) for w_q in w_cols]
                 a_k = k if a_ty.layout == "C" else builder.mul(k, a_k_stride)
@@ -200,14 +216,8 @@ def _tile(tile_rows, tile_panels=1):
             for i in range(tile_rows):
                 with builder.if_then(row_valid[i]):
                     for j in range(vectors):  # the lanes before R only
-                        ptr = builder.bitcast(builder.gep(out_rows[i], [ir.Constant(i64, j * lanes)]),
-                                              vec.as_pointer())
-                        with builder.if_else(whole[j]) as (plain, masked):
-                            with plain:
-                                builder.store(builder.load(accs[i][j]), ptr, align=4)
-                            with masked:
-                                store, mask = _masked(builder, "store", vec, lefts[j])
-                                builder.call(store, [builder.load(accs[i][j]), ptr, align, mask])
+                        _move_sums(builder, "store", vec, accs[i][j], sums_at(i, j), lefts[j],
+                                   whole[j], align)
             return context.get_dummy_value()
 
         return types.void(a, w, out, b0, r0, k0, k1, accumulate), codegen
