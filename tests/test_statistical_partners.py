@@ -177,3 +177,23 @@ def test_the_naive_partner_halves_the_forecast_change(tmp_path):
     assert format_version(tmp_path / "naive.safetensors") == "2"
     np.testing.assert_array_equal(Forecaster.load(tmp_path / "naive.safetensors").forecast(6)[
         "values"], model.forecast(6)["values"])
+
+
+def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):
+    # the transform candidates, the model kept and its calibration all forecast from the
+    # validation origins: each partner's forecast from each is fitted once (in the log
+    # and not, as the candidates ask), and the model returned keeps none of them
+    from numbarnn.forecast import model as model_module
+
+    monkeypatch.setenv("NUMBARNN_THREADS", "1")  # (the candidates one after the other)
+    fits = []
+    for name, partner in list(model_module.PARTNERS.items()):
+        def counted(values, horizon, season, name=name, partner=partner):
+            fits.append((name, len(values), float(values[-1])))
+            return partner(values, horizon, season)
+        monkeypatch.setitem(model_module.PARTNERS, name, counted)
+    model, report = train_forecaster(series(fixed(1)), ForecastConfig(combine="auto", **TINY))
+    assert len(report["choices"]["candidates"]) >= 2
+    assert fits and len(fits) == len(set(fits))
+    assert {name for name, _, _ in fits} == {"theta", "regression", "naive"}
+    assert model.partner_memo is None

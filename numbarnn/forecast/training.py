@@ -201,8 +201,9 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
     if config.strategy == "recursive" and series.features.shape[1]:
         raise ValueError("strategy 'recursive': feeds its forecasts back as inputs, which needs "
                          "the future feature values; use the 'direct' strategy with features")
-    config, choices = _choose(config, series, season, progress, device)
-    model, report = _train(series, config, season, progress, device, levels)
+    memo = {}  # the statistical partners' forecasts (Forecaster.partner_forecast)
+    config, choices = _choose(config, series, season, progress, device, memo)
+    model, report = _train(series, config, season, progress, device, levels, memo=memo)
     report["choices"] = choices
     report["training"]["seconds"] = time.perf_counter() - start  # the compile left out
     # (beside each other, as in every run's metrics.json: the seconds and the rate leave
@@ -331,9 +332,10 @@ def describe_transforms(candidate):
     return " + ".join(parts) or "no transform"
 
 
-def _choose(config, series, season, progress, device):
+def _choose(config, series, season, progress, device, memo=None):
     """``config`` with its automatic settings resolved (``selection``): the window, the
-    validation size, and the transforms by rolling-origin validation.
+    validation size, and the transforms by rolling-origin validation (``memo``: see
+    ``_train``).
 
     Returns
     -------
@@ -449,7 +451,7 @@ def _choose(config, series, season, progress, device):
         settings = replace(config, members=1, patience=max(5, config.patience // SCOUT_PATIENCE),
                            **candidate)
         score = _train(series, settings, season, progress, device, (),
-                       scout=True)[1]["validation"]["model"]["mase"]
+                       scout=True, memo=memo)[1]["validation"]["model"]["mase"]
         return score if score is not None and math.isfinite(score) else math.inf
 
     scores = _side_by_side(scout, feasible, progress, device)
@@ -462,11 +464,13 @@ def _choose(config, series, season, progress, device):
     return replace(config, **chosen), choices
 
 
-def _train(series, config, season, progress, device, levels, scout=False):
+def _train(series, config, season, progress, device, levels, scout=False, memo=None):
     """Train ``config`` (resolved: no automatic settings left) on ``series`` and score it.
 
     A ``scout`` (one candidate of ``_choose``) is scored on the validation part only: the
-    test is not looked at, and no calibration is kept.
+    test is not looked at, and no calibration is kept.  ``memo``: a dict for the
+    statistical partners' forecasts (``Forecaster.partner_forecast``), shared by every
+    model trained on ``series``.
     """
     values, features = series.values, series.features
     split = _split(config, len(series), season)
@@ -474,6 +478,7 @@ def _train(series, config, season, progress, device, levels, scout=False):
     scaler = FeatureScaler.fit(features[:split.train_end]) if features.shape[1] else None
     info = history_info(series, season, pipeline.context + config.window)
     model = Forecaster(config, pipeline, scaler, info, device=device)
+    model.partner_memo = memo
 
     inputs = model._inputs(values, features)
     z = inputs[:, 0]
@@ -584,6 +589,7 @@ def _train(series, config, season, progress, device, levels, scout=False):
         report["intervals"] = score_intervals(
             values, test_origins, config.horizon, season, split.val_end, levels,
             lambda k, L: model.interval(forecasts[k], L, paths[k]))
+    model.partner_memo = None  # (its forecasts are of this series only)
     return model, report
 
 
