@@ -375,10 +375,12 @@ def test_statsforecast_long_format_with_integer_time_steps(tmp_path, ids):
 
 
 def test_statsforecast_long_format_is_read_as_many_series(tmp_path):
-    lines = ["unique_id;ds;y"]  # (and a semicolon-separated file)
+    # (and a semicolon-separated file with decimal commas, as spreadsheets save it in many
+    # locales)
+    lines = ["unique_id;ds;y"]
     for sid, level in (("north", 100), ("south", 200)):
-        lines += [f"{sid};{2010 + k // 12}-{k % 12 + 1:02d};{level + k + 5 * np.sin(k):.2f}"
-                  for k in range(48)]
+        lines += [f"{sid};{2010 + k // 12}-{k % 12 + 1:02d};{level + k + 0.25:.2f}".replace(
+            ".", ",") for k in range(48)]
     data = tmp_path / "long.csv"
     data.write_text("\n".join(lines) + "\n")
     out = tmp_path / "run"
@@ -386,6 +388,25 @@ def test_statsforecast_long_format_is_read_as_many_series(tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "series").glob("*.safetensors")) == [
         "north.safetensors", "south.safetensors"]
+    from numbarnn.forecast.model import Forecaster
+
+    history = Forecaster.load(out / "series" / "south.safetensors").info["history"]
+    assert history[-1] == 200 + 47.25
+
+
+def test_quarters_are_dates_and_label_the_forecast(tmp_path):
+    data = tmp_path / "gdp.csv"
+    data.write_text("quarter,gdp\n" + "".join(f"{2000 + k // 4}Q{k % 4 + 1},{100 + k + 3 * (k % 4)}\n"
+                                              for k in range(40)))
+    out = tmp_path / "run"
+    result = run("train-series", data, "--out", out, *SMALL)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["series"]["frequency"] == "quarterly" and metrics["season"] == 4
+    forecast_csv = tmp_path / "forecast.csv"
+    assert run("forecast", out, "--output", forecast_csv).exit_code == 0
+    rows = list(csv.reader(forecast_csv.open()))
+    assert [r[0] for r in rows] == ["date", "2010Q1", "2010Q2", "2010Q3"]
 
 
 def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(tmp_path):

@@ -1,5 +1,6 @@
 """pandas in and out (numbarnn.frames): skipped where pandas is not installed."""
 import datetime as dt
+import warnings
 
 import numpy as np
 import pytest
@@ -106,6 +107,12 @@ def test_one_series_forecast_matches_the_models_own():
     np.testing.assert_array_equal(frame["numbarnn"].to_numpy(), result["values"])
     undated = forecast_to_frame({**result, "dates": None})
     assert list(undated["ds"]) == list(range(144, 150))
+    # a quarterly CSV's labels (1961Q1) are time stamps too, parsed as numbarnn reads them
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (pandas guesses such a format with a warning)
+        quarters = forecast_to_frame({**result, "dates": ["1961Q1", "1961Q2", "1961Q3",
+                                                          "1961Q4", "1962Q1", "1962Q2"]})
+    assert list(quarters["ds"].dt.month) == [1, 4, 7, 10, 1, 4]
 
 
 @pytest.mark.parametrize("make, message", [

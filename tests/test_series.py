@@ -4,9 +4,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from numbarnn.forecast.series import (Series, future_dates, infer_frequency, load_airline,
-                                      mackey_glass_series, parse_date, read_csv, sine_series,
-                                      synthetic)
+from numbarnn.forecast.series import (Series, format_date, future_dates, infer_frequency,
+                                      load_airline, mackey_glass_series, parse_date, read_csv,
+                                      sine_series, synthetic)
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -243,9 +243,23 @@ def test_parse_date_forms():
                  "2020-03-28T19:30:00.250-05:00", "2020-03-29 00:30:00.5Z"):
         assert parse_date(text) == (utc, "datetime"), text
     assert parse_date("2021-01-01T00:30+01:00")[0] == dt.datetime(2020, 12, 31, 23, 30)
-    for bad in ("2020", "2020/01/01", "2021-02-29", "01-2020", "2020-01-01Z", "2020-01-01T10:00+1"):
+    for bad in ("2020", "2020/01/01", "2021-02-29", "01-2020", "2020-01-01Z", "2020-01-01T10:00+1",
+                "2020Q5", "2020Q0", "20Q1", "2020-Q1-01"):
         with pytest.raises(ValueError):
             parse_date(bad)
+
+
+def test_quarters_read_as_dates(tmp_path):
+    # as pandas writes a quarterly period (1949Q1), or with a dash or a space: its first day
+    for text, month in (("1949Q1", 1), ("1949-Q2", 4), (" 1949 q3 ", 7), ("1949Q4", 10)):
+        assert parse_date(text) == (dt.datetime(1949, month, 1), "quarter")
+    assert format_date(dt.datetime(1949, 10, 1), "quarter") == "1949Q4"
+    text = "quarter,gdp\n" + "".join(f"{2000 + k // 4}-Q{k % 4 + 1},{100 + k}\n" for k in range(20))
+    series = read_csv(write(tmp_path, text))
+    assert series.frequency == "quarterly" and series.season == 4
+    assert series.date_format == "quarter" and series.dates[-1] == dt.datetime(2004, 10, 1)
+    assert [format_date(d, "quarter") for d in future_dates(series.dates, "quarterly", 2)] == \
+        ["2005Q1", "2005Q2"]
 
 
 def days(start, step, n):
@@ -318,6 +332,20 @@ def test_the_delimiter_is_detected(tmp_path, sep):
     text = sep.join(["d", "v"]) + "\n" + "".join(f"2020-{m:02d}{sep}{m}\n" for m in range(1, 13))
     series = read_csv(write(tmp_path, text))
     assert series.values.tolist() == list(range(1, 13))
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_decimal_comma_where_the_delimiter_is_not_a_comma(tmp_path, sep):
+    cells = ["1,5", "-0,25", "2", "3.5", ",5", "1,5e2", " 7,0 "]
+    text = f"d{sep}v\n" + "".join(f"2020-{m + 1:02d}{sep}{c}\n" for m, c in enumerate(cells))
+    assert read_csv(write(tmp_path, text)).values.tolist() == [1.5, -0.25, 2, 3.5, 0.5, 150, 7]
+    # in a comma-separated file a quoted comma is likely a thousands separator: refused
+    text = 'd,v\n2020-01,"10,025"\n2020-02,3\n'
+    with pytest.raises(ValueError, match="line 2, column 'v': '10,025' is not a number"):
+        read_csv(write(tmp_path, text))
+    # (and only a whole number is read so: the comma of '1,234.5' is not a decimal one)
+    with pytest.raises(ValueError, match="'1,234.5' is not a number"):
+        read_csv(write(tmp_path, "d;v\n2020-01;1,234.5\n2020-02;3\n"))
 
 
 def test_a_comma_inside_quotes_does_not_decide_the_delimiter(tmp_path):

@@ -13,7 +13,7 @@ of these functions is called, and nowhere else; CSV files are read without it.
 """
 import numpy as np
 
-from .series import LONG_FORMAT, Series, format_date, missing_dates
+from .series import LONG_FORMAT, Series, format_date, missing_dates, parse_date
 
 ALIAS = "numbarnn"  # the forecast column's name, as statsforecast names its columns by model
 
@@ -179,7 +179,7 @@ def forecast_to_frame(result, unique_id=None, alias=ALIAS, first_step=0):
 
     n = len(result["values"])
     if result["dates"] is not None:
-        ds = pd.to_datetime(result["dates"])
+        ds = pd.to_datetime([parse_date(d)[0] for d in result["dates"]])  # (1949Q1 too)
     else:
         ds = first_step + np.arange(len(result["history"]), len(result["history"]) + n)
     columns = {"ds": ds, alias: result["values"]}

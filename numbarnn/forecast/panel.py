@@ -154,8 +154,9 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     column : str or int, optional
         The target.  Default: the last column that is neither the id nor the date.
     date_column : str or int or False, optional
-        ISO dates.  Default: the first column other than the id whose first value
-        reads as a date; False: no dates (each series' rows are in time order).
+        ISO dates or quarters (``parse_date``).  Default: the first column other than the
+        id whose first value reads as a date; False: no dates (each series' rows are in
+        time order).
         With dates, each series' rows are sorted by date.  Without dates, a ``ds``
         column of integers counting up by one numbers a series' steps
         (``Series.first_step``).

@@ -30,6 +30,8 @@ SEASON_OF_FREQUENCY = {"monthly": 12, "quarterly": 4, "yearly": 1, "weekly": 52,
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
                        r"(Z|[+-]\d{2}:?\d{2})?)?)?$")
 _MONTHS_PER_STEP = {1: "monthly", 3: "quarterly", 12: "yearly"}
+# a quarter as pandas writes a quarterly period (1949Q1), or with a dash or a space
+_QUARTER = re.compile(r"^(\d{4})[- ]?[Qq]([1-4])$")
 
 
 @dataclass
@@ -126,7 +128,8 @@ class Series:
 
 # ------------------------------------------------------------------------------ dates
 def parse_date(text):
-    """An ISO date or date-time (``1949-01``, ``1949-01-31``, ``1949-01-31T13:00[:00]``).
+    """An ISO date or date-time (``1949-01``, ``1949-01-31``, ``1949-01-31T13:00[:00]``), or
+    a quarter (``1949Q1``, ``1949-Q1``, ``1949 Q1``: its first day).
 
     A date-time with a time zone (``Z``, ``+01:00``, ``-0500``) is taken in UTC, so
     that a change of offset (summer time) leaves the steps regular; fractions of a
@@ -135,17 +138,21 @@ def parse_date(text):
     Returns
     -------
     (datetime.datetime, str)
-        The moment and the format it was written in ('month', 'date', 'datetime').
+        The moment and the format it was written in ('month', 'date', 'datetime',
+        'quarter').
 
     Raises
     ------
     ValueError
         If ``text`` is not one of those forms or not a real date.
     """
+    quarter = _QUARTER.match(text.strip())
+    if quarter:
+        return dt.datetime(int(quarter[1]), 3 * int(quarter[2]) - 2, 1), "quarter"
     match = _ISO_DATE.match(text.strip())
     if not match:
-        raise ValueError(f"{text!r} is not an ISO date (expected e.g. 1949-01, 1949-01-31 or "
-                         "1949-01-31T13:00)")
+        raise ValueError(f"{text!r} is not an ISO date (expected e.g. 1949-01, 1949-01-31, "
+                         "1949-01-31T13:00 or the quarter 1949Q1)")
     *fields, zone = match.groups()
     year, month, day, hour, minute, second = (int(g) if g else None for g in fields)
     kind = "month" if day is None else "date" if hour is None else "datetime"
@@ -161,7 +168,10 @@ def parse_date(text):
 
 
 def format_date(moment, date_format):
-    """``moment`` written in ``date_format`` ('month', 'date' or 'datetime')."""
+    """``moment`` written in ``date_format`` ('month', 'date', 'datetime' or 'quarter': the
+    quarter it lies in, as pandas writes a quarterly period, 1949Q1)."""
+    if date_format == "quarter":
+        return f"{moment.year}Q{(moment.month - 1) // 3 + 1}"
     if date_format == "month":
         return moment.strftime("%Y-%m")
     if date_format == "date":
@@ -347,8 +357,17 @@ def csv_header(path):
 def read_csv_rows(path):
     """The header, the non-blank rows (padded to the header's length) and their file
     line numbers of a UTF-8 CSV file whose delimiter (comma, semicolon, tab or bar) is
-    detected from the header; one clear ``ValueError`` for what cannot be read."""
+    detected from the header; one clear ``ValueError`` for what cannot be read.
+
+    Where the delimiter is not a comma, a number written with a decimal comma (``1,5``,
+    ``-0,25e3``: as spreadsheets save a semicolon-separated file in many locales) is
+    given back with a decimal point.  In a comma-separated file a comma inside a quoted
+    number is more likely a thousands separator (``"10,025"``), which is refused."""
     return _read(path)
+
+
+# a number with a decimal comma and nothing else that is not a digit
+DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?\s*")
 
 
 def _read(path, header_only=False):
@@ -356,7 +375,8 @@ def _read(path, header_only=False):
         with open(path, newline="", encoding="utf-8-sig") as f:
             first = f.readline()
             f.seek(0)
-            reader = csv.reader(f, delimiter=detect_delimiter(first))
+            delimiter = detect_delimiter(first)
+            reader = csv.reader(f, delimiter=delimiter)
             header = next(reader, None)
             if header is None:
                 raise ValueError(f"{path}: the file is empty; expected a header row and data")
@@ -382,6 +402,9 @@ def _read(path, header_only=False):
                 if len(row) > len(header):
                     raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, "
                                      f"expected {len(header)} (the header's)")
+                if delimiter != ",":
+                    row = [cell.replace(",", ".") if DECIMAL_COMMA.fullmatch(cell) else cell
+                           for cell in row]
                 rows.append(row + [""] * (len(header) - len(row)))
                 lines.append(reader.line_num)
     except UnicodeDecodeError:
@@ -394,7 +417,7 @@ def _read(path, header_only=False):
 
 
 def is_date(text):
-    """Whether ``text`` reads as an ISO date or date-time (``parse_date``)."""
+    """Whether ``text`` reads as an ISO date or date-time, or a quarter (``parse_date``)."""
     try:
         parse_date(text)
         return True
@@ -484,7 +507,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         The target column, by name or 0-based index.  Default: the last column
         that is neither the date column nor a feature.
     date_column : str or int or False, optional
-        The column of ISO dates.  Default: the first column when its first
+        The column of ISO dates or quarters (``parse_date``).  Default: the first column
+        when its first
         value reads as a date, else a column named ``ds`` (statsforecast's) whose
         first value does; False: no dates.  Without dates, a ``ds`` column of integers
         counting up by one numbers the steps (``Series.first_step``).
