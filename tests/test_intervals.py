@@ -52,6 +52,30 @@ def test_too_few_held_out_origins_are_filled_with_scaled_in_sample_errors():
     assert len(model.info["calibration"]["abs_errors"]) == 50
 
 
+def test_too_few_errors_for_a_level_are_taken_as_normal():
+    from numbarnn.forecast.intervals import conformal_quantile, error_quantile
+
+    rng = np.random.default_rng(0)
+    errors = np.abs(rng.standard_normal((50, 3)))
+    # errors enough for the level (19 for 95 %): the split-conformal quantile
+    for level in (50, 80, 95):
+        np.testing.assert_array_equal(error_quantile(errors, level),
+                                      conformal_quantile(errors, level))
+    # five equal errors: 80 % is their value, 95 % (beyond the largest) 1.96 of them
+    five = np.full((5, 2), 2.0)
+    np.testing.assert_allclose(error_quantile(five, 80), 2.0)
+    np.testing.assert_allclose(error_quantile(five, 95), 2.0 * 1.959964, rtol=1e-6)
+    # never below the largest error
+    spread = np.array([[0.1], [0.1], [0.1], [0.1], [5.0]])
+    assert error_quantile(spread, 95)[0] == 5.0
+    # normal errors, ten at a time: the 95 % bound covers about 95 % of the next error
+    # (measured 0.929: the root mean square of ten is a noisy scale; the largest of ten
+    # alone, the bound before, covers 10/11 = 0.909)
+    draws = np.abs(rng.standard_normal((4000, 11)))
+    covered = [draws[k, 10] <= error_quantile(draws[k, :10, None], 95)[0] for k in range(4000)]
+    assert 0.915 <= np.mean(covered) <= 0.95
+
+
 def test_intervals_nest_and_widen_with_the_level():
     model, _ = train_forecaster(load_airline(), epochs=3, members=1)
     result = model.forecast(level=[95, 50, 80])

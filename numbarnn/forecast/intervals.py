@@ -1,6 +1,7 @@
 """Prediction intervals: the calibration errors a forecaster keeps, the interval levels,
 and their scores (coverage, MSIS) beside seasonal naive's normal intervals."""
 import math
+from statistics import NormalDist
 
 import numpy as np
 
@@ -103,6 +104,26 @@ def conformal_quantile(scores, level):
     scores = np.sort(np.asarray(scores, np.float64), axis=0)
     n = scores.shape[0]
     return scores[min(n, math.ceil((n + 1) * level / 100.0)) - 1]
+
+
+def error_quantile(errors, level):
+    """Per column of absolute ``errors`` (n, H): how far an interval at ``level`` percent
+    reaches from the point forecast.
+
+    The split-conformal quantile (``conformal_quantile``) where there are errors enough
+    for the level (``ceil((n + 1) level / 100) <= n``: 4 for 80 %, 19 for 95 %).  With
+    fewer, the largest error would be the bound at every level, and a short series' 95 %
+    interval no wider than its 80 % one: there the errors are taken as normal, the bound
+    their root mean square times the normal quantile of the level (1.28 for 80 %, 1.96
+    for 95 %), and never below the largest error.
+    """
+    errors = np.asarray(errors, np.float64)
+    n = errors.shape[0]
+    bound = conformal_quantile(errors, level)
+    if n == 0 or math.ceil((n + 1) * level / 100.0) <= n:
+        return bound
+    z = NormalDist().inv_cdf(0.5 + level / 200.0)
+    return np.maximum(bound, z * np.sqrt(np.mean(errors ** 2, axis=0)))
 
 
 def score_intervals(values, origins, horizon, season, test_start, levels, interval):

@@ -9,7 +9,7 @@ from .._checks import check_int
 from ..checkpoints import (CheckpointError, join_states, load_checkpoint, part_state,
                            save_checkpoint)
 from .config import ForecastConfig, check_levels, level_name
-from .intervals import conformal_quantile
+from .intervals import conformal_quantile, error_quantile
 from .metrics import naive_forecast, seasonal_naive_forecast
 from .regression import regression_forecast
 from .series import Series, format_date, future_dates, parse_date
@@ -339,7 +339,8 @@ class Forecaster:
         """``(lo, hi)`` around forecast ``values`` at ``level`` percent, per horizon step.
 
         Split conformal (the 'mse' and 'mae' losses): ``values`` -+ the conformal quantile
-        of the calibration errors at each step (``intervals.conformal_quantile``).  A
+        of the calibration errors at each step (``intervals.error_quantile``: normal
+        beyond the largest error where there are too few errors for the level).  A
         model that logs the series keeps its errors as log ratios (``calibration['scale']``
         'log'), so that its intervals, ``values * exp(-+width)``, grow with the level as its
         errors do.
@@ -369,7 +370,7 @@ class Forecaster:
         conformity = calibration.get("conformity")
         # the distances from the point forecast down and up (log ratios for a logged model)
         if conformity is None:
-            below = above = conformal_quantile(calibration["abs_errors"], level)
+            below = above = error_quantile(calibration["abs_errors"], level)
         else:
             self._check_level(level)
             if paths is None:
