@@ -81,7 +81,7 @@ def _long_format(csv_path, column, date_column, no_dates=False):
     if not set(LONG_FORMAT) <= set(csv_header(csv_path)):
         return None, column, date_column
     unique_id, ds, y = LONG_FORMAT
-    header, rows, lines = read_csv_rows(csv_path)
+    header, rows, lines, _ = read_csv_rows(csv_path)
     ids = [row[header.index(unique_id)].strip() for row in rows]
     # (an empty id is refused where many series are read)
     many = len(set(ids)) > 1 or "" in ids

@@ -61,6 +61,19 @@ def test_rows_are_sorted_by_date_within_a_series(tmp_path):
     assert panel.series["b"].values.tolist() == [5, 6]
 
 
+def test_decimal_commas_and_quarters_in_a_semicolon_file(tmp_path):
+    # the values' decimal commas read as points; the ids stay as written ('1,2' and '1.2'
+    # are two series); quarters are dates, mixed with months written as months
+    path = write(tmp_path, "id;quarter;y\n1,2;2020Q2;2,5\n1,2;2020Q1;1,5\n1.2;2020Q1;7\n"
+                           "1.2;2020Q2;8\nm;2020Q1;1\nm;2020-02;2\nm;2020-03;3\n")
+    panel = read_panel_csv(path, "id")
+    assert panel.ids == ["1,2", "1.2", "m"]
+    assert panel.series["1,2"].values.tolist() == [1.5, 2.5]
+    assert panel.series["1,2"].date_format == "quarter"
+    assert panel.series["1,2"].frequency == "quarterly"
+    assert panel.series["m"].date_format == "month" and panel.series["m"].frequency == "monthly"
+
+
 def test_a_broken_series_is_reported_not_fatal(tmp_path):
     path = write(tmp_path, "id,month,y\na,2020-01,1\na,2020-02,x\nb,2020-01,5\nb,2020-02,\n"
                  "c,2020-01,1\nc,2020-02,2\n")

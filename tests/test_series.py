@@ -260,6 +260,12 @@ def test_quarters_read_as_dates(tmp_path):
     assert series.date_format == "quarter" and series.dates[-1] == dt.datetime(2004, 10, 1)
     assert [format_date(d, "quarter") for d in future_dates(series.dates, "quarterly", 2)] == \
         ["2005Q1", "2005Q2"]
+    # a column that mixes quarters with months is written in months, the more precise
+    text = "d,v\n2000Q1,1\n" + "".join(f"2000-{m:02d},{m}\n" for m in range(2, 13))
+    series = read_csv(write(tmp_path, text))
+    assert series.date_format == "month" and series.frequency == "monthly"
+    with pytest.raises(ValueError, match="'0000Q1' is not a valid date"):
+        parse_date("0000Q1")
 
 
 def days(start, step, n):
@@ -334,18 +340,38 @@ def test_the_delimiter_is_detected(tmp_path, sep):
     assert series.values.tolist() == list(range(1, 13))
 
 
+def columns(sep, *columns):
+    """A monthly file with the value columns ``{name: cells}``, fields joined by ``sep``."""
+    n = len(next(iter(columns[0].values())))
+    names = [name for c in columns for name in c]
+    rows = [sep.join([f"2020-{m + 1:02d}"] + [c[name][m] for c in columns for name in c])
+            for m in range(n)]
+    return sep.join(["d"] + names) + "\n" + "\n".join(rows) + "\n"
+
+
 @pytest.mark.parametrize("sep", [";", "\t", "|"])
 def test_a_decimal_comma_where_the_delimiter_is_not_a_comma(tmp_path, sep):
-    cells = ["1,5", "-0,25", "2", "3.5", ",5", "1,5e2", " 7,0 "]
-    text = f"d{sep}v\n" + "".join(f"2020-{m + 1:02d}{sep}{c}\n" for m, c in enumerate(cells))
-    assert read_csv(write(tmp_path, text)).values.tolist() == [1.5, -0.25, 2, 3.5, 0.5, 150, 7]
-    # in a comma-separated file a quoted comma is likely a thousands separator: refused
-    text = 'd,v\n2020-01,"10,025"\n2020-02,3\n'
+    cells = ["1,5", "-0,25", "2", ",5", "1,5e2", " 7,0 ", "0,125", "1,001", "na"]
+    series = read_csv(write(tmp_path, columns(sep, {"v": cells})), fill="ffill")
+    assert series.values.tolist() == [1.5, -0.25, 2, 0.5, 150, 7, 0.125, 1.001, 1.001]
+    # a feature column decides for itself; the errors show the cell as written
+    text = columns(sep, {"f": ["1,5"] * 8 + ["1,5e999"]}, {"v": ["1"] * 9})
+    with pytest.raises(ValueError, match="line 10, column 'f': '1,5e999' is not a finite"):
+        read_csv(write(tmp_path, text), features="f")
+    # a column that also writes decimal points: its commas are not decimal ones
+    with pytest.raises(ValueError, match="line 3, column 'v': '1,5' is not a number"):
+        read_csv(write(tmp_path, columns(sep, {"v": ["2.5", "1,5", "3"]})))
+    # every comma might as well separate thousands: refused, not guessed
+    with pytest.raises(ValueError, match="line 3, column 'v': '1,001' may have a decimal "
+                                         "comma or a thousands separator"):
+        read_csv(write(tmp_path, columns(sep, {"v": ["2", "1,001", "-12,500", "3"]})))
+
+
+def test_a_comma_in_a_comma_separated_file_is_not_a_decimal_one(tmp_path):
+    # (inside quotes it is more likely a thousands separator: refused)
+    text = 'd,v\n2020-01,"10,025"\n2020-02,"1,5"\n'
     with pytest.raises(ValueError, match="line 2, column 'v': '10,025' is not a number"):
         read_csv(write(tmp_path, text))
-    # (and only a whole number is read so: the comma of '1,234.5' is not a decimal one)
-    with pytest.raises(ValueError, match="'1,234.5' is not a number"):
-        read_csv(write(tmp_path, "d;v\n2020-01;1,234.5\n2020-02;3\n"))
 
 
 def test_a_comma_inside_quotes_does_not_decide_the_delimiter(tmp_path):

@@ -183,17 +183,31 @@ def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):
     # the transform candidates, the model kept and its calibration all forecast from the
     # validation origins: each partner's forecast from each is fitted once (in the log
     # and not, as the candidates ask), and the model returned keeps none of them
-    from numbarnn.forecast import model as model_module
+    from numbarnn.forecast import model as model_module, selection
 
     monkeypatch.setenv("NUMBARNN_THREADS", "1")  # (the candidates one after the other)
+    # (Guerrero's test undecided: candidates with the log and without it)
+    monkeypatch.setattr(selection, "log_test", lambda values, season: {"power": 0.5,
+                                                                       "log": None})
     fits = []
     for name, partner in list(model_module.PARTNERS.items()):
         def counted(values, horizon, season, name=name, partner=partner):
             fits.append((name, len(values), float(values[-1])))
             return partner(values, horizon, season)
         monkeypatch.setitem(model_module.PARTNERS, name, counted)
-    model, report = train_forecaster(series(fixed(1)), ForecastConfig(combine="auto", **TINY))
-    assert len(report["choices"]["candidates"]) >= 2
+    config = ForecastConfig(combine="auto", **TINY)
+    model, report = train_forecaster(series(fixed(1)), config, level=[80])
+    assert {c["log"] for c in report["choices"]["candidates"]} == {True, False}
     assert fits and len(fits) == len(set(fits))
     assert {name for name, _, _ in fits} == {"theta", "regression", "naive"}
     assert model.partner_memo is None
+    # and the same results as fitting every time (a model that never keeps one)
+    monkeypatch.setattr(Forecaster, "partner_memo", property(lambda self: None,
+                                                             lambda self, memo: None),
+                        raising=False)
+    fits.clear()
+    again, without = train_forecaster(series(fixed(1)), config, level=[80])
+    assert len(fits) > len(set(fits))
+    for key in ("choices", "combination", "linear", "validation", "metrics", "intervals"):
+        assert without[key] == report[key], key
+    np.testing.assert_array_equal(again.forecast(6)["values"], model.forecast(6)["values"])

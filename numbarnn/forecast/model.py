@@ -238,7 +238,7 @@ class Forecaster:
         Kept in ``self.partner_memo`` where that is a dict: training gives one to every
         model it trains on a series (they all forecast from the same validation origins:
         on the half-hourly series each partner was fitted 1,424 times, 356 of them
-        distinct), and takes it back before it returns the model."""
+        distinct), and drops it from the model it returns."""
         key = (method, self.pipeline.logs, t, steps)
         memo = self.partner_memo
         if memo is not None and key in memo:

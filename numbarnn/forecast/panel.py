@@ -22,7 +22,7 @@ import numpy as np
 
 from .._checks import check_int
 from .config import LATER_SETTINGS
-from .series import (NO_DATES_HINT, Series, _resolve_column, format_date,
+from .series import (NO_DATES_HINT, Series, _resolve_column, common_date_format, format_date,
                      insert_missing_dates, integer_steps, is_date, parse_date, parse_numbers,
                      read_csv_rows, step_column)
 
@@ -177,7 +177,7 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
         checkpoints would share a file name (``safe_name``).
     """
     path = os.fspath(path)
-    header, rows, lines = read_csv_rows(path)
+    header, rows, lines, decimal_comma = read_csv_rows(path)
     id_index = _resolve_column(id_column, header, "id column", path)
     if date_column is None:
         date_index = next((k for k in range(len(header)) if k != id_index
@@ -228,7 +228,7 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
             _check_unique_dates(group, date_index, header, series_id, path)
         try:
             series = _group_series(group, target_index, date_index, header, fill,
-                                   f"{path}, series {series_id!r}")
+                                   f"{path}, series {series_id!r}", decimal_comma)
         except ValueError as e:
             panel.failed[series_id] = str(e)
             continue
@@ -250,8 +250,9 @@ def _check_unique_dates(group, date_index, header, series_id, path):
         seen[stamp] = line
 
 
-def _group_series(group, target_index, date_index, header, fill, where):
-    """One series' rows as a Series (sorted by date when there are dates)."""
+def _group_series(group, target_index, date_index, header, fill, where, decimal_comma):
+    """One series' rows as a Series (sorted by date when there are dates; ``decimal_comma``:
+    ``parse_numbers``')."""
     if date_index is not None:
         dated = []
         for row, line in group:
@@ -265,7 +266,7 @@ def _group_series(group, target_index, date_index, header, fill, where):
         dates = [item[0] for item in dated]
         kinds = {item[1] for item in dated}
         group = [(item[2], item[3]) for item in dated]
-        date_format = "datetime" if "datetime" in kinds else kinds.pop()
+        date_format = common_date_format(kinds)
     else:
         dates = date_format = None
     rows, lines = [row for row, _ in group], [line for _, line in group]
@@ -273,7 +274,8 @@ def _group_series(group, target_index, date_index, header, fill, where):
     if dates is not None:
         rows, lines, dates, inserted = insert_missing_dates(rows, lines, dates, date_format,
                                                             date_index, header, fill, where)
-    values = parse_numbers(rows, target_index, lines, header[target_index], fill, where)
+    values = parse_numbers(rows, target_index, lines, header[target_index], fill, where,
+                           decimal_comma)
     return Series(values, header[target_index], dates=dates, date_format=date_format,
                   source=where, inserted_dates=inserted)
 

@@ -148,7 +148,10 @@ def parse_date(text):
     """
     quarter = _QUARTER.match(text.strip())
     if quarter:
-        return dt.datetime(int(quarter[1]), 3 * int(quarter[2]) - 2, 1), "quarter"
+        try:
+            return dt.datetime(int(quarter[1]), 3 * int(quarter[2]) - 2, 1), "quarter"
+        except ValueError as e:  # (the year 0000)
+            raise ValueError(f"{text!r} is not a valid date ({e})") from None
     match = _ISO_DATE.match(text.strip())
     if not match:
         raise ValueError(f"{text!r} is not an ISO date (expected e.g. 1949-01, 1949-01-31, "
@@ -165,6 +168,17 @@ def parse_date(text):
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         moment -= offset if zone[0] == "+" else -offset
     return moment, kind
+
+
+# the date formats from the most to the least precise: a column that mixes them is written
+# in the most precise (a quarter loses the month within it)
+DATE_FORMATS = ("datetime", "date", "month", "quarter")
+
+
+def common_date_format(kinds):
+    """The format to write dates read in the formats ``kinds`` (``parse_date``'s): the most
+    precise of them."""
+    return next(kind for kind in DATE_FORMATS if kind in kinds)
 
 
 def format_date(moment, date_format):
@@ -350,24 +364,17 @@ def detect_delimiter(line):
 
 def csv_header(path):
     """The column names of a CSV file (its delimiter detected), or [] if it has none."""
-    header, _, _ = _read(path, header_only=True)
+    header, _, _, _ = _read(path, header_only=True)
     return header
 
 
 def read_csv_rows(path):
     """The header, the non-blank rows (padded to the header's length) and their file
     line numbers of a UTF-8 CSV file whose delimiter (comma, semicolon, tab or bar) is
-    detected from the header; one clear ``ValueError`` for what cannot be read.
-
-    Where the delimiter is not a comma, a number written with a decimal comma (``1,5``,
-    ``-0,25e3``: as spreadsheets save a semicolon-separated file in many locales) is
-    given back with a decimal point.  In a comma-separated file a comma inside a quoted
-    number is more likely a thousands separator (``"10,025"``), which is refused."""
+    detected from the header, and whether its numbers may have decimal commas (for
+    ``parse_numbers``: where the delimiter is not a comma); one clear ``ValueError`` for
+    what cannot be read."""
     return _read(path)
-
-
-# a number with a decimal comma and nothing else that is not a digit
-DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?\s*")
 
 
 def _read(path, header_only=False):
@@ -394,7 +401,7 @@ def _read(path, header_only=False):
                                      "each column its own name")
                 seen.add(h)
             if header_only:
-                return header, [], []
+                return header, [], [], False
             rows, lines = [], []
             for row in reader:
                 if not any(cell.strip() for cell in row):
@@ -402,9 +409,6 @@ def _read(path, header_only=False):
                 if len(row) > len(header):
                     raise ValueError(f"{path}, line {reader.line_num}: {len(row)} fields, "
                                      f"expected {len(header)} (the header's)")
-                if delimiter != ",":
-                    row = [cell.replace(",", ".") if DECIMAL_COMMA.fullmatch(cell) else cell
-                           for cell in row]
                 rows.append(row + [""] * (len(header) - len(row)))
                 lines.append(reader.line_num)
     except UnicodeDecodeError:
@@ -413,7 +417,7 @@ def _read(path, header_only=False):
         raise ValueError(f"{path}: not a readable CSV file ({e})") from None
     if not rows:
         raise ValueError(f"{path}: no data rows after the header")
-    return header, rows, lines
+    return header, rows, lines, delimiter != ","
 
 
 def is_date(text):
@@ -434,8 +438,12 @@ def _is_value(text):
         return is_date(text)
 
 
-def parse_numbers(rows, index, lines, column, fill, where):
+def parse_numbers(rows, index, lines, column, fill, where, decimal_comma=False):
     """The numbers in field ``index`` of the CSV ``rows``, missing cells filled by ``fill``.
+
+    With ``decimal_comma`` (a file whose delimiter is not a comma: ``read_csv_rows``), a
+    column may write its decimals with a comma, as spreadsheets save such files in many
+    locales (``decimal_points``).
 
     Parameters
     ----------
@@ -448,6 +456,7 @@ def parse_numbers(rows, index, lines, column, fill, where):
     fill : {None, 'ffill', 'interpolate'}
     where : str
         The file (or series) the rows come from, for errors.
+    decimal_comma : bool
 
     Raises
     ------
@@ -457,13 +466,14 @@ def parse_numbers(rows, index, lines, column, fill, where):
     """
     values = np.empty(len(rows))
     missing = np.zeros(len(rows), dtype=bool)
-    for i, row in enumerate(rows):
-        cell = row[index].strip()
+    cells = [row[index].strip() for row in rows]
+    numbers = decimal_points(cells, lines, column, where) if decimal_comma else cells
+    for i, (cell, number) in enumerate(zip(cells, numbers)):
         if cell.lower() in MISSING_MARKERS:
             missing[i] = True
             continue
         try:
-            values[i] = float(cell)
+            values[i] = float(number)
         except ValueError:
             raise ValueError(f"{where}, line {lines[i]}, column {column!r}: {cell!r} is not a "
                              "number") from None
@@ -473,6 +483,34 @@ def parse_numbers(rows, index, lines, column, fill, where):
     values[missing] = np.nan
     _fill_missing(values, missing, lines, column, fill, where)
     return values
+
+
+# a number with a decimal comma (1,5; -0,25e3); and one whose comma may as well separate
+# thousands (1,001: a group of three digits after one to three, the first not 0)
+DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
+
+
+def decimal_points(cells, lines, column, where):
+    """A column's ``cells`` with its decimal commas as points, where it writes them (cells
+    such as ``1,5`` and none with a decimal point; else as they are).
+
+    Raises
+    ------
+    ValueError
+        Where every comma could as well separate thousands (``1,001``, ``12,500``),
+        naming the first such cell.
+    """
+    commas = [i for i, cell in enumerate(cells) if DECIMAL_COMMA.fullmatch(cell)]
+    if not commas or any("." in cell for cell in cells):
+        return cells
+    if all(THOUSANDS.fullmatch(cells[i]) for i in commas):
+        i = commas[0]
+        raise ValueError(f"{where}, line {lines[i]}, column {column!r}: {cells[i]!r} may have "
+                         "a decimal comma or a thousands separator; write the numbers without "
+                         "thousands separators, or with a decimal point")
+    return [cell.replace(",", ".") if DECIMAL_COMMA.fullmatch(cell) else cell
+            for cell in cells]
 
 
 def _fill_missing(values, missing, lines, column, fill, path):
@@ -535,7 +573,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
     features = list(features or [])
-    header, rows, lines = read_csv_rows(path)
+    header, rows, lines, decimal_comma = read_csv_rows(path)
 
     if date_column is None:
         ds = LONG_FORMAT[1]
@@ -577,14 +615,14 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
                                  "expected dates in increasing order without repeats")
             dates.append(moment)
             formats.add(kind)
-        date_format = "datetime" if "datetime" in formats else formats.pop()
+        date_format = common_date_format(formats)
         rows, lines, dates, inserted = insert_missing_dates(rows, lines, dates, date_format,
                                                             date_index, header, fill, path)
     steps = step_column(header, date_index, date_column, [target_index, *feature_indices])
     first_step = None if steps is None else integer_steps([row[steps] for row in rows])
 
     def numeric(index):
-        return parse_numbers(rows, index, lines, header[index], fill, path)
+        return parse_numbers(rows, index, lines, header[index], fill, path, decimal_comma)
 
     values = numeric(target_index)
     feature_values = np.stack([numeric(k) for k in feature_indices], axis=1) if features \
