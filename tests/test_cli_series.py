@@ -421,6 +421,9 @@ def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(
     assert "window 12, validation 12 steps" in result.output
     assert "validation shorter than 24: with it the training part held 1 window, fewer than " \
         "half the horizon" in result.output
+    # and one validation origin is too few to choose a statistical partner on
+    assert "combined with the Theta method, half each, as --combine auto does where " \
+        "validation has one forecast origin (too few to choose a partner on)" in result.output
     # eight years of quarters, a horizon of 8: windows of 12 would leave none
     data.write_text("quarter,y\n" + "".join(
         f"{2010 + k // 4}-{3 * (k % 4) + 1:02d},{100 + 5 * (k % 4):.1f}\n" for k in range(32)))

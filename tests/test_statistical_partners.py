@@ -13,6 +13,7 @@ from numbarnn.forecast.model import CHECKPOINT_KIND, Forecaster
 from numbarnn.forecast.regression import regression_forecast
 from numbarnn.forecast.series import Series
 from numbarnn.forecast.selection import season_autocorrelation
+from numbarnn.forecast.theta import theta_forecast
 from numbarnn.forecast.training import train_forecaster
 from click.testing import CliRunner
 from numbarnn_cli.main import cli
@@ -177,6 +178,26 @@ def test_the_naive_partner_halves_the_forecast_change(tmp_path):
     assert format_version(tmp_path / "naive.safetensors") == "2"
     np.testing.assert_array_equal(Forecaster.load(tmp_path / "naive.safetensors").forecast(6)[
         "values"], model.forecast(6)["values"])
+
+
+def test_one_validation_origin_is_too_few_to_choose_a_partner_on():
+    # the random walk of the test above, with one horizon of validation (one origin):
+    # 'auto' combines with the Theta method instead of choosing on one forecast
+    walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
+    settings = dict(combine="auto", log=False, diff=False, **{**TINY, "season": 1})
+    model, report = train_forecaster(series(walk), ForecastConfig(val_size=6, **settings))
+    c = report["combination"]
+    assert c["one_origin"] and c["method"] == "theta" and c["weight"] == 0.5
+    assert list(c["validation_mase"]["partners"]) == ["theta"]
+    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
+                       {**model.info, "combination": None}, network=model.network_state())
+    np.testing.assert_allclose(model.forecast(6)["values"], (alone.forecast(6)["values"] +
+                                                             theta_forecast(walk, 6, 1)) / 2,
+                               rtol=1e-9)
+    # two horizons (seven origins): chosen on validation, as before
+    _, report = train_forecaster(series(walk), ForecastConfig(val_size=12, **settings))
+    c = report["combination"]
+    assert not c["one_origin"] and list(c["validation_mase"]["partners"]) == ["theta", "naive"]
 
 
 def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):
