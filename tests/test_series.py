@@ -367,11 +367,6 @@ def test_a_decimal_comma_where_the_delimiter_is_not_a_comma(tmp_path, sep):
         read_csv(write(tmp_path, columns(sep, {"v": ["2", "1,001", "-12,500", "3"]})))
 
 
-def test_a_file_of_one_column_may_have_decimal_commas(tmp_path):
-    assert read_csv(write(tmp_path, "value\n1,5\n2,25\n3\n")).values.tolist() == [1.5, 2.25, 3]
-    assert read_csv(write(tmp_path, "value\n1.5\n2\n")).values.tolist() == [1.5, 2]
-
-
 def test_a_comma_in_a_comma_separated_file_is_not_a_decimal_one(tmp_path):
     # (inside quotes it is more likely a thousands separator: refused)
     text = 'd,v\n2020-01,"10,025"\n2020-02,"1,5"\n'

@@ -355,16 +355,11 @@ LONG_FORMAT = ("unique_id", "ds", "y")
 
 def detect_delimiter(line):
     """The field delimiter of a CSV header line: the one of ``DELIMITERS`` it holds most
-    often outside quotes (None where it holds none: a file of one column)."""
+    often outside quotes (a comma where it holds none)."""
     unquoted = "".join(part for k, part in enumerate(line.split('"')) if k % 2 == 0)
     counts = {d: unquoted.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else None
-
-
-# the delimiter a file of one column is read with: a control character that text does not
-# hold, so that each line is one field (and a comma in it a decimal one: 1,5)
-ONE_COLUMN = "\x1f"
+    return best if counts[best] else ","
 
 
 def csv_header(path):
@@ -377,8 +372,8 @@ def read_csv_rows(path):
     """The header, the non-blank rows (padded to the header's length) and their file
     line numbers of a UTF-8 CSV file whose delimiter (comma, semicolon, tab or bar) is
     detected from the header, and whether its numbers may have decimal commas (for
-    ``parse_numbers``: where the delimiter is not a comma, as in a file of one column);
-    one clear ``ValueError`` for what cannot be read."""
+    ``parse_numbers``: where the delimiter is not a comma); one clear ``ValueError`` for
+    what cannot be read."""
     return _read(path)
 
 
@@ -387,7 +382,7 @@ def _read(path, header_only=False):
         with open(path, newline="", encoding="utf-8-sig") as f:
             first = f.readline()
             f.seek(0)
-            delimiter = detect_delimiter(first) or ONE_COLUMN
+            delimiter = detect_delimiter(first)
             reader = csv.reader(f, delimiter=delimiter)
             header = next(reader, None)
             if header is None:
