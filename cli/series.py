@@ -413,9 +413,9 @@ def choice_lines(report):
         name = PARTNER_NAMES[combination["method"]]
         lines.append((f"combined with {name}, half each" if combination["weight"] else
                       "not combined with a statistical forecast")
-                     + (", as --combine auto does where validation has one forecast origin "
-                        "(too few to choose a partner on)" if combination.get("one_origin")
-                        else "")
+                     + (", as --combine auto does where validation has one forecast origin, "
+                        "too few to choose a partner on"
+                        if combination.get("one_origin") and combination["weight"] else "")
                      + _scores(combination["validation_mase"], f"combined with {name}",
                              combination["method"]))
     fallback = report.get("fallback")

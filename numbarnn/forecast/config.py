@@ -122,10 +122,9 @@ class ForecastConfig:
         or more) a linear trend and seasonal dummies fitted by least squares
         (``regression.regression_forecast``, for a trend and season that stay fixed), or
         the naive forecast (the last value: the networks' forecast of change halved); the
-        report gives each MASE.  Where the validation part has one forecast origin (a short
-        series' one horizon), too few to choose on, the Theta method.  Without a validation
-        part, neither.  'none': the
-        networks alone (as before this setting).  The transform candidates are
+        report gives each MASE.  Where the validation part has one forecast origin (one
+        horizon, as a short series gets), too few to choose on, the Theta method.  Without
+        a validation part, neither.  'none': the networks alone (as before this setting).  The transform candidates are
         scored as they would forecast.  A model that logs the series combines with its
         partner in the log (a geometric mean with the partner's forecast of the logged
         series), and its intervals, calibrated on the combined forecasts, move with the
