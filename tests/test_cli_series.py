@@ -396,8 +396,8 @@ def test_statsforecast_long_format_is_read_as_many_series(tmp_path):
 
 def test_quarters_are_dates_and_label_the_forecast(tmp_path):
     data = tmp_path / "gdp.csv"
-    data.write_text("quarter,gdp\n" + "".join(f"{2000 + k // 4}Q{k % 4 + 1},{100 + k + 3 * (k % 4)}\n"
-                                              for k in range(40)))
+    data.write_text("quarter,gdp\n" + "".join(
+        f"{2000 + k // 4}Q{k % 4 + 1},{100 + k + 3 * (k % 4)}\n" for k in range(40)))
     out = tmp_path / "run"
     result = run("train-series", data, "--out", out, *SMALL)
     assert result.exit_code == 0, result.output

@@ -124,8 +124,8 @@ class ForecastConfig:
         the naive forecast (the last value: the networks' forecast of change halved); the
         report gives each MASE.  Where the validation part has one forecast origin (one
         horizon, as a short series gets), too few to choose on, the Theta method.  Without
-        a validation part, neither.  'none': the networks alone (as before this setting).  The transform candidates are
-        scored as they would forecast.  A model that logs the series combines with its
+        a validation part, neither.  'none': the networks alone (as before this setting).
+        The transform candidates are scored as they would forecast.  A model that logs the series combines with its
         partner in the log (a geometric mean with the partner's forecast of the logged
         series), and its intervals, calibrated on the combined forecasts, move with the
         point forecast.  A partner is fitted on the last ``model.THETA_HISTORY`` (2,048)
