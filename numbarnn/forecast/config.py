@@ -125,9 +125,9 @@ class ForecastConfig:
         report gives each MASE.  Where the validation part has one forecast origin (one
         horizon, as a short series gets), too few to choose on, the Theta method.  Without
         a validation part, neither.  'none': the networks alone (as before this setting).
-        The transform candidates are scored as they would forecast.  A model that logs the series combines with its
-        partner in the log (a geometric mean with the partner's forecast of the logged
-        series), and its intervals, calibrated on the combined forecasts, move with the
+        The transform candidates are scored as they would forecast.  A model that logs
+        the series combines with its partner in the log (a geometric mean with the
+        partner's forecast of the logged series), and its intervals, calibrated on the combined forecasts, move with the
         point forecast.  A partner is fitted on the last ``model.THETA_HISTORY`` (2,048)
         steps before each origin at most, and a model combined with one keeps that much
         of the series, not only the end the networks need; seasonal naive's forecasts

@@ -547,8 +547,9 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     date_column : str or int or False, optional
         The column of ISO dates or quarters (``parse_date``).  Default: the first column
         when its first value reads as a date, else a column named ``ds``
-        (statsforecast's) whose first value does; False: no dates.  Without dates, a ``ds`` column of integers
-        counting up by one numbers the steps (``Series.first_step``).
+        (statsforecast's) whose first value does; False: no dates.  Without dates, a
+        ``ds`` column of integers counting up by one numbers the steps
+        (``Series.first_step``).
     features : list of (str or int), or a comma-separated str, optional
         Extra numeric input columns.
     fill : {None, 'ffill', 'interpolate'}
