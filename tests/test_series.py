@@ -254,7 +254,8 @@ def test_quarters_read_as_dates(tmp_path):
     for text, month in (("1949Q1", 1), ("1949-Q2", 4), (" 1949 q3 ", 7), ("1949Q4", 10)):
         assert parse_date(text) == (dt.datetime(1949, month, 1), "quarter")
     assert format_date(dt.datetime(1949, 10, 1), "quarter") == "1949Q4"
-    text = "quarter,gdp\n" + "".join(f"{2000 + k // 4}-Q{k % 4 + 1},{100 + k}\n" for k in range(20))
+    text = "quarter,gdp\n" + "".join(f"{2000 + k // 4}-Q{k % 4 + 1},{100 + k}\n"
+                                      for k in range(20))
     series = read_csv(write(tmp_path, text))
     assert series.frequency == "quarterly" and series.season == 4
     assert series.date_format == "quarter" and series.dates[-1] == dt.datetime(2004, 10, 1)

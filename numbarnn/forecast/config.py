@@ -123,16 +123,16 @@ class ForecastConfig:
         (``regression.regression_forecast``, for a trend and season that stay fixed), or
         the naive forecast (the last value: the networks' forecast of change halved); the
         report gives each MASE.  Where the validation part has one forecast origin (one
-        horizon, as a short series gets), too few to choose on, the Theta method.  Without
-        a validation part, neither.  'none': the networks alone (as before this setting).
-        The transform candidates are scored as they would forecast.  A model that logs
-        the series combines with its partner in the log (a geometric mean with the
-        partner's forecast of the logged series), and its intervals, calibrated on the combined forecasts, move with the
-        point forecast.  A partner is fitted on the last ``model.THETA_HISTORY`` (2,048)
-        steps before each origin at most, and a model combined with one keeps that much
-        of the series, not only the end the networks need; seasonal naive's forecasts
-        (``fallback``) are never combined.  The linear member forecasts points only: not
-        with the 'quantile' loss ('auto' leaves it out there).
+        horizon, as a short series gets), too few to choose on, the Theta method.  Without a
+        validation part, neither.  'none': the networks alone (as before this setting).  The
+        transform candidates are scored as they would forecast.  A model that logs the
+        series combines with its partner in the log (a geometric mean with the partner's
+        forecast of the logged series), and its intervals, calibrated on the combined
+        forecasts, move with the point forecast.  A partner is fitted on the last
+        ``model.THETA_HISTORY`` (2,048) steps before each origin at most, and a model
+        combined with one keeps that much of the series, not only the end the networks need;
+        seasonal naive's forecasts (``fallback``) are never combined.  The linear member
+        forecasts points only: not with the 'quantile' loss ('auto' leaves it out there).
         Measured on the evaluation suite (README).
     seed : int
         Seeds the initial weights and the batch order of every member.
