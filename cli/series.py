@@ -225,8 +225,8 @@ def aligned(rows):
               "forecast; both: the two; auto: the linear member where it lowers the validation "
               "MASE, then the Theta method, (with a season) a linear trend with seasonal "
               "dummies or the last value, whichever lowers it more, if one does (the report "
-              "gives the scores; with one validation origin, the Theta method); none: "
-              "nothing.")
+              "gives the scores; with one validation origin, the Theta method, weighing three "
+              "quarters); none: nothing.")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
               help="Also score prediction intervals at these levels on the test, such as "
               "80,95: coverage and MSIS beside seasonal naive's.")
@@ -411,11 +411,14 @@ def choice_lines(report):
                      + _scores(linear["validation_mase"], "averaged"))
     if combination:
         name = PARTNER_NAMES[combination["method"]]
-        lines.append((f"combined with {name}, half each" if combination["weight"] else
+        weight = combination["weight"]
+        lines.append((f"combined with {name}, " + ("half each" if weight == 0.5 else
+                                                   f"weighing {weight:g} against the networks' "
+                                                   f"{1 - weight:g}") if weight else
                       "not combined with a statistical forecast")
                      + (", as --combine auto does where validation has one forecast origin, "
                         "too few to choose a partner on"
-                        if combination.get("one_origin") and combination["weight"] else "")
+                        if combination.get("one_origin") and weight else "")
                      + _scores(combination["validation_mase"], f"combined with {name}",
                              combination["method"]))
     fallback = report.get("fallback")

@@ -123,9 +123,10 @@ class ForecastConfig:
         (``regression.regression_forecast``, for a trend and season that stay fixed), or
         the naive forecast (the last value: the networks' forecast of change halved); the
         report gives each MASE.  Where the validation part has one forecast origin (one
-        horizon, as a short series gets), too few to choose on, the Theta method.  Without a
-        validation part, neither.  'none': the networks alone (as before this setting).  The
-        transform candidates are scored as they would forecast.  A model that logs the
+        horizon, as a short series gets), too few to choose on, the Theta method, weighing
+        three quarters (``training.ONE_ORIGIN_WEIGHT``).  Without a validation part,
+        neither.  'none': the networks alone (as before this setting).  The transform
+        candidates are scored as they would forecast.  A model that logs the
         series combines with its partner in the log (a geometric mean with the partner's
         forecast of the logged series), and its intervals, calibrated on the combined
         forecasts, move with the point forecast.  A partner is fitted on the last
