@@ -412,15 +412,17 @@ def choice_lines(report):
     if combination:
         name = PARTNER_NAMES[combination["method"]]
         weight = combination["weight"]
-        lines.append((f"combined with {name}, " + ("half each" if weight == 0.5 else
-                                                   f"weighing {weight:g} against the networks' "
-                                                   f"{1 - weight:g}") if weight else
-                      "not combined with a statistical forecast")
-                     + (", as --combine auto does where validation has one forecast origin, "
-                        "too few to choose a partner on"
-                        if combination.get("one_origin") and weight else "")
-                     + _scores(combination["validation_mase"], f"combined with {name}",
-                             combination["method"]))
+        if not weight:
+            verdict = "not combined with a statistical forecast"
+        else:
+            share = "half each" if weight == 0.5 else \
+                f"weighing {weight:g} against the networks' {1 - weight:g}"
+            verdict = f"combined with {name}, {share}"
+            if combination.get("one_origin"):
+                verdict += (", as --combine auto does where validation has one forecast "
+                            "origin, too few to choose a partner on")
+        lines.append(verdict + _scores(combination["validation_mase"], f"combined with {name}",
+                                       combination["method"]))
     fallback = report.get("fallback")
     if fallback:
         verdict = "forecasting with seasonal naive (--fallback)" if fallback["used"] else \

@@ -146,13 +146,14 @@ def parse_date(text):
     ValueError
         If ``text`` is not one of those forms or not a real date.
     """
-    quarter = _QUARTER.match(text.strip())
+    stripped = text.strip()
+    quarter = _QUARTER.match(stripped)
     if quarter:
         try:
             return dt.datetime(int(quarter[1]), 3 * int(quarter[2]) - 2, 1), "quarter"
         except ValueError as e:  # (the year 0000)
             raise ValueError(f"{text!r} is not a valid date ({e})") from None
-    match = _ISO_DATE.match(text.strip())
+    match = _ISO_DATE.match(stripped)
     if not match:
         raise ValueError(f"{text!r} is not an ISO date (expected e.g. 1949-01, 1949-01-31, "
                          "1949-01-31T13:00 or the quarter 1949Q1)")
@@ -509,8 +510,10 @@ def decimal_points(cells, lines, column, where):
         raise ValueError(f"{where}, line {lines[i]}, column {column!r}: {cells[i]!r} may have "
                          "a decimal comma or a thousands separator; write the numbers without "
                          "thousands separators, or with a decimal point")
-    return [cell.replace(",", ".") if DECIMAL_COMMA.fullmatch(cell) else cell
-            for cell in cells]
+    points = list(cells)
+    for i in commas:
+        points[i] = cells[i].replace(",", ".")
+    return points
 
 
 def _fill_missing(values, missing, lines, column, fill, path):
