@@ -27,9 +27,10 @@ def _data_options(command):
     options = [
         click.option("--column", help="Target column: name or 0-based index "
                      "[default: the last column that is not the date or a feature]."),
-        click.option("--date-column", help="Column of ISO dates (1949-01, 1949-01-31, "
-                     "1949-01-31T13:00) or quarters (1949Q1) [default: the first column, "
-                     "if it holds dates]."),
+        click.option("--date-column", help="Column of dates: ISO (1949-01, 1949-01-31, "
+                     "1949-01-31T13:00), 1949/01/31, 31/01/1949 or 01/31/1949 (the column "
+                     "decides which), 31.01.1949, Jan 1949, 1949M01 or quarters (1949Q1) "
+                     "[default: the first column, if it holds dates]."),
         click.option("--no-dates", is_flag=True, help="The file has no date column."),
         click.option("--fill", type=click.Choice(["ffill", "interpolate"]),
                      help="Fill missing values (empty, NA, NaN, null) instead of refusing them."),

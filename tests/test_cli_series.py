@@ -360,15 +360,16 @@ def test_statsforecast_long_format_with_integer_time_steps(tmp_path, ids):
             rows = [line.split(",") for line in (tmp_path / "f.csv").read_text().splitlines()]
             assert [row[-2 if len(ids) > 1 else 0] for row in rows[1:]] == \
                 [str(748 + 100 * j + k) for j in range(len(ids)) for k in range(2)]
-    # steps read in file order must count up by one; dates that are not ISO stay an error
+    # steps read in file order must count up by one; a date that does not exist stays an
+    # error
     lines = data.read_text().splitlines()
     data.write_text("\n".join(lines[:3] + lines[4:]) + "\n")
     assert_one_line_error(run("train-series", data, "--out", tmp_path / "gap", *SMALL),
                           "line 4, column 'ds': series 'a' has step 703 after 701")
-    data.write_text("unique_id,ds,y\n" + "".join(f"a,2020/01/{k + 1:02d},{k}\n"
-                                                  for k in range(28)))
+    data.write_text("unique_id,ds,y\n" + "".join(f"a,2021/02/{k + 1:02d},{k}\n"
+                                                  for k in range(29)))
     assert_one_line_error(run("train-series", data, "--out", tmp_path / "slash", *SMALL),
-                          "'2020/01/01' is not an ISO date",
+                          "line 30, column 'ds': '2021/02/29' is not a valid date",
                           "; or read the file without its dates (--no-dates)")
     assert run("train-series", data, "--no-dates", "--out", tmp_path / "steps",
                *SMALL).exit_code == 0

@@ -1,4 +1,6 @@
 """numbarnn.panel: the synthetic panel, the long-format reader, per-series training."""
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,15 @@ def test_rows_are_sorted_by_date_within_a_series(tmp_path):
     panel = read_panel_csv(path, "id")
     assert panel.series["a"].values.tolist() == [1, 2]
     assert panel.series["b"].values.tolist() == [5, 6]
+
+
+def test_the_whole_column_decides_the_order_of_days_and_months(tmp_path):
+    # series a alone (1/1 to 10/1) would read as months; b's 20/01 says the day comes first
+    rows = [f"{sid},{d:02d}/01/2020,{d}" for sid, last in (("a", 10), ("b", 20))
+            for d in range(1, last + 1)]
+    panel = read_panel_csv(write(tmp_path, "id,day,y\n" + "\n".join(rows) + "\n"), "id")
+    assert panel.series["a"].frequency == panel.series["b"].frequency == "daily"
+    assert panel.series["a"].dates[-1] == dt.datetime(2020, 1, 10)
 
 
 def test_decimal_commas_and_quarters_in_a_semicolon_file(tmp_path):

@@ -4,9 +4,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from numbarnn.forecast.series import (Series, format_date, future_dates, infer_frequency,
-                                      load_airline, mackey_glass_series, parse_date, read_csv,
-                                      sine_series, synthetic)
+from numbarnn.forecast.series import (Series, column_day_first, format_date, future_dates,
+                                      infer_frequency, load_airline, mackey_glass_series,
+                                      parse_date, read_csv, sine_series, synthetic)
 
 
 def write(tmp_path, text, name="data.csv"):
@@ -174,7 +174,7 @@ def test_missing_cell_in_a_short_row(tmp_path):
     ("d,v\n2020-01,1\n2020-02,abc\n", r"line 3, column 'v': 'abc' is not a number"),
     ("d,v\n2020-01,1\n2020-02,inf\n", r"line 3, column 'v': 'inf' is not a finite number"),
     ("d,v\n2020-01,1\n2020-02,2,3\n", r"line 3: 3 fields, expected 2"),
-    ("d,v\n2020-01,1\nMarch,2\n", r"line 3, column 'd': 'March' is not an ISO date"),
+    ("d,v\n2020-01,1\nMarch,2\n", r"line 3, column 'd': 'March' is not a date"),
     ("d,v\n2020-01,1\n2020-13,2\n", r"line 3, column 'd': '2020-13' is not a valid date"),
     ("d,v\n2020-02,1\n2020-01,2\n", r"line 3, column 'd': '2020-01' is not after the previous"),
     ("d,v\n2020-01,1\n2020-01,2\n", r"not after the previous date"),
@@ -243,10 +243,69 @@ def test_parse_date_forms():
                  "2020-03-28T19:30:00.250-05:00", "2020-03-29 00:30:00.5Z"):
         assert parse_date(text) == (utc, "datetime"), text
     assert parse_date("2021-01-01T00:30+01:00")[0] == dt.datetime(2020, 12, 31, 23, 30)
-    for bad in ("2020", "2020/01/01", "2021-02-29", "01-2020", "2020-01-01Z", "2020-01-01T10:00+1",
-                "2020Q5", "2020Q0", "20Q1", "2020-Q1-01"):
+    for bad in ("2020", "2020.01", "2021-02-29", "01-2020", "2020-01-01Z", "2020-01-01T10:00+1",
+                "2020Q5", "2020Q0", "20Q1", "2020-Q1-01", "31/02/2020", "13/13/2020", "1/1/20",
+                "Foo 2020", "2020M13", "1.5"):
         with pytest.raises(ValueError):
             parse_date(bad)
+
+
+def test_parse_date_other_forms():
+    # as spreadsheets, R, Excel and statistical offices write dates; forecasts write ISO
+    day, month = dt.datetime(1949, 1, 31), dt.datetime(1949, 1, 1)
+    for text, expected in (("1949/01/31", (day, "date")), ("1949.01.31", (day, "date")),
+                           ("1949/1", (month, "month")), ("31/01/1949", (day, "date")),
+                           ("01/31/1949", (day, "date")), ("31.1.1949", (day, "date")),
+                           ("31-01-1949", (day, "date")), ("Jan 1949", (month, "month")),
+                           ("january-1949", (month, "month")), ("JAN. 1949", (month, "month")),
+                           ("31 Jan 1949", (day, "date")), ("31-Jan-1949", (day, "date")),
+                           ("Jan 31, 1949", (day, "date")), ("1949 Jan", (month, "month")),
+                           ("1949-Jan-31", (day, "date")), ("1949M01", (month, "month")),
+                           ("1949m1", (month, "month")),
+                           ("31/01/1949 13:05", (dt.datetime(1949, 1, 31, 13, 5), "datetime")),
+                           ("1949/01/31 9:05:07", (dt.datetime(1949, 1, 31, 9, 5, 7),
+                                                   "datetime"))):
+        assert parse_date(text) == expected, text
+    # on its own, an ambiguous day and month is read as the separator's custom; a column
+    # decides it for all its cells
+    assert parse_date("02/01/2000")[0] == dt.datetime(2000, 2, 1)
+    assert parse_date("02.01.2000")[0] == parse_date("02-01-2000")[0] == dt.datetime(2000, 1, 2)
+    assert parse_date("02/01/2000", day_first=True)[0] == dt.datetime(2000, 1, 2)
+    assert parse_date("02.01.2000", day_first=False)[0] == dt.datetime(2000, 2, 1)
+
+
+@pytest.mark.parametrize("cells, expected", [
+    (["31/01/2000", "01/02/2000"], True),  # a first number above 12: the day
+    (["01/31/2000", "02/01/2000"], False),  # a second one: the month
+    # none above 12: the reading that leaves fewer steps of its calendar out (monthly on
+    # the first, day first; read month first: days of January with a year's gap)
+    ([f"01/{m:02d}/2000" for m in range(1, 13)] + ["01/01/2001"], True),
+    ([f"{m:02d}/01/2000" for m in range(1, 13)] + ["01/01/2001"], False),
+    # and where both read as well: the separator's custom
+    ([f"{m:02d}/01/2000" for m in range(1, 13)], False),
+    ([f"{m:02d}.01.2000" for m in range(1, 13)], True),
+    (["2000-01", "Jan 2001"], None),  # no day-and-month dates at all
+])
+def test_column_day_first(cells, expected):
+    assert column_day_first(cells) is expected
+
+
+def test_csv_with_other_date_forms(tmp_path):
+    # monthly on the first, written day first with slashes: read as months, forecasts ISO
+    text = "date,value\n" + "".join(f"01/{k % 12 + 1:02d}/{2000 + k // 12},{k}\n"
+                                     for k in range(30))
+    series = read_csv(write(tmp_path, text))
+    assert series.frequency == "monthly" and series.season == 12
+    assert series.dates[-1] == dt.datetime(2002, 6, 1) and series.date_format == "date"
+    # month names, and a day-first column that a single late date (13.01.) decides
+    text = "month;sales\n" + "".join(f"{name} 2001;{k},5\n" for k, name in
+                                      enumerate(("Jan", "Feb", "Mar", "Apr", "May")))
+    series = read_csv(write(tmp_path, text))
+    assert series.frequency == "monthly" and series.date_format == "month"
+    assert series.values[1] == 1.5
+    text = "day,v\n" + "".join(f"{d:02d}/01/2020,{d}\n" for d in range(1, 20))
+    series = read_csv(write(tmp_path, text))
+    assert series.frequency == "daily" and series.dates[1] == dt.datetime(2020, 1, 2)
 
 
 def test_quarters_read_as_dates(tmp_path):

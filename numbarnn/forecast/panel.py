@@ -22,9 +22,9 @@ import numpy as np
 
 from .._checks import check_int
 from .config import LATER_SETTINGS
-from .series import (NO_DATES_HINT, Series, _resolve_column, common_date_format, format_date,
-                     insert_missing_dates, integer_steps, is_date, parse_date, parse_numbers,
-                     read_csv_rows, step_column)
+from .series import (NO_DATES_HINT, Series, _resolve_column, column_day_first,
+                     common_date_format, format_date, insert_missing_dates, integer_steps,
+                     is_date, parse_date, parse_numbers, read_csv_rows, step_column)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -154,7 +154,7 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     column : str or int, optional
         The target.  Default: the last column that is neither the id nor the date.
     date_column : str or int or False, optional
-        ISO dates or quarters (``parse_date``).  Default: the first column other than the
+        dates (``parse_date``'s forms).  Default: the first column other than the
         id whose first value reads as a date; False: no dates (each series' rows are in
         time order).
         With dates, each series' rows are sorted by date.  Without dates, a ``ds``
@@ -223,12 +223,14 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     panel = Panel({}, {}, header[id_index], header[target_index],
                   None if date_index is None else header[date_index], path)
     steps = step_column(header, date_index, date_column, [id_index, target_index])
+    # (the whole column reads its days and months in one order, whichever series shows it)
+    order = None if date_index is None else column_day_first([row[date_index] for row in rows])
     for series_id, group in groups.items():
         if date_index is not None:
             _check_unique_dates(group, date_index, header, series_id, path)
         try:
             series = _group_series(group, target_index, date_index, header, fill,
-                                   f"{path}, series {series_id!r}", decimal_comma)
+                                   f"{path}, series {series_id!r}", decimal_comma, order)
         except ValueError as e:
             panel.failed[series_id] = str(e)
             continue
@@ -250,14 +252,15 @@ def _check_unique_dates(group, date_index, header, series_id, path):
         seen[stamp] = line
 
 
-def _group_series(group, target_index, date_index, header, fill, where, decimal_comma):
+def _group_series(group, target_index, date_index, header, fill, where, decimal_comma,
+                  day_first):
     """One series' rows as a Series (sorted by date when there are dates; ``decimal_comma``:
-    ``parse_numbers``')."""
+    ``parse_numbers``', ``day_first``: ``parse_date``'s)."""
     if date_index is not None:
         dated = []
         for row, line in group:
             try:
-                moment, kind = parse_date(row[date_index])
+                moment, kind = parse_date(row[date_index], day_first)
             except ValueError as e:
                 raise ValueError(f"line {line}, column {header[date_index]!r}: {e}"
                                  f"{NO_DATES_HINT}") from None

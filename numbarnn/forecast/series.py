@@ -32,6 +32,22 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\
 _MONTHS_PER_STEP = {1: "monthly", 3: "quarterly", 12: "yearly"}
 # a quarter as pandas writes a quarterly period (1949Q1), or with a dash or a space
 _QUARTER = re.compile(r"^(\d{4})[- ]?[Qq]([1-4])$")
+# a month as statistical offices write it (1949M01, Eurostat's and statsmodels')
+_MONTH_CODE = re.compile(r"^(\d{4})[Mm](\d{1,2})$")
+_TIME = r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+# the year first with slashes or dots (1949/01/31; 1949/01, but not 1949.01: a number)
+_YEAR_FIRST = re.compile(r"^(\d{4})([/.])(\d{1,2})(?:\2(\d{1,2})" + _TIME + ")?$")
+# day and month first, in an order the column decides (``day_first``): 31/01/1949,
+# 01/31/1949, 31.01.1949, 31-01-1949, with a time or not
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME + "$")
+# month names (English, three letters or whole): Jan 1949, January-1949, 31 Jan 1949,
+# 31-Jan-1949, Jan 31, 1949, 1949 Jan, 1949-Jan-31
+_NAMED = (re.compile(r"^(?:(?P<day>\d{1,2})[ ./-]?)?(?P<month>[A-Za-z]+)\.?[ ./-]?(?P<year>\d{4})$"),
+          re.compile(r"^(?P<month>[A-Za-z]+)\.? (?P<day>\d{1,2}),? (?P<year>\d{4})$"),
+          re.compile(r"^(?P<year>\d{4})[ ./-]?(?P<month>[A-Za-z]+)\.?(?:[ ./-](?P<day>\d{1,2}))?$"))
+MONTH_NAMES = {name.lower(): k for k, name in enumerate(calendar.month_name) if name}
+MONTH_NAMES.update({name.lower(): k for k, name in enumerate(calendar.month_abbr) if name})
+MONTH_NAMES["sept"] = 9
 
 
 @dataclass
@@ -127,19 +143,33 @@ class Series:
 
 
 # ------------------------------------------------------------------------------ dates
-def parse_date(text):
-    """An ISO date or date-time (``1949-01``, ``1949-01-31``, ``1949-01-31T13:00[:00]``), or
-    a quarter (``1949Q1``, ``1949-Q1``, ``1949 Q1``: its first day).
+def parse_date(text, day_first=None):
+    """A date or date-time in one of the forms files write them in: ISO (``1949-01``,
+    ``1949-01-31``, ``1949-01-31T13:00[:00]``), the year first with slashes or dots
+    (``1949/01``, ``1949/01/31``, ``1949.01.31``), the day and the month before a
+    four-digit year (``31/01/1949``, ``01/31/1949``, ``31.01.1949``, ``31-01-1949``),
+    English month names (``Jan 1949``, ``January 1949``, ``31-Jan-1949``, ``Jan 31,
+    1949``, ``1949 Jan``), a month code (``1949M01``), a quarter (``1949Q1``,
+    ``1949-Q1``, ``1949 Q1``: its first day).
 
-    A date-time with a time zone (``Z``, ``+01:00``, ``-0500``) is taken in UTC, so
-    that a change of offset (summer time) leaves the steps regular; fractions of a
+    A date-time with a time zone (``Z``, ``+01:00``, ``-0500``, ISO only) is taken in UTC,
+    so that a change of offset (summer time) leaves the steps regular; fractions of a
     second are dropped.
+
+    Parameters
+    ----------
+    text : str
+    day_first : bool or None
+        For the day-and-month forms, which comes first: a whole column decides it
+        (``column_day_first``); None: the day where the first number is above 12, else the
+        month where the second is, else the month for slashes (as in the United States
+        and pandas) and the day for dots and dashes (as in Europe).
 
     Returns
     -------
     (datetime.datetime, str)
-        The moment and the format it was written in ('month', 'date', 'datetime',
-        'quarter').
+        The moment and the precision it was written with: 'month', 'date', 'datetime'
+        or 'quarter' (``format_date`` writes each in its ISO form).
 
     Raises
     ------
@@ -147,28 +177,108 @@ def parse_date(text):
         If ``text`` is not one of those forms or not a real date.
     """
     stripped = text.strip()
-    quarter = _QUARTER.match(stripped)
-    if quarter:
-        try:
-            return dt.datetime(int(quarter[1]), 3 * int(quarter[2]) - 2, 1), "quarter"
-        except ValueError as e:  # (the year 0000)
-            raise ValueError(f"{text!r} is not a valid date ({e})") from None
+    try:
+        parsed = _parse_other(stripped, day_first)
+        if parsed is not None:
+            return parsed
+    except ValueError as e:  # (a form read, a date that does not exist: 0000Q1, 31/02/2020)
+        raise ValueError(f"{text!r} is not a valid date ({e})") from None
     match = _ISO_DATE.match(stripped)
     if not match:
-        raise ValueError(f"{text!r} is not an ISO date (expected e.g. 1949-01, 1949-01-31, "
-                         "1949-01-31T13:00 or the quarter 1949Q1)")
+        raise ValueError(f"{text!r} is not a date (expected e.g. 1949-01, 1949-01-31, "
+                         "1949-01-31T13:00, 31/01/1949, Jan 1949 or the quarter 1949Q1)")
     *fields, zone = match.groups()
     year, month, day, hour, minute, second = (int(g) if g else None for g in fields)
-    kind = "month" if day is None else "date" if hour is None else "datetime"
     try:
-        moment = dt.datetime(year, month, day or 1, hour or 0, minute or 0, second or 0)
+        moment = _moment(year, month, day, hour, minute, second)
     except ValueError as e:
         raise ValueError(f"{text!r} is not a valid date ({e})") from None
     if zone and zone != "Z":
         digits = zone[1:].replace(":", "")
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         moment -= offset if zone[0] == "+" else -offset
-    return moment, kind
+    return moment, _kind(day, hour)
+
+
+def _kind(day, hour):
+    return "month" if day is None else "date" if hour is None else "datetime"
+
+
+def _moment(year, month, day=None, hour=None, minute=None, second=None):
+    return dt.datetime(year, month, day or 1, hour or 0, minute or 0, second or 0)
+
+
+def _parse_other(text, day_first):
+    """``parse_date`` of the forms other than ISO: None where ``text`` is none of them."""
+    quarter = _QUARTER.match(text)
+    if quarter:
+        return _moment(int(quarter[1]), 3 * int(quarter[2]) - 2), "quarter"
+    code = _MONTH_CODE.match(text)
+    if code:
+        return _moment(int(code[1]), int(code[2])), "month"
+    match = _YEAR_FIRST.match(text)
+    if match and not (match[2] == "." and match[4] is None):
+        year, _, month, day, *clock = match.groups()
+        return _numeric_date(year, month, day, *clock)
+    match = _DAY_MONTH_YEAR.match(text)
+    if match:
+        first, separator, second, year, *clock = match.groups()
+        if day_first is None:
+            day_first = _day_first_of(int(first), int(second), separator)
+        day, month = (first, second) if day_first else (second, first)
+        return _numeric_date(year, month, day, *clock)
+    for form in _NAMED:
+        match = form.match(text)
+        if match and match["month"].lower() in MONTH_NAMES:
+            day = match["day"]
+            moment = _moment(int(match["year"]), MONTH_NAMES[match["month"].lower()],
+                             int(day) if day else None)
+            return moment, _kind(day, None)
+    return None
+
+
+def _numeric_date(year, month, day, hour, minute, second):
+    numbers = [int(g) if g else None for g in (year, month, day, hour, minute, second)]
+    return _moment(*numbers), _kind(day, hour)
+
+
+def _day_first_of(first, second, separator):
+    """``parse_date``'s reading of one day-and-month date on its own (see there)."""
+    if first > 12 or second > 12:
+        return first > 12
+    return separator != "/"
+
+
+def column_day_first(cells):
+    """Whether the day-and-month dates (``31/01/1949``) of a column put the day first: True
+    or False for the whole column, None where it has none (``parse_date``'s
+    ``day_first``).
+
+    A first number above 12 anywhere means the day; a second one, the month.  Where no
+    number is above 12, the reading whose dates, in order, leave fewer steps of their
+    calendar out (monthly data on the first of each month, written day first, read month
+    first are days of January with gaps); where both leave as many, the month first for
+    slashes and the day first for dots and dashes (``parse_date``).
+    """
+    found = [m.groups() for m in map(_DAY_MONTH_YEAR.match, (c.strip() for c in cells)) if m]
+    if not found:
+        return None
+    if any(int(first) > 12 for first, *_ in found):
+        return True
+    if any(int(second) > 12 for _, _, second, *_ in found):
+        return False
+    readings = []
+    for order in (True, False):
+        try:
+            moments = sorted({parse_date(c, order)[0] for c in cells})
+        except ValueError:  # (a day that this reading makes impossible: 31/02)
+            readings.append(math.inf)
+            continue
+        found_calendar = _calendar(moments)
+        readings.append(math.inf if found_calendar is None else sum(found_calendar[1]))
+    if readings[0] != readings[1]:
+        return readings[0] < readings[1]
+    return _day_first_of(1, 1, found[0][1])
 
 
 # the date formats from the most to the least precise: a column that mixes them is written
@@ -422,7 +532,7 @@ def _read(path, header_only=False):
 
 
 def is_date(text):
-    """Whether ``text`` reads as an ISO date or date-time, or a quarter (``parse_date``)."""
+    """Whether ``text`` reads as a date (``parse_date``)."""
     try:
         parse_date(text)
         return True
@@ -548,7 +658,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         The target column, by name or 0-based index.  Default: the last column
         that is neither the date column nor a feature.
     date_column : str or int or False, optional
-        The column of ISO dates or quarters (``parse_date``).  Default: the first column
+        The column of dates (``parse_date``'s forms).  Default: the first column
         when its first value reads as a date, else a column named ``ds``
         (statsforecast's) whose first value does; False: no dates.  Without dates, a
         ``ds`` column of integers counting up by one numbers the steps
@@ -606,9 +716,10 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     inserted = []
     if date_index is not None:
         dates, formats = [], set()
+        order = column_day_first([row[date_index] for row in rows])
         for i, row in enumerate(rows):
             try:
-                moment, kind = parse_date(row[date_index])
+                moment, kind = parse_date(row[date_index], order)
             except ValueError as e:
                 raise ValueError(f"{path}, line {lines[i]}, column {header[date_index]!r}: "
                                  f"{e}{NO_DATES_HINT}") from None
