@@ -290,6 +290,15 @@ def test_column_day_first(cells, expected):
     assert column_day_first(cells) is expected
 
 
+def test_a_column_of_years_numbers_the_steps(tmp_path):
+    series = read_csv(write(tmp_path, "Year,lynx\n" + "".join(f"{1821 + k},{k}\n"
+                                                            for k in range(20))))
+    assert series.first_step == 1821 and series.dates is None and series.name == "lynx"
+    # years that do not count up by one number nothing
+    series = read_csv(write(tmp_path, "year,v\n1821,1\n1823,2\n1824,3\n"))
+    assert series.first_step is None
+
+
 def test_csv_with_other_date_forms(tmp_path):
     # monthly on the first, written day first with slashes: read as months, forecasts ISO
     text = "date,value\n" + "".join(f"01/{k % 12 + 1:02d}/{2000 + k // 12},{k}\n"

@@ -80,7 +80,7 @@ class Series:
         with a time zone, as ``dates``).
     first_step : int or None
         For a series without dates whose steps were numbered (statsforecast's integer
-        ``ds``, ``integer_steps``): the number of its first step, so that forecasts
+        ``ds``, a column of years: ``step_column``, ``integer_steps``): the number of its first step, so that forecasts
         continue the numbering; None: forecasts number their steps from 1.
     """
 
@@ -661,8 +661,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         The column of dates (``parse_date``'s forms).  Default: the first column
         when its first value reads as a date, else a column named ``ds``
         (statsforecast's) whose first value does; False: no dates.  Without dates, a
-        ``ds`` column of integers counting up by one numbers the steps
-        (``Series.first_step``).
+        ``ds`` or ``year`` column of integers counting up by one numbers the steps
+        (``Series.first_step``, ``step_column``).
     features : list of (str or int), or a comma-separated str, optional
         Extra numeric input columns.
     fill : {None, 'ffill', 'interpolate'}
@@ -746,19 +746,25 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
                   inserted_dates=inserted, first_step=first_step)
 
 
-# a time stamp that is an integer (statsforecast's integer ds)
+# a time stamp that is an integer (statsforecast's integer ds, a year)
 INTEGER_STAMP = re.compile(r"\s*-?\d+\s*")
 
 
+# the columns that may number the steps: statsforecast's ds, and a column of years (as R
+# and statsmodels write yearly data), whatever their case
+STEP_COLUMNS = (LONG_FORMAT[1], "year")
+
+
 def step_column(header, date_index, date_column, taken):
-    """The index of a ``ds`` column that may number the steps (``integer_steps``): where
-    the file is read without dates, not named as them (``date_column`` None or False), and
-    ``ds`` is none of the columns ``taken`` (the target, features, id); else None."""
+    """The index of the first column named as ``STEP_COLUMNS`` that may number the steps
+    (``integer_steps``): where the file is read without dates, not named as them
+    (``date_column`` None or False), and the column is none of the columns ``taken`` (the
+    target, features, id); else None."""
     named = not (date_column is None or date_column is False)  # (0 is a column: not False)
-    if date_index is not None or named or LONG_FORMAT[1] not in header:
+    if date_index is not None or named:
         return None
-    steps = header.index(LONG_FORMAT[1])
-    return None if steps in taken else steps
+    return next((k for k, name in enumerate(header)
+                 if name.strip().casefold() in STEP_COLUMNS and k not in taken), None)
 
 
 def integer_steps(stamps):
