@@ -178,26 +178,13 @@ def parse_date(text, day_first=None):
     """
     stripped = text.strip()
     try:
-        parsed = _parse_other(stripped, day_first)
-        if parsed is not None:
-            return parsed
+        parsed = _parse_iso(stripped) or _parse_other(stripped, day_first)
     except ValueError as e:  # (a form read, a date that does not exist: 0000Q1, 31/02/2020)
         raise ValueError(f"{text!r} is not a valid date ({e})") from None
-    match = _ISO_DATE.match(stripped)
-    if not match:
+    if parsed is None:
         raise ValueError(f"{text!r} is not a date (expected e.g. 1949-01, 1949-01-31, "
                          "1949-01-31T13:00, 31/01/1949, Jan 1949 or the quarter 1949Q1)")
-    *fields, zone = match.groups()
-    year, month, day, hour, minute, second = (int(g) if g else None for g in fields)
-    try:
-        moment = _moment(year, month, day, hour, minute, second)
-    except ValueError as e:
-        raise ValueError(f"{text!r} is not a valid date ({e})") from None
-    if zone and zone != "Z":
-        digits = zone[1:].replace(":", "")
-        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        moment -= offset if zone[0] == "+" else -offset
-    return moment, _kind(day, hour)
+    return parsed
 
 
 def _kind(day, hour):
@@ -205,7 +192,23 @@ def _kind(day, hour):
 
 
 def _moment(year, month, day=None, hour=None, minute=None, second=None):
-    return dt.datetime(year, month, day or 1, hour or 0, minute or 0, second or 0)
+    return dt.datetime(year, month, 1 if day is None else day, hour or 0, minute or 0,
+                       second or 0)
+
+
+def _parse_iso(text):
+    """``parse_date`` of the ISO forms: None where ``text`` is none of them."""
+    match = _ISO_DATE.match(text)
+    if not match:
+        return None
+    *fields, zone = match.groups()
+    year, month, day, hour, minute, second = (int(g) if g else None for g in fields)
+    moment = _moment(year, month, day, hour, minute, second)
+    if zone and zone != "Z":
+        digits = zone[1:].replace(":", "")
+        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        moment -= offset if zone[0] == "+" else -offset
+    return moment, _kind(day, hour)
 
 
 def _parse_other(text, day_first):
@@ -232,7 +235,7 @@ def _parse_other(text, day_first):
         if match and match["month"].lower() in MONTH_NAMES:
             day = match["day"]
             moment = _moment(int(match["year"]), MONTH_NAMES[match["month"].lower()],
-                             int(day) if day else None)
+                             None if day is None else int(day))
             return moment, _kind(day, None)
     return None
 
