@@ -30,7 +30,7 @@ def _data_options(command):
         click.option("--date-column", help="Column of dates: ISO (1949-01, 1949-01-31, "
                      "1949-01-31T13:00), 1949/01/31, 31/01/1949 or 01/31/1949 (the column "
                      "decides which), 31.01.1949, Jan 1949, 1949M01 or quarters (1949Q1) "
-                     "[default: the first column, if it holds dates]."),
+                     "[default: the first column that holds dates]."),
         click.option("--no-dates", is_flag=True, help="The file has no date column."),
         click.option("--fill", type=click.Choice(["ffill", "interpolate"]),
                      help="Fill missing values (empty, NA, NaN, null) instead of refusing them."),

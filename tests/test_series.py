@@ -290,6 +290,13 @@ def test_column_day_first(cells, expected):
     assert column_day_first(cells) is expected
 
 
+def test_the_date_column_is_found_after_an_index_column(tmp_path):
+    # as pandas' to_csv writes a frame with its default index
+    text = ",month,sales\n" + "".join(f"{k},2001-{k + 1:02d},{k}\n" for k in range(12))
+    series = read_csv(write(tmp_path, text))
+    assert series.frequency == "monthly" and series.name == "sales"
+
+
 def test_a_column_of_years_numbers_the_steps(tmp_path):
     series = read_csv(write(tmp_path, "Year,lynx\n" + "".join(f"{1821 + k},{k}\n"
                                                             for k in range(20))))

@@ -662,8 +662,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         that is neither the date column nor a feature.
     date_column : str or int or False, optional
         The column of dates (``parse_date``'s forms).  Default: the first column
-        when its first value reads as a date, else a column named ``ds``
-        (statsforecast's) whose first value does; False: no dates.  Without dates, a
+        whose first value reads as a date (after an index column, as pandas writes
+        one; statsforecast's ``ds``); False: no dates.  Without dates, a
         ``ds`` or ``year`` column of integers counting up by one numbers the steps
         (``Series.first_step``, ``step_column``).
     features : list of (str or int), or a comma-separated str, optional
@@ -691,10 +691,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     features = list(features or [])
     header, rows, lines, decimal_comma = read_csv_rows(path)
 
-    if date_column is None:
-        ds = LONG_FORMAT[1]
-        date_index = next((k for k in [0] + ([header.index(ds)] if ds in header else [])
-                           if is_date(rows[0][k])), None)
+    if date_column is None:  # (a number is never a date: the values are not taken)
+        date_index = next((k for k in range(len(header)) if is_date(rows[0][k])), None)
     elif date_column is False:
         date_index = None
     else:
