@@ -15,7 +15,7 @@ class SeriesTraining:
         train_forecaster(self.series, **{**self.options, "epochs": 1, "members": 1})
 
     def time_train_airline(self):
-        """train-series with no arguments: 5 LSTMs with early stopping, then the test."""
+        """train-series with no arguments: 4 LSTMs with early stopping, then the test."""
         train_forecaster(self.series, **self.options)
 
     def track_airline_mape(self):
@@ -48,7 +48,7 @@ class LongSeries:
                                          "log": True, "diff": False, "seasonal_diff": True})
 
     def time_train_half_hourly(self):
-        """train-series taylor.csv --season 48 --horizon 48: the choices, 5 LSTMs, the test."""
+        """train-series taylor.csv --season 48 --horizon 48: the choices, 4 LSTMs, the test."""
         train_forecaster(self.series, **self.settings)
 
     def track_half_hourly_mase(self):
