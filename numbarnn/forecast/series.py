@@ -37,17 +37,20 @@ _MONTH_CODE = re.compile(r"^(\d{4})[Mm](\d{1,2})$")
 _TIME = r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 # the year first with slashes or dots (1949/01/31; 1949/01, but not 1949.01: a number)
 _YEAR_FIRST = re.compile(r"^(\d{4})([/.])(\d{1,2})(?:\2(\d{1,2})" + _TIME + ")?$")
-# day and month first, in an order the column decides (``day_first``): 31/01/1949,
+# day and month first, in an order the column decides (``column_day_first``): 31/01/1949,
 # 01/31/1949, 31.01.1949, 31-01-1949, with a time or not
 _DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME + "$")
 # month names (English, three letters or whole): Jan 1949, January-1949, 31 Jan 1949,
 # 31-Jan-1949, Jan 31, 1949, 1949 Jan, 1949-Jan-31
-_NAMED = (re.compile(r"^(?:(?P<day>\d{1,2})[ ./-]?)?(?P<month>[A-Za-z]+)\.?[ ./-]?(?P<year>\d{4})$"),
-          re.compile(r"^(?P<month>[A-Za-z]+)\.? (?P<day>\d{1,2}),? (?P<year>\d{4})$"),
-          re.compile(r"^(?P<year>\d{4})[ ./-]?(?P<month>[A-Za-z]+)\.?(?:[ ./-](?P<day>\d{1,2}))?$"))
-MONTH_NAMES = {name.lower(): k for k, name in enumerate(calendar.month_name) if name}
-MONTH_NAMES.update({name.lower(): k for k, name in enumerate(calendar.month_abbr) if name})
-MONTH_NAMES["sept"] = 9
+_DAY, _MONTH, _YEAR = r"(?P<day>\d{1,2})", r"(?P<month>[A-Za-z]+)\.?", r"(?P<year>\d{4})"
+_NAMED = tuple(re.compile(form) for form in (
+    rf"^(?:{_DAY}[ ./-]?)?{_MONTH}[ ./-]?{_YEAR}$", rf"^{_MONTH} {_DAY},? {_YEAR}$",
+    rf"^{_YEAR}[ ./-]?{_MONTH}(?:[ ./-]{_DAY})?$"))
+# (spelled out: the calendar module's names follow the locale a program may have set)
+_ENGLISH_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+                   "september", "october", "november", "december")
+MONTH_NAMES = {**{name: k + 1 for k, name in enumerate(_ENGLISH_MONTHS)},
+               **{name[:3]: k + 1 for k, name in enumerate(_ENGLISH_MONTHS)}, "sept": 9}
 
 
 @dataclass
@@ -80,8 +83,9 @@ class Series:
         with a time zone, as ``dates``).
     first_step : int or None
         For a series without dates whose steps were numbered (statsforecast's integer
-        ``ds``, a column of years: ``step_column``, ``integer_steps``): the number of its first step, so that forecasts
-        continue the numbering; None: forecasts number their steps from 1.
+        ``ds``, a column of years: ``step_column``, ``integer_steps``): the number of its
+        first step, so that forecasts continue the numbering; None: forecasts number their
+        steps from 1.
     """
 
     values: np.ndarray
@@ -249,6 +253,12 @@ def _day_first_of(first, second, separator):
     """``parse_date``'s reading of one day-and-month date on its own (see there)."""
     if first > 12 or second > 12:
         return first > 12
+    return _custom_day_first(separator)
+
+
+def _custom_day_first(separator):
+    """The custom: the month first with slashes (the United States, pandas), the day with
+    dots and dashes (Europe)."""
     return separator != "/"
 
 
@@ -281,7 +291,7 @@ def column_day_first(cells):
         readings.append(math.inf if found_calendar is None else sum(found_calendar[1]))
     if readings[0] != readings[1]:
         return readings[0] < readings[1]
-    return _day_first_of(1, 1, found[0][1])
+    return _custom_day_first(found[0][1])
 
 
 # the date formats from the most to the least precise: a column that mixes them is written
@@ -691,7 +701,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     features = list(features or [])
     header, rows, lines, decimal_comma = read_csv_rows(path)
 
-    if date_column is None:  # (a number is never a date: the values are not taken)
+    if date_column is None:  # (no number reads as a date: a column of values is never taken)
         date_index = next((k for k in range(len(header)) if is_date(rows[0][k])), None)
     elif date_column is False:
         date_index = None
