@@ -171,7 +171,10 @@ def test_missing_cell_in_a_short_row(tmp_path):
 # ------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("text, message", [
     ("d,v\n2020-01,1\n2020-02,\n", r"line 3, column 'v': missing value; .*--fill"),
-    ("d,v\n2020-01,1\n2020-02,abc\n", r"line 3, column 'v': 'abc' is not a number"),
+    ("d,v\n2020-01,1\n2020-02,abc\n", r"line 3, column 'v': 'abc' is not a number$"),
+    ('d,v\n2020-01,1\n2020-02,"1,234.5"\n',
+     r"line 3, column 'v': '1,234.5' is not a number: write it without thousands separators "
+     r"\(1234.5\)"),
     ("d,v\n2020-01,1\n2020-02,inf\n", r"line 3, column 'v': 'inf' is not a finite number"),
     ("d,v\n2020-01,1\n2020-02,2,3\n", r"line 3: 3 fields, expected 2"),
     ("d,v\n2020-01,1\nMarch,2\n", r"line 3, column 'd': 'March' is not a date"),

@@ -599,8 +599,10 @@ def parse_numbers(rows, index, lines, column, fill, where, decimal_comma=False):
         try:
             values[i] = float(number)
         except ValueError:
+            hint = f": write it without thousands separators ({cell.replace(',', '')})" \
+                if GROUPED.fullmatch(cell) else ""
             raise ValueError(f"{where}, line {lines[i]}, column {column!r}: {cell!r} is not a "
-                             "number") from None
+                             f"number{hint}") from None
         if not math.isfinite(values[i]):
             raise ValueError(f"{where}, line {lines[i]}, column {column!r}: {cell!r} is not a "
                              "finite number")
@@ -613,6 +615,8 @@ def parse_numbers(rows, index, lines, column, fill, where, decimal_comma=False):
 # thousands (1,001: a group of three digits after one to three, the first not 0)
 DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
 THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
+# a number grouped by thousands (1,234.5; 12,345,678)
+GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")
 
 
 def decimal_points(cells, lines, column, where):
