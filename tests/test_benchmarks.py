@@ -158,6 +158,15 @@ def test_forecast_suite_quick(capsys):
     assert "gmean MASE" in out and "noise-free curve / method" in out
 
 
+def test_panel_redraw_quick(capsys):
+    from asv_benchmarks.forecast_suite import redraw
+
+    scores = redraw.main(["store_0", "--draws", "2", "--panel", "1", "--quick"])
+    assert scores.shape == (2, 2) and np.all(np.isfinite(scores)) and np.all(scores > 0)
+    assert scores[0, 1] != scores[1, 1]  # (each draw its own noise)
+    assert "more than 5 % behind it in" in capsys.readouterr().out
+
+
 def test_forecast_holdout_quick():
     from asv_benchmarks.forecast_suite import evaluate
 
