@@ -225,7 +225,8 @@ def aligned(rows):
               "a ridge autoregression on the same windows; theta: the Theta method's "
               "forecast; both: the two; auto: the linear member where it lowers the validation "
               "MASE, then the Theta method, (with a season) a linear trend with seasonal "
-              "dummies or the last value, whichever lowers it more, if one does (the report "
+              "dummies, the last value or (for a season seen fewer than three times) the "
+              "value a season earlier, whichever lowers it more, if one does (the report "
               "gives the scores; with one validation origin, the Theta method, weighing three "
               "quarters); none: nothing.")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
@@ -436,7 +437,8 @@ def choice_lines(report):
 
 # what the report's combination ``method`` names
 PARTNER_NAMES = {"theta": "the Theta method", "regression": "a linear trend and seasonal dummies",
-                 "naive": "the last value (naive)"}
+                 "naive": "the last value (naive)",
+                 "seasonal_naive": "the value a season earlier (seasonal naive)"}
 
 
 def _scores(mase, done, method=None):

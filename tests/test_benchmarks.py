@@ -167,6 +167,20 @@ def test_panel_redraw_quick(capsys):
     assert "more than 5 % behind it in" in capsys.readouterr().out
 
 
+def test_forecast_suite_horizon_and_cuts_too_short(capsys):
+    from asv_benchmarks.forecast_suite import evaluate
+
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(["--quick", "--stats-models", "", "--series", "nile", "--last", "20",
+                       "--horizon", "10"])
+    assert stop.value.code == 1
+    assert "nile-20: cannot train" in capsys.readouterr().out
+    # --horizon: every series' horizon and test
+    results, _ = evaluate.main(["--quick", "--stats-models", "", "--series", "nile",
+                                "--horizon", "5"])
+    assert results["nile"]["horizon"] == 5 and results["nile"]["scores"]["numbarnn"]["points"] == 5
+
+
 def test_forecast_holdout_quick():
     from asv_benchmarks.forecast_suite import evaluate
 

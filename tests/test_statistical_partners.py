@@ -1,6 +1,7 @@
 """The statistical partners a forecaster may be combined with besides the Theta method
-(``test_theta.py``): the linear trend and seasonal dummies (``forecast/regression.py``) and
-the naive forecast, which ``ForecastConfig.combine='auto'`` weighs on validation."""
+(``test_theta.py``): the linear trend and seasonal dummies (``forecast/regression.py``), the
+naive forecast and seasonal naive's, which ``ForecastConfig.combine='auto'`` weighs on
+validation."""
 import json
 import struct
 
@@ -178,6 +179,63 @@ def test_the_naive_partner_halves_the_forecast_change(tmp_path):
     assert format_version(tmp_path / "naive.safetensors") == "2"
     np.testing.assert_array_equal(Forecaster.load(tmp_path / "naive.safetensors").forecast(6)[
         "values"], model.forecast(6)["values"])
+
+
+def seasonal_walk(seed, n, season):
+    """Each step the value a season earlier plus noise: seasonal naive's own model."""
+    rng = np.random.default_rng(seed)
+    y = list(100 + 10 * rng.standard_normal(season))
+    for t in range(season, n):
+        y.append(y[t - season] + rng.normal(0, 1))
+    return np.array(y)
+
+
+def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, monkeypatch):
+    from numbarnn import checkpoints
+    from numbarnn.forecast.metrics import seasonal_naive_forecast
+
+    # 70 steps of a season of 24: under three seasons before the test, too few for the
+    # seasonality test; seasonal naive is offered, and taken
+    y = seasonal_walk(0, 70, 24)
+    model, report = train_forecaster(series(y), ForecastConfig(combine="auto", log=False,
+                                                               **{**TINY, "season": 24}))
+    assert report["choices"]["seasonality"]["acf"] is None  # (not tested)
+    c = report["combination"]
+    assert c["method"] == "seasonal_naive" and c["weight"] == 0.5
+    assert c["validation_mase"]["partners"]["seasonal_naive"] == min(
+        c["validation_mase"]["partners"].values()) < c["validation_mase"]["networks"]
+    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
+                       {**model.info, "combination": None}, network=model.network_state())
+    partner = seasonal_naive_forecast(y, 6, 24)
+    np.testing.assert_allclose(model.forecast(6)["values"],
+                               (alone.forecast(6)["values"] + partner) / 2, rtol=1e-12)
+    # format 3: a numbarnn that reads format 2 refuses it
+    model.save(tmp_path / "snaive.safetensors")
+    assert format_version(tmp_path / "snaive.safetensors") == "3"
+    np.testing.assert_array_equal(Forecaster.load(tmp_path / "snaive.safetensors").forecast(6)[
+        "values"], model.forecast(6)["values"])
+    monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 2)
+    with pytest.raises(CheckpointError, match="upgrade numbarnn"):
+        Forecaster.load(tmp_path / "snaive.safetensors")
+    # with ten seasons the season is tested, and seasonal naive is not a partner
+    _, report = train_forecaster(series(seasonal_walk(0, 120, 12)),
+                                 ForecastConfig(combine="auto", log=False, **TINY))
+    assert list(report["combination"]["validation_mase"]["partners"]) == \
+        ["theta", "regression", "naive"]
+
+
+def test_cli_report_names_seasonal_naive(tmp_path):
+    data = tmp_path / "walk.csv"
+    data.write_text("value\n" + "\n".join(f"{v:.6f}" for v in seasonal_walk(0, 70, 24)) + "\n")
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--season", "24", "--window",
+                                      "12", "--horizon", "6", "--hidden", "4", "--epochs", "3",
+                                      "--members", "1", "--seed", "2", "--no-log",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    c = json.loads((tmp_path / "run" / "metrics.json").read_text())["combination"]
+    assert c["method"] == "seasonal_naive"
+    assert "combined with the value a season earlier (seasonal naive), half each" in \
+        result.output
 
 
 def test_one_validation_origin_is_too_few_to_choose_a_partner_on():

@@ -282,6 +282,9 @@ def main(argv=None):
                         help="short series instead: each series cut to its last N steps, for "
                         "each N shorter than it (named series-N); where a cut cannot train, "
                         "the error is printed and the cut left out")
+    parser.add_argument("--horizon", type=int, metavar="H",
+                        help="every series' horizon (and test) instead of the suite's, e.g. "
+                        "for short cuts of series with a long season")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
     entries = suite(args.holdout)
@@ -299,7 +302,8 @@ def main(argv=None):
     cache_path = Path(args.stats_cache) if args.stats_cache else None
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.exists() else \
         ({} if cache_path else None)
-    data = {name: (read_csv(str(entries[name][0])), *entries[name][1:]) for name in names}
+    data = {name: (read_csv(str(entries[name][0])), entries[name][1],
+                   args.horizon or entries[name][2]) for name in names}
     if args.last:
         data = {f"{name}-{n}": (series.tail(n), season, horizon)
                 for name, (series, season, horizon) in data.items() for n in args.last
@@ -325,6 +329,8 @@ def main(argv=None):
         print(f"{name}: numbarnn MASE {scores['numbarnn']['mase']:.3f}, seasonal naive "
               f"{scores['seasonal_naive']['mase']:.3f} ({scores['numbarnn']['seconds']:.1f} s)",
               flush=True)
+    if not results:  # (every cut too short to train)
+        parser.exit(1, "no series left to score: every cut was too short to train\n")
     summary = summarise(results)
     print_table(results, summary)
     if args.out:

@@ -120,12 +120,14 @@ class ForecastConfig:
         (validation, calibration, test, forecast).  'both': the two, in that order (the
         networks and the linear member a quarter each, Theta half).  'auto' (the
         default): the linear member where it lowers the validation MASE over the
-        validation part's rolling origins, then, where that lowers it further, the better
-        on validation of three statistical partners: the Theta method, (for a season of 2
+        validation part's rolling origins, then, where that lowers it further, the best
+        on validation of the statistical partners: the Theta method, (for a season of 2
         or more) a linear trend and seasonal dummies fitted by least squares
-        (``regression.regression_forecast``, for a trend and season that stay fixed), or
-        the naive forecast (the last value: the networks' forecast of change halved); the
-        report gives each MASE.  Where the validation part has one forecast origin (one
+        (``regression.regression_forecast``, for a trend and season that stay fixed), the
+        naive forecast (the last value: the networks' forecast of change halved), and, for
+        a season seen fewer than three times before the test (too few for the seasonality
+        test, ``selection.testable_season``), seasonal naive's; the report gives each
+        MASE.  Where the validation part has one forecast origin (one
         horizon, as a short series gets), too few to choose on, the Theta method, weighing
         three quarters (``training.ONE_ORIGIN_WEIGHT``).  Without a validation part,
         neither.  'none': the networks alone (as before this setting).  The transform

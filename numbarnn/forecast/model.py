@@ -222,8 +222,8 @@ class Forecaster:
         point + weight partner`` and every quantile moves with it; for a model that logs
         the series, the same in the log (the partner's forecast of the logged series).
         The partner is ``PARTNERS[method]`` (the Theta method, the linear trend and
-        seasonal dummies, or the naive forecast), fitted on the last ``THETA_HISTORY``
-        steps before each origin at most."""
+        seasonal dummies, the naive or the seasonal naive forecast), fitted on the last
+        ``THETA_HISTORY`` steps before each origin at most."""
         logs = self.pipeline.logs  # (then the model's data passed the log: positive)
         forecasts = np.stack([self.partner_forecast(method, values, t, paths.shape[2])
                               for t in origins])
@@ -435,10 +435,10 @@ class Forecaster:
                     {"mean": self.feature_scaler.mean.tolist(),
                      "scale": self.feature_scaler.scale.tolist()},
                     "info": jsonable(self.info)}
-        # (format 2: an older numbarnn would combine with Theta instead of another partner)
+        # (an older numbarnn would combine with Theta instead of a partner it does not know)
         method = (self.info.get("combination") or {}).get("method", "theta")
         save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND,
-                        version=1 if method == "theta" else 2)
+                        version=PARTNER_FORMATS[method])
 
     @classmethod
     def load(cls, path):
@@ -494,16 +494,20 @@ def linear_rows(x):
 # the longest forecast a model makes: a guard against a typo's hours of work
 MAX_FORECAST_STEPS = 100_000
 # Steps before an origin that the statistical partner of a combined forecast (the Theta
-# method, the regression, the naive forecast) is fitted on, at most: each Theta fit costs
+# method, the regression, the naive forecasts) is fitted on, at most: each Theta fit costs
 # about 60 passes over its data, and a long series' validation and calibration have an
 # origin for every step of their tenth of it, so that fitting on all of the data would cost
 # the square of the length
 THETA_HISTORY = 2048
 # the statistical forecasts a model may be combined with (``info['combination']['method']``):
-# the Theta method, the regression, and the naive forecast (the last value: combined with
-# it, the networks' forecast of change is halved, for a series near a random walk)
+# the Theta method, the regression, the naive forecast (the last value: combined with it,
+# the networks' forecast of change is halved, for a series near a random walk) and seasonal
+# naive's (for a season too long for the seasonality test to judge: training._combination)
 PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
-            "naive": lambda values, horizon, season: naive_forecast(values, horizon)}
+            "naive": lambda values, horizon, season: naive_forecast(values, horizon),
+            "seasonal_naive": seasonal_naive_forecast}
+# the format a checkpoint combined with each partner needs (``checkpoints.FORMAT_VERSION``)
+PARTNER_FORMATS = {"theta": 1, "regression": 2, "naive": 2, "seasonal_naive": 3}
 
 
 def jsonable(value):

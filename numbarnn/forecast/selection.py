@@ -90,6 +90,12 @@ def season_autocorrelation(x, season):
     return float(r[-1]), bound
 
 
+def testable_season(length, season):
+    """Whether ``seasonality_test`` can judge a season of ``season`` steps (2 or more) in
+    ``length`` steps of data: three seasons of first differences."""
+    return season >= 2 and length - 1 >= 3 * season
+
+
 def seasonality_test(values, season):
     """Whether ``values`` have a season of length ``season``: the Theta method's test on
     their first differences, less those differences' own AR(1) part.
@@ -110,7 +116,7 @@ def seasonality_test(values, season):
         than three seasons of data, or a straight line (``STEADY_SPREAD``).
     """
     diffs = np.diff(np.asarray(values, np.float64))
-    if season < 2 or diffs.size < 3 * season:
+    if not testable_season(len(values), season):
         return {"seasonal": False, "acf": None, "threshold": None}
     residuals = diffs[1:] - autocorrelations(diffs, 1)[0] * diffs[:-1]
     spread = residuals - residuals.mean()

@@ -17,7 +17,8 @@ The recipe, in order:
 4b. ``ForecastConfig.combine``: where the validation part says so, that average is
    averaged again with a linear member's (a ridge autoregression on the same
    windows, ``_linear``), and then with a statistical forecast: the Theta method's, a
-   linear trend and seasonal dummies', or the naive one (``_combination``).
+   linear trend and seasonal dummies', the naive one or seasonal naive's
+   (``_combination``).
 5. With ``ForecastConfig.refit``, once the validation part has done its work (the
    choices below, the stopping epochs, the intervals' errors, the fallback's
    verdict), the networks are trained again from the same initial weights on the
@@ -45,6 +46,7 @@ from .config import check_levels, level_name, merge_options, resolve_season
 from .intervals import calibration_errors, score_intervals
 from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
 from .model import PARTNERS, Forecaster, history_info, jsonable
+from .selection import testable_season
 from .series import Series, format_date
 from .windows import (FeatureScaler, build_pipeline, differencing_context, make_targets,
                       make_windows, split_series, window_origins)
@@ -527,8 +529,10 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
                                                 val_forecast_origins, val_paths, validation,
                                                 season, split.train_end)
     if config.combine in ("auto", "theta", "both"):
+        untested = season >= 2 and not testable_season(split.val_end, season)
         combination, validation = _combination(model, config, values, val_forecast_origins,
-                                               val_paths, validation, season, split.train_end)
+                                               val_paths, validation, season, split.train_end,
+                                               untested)
     if scout:
         return model, {"validation": validation, "training": training}
     fallback = _fallback(config, validation)
@@ -666,12 +670,15 @@ COMBINED_WEIGHT = 0.5
 ONE_ORIGIN_WEIGHT = 0.75
 
 
-def _combination(model, config, values, origins, paths, validation, season, test_start):
+def _combination(model, config, values, origins, paths, validation, season, test_start,
+                 untested_season=False):
     """Whether the model combines its forecast (the networks', with the linear member where
     it has one) with a statistical forecast (``config.combine``): always with the Theta
     method for 'theta' and 'both'; for 'auto' with the partner of ``PARTNERS`` (the Theta
-    method, for a season of 2 or more the linear trend and seasonal dummies, and the naive
-    forecast) whose combination has the lowest validation MASE, where that is below the
+    method, for a season of 2 or more the linear trend and seasonal dummies, the naive
+    forecast, and for an ``untested_season`` (seen fewer than three times before the test:
+    ``selection.testable_season``) seasonal naive's) whose combination has the lowest
+    validation MASE, where that is below the
     networks' own on the same rolling origins (whose steps the networks never trained on;
     ``paths``: their forecasts from there); with one such origin, always with the Theta
     method, which then weighs ``ONE_ORIGIN_WEIGHT``; without a validation part, 'auto' does
@@ -697,9 +704,13 @@ def _combination(model, config, values, origins, paths, validation, season, test
     weight = ONE_ORIGIN_WEIGHT if one_origin else COMBINED_WEIGHT
     scored = {}  # method: _partner's (use, mase, validation)
     # (the regression is for a fixed season: without one it is a straight line, whose
-    # drift the Theta method already offers, and one more choice for validation's noise)
-    for method in ("theta",) if always else [m for m in PARTNERS
-                                             if m != "regression" or season >= 2]:
+    # drift the Theta method already offers, and one more choice for validation's noise;
+    # seasonal naive only for a season too long for the seasonality test to judge, which
+    # then neither the transforms nor the Theta method take, and the networks see fewer
+    # than three times: elsewhere it too is one more choice for the noise)
+    offered = {"theta": True, "regression": season >= 2, "naive": True,
+               "seasonal_naive": untested_season}
+    for method in ("theta",) if always else [m for m in PARTNERS if offered[m]]:
         use, mase, scores, _ = _partner(
             config, always, validation,
             lambda: model.combined(paths, values, origins, weight, method), values,
