@@ -26,7 +26,8 @@ def _data_options(command):
     """The options that say how to read a CSV (shared by both commands)."""
     options = [
         click.option("--column", help="Target column: name or 0-based index "
-                     "[default: the last column that is not the date or a feature]."),
+                     "[default: the last column that is not the date, a feature, ds or "
+                     "year]."),
         click.option("--date-column", help="Column of dates: ISO (1949-01, 1949-01-31, "
                      "1949-01-31T13:00), 1949/01/31, 31/01/1949 or 01/31/1949 (the column "
                      "decides which), 31.01.1949, Jan 1949, 1949M01 or quarters (1949Q1) "

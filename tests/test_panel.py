@@ -70,6 +70,13 @@ def test_the_whole_column_decides_the_order_of_days_and_months(tmp_path):
     panel = read_panel_csv(write(tmp_path, "id,day,y\n" + "\n".join(rows) + "\n"), "id")
     assert panel.series["a"].frequency == panel.series["b"].frequency == "daily"
     assert panel.series["a"].dates[-1] == dt.datetime(2020, 1, 10)
+    # monthly on the first, day first; a third series' unreadable date fails that series
+    # only, and does not turn the others' order
+    rows = [f"{sid},01/{m:02d}/{2000 + y},{m}" for sid in "ab" for y in range(2)
+            for m in range(1, 13)] + ["c,01/01/2000,1", "c,NA,2"]
+    panel = read_panel_csv(write(tmp_path, "id,month,y\n" + "\n".join(rows) + "\n"), "id")
+    assert panel.series["a"].frequency == panel.series["b"].frequency == "monthly"
+    assert list(panel.failed) == ["c"] and "'NA' is not a date" in panel.failed["c"]
 
 
 def test_decimal_commas_and_quarters_in_a_semicolon_file(tmp_path):

@@ -307,6 +307,13 @@ def test_a_column_of_years_numbers_the_steps(tmp_path):
     # years that do not count up by one number nothing
     series = read_csv(write(tmp_path, "year,v\n1821,1\n1823,2\n1824,3\n"))
     assert series.first_step is None
+    # a column of years is not the default target, wherever it is
+    series = read_csv(write(tmp_path, "sales,Year\n5,2000\n6,2001\n7,2002\n"))
+    assert series.name == "sales" and series.first_step == 2000
+    # a column whose days and months one date puts in order says so where another breaks it
+    with pytest.raises(ValueError, match=r"line 2, column 'd': '01/31/2000' is not a valid date "
+                       r"\(month must be in 1..12; the column's dates put the day first\)"):
+        read_csv(write(tmp_path, "d,v\n01/31/2000,1\n02/29/2000,2\n13/03/2000,3\n"))
 
 
 def test_csv_with_other_date_forms(tmp_path):

@@ -217,6 +217,11 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
     monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 2)
     with pytest.raises(CheckpointError, match="upgrade numbarnn"):
         Forecaster.load(tmp_path / "snaive.safetensors")
+    # a season longer than the training part: its seasonal naive would be the naive forecast
+    _, report = train_forecaster(series(y), ForecastConfig(combine="auto", log=False,
+                                                           **{**TINY, "season": 60}))
+    assert list(report["combination"]["validation_mase"]["partners"]) == \
+        ["theta", "regression", "naive"]
     # with ten seasons the season is tested, and seasonal naive is not a partner
     _, report = train_forecaster(series(seasonal_walk(0, 120, 12)),
                                  ForecastConfig(combine="auto", log=False, **TINY))

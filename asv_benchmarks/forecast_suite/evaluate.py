@@ -257,6 +257,13 @@ def print_table(results, summary):
         print(f"airline 1960 MAPE {results['airline']['scores']['numbarnn']['last_mape']:.2f} %")
 
 
+def _positive(text):
+    """An argparse type: a positive integer."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a positive integer")
+    return int(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", help="names from suite.json, or airline "
@@ -282,7 +289,7 @@ def main(argv=None):
                         help="short series instead: each series cut to its last N steps, for "
                         "each N shorter than it (named series-N); where a cut cannot train, "
                         "the error is printed and the cut left out")
-    parser.add_argument("--horizon", type=int, metavar="H",
+    parser.add_argument("--horizon", type=_positive, metavar="H",
                         help="every series' horizon (and test) instead of the suite's, e.g. "
                         "for short cuts of series with a long season")
     parser.add_argument("--out", help="write the results as JSON here")
@@ -308,7 +315,8 @@ def main(argv=None):
         data = {f"{name}-{n}": (series.tail(n), season, horizon)
                 for name, (series, season, horizon) in data.items() for n in args.last
                 if n < len(series)}
-    data.update({f"panel-{k}": (series, 12, 12) for k, series in synthetic(args.panel)})
+    data.update({f"panel-{k}": (series, 12, args.horizon or 12)
+                 for k, series in synthetic(args.panel)})
     curves = {f"panel-{k}": series.values for k, series in synthetic(args.panel, True)}
     results = {}
     for name, (series, season, horizon) in data.items():
@@ -329,8 +337,9 @@ def main(argv=None):
         print(f"{name}: numbarnn MASE {scores['numbarnn']['mase']:.3f}, seasonal naive "
               f"{scores['seasonal_naive']['mase']:.3f} ({scores['numbarnn']['seconds']:.1f} s)",
               flush=True)
-    if not results:  # (every cut too short to train)
-        parser.exit(1, "no series left to score: every cut was too short to train\n")
+    if not results:  # (no cut shorter than its series, or none long enough to train)
+        parser.exit(1, "no series left to score: no cut is shorter than its series and long "
+                    "enough to train\n")
     summary = summarise(results)
     print_table(results, summary)
     if args.out:

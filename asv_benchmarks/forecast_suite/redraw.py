@@ -46,6 +46,10 @@ def main(argv=None):
     parser.add_argument("--panel", type=int, default=20, help="the panel's first K series")
     parser.add_argument("--quick", action="store_true", help="tiny training: a smoke test")
     args = parser.parse_args(argv)
+    known = [name for name, _ in synthetic(args.panel)]
+    if args.series not in known:
+        parser.error(f"unknown series {args.series!r}; the panel's first {args.panel}: "
+                     f"{', '.join(known)}")
     options = {"epochs": 2, "members": 1, "hidden_size": 8} if args.quick else None
     scores = np.array(redraw(args.series, args.draws, args.panel, options=options))
     ratio = float(np.exp(np.mean(np.log(scores[:, 0] / scores[:, 1]))))

@@ -23,8 +23,9 @@ import numpy as np
 from .._checks import check_int
 from .config import LATER_SETTINGS
 from .series import (NO_DATES_HINT, Series, _resolve_column, column_day_first,
-                     common_date_format, format_date, insert_missing_dates, integer_steps,
-                     is_date, parse_date, parse_numbers, read_csv_rows, step_column)
+                     common_date_format, default_target, format_date, insert_missing_dates,
+                     integer_steps, is_date, parse_date, parse_numbers, read_csv_rows,
+                     step_column)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -152,14 +153,15 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     id_column : str or int
         The column that tells the series apart (name or 0-based index).
     column : str or int, optional
-        The target.  Default: the last column that is neither the id nor the date.
+        The target.  Default: the last column that is neither the id nor the date, nor
+        named ``ds`` or ``year`` (``series.default_target``).
     date_column : str or int or False, optional
         dates (``parse_date``'s forms).  Default: the first column other than the
         id whose first value reads as a date; False: no dates (each series' rows are in
         time order).
-        With dates, each series' rows are sorted by date.  Without dates, a ``ds``
-        column of integers counting up by one numbers a series' steps
-        (``Series.first_step``).
+        With dates, each series' rows are sorted by date.  Without dates, a ``ds`` or
+        ``year`` column of integers counting up by one numbers a series' steps
+        (``Series.first_step``, ``series.step_column``).
     fill : {None, 'ffill', 'interpolate'}
         Fill missing values within each series; None: a series with a gap fails.
     many : bool
@@ -187,10 +189,7 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     else:
         date_index = _resolve_column(date_column, header, "date column", path)
     if column is None:
-        candidates = [k for k in range(len(header)) if k not in (id_index, date_index)]
-        if not candidates:
-            raise ValueError(f"{path}: no column left for the target; name it with --column")
-        target_index = candidates[-1]
+        target_index = default_target(header, [id_index, date_index], path)
     else:
         target_index = _resolve_column(column, header, "column", path)
     if id_index in (target_index, date_index):

@@ -230,10 +230,17 @@ def _parse_other(text, day_first):
     match = _DAY_MONTH_YEAR.match(text)
     if match:
         first, separator, second, year, *clock = match.groups()
-        if day_first is None:
-            day_first = _day_first_of(int(first), int(second), separator)
-        day, month = (first, second) if day_first else (second, first)
-        return _numeric_date(year, month, day, *clock)
+        order = _day_first_of(int(first), int(second), separator) if day_first is None \
+            else day_first
+        day, month = (first, second) if order else (second, first)
+        try:
+            return _numeric_date(year, month, day, *clock)
+        except ValueError as e:
+            if day_first is None:
+                raise
+            # (the order its column decided: another of its dates says so)
+            raise ValueError(f"{e}; the column's dates put the {'day' if order else 'month'} "
+                             "first") from None
     for form in _NAMED:
         match = form.match(text)
         if match and match["month"].lower() in MONTH_NAMES:
@@ -273,25 +280,26 @@ def column_day_first(cells):
     first are days of January with gaps); where both leave as many, the month first for
     slashes and the day first for dots and dashes (``parse_date``).
     """
-    found = [m.groups() for m in map(_DAY_MONTH_YEAR.match, (c.strip() for c in cells)) if m]
-    if not found:
+    matches = [m for m in map(_DAY_MONTH_YEAR.match, (c.strip() for c in cells)) if m]
+    if not matches:
         return None
-    if any(int(first) > 12 for first, *_ in found):
+    if any(int(m[1]) > 12 for m in matches):
         return True
-    if any(int(second) > 12 for _, _, second, *_ in found):
+    if any(int(m[3]) > 12 for m in matches):
         return False
     readings = []
     for order in (True, False):
-        try:
-            moments = sorted({parse_date(c, order)[0] for c in cells})
-        except ValueError:  # (a day that this reading makes impossible: 31/02)
-            readings.append(math.inf)
-            continue
-        found_calendar = _calendar(moments)
+        moments = set()
+        for m in matches:
+            try:
+                moments.add(parse_date(m[0], order)[0])
+            except ValueError:  # (a 00, wrong either way: the reader reports it)
+                pass
+        found_calendar = _calendar(sorted(moments))
         readings.append(math.inf if found_calendar is None else sum(found_calendar[1]))
     if readings[0] != readings[1]:
         return readings[0] < readings[1]
-    return _custom_day_first(found[0][1])
+    return _custom_day_first(matches[0][2])
 
 
 # the date formats from the most to the least precise: a column that mixes them is written
@@ -673,7 +681,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     path : str or path-like
     column : str or int, optional
         The target column, by name or 0-based index.  Default: the last column
-        that is neither the date column nor a feature.
+        that is neither the date column nor a feature, nor named ``ds`` or ``year``
+        (``default_target``).
     date_column : str or int or False, optional
         The column of dates (``parse_date``'s forms).  Default: the first column
         whose first value reads as a date (after an index column, as pandas writes
@@ -716,11 +725,7 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         twice = next(header[k] for k in feature_indices if feature_indices.count(k) > 1)
         raise ValueError(f"{path}: feature {twice!r} given twice")
     if column is None:
-        candidates = [k for k in range(len(header))
-                      if k != date_index and k not in feature_indices]
-        if not candidates:
-            raise ValueError(f"{path}: no column left for the target; name it with --column")
-        target_index = candidates[-1]
+        target_index = default_target(header, [date_index, *feature_indices], path)
     else:
         target_index = _resolve_column(column, header, "column", path)
     if target_index == date_index or target_index in feature_indices:
@@ -768,6 +773,16 @@ INTEGER_STAMP = re.compile(r"\s*-?\d+\s*")
 # the columns that may number the steps: statsforecast's ds, and a column of years (as R
 # and statsmodels write yearly data), whatever their case
 STEP_COLUMNS = (LONG_FORMAT[1], "year")
+
+
+def default_target(header, taken, path):
+    """The index of the default target: the last column that is none of ``taken`` (the
+    dates, features, id) and not named as one that numbers the steps (``STEP_COLUMNS``)."""
+    candidates = [k for k, name in enumerate(header) if k not in taken
+                  and name.strip().casefold() not in STEP_COLUMNS]
+    if not candidates:
+        raise ValueError(f"{path}: no column left for the target; name it with --column")
+    return candidates[-1]
 
 
 def step_column(header, date_index, date_column, taken):

@@ -45,7 +45,7 @@ from ..precompile import compile_for_run
 from .config import check_levels, level_name, merge_options, resolve_season
 from .intervals import calibration_errors, score_intervals
 from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
-from .model import PARTNERS, Forecaster, history_info, jsonable
+from .model import PARTNERS, THETA_HISTORY, Forecaster, history_info, jsonable
 from .selection import testable_season
 from .series import Series, format_date
 from .windows import (FeatureScaler, build_pipeline, differencing_context, make_targets,
@@ -529,7 +529,10 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
                                                 val_forecast_origins, val_paths, validation,
                                                 season, split.train_end)
     if config.combine in ("auto", "theta", "both"):
-        untested = season >= 2 and not testable_season(split.val_end, season)
+        # (a season the seasonality test cannot judge, whose seasonal naive forecast every
+        # validation origin's history holds: otherwise it would be the naive one)
+        untested = not testable_season(split.val_end, season) and \
+            2 <= season <= min(split.train_end, THETA_HISTORY)
         combination, validation = _combination(model, config, values, val_forecast_origins,
                                                val_paths, validation, season, split.train_end,
                                                untested)
