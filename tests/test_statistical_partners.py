@@ -68,25 +68,11 @@ def test_a_very_short_history_forecasts_its_last_value():
 def test_auto_takes_the_regression_where_the_season_is_fixed(seed, tmp_path):
     model, report = train_forecaster(series(fixed(seed)), ForecastConfig(combine="auto",
                                                                          log=False, **TINY))
-    c = report["combination"]
-    partners = c["validation_mase"]["partners"]
+    partners = report["combination"]["validation_mase"]["partners"]
     assert set(partners) == {"theta", "regression", "naive"}
-    assert c["method"] == "regression" and partners["regression"] == min(partners.values())
-    assert c["weight"] == 0.5 and model.info["combination"]["method"] == "regression"
-    assert c["validation_mase"]["combined"] == partners["regression"] < \
-        c["validation_mase"]["networks"]
     assert report["validation"]["model"]["mase"] == pytest.approx(partners["regression"])
-    # the forecast is the mean of the networks' and the regression's
-    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
-                       {**model.info, "combination": None}, network=model.network_state())
-    np.testing.assert_allclose(
-        model.forecast(6)["values"],
-        (alone.forecast(6)["values"] + regression_forecast(fixed(seed), 6, 12)) / 2,
-        rtol=1e-9)
-    path = tmp_path / "model.safetensors"
-    model.save(path)
-    np.testing.assert_array_equal(Forecaster.load(path).forecast(6)["values"],
-                                  model.forecast(6)["values"])
+    assert_half_each(model, report, "regression", regression_forecast(fixed(seed), 6, 12),
+                     tmp_path / "model.safetensors", "2")
 
 
 def test_theta_setting_never_takes_the_regression():
@@ -116,6 +102,27 @@ def format_version(path):
         "format_version"]
 
 
+def assert_half_each(model, report, method, partner, path, version):
+    """``model`` took ``method`` on validation (its lowest combined MASE, below the networks'
+    own), forecasts the mean of its networks' forecast and ``partner`` (the partner's
+    forecast of the next 6 steps), and saves to ``path`` as format ``version``, which
+    loads to the same forecast."""
+    c = report["combination"]
+    partners = c["validation_mase"]["partners"]
+    assert c["method"] == method and c["weight"] == 0.5
+    assert model.info["combination"]["method"] == method
+    assert c["validation_mase"]["combined"] == partners[method] == min(partners.values()) < \
+        c["validation_mase"]["networks"]
+    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
+                       {**model.info, "combination": None}, network=model.network_state())
+    np.testing.assert_allclose(model.forecast(6)["values"],
+                               (alone.forecast(6)["values"] + partner) / 2, rtol=1e-9)
+    model.save(path)
+    assert format_version(path) == version
+    np.testing.assert_array_equal(Forecaster.load(path).forecast(6)["values"],
+                                  model.forecast(6)["values"])
+
+
 def test_only_a_checkpoint_with_a_new_partner_needs_format_2(tmp_path, monkeypatch):
     # an older numbarnn (reading format 1) refuses it, instead of combining with Theta
     from numbarnn import checkpoints
@@ -134,22 +141,29 @@ def test_only_a_checkpoint_with_a_new_partner_needs_format_2(tmp_path, monkeypat
         Forecaster.load(tmp_path / "regression.safetensors")
 
 
-def test_cli_report_names_every_partner(tmp_path):
-    data = tmp_path / "fixed.csv"
-    data.write_text("value\n" + "\n".join(f"{v:.6f}" for v in fixed(1)) + "\n")
-    result = CliRunner().invoke(cli, ["train-series", str(data), "--season", "12", "--window",
-                                      "12", "--horizon", "6", "--hidden", "4", "--epochs", "3",
-                                      "--members", "1", "--seed", "2", "--no-log",
-                                      "--out", str(tmp_path / "run")])
+def train_cli(tmp_path, values, season):
+    """``train-series`` on ``values`` with TINY's settings: its output and the combination
+    in its metrics.json."""
+    data = tmp_path / "data.csv"
+    data.write_text("value\n" + "\n".join(f"{v:.6f}" for v in values) + "\n")
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--season", str(season),
+                                      "--window", "12", "--horizon", "6", "--hidden", "4",
+                                      "--epochs", "3", "--members", "1", "--seed", "2",
+                                      "--no-log", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    c = json.loads((tmp_path / "run" / "metrics.json").read_text())["combination"]
+    return result.output, json.loads((tmp_path / "run" / "metrics.json").read_text())[
+        "combination"]
+
+
+def test_cli_report_names_every_partner(tmp_path):
+    output, c = train_cli(tmp_path, fixed(1), 12)
     assert c["method"] == "regression" and c["weight"] == 0.5
     scores = c["validation_mase"]
     assert (f"combined with a linear trend and seasonal dummies, half each (validation MASE "
             f"{scores['combined']:.3f} combined with a linear trend and seasonal dummies, "
             f"{scores['networks']:.3f} without it; with the Theta method "
             f"{scores['partners']['theta']:.3f}; with the last value (naive) "
-            f"{scores['partners']['naive']:.3f})") in result.output
+            f"{scores['partners']['naive']:.3f})") in output
 
 
 def test_no_regression_without_a_season(tmp_path):
@@ -167,18 +181,8 @@ def test_the_naive_partner_halves_the_forecast_change(tmp_path):
     walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
     model, report = train_forecaster(series(walk), ForecastConfig(
         combine="auto", log=False, diff=False, **{**TINY, "season": 1}))
-    c = report["combination"]
-    assert c["method"] == "naive" and c["weight"] == 0.5
-    assert c["validation_mase"]["partners"]["naive"] == min(
-        c["validation_mase"]["partners"].values()) < c["validation_mase"]["networks"]
-    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
-                       {**model.info, "combination": None}, network=model.network_state())
-    np.testing.assert_allclose(model.forecast(6)["values"],
-                               (alone.forecast(6)["values"] + walk[-1]) / 2, rtol=1e-12)
-    model.save(tmp_path / "naive.safetensors")
-    assert format_version(tmp_path / "naive.safetensors") == "2"
-    np.testing.assert_array_equal(Forecaster.load(tmp_path / "naive.safetensors").forecast(6)[
-        "values"], model.forecast(6)["values"])
+    assert_half_each(model, report, "naive", np.full(6, walk[-1]),
+                     tmp_path / "naive.safetensors", "2")
 
 
 def seasonal_walk(seed, n, season):
@@ -200,20 +204,9 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
     model, report = train_forecaster(series(y), ForecastConfig(combine="auto", log=False,
                                                                **{**TINY, "season": 24}))
     assert report["choices"]["seasonality"]["acf"] is None  # (not tested)
-    c = report["combination"]
-    assert c["method"] == "seasonal_naive" and c["weight"] == 0.5
-    assert c["validation_mase"]["partners"]["seasonal_naive"] == min(
-        c["validation_mase"]["partners"].values()) < c["validation_mase"]["networks"]
-    alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
-                       {**model.info, "combination": None}, network=model.network_state())
-    partner = seasonal_naive_forecast(y, 6, 24)
-    np.testing.assert_allclose(model.forecast(6)["values"],
-                               (alone.forecast(6)["values"] + partner) / 2, rtol=1e-12)
     # format 3: a numbarnn that reads format 2 refuses it
-    model.save(tmp_path / "snaive.safetensors")
-    assert format_version(tmp_path / "snaive.safetensors") == "3"
-    np.testing.assert_array_equal(Forecaster.load(tmp_path / "snaive.safetensors").forecast(6)[
-        "values"], model.forecast(6)["values"])
+    assert_half_each(model, report, "seasonal_naive", seasonal_naive_forecast(y, 6, 24),
+                     tmp_path / "snaive.safetensors", "3")
     monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 2)
     with pytest.raises(CheckpointError, match="upgrade numbarnn"):
         Forecaster.load(tmp_path / "snaive.safetensors")
@@ -230,17 +223,9 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
 
 
 def test_cli_report_names_seasonal_naive(tmp_path):
-    data = tmp_path / "walk.csv"
-    data.write_text("value\n" + "\n".join(f"{v:.6f}" for v in seasonal_walk(0, 70, 24)) + "\n")
-    result = CliRunner().invoke(cli, ["train-series", str(data), "--season", "24", "--window",
-                                      "12", "--horizon", "6", "--hidden", "4", "--epochs", "3",
-                                      "--members", "1", "--seed", "2", "--no-log",
-                                      "--out", str(tmp_path / "run")])
-    assert result.exit_code == 0, result.output
-    c = json.loads((tmp_path / "run" / "metrics.json").read_text())["combination"]
+    output, c = train_cli(tmp_path, seasonal_walk(0, 70, 24), 24)
     assert c["method"] == "seasonal_naive"
-    assert "combined with the value a season earlier (seasonal naive), half each" in \
-        result.output
+    assert "combined with the value a season earlier (seasonal naive), half each" in output
 
 
 def test_one_validation_origin_is_too_few_to_choose_a_partner_on():
