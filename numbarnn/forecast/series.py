@@ -229,12 +229,10 @@ def _parse_other(text, day_first):
         return _numeric_date(year, month, day, *clock)
     match = _DAY_MONTH_YEAR.match(text)
     if match:
-        first, separator, second, year, *clock = match.groups()
-        order = _day_first_of(int(first), int(second), separator) if day_first is None \
+        order = _day_first_of(int(match[1]), int(match[3]), match[2]) if day_first is None \
             else day_first
-        day, month = (first, second) if order else (second, first)
         try:
-            return _numeric_date(year, month, day, *clock)
+            return _day_month_date(match, order)
         except ValueError as e:
             if day_first is None:
                 raise
@@ -254,6 +252,13 @@ def _parse_other(text, day_first):
 def _numeric_date(year, month, day, hour, minute, second):
     numbers = [int(g) if g else None for g in (year, month, day, hour, minute, second)]
     return _moment(*numbers), _kind(day, hour)
+
+
+def _day_month_date(match, day_first):
+    """``parse_date`` of a ``_DAY_MONTH_YEAR`` match, the day first or the month."""
+    first, _, second, year, *clock = match.groups()
+    day, month = (first, second) if day_first else (second, first)
+    return _numeric_date(year, month, day, *clock)
 
 
 def _day_first_of(first, second, separator):
@@ -292,7 +297,7 @@ def column_day_first(cells):
         moments = set()
         for m in matches:
             try:
-                moments.add(parse_date(m[0], order)[0])
+                moments.add(_day_month_date(m, order)[0])
             except ValueError:  # (a 00, wrong either way: the reader reports it)
                 pass
         found_calendar = _calendar(sorted(moments))
@@ -619,11 +624,10 @@ def parse_numbers(rows, index, lines, column, fill, where, decimal_comma=False):
     return values
 
 
-# a number with a decimal comma (1,5; -0,25e3); and one whose comma may as well separate
-# thousands (1,001: a group of three digits after one to three, the first not 0)
+# a number with a decimal comma (1,5; -0,25e3); and one grouped by thousands (1,001;
+# 1,234.5; 12,345,678: groups of three digits after one to three, the first not 0), as a
+# number with one comma and no point may as well be
 DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
-THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")
-# a number grouped by thousands (1,234.5; 12,345,678)
 GROUPED = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")
 
 
@@ -640,7 +644,7 @@ def decimal_points(cells, lines, column, where):
     commas = [i for i, cell in enumerate(cells) if DECIMAL_COMMA.fullmatch(cell)]
     if not commas or any("." in cell for cell in cells):
         return cells
-    if all(THOUSANDS.fullmatch(cells[i]) for i in commas):
+    if all(GROUPED.fullmatch(cells[i]) for i in commas):
         i = commas[0]
         raise ValueError(f"{where}, line {lines[i]}, column {column!r}: {cells[i]!r} may have "
                          "a decimal comma or a thousands separator; write the numbers without "

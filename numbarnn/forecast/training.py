@@ -674,7 +674,7 @@ ONE_ORIGIN_WEIGHT = 0.75
 
 
 def _combination(model, config, values, origins, paths, validation, season, test_start,
-                 untested_season=False):
+                 untested_season):
     """Whether the model combines its forecast (the networks', with the linear member where
     it has one) with a statistical forecast (``config.combine``): always with the Theta
     method for 'theta' and 'both'; for 'auto' with the partner of ``PARTNERS`` (the Theta
