@@ -26,8 +26,9 @@ FORMAT = "numbarnn"
 # every checkpoint it can and refuses, with "upgrade numbarnn", one it would misread.
 # 2: a series checkpoint combined with a statistical partner other than the Theta method
 # (the regression, the naive forecast: an older numbarnn would combine it with Theta
-# without a word).  3: the same with seasonal naive's forecast.
-FORMAT_VERSION = 3
+# without a word).  3: the same with seasonal naive's forecast.  4: with the ARIMA forecast,
+# or the mean of the Theta method's and the ARIMA one.
+FORMAT_VERSION = 4
 _MAX_HEADER = 100 * 1024 * 1024
 
 

@@ -191,6 +191,22 @@ def test_forecast_holdout_quick():
     assert results["rate"]["length"] == 107 and results["elec_equip"]["length"] == 257
 
 
+def test_forecast_suite_of_another_folder(tmp_path):
+    from asv_benchmarks.forecast_suite import evaluate
+
+    # the committed "more" series, and any folder laid out the same way
+    results, _ = evaluate.main(["--quick", "--stats-models", "", "--suite-dir",
+                                str(evaluate.HERE / "more"), "--series", "dp"])
+    assert list(results) == ["dp"] and results["dp"]["length"] == 107
+    (tmp_path / "suite.json").write_text('{"wave": {"season": 1, "horizon": 4}}')
+    (tmp_path / "wave.csv").write_text("value\n" + "\n".join(
+        f"{10 + np.sin(k / 3):.4f}" for k in range(60)) + "\n")
+    results, _ = evaluate.main(["--quick", "--stats-models", "", "--suite-dir", str(tmp_path)])
+    assert list(results) == ["wave"] and results["wave"]["horizon"] == 4
+    with pytest.raises(SystemExit, match="has no suite.json"):
+        evaluate.main(["--quick", "--suite-dir", str(tmp_path / "nowhere")])
+
+
 def test_many_series_suite_runs(monkeypatch):
     from asv_benchmarks import bench_series
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from numbarnn.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from numbarnn.forecast.arima import arima_forecast
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.model import CHECKPOINT_KIND, Forecaster
 from numbarnn.forecast.regression import regression_forecast
@@ -69,7 +70,7 @@ def test_auto_takes_the_regression_where_the_season_is_fixed(seed, tmp_path):
     model, report = train_forecaster(series(fixed(seed)), ForecastConfig(combine="auto",
                                                                          log=False, **TINY))
     partners = report["combination"]["validation_mase"]["partners"]
-    assert set(partners) == {"theta", "regression", "naive"}
+    assert set(partners) == {"theta", "regression", "naive", "arima"}
     assert report["validation"]["model"]["mase"] == pytest.approx(partners["regression"])
     assert_half_each(model, report, "regression", regression_forecast(fixed(seed), 6, 12),
                      tmp_path / "model.safetensors", "2")
@@ -163,7 +164,8 @@ def test_cli_report_names_every_partner(tmp_path):
             f"{scores['combined']:.3f} combined with a linear trend and seasonal dummies, "
             f"{scores['networks']:.3f} without it; with the Theta method "
             f"{scores['partners']['theta']:.3f}; with the last value (naive) "
-            f"{scores['partners']['naive']:.3f})") in output
+            f"{scores['partners']['naive']:.3f}; with an autoregression on the differences "
+            f"(ARIMA) {scores['partners']['arima']:.3f})") in output
 
 
 def test_no_regression_without_a_season(tmp_path):
@@ -171,7 +173,7 @@ def test_no_regression_without_a_season(tmp_path):
     output, report = train_tiny_cli(tmp_path / "run", "auto")
     assert report["season"] == 1
     c = report["combination"]
-    assert list(c["validation_mase"]["partners"]) == ["theta", "naive"]
+    assert list(c["validation_mase"]["partners"]) == ["theta", "naive", "arima"]
     assert "with a linear trend" not in output
 
 
@@ -214,12 +216,12 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
     _, report = train_forecaster(series(y), ForecastConfig(combine="auto", log=False,
                                                            **{**TINY, "season": 60}))
     assert list(report["combination"]["validation_mase"]["partners"]) == \
-        ["theta", "regression", "naive"]
+        ["theta", "regression", "naive", "arima"]
     # with ten seasons the season is tested, and seasonal naive is not a partner
     _, report = train_forecaster(series(seasonal_walk(0, 120, 12)),
                                  ForecastConfig(combine="auto", log=False, **TINY))
     assert list(report["combination"]["validation_mase"]["partners"]) == \
-        ["theta", "regression", "naive"]
+        ["theta", "regression", "naive", "arima"]
 
 
 def test_cli_report_names_seasonal_naive(tmp_path):
@@ -230,23 +232,27 @@ def test_cli_report_names_seasonal_naive(tmp_path):
 
 def test_one_validation_origin_is_too_few_to_choose_a_partner_on():
     # the random walk of the test above, with one horizon of validation (one origin):
-    # 'auto' combines with the Theta method instead of choosing on one forecast
+    # 'auto' combines with the mean of the Theta method and ARIMA instead of choosing on one
+    # forecast
     walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
     settings = dict(combine="auto", log=False, diff=False, **{**TINY, "season": 1})
     model, report = train_forecaster(series(walk), ForecastConfig(val_size=6, **settings))
     c = report["combination"]
-    assert c["one_origin"] and c["method"] == "theta" and c["weight"] == 0.75
-    assert list(c["validation_mase"]["partners"]) == ["theta"]
+    assert c["one_origin"] and c["method"] == "theta_arima" and c["weight"] == 0.75
+    assert list(c["validation_mase"]["partners"]) == ["theta_arima"]
     alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
                        {**model.info, "combination": None}, network=model.network_state())
-    # (three quarters the Theta method's: the networks of a short series train on few windows)
+    # (three quarters the statistical mean's: the networks of a short series train on few
+    # windows)
+    partner = (theta_forecast(walk, 6, 1) + arima_forecast(walk, 6, 1)) / 2
     np.testing.assert_allclose(
-        model.forecast(6)["values"],
-        0.25 * alone.forecast(6)["values"] + 0.75 * theta_forecast(walk, 6, 1), rtol=1e-9)
+        model.forecast(6)["values"], 0.25 * alone.forecast(6)["values"] + 0.75 * partner,
+        rtol=1e-9)
     # two horizons (seven origins): chosen on validation, as before
     _, report = train_forecaster(series(walk), ForecastConfig(val_size=12, **settings))
     c = report["combination"]
-    assert not c["one_origin"] and list(c["validation_mase"]["partners"]) == ["theta", "naive"]
+    assert not c["one_origin"] and list(c["validation_mase"]["partners"]) == \
+        ["theta", "naive", "arima"]
 
 
 def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):
@@ -269,7 +275,7 @@ def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):
     model, report = train_forecaster(series(fixed(1)), config, level=[80])
     assert {c["log"] for c in report["choices"]["candidates"]} == {True, False}
     assert fits and len(fits) == len(set(fits))
-    assert {name for name, _, _ in fits} == {"theta", "regression", "naive"}
+    assert {name for name, _, _ in fits} == {"theta", "regression", "naive", "arima"}
     assert model.partner_memo is None
     # and the same results as fitting every time (a model that never keeps one)
     monkeypatch.setattr(Forecaster, "partner_memo", property(lambda self: None,

@@ -6,6 +6,7 @@
     python -m asv_benchmarks.forecast_suite.evaluate --quick          # a smoke test (seconds)
     python -m asv_benchmarks.forecast_suite.evaluate --panel 20       # + 20 synthetic series
     python -m asv_benchmarks.forecast_suite.evaluate --holdout        # the holdout series
+    python -m asv_benchmarks.forecast_suite.evaluate --suite-dir asv_benchmarks/forecast_suite/more
 
 Each series (``suite.json``: real data that ships inside pmdarima and statsmodels,
 plus the airline data) is read as ``numbarnn train-series FILE --season m --horizon h``
@@ -45,14 +46,20 @@ STATS_MODELS = ("AutoETS", "AutoARIMA", "AutoTheta")
 ARIMA_MAX_SEASON = 24
 
 
-def suite(holdout=False):
+def suite(holdout=False, where=None):
     """``{name: (path, season, horizon)}``: the committed series and the airline data, or
-    with ``holdout`` the holdout series (``holdout/``: ``make_data.py``)."""
-    where = HERE / "holdout" if holdout else HERE
+    with ``holdout`` the holdout series (``holdout/``: ``make_data.py``), or the series of
+    any folder ``where`` that has a ``suite.json`` in the same layout."""
+    if where is None:
+        where = HERE / "holdout" if holdout else HERE
+    else:
+        where = Path(where)
+        if not (where / "suite.json").is_file():
+            raise SystemExit(f"error: {where} has no suite.json")
     index = json.loads((where / "suite.json").read_text())
     entries = {name: (where / f"{name}.csv", e["season"], e["horizon"])
                for name, e in index.items()}
-    if not holdout:
+    if where == HERE:
         entries["airline"] = (Path(airline_path()), 12, 12)
     return entries
 
@@ -271,6 +278,9 @@ def main(argv=None):
     parser.add_argument("--holdout", action="store_true",
                         help="the holdout series instead (holdout/suite.json: eight that ship "
                         "inside statsmodels, added after the defaults were chosen)")
+    parser.add_argument("--suite-dir", metavar="DIR",
+                        help="the series of another folder instead: a suite.json ({name: "
+                        "{season, horizon}}) beside one name.csv per series")
     parser.add_argument("--origins", type=int, default=1, help="rolling test origins, h apart")
     parser.add_argument("--panel", type=int, default=0, metavar="K",
                         help="also the first K series of the synthetic monthly panel "
@@ -294,13 +304,14 @@ def main(argv=None):
                         "for short cuts of series with a long season")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
-    entries = suite(args.holdout)
+    entries = suite(args.holdout, args.suite_dir)
     names = args.series or list(entries)
     from asv_benchmarks.series_quality import parse_setting
 
     options = dict(parse_setting(text) for text in args.set)
     if args.quick:
-        names = args.series or (list(entries)[:2] if args.holdout else ["austres", "nile"])
+        names = args.series or (list(entries)[:2] if args.holdout or args.suite_dir else
+                                ["austres", "nile"])
         options = {"epochs": 2, "members": 1, "hidden_size": 8, **options}
     unknown = sorted(set(names) - set(entries))
     if unknown:

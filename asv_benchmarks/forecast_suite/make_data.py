@@ -5,6 +5,10 @@ The numbers come from datasets that ship inside pmdarima and statsmodels (no dow
 committed, so the suite itself needs neither package.  ``python make_data.py --holdout``
 writes the holdout series (statsmodels only) into ``holdout/``: series that no choice of
 the defaults was measured on before they were added (``evaluate.py --holdout``).
+``python make_data.py --more`` writes 22 more (pmdarima and statsmodels) into ``more/``
+(``evaluate.py --suite-dir asv_benchmarks/forecast_suite/more``), added on 2026-12-06:
+the defaults of that day were first measured on them there, and the ARIMA partner was
+added for what they showed.
 """
 import csv
 import datetime as dt
@@ -93,18 +97,67 @@ def load_holdout():
     return series
 
 
-def main(holdout=False):
-    where = HERE / "holdout" if holdout else HERE
+def load_more():
+    import pmdarima.datasets as pm
+    import statsmodels.api as sm
+
+    series = {}
+    # eight countries' births per woman, yearly 1960-2010: every 25th, by country code, of
+    # those with no year missing
+    fertility = sm.datasets.fertility.load_pandas().data
+    span = [str(year) for year in range(1960, 2011)]
+    complete = fertility.dropna(subset=span).sort_values("Country Code")
+    for _, row in complete.iloc[::25].iterrows():
+        series[f"fert_{row['Country Code']}"] = (
+            row[span].to_numpy(np.float64), years(1960, len(span)), 1, 6,
+            f"statsmodels fertility: births per woman in {row['Country Name']}, yearly "
+            "1960-2010")
+    danish = sm.datasets.danish_data.load_pandas().data
+    texts = {"lrm": "log real money", "lry": "log real income", "lpy": "log prices",
+             "ibo": "bond rate", "ide": "bank deposit rate"}
+    for column, text in texts.items():
+        series[f"danish_{column}"] = (danish[column].to_numpy(), months(1974, 1, len(danish), 3),
+                                      4, 8, f"statsmodels danish_data {column}: Danish {text}, "
+                                      "quarterly 1974-1987")
+    macro = sm.datasets.macrodata.load_pandas().data
+    texts = {"realgovt": "real government spending", "realdpi": "real disposable income",
+             "pop": "population", "infl": "inflation rate", "realint": "real interest rate"}
+    for column, text in texts.items():
+        series[f"macro_{column}"] = (macro[column].to_numpy(), months(1959, 1, len(macro), 3),
+                                     4, 8, f"statsmodels macrodata {column}: US {text}, "
+                                     "quarterly 1959-2009")
+    rates = sm.datasets.interest_inflation.load_pandas().data
+    series["dp"] = (rates["Dp"].to_numpy(), months(1972, 4, len(rates), 3), 4, 8,
+                    "statsmodels interest_inflation Dp: (West) German inflation, quarterly "
+                    "1972-1998")
+    series["heartrate"] = (pm.load_heartrate(), None, 1, 10,
+                           "pmdarima load_heartrate: a heart rate every half second, 150 steps")
+    sunspots = pm.load_sunspots()[-720:]
+    series["sunspots_monthly"] = (sunspots, months(1924, 1, 720, 1), 12, 12,
+                                  "pmdarima load_sunspots: monthly sunspot numbers 1924-1983 "
+                                  "(a season of 12 asked for, which the series has not)")
+    series["msft"] = (pm.load_msft()["Close"].to_numpy()[-500:], None, 1, 10,
+                      "pmdarima load_msft: Microsoft's closing price, the last 500 trading "
+                      "days to 2017-11-10")
+    return series
+
+
+def main(part=None):
+    where = HERE / part if part else HERE
     where.mkdir(exist_ok=True)
     index = {}
-    for name, (values, dates, season, horizon, source) in (load_holdout() if holdout else
-                                                           load()).items():
+    loaders = {None: load, "holdout": load_holdout, "more": load_more}
+    for name, (values, dates, season, horizon, source) in loaders[part]().items():
         values = np.asarray(values, dtype=np.float64)
-        assert values.size == len(dates) and np.isfinite(values).all(), name
+        assert np.isfinite(values).all() and (dates is None or values.size == len(dates)), name
         with open(where / f"{name}.csv", "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["date", "value"])
-            writer.writerows(zip(dates, (f"{v:.10g}" for v in values)))
+            if dates is None:  # (steps without dates: a column of values)
+                writer.writerow(["value"])
+                writer.writerows([f"{v:.10g}"] for v in values)
+            else:
+                writer.writerow(["date", "value"])
+                writer.writerows(zip(dates, (f"{v:.10g}" for v in values)))
         index[name] = {"season": season, "horizon": horizon, "length": int(values.size),
                        "source": source}
     (where / "suite.json").write_text(json.dumps(index, indent=1) + "\n")
@@ -113,4 +166,4 @@ def main(holdout=False):
 if __name__ == "__main__":
     import sys
 
-    main(holdout="--holdout" in sys.argv[1:])
+    main(next((a[2:] for a in sys.argv[1:] if a in ("--holdout", "--more")), None))

@@ -126,10 +126,13 @@ class ForecastConfig:
         (``regression.regression_forecast``, for a trend and season that stay fixed), the
         naive forecast (the last value: the networks' forecast of change halved), and, for
         a season seen fewer than three times before the test (too few for the seasonality
-        test, ``selection.testable_season``), seasonal naive's; the report gives each
-        MASE.  Where the validation part has one forecast origin (one
-        horizon, as a short series gets), too few to choose on, the Theta method, weighing
-        three quarters (``training.ONE_ORIGIN_WEIGHT``).  Without a validation part,
+        test, ``selection.testable_season``), seasonal naive's, and an ARIMA(p, d, 0)
+        with its orders chosen from the data (``arima.arima_forecast``: an
+        autoregression on the differences, for momentum and mean reversion); the report
+        gives each MASE.  Where the validation part has one forecast origin (one
+        horizon, as a short series gets), too few to choose on, the mean of the Theta
+        method's and the ARIMA forecast, weighing three quarters
+        (``training.ONE_ORIGIN_WEIGHT``).  Without a validation part,
         neither.  'none': the networks alone (as before this setting).  The transform
         candidates are scored as they would forecast.  A model that logs the
         series combines with its partner in the log (a geometric mean with the partner's

@@ -6,6 +6,7 @@ from dataclasses import asdict
 import numpy as np
 
 from .._checks import check_int
+from .arima import arima_forecast, theta_arima_forecast
 from ..checkpoints import (CheckpointError, join_states, load_checkpoint, part_state,
                            save_checkpoint)
 from .config import ForecastConfig, check_levels, level_name
@@ -222,7 +223,8 @@ class Forecaster:
         point + weight partner`` and every quantile moves with it; for a model that logs
         the series, the same in the log (the partner's forecast of the logged series).
         The partner is ``PARTNERS[method]`` (the Theta method, the linear trend and
-        seasonal dummies, the naive or the seasonal naive forecast), fitted on the last
+        seasonal dummies, the naive or the seasonal naive forecast, the ARIMA forecast or
+        the mean of Theta's and ARIMA's), fitted on the last
         ``THETA_HISTORY`` steps before each origin at most."""
         logs = self.pipeline.logs  # (then the model's data passed the log: positive)
         forecasts = np.stack([self.partner_forecast(method, values, t, paths.shape[2])
@@ -501,13 +503,16 @@ MAX_FORECAST_STEPS = 100_000
 THETA_HISTORY = 2048
 # the statistical forecasts a model may be combined with (``info['combination']['method']``):
 # the Theta method, the regression, the naive forecast (the last value: combined with it,
-# the networks' forecast of change is halved, for a series near a random walk) and seasonal
-# naive's (for a season too long for the seasonality test to judge: training._combination)
+# the networks' forecast of change is halved, for a series near a random walk), seasonal
+# naive's (for a season too long for the seasonality test to judge: training._combination),
+# the ARIMA(p, d, 0) forecast, and the mean of Theta's and ARIMA's (for one validation origin)
 PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
             "naive": lambda values, horizon, season: naive_forecast(values, horizon),
-            "seasonal_naive": seasonal_naive_forecast}
+            "seasonal_naive": seasonal_naive_forecast, "arima": arima_forecast,
+            "theta_arima": theta_arima_forecast}
 # the format a checkpoint combined with each partner needs (``checkpoints.FORMAT_VERSION``)
-PARTNER_FORMATS = {"theta": 1, "regression": 2, "naive": 2, "seasonal_naive": 3}
+PARTNER_FORMATS = {"theta": 1, "regression": 2, "naive": 2, "seasonal_naive": 3, "arima": 4,
+                   "theta_arima": 4}
 
 
 def jsonable(value):

@@ -17,8 +17,8 @@ The recipe, in order:
 4b. ``ForecastConfig.combine``: where the validation part says so, that average is
    averaged again with a linear member's (a ridge autoregression on the same
    windows, ``_linear``), and then with a statistical forecast: the Theta method's, a
-   linear trend and seasonal dummies', the naive one or seasonal naive's
-   (``_combination``).
+   linear trend and seasonal dummies', the naive one, seasonal naive's or an ARIMA(p, d,
+   0)'s (``_combination``).
 5. With ``ForecastConfig.refit``, once the validation part has done its work (the
    choices below, the stopping epochs, the intervals' errors, the fallback's
    verdict), the networks are trained again from the same initial weights on the
@@ -666,10 +666,11 @@ def _partner(config, always, validation, partnered, values, origins, season, tes
 # the statistical partner's share of a combined forecast (ForecastConfig.combine): the plain
 # mean, the combination the forecasting competitions found hard to beat
 COMBINED_WEIGHT = 0.5
-# the Theta method's share where 'auto' takes it for one validation origin (a short series,
-# whose networks train on a handful of windows).  On 131 short cuts (README, "Short series"):
-# 0.5 -> 0.75 -> 1.0 (Theta alone) 1.164 -> 1.124 -> 1.101 geometric-mean MASE, 42 -> 36 ->
-# 38 cuts more than 5 % behind seasonal naive; three quarters keeps the networks' share
+# the statistical partner's share where 'auto' takes it for one validation origin (a short
+# series, whose networks train on a handful of windows).  On 131 short cuts (README, "Short
+# series"), with the Theta method: 0.5 -> 0.75 -> 1.0 (Theta alone) 1.164 -> 1.124 -> 1.101
+# geometric-mean MASE, 42 -> 36 -> 38 cuts more than 5 % behind seasonal naive; three
+# quarters keeps the networks' share
 ONE_ORIGIN_WEIGHT = 0.75
 
 
@@ -680,19 +681,19 @@ def _combination(model, config, values, origins, paths, validation, season, test
     method for 'theta' and 'both'; for 'auto' with the partner of ``PARTNERS`` (the Theta
     method, for a season of 2 or more the linear trend and seasonal dummies, the naive
     forecast, and for an ``untested_season`` (seen fewer than three times before the test:
-    ``selection.testable_season``) seasonal naive's) whose combination has the lowest
-    validation MASE, where that is below the
-    networks' own on the same rolling origins (whose steps the networks never trained on;
-    ``paths``: their forecasts from there); with one such origin, always with the Theta
-    method, which then weighs ``ONE_ORIGIN_WEIGHT``; without a validation part, 'auto' does
-    not.
+    ``selection.testable_season``) seasonal naive's, and the ARIMA(p, d, 0) forecast) whose
+    combination has the lowest validation MASE, where that is below the networks' own on
+    the same rolling origins (whose steps the networks never trained on; ``paths``: their
+    forecasts from there); with one such origin, always with the mean of the Theta method's
+    and the ARIMA forecast, which then weighs ``ONE_ORIGIN_WEIGHT``; without a validation
+    part, 'auto' does not.
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
     ``combination`` ({``setting``, ``method`` (the partner taken, else the best one
     scored, else 'theta'), ``weight``, ``validation_mase``: {``networks``: without a
     partner (with the linear member where the model has it), ``combined``: with
     ``method``, ``partners``: every partner scored, combined} or None, ``one_origin``:
-    whether 'auto' took the Theta method for its one validation origin}) and the
+    whether 'auto' took the Theta and ARIMA mean for its one validation origin}) and the
     validation scores of the forecasts the model now makes.
     """
     # With one validation origin (a short series' validation part of one horizon) each
@@ -702,6 +703,8 @@ def _combination(model, config, values, origins, paths, validation, season, test
     # 1.246 -> 1.164 with half each (cyclic yearly series, which Theta cannot follow,
     # worse); choosing only whether to combine with Theta, on that one origin, 1.255;
     # leaving the linear member out there, or taking it always, made no clear difference.
+    # The mean of the Theta method's and the ARIMA forecast instead of Theta's alone (README,
+    # "An autoregressive partner"): 1.115 -> 1.090, the ARIMA forecast alone 1.116.
     one_origin = config.combine == "auto" and origins.size == 1
     always = config.combine in ("theta", "both") or one_origin
     weight = ONE_ORIGIN_WEIGHT if one_origin else COMBINED_WEIGHT
@@ -710,10 +713,12 @@ def _combination(model, config, values, origins, paths, validation, season, test
     # drift the Theta method already offers, and one more choice for validation's noise;
     # seasonal naive only for a season too long for the seasonality test to judge, which
     # then neither the transforms nor the Theta method take, and the networks see fewer
-    # than three times: elsewhere it too is one more choice for the noise)
+    # than three times: elsewhere it too is one more choice for the noise; the mean of the
+    # Theta method and ARIMA only for one origin)
     offered = {"theta": True, "regression": season >= 2, "naive": True,
-               "seasonal_naive": untested_season}
-    for method in ("theta",) if always else [m for m in PARTNERS if offered[m]]:
+               "seasonal_naive": untested_season, "arima": True, "theta_arima": False}
+    for method in ("theta_arima" if one_origin else "theta",) if always else \
+            [m for m in PARTNERS if offered[m]]:
         use, mase, scores, _ = _partner(
             config, always, validation,
             lambda: model.combined(paths, values, origins, weight, method), values,

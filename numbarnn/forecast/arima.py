@@ -1,0 +1,129 @@
+"""An autoregression on the differenced series, ARIMA(p, d, 0): a statistical forecast.
+
+The model forecasters know from Box & Jenkins, with its orders chosen from the data as
+R's ``auto.arima`` chooses them, kept to its autoregressive part so that it fits by least
+squares in closed form:
+
+1. where the Theta method's test finds a season (``theta.seasonal_indices``), the series
+   is divided by its seasonal indices (or they are subtracted), as the Theta method does;
+2. the series is differenced while the KPSS test rejects a stationary level
+   (``selection.level_test``, at 5 %), at most twice: ``d`` in 0, 1, 2;
+3. ``z_t = c + phi_1 z_(t-1) + ... + phi_p z_(t-p) + e_t`` is fitted to the differences
+   by least squares, with the constant (a mean for d = 0, a drift for d = 1; none for d
+   = 2, as ``auto.arima`` allows none there), for every ``p`` from 0 to ``MAX_ORDER`` (and
+   at most a quarter of the differences), all on the same steps; the one with the lowest
+   AICc whose autoregression is stationary is kept;
+4. the forecast runs the recursion ahead, sums the differences back up and puts the
+   seasonal indices back.
+
+It follows what the Theta method's level and straight drift cannot: the momentum of
+smooth growth that slows or turns (birth rates, populations, prices), and a level that
+falls back to its mean after a shock.  Everything is a function of the values alone, so a
+forecaster keeps no state for it.
+"""
+import math
+
+import numpy as np
+
+from .selection import level_test
+from .theta import seasonal_indices, theta_forecast
+
+# the highest autoregressive order tried (auto.arima's default max.p is 5)
+MAX_ORDER = 5
+# the most differences taken (auto.arima's max.d)
+MAX_DIFFERENCES = 2
+# fewer values than this: the last one, repeated
+MIN_VALUES = 6
+
+
+def _lagged(z, order, constant):
+    """The least-squares design of an AR(``order``) of ``z``: ``(rows, targets)``."""
+    n = z.size
+    columns = [z[order - k - 1:n - k - 1] for k in range(order)]
+    if constant:
+        columns.append(np.ones(n - order))
+    rows = np.column_stack(columns) if columns else np.zeros((n - order, 0))
+    return rows, z[order:]
+
+
+def _stationary(phi):
+    """Whether the autoregression with coefficients ``phi`` is stationary: every root of
+    its characteristic polynomial inside the unit circle."""
+    if phi.size == 0:
+        return True
+    return bool(np.all(np.abs(np.roots(np.concatenate(([1.0], -phi)))) < 1.0))
+
+
+def fit_autoregression(z, constant):
+    """The AR(p) of ``z`` with the lowest AICc, p in 0..``MAX_ORDER`` (at most a quarter of
+    ``z``), every order fitted on the same steps: ``(phi, c)``, c 0.0 without a
+    ``constant``."""
+    top = min(MAX_ORDER, max(0, (z.size - 4) // 4))
+    steps = z.size - top
+    best = None
+    for order in range(top + 1):
+        rows, targets = _lagged(z[top - order:], order, constant)
+        beta = np.linalg.lstsq(rows, targets, rcond=None)[0] if rows.shape[1] else \
+            np.zeros(0)
+        residuals = targets - rows @ beta
+        phi = beta[:order]
+        if not _stationary(phi):
+            continue
+        k = order + constant + 1  # (the noise variance is a parameter too)
+        variance = max(float(residuals @ residuals) / steps, 1e-300)
+        aicc = steps * math.log(variance) + 2 * k + 2 * k * (k + 1) / max(steps - k - 1, 1)
+        if best is None or aicc < best[0]:
+            best = (aicc, phi, float(beta[order]) if constant else 0.0)
+    return best[1], best[2]
+
+
+def arima_forecast(values, horizon, season):
+    """The ARIMA(p, d, 0) forecast of the ``horizon`` steps after ``values``.
+
+    Parameters
+    ----------
+    values : (n,) array
+        The history, n >= 1 (fewer than ``MIN_VALUES``: a constant forecast).
+    horizon : int
+    season : int
+        The season to test for and take out (1: none).
+
+    Returns
+    -------
+    (horizon,) float64 array
+    """
+    y = np.asarray(values, np.float64)
+    n = y.size
+    if n < MIN_VALUES:
+        return np.full(horizon, y[-1])
+    seasonal = seasonal_indices(y, season)
+    if seasonal is not None:
+        indices, multiply = seasonal
+        at = indices[np.arange(n) % season]
+        y = y / at if multiply else y - at
+    levels = [y]  # the series and its differences, as taken
+    while len(levels) <= MAX_DIFFERENCES and levels[-1].size >= MIN_VALUES and \
+            not level_test(levels[-1], False)["stationary"]:
+        levels.append(np.diff(levels[-1]))
+    z = levels.pop()
+    phi, constant = fit_autoregression(z, len(levels) < MAX_DIFFERENCES)
+    recent = list(z[z.size - phi.size:])
+    forecast = np.empty(horizon)
+    for h in range(horizon):
+        forecast[h] = constant + sum(phi[k] * recent[-1 - k] for k in range(phi.size))
+        recent.append(forecast[h])
+    for level in reversed(levels):  # (sum the differences back up)
+        forecast = level[-1] + np.cumsum(forecast)
+    if seasonal is not None:
+        ahead = indices[np.arange(n, n + horizon) % season]
+        forecast = forecast * ahead if multiply else forecast + ahead
+    return forecast
+
+
+def theta_arima_forecast(values, horizon, season):
+    """The mean of the Theta method's forecast (``theta.theta_forecast``) and the ARIMA(p, d,
+    0) one (``arima_forecast``), as in ``arima_forecast``'s arguments: the partner a
+    forecaster takes for a validation part with one origin, too few to choose on
+    (``training._combination``): two statistical forecasts averaged are more often close
+    than either alone, as the forecasting competitions found."""
+    return (theta_forecast(values, horizon, season) + arima_forecast(values, horizon, season)) / 2

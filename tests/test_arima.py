@@ -1,0 +1,88 @@
+"""The ARIMA(p, d, 0) partner (``forecast/arima.py``): its orders, its fit, its forecast, and
+``combine='auto'`` taking it where validation says so."""
+import numpy as np
+import pytest
+
+from numbarnn.checkpoints import CheckpointError
+from numbarnn.forecast.arima import _stationary, arima_forecast, fit_autoregression
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.model import Forecaster
+from numbarnn.forecast.training import train_forecaster
+from test_statistical_partners import TINY, assert_half_each, series
+
+
+def autoregression(seed, n, phi, constant=0.0):
+    """An AR(len(phi)) with normal noise of unit variance, from zeros."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n)
+    for t in range(len(phi), n):
+        y[t] = constant + sum(p * y[t - 1 - k] for k, p in enumerate(phi)) + rng.normal()
+    return y
+
+
+def test_a_line_and_a_parabola_continue_exactly():
+    # a line: one difference (a constant drift); a parabola: two (a constant slope change)
+    t = np.arange(66.0)
+    np.testing.assert_allclose(arima_forecast(3 + 2 * t[:60], 6, 1), 3 + 2 * t[60:],
+                               rtol=1e-12)
+    np.testing.assert_allclose(arima_forecast(t[:60] ** 2, 6, 1), t[60:] ** 2, rtol=1e-12)
+
+
+def test_a_season_is_taken_out_and_put_back():
+    # a trend plus a fixed season, through zero (so the indices are subtracted): the
+    # classical decomposition finds the season exactly and the rest is a line
+    t = np.arange(108)
+    season = np.random.default_rng(0).normal(0, 5, 12)
+    y = -20 + 0.5 * t + (season - season.mean())[t % 12]
+    np.testing.assert_allclose(arima_forecast(y[:96], 12, 12), y[96:], atol=1e-9)
+
+
+def test_the_fit_recovers_an_autoregression():
+    z = autoregression(1, 5000, [0.5, -0.3], constant=2.0)
+    phi, constant = fit_autoregression(z, True)
+    np.testing.assert_allclose(phi, [0.5, -0.3], atol=0.03)
+    assert constant == pytest.approx(2.0, abs=0.1)
+
+
+def test_white_noise_forecasts_its_mean():
+    y = 50 + np.random.default_rng(2).normal(0, 2, 300)
+    forecast = arima_forecast(y, 5, 1)
+    np.testing.assert_allclose(forecast, y.mean(), atol=0.1)
+
+
+def test_a_stationary_series_reverts_to_its_mean():
+    y = 10 + autoregression(3, 400, [0.8])
+    forecast = arima_forecast(y, 200, 1)
+    mean = forecast[-1]  # (where the forecast settles: the fitted mean)
+    assert mean == pytest.approx(y.mean(), abs=0.15)
+    assert forecast[0] - mean == pytest.approx(0.8 * (y[-1] - mean), rel=0.15)
+    assert np.all(np.diff(np.abs(forecast - mean)) <= 0)
+
+
+def test_only_stationary_autoregressions_are_kept():
+    assert _stationary(np.zeros(0)) and _stationary(np.array([0.5]))
+    assert _stationary(np.array([1.4, -0.7]))  # (a damped cycle)
+    assert not _stationary(np.array([1.1])) and not _stationary(np.array([0.5, 0.6]))
+
+
+def test_a_short_history_forecasts_its_last_value():
+    np.testing.assert_array_equal(arima_forecast([4.0, 5.0, 7.0], 3, 12), [7.0, 7.0, 7.0])
+    np.testing.assert_array_equal(arima_forecast(np.full(40, 2.5), 4, 12), np.full(4, 2.5))
+
+
+def test_auto_takes_arima_for_a_cycle(tmp_path, monkeypatch):
+    from numbarnn import checkpoints
+
+    # a damped cycle around a fixed level: neither the last value nor Theta's smoothed
+    # level follows it, the autoregression does
+    y = 50 + autoregression(1, 120, [1.4, -0.7])
+    model, report = train_forecaster(series(y), ForecastConfig(
+        combine="auto", log=False, diff=False, **{**TINY, "season": 1}))
+    assert list(report["combination"]["validation_mase"]["partners"]) == \
+        ["theta", "naive", "arima"]
+    assert_half_each(model, report, "arima", arima_forecast(y, 6, 1),
+                     tmp_path / "arima.safetensors", "4")
+    # format 4: a numbarnn that reads format 3 refuses it
+    monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 3)
+    with pytest.raises(CheckpointError, match="upgrade numbarnn"):
+        Forecaster.load(tmp_path / "arima.safetensors")
