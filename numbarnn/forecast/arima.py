@@ -4,8 +4,9 @@ The model forecasters know from Box & Jenkins, with its orders chosen from the d
 R's ``auto.arima`` chooses them, kept to its autoregressive part so that it fits by least
 squares in closed form:
 
-1. where the Theta method's test finds a season (``theta.seasonal_indices``), the series
-   is divided by its seasonal indices (or they are subtracted), as the Theta method does;
+1. where the Theta method's test finds a season (``theta.seasonally_adjusted``), the
+   series is divided by its seasonal indices (or they are subtracted), as the Theta
+   method does;
 2. the series is differenced while the KPSS test rejects a stationary level
    (``selection.level_test``, at 5 %), at most twice: ``d`` in 0, 1, 2;
 3. ``z_t = c + phi_1 z_(t-1) + ... + phi_p z_(t-p) + e_t`` is fitted to the differences
@@ -26,7 +27,7 @@ import math
 import numpy as np
 
 from .selection import level_test
-from .theta import seasonal_indices, theta_forecast
+from .theta import seasonally_adjusted, theta_forecast
 
 # the highest autoregressive order tried (auto.arima's default max.p is 5)
 MAX_ORDER = 5
@@ -93,14 +94,9 @@ def arima_forecast(values, horizon, season):
     (horizon,) float64 array
     """
     y = np.asarray(values, np.float64)
-    n = y.size
-    if n < MIN_VALUES:
+    if y.size < MIN_VALUES:
         return np.full(horizon, y[-1])
-    seasonal = seasonal_indices(y, season)
-    if seasonal is not None:
-        indices, multiply = seasonal
-        at = indices[np.arange(n) % season]
-        y = y / at if multiply else y - at
+    y, reseason = seasonally_adjusted(y, season, horizon)
     levels = [y]  # the series and its differences, as taken
     while len(levels) <= MAX_DIFFERENCES and levels[-1].size >= MIN_VALUES and \
             not level_test(levels[-1], False)["stationary"]:
@@ -114,10 +110,7 @@ def arima_forecast(values, horizon, season):
         recent.append(forecast[h])
     for level in reversed(levels):  # (sum the differences back up)
         forecast = level[-1] + np.cumsum(forecast)
-    if seasonal is not None:
-        ahead = indices[np.arange(n, n + horizon) % season]
-        forecast = forecast * ahead if multiply else forecast + ahead
-    return forecast
+    return reseason(forecast)
 
 
 def theta_arima_forecast(values, horizon, season):

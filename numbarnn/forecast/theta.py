@@ -105,6 +105,22 @@ def seasonal_indices(y, season):
     return indices - indices.mean(), False
 
 
+def seasonally_adjusted(y, season, horizon):
+    """``(adjusted, reseason)``: ``y`` divided by its seasonal indices (less them, for data
+    not all positive) where ``seasonal_indices`` finds a season, and the function that
+    puts them back into a forecast of the ``horizon`` steps after ``y``; ``y`` itself and
+    the identity where it finds none."""
+    seasonal = seasonal_indices(y, season)
+    if seasonal is None:
+        return y, lambda forecast: forecast
+    indices, multiply = seasonal
+    at = indices[np.arange(y.size) % season]
+    ahead = indices[np.arange(y.size, y.size + horizon) % season]
+    if multiply:
+        return y / at, lambda forecast: forecast * ahead
+    return y - at, lambda forecast: forecast + ahead
+
+
 def theta_forecast(values, horizon, season):
     """The standard Theta method's forecast of the ``horizon`` steps after ``values``.
 
@@ -124,18 +140,11 @@ def theta_forecast(values, horizon, season):
     n = y.size
     if n < 3:
         return np.full(horizon, y[-1])
-    seasonal = seasonal_indices(y, season)
-    ahead = np.arange(n, n + horizon) % max(season, 1)
-    if seasonal is not None:
-        indices, multiply = seasonal
-        at = indices[np.arange(n) % season]
-        y = y / at if multiply else y - at
+    y, reseason = seasonally_adjusted(y, season, horizon)
     alpha = _fit_alpha(y)
     level = _smooth(y, alpha)[1]
     t = np.arange(n, dtype=np.float64)
     slope = float(np.polyfit(t, y, 1)[0])
     steps = np.arange(horizon, dtype=np.float64)
     forecast = level + slope / 2 * (steps + (1 - (1 - alpha) ** n) / alpha)
-    if seasonal is not None:
-        forecast = forecast * indices[ahead] if multiply else forecast + indices[ahead]
-    return forecast
+    return reseason(forecast)
