@@ -226,8 +226,8 @@ def aligned(rows):
               "a ridge autoregression on the same windows; theta: the Theta method's "
               "forecast; both: the two; auto: the linear member where it lowers the validation "
               "MASE, then the Theta method, (with a season) a linear trend with seasonal "
-              "dummies, the last value, (for a season seen fewer than three times) the "
-              "value a season earlier or an ARIMA, whichever lowers it more, if one does (the "
+              "dummies, the last value, an ARIMA or (for a season seen fewer than three "
+              "times) the value a season earlier, whichever lowers it more, if one does (the "
               "report gives the scores; with one validation origin, the mean of the Theta "
               "method and an ARIMA, weighing three quarters); none: nothing.")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
@@ -440,7 +440,8 @@ def choice_lines(report):
 PARTNER_NAMES = {"theta": "the Theta method", "regression": "a linear trend and seasonal dummies",
                  "naive": "the last value (naive)",
                  "seasonal_naive": "the value a season earlier (seasonal naive)",
-                 "arima": "an autoregression on the differences (ARIMA)",
+                 "arima": "an ARIMA (an autoregression, on the differences where the level "
+                          "wanders)",
                  "theta_arima": "the mean of the Theta method and an ARIMA"}
 
 

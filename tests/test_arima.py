@@ -37,6 +37,18 @@ def test_a_season_is_taken_out_and_put_back():
     np.testing.assert_allclose(arima_forecast(y[:96], 12, 12), y[96:], atol=1e-9)
 
 
+def test_a_multiplicative_season_scales_with_the_level():
+    # positive data: the indices divide; a steady growth under a fixed seasonal shape is
+    # forecast with the shape's size growing with the level
+    t = np.arange(120)
+    shape = 1 + 0.2 * np.sin(2 * np.pi * t / 12)
+    y = 100 * 1.01 ** t * shape
+    forecast = arima_forecast(y[:108], 12, 12)
+    np.testing.assert_allclose(forecast, y[108:], rtol=0.02)
+    swing = forecast.max() - forecast.min()
+    assert swing > 0.9 * (y[108:].max() - y[108:].min())
+
+
 def test_the_fit_recovers_an_autoregression():
     z = autoregression(1, 5000, [0.5, -0.3], constant=2.0)
     phi, constant = fit_autoregression(z, True)
@@ -66,7 +78,15 @@ def test_only_stationary_autoregressions_are_kept():
 
 
 def test_a_short_history_forecasts_its_last_value():
+    # under 12 values the KPSS test cannot say whether the level wanders: not the mean of
+    # a rising handful, the last value
     np.testing.assert_array_equal(arima_forecast([4.0, 5.0, 7.0], 3, 12), [7.0, 7.0, 7.0])
+    np.testing.assert_array_equal(arima_forecast(10.0 * np.arange(1, 12), 2, 1), [110, 110])
+    # and from 12 values on, a line continues
+    np.testing.assert_allclose(arima_forecast(10.0 * np.arange(1, 13), 2, 1), [130, 140])
+
+
+def test_a_constant_series_forecasts_itself():
     np.testing.assert_array_equal(arima_forecast(np.full(40, 2.5), 4, 12), np.full(4, 2.5))
 
 

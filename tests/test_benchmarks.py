@@ -205,6 +205,8 @@ def test_forecast_suite_of_another_folder(tmp_path):
     assert list(results) == ["wave"] and results["wave"]["horizon"] == 4
     with pytest.raises(SystemExit, match="has no suite.json"):
         evaluate.main(["--quick", "--suite-dir", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit):  # (one suite or the other)
+        evaluate.main(["--quick", "--holdout", "--suite-dir", str(tmp_path)])
 
 
 def test_many_series_suite_runs(monkeypatch):

@@ -164,8 +164,8 @@ def test_cli_report_names_every_partner(tmp_path):
             f"{scores['combined']:.3f} combined with a linear trend and seasonal dummies, "
             f"{scores['networks']:.3f} without it; with the Theta method "
             f"{scores['partners']['theta']:.3f}; with the last value (naive) "
-            f"{scores['partners']['naive']:.3f}; with an autoregression on the differences "
-            f"(ARIMA) {scores['partners']['arima']:.3f})") in output
+            f"{scores['partners']['naive']:.3f}; with an ARIMA (an autoregression, on the "
+            f"differences where the level wanders) {scores['partners']['arima']:.3f})") in output
 
 
 def test_no_regression_without_a_season(tmp_path):
@@ -230,7 +230,7 @@ def test_cli_report_names_seasonal_naive(tmp_path):
     assert "combined with the value a season earlier (seasonal naive), half each" in output
 
 
-def test_one_validation_origin_is_too_few_to_choose_a_partner_on():
+def test_one_validation_origin_is_too_few_to_choose_a_partner_on(tmp_path):
     # the random walk of the test above, with one horizon of validation (one origin):
     # 'auto' combines with the mean of the Theta method and ARIMA instead of choosing on one
     # forecast
@@ -248,6 +248,10 @@ def test_one_validation_origin_is_too_few_to_choose_a_partner_on():
     np.testing.assert_allclose(
         model.forecast(6)["values"], 0.25 * alone.forecast(6)["values"] + 0.75 * partner,
         rtol=1e-9)
+    model.save(tmp_path / "short.safetensors")  # (the mean needs format 4)
+    assert format_version(tmp_path / "short.safetensors") == "4"
+    np.testing.assert_array_equal(Forecaster.load(tmp_path / "short.safetensors").forecast(6)[
+        "values"], model.forecast(6)["values"])
     # two horizons (seven origins): chosen on validation, as before
     _, report = train_forecaster(series(walk), ForecastConfig(val_size=12, **settings))
     c = report["combination"]

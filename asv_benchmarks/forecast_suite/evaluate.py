@@ -53,13 +53,13 @@ def suite(holdout=False, where=None):
     if where is None:
         where = HERE / "holdout" if holdout else HERE
     else:
-        where = Path(where)
+        where = Path(where).resolve()
         if not (where / "suite.json").is_file():
             raise SystemExit(f"error: {where} has no suite.json")
     index = json.loads((where / "suite.json").read_text())
     entries = {name: (where / f"{name}.csv", e["season"], e["horizon"])
                for name, e in index.items()}
-    if where == HERE:
+    if where.resolve() == HERE.resolve():
         entries["airline"] = (Path(airline_path()), 12, 12)
     return entries
 
@@ -274,11 +274,12 @@ def _positive(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", help="names from suite.json, or airline "
-                        "(with --holdout: from holdout/suite.json)")
-    parser.add_argument("--holdout", action="store_true",
+                        "(with --holdout or --suite-dir: from that suite.json)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--holdout", action="store_true",
                         help="the holdout series instead (holdout/suite.json: eight that ship "
                         "inside statsmodels, added after the defaults were chosen)")
-    parser.add_argument("--suite-dir", metavar="DIR",
+    where.add_argument("--suite-dir", metavar="DIR",
                         help="the series of another folder instead: a suite.json ({name: "
                         "{season, horizon}}) beside one name.csv per series")
     parser.add_argument("--origins", type=int, default=1, help="rolling test origins, h apart")

@@ -10,8 +10,8 @@ squares in closed form:
 2. the series is differenced while the KPSS test rejects a stationary level
    (``selection.level_test``, at 5 %), at most twice: ``d`` in 0, 1, 2;
 3. ``z_t = c + phi_1 z_(t-1) + ... + phi_p z_(t-p) + e_t`` is fitted to the differences
-   by least squares, with the constant (a mean for d = 0, a drift for d = 1; none for d
-   = 2, as ``auto.arima`` allows none there), for every ``p`` from 0 to ``MAX_ORDER`` (and
+   by least squares, with the constant (an intercept for d = 0, a drift for d = 1; none
+   for d = 2, as ``auto.arima`` allows none there), for every ``p`` from 0 to ``MAX_ORDER`` (and
    at most a quarter of the differences), all on the same steps; the one with the lowest
    AICc whose autoregression is stationary is kept;
 4. the forecast runs the recursion ahead, sums the differences back up and puts the
@@ -26,15 +26,16 @@ import math
 
 import numpy as np
 
-from .selection import level_test
+from .selection import KPSS_MIN_STEPS, level_test
 from .theta import seasonally_adjusted, theta_forecast
 
 # the highest autoregressive order tried (auto.arima's default max.p is 5)
 MAX_ORDER = 5
 # the most differences taken (auto.arima's max.d)
 MAX_DIFFERENCES = 2
-# fewer values than this: the last one, repeated
-MIN_VALUES = 6
+# fewer values than this: the last one, repeated (too few for the KPSS test to say whether
+# the level wanders, and a mean of a handful of steps is no forecast of a trend)
+MIN_VALUES = KPSS_MIN_STEPS
 
 
 def _lagged(z, order, constant):
@@ -98,8 +99,7 @@ def arima_forecast(values, horizon, season):
         return np.full(horizon, y[-1])
     y, reseason = seasonally_adjusted(y, season, horizon)
     levels = [y]  # the series and its differences, as taken
-    while len(levels) <= MAX_DIFFERENCES and levels[-1].size >= MIN_VALUES and \
-            not level_test(levels[-1], False)["stationary"]:
+    while len(levels) <= MAX_DIFFERENCES and not level_test(levels[-1], False)["stationary"]:
         levels.append(np.diff(levels[-1]))
     z = levels.pop()
     phi, constant = fit_autoregression(z, len(levels) < MAX_DIFFERENCES)

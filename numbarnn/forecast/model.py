@@ -6,9 +6,9 @@ from dataclasses import asdict
 import numpy as np
 
 from .._checks import check_int
-from .arima import arima_forecast, theta_arima_forecast
 from ..checkpoints import (CheckpointError, join_states, load_checkpoint, part_state,
                            save_checkpoint)
+from .arima import arima_forecast, theta_arima_forecast
 from .config import ForecastConfig, check_levels, level_name
 from .intervals import conformal_quantile, error_quantile
 from .metrics import naive_forecast, seasonal_naive_forecast
@@ -496,7 +496,7 @@ def linear_rows(x):
 # the longest forecast a model makes: a guard against a typo's hours of work
 MAX_FORECAST_STEPS = 100_000
 # Steps before an origin that the statistical partner of a combined forecast (the Theta
-# method, the regression, the naive forecasts) is fitted on, at most: each Theta fit costs
+# method, the regression, the naive forecasts, the ARIMA) is fitted on, at most: each Theta fit costs
 # about 60 passes over its data, and a long series' validation and calibration have an
 # origin for every step of their tenth of it, so that fitting on all of the data would cost
 # the square of the length
