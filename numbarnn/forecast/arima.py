@@ -11,9 +11,9 @@ squares in closed form:
    (``selection.level_test``, at 5 %), at most twice: ``d`` in 0, 1, 2;
 3. ``z_t = c + phi_1 z_(t-1) + ... + phi_p z_(t-p) + e_t`` is fitted to the differences
    by least squares, with the constant (an intercept for d = 0, a drift for d = 1; none
-   for d = 2, as ``auto.arima`` allows none there), for every ``p`` from 0 to ``MAX_ORDER`` (and
-   at most a quarter of the differences), all on the same steps; the one with the lowest
-   AICc whose autoregression is stationary is kept;
+   for d = 2, as ``auto.arima`` allows none there), for every ``p`` from 0 to
+   ``MAX_ORDER`` (and at most a quarter of the differences), all on the same steps; the
+   one with the lowest AICc whose autoregression is stationary is kept;
 4. the forecast runs the recursion ahead, sums the differences back up and puts the
    seasonal indices back.
 
@@ -119,4 +119,5 @@ def theta_arima_forecast(values, horizon, season):
     forecaster takes for a validation part with one origin, too few to choose on
     (``training._combination``): two statistical forecasts averaged are more often close
     than either alone, as the forecasting competitions found."""
-    return (theta_forecast(values, horizon, season) + arima_forecast(values, horizon, season)) / 2
+    return (theta_forecast(values, horizon, season) +
+            arima_forecast(values, horizon, season)) / 2

@@ -496,8 +496,8 @@ def linear_rows(x):
 # the longest forecast a model makes: a guard against a typo's hours of work
 MAX_FORECAST_STEPS = 100_000
 # Steps before an origin that the statistical partner of a combined forecast (the Theta
-# method, the regression, the naive forecasts, the ARIMA) is fitted on, at most: each Theta fit costs
-# about 60 passes over its data, and a long series' validation and calibration have an
+# method, the regression, the naive forecasts, the ARIMA) is fitted on, at most: each Theta
+# fit costs about 60 passes over its data, and a long series' validation and calibration have an
 # origin for every step of their tenth of it, so that fitting on all of the data would cost
 # the square of the length
 THETA_HISTORY = 2048

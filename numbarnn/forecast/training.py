@@ -698,11 +698,12 @@ def _combination(model, config, values, origins, paths, validation, season, test
     """
     # With one validation origin (a short series' validation part of one horizon) each
     # partner's validation MASE is that of a single forecast, too few to choose on: 'auto'
-    # then combines with a fixed partner (first the Theta method, as 'theta' does).  On 131 short cuts of the
-    # suite's and the holdout's series (README, "Short series") the geometric-mean MASE went
-    # 1.246 -> 1.164 with half each (cyclic yearly series, which Theta cannot follow,
-    # worse); choosing only whether to combine with Theta, on that one origin, 1.255;
-    # leaving the linear member out there, or taking it always, made no clear difference.
+    # then combines with a fixed partner (first the Theta method, as 'theta' does).  On 131
+    # short cuts of the suite's and the holdout's series (README, "Short series") the
+    # geometric-mean MASE went 1.246 -> 1.164 with Theta, half each (cyclic yearly series,
+    # which Theta cannot follow, worse); choosing only whether to combine with Theta, on
+    # that one origin, 1.255; leaving the linear member out there, or taking it always,
+    # made no clear difference.
     # The mean of the Theta method's and the ARIMA forecast instead of Theta's alone (README,
     # "An autoregressive partner", with the ARIMA partner offered at more origins): 1.115 ->
     # 1.090, the ARIMA forecast alone 1.116.
