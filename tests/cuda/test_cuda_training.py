@@ -82,8 +82,10 @@ def test_forecaster_training_on_cuda_follows_the_cpu():
     for on_gpu, on_cpu in zip(gpu["training"]["members"], cpu["training"]["members"]):
         assert on_gpu["best_epoch"] == on_cpu["best_epoch"]  # the same early stopping
         assert on_gpu["epochs"] == on_cpu["epochs"]
-        for name in ("val_loss", "train_loss"):  # the same sums, in another order
-            assert on_gpu[name] == pytest.approx(on_cpu[name], rel=1e-12), name
+        # the same sums, in another order, through three epochs of Adam, which carry a
+        # rounding difference on (one run under the simulator differed by 2.6e-10)
+        for name in ("val_loss", "train_loss"):
+            assert on_gpu[name] == pytest.approx(on_cpu[name], rel=1e-9), name
     for who in ("model", "seasonal_naive"):
         for name, value in cpu["metrics"][who].items():
             assert gpu["metrics"][who][name] == pytest.approx(value, rel=1e-9), (who, name)
