@@ -38,16 +38,6 @@ MAX_DIFFERENCES = 2
 MIN_VALUES = KPSS_MIN_STEPS
 
 
-def _lagged(z, order, constant):
-    """The least-squares design of an AR(``order``) of ``z``: ``(rows, targets)``."""
-    n = z.size
-    columns = [z[order - k - 1:n - k - 1] for k in range(order)]
-    if constant:
-        columns.append(np.ones(n - order))
-    rows = np.column_stack(columns) if columns else np.zeros((n - order, 0))
-    return rows, z[order:]
-
-
 def _stationary(phi):
     """Whether the autoregression with coefficients ``phi`` is stationary: every root of
     its characteristic polynomial inside the unit circle."""
@@ -62,9 +52,14 @@ def fit_autoregression(z, constant):
     ``constant``."""
     top = min(MAX_ORDER, max(0, (z.size - 4) // 4))
     steps = z.size - top
+    targets = z[top:]
+    # column k: the value k + 1 steps before each target; an order p takes the first p
+    lags = np.column_stack([z[top - k - 1:z.size - k - 1] for k in range(top)] +
+                           [np.zeros((steps, 0))])
+    ones = np.ones((steps, 1 if constant else 0))
     best = None
     for order in range(top + 1):
-        rows, targets = _lagged(z[top - order:], order, constant)
+        rows = np.hstack([lags[:, :order], ones])
         beta = np.linalg.lstsq(rows, targets, rcond=None)[0] if rows.shape[1] else \
             np.zeros(0)
         residuals = targets - rows @ beta
