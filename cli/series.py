@@ -365,7 +365,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
 
 def choice_lines(report):
     """What the automatic settings chose, and the fallback's verdict, as text lines."""
-    from numbarnn.forecast.training import describe_transforms
+    from numbarnn.forecast.training import FEW_WINDOWS, FEW_WINDOWS_WEIGHTS, describe_transforms
 
     choices = report["choices"]
     seasonality = choices["seasonality"]
@@ -415,16 +415,22 @@ def choice_lines(report):
     if combination:
         name = PARTNER_NAMES[combination["method"]]
         weight = combination["weight"]
+        few = combination.get("few_windows")
         if not weight:
             verdict = "not combined with a statistical forecast"
         else:
-            share = "half each" if weight == 0.5 else \
-                f"weighing {weight:g} against the networks' {1 - weight:g}"
-            verdict = f"combined with {name}, {share}"
+            share = "half each" if weight == 0.5 else "alone, the networks left out" \
+                if weight == 1 else f"weighing {weight:g} against the networks' {1 - weight:g}"
+            verdict = f"{'forecasting' if weight == 1 else 'combined'} with {name}, {share}"
             if combination.get("one_origin"):
                 verdict += (", as --combine auto does where validation has one forecast "
                             "origin, too few to choose a partner on")
-        lines.append(verdict + _scores(combination["validation_mase"], f"combined with {name}",
+            elif few is not None:
+                weights = " or ".join(f"{w:g}" for w in FEW_WINDOWS_WEIGHTS)
+                verdict += (f", as validation chose where the networks train on fewer than "
+                            f"{FEW_WINDOWS} windows ({few} here): a partner weighing {weights}")
+        lines.append(verdict + _scores(combination["validation_mase"],
+                                       f"{'with' if weight == 1 else 'combined with'} {name}",
                                        combination["method"]))
     fallback = report.get("fallback")
     if fallback:

@@ -152,7 +152,8 @@ def test_train_report_and_reproducibility():
     _, again = train_forecaster(series, **TINY)
     assert again["metrics"] == report["metrics"]
     _, other = train_forecaster(series, **{**TINY, "seed": 4})
-    assert other["metrics"]["model"] != report["metrics"]["model"]
+    # (the networks': a series this short may be forecast by a statistical partner alone)
+    assert other["training"]["val_loss"] != report["training"]["val_loss"]
 
 
 def test_early_stopping_keeps_the_best_weights():

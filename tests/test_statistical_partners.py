@@ -103,21 +103,24 @@ def format_version(path):
         "format_version"]
 
 
-def assert_half_each(model, report, method, partner, path, version):
+def assert_half_each(model, report, method, partner, path, version, weight=0.5):
     """``model`` took ``method`` on validation (its lowest combined MASE, below the networks'
-    own), forecasts the mean of its networks' forecast and ``partner`` (the partner's
-    forecast of the next 6 steps), and saves to ``path`` as format ``version``, which
-    loads to the same forecast."""
+    own where ``weight`` is a half: a partner weighing more is taken always), forecasts the
+    mean of its networks' forecast and ``partner`` (the partner's forecast of the next 6
+    steps), or with another ``weight`` the mean weighted so, and saves to ``path`` as format
+    ``version``, which loads to the same forecast."""
     c = report["combination"]
     partners = c["validation_mase"]["partners"]
-    assert c["method"] == method and c["weight"] == 0.5
-    assert model.info["combination"]["method"] == method
-    assert c["validation_mase"]["combined"] == partners[method] == min(partners.values()) < \
-        c["validation_mase"]["networks"]
+    assert c["method"] == method and c["weight"] == weight
+    assert model.info["combination"] == {"method": method, "weight": weight}
+    assert c["validation_mase"]["combined"] == partners[method] == min(partners.values())
+    if weight == 0.5:
+        assert c["validation_mase"]["combined"] < c["validation_mase"]["networks"]
     alone = Forecaster(model.config, model.pipeline, model.feature_scaler,
                        {**model.info, "combination": None}, network=model.network_state())
     np.testing.assert_allclose(model.forecast(6)["values"],
-                               (alone.forecast(6)["values"] + partner) / 2, rtol=1e-9)
+                               (1 - weight) * alone.forecast(6)["values"] + weight * partner,
+                               rtol=1e-9)
     model.save(path)
     assert format_version(path) == version
     np.testing.assert_array_equal(Forecaster.load(path).forecast(6)["values"],
@@ -187,6 +190,28 @@ def test_the_naive_partner_halves_the_forecast_change(tmp_path):
                      tmp_path / "naive.safetensors", "2")
 
 
+def test_few_training_windows_always_take_a_partner(tmp_path, monkeypatch):
+    # the random walk above, whose networks train on enough windows to be weighed on
+    # validation; with fewer than FEW_WINDOWS 'auto' always combines them, the partner
+    # weighing three quarters or all, whichever with whichever partner validates best
+    from numbarnn.forecast import training
+    from numbarnn.forecast.model import PARTNER_FORMATS, PARTNERS
+
+    walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
+    config = ForecastConfig(combine="auto", log=False, diff=False, **{**TINY, "season": 1})
+    _, report = train_forecaster(series(walk), config)
+    windows = report["training"]["train_windows"]
+    assert windows >= training.FEW_WINDOWS and report["combination"]["few_windows"] is None
+    monkeypatch.setattr(training, "FEW_WINDOWS", windows + 1)
+    model, report = train_forecaster(series(walk), config)
+    c = report["combination"]
+    assert c["few_windows"] == windows and c["weight"] in training.FEW_WINDOWS_WEIGHTS
+    assert list(c["validation_mase"]["partners"]) == ["theta", "naive", "arima"]
+    assert_half_each(model, report, c["method"], PARTNERS[c["method"]](walk, 6, 1),
+                     tmp_path / "few.safetensors", str(PARTNER_FORMATS[c["method"]]),
+                     weight=c["weight"])
+
+
 def seasonal_walk(seed, n, season):
     """Each step the value a season earlier plus noise: seasonal naive's own model."""
     rng = np.random.default_rng(seed)
@@ -201,14 +226,16 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
     from numbarnn.forecast.metrics import seasonal_naive_forecast
 
     # 70 steps of a season of 24: under three seasons before the test, too few for the
-    # seasonality test; seasonal naive is offered, and taken
+    # seasonality test; seasonal naive is offered, and taken alone (the networks train on
+    # 35 windows: fewer than FEW_WINDOWS)
     y = seasonal_walk(0, 70, 24)
     model, report = train_forecaster(series(y), ForecastConfig(combine="auto", log=False,
                                                                **{**TINY, "season": 24}))
     assert report["choices"]["seasonality"]["acf"] is None  # (not tested)
+    assert report["combination"]["few_windows"] == report["training"]["train_windows"] == 35
     # format 3: a numbarnn that reads format 2 refuses it
     assert_half_each(model, report, "seasonal_naive", seasonal_naive_forecast(y, 6, 24),
-                     tmp_path / "snaive.safetensors", "3")
+                     tmp_path / "snaive.safetensors", "3", weight=1.0)
     monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 2)
     with pytest.raises(CheckpointError, match="upgrade numbarnn"):
         Forecaster.load(tmp_path / "snaive.safetensors")
@@ -226,8 +253,11 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
 
 def test_cli_report_names_seasonal_naive(tmp_path):
     output, c = train_cli(tmp_path, seasonal_walk(0, 70, 24), 24)
-    assert c["method"] == "seasonal_naive"
-    assert "combined with the value a season earlier (seasonal naive), half each" in output
+    assert c["method"] == "seasonal_naive" and c["weight"] == 1.0
+    assert ("forecasting with the value a season earlier (seasonal naive), alone, the networks "
+            "left out, as validation chose where the networks train on fewer than 60 windows "
+            "(35 here): a partner weighing 0.75 or 1 (validation MASE "
+            f"{c['validation_mase']['combined']:.3f} with the value a season earlier") in output
 
 
 def test_one_validation_origin_is_too_few_to_choose_a_partner_on(tmp_path):

@@ -94,13 +94,19 @@ def test_combined_forecast_is_the_mean_with_theta(log):
         report["combination"]["validation_mase"]["combined"])
 
 
-def test_auto_combines_only_where_validation_says_so(tmp_path):
+def test_auto_combines_only_where_validation_says_so(tmp_path, monkeypatch):
+    from numbarnn.forecast import training
+
+    # (as for networks that train on enough windows: with fewer, 'auto' always combines,
+    # test_statistical_partners.py)
+    monkeypatch.setattr(training, "FEW_WINDOWS", 0)
     for seed in (0, 1):
         model, report = train_forecaster(monthly(seed=seed), ForecastConfig(combine="auto",
                                                                             **TINY))
         c = report["combination"]
         better = c["validation_mase"]["combined"] < c["validation_mase"]["networks"]
         assert c["setting"] == "auto" and c["weight"] == (0.5 if better else 0.0)
+        assert c["few_windows"] is None
         assert (model.info.get("combination") is not None) == better
         path = tmp_path / f"m{seed}.safetensors"
         model.save(path)
@@ -116,10 +122,12 @@ def test_candidates_are_compared_as_they_would_forecast(monkeypatch):
     # setting combines it with; 'auto' takes the linear member where it helps, then Theta
     # where that helps (the scouts' networks are the same whatever the setting; the other
     # statistical partners, which 'auto' also weighs, are left out here:
-    # test_statistical_partners.py)
+    # test_statistical_partners.py, as is the partner 'auto' always takes where the networks
+    # train on few windows)
     from numbarnn.forecast import model, training
 
     monkeypatch.setattr(training, "PARTNERS", {"theta": model.PARTNERS["theta"]})
+    monkeypatch.setattr(training, "FEW_WINDOWS", 0)
     scores = {}
     for combine in ("none", "theta", "linear", "both", "auto"):
         _, report = train_forecaster(monthly(), ForecastConfig(combine=combine, **TINY))
