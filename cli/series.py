@@ -415,22 +415,25 @@ def choice_lines(report):
     if combination:
         name = PARTNER_NAMES[combination["method"]]
         weight = combination["weight"]
-        few = combination.get("few_windows")
+        windows = combination.get("few_windows")
+        alone = weight == 1
         if not weight:
             verdict = "not combined with a statistical forecast"
+        elif alone:
+            verdict = f"forecasting with {name} alone (the networks left out)"
         else:
-            share = "half each" if weight == 0.5 else "alone, the networks left out" \
-                if weight == 1 else f"weighing {weight:g} against the networks' {1 - weight:g}"
-            verdict = f"{'forecasting' if weight == 1 else 'combined'} with {name}, {share}"
-            if combination.get("one_origin"):
-                verdict += (", as --combine auto does where validation has one forecast "
-                            "origin, too few to choose a partner on")
-            elif few is not None:
-                weights = " or ".join(f"{w:g}" for w in FEW_WINDOWS_WEIGHTS)
-                verdict += (f", as validation chose where the networks train on fewer than "
-                            f"{FEW_WINDOWS} windows ({few} here): a partner weighing {weights}")
+            share = "half each" if weight == 0.5 else \
+                f"weighing {weight:g} against the networks' {1 - weight:g}"
+            verdict = f"combined with {name}, {share}"
+        if weight and combination.get("one_origin"):
+            verdict += (", as --combine auto does where validation has one forecast "
+                        "origin, too few to choose a partner on")
+        elif weight and windows is not None:
+            weights = " or ".join(f"{w:g}" for w in FEW_WINDOWS_WEIGHTS)
+            verdict += (f"; with fewer than {FEW_WINDOWS} training windows ({windows} here) "
+                        f"validation chose among partners weighing {weights}")
         lines.append(verdict + _scores(combination["validation_mase"],
-                                       f"{'with' if weight == 1 else 'combined with'} {name}",
+                                       f"{'with' if alone else 'combined with'} {name}",
                                        combination["method"]))
     fallback = report.get("fallback")
     if fallback:

@@ -8,7 +8,7 @@ from numbarnn.forecast.arima import _stationary, arima_forecast, fit_autoregress
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.model import Forecaster
 from numbarnn.forecast.training import train_forecaster
-from test_statistical_partners import TINY, assert_half_each, series
+from test_statistical_partners import TINY, assert_combined, series
 
 
 def autoregression(seed, n, phi, constant=0.0):
@@ -100,7 +100,7 @@ def test_auto_takes_arima_for_a_cycle(tmp_path, monkeypatch):
         combine="auto", log=False, diff=False, **{**TINY, "season": 1}))
     assert list(report["combination"]["validation_mase"]["partners"]) == \
         ["theta", "naive", "arima"]
-    assert_half_each(model, report, "arima", arima_forecast(y, 6, 1),
+    assert_combined(model, report, "arima", arima_forecast(y, 6, 1),
                      tmp_path / "arima.safetensors", "4")
     # format 4: a numbarnn that reads format 3 refuses it
     monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 3)

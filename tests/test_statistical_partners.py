@@ -72,7 +72,7 @@ def test_auto_takes_the_regression_where_the_season_is_fixed(seed, tmp_path):
     partners = report["combination"]["validation_mase"]["partners"]
     assert set(partners) == {"theta", "regression", "naive", "arima"}
     assert report["validation"]["model"]["mase"] == pytest.approx(partners["regression"])
-    assert_half_each(model, report, "regression", regression_forecast(fixed(seed), 6, 12),
+    assert_combined(model, report, "regression", regression_forecast(fixed(seed), 6, 12),
                      tmp_path / "model.safetensors", "2")
 
 
@@ -103,7 +103,7 @@ def format_version(path):
         "format_version"]
 
 
-def assert_half_each(model, report, method, partner, path, version, weight=0.5):
+def assert_combined(model, report, method, partner, path, version, weight=0.5):
     """``model`` took ``method`` on validation (its lowest combined MASE, below the networks'
     own where ``weight`` is a half: a partner weighing more is taken always), forecasts the
     mean of its networks' forecast and ``partner`` (the partner's forecast of the next 6
@@ -186,7 +186,7 @@ def test_the_naive_partner_halves_the_forecast_change(tmp_path):
     walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
     model, report = train_forecaster(series(walk), ForecastConfig(
         combine="auto", log=False, diff=False, **{**TINY, "season": 1}))
-    assert_half_each(model, report, "naive", np.full(6, walk[-1]),
+    assert_combined(model, report, "naive", np.full(6, walk[-1]),
                      tmp_path / "naive.safetensors", "2")
 
 
@@ -207,9 +207,34 @@ def test_few_training_windows_always_take_a_partner(tmp_path, monkeypatch):
     c = report["combination"]
     assert c["few_windows"] == windows and c["weight"] in training.FEW_WINDOWS_WEIGHTS
     assert list(c["validation_mase"]["partners"]) == ["theta", "naive", "arima"]
-    assert_half_each(model, report, c["method"], PARTNERS[c["method"]](walk, 6, 1),
+    assert_combined(model, report, c["method"], PARTNERS[c["method"]](walk, 6, 1),
                      tmp_path / "few.safetensors", str(PARTNER_FORMATS[c["method"]]),
                      weight=c["weight"])
+
+
+def test_few_training_windows_take_a_partner_that_validates_worse(monkeypatch):
+    # a partner far off (every forecast 50 above the last value): where the networks train
+    # on enough windows 'auto' leaves it out; with fewer than FEW_WINDOWS it takes it all
+    # the same, at the least weight
+    from numbarnn.forecast import model, training
+
+    def far_off(values, horizon, season):
+        return np.full(horizon, values[-1] + 50.0)
+
+    monkeypatch.setitem(model.PARTNERS, "theta", far_off)
+    monkeypatch.setattr(training, "PARTNERS", {"theta": far_off})
+    walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
+    config = ForecastConfig(combine="auto", log=False, diff=False, **{**TINY, "season": 1})
+    _, report = train_forecaster(series(walk), config)
+    c = report["combination"]
+    assert c["weight"] == 0.0 and c["few_windows"] is None
+    assert c["validation_mase"]["combined"] > c["validation_mase"]["networks"]
+    monkeypatch.setattr(training, "FEW_WINDOWS", report["training"]["train_windows"] + 1)
+    model, report = train_forecaster(series(walk), config)
+    c = report["combination"]
+    assert (c["method"], c["weight"]) == ("theta", 0.75)
+    assert c["validation_mase"]["combined"] > c["validation_mase"]["networks"]
+    assert model.info["combination"] == {"method": "theta", "weight": 0.75}
 
 
 def seasonal_walk(seed, n, season):
@@ -234,11 +259,17 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
     assert report["choices"]["seasonality"]["acf"] is None  # (not tested)
     assert report["combination"]["few_windows"] == report["training"]["train_windows"] == 35
     # format 3: a numbarnn that reads format 2 refuses it
-    assert_half_each(model, report, "seasonal_naive", seasonal_naive_forecast(y, 6, 24),
+    assert_combined(model, report, "seasonal_naive", seasonal_naive_forecast(y, 6, 24),
                      tmp_path / "snaive.safetensors", "3", weight=1.0)
     monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 2)
     with pytest.raises(CheckpointError, match="upgrade numbarnn"):
         Forecaster.load(tmp_path / "snaive.safetensors")
+    # the same in the log: the model is seasonal naive but for the log's rounding, and no
+    # fallback says that seasonal naive beat it
+    _, report = train_forecaster(series(y), ForecastConfig(combine="auto", log=True,
+                                                           **{**TINY, "season": 24}))
+    c = report["combination"]
+    assert (c["method"], c["weight"], report["fallback"]) == ("seasonal_naive", 1.0, None)
     # a season longer than the training part: its seasonal naive would be the naive forecast
     _, report = train_forecaster(series(y), ForecastConfig(combine="auto", log=False,
                                                            **{**TINY, "season": 60}))
@@ -254,9 +285,9 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
 def test_cli_report_names_seasonal_naive(tmp_path):
     output, c = train_cli(tmp_path, seasonal_walk(0, 70, 24), 24)
     assert c["method"] == "seasonal_naive" and c["weight"] == 1.0
-    assert ("forecasting with the value a season earlier (seasonal naive), alone, the networks "
-            "left out, as validation chose where the networks train on fewer than 60 windows "
-            "(35 here): a partner weighing 0.75 or 1 (validation MASE "
+    assert ("forecasting with the value a season earlier (seasonal naive) alone (the networks "
+            "left out); with fewer than 60 training windows (35 here) validation chose among "
+            "partners weighing 0.75 or 1 (validation MASE "
             f"{c['validation_mase']['combined']:.3f} with the value a season earlier") in output
 
 

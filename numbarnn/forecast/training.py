@@ -745,14 +745,15 @@ def _combination(model, config, values, origins, paths, validation, season, test
                 lambda: model.combined(paths, values, origins, weight, method), values,
                 origins, season, test_start)[:3]
 
-    def combined(key):  # (the lowest first; a NaN last, and the first without scores)
+    def score(key):  # (the lowest first; a NaN last, and the first without scores)
         mase = scored[key][1]
         return mase["combined"] if mase and math.isfinite(mase["combined"]) else math.inf
 
-    method, weight = min(scored, key=combined)
+    method, weight = min(scored, key=score)
     use, mase, validation = scored[method, weight]
-    if mase is not None:
-        best = {m: min(((m, w) for w in weights), key=combined) for m, _ in scored}
+    if mase is not None:  # (each partner's at its best weight)
+        best = {m: min(((m, w) for w in weights), key=score)
+                for m in dict.fromkeys(m for m, _ in scored)}
         mase = {**mase, "partners": {m: scored[key][1]["combined"] for m, key in best.items()}}
     if use:
         model.info["combination"] = {"method": method, "weight": weight}
@@ -798,7 +799,10 @@ def _fallback(config, validation):
     if validation is None:
         return None
     model, baseline = validation["model"]["mase"], validation["seasonal_naive"]["mase"]
-    if not (math.isfinite(model) and math.isfinite(baseline)) or model <= baseline:
+    # (within rounding: a model whose forecast is seasonal naive's own, its partner taken
+    # whole, scores the same but for the log's round trip)
+    if not (math.isfinite(model) and math.isfinite(baseline)) or \
+            model <= baseline * (1 + 1e-9):
         return None
     return {"better": "seasonal_naive", "model_mase": model, "seasonal_naive_mase": baseline,
             "used": config.fallback}
