@@ -229,7 +229,8 @@ def aligned(rows):
               "dummies, the last value, an ARIMA or (for a season seen fewer than three "
               "times) the value a season earlier, whichever lowers it more, if one does (the "
               "report gives the scores; with one validation origin, the mean of the Theta "
-              "method and an ARIMA, weighing three quarters); none: nothing.")
+              "method and an ARIMA alone; where the networks train on fewer than 60 "
+              "windows, always a partner, weighing 0.75 or 1); none: nothing.")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
               help="Also score prediction intervals at these levels on the test, such as "
               "80,95: coverage and MSIS beside seasonal naive's.")

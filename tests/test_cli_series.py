@@ -423,14 +423,14 @@ def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(
     assert "validation shorter than 24: with it the training part held 1 window, fewer than " \
         "half the horizon" in result.output
     # and one validation origin is too few to choose a statistical partner on
-    assert "combined with the mean of the Theta method and an ARIMA, weighing 0.75 against " \
-        "the networks' 0.25, as --combine auto does where validation has one forecast " \
-        "origin, too few to choose a partner on (validation MASE" in result.output
+    assert "forecasting with the mean of the Theta method and an ARIMA alone (the networks " \
+        "left out), as --combine auto does where validation has one forecast origin, too " \
+        "few to choose a partner on (validation MASE" in result.output
     # (not where seasonal naive took the place of the combination: --fallback)
     from numbarnn_cli.series import choice_lines
 
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert report["combination"]["one_origin"] and report["combination"]["weight"] == 0.75
+    assert report["combination"]["one_origin"] and report["combination"]["weight"] == 1.0
     report["combination"]["weight"] = 0.0
     line = next(s for s in choice_lines(report) if "statistical forecast" in s)
     assert line.startswith("not combined with a statistical forecast (validation MASE")

@@ -131,16 +131,15 @@ class ForecastConfig:
         autoregression on the differences, for momentum and mean reversion); the report
         gives each MASE.  Where the validation part has one forecast origin (one
         horizon, as a short series gets), too few to choose on, the mean of the Theta
-        method's and the ARIMA forecast, weighing three quarters
-        (``training.ONE_ORIGIN_WEIGHT``).  Where it has more, but the networks train on
+        method's and the ARIMA forecast alone (``training.ONE_ORIGIN_WEIGHT``: the
+        networks' point forecast left out).  Where it has more, but the networks train on
         fewer than ``training.FEW_WINDOWS`` (60) windows, a partner always, weighing
-        three quarters or all (the networks' point forecast left out), the partner and
-        its weight the best on validation.  Without a validation part, neither.  'none':
-        the networks alone (as before this setting).  The transform candidates are scored
-        as they would forecast.  A model that logs the
-        series combines with its partner in the log (a geometric mean with the partner's
-        forecast of the logged series), and its intervals, calibrated on the combined
-        forecasts, move with the point forecast.  A partner is fitted on the last
+        three quarters or all, the partner and its weight the best on validation.
+        Without a validation part, neither.  'none': the networks alone (as before this
+        setting).  The transform candidates are scored as they would forecast.  A model
+        that logs the series combines with its partner in the log (a geometric mean with
+        the partner's forecast of the logged series), and its intervals, calibrated on the
+        combined forecasts, move with the point forecast.  A partner is fitted on the last
         ``model.THETA_HISTORY`` (2,048) steps before each origin at most, and a model
         combined with one keeps that much of the series, not only the end the networks need;
         seasonal naive's forecasts (``fallback``) are never combined.  The linear member
