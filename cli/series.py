@@ -409,18 +409,20 @@ def choice_lines(report):
     else:
         lines.append(f"transforms: {describe_transforms(chosen)} ({chosen['by']})")
     linear, combination = report.get("linear"), report.get("combination")
+    replaced = bool(combination) and combination["weight"] == 1  # (by a statistical forecast)
     if linear:
         lines.append(("averaged with a linear autoregression on the same windows"
                       if linear["weight"] else "not averaged with a linear autoregression")
-                     + _scores(linear["validation_mase"], "averaged"))
+                     + _scores(linear["validation_mase"], "averaged")
+                     + (", left out with the networks below" if linear["weight"] and replaced
+                        else ""))
     if combination:
         name = PARTNER_NAMES[combination["method"]]
         weight = combination["weight"]
         windows = combination.get("few_windows")
-        alone = weight == 1
         if not weight:
             verdict = "not combined with a statistical forecast"
-        elif alone:
+        elif replaced:
             verdict = f"forecasting with {name} alone (the networks left out)"
         else:
             share = "half each" if weight == 0.5 else \
@@ -434,7 +436,7 @@ def choice_lines(report):
             verdict += (f"; with fewer than {FEW_WINDOWS} training windows ({windows} here) "
                         f"validation chose among partners weighing {weights}")
         lines.append(verdict + _scores(combination["validation_mase"],
-                                       f"{'with' if alone else 'combined with'} {name}",
+                                       f"{'with' if replaced else 'combined with'} {name}",
                                        combination["method"]))
     fallback = report.get("fallback")
     if fallback:

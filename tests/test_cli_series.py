@@ -431,6 +431,11 @@ def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(
 
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["combination"]["one_origin"] and report["combination"]["weight"] == 1.0
+    # (a linear member the networks were averaged with goes with them)
+    report["linear"] = {**report["linear"], "weight": 0.5}
+    line = next(s for s in choice_lines(report) if "linear autoregression" in s)
+    assert line.startswith("averaged with a linear") and \
+        line.endswith("without it), left out with the networks below")
     report["combination"]["weight"] = 0.0
     line = next(s for s in choice_lines(report) if "statistical forecast" in s)
     assert line.startswith("not combined with a statistical forecast (validation MASE")
