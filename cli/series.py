@@ -228,9 +228,10 @@ def aligned(rows):
               "MASE, then the Theta method, (with a season) a linear trend with seasonal "
               "dummies, the last value, an ARIMA or (for a season seen fewer than three "
               "times) the value a season earlier, whichever lowers it more, if one does (the "
-              "report gives the scores; with one validation origin, the mean of the Theta "
-              "method and an ARIMA alone; where the networks train on fewer than 60 "
-              "windows, always a partner, weighing 0.75 or 1); none: nothing.")
+              "report gives the scores; with one validation origin, or where the networks "
+              "train on fewer than 25 windows, the mean of the Theta method and an ARIMA "
+              "alone; on fewer than 60, always a partner, weighing 0.75 or 1); none: "
+              "nothing.")
 @click.option("--level", "levels", metavar="L1,L2", callback=lambda c, p, v: _levels(v),
               help="Also score prediction intervals at these levels on the test, such as "
               "80,95: coverage and MSIS beside seasonal naive's.")
@@ -345,6 +346,8 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
             line += (f"; kept the held-out weights of network "
                      f"{', '.join(str(k + 1) for k in refit['kept'])} (diverged)")
         click.echo(line)
+    elif report["config"].get("refit") and networks_left_out(report):
+        click.echo("not trained again (--refit): the forecast leaves the networks out")
     for line in choice_lines(report):
         click.echo(line)
     click.echo(f"test: the last {report['test_size']} steps ({report['test_origins']} "
@@ -364,9 +367,18 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     click.echo(f"saved {os.path.join(out_dir, 'model.safetensors')} and metrics.json")
 
 
+def networks_left_out(report):
+    """Whether the model forecasts without its networks: with a statistical forecast that
+    weighs all, or with seasonal naive's (--fallback)."""
+    combination, fallback = report.get("combination"), report.get("fallback")
+    return bool(combination) and combination["weight"] == 1 or \
+        bool(fallback) and fallback["used"]
+
+
 def choice_lines(report):
     """What the automatic settings chose, and the fallback's verdict, as text lines."""
-    from numbarnn.forecast.training import FEW_WINDOWS, FEW_WINDOWS_WEIGHTS, describe_transforms
+    from numbarnn.forecast.training import (ALONE_WINDOWS, FEW_WINDOWS, FEW_WINDOWS_WEIGHTS,
+                                            describe_transforms)
 
     choices = report["choices"]
     seasonality = choices["seasonality"]
@@ -431,6 +443,10 @@ def choice_lines(report):
         if weight and combination.get("one_origin"):
             verdict += (", as --combine auto does where validation has one forecast "
                         "origin, too few to choose a partner on")
+        elif weight and combination.get("too_few_to_choose"):
+            verdict += (f", as --combine auto does where the networks train on fewer than "
+                        f"{ALONE_WINDOWS} windows ({windows} here), too few to choose a "
+                        "partner on")
         elif weight and windows is not None:
             weights = " or ".join(f"{w:g}" for w in FEW_WINDOWS_WEIGHTS)
             verdict += (f"; with fewer than {FEW_WINDOWS} training windows ({windows} here) "

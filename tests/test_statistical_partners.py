@@ -145,15 +145,16 @@ def test_only_a_checkpoint_with_a_new_partner_needs_format_2(tmp_path, monkeypat
         Forecaster.load(tmp_path / "regression.safetensors")
 
 
-def train_cli(tmp_path, values, season):
-    """``train-series`` on ``values`` with TINY's settings: its output and the combination
-    in its metrics.json."""
+def train_cli(tmp_path, values, season, *options):
+    """``train-series`` on ``values`` with TINY's settings (and ``options``): its output and
+    the combination in its metrics.json."""
     data = tmp_path / "data.csv"
     data.write_text("value\n" + "\n".join(f"{v:.6f}" for v in values) + "\n")
     result = CliRunner().invoke(cli, ["train-series", str(data), "--season", str(season),
                                       "--window", "12", "--horizon", "6", "--hidden", "4",
                                       "--epochs", "3", "--members", "1", "--seed", "2",
-                                      "--no-log", "--out", str(tmp_path / "run")])
+                                      "--no-log", "--out", str(tmp_path / "run"),
+                                      *options])
     assert result.exit_code == 0, result.output
     return result.output, json.loads((tmp_path / "run" / "metrics.json").read_text())[
         "combination"]
@@ -291,6 +292,17 @@ def test_cli_report_names_seasonal_naive(tmp_path):
             f"{c['validation_mase']['combined']:.3f} with the value a season earlier") in output
 
 
+def test_cli_report_says_too_few_windows_to_choose_on(tmp_path):
+    walk = 100 + np.random.default_rng(0).normal(0, 1, 50).cumsum()
+    output, c = train_cli(tmp_path, walk, 1, "--refit")
+    assert c["too_few_to_choose"] and c["method"] == "theta_arima"
+    assert "not trained again (--refit): the forecast leaves the networks out" in output
+    assert ("forecasting with the mean of the Theta method and an ARIMA alone (the networks "
+            "left out), as --combine auto does where the networks train on fewer than 25 "
+            f"windows ({c['few_windows']} here), too few to choose a partner on (validation "
+            "MASE") in output
+
+
 def test_one_validation_origin_is_too_few_to_choose_a_partner_on(tmp_path):
     # the random walk of the test above, with one horizon of validation (one origin):
     # 'auto' combines with the mean of the Theta method and ARIMA instead of choosing on one
@@ -313,6 +325,41 @@ def test_one_validation_origin_is_too_few_to_choose_a_partner_on(tmp_path):
     c = report["combination"]
     assert not c["one_origin"] and list(c["validation_mase"]["partners"]) == \
         ["theta", "naive", "arima"]
+
+
+def test_too_few_training_windows_take_the_statistical_mean_alone(monkeypatch):
+    # the random walk above: where its networks train on fewer than ALONE_WINDOWS windows,
+    # 'auto' forecasts with the mean of the Theta method and ARIMA, as for one validation
+    # origin, not with what the handful of validation origins liked best; --refit does not
+    # train again the networks the forecast leaves out
+    from numbarnn.forecast import training
+
+    walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
+    config = ForecastConfig(combine="auto", log=False, diff=False, refit=True,
+                            **{**TINY, "season": 1})
+    _, report = train_forecaster(series(walk), config)
+    windows = report["training"]["train_windows"]
+    assert not report["combination"]["too_few_to_choose"]
+    assert report["training"]["refit"]["windows"] > windows
+    monkeypatch.setattr(training, "FEW_WINDOWS", windows + 1)
+    monkeypatch.setattr(training, "ALONE_WINDOWS", windows + 1)
+    model, report = train_forecaster(series(walk), config)
+    c = report["combination"]
+    assert c["too_few_to_choose"] and not c["one_origin"] and c["few_windows"] == windows
+    assert (c["method"], c["weight"]) == ("theta_arima", 1.0)
+    assert list(c["validation_mase"]["partners"]) == ["theta_arima"]
+    partner = (theta_forecast(walk, 6, 1) + arima_forecast(walk, 6, 1)) / 2
+    np.testing.assert_allclose(model.forecast(6)["values"], partner, rtol=1e-9)
+    assert report["training"]["refit"] is None
+    # without the patch: 50 steps leave the networks 14 windows, 70 steps 34 (chosen on
+    # validation among partners weighing 0.75 or 1)
+    monkeypatch.undo()
+    for n, alone in ((50, True), (70, False)):
+        _, report = train_forecaster(series(walk[:n]), config)
+        c = report["combination"]
+        assert c["few_windows"] == report["training"]["train_windows"]
+        assert c["too_few_to_choose"] == alone == (c["few_windows"] < training.ALONE_WINDOWS)
+        assert (c["method"] == "theta_arima") == alone
 
 
 def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):

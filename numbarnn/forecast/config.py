@@ -130,11 +130,12 @@ class ForecastConfig:
         with its orders chosen from the data (``arima.arima_forecast``: an
         autoregression on the differences, for momentum and mean reversion); the report
         gives each MASE.  Where the validation part has one forecast origin (one
-        horizon, as a short series gets), too few to choose on, the mean of the Theta
-        method's and the ARIMA forecast alone (``training.ONE_ORIGIN_WEIGHT``: the
-        networks' point forecast left out).  Where it has more, but the networks train on
-        fewer than ``training.FEW_WINDOWS`` (60) windows, a partner always, weighing
-        three quarters or all, the partner and its weight the best on validation.
+        horizon, as a short series gets), or the networks train on fewer than
+        ``training.ALONE_WINDOWS`` (25) windows, too few to choose on, the mean of the
+        Theta method's and the ARIMA forecast alone (``training.FIXED_PARTNER_WEIGHT``:
+        the networks' point forecast left out).  Where they train on fewer than
+        ``training.FEW_WINDOWS`` (60), a partner always, weighing three quarters or all,
+        the partner and its weight the best on validation.
         Without a validation part, neither.  'none': the networks alone (as before this
         setting).  The transform candidates are scored as they would forecast.  A model
         that logs the series combines with its partner in the log (a geometric mean with
