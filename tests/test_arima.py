@@ -56,6 +56,22 @@ def test_the_fit_recovers_an_autoregression():
     assert constant == pytest.approx(2.0, abs=0.1)
 
 
+def test_a_drift_only_where_the_data_pay_for_it():
+    # the steps of random walks without drift: their fits mostly keep no constant (a mean
+    # of 60 noisy steps is, by chance, sometimes worth its AICc), and such a walk then
+    # forecasts its last value; with a drift of half the noise, the constant is always kept
+    kept = 0
+    for seed in range(10):
+        steps = np.random.default_rng(seed).normal(0, 1, 60)
+        phi, constant = fit_autoregression(steps, True)
+        kept += constant != 0.0
+        if phi.size == 0 and constant == 0.0:
+            walk = 100 + steps.cumsum()
+            np.testing.assert_array_equal(arima_forecast(walk, 4, 1), np.full(4, walk[-1]))
+        assert fit_autoregression(steps + 0.5, True)[1] == pytest.approx(0.5, abs=0.25)
+    assert kept <= 2
+
+
 def test_white_noise_forecasts_its_mean():
     y = 50 + np.random.default_rng(2).normal(0, 2, 300)
     forecast = arima_forecast(y, 5, 1)

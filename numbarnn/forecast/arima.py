@@ -10,10 +10,11 @@ squares in closed form:
 2. the series is differenced while the KPSS test rejects a stationary level
    (``selection.level_test``, at 5 %), at most twice: ``d`` in 0, 1, 2;
 3. ``z_t = c + phi_1 z_(t-1) + ... + phi_p z_(t-p) + e_t`` is fitted to the differences
-   by least squares, with the constant (an intercept for d = 0, a drift for d = 1; none
-   for d = 2, as ``auto.arima`` allows none there), for every ``p`` from 0 to
-   ``MAX_ORDER`` (and at most a quarter of the differences), all on the same steps; the
-   one with the lowest AICc whose autoregression is stationary is kept;
+   by least squares, with the constant ``c`` (an intercept for d = 0, a drift for d = 1;
+   none for d = 2, as ``auto.arima`` allows none there) and without it, for every ``p``
+   from 0 to ``MAX_ORDER`` (and at most a quarter of the differences), all on the same
+   steps; the one with the lowest AICc whose autoregression is stationary is kept (as
+   ``auto.arima`` weighs its constant: a drift only where the data pay for it);
 4. the forecast runs the recursion ahead, sums the differences back up and puts the
    seasonal indices back.
 
@@ -48,29 +49,29 @@ def _stationary(phi):
 
 def fit_autoregression(z, constant):
     """The AR(p) of ``z`` with the lowest AICc, p in 0..``MAX_ORDER`` (at most a quarter of
-    ``z``), every order fitted on the same steps: ``(phi, c)``, c 0.0 without a
-    ``constant``."""
+    ``z``), each with a constant and without where ``constant`` allows one, every order
+    fitted on the same steps: ``(phi, c)``, c 0.0 where the one kept has none."""
     top = min(MAX_ORDER, max(0, (z.size - 4) // 4))
     steps = z.size - top
     targets = z[top:]
     # column k: the value k + 1 steps before each target; an order p takes the first p
     lags = np.column_stack([z[top - k - 1:z.size - k - 1] for k in range(top)] +
                            [np.zeros((steps, 0))])
-    ones = np.ones((steps, 1 if constant else 0))
     best = None
     for order in range(top + 1):
-        rows = np.hstack([lags[:, :order], ones])
-        beta = np.linalg.lstsq(rows, targets, rcond=None)[0] if rows.shape[1] else \
-            np.zeros(0)
-        residuals = targets - rows @ beta
-        phi = beta[:order]
-        if not _stationary(phi):
-            continue
-        k = order + constant + 1  # (the noise variance is a parameter too)
-        variance = max(float(residuals @ residuals) / steps, 1e-300)
-        aicc = steps * math.log(variance) + 2 * k + 2 * k * (k + 1) / max(steps - k - 1, 1)
-        if best is None or aicc < best[0]:
-            best = (aicc, phi, float(beta[order]) if constant else 0.0)
+        for with_constant in (False, True) if constant else (False,):
+            rows = np.hstack([lags[:, :order], np.ones((steps, int(with_constant)))])
+            beta = np.linalg.lstsq(rows, targets, rcond=None)[0] if rows.shape[1] else \
+                np.zeros(0)
+            residuals = targets - rows @ beta
+            phi = beta[:order]
+            if not _stationary(phi):
+                continue
+            k = order + with_constant + 1  # (the noise variance is a parameter too)
+            variance = max(float(residuals @ residuals) / steps, 1e-300)
+            aicc = steps * math.log(variance) + 2 * k + 2 * k * (k + 1) / max(steps - k - 1, 1)
+            if best is None or aicc < best[0]:
+                best = (aicc, phi, float(beta[order]) if with_constant else 0.0)
     return best[1], best[2]
 
 
