@@ -218,7 +218,8 @@ def aligned(rows):
 @click.option("--refit", is_flag=True, default=SERIES.refit,
               help="Once validation has chosen the transforms and stopped each network, train "
               "the networks again on the training and validation parts together, each for its "
-              "best epoch count (the intervals' widths keep the held-out errors).")
+              "best epoch count (the intervals' widths keep the held-out errors); not where "
+              "the forecast leaves the networks out.")
 @click.option("--fallback", is_flag=True, default=SERIES.fallback, help="Forecast with seasonal naive where it beats "
               "the networks on the validation part (the report says so either way).")
 @click.option("--combine", type=click.Choice(COMBINES), default=SERIES.combine,

@@ -359,7 +359,11 @@ def test_too_few_training_windows_take_the_statistical_mean_alone(monkeypatch):
         c = report["combination"]
         assert c["few_windows"] == report["training"]["train_windows"]
         assert c["too_few_to_choose"] == alone == (c["few_windows"] < training.ALONE_WINDOWS)
-        assert (c["method"] == "theta_arima") == alone
+        if alone:
+            assert (c["method"], c["weight"]) == ("theta_arima", 1.0)
+        else:
+            assert c["weight"] in training.FEW_WINDOWS_WEIGHTS
+            assert list(c["validation_mase"]["partners"]) == ["theta", "naive", "arima"]
 
 
 def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):

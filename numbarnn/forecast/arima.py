@@ -10,11 +10,12 @@ squares in closed form:
 2. the series is differenced while the KPSS test rejects a stationary level
    (``selection.level_test``, at 5 %), at most twice: ``d`` in 0, 1, 2;
 3. ``z_t = c + phi_1 z_(t-1) + ... + phi_p z_(t-p) + e_t`` is fitted to the differences
-   by least squares, with the constant ``c`` (an intercept for d = 0, a drift for d = 1;
-   none for d = 2, as ``auto.arima`` allows none there) and without it, for every ``p``
-   from 0 to ``MAX_ORDER`` (and at most a quarter of the differences), all on the same
-   steps; the one with the lowest AICc whose autoregression is stationary is kept (as
-   ``auto.arima`` weighs its constant: a drift only where the data pay for it);
+   by least squares for every ``p`` from 0 to ``MAX_ORDER`` (and at most a quarter of the
+   differences), all on the same steps, with the constant ``c`` as ``CONSTANTS`` says:
+   for d = 0 an intercept (the mean the forecast returns to), for d = 1 a drift and none
+   (as ``auto.arima`` weighs its drift: only where the data pay for it), for d = 2 none
+   (``auto.arima`` allows none there); the fit with the lowest AICc whose autoregression
+   is stationary is kept;
 4. the forecast runs the recursion ahead, sums the differences back up and puts the
    seasonal indices back.
 
@@ -37,6 +38,11 @@ MAX_DIFFERENCES = 2
 # fewer values than this: the last one, repeated (too few for the KPSS test to say whether
 # the level wanders, and a mean of a handful of steps is no forecast of a trend)
 MIN_VALUES = KPSS_MIN_STEPS
+# per number of differences, the constants tried: with one (True), without (False).  On the
+# differences a drift fitted to noise carries the forecast off (the interest rates of the
+# holdout); on the level itself, without an intercept, least squares would fit a root near
+# 1 and the forecast fall towards 0, which maximum likelihood (auto.arima's) does not
+CONSTANTS = {0: (True,), 1: (False, True), 2: (False,)}
 
 
 def _stationary(phi):
@@ -47,10 +53,10 @@ def _stationary(phi):
     return bool(np.all(np.abs(np.roots(np.concatenate(([1.0], -phi)))) < 1.0))
 
 
-def fit_autoregression(z, constant):
+def fit_autoregression(z, constants):
     """The AR(p) of ``z`` with the lowest AICc, p in 0..``MAX_ORDER`` (at most a quarter of
-    ``z``), each with a constant and without where ``constant`` allows one, every order
-    fitted on the same steps: ``(phi, c)``, c 0.0 where the one kept has none."""
+    ``z``), each with a constant and, or, without as ``constants`` (a tuple of booleans)
+    says, every fit on the same steps: ``(phi, c)``, c 0.0 where the one kept has none."""
     top = min(MAX_ORDER, max(0, (z.size - 4) // 4))
     steps = z.size - top
     targets = z[top:]
@@ -59,7 +65,7 @@ def fit_autoregression(z, constant):
                            [np.zeros((steps, 0))])
     best = None
     for order in range(top + 1):
-        for with_constant in (False, True) if constant else (False,):
+        for with_constant in constants:
             rows = np.hstack([lags[:, :order], np.ones((steps, int(with_constant)))])
             beta = np.linalg.lstsq(rows, targets, rcond=None)[0] if rows.shape[1] else \
                 np.zeros(0)
@@ -98,7 +104,7 @@ def arima_forecast(values, horizon, season):
     while len(levels) <= MAX_DIFFERENCES and not level_test(levels[-1], False)["stationary"]:
         levels.append(np.diff(levels[-1]))
     z = levels.pop()
-    phi, constant = fit_autoregression(z, len(levels) < MAX_DIFFERENCES)
+    phi, constant = fit_autoregression(z, CONSTANTS[len(levels)])
     recent = list(z[z.size - phi.size:])
     forecast = np.empty(horizon)
     for h in range(horizon):
@@ -110,9 +116,10 @@ def arima_forecast(values, horizon, season):
 
 
 def theta_arima_forecast(values, horizon, season):
-    """The mean of the Theta method's forecast (``theta.theta_forecast``) and the ARIMA(p, d,
-    0) one (``arima_forecast``), as in ``arima_forecast``'s arguments: the partner a
-    forecaster takes for a validation part with one origin, too few to choose on
+    """The mean of the Theta method's forecast (``theta.theta_forecast``) and the
+    ARIMA(p, d, 0) one (``arima_forecast``), as in ``arima_forecast``'s arguments: the
+    partner a forecaster takes for a validation part with one origin, or networks on
+    fewer than ``training.ALONE_WINDOWS`` windows, too few to choose on
     (``training._combination``): two statistical forecasts averaged are more often close
     than either alone, as the forecasting competitions found."""
     return (theta_forecast(values, horizon, season) +

@@ -103,7 +103,9 @@ class ForecastConfig:
         epochs after which its validation loss was lowest, so that the forecast draws
         on the latest data too; the validation scores, the fallback's verdict and the
         intervals' widths stay those measured on the networks that did not see it (the
-        intervals are centred on the new forecasts).  Off by default:
+        intervals are centred on the new forecasts).  Not where the forecast leaves
+        the networks out (a statistical forecast weighing all, or ``fallback``'s
+        seasonal naive).  Off by default:
         on the evaluation suite it helped where the latest years matter most (the
         airline's 1960) and cost a little elsewhere (README).
     fallback : bool

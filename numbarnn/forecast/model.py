@@ -505,7 +505,8 @@ THETA_HISTORY = 2048
 # the Theta method, the regression, the naive forecast (the last value: combined with it,
 # the networks' forecast of change is halved, for a series near a random walk), seasonal
 # naive's (for a season too long for the seasonality test to judge: training._combination),
-# the ARIMA(p, d, 0) forecast, and the mean of Theta's and ARIMA's (for one validation origin)
+# the ARIMA(p, d, 0) forecast, and the mean of Theta's and ARIMA's (for one validation origin
+# or networks on too few windows to choose on: training.ALONE_WINDOWS)
 PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
             "naive": lambda values, horizon, season: naive_forecast(values, horizon),
             "seasonal_naive": seasonal_naive_forecast, "arima": arima_forecast,

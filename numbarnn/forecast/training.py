@@ -558,7 +558,8 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
     # the errors of what forecasts: seasonal naive's, or the networks' before any refit
     model.info["calibration"] = calibration_errors(model, values, features, split, config,
                                                    pipeline.context)
-    # (a statistical forecast that weighs all leaves the networks out: nothing to refit)
+    # (a statistical forecast that weighs all leaves the networks' point forecast out, and
+    # their intervals' errors are the held-out ones anyway: nothing to refit)
     left_out = (model.info.get("combination") or {}).get("weight") == 1.0
     if config.refit and val_origins.size and not falls_back and not left_out:
         origins = window_origins(0, split.val_end - 1 - steps, config.window, pipeline.context)
@@ -678,15 +679,15 @@ COMBINED_WEIGHT = 0.5
 # MASE, 42 -> 36 -> 38 cuts more than 5 % behind seasonal naive; with the mean (README, "Few
 # windows"), 0.75 -> 1.0 (the mean alone): 1.070 -> 0.990, 38 -> 39 behind
 FIXED_PARTNER_WEIGHT = 1.0
-# Below this many training windows 'auto' always combines the networks with a statistical
-# partner, which weighs one of FEW_WINDOWS_WEIGHTS (all of it: the partner's forecast alone),
-# validation choosing the partner and its weight: networks fitted on a few dozen windows
-# forecast worse than the partners on validation and test alike.  Measured (README, "Few
-# windows"), threshold 0 -> 40 -> 60 -> 100: 22 series never used to choose a default
-# before, geometric-mean MASE over AutoETS's 1.247 -> 1.022 -> 1.013 -> 1.000; eight holdout
-# series 1.096 -> 1.096 -> 1.089 -> 1.112; with 60, the suite's twelve real series 0.584
-# -> 0.574 and 131 short cuts 1.090 -> 1.070.  With half each among the weights, validation
-# took it on noise (the 22 series 1.135 with 40).
+# Below this many training windows (from ALONE_WINDOWS up) 'auto' always combines the
+# networks with a statistical partner, which weighs one of FEW_WINDOWS_WEIGHTS (all of it:
+# the partner's forecast alone), validation choosing the partner and its weight: networks
+# fitted on a few dozen windows forecast worse than the partners on validation and test
+# alike.  Measured (README, "Few windows"), threshold 0 -> 40 -> 60 -> 100: 22 series
+# never used to choose a default before, geometric-mean MASE over AutoETS's 1.247 -> 1.022
+# -> 1.013 -> 1.000; eight holdout series 1.096 -> 1.096 -> 1.089 -> 1.112; with 60, the
+# suite's twelve real series 0.584 -> 0.574 and 131 short cuts 1.090 -> 1.070.  With half
+# each among the weights, validation took it on noise (the 22 series 1.135 with 40).
 FEW_WINDOWS = 60
 FEW_WINDOWS_WEIGHTS = (0.75, 1.0)
 # Below this many training windows, fewer still, 'auto' forecasts with the mean of the Theta
@@ -710,11 +711,12 @@ def _combination(model, config, values, origins, paths, validation, season, test
     ``selection.testable_season``) seasonal naive's, and the ARIMA(p, d, 0) forecast) whose
     combination has the lowest validation MASE, where that is below the networks' own on
     the same rolling origins (whose steps the networks never trained on; ``paths``: their
-    forecasts from there); with one such origin, always with the mean of the Theta method's
-    and the ARIMA forecast, which then weighs ``ONE_ORIGIN_WEIGHT`` (all); with more, but fewer
-    than ``FEW_WINDOWS`` ``train_windows`` (the networks' training windows), always with
-    the partner and weight of ``FEW_WINDOWS_WEIGHTS`` whose combination has the lowest
-    validation MASE; without a validation part, 'auto' does not.
+    forecasts from there); with one such origin, or fewer than ``ALONE_WINDOWS``
+    ``train_windows`` (the networks' training windows), always with the mean of the Theta
+    method's and the ARIMA forecast, which then weighs ``FIXED_PARTNER_WEIGHT`` (all);
+    from ``ALONE_WINDOWS`` up to ``FEW_WINDOWS``, always with the partner and weight of
+    ``FEW_WINDOWS_WEIGHTS`` whose combination has the lowest validation MASE; without a
+    validation part, 'auto' does not.
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
     ``combination`` ({``setting``, ``method`` (the partner taken, else the best one
