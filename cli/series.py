@@ -459,7 +459,10 @@ def choice_lines(report):
     if fallback:
         verdict = "forecasting with seasonal naive (--fallback)" if fallback["used"] else \
             "--fallback would forecast with it"
-        lines.append(f"seasonal naive beat the networks on the validation part (MASE "
+        # (what it beat: what forecasts, the networks or the statistical forecast that
+        # left them out)
+        beaten = PARTNER_NAMES[combination["method"]] if replaced else "the networks"
+        lines.append(f"seasonal naive beat {beaten} on the validation part (MASE "
                      f"{_format(fallback['seasonal_naive_mase'])} against "
                      f"{_format(fallback['model_mase'])}): {verdict}")
     return lines

@@ -431,6 +431,12 @@ def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(
 
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["combination"]["one_origin"] and report["combination"]["weight"] == 1.0
+    # (a fallback's verdict names what lost to seasonal naive: here the statistical mean)
+    report["fallback"] = {"better": "seasonal_naive", "model_mase": 1.5,
+                          "seasonal_naive_mase": 1.2, "used": False}
+    assert choice_lines(report)[-1] == (
+        "seasonal naive beat the mean of the Theta method and an ARIMA on the validation part "
+        "(MASE 1.200 against 1.500): --fallback would forecast with it")
     # (a linear member the networks were averaged with goes with them)
     report["linear"] = {**report["linear"], "weight": 0.5}
     line = next(s for s in choice_lines(report) if "linear autoregression" in s)
