@@ -410,6 +410,21 @@ def test_quarters_are_dates_and_label_the_forecast(tmp_path):
     assert [r[0] for r in rows] == ["date", "2010Q1", "2010Q2", "2010Q3"]
 
 
+def test_a_year_and_a_month_column_date_the_series(tmp_path):
+    data = tmp_path / "ym.csv"
+    data.write_text("Year,Month,Passengers\n" + "".join(
+        f"{1949 + k // 12},{k % 12 + 1},{100 + k + 10 * np.sin(k * np.pi / 6):.1f}\n"
+        for k in range(72)))
+    result = run("train-series", data, "--out", tmp_path / "run", "--hidden", "4", "--epochs",
+                 "1", "--members", "1")
+    assert result.exit_code == 0, result.output
+    assert "(72 steps, monthly)" in result.output and "season 12" in result.output
+    assert run("forecast", tmp_path / "run", "--output", tmp_path / "f.csv").exit_code == 0
+    rows = list(csv.reader((tmp_path / "f.csv").open()))
+    assert rows[0] == ["date", "Passengers"] and [r[0] for r in rows[1:3]] == ["1955-01",
+                                                                                "1955-02"]
+
+
 def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(tmp_path):
     # five years of months: two years of validation would leave one training window
     data = tmp_path / "short.csv"

@@ -56,6 +56,16 @@ def write(tmp_path, text):
     return path
 
 
+def test_a_year_beside_a_quarter_dates_a_panel(tmp_path):
+    text = "id,year,quarter,y\n" + "".join(f"{i},{2000 + k // 4},{k % 4 + 1},{k}\n"
+                                            for i in "ab" for k in range(8))
+    panel = read_panel_csv(write(tmp_path, text), "id")
+    assert panel.date_column == "year/quarter" and set(panel.series) == {"a", "b"}
+    for series in panel.series.values():
+        assert series.name == "y" and series.frequency == "quarterly"
+        assert series.values.tolist() == list(range(8))
+
+
 def test_rows_are_sorted_by_date_within_a_series(tmp_path):
     path = write(tmp_path, "id,month,y\na,2020-02,2\nb,2020-01,5\na,2020-01,1\nb,2020-02,6\n")
     panel = read_panel_csv(path, "id")

@@ -1,5 +1,6 @@
 """Reading series: CSV parsing and every bad input, dates and frequency, built-in data."""
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -314,6 +315,40 @@ def test_a_column_of_years_numbers_the_steps(tmp_path):
     with pytest.raises(ValueError, match=r"line 2, column 'd': '01/31/2000' is not a valid date "
                        r"\(month must be in 1..12; the column's dates put the day first\)"):
         read_csv(write(tmp_path, "d,v\n01/31/2000,1\n02/29/2000,2\n13/03/2000,3\n"))
+
+
+def test_a_year_beside_a_month_or_a_quarter_dates_the_rows(tmp_path):
+    # as statsmodels and R write monthly and quarterly data: the two columns make the dates
+    text = "Year,Month,passengers\n" + "".join(f"{1949 + k // 12},{k % 12 + 1},{100 + k}\n"
+                                               for k in range(24))
+    series = read_csv(write(tmp_path, text))
+    assert (series.name, series.frequency, series.season) == ("passengers", "monthly", 12)
+    assert series.dates[0] == dt.datetime(1949, 1, 1) and series.first_step is None
+    assert [format_date(d, series.date_format) for d in future_dates(
+        series.dates, series.frequency, 2)] == ["1951-01", "1951-02"]
+    # month names, quarters as numbers or Q1-Q4, the value column anywhere
+    series = read_csv(write(tmp_path, "v,YEAR,MONTH\n1,2001,jan\n2,2001,Feb\n3,2001,March\n"))
+    assert series.name == "v" and series.dates[-1] == dt.datetime(2001, 3, 1)
+    for quarters in ("1,2,3", "Q1,q2,Q3"):
+        rows = "".join(f"2001,{q},{k}\n" for k, q in enumerate(quarters.split(",")))
+        series = read_csv(write(tmp_path, "year,quarter,v\n" + rows))
+        assert series.frequency == "quarterly" and series.date_format == "quarter"
+        assert series.dates[-1] == dt.datetime(2001, 7, 1)
+    # a month that is none, a month missing, months out of order: one error each, on its line
+    for rows, message in (("2001,1,1\n2001,13,2\n", "line 3, column 'year/month': "
+                           "'2001-13' is not a valid date"),
+                          ("2001,1,1\n2001,2,2\n2001,4,4\n",
+                           "2001-03 is missing before '2001-04'"),
+                          ("2001,2,1\n2001,1,2\n", "'2001-01' is not after the previous")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            read_csv(write(tmp_path, "year,month,v\n" + rows))
+    assert read_csv(write(tmp_path, "year,month,v\n2001,1,1\n2001,2,2\n2001,4,4\n"),
+                    fill="interpolate").values.tolist() == [1, 2, 3, 4]
+    # without a column of integer years, or read without dates: no dates, as before
+    series = read_csv(write(tmp_path, "year,month,v\n2001a,1,1\n2001b,2,2\n"))
+    assert series.dates is None and series.name == "v"
+    series = read_csv(write(tmp_path, text), date_column=False)
+    assert series.dates is None and series.first_step is None and series.name == "passengers"
 
 
 def test_csv_with_other_date_forms(tmp_path):

@@ -25,7 +25,7 @@ from .config import LATER_SETTINGS
 from .series import (NO_DATES_HINT, Series, _resolve_column, column_day_first,
                      common_date_format, default_target, format_date, insert_missing_dates,
                      integer_steps, is_date, parse_date, parse_numbers, read_csv_rows,
-                     step_column)
+                     step_column, year_and_period)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -157,8 +157,9 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
         named ``ds`` or ``year`` (``series.default_target``).
     date_column : str or int or False, optional
         dates (``parse_date``'s forms).  Default: the first column other than the
-        id whose first value reads as a date; False: no dates (each series' rows are in
-        time order).
+        id whose first value reads as a date, else a ``year`` column beside a ``month`` or
+        ``quarter`` one (``series.year_and_period``); False: no dates (each series' rows
+        are in time order).
         With dates, each series' rows are sorted by date.  Without dates, a ``ds`` or
         ``year`` column of integers counting up by one numbers a series' steps
         (``Series.first_step``, ``series.step_column``).
@@ -181,15 +182,19 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     path = os.fspath(path)
     header, rows, lines, decimal_comma = read_csv_rows(path)
     id_index = _resolve_column(id_column, header, "id column", path)
+    period_index = None
     if date_column is None:
         date_index = next((k for k in range(len(header)) if k != id_index
                            and is_date(rows[0][k])), None)
+        paired = year_and_period(header, rows) if date_index is None else None
+        if paired is not None:
+            header, rows, date_index, period_index = paired
     elif date_column is False:
         date_index = None
     else:
         date_index = _resolve_column(date_column, header, "date column", path)
     if column is None:
-        target_index = default_target(header, [id_index, date_index], path)
+        target_index = default_target(header, [id_index, date_index, period_index], path)
     else:
         target_index = _resolve_column(column, header, "column", path)
     if id_index in (target_index, date_index):

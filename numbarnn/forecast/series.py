@@ -690,7 +690,8 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     date_column : str or int or False, optional
         The column of dates (``parse_date``'s forms).  Default: the first column
         whose first value reads as a date (after an index column, as pandas writes
-        one; statsforecast's ``ds``); False: no dates.  Without dates, a
+        one; statsforecast's ``ds``), else a ``year`` column beside a ``month`` or
+        ``quarter`` one (``year_and_period``); False: no dates.  Without dates, a
         ``ds`` or ``year`` column of integers counting up by one numbers the steps
         (``Series.first_step``, ``step_column``).
     features : list of (str or int), or a comma-separated str, optional
@@ -718,8 +719,12 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     features = list(features or [])
     header, rows, lines, decimal_comma = read_csv_rows(path)
 
+    period_index = None
     if date_column is None:  # (no number reads as a date: a column of values is never taken)
         date_index = next((k for k in range(len(header)) if is_date(rows[0][k])), None)
+        paired = year_and_period(header, rows) if date_index is None else None
+        if paired is not None:
+            header, rows, date_index, period_index = paired
     elif date_column is False:
         date_index = None
     else:
@@ -729,10 +734,11 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
         twice = next(header[k] for k in feature_indices if feature_indices.count(k) > 1)
         raise ValueError(f"{path}: feature {twice!r} given twice")
     if column is None:
-        target_index = default_target(header, [date_index, *feature_indices], path)
+        target_index = default_target(header, [date_index, period_index, *feature_indices],
+                                      path)
     else:
         target_index = _resolve_column(column, header, "column", path)
-    if target_index == date_index or target_index in feature_indices:
+    if target_index in (date_index, period_index) or target_index in feature_indices:
         raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
                          f"{'the date column' if target_index == date_index else 'a feature'}")
 
@@ -777,6 +783,35 @@ INTEGER_STAMP = re.compile(r"\s*-?\d+\s*")
 # the columns that may number the steps: statsforecast's ds, and a column of years (as R
 # and statsmodels write yearly data), whatever their case
 STEP_COLUMNS = (LONG_FORMAT[1], "year")
+# the columns that date the rows beside a column of years, whatever their case, as
+# statsmodels and R write monthly and quarterly data: the month (1-12, or its English name
+# or first three letters) and the quarter (1-4, or Q1-Q4)
+PERIOD_COLUMNS = ("month", "quarter")
+
+
+def year_and_period(header, rows):
+    """Where a column named ``year`` of integers stands beside one named as in
+    ``PERIOD_COLUMNS`` (the first such): ``(header, rows, date index, period index)``, the
+    header and rows with a column of their dates appended (named ``Year/Month`` after the
+    two, the forms ``parse_date`` reads: ``1949-01``, ``Jan 1949``, ``1949Q1``); else None.
+    A month or quarter that is none of those forms is left for ``parse_date`` to refuse,
+    naming its line."""
+    names = [name.strip().casefold() for name in header]
+    period = next((k for k, name in enumerate(names) if name in PERIOD_COLUMNS), None)
+    if "year" not in names or period is None:
+        return None
+    year = names.index("year")
+    if not all(INTEGER_STAMP.fullmatch(row[year]) for row in rows):
+        return None
+
+    def stamp(row):
+        y, p = row[year].strip(), row[period].strip()
+        if names[period] == "quarter":
+            return f"{y}Q{p[1:] if p[:1] in ('q', 'Q') else p}"
+        return f"{y}-{int(p):02d}" if p.isdigit() else f"{p} {y}"
+
+    name = f"{header[year].strip()}/{header[period].strip()}"
+    return header + [name], [row + [stamp(row)] for row in rows], len(header), period
 
 
 def default_target(header, taken, path):
