@@ -59,11 +59,17 @@ def write(tmp_path, text):
 def test_a_year_beside_a_quarter_dates_a_panel(tmp_path):
     text = "id,year,quarter,y\n" + "".join(f"{i},{2000 + k // 4},{k % 4 + 1},{k}\n"
                                             for i in "ab" for k in range(8))
-    panel = read_panel_csv(write(tmp_path, text), "id")
+    path = write(tmp_path, text)
+    panel = read_panel_csv(path, "id")
     assert panel.date_column == "year/quarter" and set(panel.series) == {"a", "b"}
     for series in panel.series.values():
         assert series.name == "y" and series.frequency == "quarterly"
         assert series.values.tolist() == list(range(8))
+    # read again by the name a panel run keeps, as forecasting from a CSV does
+    again = read_panel_csv(path, "id", date_column=panel.date_column)
+    assert again.series["a"].dates == panel.series["a"].dates
+    with pytest.raises(ValueError, match="'quarter' is both the target and a part of the dates"):
+        read_panel_csv(path, "id", column="quarter")
 
 
 def test_rows_are_sorted_by_date_within_a_series(tmp_path):

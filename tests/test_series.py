@@ -335,8 +335,10 @@ def test_a_year_beside_a_month_or_a_quarter_dates_the_rows(tmp_path):
         assert series.frequency == "quarterly" and series.date_format == "quarter"
         assert series.dates[-1] == dt.datetime(2001, 7, 1)
     # a month that is none, a month missing, months out of order: one error each, on its line
-    for rows, message in (("2001,1,1\n2001,13,2\n", "line 3, column 'year/month': "
-                           "'2001-13' is not a valid date"),
+    for rows, message in (("2001,1,1\n2001,13,2\n", "line 3, column 'month': '13' is not "
+                           "a month (expected 1 to 12, or a month name); or read the file "
+                           "without its dates (--no-dates)"),
+                          ("2001,1,1\n2001,,2\n", "line 3, column 'month': '' is not a month"),
                           ("2001,1,1\n2001,2,2\n2001,4,4\n",
                            "2001-03 is missing before '2001-04'"),
                           ("2001,2,1\n2001,1,2\n", "'2001-01' is not after the previous")):
@@ -344,6 +346,21 @@ def test_a_year_beside_a_month_or_a_quarter_dates_the_rows(tmp_path):
             read_csv(write(tmp_path, "year,month,v\n" + rows))
     assert read_csv(write(tmp_path, "year,month,v\n2001,1,1\n2001,2,2\n2001,4,4\n"),
                     fill="interpolate").values.tolist() == [1, 2, 3, 4]
+    # whole numbers as pandas writes them beside a gap; a month column before a quarter one
+    series = read_csv(write(tmp_path, "year,month,v\n1949.0,1.0,1\n1949.0,2.0,2\n"))
+    assert series.dates == [dt.datetime(1949, 1, 1), dt.datetime(1949, 2, 1)]
+    series = read_csv(write(tmp_path, "year,quarter,month,v\n" + "".join(
+        f"2001,{k // 3 + 1},{k + 1},{k}\n" for k in range(6))))
+    assert series.frequency == "monthly" and series.name == "v"
+    # the month is no target; columns are looked up in the file's own columns
+    for column, message in (("month", "column 'month' is both the target and a part of the "
+                             "dates (with the year)"),
+                            (3, "column 3: no column at index 3 (the file has 3 columns")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            read_csv(write(tmp_path, "year,month,v\n2001,1,1\n2001,2,2\n"), column=column)
+    # the dates' name names the pair (a panel run keeps it)
+    series = read_csv(write(tmp_path, text), date_column="Year/Month")
+    assert series.frequency == "monthly"
     # without a column of integer years, or read without dates: no dates, as before
     series = read_csv(write(tmp_path, "year,month,v\n2001a,1,1\n2001b,2,2\n"))
     assert series.dates is None and series.name == "v"

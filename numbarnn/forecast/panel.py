@@ -24,8 +24,8 @@ from .._checks import check_int
 from .config import LATER_SETTINGS
 from .series import (NO_DATES_HINT, Series, _resolve_column, column_day_first,
                      common_date_format, default_target, format_date, insert_missing_dates,
-                     integer_steps, is_date, parse_date, parse_numbers, read_csv_rows,
-                     step_column, year_and_period)
+                     integer_steps, parse_date, parse_numbers, read_csv_rows,
+                     find_dates, period_dates, step_column)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -153,13 +153,14 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     id_column : str or int
         The column that tells the series apart (name or 0-based index).
     column : str or int, optional
-        The target.  Default: the last column that is neither the id nor the date, nor
-        named ``ds`` or ``year`` (``series.default_target``).
+        The target.  Default: the last column that is neither the id nor the date (nor the
+        month or quarter beside a year), nor named ``ds`` or ``year``
+        (``series.default_target``).
     date_column : str or int or False, optional
         dates (``parse_date``'s forms).  Default: the first column other than the
         id whose first value reads as a date, else a ``year`` column beside a ``month`` or
-        ``quarter`` one (``series.year_and_period``); False: no dates (each series' rows
-        are in time order).
+        ``quarter`` one (``series.year_and_period``: its name ``year/month`` names them
+        too); False: no dates (each series' rows are in time order).
         With dates, each series' rows are sorted by date.  Without dates, a ``ds`` or
         ``year`` column of integers counting up by one numbers a series' steps
         (``Series.first_step``, ``series.step_column``).
@@ -182,17 +183,8 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     path = os.fspath(path)
     header, rows, lines, decimal_comma = read_csv_rows(path)
     id_index = _resolve_column(id_column, header, "id column", path)
-    period_index = None
-    if date_column is None:
-        date_index = next((k for k in range(len(header)) if k != id_index
-                           and is_date(rows[0][k])), None)
-        paired = year_and_period(header, rows) if date_index is None else None
-        if paired is not None:
-            header, rows, date_index, period_index = paired
-    elif date_column is False:
-        date_index = None
-    else:
-        date_index = _resolve_column(date_column, header, "date column", path)
+    date_index, pair = find_dates(header, rows, date_column, path, skip=(id_index,))
+    period_index = None if pair is None else pair[1]
     if column is None:
         target_index = default_target(header, [id_index, date_index, period_index], path)
     else:
@@ -200,9 +192,13 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     if id_index in (target_index, date_index):
         raise ValueError(f"{path}: column {header[id_index]!r} is both the id and "
                          f"{'the target' if id_index == target_index else 'the date column'}")
-    if target_index == date_index:
-        raise ValueError(f"{path}: column {header[target_index]!r} is both the target and the "
-                         "date column")
+    if target_index in (date_index, period_index):
+        raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
+                         + ("the date column" if target_index == date_index else
+                            "a part of the dates (with the year)"))
+    if pair is not None:
+        header, rows = period_dates(header, rows, lines, *pair, path)
+        date_index = len(header) - 1
 
     groups = {}
     for row, line in zip(rows, lines):

@@ -685,13 +685,14 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     path : str or path-like
     column : str or int, optional
         The target column, by name or 0-based index.  Default: the last column
-        that is neither the date column nor a feature, nor named ``ds`` or ``year``
-        (``default_target``).
+        that is neither the date column (nor the month or quarter beside a year) nor a
+        feature, nor named ``ds`` or ``year`` (``default_target``).
     date_column : str or int or False, optional
         The column of dates (``parse_date``'s forms).  Default: the first column
         whose first value reads as a date (after an index column, as pandas writes
         one; statsforecast's ``ds``), else a ``year`` column beside a ``month`` or
-        ``quarter`` one (``year_and_period``); False: no dates.  Without dates, a
+        ``quarter`` one (``year_and_period``; their dates' name, ``year/month``, names
+        them too); False: no dates.  Without dates, a
         ``ds`` or ``year`` column of integers counting up by one numbers the steps
         (``Series.first_step``, ``step_column``).
     features : list of (str or int), or a comma-separated str, optional
@@ -719,16 +720,9 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     features = list(features or [])
     header, rows, lines, decimal_comma = read_csv_rows(path)
 
-    period_index = None
-    if date_column is None:  # (no number reads as a date: a column of values is never taken)
-        date_index = next((k for k in range(len(header)) if is_date(rows[0][k])), None)
-        paired = year_and_period(header, rows) if date_index is None else None
-        if paired is not None:
-            header, rows, date_index, period_index = paired
-    elif date_column is False:
-        date_index = None
-    else:
-        date_index = _resolve_column(date_column, header, "date column", path)
+    # (no number reads as a date: a column of values is never taken)
+    date_index, pair = find_dates(header, rows, date_column, path)
+    period_index = None if pair is None else pair[1]
     feature_indices = [_resolve_column(c, header, "feature", path) for c in features]
     if len(set(feature_indices)) < len(feature_indices):
         twice = next(header[k] for k in feature_indices if feature_indices.count(k) > 1)
@@ -739,8 +733,13 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
     else:
         target_index = _resolve_column(column, header, "column", path)
     if target_index in (date_index, period_index) or target_index in feature_indices:
+        role = "a feature" if target_index in feature_indices else "the date column" \
+            if target_index == date_index else "a part of the dates (with the year)"
         raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
-                         f"{'the date column' if target_index == date_index else 'a feature'}")
+                         f"{role}")
+    if pair is not None:
+        header, rows = period_dates(header, rows, lines, *pair, path)
+        date_index = len(header) - 1
 
     dates = date_format = None
     inserted = []
@@ -785,38 +784,75 @@ INTEGER_STAMP = re.compile(r"\s*-?\d+\s*")
 STEP_COLUMNS = (LONG_FORMAT[1], "year")
 # the columns that date the rows beside a column of years, whatever their case, as
 # statsmodels and R write monthly and quarterly data: the month (1-12, or its English name
-# or first three letters) and the quarter (1-4, or Q1-Q4)
-PERIOD_COLUMNS = ("month", "quarter")
+# or first three letters) and the quarter (1-4, or Q1-Q4), the month first where both are
+PERIOD_COLUMNS = {"month": 12, "quarter": 4}
+# a whole number as a cell holds it, also as pandas writes an integer column with a gap
+# (1949.0)
+WHOLE_NUMBER = re.compile(r"\s*(\d+)(?:\.0*)?\s*", re.ASCII)
 
 
-def year_and_period(header, rows):
-    """Where a column named ``year`` of integers stands beside one named as in
-    ``PERIOD_COLUMNS`` (the first such): ``(header, rows, date index, period index)``, the
-    header and rows with a column of their dates appended (named ``Year/Month`` after the
-    two, the forms ``parse_date`` reads: ``1949-01``, ``Jan 1949``, ``1949Q1``); else None.
-    A month or quarter that is none of those forms is left for ``parse_date`` to refuse,
-    naming its line."""
-    names = [name.strip().casefold() for name in header]
-    period = next((k for k, name in enumerate(names) if name in PERIOD_COLUMNS), None)
-    if "year" not in names or period is None:
+def year_and_period(header, rows, skip=()):
+    """``(year index, period index)`` where a column named ``year`` of whole numbers stands
+    beside one named as in ``PERIOD_COLUMNS`` (none of the columns ``skip``), else None."""
+    names = [name.casefold() for name in header]
+    year = next((k for k, name in enumerate(names) if name == "year" and k not in skip), None)
+    period = next((k for kind in PERIOD_COLUMNS for k, name in enumerate(names)
+                   if name == kind and k not in skip), None)
+    if year is None or period is None or \
+            not all(WHOLE_NUMBER.fullmatch(row[year]) for row in rows):
         return None
-    year = names.index("year")
-    if not all(INTEGER_STAMP.fullmatch(row[year]) for row in rows):
-        return None
+    return year, period
 
-    def stamp(row):
-        y, p = row[year].strip(), row[period].strip()
-        if names[period] == "quarter":
-            return f"{y}Q{p[1:] if p[:1] in ('q', 'Q') else p}"
-        return f"{y}-{int(p):02d}" if p.isdigit() else f"{p} {y}"
 
-    name = f"{header[year].strip()}/{header[period].strip()}"
-    return header + [name], [row + [stamp(row)] for row in rows], len(header), period
+def period_dates(header, rows, lines, year, period, where):
+    """``header`` and ``rows`` with a column of the dates that the ``year`` and ``period``
+    columns (``year_and_period``) make appended, named after the two (``Year/Month``), in
+    forms ``parse_date`` reads (``1949-01``, ``1949Q1``); a month or quarter that is none is
+    a ``ValueError`` naming its line and column."""
+    kind = header[period].casefold()
+    count = PERIOD_COLUMNS[kind]
+    stamps = []
+    for row, line in zip(rows, lines):
+        cell = row[period].strip()
+        number = WHOLE_NUMBER.fullmatch(cell[1:] if kind == "quarter" and cell[:1] in "qQ"
+                                        else cell)
+        k = int(number[1]) if number else MONTH_NAMES.get(cell.casefold()) \
+            if kind == "month" else None
+        if k is None or not 1 <= k <= count:
+            raise ValueError(f"{where}, line {line}, column {header[period]!r}: {cell!r} is "
+                             f"not a {kind} (expected 1 to {count}"
+                             f"{', or a month name' if kind == 'month' else ', or Q1 to Q4'})"
+                             f"{NO_DATES_HINT}")
+        y = int(WHOLE_NUMBER.fullmatch(row[year])[1])
+        stamps.append(f"{y}-{k:02d}" if kind == "month" else f"{y}Q{k}")
+    return header + [f"{header[year]}/{header[period]}"], \
+        [row + [stamp] for row, stamp in zip(rows, stamps)]
+
+
+def find_dates(header, rows, date_column, path, skip=()):
+    """The dates' columns for ``date_column`` (``read_csv``'s): ``(date index, pair)``, the
+    date column's index (None without one) or, for a year beside a month or quarter, the
+    pair ``year_and_period`` finds (then the date index is None: ``period_dates`` appends
+    their column).  A named date column that the file lacks may be a pair's name
+    (``Year/Month``, as a panel run keeps it)."""
+    if date_column is False:
+        return None, None
+    if date_column is None:
+        found = next((k for k in range(len(header)) if k not in skip and is_date(rows[0][k])),
+                     None)
+        return (found, None) if found is not None else \
+            (None, year_and_period(header, rows, skip))
+    if isinstance(date_column, str) and date_column not in header:
+        pair = year_and_period(header, rows, skip)
+        if pair and date_column.casefold() == f"{header[pair[0]]}/{header[pair[1]]}".casefold():
+            return None, pair
+    return _resolve_column(date_column, header, "date column", path), None
 
 
 def default_target(header, taken, path):
     """The index of the default target: the last column that is none of ``taken`` (the
-    dates, features, id) and not named as one that numbers the steps (``STEP_COLUMNS``)."""
+    dates, a month or quarter beside a year, features, id) and not named as one that
+    numbers the steps (``STEP_COLUMNS``)."""
     candidates = [k for k, name in enumerate(header) if k not in taken
                   and name.strip().casefold() not in STEP_COLUMNS]
     if not candidates:
