@@ -368,12 +368,17 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
     click.echo(f"saved {os.path.join(out_dir, 'model.safetensors')} and metrics.json")
 
 
+def partner_alone(report):
+    """Whether a statistical forecast that weighs all left the networks out."""
+    combination = report.get("combination")
+    return bool(combination) and combination["weight"] == 1
+
+
 def networks_left_out(report):
     """Whether the model forecasts without its networks: with a statistical forecast that
     weighs all, or with seasonal naive's (--fallback)."""
-    combination, fallback = report.get("combination"), report.get("fallback")
-    return bool(combination) and combination["weight"] == 1 or \
-        bool(fallback) and fallback["used"]
+    fallback = report.get("fallback")
+    return partner_alone(report) or bool(fallback) and fallback["used"]
 
 
 def choice_lines(report):
@@ -422,7 +427,7 @@ def choice_lines(report):
     else:
         lines.append(f"transforms: {describe_transforms(chosen)} ({chosen['by']})")
     linear, combination = report.get("linear"), report.get("combination")
-    replaced = bool(combination) and combination["weight"] == 1  # (by a statistical forecast)
+    replaced = partner_alone(report)
     if linear:
         lines.append(("averaged with a linear autoregression on the same windows"
                       if linear["weight"] else "not averaged with a linear autoregression")

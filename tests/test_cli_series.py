@@ -410,14 +410,20 @@ def test_quarters_are_dates_and_label_the_forecast(tmp_path):
     assert [r[0] for r in rows] == ["date", "2010Q1", "2010Q2", "2010Q3"]
 
 
-def test_a_year_and_a_month_column_date_the_series(tmp_path):
-    data = tmp_path / "ym.csv"
-    data.write_text("Year,Month,Passengers\n" + "".join(
-        f"{1949 + k // 12},{k % 12 + 1},{100 + k + 10 * np.sin(k * np.pi / 6):.1f}\n"
-        for k in range(72)))
+def train_tiny_csv(tmp_path, text, epochs):
+    """``train-series`` of a CSV holding ``text`` into tmp_path/run, with a tiny network."""
+    data = tmp_path / "data.csv"
+    data.write_text(text)
     result = run("train-series", data, "--out", tmp_path / "run", "--hidden", "4", "--epochs",
-                 "1", "--members", "1")
+                 str(epochs), "--members", "1")
     assert result.exit_code == 0, result.output
+    return result
+
+
+def test_a_year_and_a_month_column_date_the_series(tmp_path):
+    result = train_tiny_csv(tmp_path, "Year,Month,Passengers\n" + "".join(
+        f"{1949 + k // 12},{k % 12 + 1},{100 + k + 10 * np.sin(k * np.pi / 6):.1f}\n"
+        for k in range(72)), epochs=1)
     assert "(72 steps, monthly)" in result.output and "season 12" in result.output
     assert run("forecast", tmp_path / "run", "--output", tmp_path / "f.csv").exit_code == 0
     rows = list(csv.reader((tmp_path / "f.csv").open()))
@@ -427,13 +433,9 @@ def test_a_year_and_a_month_column_date_the_series(tmp_path):
 
 def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(tmp_path):
     # five years of months: two years of validation would leave one training window
-    data = tmp_path / "short.csv"
-    data.write_text("month,y\n" + "".join(
+    result = train_tiny_csv(tmp_path, "month,y\n" + "".join(
         f"{2015 + k // 12}-{k % 12 + 1:02d},{100 + 10 * np.sin(k * np.pi / 6):.3f}\n"
-        for k in range(60)))
-    result = run("train-series", data, "--out", tmp_path / "run", "--hidden", "4", "--epochs",
-                 "2", "--members", "1")
-    assert result.exit_code == 0, result.output
+        for k in range(60)), epochs=2)
     assert "window 12, validation 12 steps" in result.output
     assert "validation shorter than 24: with it the training part held 1 window, fewer than " \
         "half the horizon" in result.output
@@ -461,6 +463,7 @@ def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(
     line = next(s for s in choice_lines(report) if "statistical forecast" in s)
     assert line.startswith("not combined with a statistical forecast (validation MASE")
     # eight years of quarters, a horizon of 8: windows of 12 would leave none
+    data = tmp_path / "quarters.csv"
     data.write_text("quarter,y\n" + "".join(
         f"{2010 + k // 4}-{3 * (k % 4) + 1:02d},{100 + 5 * (k % 4):.1f}\n" for k in range(32)))
     result = run("train-series", data, "--out", tmp_path / "q", "--horizon", "8", "--hidden",

@@ -24,8 +24,8 @@ from .._checks import check_int
 from .config import LATER_SETTINGS
 from .series import (NO_DATES_HINT, Series, _resolve_column, column_day_first,
                      common_date_format, default_target, format_date, insert_missing_dates,
-                     integer_steps, parse_date, parse_numbers, read_csv_rows,
-                     find_dates, period_dates, step_column)
+                     find_dates, integer_steps, parse_date, parse_numbers, read_csv_rows,
+                     refuse_date_target, step_column, with_pair_dates)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")
@@ -192,13 +192,8 @@ def read_panel_csv(path, id_column, column=None, date_column=None, fill=None, ma
     if id_index in (target_index, date_index):
         raise ValueError(f"{path}: column {header[id_index]!r} is both the id and "
                          f"{'the target' if id_index == target_index else 'the date column'}")
-    if target_index in (date_index, period_index):
-        raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
-                         + ("the date column" if target_index == date_index else
-                            "a part of the dates (with the year)"))
-    if pair is not None:
-        header, rows = period_dates(header, rows, lines, *pair, path)
-        date_index = len(header) - 1
+    refuse_date_target(target_index, header, date_index, pair, path)
+    header, rows, date_index = with_pair_dates(header, rows, lines, date_index, pair, path)
 
     groups = {}
     for row, line in zip(rows, lines):

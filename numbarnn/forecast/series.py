@@ -732,14 +732,11 @@ def read_csv(path, column=None, date_column=None, features=None, fill=None):
                                       path)
     else:
         target_index = _resolve_column(column, header, "column", path)
-    if target_index in (date_index, period_index) or target_index in feature_indices:
-        role = "a feature" if target_index in feature_indices else "the date column" \
-            if target_index == date_index else "a part of the dates (with the year)"
+    if target_index in feature_indices:
         raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
-                         f"{role}")
-    if pair is not None:
-        header, rows = period_dates(header, rows, lines, *pair, path)
-        date_index = len(header) - 1
+                         "a feature")
+    refuse_date_target(target_index, header, date_index, pair, path)
+    header, rows, date_index = with_pair_dates(header, rows, lines, date_index, pair, path)
 
     dates = date_format = None
     inserted = []
@@ -847,6 +844,24 @@ def find_dates(header, rows, date_column, path, skip=()):
         if pair and date_column.casefold() == f"{header[pair[0]]}/{header[pair[1]]}".casefold():
             return None, pair
     return _resolve_column(date_column, header, "date column", path), None
+
+
+def refuse_date_target(target_index, header, date_index, pair, path):
+    """A ``ValueError`` where the target is the date column or the month or quarter of a
+    pair (``find_dates``'s)."""
+    if target_index == date_index or pair is not None and target_index == pair[1]:
+        raise ValueError(f"{path}: column {header[target_index]!r} is both the target and "
+                         + ("the date column" if target_index == date_index else
+                            "a part of the dates (with the year)"))
+
+
+def with_pair_dates(header, rows, lines, date_index, pair, where):
+    """``(header, rows, date index)`` once a pair (``find_dates``'s) has its column of
+    dates (``period_dates``, appended last); as given without one."""
+    if pair is None:
+        return header, rows, date_index
+    header, rows = period_dates(header, rows, lines, *pair, where)
+    return header, rows, len(header) - 1
 
 
 def default_target(header, taken, path):
