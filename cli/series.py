@@ -176,6 +176,9 @@ def aligned(rows):
 @click.option("--seasonal-diff/--no-seasonal-diff", "seasonal_diff", default=None,
               help="Differencing at the season's lag [default: chosen on the validation part, "
               "where the autocorrelation test finds the season].")
+@click.option("--nonnegative/--no-nonnegative", "nonnegative", default=None,
+              help="Keep the forecasts and intervals at 0 or above [default: where no value "
+              "before the test is below 0].")
 @click.option("--scale", type=click.Choice(SCALERS), default=SERIES.scale,
               show_default=True, help="Scaling, fitted on the training part.")
 @click.option("--season", type=click.IntRange(1), help="Season length [default: from the "
@@ -408,6 +411,11 @@ def choice_lines(report):
         lines.append("log: data not all positive, no log" if variance["power"] is None and
                      variance["log"] is False else
                      f"log: Guerrero's Box-Cox power {_format(variance['power'])} {verdict}")
+    floor = choices.get("nonnegative")
+    if floor and floor["floor"]:
+        lines.append("forecasts and intervals kept at 0 or above" +
+                     (" (--nonnegative)" if floor["by"] == "setting" else
+                      f": {floor['by']} (--no-nonnegative to allow them below)"))
     level = choices.get("level_test")
     if level is not None and level["statistic"] is not None:
         lines.append(f"level: KPSS statistic {level['statistic']:.3f} " +
@@ -510,7 +518,7 @@ def _config_settings(settings):
     settings = dict(settings)
     settings["hidden_size"] = settings.pop("hidden")
     settings["num_layers"] = settings.pop("layers")
-    for key in ("log", "diff", "seasonal_diff"):
+    for key in ("log", "diff", "seasonal_diff", "nonnegative"):
         settings[key] = "auto" if settings[key] is None else settings[key]
     return settings
 

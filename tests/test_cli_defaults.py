@@ -13,7 +13,7 @@ from numbarnn_cli.main import cli
 # option name -> config field, where the two differ
 RENAMED = {"hidden": "hidden_size", "layers": "num_layers", "embedding": "embedding_dim"}
 # options whose None means the config's 'auto'
-AUTO = {"log", "diff", "seasonal_diff"}
+AUTO = {"log", "diff", "seasonal_diff", "nonnegative"}
 
 
 def option_defaults(command, config):

@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from numbarnn.forecast.config import ForecastConfig
 from numbarnn_cli.main import cli
-from numbarnn_cli.series import train_series
 from clichecks import assert_one_line_error
 
 SMALL = ["--window", "6", "--horizon", "3", "--hidden", "4", "--epochs", "3", "--members", "2",
@@ -193,22 +191,6 @@ def test_bad_checkpoint_is_one_line(tmp_path):
     assert_one_line_error(run("forecast", run_dir), "no such checkpoint")
     (run_dir / "model.safetensors").write_bytes(b"\x00" * 5)
     assert_one_line_error(run("forecast", run_dir), "not a checkpoint")
-
-
-def test_cli_defaults_are_the_library_defaults():
-    """The command line spells its defaults out (it must not import numbarnn to start);
-    they must stay those of ForecastConfig."""
-    defaults = {p.name: p.callback(None, p, p.default)  # a default spelled as typed
-                if p.callback and isinstance(p.default, str) else p.default
-                for p in train_series.params}
-    renamed = {"hidden": "hidden_size", "layers": "num_layers"}
-    config = ForecastConfig()
-    for option, field in [(k, renamed.get(k, k)) for k in defaults]:
-        if getattr(config, field, None) is not None and field not in ("log", "diff",
-                                                                     "seasonal_diff"):
-            assert defaults[option] == getattr(config, field), option
-    assert defaults["log"] is None and config.log == "auto"
-    assert defaults["diff"] is None and config.diff == "auto"
 
 
 def test_command_module_does_not_import_numba():

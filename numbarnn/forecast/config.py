@@ -19,7 +19,8 @@ COMBINES = ("auto", "theta", "linear", "both", "none")
 # settings that came after the first stored configurations (checkpoints, panel tasks,
 # sweeps), with what a run did before each existed: a stored configuration without one
 # means this value, not the setting's default (``ForecastConfig.from_stored``)
-LATER_SETTINGS = {"refit": False, "quantile_levels": (80.0, 95.0), "combine": "none"}
+LATER_SETTINGS = {"refit": False, "quantile_levels": (80.0, 95.0), "combine": "none",
+                  "nonnegative": False}
 
 
 @dataclass
@@ -56,6 +57,12 @@ class ForecastConfig:
         part, 'auto' means log for positive data (unless Guerrero's power says no),
         seasonal differencing for a detected season, first differencing for a
         wandering level without one.
+    nonnegative : bool or 'auto'
+        Keep the forecasts and their intervals at 0 or above (counts, sales, prices,
+        rates: a value below 0 is impossible, and a forecast or a bound below it can only
+        be further from what happens).  'auto' (the default): where no value before the
+        test is negative; True refuses a series with negative values there.  A model that
+        logs the series forecasts above 0 anyway.
     scale : {'standard', 'minmax', 'none'}
     season : int or None
         The season for seasonal differencing, the seasonal-naive baseline and
@@ -166,6 +173,7 @@ class ForecastConfig:
     log: object = "auto"
     diff: object = "auto"
     seasonal_diff: object = "auto"
+    nonnegative: object = "auto"
     scale: str = "standard"
     season: int = None
     test_size: int = None
@@ -202,7 +210,7 @@ class ForecastConfig:
                               ("combine", COMBINES),
                               ("device", DEVICES)):
             check_choice(name, getattr(self, name), allowed)
-        for name in ("log", "diff", "seasonal_diff"):
+        for name in ("log", "diff", "seasonal_diff", "nonnegative"):
             value = getattr(self, name)
             if not (isinstance(value, bool) or value == "auto"):
                 raise ValueError(f"{name}: got {value!r}, expected True, False or 'auto'")

@@ -202,11 +202,12 @@ class Forecaster:
         """Forecasts in the original scale after each origin, for each block of the head:
         (n, Q, steps), the point forecast in the middle and the learnt quantiles around it
         (``_roll``); seasonal naive's alone (Q = 1) where the model fell back to it
-        (``ForecastConfig.fallback``)."""
+        (``ForecastConfig.fallback``); at 0 or above for a ``nonnegative`` model."""
         inputs = self._inputs(values, features)  # (also checks what the transforms need)
         if self.info.get("baseline") == "seasonal_naive":
-            return np.stack([seasonal_naive_forecast(values[:t + 1], steps, self.info["season"])
-                             for t in origins])[:, None]
+            return self._floor(np.stack([
+                seasonal_naive_forecast(values[:t + 1], steps, self.info["season"])
+                for t in origins])[:, None])
         transformed = self._roll(inputs, origins, steps)
         # the inverse transforms keep each step's order (the log is monotone, differencing
         # adds the same history to every row): the quantiles stay sorted
@@ -215,7 +216,19 @@ class Forecaster:
         combination = self.info.get("combination") or {}
         weight = combination.get("weight", 0.0)
         return self.combined(paths, values, origins, weight,
-                             combination.get("method", "theta")) if weight else paths
+                             combination.get("method", "theta")) if weight else \
+            self._floor(paths)
+
+    @property
+    def nonnegative(self):
+        """Whether the model keeps its forecasts and intervals at 0 or above
+        (``ForecastConfig.nonnegative``; a model saved before it: no)."""
+        return bool(self.info.get("nonnegative"))
+
+    def _floor(self, forecasts):
+        """``forecasts`` (or interval bounds) kept at 0 or above where the model is
+        ``nonnegative``."""
+        return np.maximum(forecasts, 0.0) if self.nonnegative else forecasts
 
     def combined(self, paths, values, origins, weight, method="theta"):
         """``paths`` (n, Q, steps) moved towards a statistical forecast from each origin by
@@ -231,7 +244,7 @@ class Forecaster:
                               for t in origins])
         point = paths[:, paths.shape[1] // 2]
         shift = weight * (forecasts - (np.log(point) if logs else point))
-        return paths * np.exp(shift)[:, None] if logs else paths + shift[:, None]
+        return paths * np.exp(shift)[:, None] if logs else self._floor(paths + shift[:, None])
 
     def partner_forecast(self, method, values, t, steps):
         """``PARTNERS[method]``'s forecast of the ``steps`` after ``values[t]``, of the logged
@@ -356,7 +369,7 @@ class Forecaster:
 
         Past the calibrated horizon H there is nothing calibrated: step h > H takes the
         distances from the point forecast at step H, grown by ``sqrt(h / H)``, as a
-        random walk's spread grows.
+        random walk's spread grows.  A ``nonnegative`` model's bounds stop at 0.
         """
         calibration = self.info.get("calibration")
         if calibration is None and "calibration" in self.info:
@@ -400,7 +413,7 @@ class Forecaster:
             above = np.concatenate([above, above[-1] * grow])
         if logged:
             return values * np.exp(-below), values * np.exp(above)
-        return values - below, values + above
+        return self._floor(values - below), self._floor(values + above)
 
     def _check_level(self, level):
         """A quantile model gives intervals at the levels it learned only."""
@@ -437,10 +450,11 @@ class Forecaster:
                     {"mean": self.feature_scaler.mean.tolist(),
                      "scale": self.feature_scaler.scale.tolist()},
                     "info": jsonable(self.info)}
-        # (an older numbarnn would combine with Theta instead of a partner it does not know)
+        # (an older numbarnn would combine with Theta instead of a partner it does not know,
+        # or forecast below 0)
         method = (self.info.get("combination") or {}).get("method", "theta")
-        save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND,
-                        version=PARTNER_FORMATS[method])
+        version = max(PARTNER_FORMATS[method], NONNEGATIVE_FORMAT if self.nonnegative else 1)
+        save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND, version=version)
 
     @classmethod
     def load(cls, path):
@@ -511,6 +525,8 @@ PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
             "naive": lambda values, horizon, season: naive_forecast(values, horizon),
             "seasonal_naive": seasonal_naive_forecast, "arima": arima_forecast,
             "theta_arima": theta_arima_forecast}
+# the format a checkpoint that keeps its forecasts at 0 or above needs
+NONNEGATIVE_FORMAT = 5
 # the format a checkpoint combined with each partner needs (``checkpoints.FORMAT_VERSION``)
 PARTNER_FORMATS = {"theta": 1, "regression": 2, "naive": 2, "seasonal_naive": 3, "arima": 4,
                    "theta_arima": 4}

@@ -337,6 +337,23 @@ def describe_transforms(candidate):
     return " + ".join(parts) or "no transform"
 
 
+def _floor(config, history, name):
+    """``config`` with ``nonnegative`` resolved on ``history`` (the values before the test),
+    and the report's ``nonnegative``: {``floor``: whether forecasts stop at 0, ``by``}."""
+    negative = np.flatnonzero(history < 0)
+    if config.nonnegative is True and negative.size:
+        raise ValueError(f"nonnegative: {name} holds {float(history[negative[0]])!r} at step "
+                         f"{int(negative[0])}, but nonnegative=True keeps its forecasts at 0 "
+                         "or above; leave it at 'auto' (or False) for a series that goes "
+                         "below 0")
+    if config.nonnegative != "auto":
+        return config, {"floor": config.nonnegative, "by": "setting"}
+    floor = bool(history.size) and not negative.size
+    return replace(config, nonnegative=floor), {
+        "floor": floor, "by": "no value below 0 before the test" if floor else
+        "values below 0 before the test"}
+
+
 def _choose(config, series, season, progress, device, memo=None):
     """``config`` with its automatic settings resolved (``selection``): the window, the
     validation size, and the transforms by rolling-origin validation (``memo``: see
@@ -345,7 +362,8 @@ def _choose(config, series, season, progress, device, memo=None):
     Returns
     -------
     config : ForecastConfig
-        With no 'auto' or None left in window, val_size, log, diff, seasonal_diff.
+        With no 'auto' or None left in window, val_size, log, diff, seasonal_diff,
+        nonnegative.
     choices : dict
         What was chosen and why, for the report: ``window``, ``val_size``, ``shortened``
         (for each of them that a short series made shorter: the ``default`` and the
@@ -354,6 +372,7 @@ def _choose(config, series, season, progress, device, memo=None):
         decided: ``selection.log_test``), ``level_test`` (the KPSS test, which leaves no
         differencing out where the level wanders; ``differenced``: whether every
         candidate is differenced, and for a wandering level that is not, ``because``),
+        ``nonnegative`` (``_floor``'s),
         ``candidates`` (each with its validation MASE; empty where nothing was compared)
         and ``chosen``.
     """
@@ -399,6 +418,7 @@ def _choose(config, series, season, progress, device, memo=None):
     # candidates validation scores, and a short training part can hide a season)
     test_start = max(len(series) - (config.test_size or H), 0)
     seasonality = seasonality_test(series.values[:test_start], season)
+    config, floor = _floor(config, series.values[:test_start], series.name)
 
     def tests(config):
         """The training part that ``config.val_size`` leaves, and the tests on it."""
@@ -434,7 +454,7 @@ def _choose(config, series, season, progress, device, memo=None):
         _split(replace(config, **every[0]), len(series), season)
     choices = {"window": config.window, "val_size": config.val_size, "shortened": shortened,
                "seasonality": {"season": season, **seasonality}, "log_test": variance,
-               "level_test": level, "candidates": []}
+               "level_test": level, "nonnegative": floor, "candidates": []}
     if len(feasible) == 1 or config.val_size < H:
         # nothing to compare, or no validation to compare on: the rule of thumb
         # (log_test says no for data that are not all positive)
@@ -482,6 +502,7 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
     pipeline = build_pipeline(config, values[:split.train_end], season)
     scaler = FeatureScaler.fit(features[:split.train_end]) if features.shape[1] else None
     info = history_info(series, season, pipeline.context + config.window)
+    info["nonnegative"] = config.nonnegative is True
     model = Forecaster(config, pipeline, scaler, info, device=device)
     model.partner_memo = memo
 
