@@ -415,7 +415,9 @@ def choice_lines(report):
     if floor and floor["floor"]:
         lines.append("forecasts and intervals kept at 0 or above" +
                      (" (--nonnegative)" if floor["by"] == "setting" else
-                      f": {floor['by']} (--no-nonnegative to allow them below)"))
+                      f": {floor['by']} (--no-nonnegative to allow them below)") +
+                     ("" if floor["after"] else
+                      "; not after the series, whose test goes below 0"))
     level = choices.get("level_test")
     if level is not None and level["statistic"] is not None:
         lines.append(f"level: KPSS statistic {level['statistic']:.3f} " +

@@ -58,11 +58,15 @@ class ForecastConfig:
         seasonal differencing for a detected season, first differencing for a
         wandering level without one.
     nonnegative : bool or 'auto'
-        Keep the forecasts and their intervals at 0 or above (counts, sales, prices,
-        rates: a value below 0 is impossible, and a forecast or a bound below it can only
-        be further from what happens).  'auto' (the default): where no value before the
-        test is negative; True refuses a series with negative values there.  A model that
-        logs the series forecasts above 0 anyway.
+        Keep the forecasts and their intervals at 0 or above (counts, sales, prices: a
+        value below 0 is impossible, and a forecast or a bound below it can only be
+        further from what happens): the networks' forecast, then the combined one, and
+        every bound, wherever the model forecasts (validation, calibration, test, after
+        the series; a recursive forecast past the horizon feeds back the networks' own
+        values).  'auto' (the default): where no value before the test is below 0, and
+        for the forecasts after the series where none in the test is either; True
+        refuses a series with a value below 0.  Such a model refuses to continue data
+        that go below 0.  A model that logs the series forecasts above 0 anyway.
     scale : {'standard', 'minmax', 'none'}
     season : int or None
         The season for seasonal differencing, the seasonal-naive baseline and

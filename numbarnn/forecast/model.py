@@ -213,11 +213,11 @@ class Forecaster:
         # adds the same history to every row): the quantiles stay sorted
         paths = np.stack([[self.pipeline.inverse(row, values[:t + 1]) for row in rows]
                           for rows, t in zip(transformed, origins)])
+        paths = self._floor(paths)  # (as validation scores them before combining)
         combination = self.info.get("combination") or {}
         weight = combination.get("weight", 0.0)
         return self.combined(paths, values, origins, weight,
-                             combination.get("method", "theta")) if weight else \
-            self._floor(paths)
+                             combination.get("method", "theta")) if weight else paths
 
     @property
     def nonnegative(self):
@@ -426,9 +426,17 @@ class Forecaster:
                              f"the data has {series.feature_names}")
         if self.pipeline.logs and not np.all(series.values > 0):
             bad = int(np.argmax(~(series.values > 0)))
+            settings = "--no-log --no-nonnegative (log=False, nonnegative=False)" \
+                if self.nonnegative and series.values[bad] < 0 else "--no-log (log=False)"
             raise ValueError(f"{series.name}: step {bad} holds {float(series.values[bad])!r}, "
                              "but this model forecasts the log of the series (positive values "
-                             "only); train one with --no-log (log=False) for such data")
+                             f"only); train one with {settings} for such data")
+        if self.nonnegative and np.any(series.values < 0):
+            bad = int(np.argmax(series.values < 0))
+            raise ValueError(f"{series.name}: step {bad} holds {float(series.values[bad])!r}, "
+                             "but this model keeps its forecasts at 0 or above (its training "
+                             "data never went below 0); train one with --no-nonnegative "
+                             "(nonnegative=False) for such data")
 
     def history_series(self):
         """The end of the training data kept in the model, as a Series."""
@@ -453,7 +461,9 @@ class Forecaster:
         # (an older numbarnn would combine with Theta instead of a partner it does not know,
         # or forecast below 0)
         method = (self.info.get("combination") or {}).get("method", "theta")
-        version = max(PARTNER_FORMATS[method], NONNEGATIVE_FORMAT if self.nonnegative else 1)
+        # (a model that logs the series forecasts above 0 anyway: it needs no new format)
+        floored = self.nonnegative and not self.pipeline.logs
+        version = max(PARTNER_FORMATS[method], NONNEGATIVE_FORMAT if floored else 1)
         save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND, version=version)
 
     @classmethod

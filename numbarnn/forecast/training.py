@@ -29,7 +29,8 @@ The recipe, in order:
    the naive and seasonal-naive baselines on exactly the same steps.
 
 Settings left at ``'auto'`` (the window, the season, log and differencing) are
-chosen first on the validation part (``_choose``).  Indices are positions in the
+chosen first on the validation part (``_choose``); whether the forecasts stop at 0
+(``nonnegative``) on the values before the test (``_floor``).  Indices are positions in the
 original series: the window that ends at step ``t`` (its "origin") uses steps
 ``t - window + 1 .. t`` and forecasts ``t + 1 .. t + horizon``.  Nothing at or
 after ``t + 1`` enters its input.
@@ -200,6 +201,7 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         for L in levels:
             config.quantile_bounds(L)
     _check_magnitude(series)
+    config, floor = _floor(config, series)  # (before the compile: its error is the user's)
     compile_seconds = compile_for_run(config.cell, config.dtype, device, progress=progress)
     start = time.perf_counter()
     season = resolve_season(config, series)
@@ -209,7 +211,8 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
     memo = {}  # the statistical partners' forecasts (Forecaster.partner_forecast)
     config, choices = _choose(config, series, season, progress, device, memo)
     model, report = _train(series, config, season, progress, device, levels, memo=memo)
-    report["choices"] = choices
+    model.info["nonnegative"] = floor["after"]
+    report["choices"] = {**choices, "nonnegative": floor}
     report["training"]["seconds"] = time.perf_counter() - start  # the compile left out
     # (beside each other, as in every run's metrics.json: the seconds and the rate leave
     # the compile out)
@@ -337,21 +340,28 @@ def describe_transforms(candidate):
     return " + ".join(parts) or "no transform"
 
 
-def _floor(config, history, name):
-    """``config`` with ``nonnegative`` resolved on ``history`` (the values before the test),
-    and the report's ``nonnegative``: {``floor``: whether forecasts stop at 0, ``by``}."""
-    negative = np.flatnonzero(history < 0)
+def _floor(config, series):
+    """``config`` with ``nonnegative`` resolved on the values of ``series`` before the test
+    (the last ``test_size``, or horizon, steps), and the report's ``nonnegative``:
+    {``floor``: whether the forecasts scored (validation, calibration, test) stop at 0,
+    ``by``: why, ``after``: whether the forecasts after the series do too (not where the
+    test holds a value below 0: the model forecasts from there)}."""
+    values = series.values
+    negative = np.flatnonzero(values < 0)
     if config.nonnegative is True and negative.size:
-        raise ValueError(f"nonnegative: {name} holds {float(history[negative[0]])!r} at step "
-                         f"{int(negative[0])}, but nonnegative=True keeps its forecasts at 0 "
-                         "or above; leave it at 'auto' (or False) for a series that goes "
-                         "below 0")
+        raise ValueError(f"nonnegative: {series.name} holds {float(values[negative[0]])!r} at "
+                         f"step {int(negative[0])}, but --nonnegative (nonnegative=True) keeps "
+                         "the forecasts at 0 or above; leave it out ('auto') or give "
+                         "--no-nonnegative (False) for a series that goes below 0")
     if config.nonnegative != "auto":
-        return config, {"floor": config.nonnegative, "by": "setting"}
-    floor = bool(history.size) and not negative.size
+        return config, {"floor": config.nonnegative, "by": "setting",
+                        "after": config.nonnegative}
+    # (decided without the test; the test's values decide only what comes after it)
+    before = negative < max(len(values) - (config.test_size or config.horizon), 0)
+    floor = not before.any()
     return replace(config, nonnegative=floor), {
         "floor": floor, "by": "no value below 0 before the test" if floor else
-        "values below 0 before the test"}
+        "values below 0 before the test", "after": floor and not negative.size}
 
 
 def _choose(config, series, season, progress, device, memo=None):
@@ -362,8 +372,7 @@ def _choose(config, series, season, progress, device, memo=None):
     Returns
     -------
     config : ForecastConfig
-        With no 'auto' or None left in window, val_size, log, diff, seasonal_diff,
-        nonnegative.
+        With no 'auto' or None left in window, val_size, log, diff, seasonal_diff.
     choices : dict
         What was chosen and why, for the report: ``window``, ``val_size``, ``shortened``
         (for each of them that a short series made shorter: the ``default`` and the
@@ -372,7 +381,6 @@ def _choose(config, series, season, progress, device, memo=None):
         decided: ``selection.log_test``), ``level_test`` (the KPSS test, which leaves no
         differencing out where the level wanders; ``differenced``: whether every
         candidate is differenced, and for a wandering level that is not, ``because``),
-        ``nonnegative`` (``_floor``'s),
         ``candidates`` (each with its validation MASE; empty where nothing was compared)
         and ``chosen``.
     """
@@ -418,7 +426,6 @@ def _choose(config, series, season, progress, device, memo=None):
     # candidates validation scores, and a short training part can hide a season)
     test_start = max(len(series) - (config.test_size or H), 0)
     seasonality = seasonality_test(series.values[:test_start], season)
-    config, floor = _floor(config, series.values[:test_start], series.name)
 
     def tests(config):
         """The training part that ``config.val_size`` leaves, and the tests on it."""
@@ -454,7 +461,7 @@ def _choose(config, series, season, progress, device, memo=None):
         _split(replace(config, **every[0]), len(series), season)
     choices = {"window": config.window, "val_size": config.val_size, "shortened": shortened,
                "seasonality": {"season": season, **seasonality}, "log_test": variance,
-               "level_test": level, "nonnegative": floor, "candidates": []}
+               "level_test": level, "candidates": []}
     if len(feasible) == 1 or config.val_size < H:
         # nothing to compare, or no validation to compare on: the rule of thumb
         # (log_test says no for data that are not all positive)
