@@ -181,6 +181,10 @@ def aligned(rows):
               "before the test is below 0].")
 @click.option("--scale", type=click.Choice(SCALERS), default=SERIES.scale,
               show_default=True, help="Scaling, fitted on the training part.")
+@click.option("--winsorize", type=click.FloatRange(0), default=SERIES.winsorize,
+              show_default=True, help="Keep the differenced series the networks learn "
+              "within this many robust standard deviations of its median, where a few "
+              "training differences go beyond them (a level shift, an outlier); 0: never.")
 @click.option("--season", type=click.IntRange(1), help="Season length [default: from the "
               "dates: monthly 12, quarterly 4, weekly 52, daily 7, hourly 24, else 1].")
 @click.option("--test-size", type=click.IntRange(1), help="Steps held out for the test "
@@ -418,6 +422,11 @@ def choice_lines(report):
                       f": {floor['by']} (--no-nonnegative to allow them below)") +
                      ("" if floor["after"] else
                       "; not after the series, whose test goes below 0"))
+    if any(step["name"] == "winsorize" for step in report["transforms"]):
+        lines.append(f"winsorized: a few training differences beyond "
+                     f"{report['config']['winsorize']:g} robust standard deviations of their "
+                     "median (a level shift, an outlier) kept within them for the networks "
+                     "(--winsorize 0 to leave them)")
     level = choices.get("level_test")
     if level is not None and level["statistic"] is not None:
         lines.append(f"level: KPSS statistic {level['statistic']:.3f} " +

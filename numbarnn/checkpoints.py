@@ -28,7 +28,8 @@ FORMAT = "numbarnn"
 # (the regression, the naive forecast: an older numbarnn would combine it with Theta
 # without a word).  3: the same with seasonal naive's forecast.  4: with the ARIMA forecast,
 # or the mean of the Theta method's and the ARIMA one.  5: a series checkpoint that keeps
-# its forecasts at 0 or above (an older numbarnn would forecast below 0).
+# its forecasts at 0 or above (an older numbarnn would forecast below 0), or winsorizes
+# the differenced series (a transform an older numbarnn does not know).
 FORMAT_VERSION = 5
 _MAX_HEADER = 100 * 1024 * 1024
 

@@ -51,6 +51,21 @@ def test_the_seasonality_test(kind, seasonal):
     assert (result["acf"] > result["threshold"]) is seasonal
 
 
+@pytest.mark.parametrize("disturbance", ["shift", "outlier"])
+def test_a_level_shift_or_an_outlier_does_not_hide_a_season(disturbance, monkeypatch):
+    from numbarnn.forecast import selection
+
+    y = built("seasonal", 200)
+    if disturbance == "shift":
+        y[120:] += 60  # one difference 20 times the season's swing
+    else:
+        y[150] += 500
+    assert seasonality_test(y, 12)["seasonal"]
+    # (it is the clip of the differences that finds it)
+    monkeypatch.setattr(selection, "OUTLIER_SPREAD", np.inf)
+    assert not seasonality_test(y, 12)["seasonal"]
+
+
 def drifting_growth(seed, n=120):
     """A seasonally adjusted quarterly index: growth of 1 % a step whose rate drifts
     (an AR(1) of coefficient 0.9), as consumption or prices grow."""

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from numbarnn.forecast.transforms import (Difference, Log, MinMaxScaler, Pipeline, StandardScaler,
-                                          transform_from_dict)
+                                          Winsorize, transform_from_dict)
 
 rng = np.random.default_rng(0)
 SERIES = 100 + np.cumsum(rng.uniform(0.5, 2.0, 60)) + 10 * np.sin(np.arange(60))
@@ -91,8 +91,33 @@ def test_pipeline_serialises():
     assert Pipeline.from_dict([]).transform(SERIES) is SERIES
 
 
+def test_winsorize_where_a_few_values_go_beyond_their_robust_spread():
+    x = np.random.default_rng(1).normal(0, 1, 200)
+    assert Winsorize.fitted(x, 5.0, 6) is None  # (normal noise stays within 5 deviations)
+    x[50], x[51] = 30.0, -30.0  # an outlier's two differences
+    winsorize = Winsorize.fitted(x, 5.0, 6)
+    median = np.median(x)
+    reach = 5.0 * 1.4826 * np.median(np.abs(x - median))
+    assert (winsorize.low, winsorize.high) == pytest.approx((median - reach, median + reach),
+                                                            rel=1e-12)
+    kept = winsorize.transform(x)
+    assert (kept[50], kept[51]) == (winsorize.high, winsorize.low)
+    assert np.array_equal(np.delete(kept, [50, 51]), np.delete(x, [50, 51]))
+    # no inverse: a forecast beyond the bounds stays there
+    assert np.array_equal(winsorize.inverse(np.array([-40.0, 40.0])), [-40.0, 40.0])
+    # more values beyond than ``most``: the series' own pattern, left alone
+    assert Winsorize.fitted(x, 5.0, 1) is None
+    # mostly equal values (an intermittent series' zeros): nothing to measure a spread by
+    assert Winsorize.fitted(np.r_[np.zeros(150), np.arange(1.0, 51.0)], 5.0, 6) is None
+    again = transform_from_dict(winsorize.to_dict())
+    assert (again.low, again.high) == (winsorize.low, winsorize.high)
+    assert Pipeline([winsorize, StandardScaler()]).winsorizes
+    assert not Pipeline([StandardScaler()]).winsorizes
+
+
 @pytest.mark.parametrize("spec, message", [
     ({"name": "boxcox"}, "unknown name 'boxcox'"),
+    ({"name": "winsorize", "low": 1.0}, "incomplete parameters"),
     ({"name": "standard", "mean": 1.0}, "incomplete parameters"),
     ({"name": "diff"}, "incomplete parameters"),
     ("log", "expected a dict"),

@@ -20,7 +20,7 @@ COMBINES = ("auto", "theta", "linear", "both", "none")
 # sweeps), with what a run did before each existed: a stored configuration without one
 # means this value, not the setting's default (``ForecastConfig.from_stored``)
 LATER_SETTINGS = {"refit": False, "quantile_levels": (80.0, 95.0), "combine": "none",
-                  "nonnegative": False}
+                  "nonnegative": False, "winsorize": 0.0}
 
 
 @dataclass
@@ -68,6 +68,16 @@ class ForecastConfig:
         refuses a series with a value below 0.  Such a model refuses to continue data
         that go below 0.  A model that logs the series forecasts above 0 anyway.
     scale : {'standard', 'minmax', 'none'}
+    winsorize : float
+        Where a few of the training part's differences (first or seasonal, as the
+        transforms take them) lie beyond this many robust standard deviations (1.4826
+        times their median absolute deviation) of their median, the differenced series
+        the networks read and learn is kept within them, before the scaling
+        (``transforms.Winsorize``, a step of the pipeline only where it cuts): a level
+        shift or an outlier is then one large change, not windows whose squared errors
+        outweigh all the others.  Not for an undifferenced series (a shift there is a
+        new level), nor where more than a few values lie beyond (the series' own
+        pattern).  0: never.
     season : int or None
         The season for seasonal differencing, the seasonal-naive baseline and
         MASE; None infers it from the dates (monthly 12, quarterly 4, weekly 52,
@@ -179,6 +189,7 @@ class ForecastConfig:
     seasonal_diff: object = "auto"
     nonnegative: object = "auto"
     scale: str = "standard"
+    winsorize: float = 5.0
     season: int = None
     test_size: int = None
     val_size: int = None
@@ -234,6 +245,7 @@ class ForecastConfig:
                              "forecast feeds one value back, not a distribution)")
         check_number("lr", self.lr, 0, low_open=True, expected="a number > 0")
         check_number("clip", self.clip, 0, expected="a number >= 0")
+        check_number("winsorize", self.winsorize, 0, expected="a number >= 0 (0: never)")
         check_number("dropout", self.dropout, 0, 1, high_open=True,
                      expected="a probability in [0, 1)")
 

@@ -461,9 +461,11 @@ class Forecaster:
         # (an older numbarnn would combine with Theta instead of a partner it does not know,
         # or forecast below 0)
         method = (self.info.get("combination") or {}).get("method", "theta")
-        # (a model that logs the series forecasts above 0 anyway: it needs no new format)
+        # (a model that logs the series forecasts above 0 anyway: its floor needs no new
+        # format)
         floored = self.nonnegative and not self.pipeline.logs
-        version = max(PARTNER_FORMATS[method], NONNEGATIVE_FORMAT if floored else 1)
+        version = max(PARTNER_FORMATS[method],
+                      BOUNDS_FORMAT if floored or self.pipeline.winsorizes else 1)
         save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND, version=version)
 
     @classmethod
@@ -535,8 +537,9 @@ PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
             "naive": lambda values, horizon, season: naive_forecast(values, horizon),
             "seasonal_naive": seasonal_naive_forecast, "arima": arima_forecast,
             "theta_arima": theta_arima_forecast}
-# the format a checkpoint that keeps its forecasts at 0 or above needs
-NONNEGATIVE_FORMAT = 5
+# the format a checkpoint that keeps its forecasts at 0 or above, or winsorizes the
+# differenced series (``transforms.Winsorize``), needs
+BOUNDS_FORMAT = 5
 # the format a checkpoint combined with each partner needs (``checkpoints.FORMAT_VERSION``)
 PARTNER_FORMATS = {"theta": 1, "regression": 2, "naive": 2, "seasonal_naive": 3, "arima": 4,
                    "theta_arima": 4}

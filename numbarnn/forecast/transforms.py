@@ -138,6 +138,43 @@ class MinMaxScaler(StandardScaler):
         return self
 
 
+class Winsorize(Transform):
+    """A differenced series kept within ``low .. high`` for the networks: ``spread`` robust
+    standard deviations (1.4826 times the median absolute deviation) of the training
+    part's median, where a few of its values go beyond them (``fitted``).  A level shift
+    is then one large change the networks see (one difference; a season's worth of
+    seasonal ones), an outlier two, not windows whose squared errors outweigh every other
+    one's.  It comes before the scaling, which then measures the rest.  Its inverse is no
+    inverse: a forecast beyond the bounds stays where it is."""
+
+    name = "winsorize"
+
+    def __init__(self, low=-np.inf, high=np.inf):
+        self.low, self.high = float(low), float(high)
+
+    @classmethod
+    def fitted(cls, x, spread, most):
+        """The bounds of ``x`` at ``spread`` robust standard deviations, or None where no
+        value lies beyond them, more than ``most`` do (a pattern, not a few disturbances),
+        or most values are equal (nothing to measure a spread by)."""
+        x = np.asarray(x, dtype=np.float64)
+        median = float(np.median(x))
+        reach = spread * 1.4826 * float(np.median(np.abs(x - median)))
+        beyond = int(np.sum(np.abs(x - median) > reach))
+        if not reach > 0 or not 0 < beyond <= most:
+            return None
+        return cls(median - reach, median + reach)
+
+    def transform(self, x):
+        return np.clip(np.asarray(x, dtype=np.float64), self.low, self.high)
+
+    def inverse(self, y, history=None):
+        return np.asarray(y, dtype=np.float64)
+
+    def to_dict(self):
+        return {"name": self.name, "low": self.low, "high": self.high}
+
+
 _BY_NAME = {"log": Log, "standard": StandardScaler, "minmax": MinMaxScaler}
 
 
@@ -153,10 +190,12 @@ def transform_from_dict(spec):
             return Log()
         if name in ("standard", "minmax"):
             return _BY_NAME[name](spec["mean"], spec["scale"])
+        if name == "winsorize":
+            return Winsorize(spec["low"], spec["high"])
     except (KeyError, TypeError):
         raise ValueError(f"transform {name!r}: incomplete parameters {spec!r}") from None
     raise ValueError(f"transform: unknown name {name!r}, expected one of log, diff, "
-                     "seasonal_diff, standard, minmax")
+                     "seasonal_diff, standard, minmax, winsorize")
 
 
 class Pipeline:
@@ -174,6 +213,11 @@ class Pipeline:
     def logs(self):
         """Whether one of the steps is the log."""
         return any(isinstance(step, Log) for step in self.steps)
+
+    @property
+    def winsorizes(self):
+        """Whether one of the steps is ``Winsorize``."""
+        return any(isinstance(step, Winsorize) for step in self.steps)
 
     @property
     def integrates(self):

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .transforms import Difference, Log, MinMaxScaler, Pipeline, StandardScaler
+from .transforms import (Difference, Log, MinMaxScaler, Pipeline, StandardScaler,
+                         Winsorize)
 
 def build_pipeline(config, train_values, season):
     """The transform pipeline of ``config`` (its automatic choices resolved by
@@ -19,6 +20,14 @@ def build_pipeline(config, train_values, season):
         steps.append(Difference(season))
     if config.diff:
         steps.append(Difference(1))
+    differenced = Pipeline(steps)
+    if config.winsorize and differenced.context:
+        # (a shift or an outlier is a few large differences, at most a season's worth
+        # each; more than a few of them beyond the bounds are the series' own pattern)
+        winsorize = Winsorize.fitted(differenced.fit(train_values).transform(train_values),
+                                     config.winsorize, 2 * differenced.context + 4)
+        if winsorize is not None:
+            steps.append(winsorize)
     if config.scale != "none":
         steps.append(StandardScaler() if config.scale == "standard" else MinMaxScaler())
     return Pipeline(steps).fit(train_values)

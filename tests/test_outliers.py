@@ -1,0 +1,99 @@
+"""A level shift or an outlier in the training part: the season still found
+(``selection.OUTLIER_SPREAD``) and the differenced series the networks learn winsorized
+(``ForecastConfig.winsorize``, ``transforms.Winsorize``)."""
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from numbarnn.forecast.config import ForecastConfig
+from numbarnn.forecast.model import Forecaster
+from numbarnn.forecast.training import train_forecaster
+from numbarnn_cli.main import cli
+from test_statistical_partners import format_version, series
+
+SETTINGS = dict(season=12, horizon=6, hidden_size=4, epochs=2, members=1, seed=0, log=False,
+                diff=True, seasonal_diff=False, combine="none", nonnegative=False)
+
+
+def shifted(n=160, at=100, by=30.0, seed=0):
+    """A monthly season under noise, its level raised by ``by`` from step ``at``."""
+    t = np.arange(n)
+    y = 10 + 2 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(seed).normal(0, 0.5, n)
+    y[at:] += by
+    return y
+
+
+def names(report):
+    return [t["name"] for t in report["transforms"]]
+
+
+def test_a_shift_in_the_training_part_is_winsorized(tmp_path):
+    y = shifted()
+    model, report = train_forecaster(series(y), ForecastConfig(**SETTINGS))
+    assert names(report) == ["diff", "winsorize", "standard"]
+    assert report["choices"]["seasonality"]["seasonal"]
+    low, high = report["transforms"][1]["low"], report["transforms"][1]["high"]
+    # the shift's difference, alone of the training part's, cut to the bound; the networks
+    # read the winsorized differences, scaled
+    changes = np.diff(y)
+    assert np.sum(changes[:141] > high) == 1 and changes[99] > high  # (training: 142)
+    scaler = report["transforms"][2]
+    np.testing.assert_allclose(model._inputs(y, np.zeros((y.size, 0)))[1:, 0],
+                               (np.clip(changes, low, high) - scaler["mean"]) / scaler["scale"],
+                               rtol=1e-12)
+    # saved as format 5 (an older numbarnn does not know the step), loaded the same: from a
+    # history whose last window holds the shift
+    model.save(tmp_path / "m.safetensors")
+    assert format_version(tmp_path / "m.safetensors") == "5"
+    loaded = Forecaster.load(tmp_path / "m.safetensors")
+    assert loaded.pipeline.to_dict() == model.pipeline.to_dict()
+    np.testing.assert_array_equal(loaded.forecast(6, series(y[:110]))["values"],
+                                  model.forecast(6, series(y[:110]))["values"])
+    # winsorize=0: none, and the format the rest needs
+    free, report = train_forecaster(series(y), ForecastConfig(winsorize=0, **SETTINGS))
+    assert names(report) == ["diff", "standard"]
+    free.save(tmp_path / "free.safetensors")
+    assert format_version(tmp_path / "free.safetensors") == "1"
+
+
+def test_a_seasonal_difference_takes_a_seasons_worth_of_a_shift():
+    _, report = train_forecaster(series(shifted()), ForecastConfig(
+        **{**SETTINGS, "diff": False, "seasonal_diff": True}))
+    assert names(report) == ["seasonal_diff", "winsorize", "standard"]
+
+
+@pytest.mark.parametrize("case", ["no shift", "after the training part", "undifferenced",
+                                  "a pattern"])
+def test_no_winsorizing_where_it_has_nothing_to_do_or_would_cut_the_series(case):
+    settings = dict(SETTINGS)
+    if case == "no shift":
+        y = shifted(by=0.0)
+    elif case == "after the training part":  # (the validation part starts at 142)
+        y = shifted(at=150)
+    elif case == "undifferenced":  # (a shift is then a new level, not one change)
+        y, settings["diff"] = shifted(), False
+    else:  # a spike every season: a dozen large differences each way, the series' own
+        y = shifted(by=0.0)
+        y[5::12] += 20
+    model, report = train_forecaster(series(y), ForecastConfig(**settings))
+    assert "winsorize" not in names(report) and not model.pipeline.winsorizes
+
+
+def test_bad_setting():
+    with pytest.raises(ValueError, match=r"winsorize: got -1, expected a number >= 0 \(0: "
+                       r"never\)"):
+        ForecastConfig(winsorize=-1)
+
+
+def test_the_command_says_it_winsorized(tmp_path):
+    data = tmp_path / "shifted.csv"
+    data.write_text("y\n" + "".join(f"{v:.4f}\n" for v in shifted()))
+    result = CliRunner().invoke(cli, [
+        "train-series", str(data), "--out", str(tmp_path / "run"), "--season", "12",
+        "--horizon", "6", "--hidden", "4", "--epochs", "2", "--members", "1", "--no-log",
+        "--diff", "--no-seasonal-diff", "--combine", "none"])
+    assert result.exit_code == 0, result.output
+    assert "transforms diff -> winsorize -> standard" in result.output
+    assert "winsorized: a few training differences beyond 5 robust standard deviations of " \
+        "their median (a level shift, an outlier) kept within them for the networks " \
+        "(--winsorize 0 to leave them)" in result.output
