@@ -291,6 +291,25 @@ def test_a_run_from_before_combine_resumes_with_combine_none(panel_csv, tmp_path
     assert result.exit_code == 0 and calls == [], result.output
 
 
+def test_a_run_from_before_the_floor_and_the_winsorizing_resumes_without_them(
+        panel_csv, tmp_path, monkeypatch):
+    """A run written before ``nonnegative`` and ``winsorize`` existed did neither: resumed
+    with the new defaults it is other settings; with --no-nonnegative --winsorize 0 it
+    resumes as it is."""
+    out = tmp_path / "run"
+    assert train(panel_csv, out, "--workers", "0", "--no-nonnegative", "--winsorize",
+                 "0").exit_code == 0
+    _drop_setting(out, "nonnegative")
+    _drop_setting(out, "winsorize")
+    calls = _count_tasks(monkeypatch)
+    assert_one_line_error(train(panel_csv, out, "--workers", "0", "--resume"),
+                          "other settings", "nonnegative False -> 'auto'",
+                          "winsorize 0.0 -> 5.0")
+    result = train(panel_csv, out, "--workers", "0", "--resume", "--no-nonnegative",
+                   "--winsorize", "0")
+    assert result.exit_code == 0 and calls == [], result.output
+
+
 def test_resume_needs_a_run_and_many_series(panel_csv, tmp_path):
     assert_one_line_error(train(panel_csv, tmp_path / "none", "--resume"), "nothing to resume")
     assert_one_line_error(run("train-series", "--resume", "--out", tmp_path / "x"),

@@ -57,9 +57,23 @@ def test_a_shift_in_the_training_part_is_winsorized(tmp_path):
 
 
 def test_a_seasonal_difference_takes_a_seasons_worth_of_a_shift():
-    _, report = train_forecaster(series(shifted()), ForecastConfig(
+    y = shifted()
+    _, report = train_forecaster(series(y), ForecastConfig(
         **{**SETTINGS, "diff": False, "seasonal_diff": True}))
     assert names(report) == ["seasonal_diff", "winsorize", "standard"]
+    # the twelve seasonal differences across the shift are the ones cut (at most 2 * 12 + 4)
+    changes = (y[12:] - y[:-12])[:142 - 12]
+    assert np.sum(changes > report["transforms"][1]["high"]) == 12
+
+
+def test_an_outlier_is_two_differences_cut():
+    y = shifted(by=0.0)
+    y[120] += 30
+    _, report = train_forecaster(series(y), ForecastConfig(**SETTINGS))
+    assert names(report) == ["diff", "winsorize", "standard"]
+    low, high = report["transforms"][1]["low"], report["transforms"][1]["high"]
+    changes = np.diff(y)[:141]
+    assert np.flatnonzero((changes > high) | (changes < low)).tolist() == [119, 120]
 
 
 @pytest.mark.parametrize("case", ["no shift", "after the training part", "undifferenced",

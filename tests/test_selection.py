@@ -61,7 +61,7 @@ def test_a_level_shift_or_an_outlier_does_not_hide_a_season(disturbance, monkeyp
     else:
         y[150] += 500
     assert seasonality_test(y, 12)["seasonal"]
-    # (it is the clip of the differences that finds it)
+    # (it is the winsorizing of the differences that finds it)
     monkeypatch.setattr(selection, "OUTLIER_SPREAD", np.inf)
     assert not seasonality_test(y, 12)["seasonal"]
 

@@ -3,7 +3,7 @@
 ==========  ===============================================================
 config      ``ForecastConfig``: every setting of ``numbarnn train-series``
 series      ``Series``; CSV files, dates, the airline data, synthetic series
-transforms  log, differencing, scaling (fitted on the training part only)
+transforms  log, differencing, winsorizing, scaling (fitted on the training part only)
 windows     the chronological split and the windows
 selection   the choices made from the data (window, season, transforms)
 training    ``fit`` (``train_forecaster``): the recipe, the choices, the ensemble

@@ -76,8 +76,8 @@ class ForecastConfig:
         (``transforms.Winsorize``, a step of the pipeline only where it cuts): a level
         shift or an outlier is then one large change, not windows whose squared errors
         outweigh all the others.  Not for an undifferenced series (a shift there is a
-        new level), nor where more than a few values lie beyond (the series' own
-        pattern).  0: never.
+        new level), nor where more than twice the differencing lags plus four values lie
+        beyond (the series' own pattern).  0: never.
     season : int or None
         The season for seasonal differencing, the seasonal-naive baseline and
         MASE; None infers it from the dates (monthly 12, quarterly 4, weekly 52,

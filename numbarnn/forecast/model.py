@@ -222,7 +222,9 @@ class Forecaster:
     @property
     def nonnegative(self):
         """Whether the model keeps its forecasts and intervals at 0 or above
-        (``ForecastConfig.nonnegative``; a model saved before it: no)."""
+        (``ForecastConfig.nonnegative``; a model saved before it: no).  Not
+        ``config.nonnegative`` where the test went below 0: that scored the test floored,
+        this is for the forecasts after the series."""
         return bool(self.info.get("nonnegative"))
 
     def _floor(self, forecasts):
@@ -465,7 +467,7 @@ class Forecaster:
         # format)
         floored = self.nonnegative and not self.pipeline.logs
         version = max(PARTNER_FORMATS[method],
-                      BOUNDS_FORMAT if floored or self.pipeline.winsorizes else 1)
+                      FLOOR_OR_WINSORIZE_FORMAT if floored or self.pipeline.winsorizes else 1)
         save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND, version=version)
 
     @classmethod
@@ -539,7 +541,7 @@ PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
             "theta_arima": theta_arima_forecast}
 # the format a checkpoint that keeps its forecasts at 0 or above, or winsorizes the
 # differenced series (``transforms.Winsorize``), needs
-BOUNDS_FORMAT = 5
+FLOOR_OR_WINSORIZE_FORMAT = 5
 # the format a checkpoint combined with each partner needs (``checkpoints.FORMAT_VERSION``)
 PARTNER_FORMATS = {"theta": 1, "regression": 2, "naive": 2, "seasonal_naive": 3, "arima": 4,
                    "theta_arima": 4}

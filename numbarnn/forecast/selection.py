@@ -8,7 +8,8 @@
   series would leave the networks fewer training windows than the horizon
   (``window_candidates``);
 - the **seasonality** is tested on the first differences of the training and validation
-  parts (which keep a season but lose a trend, whose slow decay would pass for one), less
+  parts (which keep a season but lose a trend, whose slow decay would pass for one),
+  winsorized (so that a level shift or an outlier does not hide the season), less
   their own AR(1) part (whose persistence would pass for one too), with the
   autocorrelation test of the Theta method (Assimakopoulos & Nikolopoulos 2000; Hyndman
   & Billah 2003): seasonal when ``r_m`` exceeds ``1.645 sqrt((1 + 2 sum_{k<m} r_k^2) /
@@ -33,6 +34,8 @@ import math
 from itertools import product
 
 import numpy as np
+
+from .transforms import robust_reach
 
 # the normal quantile of the Theta method's seasonality test: 95 % one-sided (the test of a
 # positive r_m, ``seasonality_test``), 90 % two-sided (of |r_m|, as the partners use it)
@@ -129,10 +132,9 @@ def seasonality_test(values, season):
     if not testable_season(len(values), season):
         return {"seasonal": False, "acf": None, "threshold": None}
     diffs = np.diff(np.asarray(values, np.float64))
-    median = np.median(diffs)
-    spread = OUTLIER_SPREAD * 1.4826 * np.median(np.abs(diffs - median))
-    if spread > 0:  # (else most differences are equal: nothing to measure outliers by)
-        diffs = np.clip(diffs, median - spread, median + spread)
+    median, reach = robust_reach(diffs, OUTLIER_SPREAD)
+    if reach > 0:  # (else most differences are equal: nothing to measure outliers by)
+        diffs = np.clip(diffs, median - reach, median + reach)
     residuals = diffs[1:] - autocorrelations(diffs, 1)[0] * diffs[:-1]
     spread = residuals - residuals.mean()
     if spread @ spread <= STEADY_SPREAD * (diffs @ diffs):  # a straight line: no season

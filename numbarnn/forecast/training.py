@@ -4,8 +4,9 @@ The recipe, in order:
 
 1. The series is split chronologically into train / validation / test; the test
    is the last ``test_size`` steps, the validation the ``val_size`` before it.
-2. Transforms (log, differencing, seasonal differencing, scaling) are fitted on
-   the training part only and applied to the whole series.
+2. Transforms (log, differencing, seasonal differencing, the winsorizing of a few
+   large differences, scaling) are fitted on the training part only and applied to
+   the whole series.
 3. Windows of ``window`` transformed steps (plus any feature columns) are the
    inputs; the targets are the next ``horizon`` transformed steps (``direct``)
    or the next one (``recursive``, rolled forward at forecast time).
@@ -30,7 +31,7 @@ The recipe, in order:
 
 Settings left at ``'auto'`` (the window, the season, log and differencing) are
 chosen first on the validation part (``_choose``); whether the forecasts stop at 0
-(``nonnegative``) on the values before the test (``_floor``).  Indices are positions in the
+(``nonnegative``) on the values before the test (``_resolve_nonnegative``).  Indices are positions in the
 original series: the window that ends at step ``t`` (its "origin") uses steps
 ``t - window + 1 .. t`` and forecasts ``t + 1 .. t + horizon``.  Nothing at or
 after ``t + 1`` enters its input.
@@ -201,7 +202,8 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         for L in levels:
             config.quantile_bounds(L)
     _check_magnitude(series)
-    config, floor = _floor(config, series)  # (before the compile: its error is the user's)
+    config, floor = _resolve_nonnegative(config, series)  # (before the compile: its error
+    # is the user's)
     compile_seconds = compile_for_run(config.cell, config.dtype, device, progress=progress)
     start = time.perf_counter()
     season = resolve_season(config, series)
@@ -340,7 +342,7 @@ def describe_transforms(candidate):
     return " + ".join(parts) or "no transform"
 
 
-def _floor(config, series):
+def _resolve_nonnegative(config, series):
     """``config`` with ``nonnegative`` resolved on the values of ``series`` before the test
     (the last ``test_size``, or horizon, steps), and the report's ``nonnegative``:
     {``floor``: whether the forecasts scored (validation, calibration, test) stop at 0,
@@ -509,7 +511,7 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
     pipeline = build_pipeline(config, values[:split.train_end], season)
     scaler = FeatureScaler.fit(features[:split.train_end]) if features.shape[1] else None
     info = history_info(series, season, pipeline.context + config.window)
-    info["nonnegative"] = config.nonnegative is True
+    info["nonnegative"] = bool(config.nonnegative)  # (resolved: True or False)
     model = Forecaster(config, pipeline, scaler, info, device=device)
     model.partner_memo = memo
 

@@ -1,6 +1,7 @@
 """Invertible transforms of a series, fitted on the training part only.
 
-Each transform maps a 1-D series to a 1-D series and back.  The differencing
+Each transform maps a 1-D series to a 1-D series and back (but ``Winsorize``, whose
+inverse leaves a forecast where it is).  The differencing
 transforms shorten the series by their lag (``context``) and need the values
 just before a stretch to undo it, so ``inverse(y, history)`` takes the values
 that precede ``y`` in the transform's *input* space.  ``Pipeline`` chains them
@@ -138,6 +139,14 @@ class MinMaxScaler(StandardScaler):
         return self
 
 
+def robust_reach(x, spread):
+    """``(median, reach)`` of ``x``: its median, and ``spread`` robust standard deviations
+    (1.4826 times the median absolute deviation, the standard deviation for normal
+    data that a few outliers do not move)."""
+    median = float(np.median(x))
+    return median, spread * 1.4826 * float(np.median(np.abs(x - median)))
+
+
 class Winsorize(Transform):
     """A differenced series kept within ``low .. high`` for the networks: ``spread`` robust
     standard deviations (1.4826 times the median absolute deviation) of the training
@@ -149,17 +158,17 @@ class Winsorize(Transform):
 
     name = "winsorize"
 
-    def __init__(self, low=-np.inf, high=np.inf):
+    def __init__(self, low, high):
         self.low, self.high = float(low), float(high)
 
     @classmethod
     def fitted(cls, x, spread, most):
-        """The bounds of ``x`` at ``spread`` robust standard deviations, or None where no
-        value lies beyond them, more than ``most`` do (a pattern, not a few disturbances),
-        or most values are equal (nothing to measure a spread by)."""
+        """The ``Winsorize`` of ``x`` at ``spread`` robust standard deviations
+        (``robust_reach``), or None where no value lies beyond them, more than ``most``
+        do (a pattern, not a few disturbances), or most values are equal (nothing to
+        measure a spread by)."""
         x = np.asarray(x, dtype=np.float64)
-        median = float(np.median(x))
-        reach = spread * 1.4826 * float(np.median(np.abs(x - median)))
+        median, reach = robust_reach(x, spread)
         beyond = int(np.sum(np.abs(x - median) > reach))
         if not reach > 0 or not 0 < beyond <= most:
             return None
