@@ -31,8 +31,8 @@ The recipe, in order:
 
 Settings left at ``'auto'`` (the window, the season, log and differencing) are
 chosen first on the validation part (``_choose``); whether the forecasts stop at 0
-(``nonnegative``) on the values before the test (``_resolve_nonnegative``).  Indices are positions in the
-original series: the window that ends at step ``t`` (its "origin") uses steps
+(``nonnegative``) on the values before the test (``_resolve_nonnegative``).  Indices are
+positions in the original series: the window that ends at step ``t`` (its "origin") uses steps
 ``t - window + 1 .. t`` and forecasts ``t + 1 .. t + horizon``.  Nothing at or
 after ``t + 1`` enters its input.
 """
