@@ -303,8 +303,9 @@ def test_a_run_from_before_the_floor_and_the_winsorizing_resumes_without_them(
     _drop_setting(out, "winsorize")
     calls = _count_tasks(monkeypatch)
     assert_one_line_error(train(panel_csv, out, "--workers", "0", "--resume"),
-                          "other settings", "nonnegative False -> 'auto'",
-                          "winsorize 0.0 -> 5.0")
+                          "other settings", "nonnegative False -> 'auto' (the run predates "
+                          "the setting: give the old value to resume)",
+                          "winsorize 0.0 -> 5.0 (the run")
     result = train(panel_csv, out, "--workers", "0", "--resume", "--no-nonnegative",
                    "--winsorize", "0")
     assert result.exit_code == 0 and calls == [], result.output

@@ -138,6 +138,8 @@ def _check_same_run(out_dir, panel, config):
     # else its default; both sides as JSON has them: a tuple comes back a list)
     defaults = json.loads(json.dumps({**asdict(type(config)()), **LATER_SETTINGS}))
     changed = [f"{key} {before.get(key, defaults[key])!r} -> {value!r}"
+               + ("" if key in before else
+                  " (the run predates the setting: give the old value to resume)")
                for key, value in json.loads(json.dumps(asdict(config))).items()
                if key != "device" and before.get(key, defaults[key]) != value]  # (may move)
     if target != panel.column:
