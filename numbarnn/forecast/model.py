@@ -426,19 +426,20 @@ class Forecaster:
         if list(series.feature_names) != list(self.info["feature_names"]):
             raise ValueError(f"features: the model was trained with {self.info['feature_names']}, "
                              f"the data has {series.feature_names}")
-        if self.pipeline.logs and not np.all(series.values > 0):
-            bad = int(np.argmax(~(series.values > 0)))
+        values = series.values
+        refused = None  # (the first value this model cannot continue, and why)
+        if self.pipeline.logs and not np.all(values > 0):
+            bad = int(np.argmax(~(values > 0)))
             settings = "--no-log --no-nonnegative (log=False, nonnegative=False)" \
-                if self.nonnegative and series.values[bad] < 0 else "--no-log (log=False)"
-            raise ValueError(f"{series.name}: step {bad} holds {float(series.values[bad])!r}, "
-                             "but this model forecasts the log of the series (positive values "
-                             f"only); train one with {settings} for such data")
-        if self.nonnegative and np.any(series.values < 0):
-            bad = int(np.argmax(series.values < 0))
-            raise ValueError(f"{series.name}: step {bad} holds {float(series.values[bad])!r}, "
-                             "but this model keeps its forecasts at 0 or above (its training "
-                             "data never went below 0); train one with --no-nonnegative "
-                             "(nonnegative=False) for such data")
+                if self.nonnegative and values[bad] < 0 else "--no-log (log=False)"
+            refused = bad, "forecasts the log of the series (positive values only)", settings
+        elif self.nonnegative and np.any(values < 0):
+            refused = (int(np.argmax(values < 0)), "keeps its forecasts at 0 or above (its "
+                       "training data never went below 0)", "--no-nonnegative (nonnegative=False)")
+        if refused is not None:
+            bad, why, settings = refused
+            raise ValueError(f"{series.name}: step {bad} holds {float(values[bad])!r}, but this "
+                             f"model {why}; train one with {settings} for such data")
 
     def history_series(self):
         """The end of the training data kept in the model, as a Series."""

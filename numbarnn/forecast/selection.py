@@ -1,7 +1,7 @@
 """The forecaster's automatic choices: the window, the seasonality, the transform candidates.
 
 ``train_forecaster`` resolves every setting left at ``'auto'`` (or None) here, but the floor at
-0 (``nonnegative``: ``training._floor``):
+0 (``nonnegative``: ``training._resolve_nonnegative``):
 
 - the **window** is a whole number of seasons, the fewest that cover 12 steps (monthly 12,
   quarterly 12, half-hourly with a daily season 48, yearly 12), or fewer where a short

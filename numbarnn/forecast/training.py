@@ -202,8 +202,8 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         for L in levels:
             config.quantile_bounds(L)
     _check_magnitude(series)
-    config, floor = _resolve_nonnegative(config, series)  # (before the compile: its error
-    # is the user's)
+    # (before the compile: a refusal here is the user's to mend at once)
+    config, floor = _resolve_nonnegative(config, series)
     compile_seconds = compile_for_run(config.cell, config.dtype, device, progress=progress)
     start = time.perf_counter()
     season = resolve_season(config, series)
