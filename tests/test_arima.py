@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from numbarnn.checkpoints import CheckpointError
-from numbarnn.forecast.arima import (CONSTANTS, _stationary, arima_forecast,
-                                     fit_autoregression)
+from numbarnn.forecast.arima import (ARIMA_SHARES, CONSTANTS, _arima, _stationary,
+                                     arima_forecast, fit_autoregression, theta_arima_forecast)
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.model import Forecaster
+from numbarnn.forecast.theta import theta_forecast
 from numbarnn.forecast.training import train_forecaster
 from test_statistical_partners import TINY, assert_combined, series
 
@@ -115,6 +116,28 @@ def test_a_short_history_forecasts_its_last_value():
 
 def test_a_constant_series_forecasts_itself():
     np.testing.assert_array_equal(arima_forecast(np.full(40, 2.5), 4, 12), np.full(4, 2.5))
+
+
+def test_the_mean_with_theta_leans_on_arima_where_the_slope_wanders():
+    # a decline that slows (a birth rate's): two differences, and the Theta method's drift
+    # (the whole history's average slope) goes on falling; the ARIMA forecast, which follows
+    # the recent slope, weighs three quarters, and the mean is closer than the even one
+    t = np.arange(57.0)
+    decline = 2 + 4 / (1 + np.exp((t - 25) / 7)) + np.random.default_rng(0).normal(0, 0.01, 57)
+    history, actual = decline[:51], decline[51:]
+    arima, differences = _arima(history, 6, 1)
+    assert differences == 2 and ARIMA_SHARES[2] == 0.75
+    theta = theta_forecast(history, 6, 1)
+    mean = theta_arima_forecast(history, 6, 1)
+    np.testing.assert_allclose(mean, 0.25 * theta + 0.75 * arima, rtol=1e-12)
+    even = (theta + arima) / 2
+    assert np.abs(mean - actual).mean() < 0.8 * np.abs(even - actual).mean()
+    # a random walk: one difference, half each
+    walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
+    assert _arima(walk, 6, 1)[1] == 1 and ARIMA_SHARES[1] == 0.5
+    np.testing.assert_allclose(theta_arima_forecast(walk, 6, 1),
+                               (theta_forecast(walk, 6, 1) + arima_forecast(walk, 6, 1)) / 2,
+                               rtol=1e-12)
 
 
 def test_auto_takes_arima_for_a_cycle(tmp_path, monkeypatch):
