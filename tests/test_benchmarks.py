@@ -209,6 +209,28 @@ def test_forecast_suite_of_another_folder(tmp_path):
         evaluate.main(["--quick", "--holdout", "--suite-dir", str(tmp_path)])
 
 
+def test_stress_series_are_written_as_the_suite_reads_them(tmp_path):
+    from asv_benchmarks.forecast_suite import evaluate, stress
+    from numbarnn.forecast.series import read_csv
+
+    suite = stress.write(tmp_path)
+    assert set(suite) == set(stress.SERIES) and (tmp_path / "suite.json").is_file()
+    frequencies = {"hourly_fixed": "hourly", "daily_fixed": "daily",
+                   "intermittent_weekly": "weekly", "monthly_fixed": "monthly",
+                   "quarterly_fixed": "quarterly"}
+    for name, frequency in frequencies.items():
+        series = read_csv(tmp_path / f"{name}.csv")
+        assert len(series) == suite[name]["length"] and series.frequency == frequency
+    # the same files on every machine (a seed each), and the suite runs on them
+    again = tmp_path / "again"
+    stress.write(again)
+    assert (again / "damped_trend.csv").read_text() == \
+        (tmp_path / "damped_trend.csv").read_text()
+    results, _ = evaluate.main(["--quick", "--stats-models", "", "--suite-dir", str(tmp_path),
+                                "--series", "intermittent_monthly", "shift_near_end"])
+    assert set(results) == {"intermittent_monthly", "shift_near_end"}
+
+
 def test_many_series_suite_runs(monkeypatch):
     from asv_benchmarks import bench_series
 
