@@ -1,6 +1,7 @@
 """A level shift or an outlier in the training part: the season still found
 (``selection.OUTLIER_SPREAD``) and the differenced series the networks learn winsorized
-(``ForecastConfig.winsorize``, ``transforms.Winsorize``)."""
+(``ForecastConfig.winsorize``, ``transforms.Winsorize``); a shift inside the validation
+part: the level test sees it."""
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -54,6 +55,28 @@ def test_a_shift_in_the_training_part_is_winsorized(tmp_path):
     assert names(report) == ["diff", "standard"]
     free.save(tmp_path / "free.safetensors")
     assert format_version(tmp_path / "free.safetensors") == "1"
+
+
+def test_a_shift_inside_the_validation_part_asks_for_differences():
+    # a level that stays put through the training part and rises inside the validation
+    # part: the training part alone would leave the undifferenced candidates in, whose
+    # networks forecast the old level; the level test on everything before the test
+    # leaves only differenced ones
+    from numbarnn.forecast.selection import level_test
+
+    y = shifted(n=150, at=130, by=25.0)
+    automatic = {**SETTINGS, "diff": "auto", "seasonal_diff": "auto", "val_size": 24}
+    _, report = train_forecaster(series(y), ForecastConfig(**automatic))
+    level = report["choices"]["level_test"]
+    assert level_test(y[:120], False)["stationary"]  # (the training part: 150 - 6 - 24)
+    assert not level["stationary"] and level["differenced"]
+    assert level["statistic"] == pytest.approx(level_test(y[:144], False)["statistic"])
+    assert report["choices"]["candidates"] and all(
+        c["diff"] or c["seasonal_diff"] for c in report["choices"]["candidates"])
+    # without the shift: stationary, and the undifferenced candidate is scored
+    _, report = train_forecaster(series(shifted(n=150, by=0.0)), ForecastConfig(**automatic))
+    assert report["choices"]["level_test"]["stationary"]
+    assert any(not (c["diff"] or c["seasonal_diff"]) for c in report["choices"]["candidates"])
 
 
 def test_a_seasonal_difference_takes_a_seasons_worth_of_a_shift():

@@ -424,18 +424,22 @@ def _choose(config, series, season, progress, device, memo=None):
         if config.val_size != wide:
             shortened["val_size"] = {"default": wide, "training_windows": max(kept, 0)}
 
-    # the season is tested on the training and validation parts (it only decides which
-    # candidates validation scores, and a short training part can hide a season)
+    # the season and the level are tested on the training and validation parts (they only
+    # decide which candidates validation scores; a short training part can hide a season,
+    # and a shift of level inside the validation part left only the training part's
+    # stationary level to see: README, "The level test on the validation part too")
     test_start = max(len(series) - (config.test_size or H), 0)
-    seasonality = seasonality_test(series.values[:test_start], season)
+    before_test = series.values[:test_start]
+    seasonality = seasonality_test(before_test, season)
 
     def tests(config):
-        """The training part that ``config.val_size`` leaves, and the tests on it."""
+        """The training part that ``config.val_size`` leaves, its log test, and the level
+        test on all the data before the test."""
         train_values = series.values[:max(test_start - config.val_size, 0)]
         variance = log_test(train_values, season)
         logged = variance["log"] is True if config.log == "auto" else config.log
         return (train_values, variance,
-                level_test(train_values, logged and bool(np.all(train_values > 0))))
+                level_test(before_test, logged and bool(np.all(before_test > 0))))
 
     def candidates(stationary):
         """The transform candidates the tests in effect ask for: all, and those the series
@@ -448,7 +452,7 @@ def _choose(config, series, season, progress, device, memo=None):
     every, feasible = candidates(level["stationary"])
     if not feasible and not level["stationary"] and automatic_val and config.val_size > H:
         # a wandering level that a wide validation part leaves too little to difference:
-        # one horizon of validation, and the tests again on the longer training part
+        # one horizon of validation, and the log test again on the longer training part
         config = replace(config, val_size=H)
         train_values, variance, level = tests(config)
         every, feasible = candidates(level["stationary"])
