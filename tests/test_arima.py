@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from numbarnn.checkpoints import CheckpointError
-from numbarnn.forecast.arima import (ARIMA_SHARES, CONSTANTS, _arima, _stationary,
-                                     arima_forecast, fit_autoregression, theta_arima_forecast)
+from numbarnn.forecast.arima import (ARIMA_SHARES, CONSTANTS, MAX_DIFFERENCES, _arima,
+                                     _stationary, arima_forecast, fit_autoregression,
+                                     theta_arima_forecast)
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.model import Forecaster
 from numbarnn.forecast.theta import theta_forecast
@@ -132,6 +133,8 @@ def test_the_mean_with_theta_leans_on_arima_where_the_slope_wanders():
     np.testing.assert_allclose(mean, 0.25 * theta + 0.75 * arima, rtol=1e-12)
     even = (theta + arima) / 2
     assert np.abs(mean - actual).mean() < 0.8 * np.abs(even - actual).mean()
+    # a share for every number of differences the partner may take
+    assert set(ARIMA_SHARES) == set(range(MAX_DIFFERENCES + 1)) == set(CONSTANTS)
     # a random walk: one difference, half each
     walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
     assert _arima(walk, 6, 1)[1] == 1 and ARIMA_SHARES[1] == 0.5

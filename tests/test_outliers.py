@@ -79,6 +79,29 @@ def test_a_shift_inside_the_validation_part_asks_for_differences():
     assert any(not (c["diff"] or c["seasonal_diff"]) for c in report["choices"]["candidates"])
 
 
+def test_a_zero_after_the_training_part_leaves_the_log_out():
+    # a growing positive season whose one 0 falls in the validation part (or the test): the
+    # model reads those values too, so the automatic log is not a candidate (it had been,
+    # from the training part alone, and the log of the 0 an error)
+    t = np.arange(150)
+    y = np.exp(0.01 * t) * (10 + 3 * np.sin(2 * np.pi * t / 12)) + \
+        np.random.default_rng(0).normal(0, 0.3, 150)
+    for at in (135, 147):
+        y_zero = y.copy()
+        y_zero[at] = 0.0
+        _, report = train_forecaster(series(y_zero), ForecastConfig(
+            season=12, horizon=6, hidden_size=4, epochs=2, members=1, seed=0, val_size=12,
+            nonnegative=False))
+        assert report["choices"]["candidates"] and \
+            not any(c["log"] for c in report["choices"]["candidates"])
+        assert names(report)[0] != "log"
+    # positive throughout: the log is a candidate
+    _, report = train_forecaster(series(y), ForecastConfig(
+        season=12, horizon=6, hidden_size=4, epochs=2, members=1, seed=0, val_size=12,
+        nonnegative=False))
+    assert any(c["log"] for c in report["choices"]["candidates"])
+
+
 def test_a_seasonal_difference_takes_a_seasons_worth_of_a_shift():
     y = shifted()
     _, report = train_forecaster(series(y), ForecastConfig(

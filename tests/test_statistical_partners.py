@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from numbarnn.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from numbarnn.forecast.arima import arima_forecast
+from numbarnn.forecast.arima import theta_arima_forecast
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.model import CHECKPOINT_KIND, Forecaster
 from numbarnn.forecast.regression import regression_forecast
 from numbarnn.forecast.series import Series
 from numbarnn.forecast.selection import season_autocorrelation
-from numbarnn.forecast.theta import theta_forecast
 from numbarnn.forecast.training import train_forecaster
 from click.testing import CliRunner
 from numbarnn_cli.main import cli
@@ -316,7 +315,7 @@ def test_one_validation_origin_is_too_few_to_choose_a_partner_on(tmp_path):
     assert c["one_origin"] and c["method"] == "theta_arima" and c["weight"] == 1.0
     assert list(c["validation_mase"]["partners"]) == ["theta_arima"]
     # (the statistical mean alone: the networks of a short series train on few windows)
-    partner = (theta_forecast(walk, 6, 1) + arima_forecast(walk, 6, 1)) / 2
+    partner = theta_arima_forecast(walk, 6, 1)
     np.testing.assert_allclose(model.forecast(6)["values"], partner, rtol=1e-9)
     model.save(tmp_path / "short.safetensors")  # (the mean needs format 4)
     assert format_version(tmp_path / "short.safetensors") == "4"
@@ -350,7 +349,7 @@ def test_too_few_training_windows_take_the_statistical_mean_alone(monkeypatch):
     assert c["too_few_to_choose"] and not c["one_origin"] and c["few_windows"] == windows
     assert (c["method"], c["weight"]) == ("theta_arima", 1.0)
     assert list(c["validation_mase"]["partners"]) == ["theta_arima"]
-    partner = (theta_forecast(walk, 6, 1) + arima_forecast(walk, 6, 1)) / 2
+    partner = theta_arima_forecast(walk, 6, 1)
     np.testing.assert_allclose(model.forecast(6)["values"], partner, rtol=1e-9)
     assert report["training"]["refit"] is None
     # without the patch: 50 steps leave the networks 14 windows, 70 steps 34 (chosen on

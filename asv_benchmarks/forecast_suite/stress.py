@@ -11,7 +11,14 @@ season (daily sales) beside a fixed trend and season under autocorrelated noise 
 the linear trend and seasonal dummies are right for), a random walk with a drift, a
 shock inside the validation part, a shift of level near the end, a multiplicative
 season that grows, a damped trend, a persistent AR(1) and white noise.  Every series
-has its own seed: the files are the same on every machine.
+has its own seed, 1000 plus its place in ``SERIES`` (add new ones at the end): the files
+are the same wherever NumPy's generator is (NEP 19: within a NumPy version).
+
+With ``--origins 3`` the events near the end fall where they are meant to at the latest
+origin: the shift of ``shift_near_end`` (22 steps before the end) inside the validation
+part there, inside the test at the second origin and out of the series at the third;
+the shock of ``shock_in_validation`` (34 to 30 steps before the end) inside the
+validation part at the first two origins and inside the test at the third.
 """
 import argparse
 import json
@@ -87,10 +94,11 @@ def white_noise(rng, n, m):
     return 10 + rng.normal(0, 1, n)
 
 
-# name: (generator, length, season, horizon, step of the dates)
+# name: (generator, length, season, horizon, step of the dates); the order fixes the seeds
 SERIES = {
     "intermittent_monthly": (intermittent, 96, 12, 12, "month"),
     "intermittent_weekly": (intermittent, 156, 1, 8, "week"),
+    # (a yearly season of weeks: too long for AutoARIMA's seasonal search)
     "weekly_yearly_season": (wandering_level_drift, 260, 52, 13, "week"),
     "daily_wandering": (wandering_level, 560, 7, 14, "day"),
     "daily_wandering_drift": (wandering_level_drift, 560, 7, 14, "day"),
@@ -137,8 +145,9 @@ def write(directory):
         rows = "".join(f"{d},{v:.6g}\n" for d, v in zip(dates(step, n), values))
         (directory / f"{name}.csv").write_text("date,value\n" + rows)
         suite[name] = {"season": m, "horizon": h, "length": n,
-                       "source": f"synthetic: {make.__name__.replace('_', ' ')}, one value a "
-                                 f"{step} (asv_benchmarks/forecast_suite/stress.py)"}
+                       "source": f"synthetic: {make.__name__.replace('_', ' ')}, season {m}, "
+                                 f"one value {'an' if step == 'hour' else 'a'} {step} "
+                                 "(asv_benchmarks/forecast_suite/stress.py)"}
     (directory / "suite.json").write_text(json.dumps(suite, indent=1) + "\n")
     return suite
 

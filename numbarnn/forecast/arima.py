@@ -109,8 +109,14 @@ def arima_forecast(values, horizon, season):
 
 
 def _arima(values, horizon, season):
-    """``arima_forecast``'s forecast and the number of differences it took (0 for a
-    series too short to test)."""
+    """``arima_forecast``, with the number of differences it took.
+
+    Returns
+    -------
+    forecast : (horizon,) float64 array
+    differences : int
+        d, 0 to ``MAX_DIFFERENCES`` (0 for a series too short to test).
+    """
     y = np.asarray(values, np.float64)
     if y.size < MIN_VALUES:
         return np.full(horizon, y[-1]), 0

@@ -156,9 +156,11 @@ class ForecastConfig:
         horizon, as a short series gets), or the networks train on fewer than
         ``training.ALONE_WINDOWS`` (25) windows, too few to choose on, the mean of the
         Theta method's and the ARIMA forecast alone (``training.FIXED_PARTNER_WEIGHT``:
-        the networks' point forecast left out).  Where they train on fewer than
-        ``training.FEW_WINDOWS`` (60), a partner always, weighing three quarters or all,
-        the partner and its weight the best on validation.
+        the networks' point forecast left out; ``arima.ARIMA_SHARES``: the ARIMA
+        forecast weighs three quarters where it differences twice, else half).  Where
+        they train on fewer than ``training.FEW_WINDOWS`` (60), a partner always,
+        weighing three quarters or all, the partner and its weight the best on
+        validation.
         Without a validation part, neither.  'none': the networks alone (as before this
         setting).  The transform candidates are scored as they would forecast.  A model
         that logs the series combines with its partner in the log (a geometric mean with

@@ -202,17 +202,17 @@ def level_test(train_values, log):
     return {"statistic": statistic, "bound": KPSS_BOUND, "stationary": statistic <= KPSS_BOUND}
 
 
-def transform_candidates(config, train_values, seasonal, log=None, stationary=True):
+def transform_candidates(config, positive, seasonal, log=None, stationary=True):
     """The ``{'log', 'diff', 'seasonal_diff'}`` settings to compare: every combination of the
     choices ``config`` leaves at 'auto', beside its fixed ones.
 
     An automatic log is ``log`` (``log_test``'s verdict) where that is True or False, else
-    both, and never for data that are not all positive; seasonal differencing only where
+    both, and never unless the series is ``positive`` (every value the model reads above
+    0: a bool); seasonal differencing only where
     ``seasonal``; first and seasonal differencing are not combined by the automatic choice
     (either removes a trend; both together rarely help a short series); no differencing
     only where the level is ``stationary`` (``level_test``), unless nothing else is left open.
     """
-    positive = bool(np.all(np.asarray(train_values) > 0))
     if config.log != "auto":
         logs = [config.log]
     elif not positive:

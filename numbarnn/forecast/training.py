@@ -431,6 +431,9 @@ def _choose(config, series, season, progress, device, memo=None):
     test_start = max(len(series) - (config.test_size or H), 0)
     before_test = series.values[:test_start]
     seasonality = seasonality_test(before_test, season)
+    # (a model that logs reads every value as an input, the test's too: an automatic log
+    # only for a series positive throughout; a 0 in the validation part had been an error)
+    positive = bool(np.all(series.values > 0))
 
     def tests(config):
         """The training part that ``config.val_size`` leaves, its log test, and the level
@@ -438,13 +441,12 @@ def _choose(config, series, season, progress, device, memo=None):
         train_values = series.values[:max(test_start - config.val_size, 0)]
         variance = log_test(train_values, season)
         logged = variance["log"] is True if config.log == "auto" else config.log
-        return (train_values, variance,
-                level_test(before_test, logged and bool(np.all(before_test > 0))))
+        return train_values, variance, level_test(before_test, logged and positive)
 
     def candidates(stationary):
         """The transform candidates the tests in effect ask for: all, and those the series
         is long enough for."""
-        every = transform_candidates(config, train_values, seasonality["seasonal"],
+        every = transform_candidates(config, positive, seasonality["seasonal"],
                                      variance["log"], stationary)
         return every, [c for c in every if _fits(replace(config, **c), len(series), season)]
 
@@ -453,6 +455,7 @@ def _choose(config, series, season, progress, device, memo=None):
     if not feasible and not level["stationary"] and automatic_val and config.val_size > H:
         # a wandering level that a wide validation part leaves too little to difference:
         # one horizon of validation, and the log test again on the longer training part
+        # (the level test's answer changes only with the log's)
         config = replace(config, val_size=H)
         train_values, variance, level = tests(config)
         every, feasible = candidates(level["stationary"])
