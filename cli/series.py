@@ -191,8 +191,8 @@ def aligned(rows):
               "[default: the horizon].")
 @click.option("--val-size", type=click.IntRange(0), help="Steps before the test for early "
               "stopping, the automatic choices and the intervals [default: twice the horizon "
-              "where the training part keeps half a horizon of windows, else the horizon; "
-              "0: none].")
+              "where the training part keeps half a horizon of windows, else the horizon, "
+              "else (no training window left) none; 0: none].")
 @click.option("--epochs", type=click.IntRange(1), default=SERIES.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=SERIES.batch_size,
               show_default=True)

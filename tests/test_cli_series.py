@@ -154,7 +154,7 @@ def test_existing_run_needs_force(tmp_path):
                                                     "missing value", "--fill"]),
     (lambda p: p.write_text("month,v\n2010-01,1\n2010-02,x\n"),
      ["line 3", "column 'v'", "'x' is not a number"]),
-    (lambda p: write_monthly_csv(p, n=12), ["has 12 rows", "needs at least"]),
+    (lambda p: write_monthly_csv(p, n=8), ["has 8 rows", "needs at least"]),
     (lambda p: p.write_text("month,v,v\n" + "".join(f"2010-{m:02d},{m},{m}\n"
                                                     for m in range(1, 13))),
      ["the header names column 'v' twice"]),

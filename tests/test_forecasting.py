@@ -95,10 +95,12 @@ def test_an_array_or_a_list_is_a_series_and_a_bad_shape_one_error():
 
 
 def test_too_short_series_is_refused_before_training():
-    # the shortest candidate (no differencing) needs window 12 + horizon 12 + validation 12
-    # + test 12 = 48 rows
-    with pytest.raises(ValueError, match="has 30 rows; this configuration needs at least 48"):
+    # the shortest candidate (no differencing) needs window 12 + horizon 12 + test 12 = 36
+    # rows (and one horizon of validation more where it fits: 48)
+    with pytest.raises(ValueError, match="has 30 rows; this configuration needs at least 36"):
         train_forecaster(monthly_series(30), window=12, horizon=12)
+    with pytest.raises(ValueError, match="has 40 rows; this configuration needs at least 48"):
+        train_forecaster(monthly_series(40), window=12, horizon=12, val_size=12)
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-120, 1e120, -1e300])

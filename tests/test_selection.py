@@ -228,8 +228,13 @@ def test_a_short_series_gets_the_longest_window_that_leaves_a_horizon_of_windows
         assert report["choices"]["window"] == window, n
         assert report["choices"]["shortened"].get("window") == (None if window == 12 else {
             "default": 12, "training_windows": max(n - 29, 0)}), n
-    with pytest.raises(ValueError, match="the series has 21 rows; this configuration needs at least 22: window 4 "):  # (none fits)
-        train_forecaster(series(built("noise", n=21)), season=1, **SMALL)
+    # one horizon of validation leaves no window at all (n = 21): none, the window that
+    # leaves the most; without validation none fits either (n = 15): refused
+    _, report = train_forecaster(series(built("noise", n=21)), season=1, **SMALL)
+    assert (report["choices"]["window"], report["choices"]["val_size"]) == (4, 0)
+    with pytest.raises(ValueError, match="the series has 15 rows; this configuration needs "
+                                         "at least 16: window 4 "):
+        train_forecaster(series(built("noise", n=15)), season=1, **SMALL)
 
 
 def test_fixed_settings_win_over_the_kpss_test():

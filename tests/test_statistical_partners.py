@@ -4,6 +4,7 @@ naive forecast and seasonal naive's, which ``ForecastConfig.combine='auto'`` wei
 validation."""
 import json
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -365,6 +366,35 @@ def test_too_few_training_windows_take_the_statistical_mean_alone(monkeypatch):
         else:
             assert c["weight"] in training.FEW_WINDOWS_WEIGHTS
             assert list(c["validation_mase"]["partners"]) == ["theta", "naive", "arima"]
+
+
+def test_a_series_too_short_for_validation_forecasts_with_the_statistical_mean(tmp_path):
+    # 20 yearly values, horizon 6: one horizon of validation would leave the networks no
+    # training window (22 values needed), so there is none, and the mean of the Theta
+    # method and ARIMA, which needs no validation to be taken, forecasts alone
+    y = 1000 + np.cumsum(30 + np.random.default_rng(5).normal(0, 40, 20))
+    config = ForecastConfig(season=1, horizon=6, hidden_size=4, epochs=2, members=1, seed=0,
+                            log=False, nonnegative=False)
+    model, report = train_forecaster(series(y), config)
+    choices, c = report["choices"], report["combination"]
+    assert choices["val_size"] == 0 and choices["shortened"]["val_size"]["default"] == 12
+    assert c["too_few_to_choose"] and not c["one_origin"]
+    assert (c["method"], c["weight"], c["validation_mase"]) == ("theta_arima", 1.0, None)
+    assert c["few_windows"] == report["training"]["train_windows"] > 0
+    np.testing.assert_allclose(model.forecast(6)["values"], theta_arima_forecast(y, 6, 1),
+                               rtol=1e-9)
+    # its intervals are calibrated on the training part's origins (none held out), and the
+    # checkpoint forecasts the same
+    assert model.info["calibration"]["held_out"] == 0 < model.info["calibration"]["in_sample"]
+    model.save(tmp_path / "short.safetensors")
+    np.testing.assert_array_equal(Forecaster.load(tmp_path / "short.safetensors").forecast(6)[
+        "values"], model.forecast(6)["values"])
+    # a validation part the user asks for is kept: too short, one error that says so
+    with pytest.raises(ValueError, match="has 20 rows; this configuration needs at least"):
+        train_forecaster(series(y), replace(config, val_size=6))
+    # 15 values leave no training window even without validation: refused
+    with pytest.raises(ValueError, match="has 15 rows; this configuration needs at least 16"):
+        train_forecaster(series(y[:15]), config)
 
 
 def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):

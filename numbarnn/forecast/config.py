@@ -89,8 +89,10 @@ class ForecastConfig:
         fallback and the intervals; None: twice the horizon (``horizon + 1`` rolling
         origins; for a series over twice ``epoch_windows`` steps, a tenth of it where
         that is more) where the training part still holds at least half a horizon of
-        windows, else the horizon; 0: no validation (train for all epochs, no automatic
-        choice by validation).
+        windows, else the horizon, else (no training window with one horizon) none; 0:
+        no validation (train for all epochs, no automatic choice by validation; with
+        ``combine='auto'`` and fewer than ``training.ALONE_WINDOWS`` training windows,
+        the Theta and ARIMA mean alone).
     epochs, batch_size, patience : int
         ``patience``: epochs without a better validation loss before stopping.
     epoch_windows : int

@@ -392,13 +392,22 @@ def _choose(config, series, season, progress, device, memo=None):
     H = config.horizon
     automatic_val = config.val_size is None
     shortened = {}  # (why a short series got a shorter window or validation part)
+    windows = window_candidates(season) if config.window is None else [config.window]
+    # The least validation an automatic part has: one horizon, or none where one horizon
+    # leaves the networks no training window at any window.  Such a series (20 yearly
+    # values with a horizon of 6: 22 were needed) is then forecast with the Theta and
+    # ARIMA mean alone (_combination), which needs no validation to choose it.
+    least_val = H
+    if automatic_val and not any(
+            _fits(replace(config, window=w, val_size=H, log=False, diff=False,
+                          seasonal_diff=False), len(series), season) for w in windows):
+        least_val = 0
     if config.window is None:
         # the longest window that leaves the networks as many training windows as the
         # horizon has steps (with the least validation), else the shortest (which fits,
         # or says in its error how long a series must be)
-        plain = replace(config, val_size=H if automatic_val else config.val_size, log=False,
-                        diff=False, seasonal_diff=False)
-        windows = window_candidates(season)
+        plain = replace(config, val_size=least_val if automatic_val else config.val_size,
+                        log=False, diff=False, seasonal_diff=False)
         counts = [_training_windows(replace(plain, window=w), len(series), season)
                   for w in windows]
         enough = [w for w, n in zip(windows, counts) if n >= H]
@@ -420,7 +429,7 @@ def _choose(config, series, season, progress, device, memo=None):
         # elec_equip at 68 steps 1.01, 1.02, 0.32, 0.99 -> 1.08, 1.15, 0.38, 1.12), where
         # validation's 13 origins choose the partners better than one.
         kept = _training_windows(plain, len(series), season)
-        config = replace(config, val_size=wide if 2 * kept >= H else H)
+        config = replace(config, val_size=wide if 2 * kept >= H else least_val)
         if config.val_size != wide:
             shortened["val_size"] = {"default": wide, "training_windows": max(kept, 0)}
 
@@ -779,9 +788,13 @@ def _combination(model, config, values, origins, paths, validation, season, test
     # 1.090, the ARIMA forecast alone 1.116.
     one_origin = config.combine == "auto" and origins.size == 1
     few = config.combine == "auto" and origins.size > 1 and train_windows < FEW_WINDOWS
-    too_few = few and train_windows < ALONE_WINDOWS
+    # (without a validation part, the mean needs none to be taken on fewer than
+    # ALONE_WINDOWS windows: a series too short for one horizon of validation, _choose)
+    unvalidated = config.combine == "auto" and origins.size == 0 and \
+        train_windows < ALONE_WINDOWS
+    too_few = (few and train_windows < ALONE_WINDOWS) or unvalidated
     mean_alone = one_origin or too_few
-    always = config.combine in ("theta", "both") or one_origin or few
+    always = config.combine in ("theta", "both") or one_origin or few or unvalidated
     weights = (FIXED_PARTNER_WEIGHT,) if mean_alone else FEW_WINDOWS_WEIGHTS if few else \
         (COMBINED_WEIGHT,)
     scored = {}  # (method, weight): _partner's (use, mase, validation)
@@ -816,8 +829,8 @@ def _combination(model, config, values, origins, paths, validation, season, test
         model.info["combination"] = {"method": method, "weight": weight}
     return {"setting": config.combine, "method": method, "weight": weight if use else 0.0,
             "validation_mase": mase, "one_origin": one_origin,
-            "few_windows": train_windows if few else None, "too_few_to_choose": too_few}, \
-        validation
+            "few_windows": train_windows if few or unvalidated else None,
+            "too_few_to_choose": too_few}, validation
 
 
 # the linear member's share of the transformed forecast where the networks are averaged with
