@@ -403,6 +403,10 @@ def choice_lines(report):
     lines = [f"window {choices['window']}, validation {choices['val_size']} steps; season "
              f"{seasonality['season']}{found}"]
     for name, short in (choices.get("shortened") or {}).items():
+        if name == "val_size" and choices["val_size"] == 0:
+            lines.append("no validation part: even one horizon of it would leave the "
+                         "networks no training window")
+            continue
         lines.append(
             f"{'window' if name == 'window' else 'validation'} shorter than "
             f"{short['default']}: with it the training part held "
@@ -468,6 +472,10 @@ def choice_lines(report):
         if weight and combination.get("one_origin"):
             verdict += (", as --combine auto does where validation has one forecast "
                         "origin, too few to choose a partner on")
+        elif weight and combination.get("unvalidated"):
+            verdict += (f", as --combine auto does without a validation origin where the "
+                        f"networks train on fewer than {FEW_WINDOWS} windows ({windows} "
+                        "here)")
         elif weight and combination.get("too_few_to_choose"):
             verdict += (f", as --combine auto does where the networks train on fewer than "
                         f"{ALONE_WINDOWS} windows ({windows} here), too few to choose a "

@@ -389,12 +389,61 @@ def test_a_series_too_short_for_validation_forecasts_with_the_statistical_mean(t
     model.save(tmp_path / "short.safetensors")
     np.testing.assert_array_equal(Forecaster.load(tmp_path / "short.safetensors").forecast(6)[
         "values"], model.forecast(6)["values"])
+    # the report says why there is no validation part, and what forecasts
+    data = tmp_path / "yearly.csv"
+    data.write_text("value\n" + "".join(f"{v:.6f}\n" for v in y))
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--season", "1",
+                                      "--horizon", "6", "--hidden", "4", "--epochs", "2",
+                                      "--members", "1", "--no-log", "--no-nonnegative",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "no validation part: even one horizon of it would leave the networks no " \
+        "training window" in result.output
+    assert ("forecasting with the mean of the Theta method and an ARIMA alone (the networks "
+            "left out), as --combine auto does without a validation origin where the "
+            "networks train on fewer than 60 windows") in result.output
     # a validation part the user asks for is kept: too short, one error that says so
     with pytest.raises(ValueError, match="has 20 rows; this configuration needs at least"):
         train_forecaster(series(y), replace(config, val_size=6))
-    # 15 values leave no training window even without validation: refused
+    # 15 values leave no training window even without validation: refused (the recursive
+    # strategy's one-step windows would fit, but leave its intervals no calibration origin)
     with pytest.raises(ValueError, match="has 15 rows; this configuration needs at least 16"):
         train_forecaster(series(y[:15]), config)
+    with pytest.raises(ValueError, match="has 15 rows; this configuration needs at least"):
+        train_forecaster(series(y[:15]), replace(config, strategy="recursive"))
+    # the recursive strategy's one-step windows leave the 20 values a horizon of validation
+    # (one origin): the mean alone too, with its intervals
+    model, report = train_forecaster(series(y), replace(config, strategy="recursive"),
+                                     level=[80])
+    c = report["combination"]
+    assert c["one_origin"] and (c["method"], c["weight"]) == ("theta_arima", 1.0)
+    forecast = model.forecast(6, level=[80])
+    lo, hi = forecast["intervals"][80]
+    assert np.all(lo < forecast["values"]) and np.all(forecast["values"] < hi)
+
+
+def test_no_validation_origin_takes_the_mean_below_60_windows():
+    # a horizon of 30 (a month of days): one horizon of validation leaves 95 values no
+    # window; without it the networks would train on 28 (more than ALONE_WINDOWS, fewer
+    # than FEW_WINDOWS), and the mean forecasts alone all the same
+    t = np.arange(95)
+    y = 50 + 5 * np.sin(2 * np.pi * t / 7) + np.random.default_rng(1).normal(0, 1, 95).cumsum()
+    config = ForecastConfig(season=7, horizon=30, hidden_size=4, epochs=2, members=1, seed=0,
+                            log=False, diff=True, seasonal_diff=False, nonnegative=False)
+    model, report = train_forecaster(series(y), config)
+    c = report["combination"]
+    assert report["choices"]["val_size"] == 0 and report["training"]["train_windows"] == 28
+    assert c["unvalidated"] and (c["method"], c["weight"]) == ("theta_arima", 1.0)
+    np.testing.assert_allclose(model.forecast(30)["values"], theta_arima_forecast(y, 30, 7),
+                               rtol=1e-9)
+    # a user's validation part of 0 or under a horizon: no origin, the same rule; on a
+    # series whose networks have 60 windows or more, the networks as before
+    for val_size in (0, 10):
+        _, report = train_forecaster(series(y), replace(config, val_size=val_size))
+        assert report["combination"]["unvalidated"]
+    _, report = train_forecaster(series(np.r_[y, y + 5]), replace(config, val_size=0))
+    assert report["training"]["train_windows"] >= 60
+    assert not report["combination"]["unvalidated"] and report["combination"]["weight"] == 0
 
 
 def test_each_partner_forecast_is_fitted_once_a_training(monkeypatch):

@@ -91,8 +91,8 @@ class ForecastConfig:
         that is more) where the training part still holds at least half a horizon of
         windows, else the horizon, else (no training window with one horizon) none; 0:
         no validation (train for all epochs, no automatic choice by validation; with
-        ``combine='auto'`` and fewer than ``training.ALONE_WINDOWS`` training windows,
-        the Theta and ARIMA mean alone).
+        ``combine='auto'`` and fewer than ``training.FEW_WINDOWS`` training windows, the
+        Theta and ARIMA mean alone, as for a part shorter than the horizon).
     epochs, batch_size, patience : int
         ``patience``: epochs without a better validation loss before stopping.
     epoch_windows : int
@@ -162,7 +162,8 @@ class ForecastConfig:
         forecast weighs three quarters where it differences twice, else half).  Where
         they train on fewer than ``training.FEW_WINDOWS`` (60), a partner always,
         weighing three quarters or all, the partner and its weight the best on
-        validation.
+        validation; without a validation origin (a series too short for one horizon of
+        validation), that mean alone.
         Without a validation part, neither.  'none': the networks alone (as before this
         setting).  The transform candidates are scored as they would forecast.  A model
         that logs the series combines with its partner in the log (a geometric mean with

@@ -396,12 +396,22 @@ def _choose(config, series, season, progress, device, memo=None):
     # The least validation an automatic part has: one horizon, or none where one horizon
     # leaves the networks no training window at any window.  Such a series (20 yearly
     # values with a horizon of 6: 22 were needed) is then forecast with the Theta and
-    # ARIMA mean alone (_combination), which needs no validation to choose it.
+    # ARIMA mean alone (_combination: networks on fewer than FEW_WINDOWS windows and no
+    # validation origin), which needs no validation to be chosen; only where the training
+    # part then holds a whole horizon after a window (the intervals' calibration origins:
+    # the recursive strategy's windows need less) and so few windows.
     least_val = H
-    if automatic_val and not any(
-            _fits(replace(config, window=w, val_size=H, log=False, diff=False,
-                          seasonal_diff=False), len(series), season) for w in windows):
-        least_val = 0
+    undecided = {k: False for k in ("diff", "seasonal_diff") if getattr(config, k) == "auto"}
+    if automatic_val and not any(_fits(replace(config, window=w, val_size=H, **undecided),
+                                       len(series), season) for w in windows):
+        direct = [_training_windows(replace(config, window=w, val_size=0, strategy="direct",
+                                            **undecided), len(series), season)
+                  for w in windows]
+        if max(direct) == 0:  # (too short even so: the error says how long it must be)
+            _split(replace(config, window=windows[-1], val_size=0, strategy="direct",
+                           **undecided), len(series), season)
+        if max(direct) < FEW_WINDOWS:
+            least_val = 0
     if config.window is None:
         # the longest window that leaves the networks as many training windows as the
         # horizon has steps (with the least validation), else the shortest (which fits,
@@ -762,7 +772,8 @@ def _combination(model, config, values, origins, paths, validation, season, test
     method's and the ARIMA forecast, which then weighs ``FIXED_PARTNER_WEIGHT`` (all);
     from ``ALONE_WINDOWS`` up to ``FEW_WINDOWS``, always with the partner and weight of
     ``FEW_WINDOWS_WEIGHTS`` whose combination has the lowest validation MASE; without a
-    validation part, 'auto' does not.
+    validation origin, with the mean alone for networks on fewer than ``FEW_WINDOWS``
+    windows, else not.
 
     Sets ``model.info['combination']`` where it does.  Returns the report's
     ``combination`` ({``setting``, ``method`` (the partner taken, else the best one
@@ -772,7 +783,8 @@ def _combination(model, config, values, origins, paths, validation, season, test
     None, ``one_origin``: whether 'auto' took the Theta and ARIMA mean for its one
     validation origin, ``few_windows``: the networks' training windows where they were
     fewer than ``FEW_WINDOWS``, else None, ``too_few_to_choose``: whether 'auto' took the
-    mean for fewer than ``ALONE_WINDOWS``}) and the validation scores of the forecasts the
+    mean for fewer than ``ALONE_WINDOWS`` (or for fewer than ``FEW_WINDOWS`` without a
+    validation origin: ``unvalidated``)}) and the validation scores of the forecasts the
     model now makes.
     """
     # With one validation origin (a short series' validation part of one horizon) each
@@ -788,10 +800,11 @@ def _combination(model, config, values, origins, paths, validation, season, test
     # 1.090, the ARIMA forecast alone 1.116.
     one_origin = config.combine == "auto" and origins.size == 1
     few = config.combine == "auto" and origins.size > 1 and train_windows < FEW_WINDOWS
-    # (without a validation part, the mean needs none to be taken on fewer than
-    # ALONE_WINDOWS windows: a series too short for one horizon of validation, _choose)
+    # (without a validation origin the mean needs none to be taken, for networks on fewer
+    # than FEW_WINDOWS windows, which always take a partner: a series too short for one
+    # horizon of validation, _choose, or a validation part the user made shorter)
     unvalidated = config.combine == "auto" and origins.size == 0 and \
-        train_windows < ALONE_WINDOWS
+        train_windows < FEW_WINDOWS
     too_few = (few and train_windows < ALONE_WINDOWS) or unvalidated
     mean_alone = one_origin or too_few
     always = config.combine in ("theta", "both") or one_origin or few or unvalidated
@@ -830,7 +843,7 @@ def _combination(model, config, values, origins, paths, validation, season, test
     return {"setting": config.combine, "method": method, "weight": weight if use else 0.0,
             "validation_mase": mase, "one_origin": one_origin,
             "few_windows": train_windows if few or unvalidated else None,
-            "too_few_to_choose": too_few}, validation
+            "too_few_to_choose": too_few, "unvalidated": unvalidated}, validation
 
 
 # the linear member's share of the transformed forecast where the networks are averaged with

@@ -242,8 +242,11 @@ def _finite(value):
 
 
 def _rank_key(value, results):
-    """Scored before unscored, fewer failed tasks first, then the lower score."""
-    failures = sum(1 for r in results if r.get("error"))
+    """Scored before unscored, fewer failed tasks first, then the lower score.  A task
+    trained without a validation part (a series too short for one) counts as failed here:
+    its combination's score is the mean over fewer series."""
+    failures = sum(1 for r in results
+                   if r.get("error") or ("validation" in r and r["validation"] is None))
     return (value is None, failures, value if value is not None else 0.0)
 
 
