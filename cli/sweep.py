@@ -22,8 +22,8 @@ from .text import _RUN_OPTIONS, _load_corpus, train_text
 # what a grid may vary: not what is scored (horizon, test, validation, season) nor the data
 SWEEPABLE = {
     "train-series": ("window", "strategy", "cell", "hidden", "layers", "dropout", "log", "diff",
-                     "seasonal-diff", "scale", "epochs", "batch-size", "patience", "lr", "clip",
-                     "loss", "dtype", "members", "seed"),
+                     "seasonal-diff", "scale", "winsorize", "combine", "nonnegative", "epochs",
+                     "batch-size", "patience", "lr", "clip", "loss", "dtype", "members", "seed"),
     "train-text": ("cell", "hidden", "layers", "dropout", "embedding", "batch-size", "seq-len",
                    "optimizer", "lr", "weight-decay", "clip", "clip-mode", "lr-schedule",
                    "lr-step", "lr-gamma", "seed", "dtype", "steps", "epochs"),

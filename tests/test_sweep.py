@@ -77,6 +77,26 @@ def test_text_sweep_input_errors(tmp_path):
     assert "(see 'cli train-text --help')" in result.output
 
 
+def test_a_series_sweep_varies_the_forecasting_settings(tmp_path):
+    # the outlier bound, the statistical partner and the floor at 0 are a model's settings
+    # like its size: each trial's model holds its combination's
+    out = tmp_path / "sweep"
+    result = run("sweep", "train-series", *SERIES, "--epochs", "2", "--hidden", "4",
+                 "--grid", "winsorize=0,5", "--grid", "combine=auto,none", "--grid",
+                 "nonnegative=true,false", "--out", out, "--workers", "0")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert {(r["winsorize"], r["combine"], r["nonnegative"]) for r in rows} == {
+        (w, c, n) for w in ("0.0", "5.0") for c in ("auto", "none") for n in ("true", "false")}
+    trials = sorted((out / "trials").glob("*.safetensors"))
+    assert len(trials) == 8
+    for path in trials:  # (named combine-C_nonnegative-N_winsorize-W)
+        params = dict(part.split("-", 1) for part in path.stem.split("_"))
+        config = Forecaster.load(path).config
+        assert (config.combine, config.nonnegative, config.winsorize) == \
+            (params["combine"], params["nonnegative"] == "True", float(params["winsorize"]))
+
+
 def read_trials(out):
     return {p.name: p.read_bytes() for p in sorted((out / "trials").glob("*.safetensors"))}
 
