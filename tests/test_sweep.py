@@ -97,6 +97,24 @@ def test_a_series_sweep_varies_the_forecasting_settings(tmp_path):
             (params["combine"], params["nonnegative"] == "True", float(params["winsorize"]))
 
 
+def test_resuming_a_sweep_from_before_a_setting_says_so(tmp_path):
+    from numbarnn.runs.sweep import _check_same_settings
+
+    # a sweep stored before winsorize existed: what it did then (0.0) resumes it, the new
+    # default is refused with a word on why
+    (tmp_path / "sweep.json").write_text(json.dumps(
+        {"settings": {"job": "series", "epochs": 4}, "grid": {"hidden_size": [4, 8]}}))
+    _check_same_settings(tmp_path, {"job": "series", "epochs": 4, "winsorize": 0.0},
+                         {"hidden_size": [4, 8]})
+    with pytest.raises(ValueError, match=r"winsorize 0\.0 -> 5\.0 \(the sweep predates the "
+                                         r"setting: give the old value to resume\)"):
+        _check_same_settings(tmp_path, {"job": "series", "epochs": 4, "winsorize": 5.0},
+                             {"hidden_size": [4, 8]})
+    with pytest.raises(ValueError, match=r"epochs 4 -> 5\); resume"):  # (stored: no word)
+        _check_same_settings(tmp_path, {"job": "series", "epochs": 5, "winsorize": 0.0},
+                             {"hidden_size": [4, 8]})
+
+
 def read_trials(out):
     return {p.name: p.read_bytes() for p in sorted((out / "trials").glob("*.safetensors"))}
 

@@ -280,7 +280,9 @@ def _check_same_settings(out_dir, settings, grid):
         if old == new or (key in now_grid and old in now_grid[key]) or \
                 (key in before_grid and new in before_grid[key]):
             continue
-        changed.append(f"{key} {old!r} -> {new!r}")
+        changed.append(f"{key} {old!r} -> {new!r}" +
+                       (" (the sweep predates the setting: give the old value to resume)"
+                        if key not in before and key in later else ""))
     if changed:
         raise ValueError(f"--resume: {out_dir} holds a sweep with other settings "
                          f"({', '.join(changed)}); resume with the same ones (a grid may "
