@@ -400,26 +400,26 @@ def _choose(config, series, season, progress, device, memo=None):
     # validation origin), which needs no validation to be chosen; only where the training
     # part then holds a whole horizon after a window (the intervals' calibration origins:
     # the recursive strategy's windows need less) and so few windows.
+    def windows_left(**settings):
+        """The training windows each of ``windows`` leaves with ``settings``."""
+        return [_training_windows(replace(config, window=w, **settings), len(series), season)
+                for w in windows]
+
     least_val = H
     undecided = {k: False for k in ("diff", "seasonal_diff") if getattr(config, k) == "auto"}
-    if automatic_val and not any(_fits(replace(config, window=w, val_size=H, **undecided),
-                                       len(series), season) for w in windows):
-        direct = [_training_windows(replace(config, window=w, val_size=0, strategy="direct",
-                                            **undecided), len(series), season)
-                  for w in windows]
-        if max(direct) == 0:  # (too short even so: the error says how long it must be)
-            _split(replace(config, window=windows[-1], val_size=0, strategy="direct",
-                           **undecided), len(series), season)
-        if max(direct) < FEW_WINDOWS:
+    if automatic_val and max(windows_left(val_size=H, **undecided)) == 0:
+        direct = {"val_size": 0, "strategy": "direct", **undecided}
+        most = max(windows_left(**direct))
+        if most == 0:  # (too short even so: the error says how long it must be)
+            _split(replace(config, window=windows[-1], **direct), len(series), season)
+        if most < FEW_WINDOWS:
             least_val = 0
     if config.window is None:
         # the longest window that leaves the networks as many training windows as the
         # horizon has steps (with the least validation), else the shortest (which fits,
         # or says in its error how long a series must be)
-        plain = replace(config, val_size=least_val if automatic_val else config.val_size,
-                        log=False, diff=False, seasonal_diff=False)
-        counts = [_training_windows(replace(plain, window=w), len(series), season)
-                  for w in windows]
+        counts = windows_left(val_size=least_val if automatic_val else config.val_size,
+                              log=False, diff=False, seasonal_diff=False)
         enough = [w for w, n in zip(windows, counts) if n >= H]
         fitting = [w for w, n in zip(windows, counts) if n > 0]
         config = replace(config, window=(enough or fitting[-1:] or windows[-1:])[0])
@@ -807,7 +807,7 @@ def _combination(model, config, values, origins, paths, validation, season, test
         train_windows < FEW_WINDOWS
     too_few = (few and train_windows < ALONE_WINDOWS) or unvalidated
     mean_alone = one_origin or too_few
-    always = config.combine in ("theta", "both") or one_origin or few or unvalidated
+    always = config.combine in ("theta", "both") or mean_alone or few
     weights = (FIXED_PARTNER_WEIGHT,) if mean_alone else FEW_WINDOWS_WEIGHTS if few else \
         (COMBINED_WEIGHT,)
     scored = {}  # (method, weight): _partner's (use, mase, validation)
