@@ -1,6 +1,6 @@
 """The time-series predictor: training with the defaults on the airline data, and its accuracy."""
 from numbarnn.forecast.training import train_forecaster
-from numbarnn.forecast.series import load_airline
+from numbarnn.forecast.datasets import load_airline
 
 
 class SeriesTraining:

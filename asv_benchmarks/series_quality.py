@@ -16,7 +16,7 @@ import numpy as np
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.training import train_forecaster
 from numbarnn.forecast.metrics import METRICS
-from numbarnn.forecast.series import load_airline, synthetic
+from numbarnn.forecast.datasets import load_airline, synthetic
 
 
 def parse_setting(text):

@@ -176,7 +176,7 @@ def _series_spec(context, metric):
     """A train-series sweep: one series, or with --id-column every series of a long-format
     file per combination."""
     from numbarnn.forecast.config import ForecastConfig
-    from numbarnn.forecast.series import load_airline, synthetic as make_synthetic
+    from numbarnn.forecast.datasets import load_airline, synthetic as make_synthetic
     from numbarnn.runs.sweep_specs import PanelSweep, SeriesSweep
 
     p = context.params

@@ -21,7 +21,7 @@ MOVED = {
     "sampling": ("text.sampling",),
     "forecasting": ("forecast.config", "forecast.training", "forecast.model", "forecast.windows",
                     "forecast.intervals", "forecast.backtest", "forecast.output"),
-    "series": ("forecast.series",),
+    "series": ("forecast.series", "forecast.dates", "forecast.datasets"),
     "transforms": ("forecast.transforms",),
     "selection": ("forecast.selection",),
     "metrics": ("forecast.metrics",),
@@ -37,6 +37,11 @@ MOVED = {
 MOVED_NAMES = {("checkpoints", name): "runs.run_dir" for name in (
     "RUN_FILES", "RUN_DIRS", "RUN_KINDS", "LOCK_FILE", "run_kind", "run_lock",
     "prepare_run_dir", "remove_run_outputs")}
+MOVED_NAMES.update({("forecast.series", name): "forecast.dates" for name in (
+    "DATE_FORMATS", "MAX_MISSING_SHARE", "future_dates")})
+MOVED_NAMES.update({("forecast.series", name): "forecast.datasets" for name in (
+    "SYNTHETIC", "airline_path", "load_airline", "sine_series", "mackey_glass_series",
+    "synthetic")})
 
 
 def moved_name(module, name):

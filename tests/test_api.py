@@ -124,7 +124,9 @@ def test_text_sweep_with_grid_names_and_stops(tmp_path):
     ("forecasting", "train_forecaster", "numbarnn.forecast.training"),
     ("forecasting", "ForecastConfig", "numbarnn.forecast.config"),
     ("training", "TextTrainer", "numbarnn.text.training"),
-    ("series", "load_airline", "numbarnn.forecast.series"),
+    ("series", "load_airline", "numbarnn.forecast.datasets"),
+    ("series", "read_csv", "numbarnn.forecast.series"),
+    ("series", "future_dates", "numbarnn.forecast.dates"),
     ("panel", "train_panel", "numbarnn.runs.panels"),
     ("panel", "read_panel_csv", "numbarnn.forecast.panel"),
     ("config", "TextConfig", "numbarnn.text.config"),
@@ -148,6 +150,18 @@ def test_the_old_text_modules_names_are_the_text_packages():
 
     text, _ = builtin_corpus(2000)
     assert builtin_corpus is corpus.builtin_corpus and 0 < len(text) <= 2000
+
+
+def test_the_dates_and_builtin_series_still_import_from_series():
+    from numbarnn.forecast import dates, datasets, series
+
+    with pytest.warns(DeprecationWarning, match="numbarnn.forecast.datasets.load_airline"):
+        assert series.load_airline is datasets.load_airline
+    with pytest.warns(DeprecationWarning, match="numbarnn.forecast.dates.future_dates"):
+        assert series.future_dates is dates.future_dates
+    assert series.parse_date is dates.parse_date  # (series reads dates with it: no warning)
+    with pytest.raises(AttributeError):
+        series.no_such_name  # noqa: B018
 
 
 def test_the_run_directory_functions_still_import_from_checkpoints():

@@ -426,7 +426,7 @@ def test_the_report_says_why_a_short_series_got_a_shorter_window_and_validation(
         "left out), as --combine auto does where validation has one forecast origin, too " \
         "few to choose a partner on (validation MASE" in result.output
     # (not where seasonal naive took the place of the combination: --fallback)
-    from numbarnn_cli.series import choice_lines
+    from numbarnn_cli.series_report import choice_lines
 
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["combination"]["one_origin"] and report["combination"]["weight"] == 1.0

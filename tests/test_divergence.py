@@ -74,7 +74,7 @@ def test_a_diverging_series_run_keeps_each_network_at_its_best_and_exits_1(tmp_p
 
 def test_an_ordinary_series_run_is_finished(tmp_path):
     from numbarnn.forecast.training import train_forecaster
-    from numbarnn.forecast.series import load_airline
+    from numbarnn.forecast.datasets import load_airline
 
     _, report = train_forecaster(load_airline(), epochs=3, members=1)
     assert report["status"] == "finished"

@@ -15,7 +15,8 @@ from numbarnn.forecast.backtest import backtest
 from numbarnn.forecast.windows import (differencing_context, make_targets, make_windows,
                                        split_series, window_origins)
 from numbarnn.forecast.training import train_forecaster
-from numbarnn.forecast.series import Series, load_airline, sine_series
+from numbarnn.forecast.datasets import load_airline, sine_series
+from numbarnn.forecast.series import Series
 
 TINY = dict(window=6, horizon=4, hidden_size=4, epochs=3, batch_size=8, members=2, seed=3)
 

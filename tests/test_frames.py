@@ -8,7 +8,7 @@ import pytest
 from numbarnn.forecast.training import train_forecaster
 from numbarnn.forecast.frames import (fit_forecast, forecast_to_frame, from_pandas,
                                       panel_from_pandas)
-from numbarnn.forecast.series import load_airline
+from numbarnn.forecast.datasets import load_airline
 
 pd = pytest.importorskip("pandas")
 

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from numbarnn.forecast.model import Forecaster
 from numbarnn.forecast.config import check_levels
 from numbarnn.forecast.training import train_forecaster
-from numbarnn.forecast.series import Series, load_airline
+from numbarnn.forecast.datasets import load_airline
+from numbarnn.forecast.series import Series
 from numbarnn_cli.main import cli
 
 

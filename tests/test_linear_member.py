@@ -87,7 +87,7 @@ def test_seasonal_naive_fallback_drops_the_member(monkeypatch):
     from numbarnn.forecast import training
     from numbarnn.forecast.metrics import seasonal_naive_forecast
 
-    monkeypatch.setattr(training, "_fallback", lambda config, validation: {
+    monkeypatch.setattr(training, "fallback_verdict", lambda config, validation: {
         "better": "seasonal_naive", "model_mase": 2.0, "seasonal_naive_mase": 1.0,
         "used": True})
     model, report = train_forecaster(monthly(), ForecastConfig(combine="both", fallback=True,

@@ -56,7 +56,7 @@ def test_baselines():
 
 def test_airline_seasonal_naive_reference():
     """The issue's reference: seasonal naive on 1960 has MAPE 9.99 % and MASE 1.57."""
-    from numbarnn.forecast.series import load_airline
+    from numbarnn.forecast.datasets import load_airline
 
     values = load_airline().values
     forecast = seasonal_naive_forecast(values[:-12], 12, 12)

@@ -11,7 +11,8 @@ from numbarnn.checkpoints import CheckpointError
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.model import Forecaster
 from numbarnn.forecast.theta import theta_forecast
-from numbarnn.forecast.training import _score, _split, train_forecaster
+from numbarnn.forecast.metrics import score_forecasts
+from numbarnn.forecast.training import _split, train_forecaster
 from numbarnn_cli.main import cli
 from clichecks import assert_one_line_error
 from test_statistical_partners import format_version, series
@@ -87,7 +88,7 @@ def test_validation_scores_the_forecasts_the_model_makes():
                           network=model.network_state())
     assert networks._forecast_values(y, features, origins, 6).min() < 0
     assert report["validation"]["model"]["mase"] == pytest.approx(
-        _score(y, origins, forecasts, 6, 1, split.train_end)["model"]["mase"], rel=1e-12)
+        score_forecasts(y, origins, forecasts, 6, 1, split.train_end)["model"]["mase"], rel=1e-12)
 
 
 def test_a_quantile_models_bounds_stop_at_0():

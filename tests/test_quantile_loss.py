@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.model import Forecaster
-from numbarnn.forecast.series import Series, load_airline
+from numbarnn.forecast.datasets import load_airline
+from numbarnn.forecast.series import Series
 from numbarnn.forecast.training import train_forecaster
 from numbarnn.losses import mae_loss, mse_loss, pinball_loss, point_and_quantiles_loss
 from numbarnn_cli.main import cli

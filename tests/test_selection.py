@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from numbarnn.forecast.config import ForecastConfig
-from numbarnn.forecast.training import _batches, train_forecaster
+from numbarnn.forecast.fitting import _batches
+from numbarnn.forecast.training import train_forecaster
 from numbarnn.forecast.metrics import seasonal_naive_forecast
 from numbarnn.forecast.selection import (KPSS_BOUND, default_window, guerrero_power,
                                          level_test, log_test, season_autocorrelation,
@@ -421,7 +422,7 @@ def test_compare_scores_statsforecast_on_the_same_test(tmp_path):
     pytest.importorskip("statsforecast")
     from numbarnn.forecast.compare import statsforecast_metrics
     from numbarnn.forecast.metrics import mase, naive_forecast
-    from numbarnn.forecast.series import load_airline
+    from numbarnn.forecast.datasets import load_airline
 
     airline = load_airline()
     _, report = train_forecaster(airline, epochs=1, members=1, hidden_size=4, log=True,
@@ -470,7 +471,7 @@ def test_one_series_options_are_refused_with_many_series(tmp_path, option):
 
 
 def test_an_error_beside_stops_the_other_networks_within_an_epoch(monkeypatch):
-    from numbarnn.forecast import training
+    from numbarnn.forecast import fitting
 
     epochs = []
 
@@ -478,12 +479,12 @@ def test_an_error_beside_stops_the_other_networks_within_an_epoch(monkeypatch):
         if k == 1:
             raise ValueError("network 2 failed")
         for epoch in range(1000):
-            progress.update(epoch / 1000, "")  # as _fit does once an epoch
+            progress.update(epoch / 1000, "")  # as fit_network does once an epoch
             epochs.append(epoch)
             import time
             time.sleep(0.001)
 
     monkeypatch.setattr("numbarnn.kernels._parts.usable_cores", lambda: 2)
     with pytest.raises(ValueError, match="network 2 failed"):
-        training._side_by_side(fit, [0, 1, 2, 3], None, "cpu")
+        fitting.side_by_side(fit, [0, 1, 2, 3], None, "cpu")
     assert len(epochs) < 1000  # the first stopped early; the last two never started

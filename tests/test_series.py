@@ -5,9 +5,10 @@ import re
 import numpy as np
 import pytest
 
-from numbarnn.forecast.series import (Series, column_day_first, format_date, future_dates,
-                                      infer_frequency, load_airline, mackey_glass_series,
-                                      parse_date, read_csv, sine_series, synthetic)
+from numbarnn.forecast.dates import (column_day_first, format_date, future_dates, infer_frequency,
+                                     parse_date)
+from numbarnn.forecast.datasets import load_airline, mackey_glass_series, sine_series, synthetic
+from numbarnn.forecast.series import Series, read_csv
 
 
 def write(tmp_path, text, name="data.csv"):

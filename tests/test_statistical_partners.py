@@ -197,18 +197,18 @@ def test_few_training_windows_always_take_a_partner(tmp_path, monkeypatch):
     # the random walk above, whose networks train on enough windows to be weighed on
     # validation; with fewer than FEW_WINDOWS 'auto' always combines them, the partner
     # weighing three quarters or all, whichever with whichever partner validates best
-    from numbarnn.forecast import training
+    from numbarnn.forecast import combination
     from numbarnn.forecast.model import PARTNER_FORMATS, PARTNERS
 
     walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
     config = ForecastConfig(combine="auto", log=False, diff=False, **{**TINY, "season": 1})
     _, report = train_forecaster(series(walk), config)
     windows = report["training"]["train_windows"]
-    assert windows >= training.FEW_WINDOWS and report["combination"]["few_windows"] is None
-    monkeypatch.setattr(training, "FEW_WINDOWS", windows + 1)
+    assert windows >= combination.FEW_WINDOWS and report["combination"]["few_windows"] is None
+    monkeypatch.setattr(combination, "FEW_WINDOWS", windows + 1)
     model, report = train_forecaster(series(walk), config)
     c = report["combination"]
-    assert c["few_windows"] == windows and c["weight"] in training.FEW_WINDOWS_WEIGHTS
+    assert c["few_windows"] == windows and c["weight"] in combination.FEW_WINDOWS_WEIGHTS
     assert list(c["validation_mase"]["partners"]) == ["theta", "naive", "arima"]
     assert_combined(model, report, c["method"], PARTNERS[c["method"]](walk, 6, 1),
                      tmp_path / "few.safetensors", str(PARTNER_FORMATS[c["method"]]),
@@ -219,20 +219,20 @@ def test_few_training_windows_take_a_partner_that_validates_worse(monkeypatch):
     # a partner far off (every forecast 50 above the last value): where the networks train
     # on enough windows 'auto' leaves it out; with fewer than FEW_WINDOWS it takes it all
     # the same, at the least weight
-    from numbarnn.forecast import model, training
+    from numbarnn.forecast import combination, model
 
     def far_off(values, horizon, season):
         return np.full(horizon, values[-1] + 50.0)
 
     monkeypatch.setitem(model.PARTNERS, "theta", far_off)
-    monkeypatch.setattr(training, "PARTNERS", {"theta": far_off})
+    monkeypatch.setattr(combination, "PARTNERS", {"theta": far_off})
     walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
     config = ForecastConfig(combine="auto", log=False, diff=False, **{**TINY, "season": 1})
     _, report = train_forecaster(series(walk), config)
     c = report["combination"]
     assert c["weight"] == 0.0 and c["few_windows"] is None
     assert c["validation_mase"]["combined"] > c["validation_mase"]["networks"]
-    monkeypatch.setattr(training, "FEW_WINDOWS", report["training"]["train_windows"] + 1)
+    monkeypatch.setattr(combination, "FEW_WINDOWS", report["training"]["train_windows"] + 1)
     model, report = train_forecaster(series(walk), config)
     c = report["combination"]
     assert (c["method"], c["weight"]) == ("theta", 0.75)
@@ -334,7 +334,7 @@ def test_too_few_training_windows_take_the_statistical_mean_alone(monkeypatch):
     # 'auto' forecasts with the mean of the Theta method and ARIMA, as for one validation
     # origin, not with what the handful of validation origins liked best; --refit does not
     # train again the networks the forecast leaves out
-    from numbarnn.forecast import training
+    from numbarnn.forecast import combination
 
     walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
     config = ForecastConfig(combine="auto", log=False, diff=False, refit=True,
@@ -343,8 +343,8 @@ def test_too_few_training_windows_take_the_statistical_mean_alone(monkeypatch):
     windows = report["training"]["train_windows"]
     assert not report["combination"]["too_few_to_choose"]
     assert report["training"]["refit"]["windows"] > windows
-    monkeypatch.setattr(training, "FEW_WINDOWS", windows + 1)
-    monkeypatch.setattr(training, "ALONE_WINDOWS", windows + 1)
+    monkeypatch.setattr(combination, "FEW_WINDOWS", windows + 1)
+    monkeypatch.setattr(combination, "ALONE_WINDOWS", windows + 1)
     model, report = train_forecaster(series(walk), config)
     c = report["combination"]
     assert c["too_few_to_choose"] and not c["one_origin"] and c["few_windows"] == windows
@@ -360,11 +360,11 @@ def test_too_few_training_windows_take_the_statistical_mean_alone(monkeypatch):
         _, report = train_forecaster(series(walk[:n]), config)
         c = report["combination"]
         assert c["few_windows"] == report["training"]["train_windows"]
-        assert c["too_few_to_choose"] == alone == (c["few_windows"] < training.ALONE_WINDOWS)
+        assert c["too_few_to_choose"] == alone == (c["few_windows"] < combination.ALONE_WINDOWS)
         if alone:
             assert (c["method"], c["weight"]) == ("theta_arima", 1.0)
         else:
-            assert c["weight"] in training.FEW_WINDOWS_WEIGHTS
+            assert c["weight"] in combination.FEW_WINDOWS_WEIGHTS
             assert list(c["validation_mase"]["partners"]) == ["theta", "naive", "arima"]
 
 

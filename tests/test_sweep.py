@@ -10,7 +10,7 @@ from numbarnn.checkpoints import load_checkpoint
 from numbarnn.forecast.model import Forecaster
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.training import train_forecaster
-from numbarnn.forecast.series import load_airline
+from numbarnn.forecast.datasets import load_airline
 from numbarnn.runs.sweep import combination_names, expand_grid
 from numbarnn.text.training import TextTrainer, load_text_model
 from numbarnn_cli.main import cli

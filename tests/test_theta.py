@@ -7,7 +7,8 @@ import pytest
 
 from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.model import Forecaster
-from numbarnn.forecast.series import Series, load_airline
+from numbarnn.forecast.datasets import load_airline
+from numbarnn.forecast.series import Series
 from numbarnn.forecast.theta import _fit_alpha, _smooth, seasonal_indices, theta_forecast
 from numbarnn.forecast.training import train_forecaster
 from numbarnn_cli.main import cli
@@ -95,11 +96,11 @@ def test_combined_forecast_is_the_mean_with_theta(log):
 
 
 def test_auto_combines_only_where_validation_says_so(tmp_path, monkeypatch):
-    from numbarnn.forecast import training
+    from numbarnn.forecast import combination
 
     # (as for networks that train on enough windows: with fewer, 'auto' always combines,
     # test_statistical_partners.py)
-    monkeypatch.setattr(training, "FEW_WINDOWS", 0)
+    monkeypatch.setattr(combination, "FEW_WINDOWS", 0)
     for seed in (0, 1):
         model, report = train_forecaster(monthly(seed=seed), ForecastConfig(combine="auto",
                                                                             **TINY))
@@ -124,10 +125,10 @@ def test_candidates_are_compared_as_they_would_forecast(monkeypatch):
     # statistical partners, which 'auto' also weighs, are left out here:
     # test_statistical_partners.py, as is the partner 'auto' always takes where the networks
     # train on few windows)
-    from numbarnn.forecast import model, training
+    from numbarnn.forecast import combination, model
 
-    monkeypatch.setattr(training, "PARTNERS", {"theta": model.PARTNERS["theta"]})
-    monkeypatch.setattr(training, "FEW_WINDOWS", 0)
+    monkeypatch.setattr(combination, "PARTNERS", {"theta": model.PARTNERS["theta"]})
+    monkeypatch.setattr(combination, "FEW_WINDOWS", 0)
     scores = {}
     for combine in ("none", "theta", "linear", "both", "auto"):
         _, report = train_forecaster(monthly(), ForecastConfig(combine=combine, **TINY))
@@ -210,7 +211,7 @@ def test_theta_without_a_validation_part_still_combines():
 def test_seasonal_naive_fallback_is_not_combined(monkeypatch):
     from numbarnn.forecast import training
 
-    monkeypatch.setattr(training, "_fallback", lambda config, validation: {
+    monkeypatch.setattr(training, "fallback_verdict", lambda config, validation: {
         "better": "seasonal_naive", "model_mase": 2.0, "seasonal_naive_mase": 1.0,
         "used": True})
     model, report = train_forecaster(monthly(), ForecastConfig(combine="theta", fallback=True,

@@ -36,7 +36,8 @@ from numbarnn.forecast.config import ForecastConfig, level_name
 from numbarnn.forecast.training import train_forecaster
 from numbarnn.forecast.metrics import (coverage, mape, mase, msis, naive_forecast,
                                        seasonal_naive_forecast, seasonal_naive_interval, smape)
-from numbarnn.forecast.series import airline_path, read_csv
+from numbarnn.forecast.datasets import airline_path
+from numbarnn.forecast.series import read_csv
 
 HERE = Path(__file__).parent
 LEVELS = (80, 95)

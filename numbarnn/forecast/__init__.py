@@ -2,7 +2,9 @@
 
 ==========  ===============================================================
 config      ``ForecastConfig``: every setting of ``numbarnn train-series``
-series      ``Series``; CSV files, dates, the airline data, synthetic series
+series      ``Series``; reading CSV files
+dates       dates read and written, the calendar and its season
+datasets    the airline data, synthetic series
 transforms  log, differencing, winsorizing, scaling (fitted on the training part only)
 windows     the chronological split and the windows
 selection   the choices made from the data (window, season, transforms)
@@ -25,7 +27,7 @@ __all__ = ["ForecastConfig", "Forecaster", "Series", "backtest", "fit", "forecas
            "write_panel_csv"]
 __getattr__, __dir__ = lazy_exports(globals(), {
     "ForecastConfig": "config", "Series": "series", "read_csv": "series",
-    "load_airline": "series", "synthetic": "series", "fit": "training:train_forecaster",
+    "load_airline": "datasets", "synthetic": "datasets", "fit": "training:train_forecaster",
     "train_forecaster": "training", "Forecaster": "model", "backtest": "backtest",
     "write_forecast_csv": "output", "plot_forecast": "output", "read_panel_csv": "panel",
     "synthetic_panel": "panel", "write_panel_csv": "panel", "forecast_panel": "panel",

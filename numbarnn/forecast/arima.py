@@ -141,8 +141,8 @@ def theta_arima_forecast(values, horizon, season):
     """The mean of the Theta method's forecast (``theta.theta_forecast``) and the
     ARIMA(p, d, 0) one (``arima_forecast``), as in ``arima_forecast``'s arguments, the
     ARIMA forecast weighing ``ARIMA_SHARES[d]``: the partner a forecaster takes for a
-    validation part with one origin, or networks on fewer than ``training.ALONE_WINDOWS``
-    windows, too few to choose on (``training._combination``): two statistical forecasts
+    validation part with one origin, or networks on fewer than ``combination.ALONE_WINDOWS``
+    windows, too few to choose on (``combination.choose_partner``): two statistical forecasts
     averaged are more often close than either alone, as the forecasting competitions
     found."""
     arima, differences = _arima(values, horizon, season)

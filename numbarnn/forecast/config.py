@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from .. import CELLS
 from .._checks import check_choice, check_int, check_number
 from ..devices import DEVICES
-from .series import SEASON_OF_FREQUENCY
+from .dates import SEASON_OF_FREQUENCY
 
 STRATEGIES = ("direct", "recursive")
 SCALERS = ("standard", "minmax", "none")
@@ -91,7 +91,7 @@ class ForecastConfig:
         that is more) where the training part still holds at least half a horizon of
         windows, else the horizon, else (no training window with one horizon) none; 0:
         no validation (train for all epochs, no automatic choice by validation; with
-        ``combine='auto'`` and fewer than ``training.FEW_WINDOWS`` training windows, the
+        ``combine='auto'`` and fewer than ``combination.FEW_WINDOWS`` training windows, the
         Theta and ARIMA mean alone, as for a part shorter than the horizon).
     epochs, batch_size, patience : int
         ``patience``: epochs without a better validation loss before stopping.
@@ -156,11 +156,11 @@ class ForecastConfig:
         autoregression on the differences, for momentum and mean reversion); the report
         gives each MASE.  Where the validation part has one forecast origin (one
         horizon, as a short series gets), or the networks train on fewer than
-        ``training.ALONE_WINDOWS`` (25) windows, too few to choose on, the mean of the
-        Theta method's and the ARIMA forecast alone (``training.FIXED_PARTNER_WEIGHT``:
+        ``combination.ALONE_WINDOWS`` (25) windows, too few to choose on, the mean of the
+        Theta method's and the ARIMA forecast alone (``combination.FIXED_PARTNER_WEIGHT``:
         the networks' point forecast left out; ``arima.ARIMA_SHARES``: the ARIMA
         forecast weighs three quarters where it differences twice, else half).  Where
-        they train on fewer than ``training.FEW_WINDOWS`` (60), a partner always,
+        they train on fewer than ``combination.FEW_WINDOWS`` (60), a partner always,
         weighing three quarters or all, the partner and its weight the best on
         validation; without a validation origin (a series too short for one horizon of
         validation), that mean alone.

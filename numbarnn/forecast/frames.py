@@ -13,7 +13,8 @@ of these functions is called, and nowhere else; CSV files are read without it.
 """
 import numpy as np
 
-from .series import LONG_FORMAT, Series, format_date, missing_dates, parse_date
+from .dates import format_date, missing_dates, parse_date
+from .series import LONG_FORMAT, Series
 
 ALIAS = "numbarnn"  # the forecast column's name, as statsforecast names its columns by model
 
@@ -99,7 +100,7 @@ def from_pandas(data, target=None, date_column=None, features=None):
     ------
     ValueError
         For missing values, dates out of order or repeated, or a date missing from the
-        dates' calendar (``series.missing_dates``): fill them first.
+        dates' calendar (``dates.missing_dates``): fill them first.
     """
     pd = _pandas()
     features = list(features or [])

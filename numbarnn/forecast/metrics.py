@@ -16,6 +16,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .windows import make_targets
+
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 # what a sweep may rank forecasters by (MAPE is left out: undefined at zeros)
 SWEEP_METRICS = ("mase", "smape", "mae", "rmse")
@@ -131,3 +133,20 @@ def seasonal_naive_interval(history, horizon, season, level):
     width = NormalDist().inv_cdf(0.5 + level / 200.0) * sigma * np.sqrt(k)
     point = seasonal_naive_forecast(history, horizon, season)
     return point - width, point + width
+
+
+def score_forecasts(values, origins, forecasts, horizon, season, test_start):
+    """The metrics (``evaluate``) of ``forecasts`` (origins, horizon) from ``origins``, and of
+    the naive and seasonal-naive forecasts from the same origins, over every (origin, step):
+    ``{'model', 'naive', 'seasonal_naive'}``; MASE scaled on ``values[:test_start]``."""
+    actual = make_targets(values, origins, horizon)
+    baselines = {
+        "naive": np.stack([naive_forecast(values[:t + 1], horizon) for t in origins]),
+        "seasonal_naive": np.stack([seasonal_naive_forecast(values[:t + 1], horizon, season)
+                                    for t in origins]),
+    }
+    insample = values[:test_start]
+    metrics = {"model": evaluate(actual, forecasts, insample, season)}
+    metrics.update({name: evaluate(actual, pred, insample, season)
+                    for name, pred in baselines.items()})
+    return metrics

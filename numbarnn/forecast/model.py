@@ -13,7 +13,8 @@ from .config import ForecastConfig, check_levels, level_name
 from .intervals import conformal_quantile, error_quantile
 from .metrics import naive_forecast, seasonal_naive_forecast
 from .regression import regression_forecast
-from .series import Series, format_date, future_dates, parse_date
+from .dates import format_date, future_dates, parse_date
+from .series import Series
 from .theta import theta_forecast
 from .transforms import Pipeline
 from .windows import FeatureScaler, make_windows
@@ -533,9 +534,10 @@ THETA_HISTORY = 2048
 # the statistical forecasts a model may be combined with (``info['combination']['method']``):
 # the Theta method, the regression, the naive forecast (the last value: combined with it,
 # the networks' forecast of change is halved, for a series near a random walk), seasonal
-# naive's (for a season too long for the seasonality test to judge: training._combination),
-# the ARIMA(p, d, 0) forecast, and the mean of Theta's and ARIMA's (for one validation origin
-# or networks on too few windows to choose on: training.ALONE_WINDOWS)
+# naive's (for a season too long for the seasonality test to judge:
+# combination.choose_partner), the ARIMA(p, d, 0) forecast, and the mean of Theta's and
+# ARIMA's (for one validation origin or networks on too few windows to choose on:
+# combination.ALONE_WINDOWS)
 PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
             "naive": lambda values, horizon, season: naive_forecast(values, horizon),
             "seasonal_naive": seasonal_naive_forecast, "arima": arima_forecast,

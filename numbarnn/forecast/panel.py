@@ -22,10 +22,10 @@ import numpy as np
 
 from .._checks import check_int
 from .config import LATER_SETTINGS
-from .series import (NO_DATES_HINT, Series, _resolve_column, column_day_first,
-                     common_date_format, default_target, format_date, insert_missing_dates,
-                     find_dates, integer_steps, parse_date, parse_numbers, read_csv_rows,
-                     refuse_date_target, step_column, with_pair_dates)
+from .dates import column_day_first, common_date_format, format_date, parse_date
+from .series import (NO_DATES_HINT, Series, _resolve_column, default_target, insert_missing_dates,
+                     find_dates, integer_steps, parse_numbers, read_csv_rows, refuse_date_target,
+                     step_column, with_pair_dates)
 
 SERIES_DIR = "series"
 METRIC_NAMES = ("mae", "rmse", "mape", "smape", "mase")

@@ -12,7 +12,7 @@ It is the right model for a series whose trend and seasonal shape stay fixed whi
 noise does not carry over (as in the synthetic panel); on most real series it is worse
 than the Theta method, which follows a moving level.  A forecaster offers it as a partner
 for a season of 2 or more (without one it is a straight line) and takes it only where its
-combined validation MASE is the lowest (``training._combination``).
+combined validation MASE is the lowest (``combination.choose_partner``).
 """
 import numpy as np
 

@@ -14,12 +14,12 @@ The recipe, in order:
    state to the outputs.  Adam on the MSE (or MAE) with gradient-norm
    clipping; the weights with the lowest validation loss are kept (early
    stopping).  Several such networks (``members``) are trained from different
-   initial weights and their forecasts averaged.
+   initial weights, two at a time (``fitting``), and their forecasts averaged.
 4b. ``ForecastConfig.combine``: where the validation part says so, that average is
    averaged again with a linear member's (a ridge autoregression on the same
-   windows, ``_linear``), and then with a statistical forecast: the Theta method's, a
-   linear trend and seasonal dummies', the naive one, seasonal naive's or an ARIMA(p, d,
-   0)'s (``_combination``).
+   windows, ``combination.choose_linear``), and then with a statistical forecast: the
+   Theta method's, a linear trend and seasonal dummies', the naive one, seasonal naive's
+   or an ARIMA(p, d, 0)'s (``combination.choose_partner``).
 5. With ``ForecastConfig.refit``, once the validation part has done its work (the
    choices below, the stopping epochs, the intervals' errors, the fallback's
    verdict), the networks are trained again from the same initial weights on the
@@ -37,116 +37,23 @@ positions in the original series: the window that ends at step ``t`` (its "origi
 after ``t + 1`` enters its input.
 """
 import math
-import os
-import threading
 import time
 from dataclasses import asdict, replace
 
 import numpy as np
 
 from ..precompile import compile_for_run
+from .combination import FEW_WINDOWS, choose_linear, choose_partner, fallback_verdict
 from .config import check_levels, level_name, merge_options, resolve_season
+from .dates import format_date
+from .fitting import DIVERGED, fit_network, loss_function, side_by_side
 from .intervals import calibration_errors, score_intervals
-from .metrics import evaluate, naive_forecast, seasonal_naive_forecast
-from .model import PARTNERS, THETA_HISTORY, Forecaster, history_info, jsonable
+from .metrics import score_forecasts
+from .model import THETA_HISTORY, Forecaster, history_info, jsonable
 from .selection import testable_season
-from .series import Series, format_date
+from .series import Series
 from .windows import (FeatureScaler, build_pipeline, differencing_context, make_targets,
                       make_windows, split_series, window_origins)
-
-def _batches(rng, n, batch_size, limit):
-    """Batches of at most ``limit`` of the ``n`` windows, drawn in a random order."""
-    order = rng.permutation(n)[:limit]
-    return [order[k:k + batch_size] for k in range(0, order.size, batch_size)]
-
-
-def _loss(config):
-    """``config.loss`` as ``f(pred, target) -> (loss, gradient)``."""
-    from ..losses import mae_loss, mse_loss, point_and_quantiles_loss
-
-    if config.loss == "quantile":
-        quantiles = np.array(config.quantiles)
-        return lambda pred, target: point_and_quantiles_loss(pred, target, quantiles)
-    return mse_loss if config.loss == "mse" else mae_loss
-
-
-# A network has diverged when a batch loss is not finite, or an epoch's training or validation
-# loss is above this many times its first batch's, before any update (on scaled data that is
-# near 1); its training stops there.
-DIVERGED = 100.0
-
-
-def _fit(network, config, x_train, y_train, x_val, y_val, progress=None, label=""):
-    """Train one network: Adam with clipping, early stopping on the validation loss.
-
-    The network ends with the weights of its best validation loss (its initial
-    ones if no epoch finished), also when it diverged (``DIVERGED``).
-
-    Returns
-    -------
-    dict
-        ``epochs`` run, ``best_epoch``, ``train_loss`` and ``val_loss`` at the best epoch,
-        ``windows`` trained on (each epoch's, summed), and ``diverged``: None, or the epoch
-        and loss where it stopped.
-    """
-    from ..optim import Adam, clip_grad_norm
-
-    loss_fn = _loss(config)
-    dtype = network.rnn.dtype
-    x_train, y_train = x_train.astype(dtype), y_train.astype(dtype)
-    modules = [network.rnn, network.head]
-    optimizer = Adam(modules, lr=config.lr)
-    rng = np.random.default_rng(int(network.order_seed))  # the order of the batches
-    grads = [g for m in modules for g in m.grads.values()]
-    best = {"val_loss": math.inf, "best_epoch": 0, "train_loss": math.nan}
-    best_state = network.state_dict()
-    dout = None
-    first, diverged = None, None
-    windows, start = 0, time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        total, seen = 0.0, 0
-        for idx in _batches(rng, y_train.shape[0], config.batch_size,
-                            config.epoch_windows):
-            out, _ = network.rnn.forward(x_train[:, idx])
-            loss, dpred = loss_fn(network.head.forward(out[-1]), y_train[idx])
-            if not math.isfinite(loss):
-                diverged = {"epoch": epoch, "loss": str(loss)}
-                break
-            first = loss if first is None else first
-            if dout is None or dout.shape != out.shape:
-                dout = np.zeros_like(out)
-            dout[-1] = network.head.backward(dpred)  # only the last step feeds the head
-            network.rnn.backward(dout)
-            if config.clip > 0:
-                clip_grad_norm(grads, config.clip)
-            optimizer.step()
-            total += loss * idx.size
-            seen += idx.size
-        windows += seen
-        if diverged is not None:
-            break
-        train_loss = total / seen
-        if y_val.shape[0]:
-            val_loss, _ = loss_fn(network.predict(x_val), y_val)
-        else:
-            val_loss = train_loss
-        worst = max(train_loss, val_loss)
-        if not worst <= DIVERGED * max(first, 1e-12):  # (also catches a nan)
-            diverged = {"epoch": epoch, "loss": worst if math.isfinite(worst) else str(worst)}
-            break
-        if val_loss < best["val_loss"]:
-            best = {"val_loss": val_loss, "best_epoch": epoch, "train_loss": train_loss}
-            best_state = network.state_dict()
-        if progress is not None:
-            rate = windows / max(time.perf_counter() - start, 1e-9)
-            progress.update(epoch / config.epochs,
-                            f"{label}epoch {epoch}/{config.epochs}  loss {train_loss:.4f}  "
-                            f"val {val_loss:.4f}  best {best['val_loss']:.4f} @ "
-                            f"{best['best_epoch']}  {rate:,.0f} windows/s")
-        if epoch - best["best_epoch"] >= config.patience:
-            break
-    network.load_state_dict(best_state)
-    return {"epochs": epoch, **best, "windows": windows, "diverged": diverged}
 
 
 def train_forecaster(series, config=None, progress=None, device=None, level=None, **options):
@@ -256,66 +163,6 @@ STOPPING_WINDOWS = 64
 SCOUT_PATIENCE = 4
 
 
-class _Guarded:
-    """What the threads of ``_side_by_side`` share: the progress line (one update at a
-    time, or none) and a stop signal, which the next epoch's update raises in every
-    thread (``_fit`` updates once an epoch), so that Ctrl-C or an error in one thread
-    ends the others within an epoch."""
-
-    def __init__(self, progress):
-        self.progress, self.lock, self.stop = progress, threading.Lock(), threading.Event()
-
-    def update(self, *args):
-        if self.stop.is_set():
-            raise KeyboardInterrupt("stopped beside another thread")
-        if self.progress is not None:
-            with self.lock:
-                self.progress.update(*args)
-
-    def log(self, *args):
-        if self.progress is not None:
-            with self.lock:
-                self.progress.log(*args)
-
-
-def _side_by_side(function, items, progress, device):
-    """``[function(k, item, progress) for k, item in enumerate(items)]``, two at a time on
-    the CPU's two cores where this is the main thread and nothing says otherwise.
-
-    The networks of an ensemble and the candidates of the automatic choice are
-    independent: each thread trains its own with one-thread kernels (``kernel_threads``
-    gives one outside the main thread), and the results are the serial ones, bit for
-    bit.  Two small networks side by side keep both cores busier than one network
-    sharing its time loop between them (about 1.3 to 1.6 times faster, measured on the
-    half-hourly series).  Serial on the GPU, inside a worker thread (a Dask worker is
-    already one per core) or when ``NUMBARNN_THREADS`` fixes the kernels' threads.
-    """
-    from ..kernels._parts import usable_cores
-
-    workers = min(2, usable_cores(), len(items))
-    if (device != "cpu" or os.environ.get("NUMBARNN_THREADS")
-            or threading.current_thread() is not threading.main_thread()):
-        workers = 1
-    if workers == 1:
-        return [function(k, item, progress) for k, item in enumerate(items)]
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-    shared = _Guarded(progress)
-    pool = ThreadPoolExecutor(workers)
-    try:
-        futures = [pool.submit(function, k, item, shared) for k, item in enumerate(items)]
-        wait(futures, return_when=FIRST_EXCEPTION)
-        failed = [f for f in futures if f.done() and f.exception() is not None]
-        if failed:
-            raise failed[0].exception()
-        return [f.result() for f in futures]
-    except BaseException:  # Ctrl-C, or an error in one thread: stop the others too
-        shared.stop.set()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def _split(config, length, season):
     """``split_series`` for a resolved ``config``: its differencing context included."""
     return split_series(config, length, differencing_context(config, season))
@@ -396,7 +243,7 @@ def _choose(config, series, season, progress, device, memo=None):
     # The least validation an automatic part has: one horizon, or none where one horizon
     # leaves the networks no training window at any window.  Such a series (20 yearly
     # values with a horizon of 6: 22 were needed) is then forecast with the Theta and
-    # ARIMA mean alone (_combination: networks on fewer than FEW_WINDOWS windows and no
+    # ARIMA mean alone (choose_partner: networks on fewer than FEW_WINDOWS windows and no
     # validation origin), which needs no validation to be chosen; only where the training
     # part then holds a whole horizon after a window (the intervals' calibration origins:
     # the recursive strategy's windows need less) and so few windows.
@@ -514,7 +361,7 @@ def _choose(config, series, season, progress, device, memo=None):
                        scout=True, memo=memo)[1]["validation"]["model"]["mase"]
         return score if score is not None and math.isfinite(score) else math.inf
 
-    scores = _side_by_side(scout, feasible, progress, device)
+    scores = side_by_side(scout, feasible, progress, device)
     choices["candidates"] = [{**c, "validation_mase": v} for c, v in zip(feasible, scores)]
     best = min(zip(scores, range(len(feasible))))[1]  # the first of equal scores
     score, chosen = scores[best], feasible[best]
@@ -557,12 +404,13 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
                                     min(val_origins.size, STOPPING_WINDOWS)).astype(np.int64))
     label = "candidate  " if scout else "member {}/{}  " if config.members > 1 else ""
     start = time.perf_counter()
-    members = _side_by_side(
-        lambda k, network, progress: _fit(network, config, x_train, y_train,
-                                          x_val[:, watched], y_val[watched], progress,
-                                          label.format(k + 1, config.members)),
+    members = side_by_side(
+        lambda k, network, progress: fit_network(network, config, x_train, y_train,
+                                                 x_val[:, watched], y_val[watched], progress,
+                                                 label.format(k + 1, config.members)),
         model.members, progress, device)
-    val_loss = _loss(config)(model._predict(x_val), y_val)[0] if val_origins.size else math.nan
+    val_loss = loss_function(config)(model._predict(x_val), y_val)[0] if val_origins.size \
+        else math.nan
     # (the networks' windows over their wall time: the ensemble's rate on both cores)
     rate = sum(m["windows"] for m in members) / max(time.perf_counter() - start, 1e-9)
     training = {"members": members, "val_loss": val_loss, "windows_per_second": rate,
@@ -578,26 +426,28 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
     if val_forecast_origins.size:
         val_paths = model._forecast_paths(values, features, val_forecast_origins,
                                           config.horizon)
-        validation = _score(values, val_forecast_origins, val_paths[:, val_paths.shape[1] // 2],
-                            config.horizon, season, split.train_end)
+        validation = score_forecasts(values, val_forecast_origins,
+                                     val_paths[:, val_paths.shape[1] // 2], config.horizon,
+                                     season, split.train_end)
     # (a scout too: the candidates are compared as they would forecast)
     linear = combination = None
     if config.combine in ("auto", "linear", "both") and config.loss != "quantile":
         model.fit_linear(x_train, y_train)
-        linear, validation, val_paths = _linear(model, config, values, features,
-                                                val_forecast_origins, val_paths, validation,
-                                                season, split.train_end)
+        linear, validation, val_paths = choose_linear(model, config, values, features,
+                                                      val_forecast_origins, val_paths,
+                                                      validation, season, split.train_end)
     if config.combine in ("auto", "theta", "both"):
         # (a season the seasonality test cannot judge, whose seasonal naive forecast every
         # validation origin's history holds: otherwise it would be the naive one)
         untested = not testable_season(split.val_end, season) and \
             2 <= season <= min(split.train_end, THETA_HISTORY)
-        combination, validation = _combination(model, config, values, val_forecast_origins,
-                                               val_paths, validation, season, split.train_end,
-                                               untested, int(train_origins.size))
+        combination, validation = choose_partner(model, config, values, val_forecast_origins,
+                                                 val_paths, validation, season,
+                                                 split.train_end, untested,
+                                                 int(train_origins.size))
     if scout:
         return model, {"validation": validation, "training": training}
-    fallback = _fallback(config, validation)
+    fallback = fallback_verdict(config, validation)
     falls_back = fallback is not None and fallback["used"]
     if falls_back:
         model.info["baseline"] = "seasonal_naive"
@@ -625,7 +475,8 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
     test_origins = np.arange(split.val_end - 1, split.length - config.horizon)
     paths = model._forecast_paths(values, features, test_origins, config.horizon)
     forecasts = paths[:, paths.shape[1] // 2]
-    metrics = _score(values, test_origins, forecasts, config.horizon, season, split.val_end)
+    metrics = score_forecasts(values, test_origins, forecasts, config.horizon, season,
+                              split.val_end)
     model.info["test"] = {
         "dates": None if series.dates is None else
         [format_date(d, series.date_format) for d in series.dates[split.val_end:]],
@@ -665,14 +516,14 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
 def _refit(model, config, x, y, fitted, progress, device):
     """Train ``model``'s networks again from their initial weights on the windows ``x``, ``y``
     of the training and validation parts, each for the epochs of its best validation loss
-    (``fitted``: ``_fit``'s reports), and put them in its place; its linear member, if it
+    (``fitted``: ``fit_network``'s reports), and put them in its place; its linear member, if it
     has one, is fitted again on the same windows.  A network that diverged
     (before, or now) keeps its held-out weights, which are finite.
 
     Returns
     -------
     dict
-        ``windows`` trained on; ``members``: per network ``_fit``'s report of its second
+        ``windows`` trained on; ``members``: per network ``fit_network``'s report of its second
         training, or None where it was not trained again; ``kept``: the networks (from 0)
         that kept their held-out weights.
     """
@@ -684,15 +535,15 @@ def _refit(model, config, x, y, fitted, progress, device):
 
     def fit(k, network, progress):
         epochs = max(1, fitted[k]["best_epoch"])
-        # no validation part: _fit keeps the weights of the lowest training loss
-        return _fit(network, replace(config, epochs=epochs, patience=epochs), x, y, x[:, :0],
-                    y[:0], progress, label.format(k + 1, config.members))
+        # no validation part: fit_network keeps the weights of the lowest training loss
+        return fit_network(network, replace(config, epochs=epochs, patience=epochs), x, y,
+                           x[:, :0], y[:0], progress, label.format(k + 1, config.members))
 
     if model.linear is not None:  # (closed form: on the same windows)
         model.fit_linear(x, y)
     networks = [model.new_network(k, device) for k in again]
-    results = _side_by_side(lambda i, network, progress: fit(again[i], network, progress),
-                            networks, progress, device)
+    results = side_by_side(lambda i, network, progress: fit(again[i], network, progress),
+                           networks, progress, device)
     reports = [None] * len(fitted)
     for k, network, result in zip(again, networks, results):
         reports[k] = result
@@ -702,196 +553,6 @@ def _refit(model, config, x, y, fitted, progress, device):
     return {"windows": int(y.shape[0]), "members": reports, "kept": kept}
 
 
-def _partner(config, always, validation, partnered, values, origins, season, test_start):
-    """Whether a forecast takes a partner (the linear member, a statistical forecast): ``always``,
-    or where the validation MASE of ``partnered()`` (its forecasts from the validation
-    ``origins``, made only where there is a validation part) is below that of the forecasts
-    ``validation`` scored.
-
-    Returns
-    -------
-    use : bool
-    mase : {``networks``: without the partner, ``combined``: with it}, or None
-    validation : the validation scores of what is then forecast
-    paths : ``partnered()``'s forecasts, or None without a validation part
-    """
-    if validation is None:
-        return always, None, validation, None
-    paths = partnered()
-    scores = _score(values, origins, paths[:, paths.shape[1] // 2], config.horizon, season,
-                    test_start)
-    mase = {"networks": validation["model"]["mase"], "combined": scores["model"]["mase"]}
-    use = always or (math.isfinite(mase["combined"]) and mase["combined"] < mase["networks"])
-    return use, mase, scores if use else validation, paths
-
-
-# the statistical partner's share of a combined forecast (ForecastConfig.combine): the plain
-# mean, the combination the forecasting competitions found hard to beat
-COMBINED_WEIGHT = 0.5
-# the share of the mean of the Theta method's and the ARIMA forecast where 'auto' takes it
-# without a choice (a validation part of one origin, or networks on fewer than
-# ALONE_WINDOWS windows).  On 131 short cuts (README, "Short series"), for one origin, with
-# the Theta method: 0.5 -> 0.75 -> 1.0 (Theta alone) 1.164 -> 1.124 -> 1.101 geometric-mean
-# MASE, 42 -> 36 -> 38 cuts more than 5 % behind seasonal naive; with the mean (README, "Few
-# windows"), 0.75 -> 1.0 (the mean alone): 1.070 -> 0.990, 38 -> 39 behind
-FIXED_PARTNER_WEIGHT = 1.0
-# Below this many training windows (from ALONE_WINDOWS up) 'auto' always combines the
-# networks with a statistical partner, which weighs one of FEW_WINDOWS_WEIGHTS (all of it:
-# the partner's forecast alone), validation choosing the partner and its weight: networks
-# fitted on a few dozen windows forecast worse than the partners on validation and test
-# alike.  Measured (README, "Few windows"), threshold 0 -> 40 -> 60 -> 100: 22 series
-# never used to choose a default before, geometric-mean MASE over AutoETS's 1.247 -> 1.022
-# -> 1.013 -> 1.000; eight holdout series 1.096 -> 1.096 -> 1.089 -> 1.112; with 60, the
-# suite's twelve real series 0.584 -> 0.574 and 131 short cuts 1.090 -> 1.070.  With half
-# each among the weights, validation took it on noise (the 22 series 1.135 with 40).
-FEW_WINDOWS = 60
-FEW_WINDOWS_WEIGHTS = (0.75, 1.0)
-# Below this many training windows, fewer still, 'auto' forecasts with the mean of the Theta
-# method's and the ARIMA forecast alone, as for one validation origin: the handful of
-# validation origins such a series has chose among ten (partner, weight) pairs on noise
-# (fert_NER took the naive forecast at two of three test origins).  Measured (README,
-# "Too few windows to choose on"), threshold 0 -> 25 -> 60: the 22 series over AutoETS's
-# 1.014 -> 0.881 -> 0.879, 140 short cuts 0.835 -> 0.814 -> 0.814, the holdout 1.089 ->
-# 1.089 -> 1.078, the suite's 32 series 0.825 -> 0.825 -> 0.827 (its 95 % MSIS 5.48 -> 5.49
-# -> 5.84: the mean's intervals are wider where the networks have a few dozen windows)
-ALONE_WINDOWS = 25
-
-
-def _combination(model, config, values, origins, paths, validation, season, test_start,
-                 untested_season, train_windows):
-    """Whether the model combines its forecast (the networks', with the linear member where
-    it has one) with a statistical forecast (``config.combine``): always with the Theta
-    method for 'theta' and 'both'; for 'auto' with the partner of ``PARTNERS`` (the Theta
-    method, for a season of 2 or more the linear trend and seasonal dummies, the naive
-    forecast, and for an ``untested_season`` (seen fewer than three times before the test:
-    ``selection.testable_season``) seasonal naive's, and the ARIMA(p, d, 0) forecast) whose
-    combination has the lowest validation MASE, where that is below the networks' own on
-    the same rolling origins (whose steps the networks never trained on; ``paths``: their
-    forecasts from there); with one such origin, or fewer than ``ALONE_WINDOWS``
-    ``train_windows`` (the networks' training windows), always with the mean of the Theta
-    method's and the ARIMA forecast, which then weighs ``FIXED_PARTNER_WEIGHT`` (all);
-    from ``ALONE_WINDOWS`` up to ``FEW_WINDOWS``, always with the partner and weight of
-    ``FEW_WINDOWS_WEIGHTS`` whose combination has the lowest validation MASE; without a
-    validation origin, with the mean alone for networks on fewer than ``FEW_WINDOWS``
-    windows, else not.
-
-    Sets ``model.info['combination']`` where it does.  Returns the report's
-    ``combination`` ({``setting``, ``method`` (the partner taken, else the best one
-    scored, else 'theta'), ``weight``, ``validation_mase``: {``networks``: without a
-    partner (with the linear member where the model has it), ``combined``: with
-    ``method``, ``partners``: every partner scored, combined (at its best weight)} or
-    None, ``one_origin``: whether 'auto' took the Theta and ARIMA mean for its one
-    validation origin, ``few_windows``: the networks' training windows where they were
-    fewer than ``FEW_WINDOWS``, else None, ``too_few_to_choose``: whether 'auto' took the
-    mean for fewer than ``ALONE_WINDOWS`` (or for fewer than ``FEW_WINDOWS`` without a
-    validation origin: ``unvalidated``)}) and the validation scores of the forecasts the
-    model now makes.
-    """
-    # With one validation origin (a short series' validation part of one horizon) each
-    # partner's validation MASE is that of a single forecast, too few to choose on: 'auto'
-    # then combines with a fixed partner (first the Theta method, as 'theta' does).  On 131
-    # short cuts of the suite's and the holdout's series (README, "Short series") the
-    # geometric-mean MASE went 1.246 -> 1.164 with Theta, half each (cyclic yearly series,
-    # which Theta cannot follow, worse); choosing only whether to combine with Theta, on
-    # that one origin, 1.255; leaving the linear member out there, or taking it always,
-    # made no clear difference.
-    # The mean of the Theta method's and the ARIMA forecast instead of Theta's alone (README,
-    # "An autoregressive partner", with the ARIMA partner offered at more origins): 1.115 ->
-    # 1.090, the ARIMA forecast alone 1.116.
-    one_origin = config.combine == "auto" and origins.size == 1
-    few = config.combine == "auto" and origins.size > 1 and train_windows < FEW_WINDOWS
-    # (without a validation origin the mean needs none to be taken, for networks on fewer
-    # than FEW_WINDOWS windows, which always take a partner: a series too short for one
-    # horizon of validation, _choose, or a validation part the user made shorter)
-    unvalidated = config.combine == "auto" and origins.size == 0 and \
-        train_windows < FEW_WINDOWS
-    too_few = (few and train_windows < ALONE_WINDOWS) or unvalidated
-    mean_alone = one_origin or too_few
-    always = config.combine in ("theta", "both") or mean_alone or few
-    weights = (FIXED_PARTNER_WEIGHT,) if mean_alone else FEW_WINDOWS_WEIGHTS if few else \
-        (COMBINED_WEIGHT,)
-    scored = {}  # (method, weight): _partner's (use, mase, validation)
-    # (the regression is for a fixed season: without one it is a straight line, whose
-    # drift the Theta method already offers, and one more choice for validation's noise;
-    # seasonal naive only for a season too long for the seasonality test to judge, which
-    # then neither the transforms nor the Theta method take, and the networks see fewer
-    # than three times: elsewhere it too is one more choice for the noise; the mean of the
-    # Theta method and ARIMA only where it is taken without a choice)
-    offered = {"theta": True, "regression": season >= 2, "naive": True,
-               "seasonal_naive": untested_season, "arima": True, "theta_arima": False}
-    fixed = always and (mean_alone or not few)
-    for method in ("theta_arima" if mean_alone else "theta",) if fixed else \
-            [m for m in PARTNERS if offered[m]]:
-        for weight in weights:
-            scored[method, weight] = _partner(
-                config, always, validation,
-                lambda: model.combined(paths, values, origins, weight, method), values,
-                origins, season, test_start)[:3]
-
-    def score(key):  # (the lowest first; a NaN last, and the first without scores)
-        mase = scored[key][1]
-        return mase["combined"] if mase and math.isfinite(mase["combined"]) else math.inf
-
-    method, weight = min(scored, key=score)
-    use, mase, validation = scored[method, weight]
-    if mase is not None:  # (each partner's at its best weight)
-        best = {m: min(((m, w) for w in weights), key=score)
-                for m in dict.fromkeys(m for m, _ in scored)}
-        mase = {**mase, "partners": {m: scored[key][1]["combined"] for m, key in best.items()}}
-    if use:
-        model.info["combination"] = {"method": method, "weight": weight}
-    return {"setting": config.combine, "method": method, "weight": weight if use else 0.0,
-            "validation_mase": mase, "one_origin": one_origin,
-            "few_windows": train_windows if few or unvalidated else None,
-            "too_few_to_choose": too_few, "unvalidated": unvalidated}, validation
-
-
-# the linear member's share of the transformed forecast where the networks are averaged with
-# it (ForecastConfig.combine): the plain mean, as with the Theta method
-LINEAR_WEIGHT = 0.5
-
-
-def _linear(model, config, values, features, origins, paths, validation, season, test_start):
-    """Whether ``model`` (its linear member fitted) averages its networks with the linear
-    member (``config.combine``): always for 'linear' and 'both', for 'auto' where that
-    lowers the validation MASE on the rolling origins whose forecasts are ``paths`` (the
-    networks'); without a validation part, 'auto' does not.
-
-    Sets ``model.info['linear']`` where it does, else drops the member.  Returns the
-    report's ``linear`` ({``setting``, ``weight``, ``validation_mase``: {``networks``,
-    ``combined``} or None}) and the validation scores and paths of what the model now
-    forecasts.
-    """
-    model.info["linear"] = {"weight": LINEAR_WEIGHT}
-    use, mase, validation, mixed = _partner(
-        config, config.combine in ("linear", "both"), validation,
-        lambda: model._forecast_paths(values, features, origins, config.horizon), values,
-        origins, season, test_start)
-    if use and mixed is not None:
-        paths = mixed
-    if not use:
-        model.info.pop("linear")
-        model.linear = None
-    return {"setting": config.combine, "weight": LINEAR_WEIGHT if use else 0.0,
-            "validation_mase": mase}, validation, paths
-
-
-def _fallback(config, validation):
-    """None where the networks beat seasonal naive on the validation part (or it is too short
-    to tell), else both MASEs and whether ``config.fallback`` puts seasonal naive in their
-    place."""
-    if validation is None:
-        return None
-    model, baseline = validation["model"]["mase"], validation["seasonal_naive"]["mase"]
-    # (within rounding: a model whose forecast is seasonal naive's own, its partner taken
-    # whole, scores the same but for the log's round trip)
-    if not (math.isfinite(model) and math.isfinite(baseline)) or \
-            model <= baseline * (1 + 1e-9):
-        return None
-    return {"better": "seasonal_naive", "model_mase": model, "seasonal_naive_mase": baseline,
-            "used": config.fallback}
-
-
 def diverged_message(report):
     """One line on which networks of a series run diverged, and what was kept."""
     where = [f"network {k + 1} at epoch {m['diverged']['epoch']} (loss {m['diverged']['loss']})"
@@ -899,18 +560,3 @@ def diverged_message(report):
     return (f"training diverged: {', '.join(where)}, a loss not finite or above "
             f"{DIVERGED:g} x its first; each network is kept at its best epoch; "
             "try a lower --lr or --clip")
-
-
-def _score(values, origins, forecasts, horizon, season, test_start):
-    """The model's and the baselines' metrics over every (origin, step) of the test."""
-    actual = make_targets(values, origins, horizon)
-    baselines = {
-        "naive": np.stack([naive_forecast(values[:t + 1], horizon) for t in origins]),
-        "seasonal_naive": np.stack([seasonal_naive_forecast(values[:t + 1], horizon, season)
-                                    for t in origins]),
-    }
-    insample = values[:test_start]
-    metrics = {"model": evaluate(actual, forecasts, insample, season)}
-    metrics.update({name: evaluate(actual, pred, insample, season)
-                    for name, pred in baselines.items()})
-    return metrics

@@ -9,7 +9,7 @@ from numbarnn.forecast.config import ForecastConfig
 from numbarnn.forecast.training import train_forecaster
 from numbarnn.layers import HostParams
 from numbarnn.text.model import CharRNN
-from numbarnn.forecast.series import synthetic
+from numbarnn.forecast.datasets import synthetic
 from numbarnn.text.training import TextTrainer
 from numbarnn_cli.main import cli
 
