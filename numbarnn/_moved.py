@@ -20,7 +20,8 @@ MOVED = {
     "training": ("text.training",),
     "sampling": ("text.sampling",),
     "forecasting": ("forecast.config", "forecast.training", "forecast.model", "forecast.windows",
-                    "forecast.intervals", "forecast.backtest", "forecast.output"),
+                    "forecast.intervals", "forecast.backtest", "forecast.output",
+                    "forecast.combination", "forecast.fitting", "forecast.metrics"),
     "series": ("forecast.series", "forecast.dates", "forecast.datasets"),
     "transforms": ("forecast.transforms",),
     "selection": ("forecast.selection",),
@@ -42,6 +43,10 @@ MOVED_NAMES.update({("forecast.series", name): "forecast.dates" for name in (
 MOVED_NAMES.update({("forecast.series", name): "forecast.datasets" for name in (
     "SYNTHETIC", "airline_path", "load_airline", "sine_series", "mackey_glass_series",
     "synthetic")})
+MOVED_NAMES.update({("forecast.training", name): "forecast.combination" for name in (
+    "COMBINED_WEIGHT", "FIXED_PARTNER_WEIGHT", "FEW_WINDOWS", "FEW_WINDOWS_WEIGHTS",
+    "ALONE_WINDOWS", "LINEAR_WEIGHT")})
+MOVED_NAMES[("forecast.training", "DIVERGED")] = "forecast.fitting"
 
 
 def moved_name(module, name):
@@ -57,8 +62,13 @@ def moved_name(module, name):
 
 class _MovedModule(types.ModuleType):
     def __getattr__(self, name):
-        for place in self.__places__:
-            module = importlib.import_module(f"numbarnn.{place}")
+        modules = [importlib.import_module(f"numbarnn.{place}") for place in self.__places__]
+        # (a name's own module first: one that left a place is still served there, by that
+        # module's __getattr__, with a second warning naming a path the caller never wrote)
+        for module in modules:
+            if name in vars(module):
+                return vars(module)[name]
+        for module in modules:  # (a package's lazily imported names)
             if hasattr(module, name):
                 return getattr(module, name)
         raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")

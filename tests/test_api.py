@@ -127,6 +127,8 @@ def test_text_sweep_with_grid_names_and_stops(tmp_path):
     ("series", "load_airline", "numbarnn.forecast.datasets"),
     ("series", "read_csv", "numbarnn.forecast.series"),
     ("series", "future_dates", "numbarnn.forecast.dates"),
+    ("forecasting", "ALONE_WINDOWS", "numbarnn.forecast.combination"),
+    ("forecasting", "DIVERGED", "numbarnn.forecast.fitting"),
     ("panel", "train_panel", "numbarnn.runs.panels"),
     ("panel", "read_panel_csv", "numbarnn.forecast.panel"),
     ("config", "TextConfig", "numbarnn.text.config"),
@@ -162,6 +164,26 @@ def test_the_dates_and_builtin_series_still_import_from_series():
     assert series.parse_date is dates.parse_date  # (series reads dates with it: no warning)
     with pytest.raises(AttributeError):
         series.no_such_name  # noqa: B018
+
+
+def test_the_partners_constants_still_import_from_training():
+    from numbarnn.forecast import combination, fitting, training
+
+    with pytest.warns(DeprecationWarning, match="numbarnn.forecast.combination.ALONE_WINDOWS"):
+        assert training.ALONE_WINDOWS == combination.ALONE_WINDOWS
+    with pytest.warns(DeprecationWarning, match="numbarnn.forecast.fitting.DIVERGED"):
+        assert training.DIVERGED == fitting.DIVERGED
+
+
+def test_a_moved_name_of_an_old_module_warns_once(monkeypatch):
+    monkeypatch.delitem(sys.modules, "numbarnn.series", raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = importlib.import_module("numbarnn.series")
+        old.load_airline  # noqa: B018
+    assert [str(w.message) for w in caught] == [
+        "numbarnn.series is now numbarnn.forecast.series, numbarnn.forecast.dates, "
+        "numbarnn.forecast.datasets"]
 
 
 def test_the_run_directory_functions_still_import_from_checkpoints():

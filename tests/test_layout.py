@@ -72,16 +72,16 @@ def test_imports_point_down(path):
     assert wrong == []
 
 
-# one job per module: past about 600 lines a module is split by job (DESIGN.md); the
-# layers, which keep the three cells' classes side by side, aside
+# one job per module: past about 600 lines a module is split by job (DESIGN.md; this
+# allows 650 before it fails); the layers, which keep the cells' classes side by side, aside
 MOST_LINES = 650
-LONG_BY_DESIGN = {"layers.py"}
+LONG_BY_DESIGN = {"numbarnn/layers.py"}
 
 
 def test_no_module_outgrows_its_job():
     cli = PACKAGE.parent / "cli"
     files = MODULES + sorted(cli.glob("*.py"))
     long = {str(p.relative_to(PACKAGE.parent)): n for p in files
-            if p.name not in LONG_BY_DESIGN
+            if str(p.relative_to(PACKAGE.parent)) not in LONG_BY_DESIGN
             and (n := len(p.read_text().splitlines())) > MOST_LINES}
     assert long == {}, f"split these by job: {long}"

@@ -1,6 +1,6 @@
 """The series job: recurrent forecasters, evaluated beside the baselines forecasters trust.
 
-==========  ===============================================================
+=========== ===============================================================
 config      ``ForecastConfig``: every setting of ``numbarnn train-series``
 series      ``Series``; reading CSV files
 dates       dates read and written, the calendar and its season
@@ -9,6 +9,11 @@ transforms  log, differencing, winsorizing, scaling (fitted on the training part
 windows     the chronological split and the windows
 selection   the choices made from the data (window, season, transforms)
 training    ``fit`` (``train_forecaster``): the recipe, the choices, the ensemble
+fitting     one network's epochs; networks trained side by side
+combination the linear member, the statistical partner, the fallback's verdict
+theta       the Theta method (a partner)
+regression  a linear trend and seasonal dummies (a partner)
+arima       an ARIMA(p, d, 0) (a partner), and its mean with the Theta method
 model       ``Forecaster``: forecasts, intervals, ``save`` / ``load``
 intervals   the intervals' calibration and scores
 metrics     MAE, RMSE, MAPE, sMAPE, MASE, coverage, MSIS; the baselines
@@ -17,7 +22,7 @@ output      a forecast as CSV and as a plot
 panel       many series in one long-format file; one series' training task
 frames      pandas in and out (``[pandas]`` extra)
 compare     statsforecast's models on the same test (``--compare``)
-==========  ===============================================================
+=========== ===============================================================
 """
 from .._lazy import lazy_exports
 

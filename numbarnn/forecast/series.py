@@ -1,4 +1,4 @@
-"""Time series in: CSV files, the built-in airline data, synthetic generators.
+"""Time series in: the ``Series``, and reading one (or a long-format file's rows) from CSV.
 
 A ``Series`` is the target column (float64), optional extra input columns
 ("features"), and, when the file has a date column, the dates and the sampling

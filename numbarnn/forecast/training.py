@@ -43,10 +43,11 @@ from dataclasses import asdict, replace
 import numpy as np
 
 from ..precompile import compile_for_run
-from .combination import FEW_WINDOWS, choose_linear, choose_partner, fallback_verdict
+from . import combination, fitting
+from .combination import choose_linear, choose_partner, fallback_verdict
 from .config import check_levels, level_name, merge_options, resolve_season
 from .dates import format_date
-from .fitting import DIVERGED, fit_network, loss_function, side_by_side
+from .fitting import fit_network, loss_function, side_by_side
 from .intervals import calibration_errors, score_intervals
 from .metrics import score_forecasts
 from .model import THETA_HISTORY, Forecaster, history_info, jsonable
@@ -259,7 +260,7 @@ def _choose(config, series, season, progress, device, memo=None):
         most = max(windows_left(**direct))
         if most == 0:  # (too short even so: the error says how long it must be)
             _split(replace(config, window=windows[-1], **direct), len(series), season)
-        if most < FEW_WINDOWS:
+        if most < combination.FEW_WINDOWS:  # (the one bound choose_partner reads)
             least_val = 0
     if config.window is None:
         # the longest window that leaves the networks as many training windows as the
@@ -558,5 +559,11 @@ def diverged_message(report):
     where = [f"network {k + 1} at epoch {m['diverged']['epoch']} (loss {m['diverged']['loss']})"
              for k, m in enumerate(report["training"]["members"]) if m["diverged"]]
     return (f"training diverged: {', '.join(where)}, a loss not finite or above "
-            f"{DIVERGED:g} x its first; each network is kept at its best epoch; "
+            f"{fitting.DIVERGED:g} x its first; each network is kept at its best epoch; "
             "try a lower --lr or --clip")
+
+
+def __getattr__(name):  # the networks' training and the partners have modules of their own
+    from .._moved import moved_name
+
+    return moved_name("forecast.training", name)
