@@ -72,22 +72,22 @@ def fit_autoregression(z, constants):
     # column k: the value k + 1 steps before each target; an order p takes the first p
     lags = np.column_stack([z[top - k - 1:z.size - k - 1] for k in range(top)] +
                            [np.zeros((steps, 0))])
-    best = None
+    fits = []  # (AICc, the fit's place in the search, phi, c)
     for order in range(top + 1):
         for with_constant in constants:
             rows = np.hstack([lags[:, :order], np.ones((steps, int(with_constant)))])
             beta = np.linalg.lstsq(rows, targets, rcond=None)[0] if rows.shape[1] else \
                 np.zeros(0)
             residuals = targets - rows @ beta
-            phi = beta[:order]
-            if not _stationary(phi):
-                continue
             k = order + with_constant + 1  # (the noise variance is a parameter too)
             variance = max(float(residuals @ residuals) / steps, 1e-300)
             aicc = steps * math.log(variance) + 2 * k + 2 * k * (k + 1) / max(steps - k - 1, 1)
-            if best is None or aicc < best[0]:
-                best = (aicc, phi, float(beta[order]) if with_constant else 0.0)
-    return best[1], best[2]
+            fits.append((aicc, len(fits), beta[:order],
+                         float(beta[order]) if with_constant else 0.0))
+    # (the roots only of the fits tried in AICc order: the first of equal ones, as found; the
+    # AR(0) is stationary, so one is always kept)
+    _, _, phi, constant = next(f for f in sorted(fits, key=lambda f: f[:2]) if _stationary(f[2]))
+    return phi, constant
 
 
 def arima_forecast(values, horizon, season):
