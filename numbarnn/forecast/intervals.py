@@ -32,8 +32,7 @@ def calibration_errors(model, values, features, split, config, context):
     validation said so), the errors are log ratios ``|log(actual / forecast)|``, so that
     an interval calibrated on earlier, lower stretches widens with the level of the
     forecast (asymmetric in the original scale, as the log model's own errors are); not
-    where its forecast leaves the networks out (a partner weighing all, or the fallback
-    to seasonal naive), which is made on the series' own scale.
+    where a statistical partner weighs all (the few, large errors of a short series).
 
     A quantile head's scores for a level are ``lo - actual`` and ``actual - hi`` for the
     learnt bounds of its interval (log ratios for a logged model): negative inside,
@@ -60,13 +59,13 @@ def calibration_errors(model, values, features, split, config, context):
     if held_out.size + in_sample.size == 0:
         return None
 
-    # A forecast that leaves the networks out (a statistical partner weighing all, seasonal
-    # naive's fallback) is made on the series' own scale, and its errors are kept there:
-    # as log ratios, the ones of a statistical forecast off a cycle's phase (lynx) reached
-    # 2 to 4, and the top of a 95 % interval 100 to 1,000 times the forecast
-    left_out = (model.info.get("combination") or {}).get("weight") == 1.0 or \
-        model.info.get("baseline") is not None
-    logged = model.pipeline.logs and not left_out
+    # A statistical partner weighing all (a short series' networks on too few windows) has a
+    # handful of calibration origins, from short histories, and large errors: as log ratios
+    # (2 to 4 for a forecast off a cycle's phase, lynx) exp() made the top of a 95 %
+    # interval 100 to 1,000 times the forecast; on the series' own scale they stay the
+    # size they were (README, "Intervals of a forecast without the networks")
+    partner_alone = (model.info.get("combination") or {}).get("weight") == 1.0
+    logged = model.pipeline.logs and not partner_alone
     quantile = config.loss == "quantile" and model.info.get("baseline") is None
 
     def scores(origins):
