@@ -114,6 +114,16 @@ def test_values_whose_squares_cannot_be_held_are_refused(scale):
         train_forecaster(series, window=12, horizon=12, epochs=1, members=1)
 
 
+def test_a_value_that_is_not_finite_is_refused_with_its_step():
+    # (from Python, where no CSV reader refused the missing value: the layers had said
+    # 'x: contains a non-finite value at index (0, 0, 0)')
+    series = monthly_series(60)
+    series.values[[20, 30]] = [np.nan, np.inf]
+    with pytest.raises(ValueError, match=r"^sales: nan at step 20 \(2 values not finite in "
+                                         r"all\); fill or drop the missing values first"):
+        train_forecaster(series, window=12, horizon=12, epochs=1, members=1)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"window": 0}, "window: got 0, expected a positive integer"),
     ({"strategy": "mimo"}, "strategy: got 'mimo', expected one of direct, recursive"),

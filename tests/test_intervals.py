@@ -152,21 +152,35 @@ def test_log_scale_survives_the_checkpoint_and_older_ones_stay_absolute(tmp_path
     np.testing.assert_allclose(values - lo, hi - values)
 
 
-def test_a_partner_weighing_all_keeps_its_errors_on_the_series_scale():
-    # 24 years of a cycle (period 9.6) swinging 50-fold: the model logs it, and the mean of
-    # the Theta method and ARIMA forecasts alone (too few windows); its few errors as log
-    # ratios (off the cycle's phase: 2 to 4) had put the top of the 95 % interval at 850,000
-    # for a series that peaks at 830
+def test_a_partner_weighing_all_keeps_its_errors_on_the_series_scale(tmp_path):
+    # 24 years of a cycle (period 9.6) swinging 50-fold: the model logs it, and forecasts with
+    # the mean of the Theta method and ARIMA alone (too few windows); the errors of its one
+    # calibration origin as log ratios (off the cycle's phase: 2 to 4) had put the top of the
+    # 95 % interval at 850,000 for a series that peaks at 830
+    from test_statistical_partners import format_version
+
     t = np.arange(24)
     noise = np.random.default_rng(0).normal(0, 0.2, t.size)
     cycle = np.round(100 * np.exp(2.0 * np.sin(2 * np.pi * t / 9.6) + noise), 1)
     model, report = train_forecaster(Series(cycle), horizon=10)
-    assert report["combination"]["weight"] == 1.0 and report["transforms"][0]["name"] == "log"
+    assert (report["combination"]["method"], report["combination"]["weight"]) == \
+        ("theta_arima", 1.0)
+    assert report["transforms"][0]["name"] == "log" and model.nonnegative
     assert model.info["calibration"]["scale"] == "absolute"
     forecast = model.forecast(10, level=[95])
     lo, hi = forecast["intervals"][95.0]
-    assert np.all(lo <= forecast["values"]) and np.all(hi >= forecast["values"])
+    assert np.all((0 <= lo) & (lo <= forecast["values"]) & (hi >= forecast["values"]))
     assert hi.max() < 10 * cycle.max()  # measured 6.8 times (1,000 times as log ratios)
+    # its bounds rest on the floor at 0: the checkpoint is in the floor's format
+    model.save(tmp_path / "m.safetensors")
+    assert format_version(tmp_path / "m.safetensors") == "5"
+    loaded = Forecaster.load(tmp_path / "m.safetensors")
+    for a, b in zip(loaded.forecast(10, level=[95])["intervals"][95.0], (lo, hi)):
+        np.testing.assert_array_equal(a, b)
+    # without the floor (--no-nonnegative) the log ratios stay: bounds above 0 all the same
+    free, _ = train_forecaster(Series(cycle), horizon=10, nonnegative=False)
+    assert free.info["calibration"]["scale"] == "log"
+    assert np.all(free.forecast(10, level=[95])["intervals"][95.0][0] > 0)
 
 
 def test_the_command_writes_statsforecasts_columns(tmp_path):

@@ -360,8 +360,8 @@ class Forecaster:
         of the calibration errors at each step (``intervals.error_quantile``: normal
         beyond the largest error where there are too few errors for the level).  A
         model that logs the series keeps its errors as log ratios (``calibration['scale']``
-        'log'), so that its intervals, ``values * exp(-+width)``, grow with the level as its
-        errors do.
+        'log'; not where a partner weighs all: ``intervals.calibration_errors``), so that
+        its intervals, ``values * exp(-+width)``, grow with the level as its errors do.
 
         Conformalized quantiles (the 'quantile' loss; Romano, Patterson & Candes 2019):
         the learnt bounds of the level's central interval, taken from ``paths`` (this
@@ -386,7 +386,7 @@ class Forecaster:
         logged = calibration.get("scale") == "log"  # (checkpoints before it: absolute)
         values = np.asarray(values, np.float64)
         conformity = calibration.get("conformity")
-        # the distances from the point forecast down and up (log ratios for a logged model)
+        # the distances from the point forecast down and up (log ratios on the 'log' scale)
         if conformity is None:
             below = above = error_quantile(calibration["abs_errors"], level)
         else:
@@ -466,8 +466,9 @@ class Forecaster:
         # or forecast below 0)
         method = (self.info.get("combination") or {}).get("method", "theta")
         # (a model that logs the series forecasts above 0 anyway: its floor needs no new
-        # format)
-        floored = self.nonnegative and not self.pipeline.logs
+        # format, unless its intervals' errors are absolute, intervals.calibration_errors)
+        absolute = (self.info.get("calibration") or {}).get("scale") == "absolute"
+        floored = self.nonnegative and (absolute or not self.pipeline.logs)
         version = max(PARTNER_FORMATS[method],
                       FLOOR_OR_WINSORIZE_FORMAT if floored or self.pipeline.winsorizes else 1)
         save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND, version=version)

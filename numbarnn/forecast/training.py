@@ -109,7 +109,7 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
     if config.loss == "quantile":  # before the work: the model gives its own levels only
         for L in levels:
             config.quantile_bounds(L)
-    _check_magnitude(series)
+    _check_values(series)
     # (before the compile: a refusal here is the user's to mend at once)
     config, floor = _resolve_nonnegative(config, series)
     compile_seconds = compile_for_run(config.cell, config.dtype, device, progress=progress)
@@ -137,10 +137,16 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
 MAGNITUDES = (1e-100, 1e100)
 
 
-def _check_magnitude(series):
-    """One clear error for a series whose size squares cannot hold (see ``MAGNITUDES``)."""
+def _check_values(series):
+    """One clear error for a series with a value that is not finite (a missing one read as
+    NaN), or whose size squares cannot hold (see ``MAGNITUDES``)."""
     for name, values in [(series.name, series.values)] + [
             (f, series.features[:, k]) for k, f in enumerate(series.feature_names)]:
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise ValueError(f"{name}: {values[bad[0]]} at step {bad[0]} ({bad.size} value"
+                             f"{'s' if bad.size > 1 else ''} not finite in all); fill or drop "
+                             "the missing values first (read_csv's fill, --fill)")
         size = float(np.max(np.abs(values))) if len(values) else 0.0
         if size > MAGNITUDES[1] or 0 < size < MAGNITUDES[0]:
             raise ValueError(f"{name}: values up to {size:.3g} in magnitude; numbarnn takes "
