@@ -119,9 +119,12 @@ def test_a_value_that_is_not_finite_is_refused_with_its_step():
     # 'x: contains a non-finite value at index (0, 0, 0)')
     series = monthly_series(60)
     series.values[[20, 30]] = [np.nan, np.inf]
-    with pytest.raises(ValueError, match=r"^sales: nan at step 20 \(2 values not finite in "
-                                         r"all\); fill or drop the missing values first"):
+    message = r"^sales: step 20 holds nan \(2 values not finite\); numbarnn needs finite values"
+    with pytest.raises(ValueError, match=message):
         train_forecaster(series, window=12, horizon=12, epochs=1, members=1)
+    model, _ = train_forecaster(monthly_series(60), window=12, horizon=12, epochs=1, members=1)
+    with pytest.raises(ValueError, match=message):  # (continuing a series too)
+        model.forecast(series=series)
 
 
 @pytest.mark.parametrize("options, message", [

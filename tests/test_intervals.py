@@ -177,10 +177,12 @@ def test_a_partner_weighing_all_keeps_its_errors_on_the_series_scale(tmp_path):
     loaded = Forecaster.load(tmp_path / "m.safetensors")
     for a, b in zip(loaded.forecast(10, level=[95])["intervals"][95.0], (lo, hi)):
         np.testing.assert_array_equal(a, b)
-    # without the floor (--no-nonnegative) the log ratios stay: bounds above 0 all the same
+    # without the floor (--no-nonnegative) the same widths, lower bounds below 0 allowed
     free, _ = train_forecaster(Series(cycle), horizon=10, nonnegative=False)
-    assert free.info["calibration"]["scale"] == "log"
-    assert np.all(free.forecast(10, level=[95])["intervals"][95.0][0] > 0)
+    assert free.info["calibration"]["scale"] == "absolute"
+    free_lo, free_hi = free.forecast(10, level=[95])["intervals"][95.0]
+    np.testing.assert_allclose(free_hi, hi)
+    assert free_lo.min() < 0 and np.all(np.maximum(free_lo, 0) == lo)
 
 
 def test_the_command_writes_statsforecasts_columns(tmp_path):

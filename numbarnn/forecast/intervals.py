@@ -32,8 +32,8 @@ def calibration_errors(model, values, features, split, config, context):
     validation said so), the errors are log ratios ``|log(actual / forecast)|``, so that
     an interval calibrated on earlier, lower stretches widens with the level of the
     forecast (asymmetric in the original scale, as the log model's own errors are); not
-    where a statistical partner weighs all and the model keeps its bounds at 0 or above
-    (the large errors of a short series: absolute, 'scale' says so).
+    where a statistical partner weighs all (mostly a short series' large errors:
+    absolute, as 'scale' says).
 
     A quantile head's scores for a level are ``lo - actual`` and ``actual - hi`` for the
     learnt bounds of its interval (log ratios where the errors are): negative inside,
@@ -60,14 +60,14 @@ def calibration_errors(model, values, features, split, config, context):
     if held_out.size + in_sample.size == 0:
         return None
 
-    # A statistical partner weighing all (a short series' networks on fewer than 60 windows)
-    # has calibration origins from short histories, and large errors: as log ratios (2 to 4
-    # for a forecast off a cycle's phase, lynx) exp() made the top of a 95 % interval 100 to
-    # 1,000 times the forecast; on the series' own scale they stay the size they were
-    # (README, "Intervals of a forecast without the networks").  Only for a model that
-    # keeps its bounds at 0 or above (``nonnegative``): a logged one's data are positive
+    # A statistical partner weighing all (one validation origin, or networks on fewer than 60
+    # windows: mostly a short series, whose calibration origins have short histories) has
+    # large errors: as log ratios (2 to 4 for a forecast off a cycle's phase, lynx) exp()
+    # made the top of a 95 % interval 100 to 1,000 times the forecast; on the series' own
+    # scale they stay the size they were (README, "Intervals of a forecast without the
+    # networks"), and the floor at 0 (``nonnegative``) keeps the bounds where the data are
     partner_alone = (model.info.get("combination") or {}).get("weight") == 1.0
-    logged = model.pipeline.logs and not (partner_alone and model.nonnegative)
+    logged = model.pipeline.logs and not partner_alone
     quantile = config.loss == "quantile" and model.info.get("baseline") is None
 
     def scores(origins):

@@ -57,6 +57,19 @@ class _Network:
         self.head.load_state_dict(part_state(state, "head"))
 
 
+def check_finite(series):
+    """One clear error for a value of ``series`` or of its features that is not finite (a
+    missing value read as NaN, an inf)."""
+    for name, values in [(series.name, series.values)] + [
+            (f, series.features[:, k]) for k, f in enumerate(series.feature_names)]:
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise ValueError(f"{name}: step {bad[0]} holds {float(values[bad[0]])!r} ({bad.size} "
+                             f"value{'s' if bad.size > 1 else ''} not finite); numbarnn needs "
+                             "finite values: fill the missing ones first (read_csv's fill, "
+                             "--fill)")
+
+
 class Forecaster:
     """A trained recurrent forecaster: networks, transforms, and the end of its history.
 
@@ -361,7 +374,8 @@ class Forecaster:
         beyond the largest error where there are too few errors for the level).  A
         model that logs the series keeps its errors as log ratios (``calibration['scale']``
         'log'; not where a partner weighs all: ``intervals.calibration_errors``), so that
-        its intervals, ``values * exp(-+width)``, grow with the level as its errors do.
+        its intervals, ``values * exp(-+width)``, grow with the level as its errors do;
+        absolute bounds stop at 0 where the model is ``nonnegative``.
 
         Conformalized quantiles (the 'quantile' loss; Romano, Patterson & Candes 2019):
         the learnt bounds of the level's central interval, taken from ``paths`` (this
@@ -424,6 +438,7 @@ class Forecaster:
             self.config.quantile_bounds(level)
 
     def _check_series(self, series):
+        check_finite(series)
         if list(series.feature_names) != list(self.info["feature_names"]):
             raise ValueError(f"features: the model was trained with {self.info['feature_names']}, "
                              f"the data has {series.feature_names}")

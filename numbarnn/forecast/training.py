@@ -50,7 +50,7 @@ from .dates import format_date
 from .fitting import fit_network, loss_function, side_by_side
 from .intervals import calibration_errors, score_intervals
 from .metrics import score_forecasts
-from .model import THETA_HISTORY, Forecaster, history_info, jsonable
+from .model import THETA_HISTORY, Forecaster, check_finite, history_info, jsonable
 from .selection import testable_season
 from .series import Series
 from .windows import (FeatureScaler, build_pipeline, differencing_context, make_targets,
@@ -138,15 +138,11 @@ MAGNITUDES = (1e-100, 1e100)
 
 
 def _check_values(series):
-    """One clear error for a series with a value that is not finite (a missing one read as
-    NaN), or whose size squares cannot hold (see ``MAGNITUDES``)."""
+    """One clear error for a series with a value that is not finite (``check_finite``), or
+    whose size squares cannot hold (see ``MAGNITUDES``)."""
+    check_finite(series)
     for name, values in [(series.name, series.values)] + [
             (f, series.features[:, k]) for k, f in enumerate(series.feature_names)]:
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise ValueError(f"{name}: {values[bad[0]]} at step {bad[0]} ({bad.size} value"
-                             f"{'s' if bad.size > 1 else ''} not finite in all); fill or drop "
-                             "the missing values first (read_csv's fill, --fill)")
         size = float(np.max(np.abs(values))) if len(values) else 0.0
         if size > MAGNITUDES[1] or 0 < size < MAGNITUDES[0]:
             raise ValueError(f"{name}: values up to {size:.3g} in magnitude; numbarnn takes "
