@@ -47,7 +47,7 @@ def networks_left_out(report):
 def choice_lines(report):
     """What the automatic settings chose, and the fallback's verdict, as text lines."""
     from numbarnn.forecast.combination import ALONE_WINDOWS, FEW_WINDOWS, FEW_WINDOWS_WEIGHTS
-    from numbarnn.forecast.training import describe_transforms
+    from numbarnn.forecast.training import RULE_CHOICE, describe_transforms
 
     choices = report["choices"]
     seasonality = choices["seasonality"]
@@ -69,9 +69,11 @@ def choice_lines(report):
             f"{short['training_windows']} window{'s' * (short['training_windows'] != 1)}, "
             + ("fewer than the horizon" if name == "window" else "fewer than half the horizon"))
     variance = choices.get("log_test")
+    by_rule = choices["chosen"]["by"] == RULE_CHOICE
     if variance is not None:
         verdict = {True: "asks for the log", False: "asks for no log",
-                   None: "leaves the log to validation"}[variance["log"]]
+                   None: "leaves the log to the rule, with no validation part to choose on"
+                   if by_rule else "leaves the log to validation"}[variance["log"]]
         lines.append("log: data not all positive, no log" if variance["power"] is None and
                      variance["log"] is False else
                      f"log: Guerrero's Box-Cox power {score_text(variance['power'])} {verdict}")
@@ -104,7 +106,8 @@ def choice_lines(report):
         lines.append(f"transforms: {describe_transforms(chosen)}, the lowest validation MASE"
                      f"{combined} of {tried}")
     else:
-        lines.append(f"transforms: {describe_transforms(chosen)} ({chosen['by']})")
+        by = "by rule, with no validation part to choose on" if by_rule else chosen["by"]
+        lines.append(f"transforms: {describe_transforms(chosen)} ({by})")
     linear, combination = report.get("linear"), report.get("combination")
     replaced = partner_alone(report)
     if linear:
@@ -192,9 +195,10 @@ def panel_summary_lines(summary):
     """The many-series summary as text lines."""
     execution = summary["execution"]
     reused = execution["reused"]
-    if execution["mode"] is None:
-        lines = [f"{summary['trained']} of {summary['series']} series trained: every result "
-                 "was already stored, nothing left to train"]
+    if execution["mode"] is None:  # (nothing was run: all stored, or none readable)
+        lines = [f"{summary['trained']} of {summary['series']} series trained: "
+                 + ("every result was already stored, nothing left to train" if reused else
+                    "none could be read (below)")]
     else:
         where = {"serial": "serially in this process",
                  "local-cluster": "on a local Dask cluster",

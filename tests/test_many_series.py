@@ -129,6 +129,16 @@ def test_a_run_where_no_series_trains_fails_and_has_nothing_to_forecast(tmp_path
     assert not (out / "forecast.csv").exists()
 
 
+def test_a_file_whose_series_are_all_unreadable_says_so(tmp_path):
+    data = tmp_path / "bad.csv"
+    data.write_text("store,day,sales\ns0,2020-01,1\ns0,2020-02,x\ns1,2020-01,2\ns1,2020-02,y\n")
+    result = train(data, tmp_path / "run", "--workers", "0")
+    assert result.exit_code == 1
+    assert "0 of 2 series trained: none could be read (below)" in result.output
+    assert "already stored" not in result.output
+    assert "s1: " in result.output and "'y' is not a number" in result.output
+
+
 def test_a_forced_run_where_no_series_trains_keeps_the_earlier_run(panel_csv, tmp_path):
     out = tmp_path / "run"
     assert train(panel_csv, out, "--workers", "0").exit_code == 0

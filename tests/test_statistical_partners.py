@@ -368,6 +368,20 @@ def test_too_few_training_windows_take_the_statistical_mean_alone(monkeypatch):
             assert list(c["validation_mase"]["partners"]) == ["theta", "naive", "arima"]
 
 
+def test_transforms_chosen_by_rule_say_so(tmp_path):
+    # 20 values about a level, horizon 6: no validation part, and the log and differencing
+    # left open, so the rule chooses (the report had said "(rule (no validation part))")
+    data = tmp_path / "level.csv"
+    y = 100 + np.random.default_rng(0).normal(0, 2, 20)
+    data.write_text("value\n" + "".join(f"{v:.6f}\n" for v in y))
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--season", "1",
+                                      "--horizon", "6", "--hidden", "4", "--epochs", "2",
+                                      "--members", "1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "leaves the log to the rule, with no validation part to choose on" in result.output
+    assert "transforms: log (by rule, with no validation part to choose on)" in result.output
+
+
 def test_a_series_too_short_for_validation_forecasts_with_the_statistical_mean(tmp_path):
     # 20 yearly values, horizon 6: one horizon of validation would leave the networks no
     # training window (22 values needed), so there is none, and the mean of the Theta

@@ -7,7 +7,7 @@ naive forecast, seasonal naive's, an ARIMA(p, d, 0), the mean of the Theta metho
 the ARIMA forecast), choosing the partner and its weight by the validation MASE on the
 rolling origins, or taking a fixed one where the networks have too few windows to
 choose on; ``fallback_verdict`` says whether seasonal naive beat the result on
-validation.  Each acts on the ``Forecaster`` that ``training`` has just trained.
+validation.  The first two act on the ``Forecaster`` that ``training`` has just trained.
 """
 import math
 
@@ -42,11 +42,12 @@ def _partner(config, always, validation, partnered, values, origins, season, tes
 # mean, the combination the forecasting competitions found hard to beat
 COMBINED_WEIGHT = 0.5
 # the share of the mean of the Theta method's and the ARIMA forecast where 'auto' takes it
-# without a choice (a validation part of one origin, or networks on fewer than
-# ALONE_WINDOWS windows).  On 131 short cuts (README, "Short series"), for one origin, with
-# the Theta method: 0.5 -> 0.75 -> 1.0 (Theta alone) 1.164 -> 1.124 -> 1.101 geometric-mean
-# MASE, 42 -> 36 -> 38 cuts more than 5 % behind seasonal naive; with the mean (README, "Few
-# windows"), 0.75 -> 1.0 (the mean alone): 1.070 -> 0.990, 38 -> 39 behind
+# without a choice (a validation part of one origin, networks on fewer than ALONE_WINDOWS
+# windows, or on fewer than FEW_WINDOWS without a validation origin).  On 131 short cuts
+# (README, "Short series"), for one origin, with the Theta method: 0.5 -> 0.75 -> 1.0
+# (Theta alone) 1.164 -> 1.124 -> 1.101 geometric-mean MASE, 42 -> 36 -> 38 cuts more than
+# 5 % behind seasonal naive; with the mean (README, "Few windows"), 0.75 -> 1.0 (the mean
+# alone): 1.070 -> 0.990, 38 -> 39 behind
 FIXED_PARTNER_WEIGHT = 1.0
 # Below this many training windows (from ALONE_WINDOWS up) 'auto' always combines the
 # networks with a statistical partner, which weighs one of FEW_WINDOWS_WEIGHTS (all of it:

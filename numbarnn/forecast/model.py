@@ -66,8 +66,8 @@ def check_finite(series):
         if bad.size:
             raise ValueError(f"{name}: step {bad[0]} holds {float(values[bad[0]])!r} ({bad.size} "
                              f"value{'s' if bad.size > 1 else ''} not finite); numbarnn needs "
-                             "finite values: fill the missing ones first (read_csv's fill, "
-                             "--fill)")
+                             "finite values: fill the missing ones (read_csv's fill, --fill) "
+                             "or fix the others first")
 
 
 class Forecaster:
@@ -374,8 +374,7 @@ class Forecaster:
         beyond the largest error where there are too few errors for the level).  A
         model that logs the series keeps its errors as log ratios (``calibration['scale']``
         'log'; not where a partner weighs all: ``intervals.calibration_errors``), so that
-        its intervals, ``values * exp(-+width)``, grow with the level as its errors do;
-        absolute bounds stop at 0 where the model is ``nonnegative``.
+        its intervals, ``values * exp(-+width)``, grow with the level as its errors do.
 
         Conformalized quantiles (the 'quantile' loss; Romano, Patterson & Candes 2019):
         the learnt bounds of the level's central interval, taken from ``paths`` (this

@@ -18,8 +18,9 @@ The recipe, in order:
 4b. ``ForecastConfig.combine``: where the validation part says so, that average is
    averaged again with a linear member's (a ridge autoregression on the same
    windows, ``combination.choose_linear``), and then with a statistical forecast: the
-   Theta method's, a linear trend and seasonal dummies', the naive one, seasonal naive's
-   or an ARIMA(p, d, 0)'s (``combination.choose_partner``).
+   Theta method's, a linear trend and seasonal dummies', the naive one, seasonal naive's,
+   an ARIMA(p, d, 0)'s or the mean of the Theta method's and the ARIMA forecast
+   (``combination.choose_partner``).
 5. With ``ForecastConfig.refit``, once the validation part has done its work (the
    choices below, the stopping epochs, the intervals' errors, the fallback's
    verdict), the networks are trained again from the same initial weights on the
@@ -183,6 +184,10 @@ def _training_windows(config, length, season):
         return 0
     return split.train_end - differencing_context(config, season) - config.window - \
         config.outputs + 1
+
+
+# metrics.json's ``choices.chosen.by`` where the transforms were chosen without validation
+RULE_CHOICE = "rule (no validation part)"
 
 
 def describe_transforms(candidate):
@@ -349,7 +354,7 @@ def _choose(config, series, season, progress, device, memo=None):
         chosen = next((c for c in feasible if all(c[k] == rule[k] for k in rule if
                                                   getattr(config, k) == "auto")), feasible[0])
         choices["chosen"] = {**chosen, "by": "the only candidate" if len(feasible) == 1 else
-                             "rule (no validation part)"}
+                             RULE_CHOICE}
         return replace(config, **chosen), choices
     if progress is not None:
         progress.log(f"choosing the transforms on the validation part: {len(feasible)} "
