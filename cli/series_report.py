@@ -143,7 +143,9 @@ def choice_lines(report):
             weights = " or ".join(f"{w:g}" for w in FEW_WINDOWS_WEIGHTS)
             verdict += (f"; with fewer than {FEW_WINDOWS} training windows ({windows} here) "
                         f"validation chose among partners weighing {weights}")
-        lines.append(verdict + _scores(combination["validation_mase"],
+        # (without a validation origin the verdict says so already: no scores to add)
+        lines.append(verdict if combination.get("unvalidated") else
+                     verdict + _scores(combination["validation_mase"],
                                        f"{'with' if replaced else 'combined with'} {name}",
                                        combination["method"]))
     fallback = report.get("fallback")

@@ -416,6 +416,7 @@ def test_a_series_too_short_for_validation_forecasts_with_the_statistical_mean(t
     assert ("forecasting with the mean of the Theta method and an ARIMA alone (the networks "
             "left out), as --combine auto does without a validation origin where the "
             "networks train on fewer than 60 windows") in result.output
+    assert "here) (no validation part to compare on)" not in result.output  # (said already)
     # a validation part the user asks for is kept: too short, one error that says so
     with pytest.raises(ValueError, match="has 20 rows; this configuration needs at least"):
         train_forecaster(series(y), replace(config, val_size=6))
