@@ -66,8 +66,7 @@ def calibration_errors(model, values, features, split, config, context):
     # made the top of a 95 % interval 100 to 1,000 times the forecast; on the series' own
     # scale they stay the size they were (README, "Intervals of a forecast without the
     # networks"), and the floor at 0 (``nonnegative``) keeps the bounds where the data are
-    partner_alone = (model.info.get("combination") or {}).get("weight") == 1.0
-    logged = model.pipeline.logs and not partner_alone
+    logged = model.pipeline.logs and not model.partner_alone
     quantile = config.loss == "quantile" and model.info.get("baseline") is None
 
     def scores(origins):

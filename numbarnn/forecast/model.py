@@ -60,8 +60,7 @@ class _Network:
 def check_finite(series):
     """One clear error for a value of ``series`` or of its features that is not finite (a
     missing value read as NaN, an inf)."""
-    for name, values in [(series.name, series.values)] + [
-            (f, series.features[:, k]) for k, f in enumerate(series.feature_names)]:
+    for name, values in series.columns():
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             raise ValueError(f"{name}: step {bad[0]} holds {float(values[bad[0]])!r} ({bad.size} "
@@ -232,6 +231,12 @@ class Forecaster:
         weight = combination.get("weight", 0.0)
         return self.combined(paths, values, origins, weight,
                              combination.get("method", "theta")) if weight else paths
+
+    @property
+    def partner_alone(self):
+        """Whether a statistical partner weighs all: the networks' point forecast is left
+        out (``info['combination']``)."""
+        return (self.info.get("combination") or {}).get("weight") == 1.0
 
     @property
     def nonnegative(self):

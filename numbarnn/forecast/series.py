@@ -96,6 +96,11 @@ class Series:
     def __len__(self):
         return self.values.size
 
+    def columns(self):
+        """``(name, values)`` of the target, then of each feature."""
+        return [(self.name, self.values)] + [(f, self.features[:, k])
+                                             for k, f in enumerate(self.feature_names)]
+
     @property
     def season(self):
         """The season implied by the frequency (1 when unknown)."""

@@ -142,8 +142,7 @@ def _check_values(series):
     """One clear error for a series with a value that is not finite (``check_finite``), or
     whose size squares cannot hold (see ``MAGNITUDES``)."""
     check_finite(series)
-    for name, values in [(series.name, series.values)] + [
-            (f, series.features[:, k]) for k, f in enumerate(series.feature_names)]:
+    for name, values in series.columns():
         size = float(np.max(np.abs(values))) if len(values) else 0.0
         if size > MAGNITUDES[1] or 0 < size < MAGNITUDES[0]:
             raise ValueError(f"{name}: values up to {size:.3g} in magnitude; numbarnn takes "
@@ -474,8 +473,7 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
                                                    pipeline.context)
     # (a statistical forecast that weighs all leaves the networks' point forecast out, and
     # their intervals' errors are the held-out ones anyway: nothing to refit)
-    left_out = (model.info.get("combination") or {}).get("weight") == 1.0
-    if config.refit and val_origins.size and not falls_back and not left_out:
+    if config.refit and val_origins.size and not falls_back and not model.partner_alone:
         origins = window_origins(0, split.val_end - 1 - steps, config.window, pipeline.context)
         training["refit"] = _refit(model, config, make_windows(inputs, origins, config.window),
                                    model._head_targets(make_targets(z, origins, steps)), members,
