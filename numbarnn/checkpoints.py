@@ -29,11 +29,13 @@ FORMAT = "numbarnn"
 # without a word).  3: the same with seasonal naive's forecast.  4: with the ARIMA forecast,
 # or the mean of the Theta method's and the ARIMA one.  5: a series checkpoint that keeps
 # its forecasts at 0 or above (an older numbarnn would forecast below 0), or winsorizes
-# the differenced series (a transform an older numbarnn does not know).  The statistical
-# partners are not stored: they are fitted again from the data at every forecast, by the
-# numbarnn that reads the checkpoint (the Theta/ARIMA mean's shares, ``arima.ARIMA_SHARES``,
+# the differenced series (a transform an older numbarnn does not know).  6: a series
+# checkpoint whose intervals' calibration errors are in units of its statistical partner's
+# spread (an older numbarnn would take them for the errors themselves: intervals far too
+# narrow).  The statistical partners are not stored: they are fitted again from the data at
+# every forecast, by the numbarnn that reads the checkpoint (the Theta/ARIMA mean's shares, ``arima.ARIMA_SHARES``,
 # are this numbarnn's).
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 _MAX_HEADER = 100 * 1024 * 1024
 
 

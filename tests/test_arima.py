@@ -54,9 +54,10 @@ def test_a_multiplicative_season_scales_with_the_level():
 
 def test_the_fit_recovers_an_autoregression():
     z = autoregression(1, 5000, [0.5, -0.3], constant=2.0)
-    phi, constant = fit_autoregression(z, (True,))
+    phi, constant, variance = fit_autoregression(z, (True,))
     np.testing.assert_allclose(phi, [0.5, -0.3], atol=0.03)
     assert constant == pytest.approx(2.0, abs=0.1)
+    assert variance == pytest.approx(1.0, rel=0.05)  # (the noise's)
 
 
 def test_a_drift_only_where_the_data_pay_for_it():
@@ -67,7 +68,7 @@ def test_a_drift_only_where_the_data_pay_for_it():
     for seed in range(10):
         walk = 100 + np.random.default_rng(seed).normal(0, 1, 60).cumsum()
         steps = np.diff(walk)
-        phi, constant = fit_autoregression(steps, CONSTANTS[1])
+        phi, constant, _ = fit_autoregression(steps, CONSTANTS[1])
         kept += constant != 0.0
         if phi.size == 0 and constant == 0.0:
             np.testing.assert_array_equal(arima_forecast(walk, 4, 1), np.full(4, walk[-1]))
@@ -81,7 +82,7 @@ def test_a_stationary_level_keeps_its_mean():
     # near 1 and the forecast drift towards 0; the level's intercept is always fitted
     for seed in range(20):
         y = 100 + autoregression(seed, 30, [0.8])
-        phi, intercept = fit_autoregression(y, CONSTANTS[0])
+        phi, intercept, _ = fit_autoregression(y, CONSTANTS[0])
         assert intercept / (1 - phi.sum()) == pytest.approx(100, abs=10)  # (its mean)
 
 
@@ -126,7 +127,7 @@ def test_the_mean_with_theta_leans_on_arima_where_the_slope_wanders():
     t = np.arange(57.0)
     decline = 2 + 4 / (1 + np.exp((t - 25) / 7)) + np.random.default_rng(0).normal(0, 0.01, 57)
     history, actual = decline[:51], decline[51:]
-    arima, differences = _arima(history, 6, 1)
+    arima, _, differences = _arima(history, 6, 1)
     assert differences == 2 and ARIMA_SHARES[2] == 0.75
     theta = theta_forecast(history, 6, 1)
     mean = theta_arima_forecast(history, 6, 1)
@@ -137,7 +138,7 @@ def test_the_mean_with_theta_leans_on_arima_where_the_slope_wanders():
     assert set(ARIMA_SHARES) == set(range(MAX_DIFFERENCES + 1)) == set(CONSTANTS)
     # a random walk: one difference, half each
     walk = 100 + np.random.default_rng(0).normal(0, 1, 120).cumsum()
-    assert _arima(walk, 6, 1)[1] == 1 and ARIMA_SHARES[1] == 0.5
+    assert _arima(walk, 6, 1)[2] == 1 and ARIMA_SHARES[1] == 0.5
     np.testing.assert_allclose(theta_arima_forecast(walk, 6, 1),
                                (theta_forecast(walk, 6, 1) + arima_forecast(walk, 6, 1)) / 2,
                                rtol=1e-12)

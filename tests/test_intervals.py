@@ -156,7 +156,9 @@ def test_a_partner_weighing_all_keeps_its_errors_on_the_series_scale(tmp_path):
     # 24 years of a cycle (period 9.6) swinging 50-fold: the model logs it, and forecasts with
     # the mean of the Theta method and ARIMA alone (too few windows); the errors of its one
     # calibration origin as log ratios (off the cycle's phase: 2 to 4) had put the top of the
-    # 95 % interval at 850,000 for a series that peaks at 830
+    # 95 % interval at 850,000 for a series that peaks at 830.  (Without a season, and with
+    # too short a history, the errors are not taken in units of the partner's spread:
+    # test_partner_spreads.py)
     from test_statistical_partners import format_version
 
     t = np.arange(24)

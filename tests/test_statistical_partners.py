@@ -261,12 +261,22 @@ def test_seasonal_naive_is_a_partner_for_a_season_too_long_to_test(tmp_path, mon
                                                                **{**TINY, "season": 24}))
     assert report["choices"]["seasonality"]["acf"] is None  # (not tested)
     assert report["combination"]["few_windows"] == report["training"]["train_windows"] == 35
-    # format 3: a numbarnn that reads format 2 refuses it
+    # format 6, not seasonal naive's 3: weighing all, for a season, the partner keeps its
+    # intervals' errors in units of its spread (intervals.calibration_errors); a numbarnn
+    # that reads format 5 refuses it
+    assert model.info["calibration"]["scale"] == "spread"
     assert_combined(model, report, "seasonal_naive", seasonal_naive_forecast(y, 6, 24),
-                     tmp_path / "snaive.safetensors", "3", weight=1.0)
-    monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 2)
+                     tmp_path / "snaive.safetensors", "6", weight=1.0)
+    monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 5)
     with pytest.raises(CheckpointError, match="upgrade numbarnn"):
         Forecaster.load(tmp_path / "snaive.safetensors")
+    # with its errors as they are, seasonal naive's own format 3, which format 2 refuses
+    model.info["calibration"]["scale"] = "absolute"
+    model.save(tmp_path / "snaive3.safetensors")
+    assert format_version(tmp_path / "snaive3.safetensors") == "3"
+    monkeypatch.setattr(checkpoints, "FORMAT_VERSION", 2)
+    with pytest.raises(CheckpointError, match="upgrade numbarnn"):
+        Forecaster.load(tmp_path / "snaive3.safetensors")
     # the same in the log: the model is seasonal naive but for the log's rounding, and no
     # fallback says that seasonal naive beat it
     _, report = train_forecaster(series(y), ForecastConfig(combine="auto", log=True,

@@ -28,8 +28,9 @@ import math
 
 import numpy as np
 
+from .metrics import seasonal_naive_spread
 from .selection import KPSS_MIN_STEPS, level_test
-from .theta import seasonally_adjusted, theta_forecast
+from .theta import seasonally_adjusted, theta_with_spread
 
 # the highest autoregressive order tried (auto.arima's default max.p is 5)
 MAX_ORDER = 5
@@ -65,7 +66,8 @@ def _stationary(phi):
 def fit_autoregression(z, constants):
     """The AR(p) of ``z`` with the lowest AICc, p in 0..``MAX_ORDER`` (at most a quarter of
     ``z``), each with a constant and, or, without as ``constants`` (a tuple of booleans)
-    says, every fit on the same steps: ``(phi, c)``, c 0.0 where the one kept has none."""
+    says, every fit on the same steps: ``(phi, c, variance)``, c 0.0 where the one kept has
+    none, variance its residuals' mean square."""
     top = min(MAX_ORDER, max(0, (z.size - 4) // 4))
     steps = z.size - top
     targets = z[top:]
@@ -80,14 +82,31 @@ def fit_autoregression(z, constants):
                 np.zeros(0)
             residuals = targets - rows @ beta
             k = order + with_constant + 1  # (the noise variance is a parameter too)
-            variance = max(float(residuals @ residuals) / steps, 1e-300)
-            aicc = steps * math.log(variance) + 2 * k + 2 * k * (k + 1) / max(steps - k - 1, 1)
+            variance = float(residuals @ residuals) / steps
+            aicc = steps * math.log(max(variance, 1e-300)) + 2 * k + \
+                2 * k * (k + 1) / max(steps - k - 1, 1)
             fits.append((aicc, len(fits), beta[:order],
-                         float(beta[order]) if with_constant else 0.0))
+                         float(beta[order]) if with_constant else 0.0, variance))
     # (the roots only of the fits tried in AICc order: the first of equal ones, as found; the
     # AR(0) is stationary, so one is always kept)
-    _, _, phi, constant = next(f for f in sorted(fits, key=lambda f: f[:2]) if _stationary(f[2]))
-    return phi, constant
+    return next(f for f in sorted(fits, key=lambda f: f[:2]) if _stationary(f[2]))[2:]
+
+
+def _psi_weights(phi, differences, horizon):
+    """The first ``horizon`` weights psi_j of the ARIMA(p, d, 0) with coefficients ``phi`` and
+    d ``differences`` as a moving average of its shocks, ``y_t = sum_j psi_j e_(t-j)``: the
+    autoregression of the summed-up series is ``phi(B) (1 - B)^d``, and psi_0 = 1, psi_j =
+    sum_k a_k psi_(j-k) with a_k its coefficients (Box & Jenkins, 5.2)."""
+    polynomial = np.concatenate(([1.0], -np.asarray(phi, np.float64)))
+    for _ in range(differences):
+        polynomial = np.convolve(polynomial, [1.0, -1.0])
+    a = -polynomial[1:]
+    psi = np.zeros(horizon)
+    psi[0] = 1.0
+    for j in range(1, horizon):
+        k = min(j, a.size)
+        psi[j] = a[:k] @ psi[j - k:j][::-1]
+    return psi
 
 
 def arima_forecast(values, horizon, season):
@@ -108,25 +127,37 @@ def arima_forecast(values, horizon, season):
     return _arima(values, horizon, season)[0]
 
 
+def arima_spread(values, horizon, season):
+    """The standard deviation of the ARIMA(p, d, 0) forecast's error at each of the
+    ``horizon`` steps after ``values`` (arguments as ``arima_forecast``'s), as its model has
+    it: ``sigma sqrt(psi_0^2 + ... + psi_(h-1)^2)`` with sigma^2 the residuals' mean square
+    and psi the model's weights on its shocks (``_psi_weights``; the coefficients' own
+    uncertainty left out, as ``auto.arima``'s intervals leave it), times the seasonal index
+    ahead where the indices divide; for fewer than ``MIN_VALUES`` values the naive
+    forecast's (``metrics.seasonal_naive_spread``).  What ``intervals`` scales a partner's
+    errors by."""
+    return _arima(values, horizon, season)[1]
+
+
 def _arima(values, horizon, season):
-    """``arima_forecast``, with the number of differences it took.
+    """``arima_forecast`` and ``arima_spread``, with the number of differences it took.
 
     Returns
     -------
-    forecast : (horizon,) float64 array
+    forecast, spread : (horizon,) float64 arrays
     differences : int
         d, 0 to ``MAX_DIFFERENCES`` (0 for a series too short to test).
     """
     y = np.asarray(values, np.float64)
     if y.size < MIN_VALUES:
-        return np.full(horizon, y[-1]), 0
+        return np.full(horizon, y[-1]), seasonal_naive_spread(y, horizon, 1), 0
     y, reseason = seasonally_adjusted(y, season, horizon)
     levels = [y]  # the series and its differences, as taken
     while len(levels) <= MAX_DIFFERENCES and not level_test(levels[-1], False)["stationary"]:
         levels.append(np.diff(levels[-1]))
     z = levels.pop()
     differences = len(levels)
-    phi, constant = fit_autoregression(z, CONSTANTS[differences])
+    phi, constant, variance = fit_autoregression(z, CONSTANTS[differences])
     recent = list(z[z.size - phi.size:])
     forecast = np.empty(horizon)
     for h in range(horizon):
@@ -134,7 +165,8 @@ def _arima(values, horizon, season):
         recent.append(forecast[h])
     for level in reversed(levels):  # (sum the differences back up)
         forecast = level[-1] + np.cumsum(forecast)
-    return reseason(forecast), differences
+    spread = math.sqrt(variance) * np.sqrt(np.cumsum(_psi_weights(phi, differences, horizon) ** 2))
+    return (*reseason(forecast, spread), differences)
 
 
 def theta_arima_forecast(values, horizon, season):
@@ -145,6 +177,20 @@ def theta_arima_forecast(values, horizon, season):
     windows, too few to choose on (``combination.choose_partner``): two statistical forecasts
     averaged are more often close than either alone, as the forecasting competitions
     found."""
-    arima, differences = _arima(values, horizon, season)
+    return _theta_arima(values, horizon, season)[0]
+
+
+def theta_arima_spread(values, horizon, season):
+    """The standard deviation of ``theta_arima_forecast``'s error at each step, as the two
+    models have it: their spreads (``theta.theta_spread``, ``arima_spread``) weighed by their
+    shares, as if their errors moved together (they mostly do: both follow the same
+    history), the most it can be."""
+    return _theta_arima(values, horizon, season)[1]
+
+
+def _theta_arima(values, horizon, season):
+    """``(theta_arima_forecast, theta_arima_spread)`` of the same fits."""
+    arima, arima_sd, differences = _arima(values, horizon, season)
     share = ARIMA_SHARES[differences]
-    return (1 - share) * theta_forecast(values, horizon, season) + share * arima
+    theta, theta_sd = theta_with_spread(values, horizon, season)
+    return (1 - share) * theta + share * arima, (1 - share) * theta_sd + share * arima_sd

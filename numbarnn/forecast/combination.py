@@ -2,7 +2,7 @@
 
 ``choose_linear`` averages the networks with the linear member (a ridge autoregression on
 the same windows); ``choose_partner`` then averages the result with a statistical
-forecast (``model.PARTNERS``: the Theta method, a linear trend and seasonal dummies, the
+forecast (``partners.PARTNERS``: the Theta method, a linear trend and seasonal dummies, the
 naive forecast, seasonal naive's, an ARIMA(p, d, 0), the mean of the Theta method's and
 the ARIMA forecast), choosing the partner and its weight by the validation MASE on the
 rolling origins, or taking a fixed one where the networks have too few windows to
@@ -12,7 +12,7 @@ validation.  The first two act on the ``Forecaster`` that ``training`` has just 
 import math
 
 from .metrics import score_forecasts
-from .model import PARTNERS
+from .partners import PARTNERS
 
 
 def _partner(config, always, validation, partnered, values, origins, season, test_start):

@@ -5,6 +5,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .arima import MIN_VALUES
 from .config import level_name
 from .metrics import coverage, msis, seasonal_naive_interval
 from .windows import make_targets
@@ -21,6 +22,15 @@ MIN_CALIBRATION = 50
 
 # a quantile head's conformity scores, one set for each side of an interval
 SIDES = ("lower", "upper")
+# the history, in steps, a statistical partner's spread needs to mean something (fewer: the
+# ARIMA forecast is the last value's, with the naive forecast's spread from a handful of
+# steps).  Where no calibration origin has as much (a series of two dozen steps), a
+# partner weighing all keeps its errors as they are: in units of its spread, the 21
+# short cuts of "Intervals in units of the partner's spread" scored 11.96 against 10.37
+SPREAD_HISTORY = MIN_VALUES
+# spreads at or below this share of the series' largest magnitude are float rounding: their
+# origins' history was constant, and the errors stay as they are
+SPREAD_FLOOR = 1e-8
 
 
 def calibration_errors(model, values, features, split, config, context):
@@ -33,7 +43,11 @@ def calibration_errors(model, values, features, split, config, context):
     an interval calibrated on earlier, lower stretches widens with the level of the
     forecast (asymmetric in the original scale, as the log model's own errors are); not
     where a statistical partner weighs all (mostly a short series' large errors:
-    absolute, as 'scale' says).
+    absolute, as 'scale' says).  There, for a season of 2 or more and where an origin has
+    ``SPREAD_HISTORY`` steps, each error is divided by the partner's spread at its origin
+    and step
+    (``Forecaster.partner_spreads``): the normalized conformal scores of Papadopoulos,
+    Gammerman & Vovk (2008), 'scale' 'spread'.
 
     A quantile head's scores for a level are ``lo - actual`` and ``actual - hi`` for the
     learnt bounds of its interval (log ratios where the errors are): negative inside,
@@ -45,7 +59,8 @@ def calibration_errors(model, values, features, split, config, context):
     Returns
     -------
     dict or None
-        ``abs_errors`` (origins, horizon) as lists; ``scale``: 'log' or 'absolute';
+        ``abs_errors`` (origins, horizon) as lists; ``scale``: 'log', 'absolute' or
+        'spread';
         ``held_out`` and ``in_sample``: how many origins of each; ``in_sample_scale``: the
         factor on the in-sample errors; for a quantile head, ``conformity``: {level name:
         {'lower', 'upper'}: (origins, horizon) scores} and ``in_sample_shift``: {level
@@ -68,9 +83,31 @@ def calibration_errors(model, values, features, split, config, context):
     # networks"), and the floor at 0 (``nonnegative``) keeps the bounds where the data are
     logged = model.pipeline.logs and not model.partner_alone
     quantile = config.loss == "quantile" and model.info.get("baseline") is None
+    # ... and for a seasonal series, its errors from the earlier origins' shorter histories
+    # are larger than its error from the whole training part will be (under two seasons
+    # and a step the Theta method leaves the season out; indices from two or three seasons
+    # are rough): they are taken in units of the partner's own spread at each origin
+    # (``partners.PARTNER_SPREADS``), which follows its model's fit, where one origin at
+    # least has the history the partner's model needs (``SPREAD_HISTORY``; the earlier
+    # origins' spreads, from fewer steps, are kept: measured against leaving them out) and
+    # no spread is 0 (a constant stretch: ``SPREAD_FLOOR``).  Not without a season: there the spreads of the early
+    # origins followed their errors no better than the errors themselves (smooth yearly
+    # rates whose late declines steepen).  README, "Intervals in units of the partner's
+    # spread"
+    spreads = None
+    latest = held_out[-1] if held_out.size else in_sample[-1]  # (its history is the longest)
+    if model.partner_alone and not quantile and model.info["season"] >= 2 and \
+            latest + 1 >= SPREAD_HISTORY:
+        spreads = model.partner_spreads(values, np.concatenate([held_out, in_sample]), H)
+        # (a spread of float rounding, from a constant stretch such as zeros before a
+        # launch, would make its origin's scores 1e150)
+        floor = SPREAD_FLOOR * np.abs(values[:split.val_end]).max()
+        if not np.all(np.isfinite(spreads) & (spreads > floor)):
+            spreads = None
 
-    def scores(origins):
-        """The absolute errors and, for a quantile head, {(level name, side): scores}."""
+    def scores(origins, spread):
+        """The absolute errors (in units of ``spread``, where there are spreads) and, for a
+        quantile head, {(level name, side): scores}."""
         if origins.size == 0:
             return np.zeros((0, H)), {(level_name(L), side): np.zeros((0, H))
                                       for L in config.quantile_levels for side in SIDES}
@@ -85,14 +122,19 @@ def calibration_errors(model, values, features, split, config, context):
                 low, high = config.quantile_bounds(L)
                 bands[level_name(L), "lower"] = space(paths[:, low]) - y
                 bands[level_name(L), "upper"] = y - space(paths[:, high])
-        return np.abs(y - space(paths[:, paths.shape[1] // 2])), bands
+        errors = np.abs(y - space(paths[:, paths.shape[1] // 2]))
+        return (errors if spread is None else errors / spread), bands
 
-    (outside, bands_out), (inside, bands_in) = scores(held_out), scores(in_sample)
+    outside, bands_out = scores(held_out, None if spreads is None else spreads[:held_out.size])
+    inside, bands_in = scores(in_sample, None if spreads is None else spreads[held_out.size:])
     ratio = 1.0
-    if outside.size and inside.size and inside.mean() > 0:
+    # (a partner's forecasts are out of sample from every origin: it is fitted on the
+    # history before each; in units of its spread they need no scaling)
+    if spreads is None and outside.size and inside.size and inside.mean() > 0:
         ratio = max(1.0, float(outside.mean() / inside.mean()))
     result = {"abs_errors": np.concatenate([outside, ratio * inside]).tolist(),
-              "scale": "log" if logged else "absolute", "held_out": int(held_out.size),
+              "scale": "spread" if spreads is not None else "log" if logged else "absolute",
+              "held_out": int(held_out.size),
               "in_sample": int(in_sample.size), "in_sample_scale": ratio}
     if quantile:
         shifts = {key: max(0.0, float(bands_out[key].mean() - bands_in[key].mean()))
@@ -133,6 +175,19 @@ def error_quantile(errors, level):
         return bound
     z = NormalDist().inv_cdf(0.5 + level / 200.0)
     return np.maximum(bound, z * np.sqrt(np.mean(errors ** 2, axis=0)))
+
+
+def spread_quantile(scores, level):
+    """How many spreads an interval at ``level`` percent reaches from the point forecast,
+    for ``scores`` (n, H), errors in units of a partner's spread (``calibration_errors``'
+    'spread'): one number for every step, ``error_quantile`` of all the steps' scores
+    pooled (split-conformal where they are enough for the level, normal beyond the
+    largest where not).  In units of the spread, which grows with the step as the
+    partner's model has it, the steps' scores are alike: pooled, a few origins' worth give
+    a 95 % bound a quantile of its own, and a wider level's interval is the wider at every
+    step (each step's own quantile where there were enough, pooled elsewhere, had put some
+    80 % bounds outside the 95 % ones)."""
+    return float(error_quantile(np.reshape(scores, (-1, 1)), level)[0])
 
 
 def score_intervals(values, origins, horizon, season, test_start, levels, interval):

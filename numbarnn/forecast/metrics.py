@@ -122,15 +122,23 @@ def msis(actual, lo, hi, insample, level, season=1):
     return float(np.mean(score)) / scale if scale > 0 else math.nan
 
 
-def seasonal_naive_interval(history, horizon, season, level):
-    """``(lo, hi)`` around ``seasonal_naive_forecast`` at ``level`` percent: normal, with the
-    in-sample residuals' RMS scaled by ``sqrt(k)``, k the seasons ahead of each step."""
+def seasonal_naive_spread(history, horizon, season):
+    """The standard deviation of ``seasonal_naive_forecast``'s error at each of the
+    ``horizon`` steps, as its model has it: the in-sample residuals' RMS times ``sqrt(k)``,
+    k the seasons ahead of each step (the naive forecast's, ``sqrt(h)``, for season 1 or
+    a season longer than the history); NaN for a history of one value."""
     history = np.asarray(history, dtype=np.float64)
     season = season if season > 1 and history.size > season else 1
     residuals = history[season:] - history[:-season]
     sigma = float(np.sqrt(np.mean(residuals ** 2))) if residuals.size else math.nan
-    k = np.arange(horizon) // season + 1
-    width = NormalDist().inv_cdf(0.5 + level / 200.0) * sigma * np.sqrt(k)
+    return sigma * np.sqrt(np.arange(horizon) // season + 1)
+
+
+def seasonal_naive_interval(history, horizon, season, level):
+    """``(lo, hi)`` around ``seasonal_naive_forecast`` at ``level`` percent: normal, with
+    ``seasonal_naive_spread``'s standard deviations."""
+    width = NormalDist().inv_cdf(0.5 + level / 200.0) * \
+        seasonal_naive_spread(history, horizon, season)
     point = seasonal_naive_forecast(history, horizon, season)
     return point - width, point + width
 

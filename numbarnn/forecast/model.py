@@ -8,14 +8,12 @@ import numpy as np
 from .._checks import check_int
 from ..checkpoints import (CheckpointError, join_states, load_checkpoint, part_state,
                            save_checkpoint)
-from .arima import arima_forecast, theta_arima_forecast
 from .config import ForecastConfig, check_levels, level_name
-from .intervals import conformal_quantile, error_quantile
-from .metrics import naive_forecast, seasonal_naive_forecast
-from .regression import regression_forecast
+from .intervals import conformal_quantile, error_quantile, spread_quantile
+from .metrics import seasonal_naive_forecast
 from .dates import format_date, future_dates, parse_date
+from .partners import PARTNER_FORMATS, PARTNER_SPREADS, PARTNERS
 from .series import Series
-from .theta import theta_forecast
 from .transforms import Pipeline
 from .windows import FeatureScaler, make_windows
 
@@ -279,12 +277,32 @@ class Forecaster:
         memo = self.partner_memo
         if memo is not None and key in memo:
             return memo[key]
-        history = values[max(0, t + 1 - THETA_HISTORY):t + 1]
+        history = partner_history(values, t)
         forecast = PARTNERS[method](np.log(history) if self.pipeline.logs else history, steps,
                                     self.info["season"])
         if memo is not None:
             memo[key] = forecast
         return forecast
+
+    def partner_spreads(self, values, origins, steps):
+        """Per origin, the standard deviations of the errors of the model's statistical
+        partner at each of the ``steps`` after it, as the partner's own model has them
+        (``PARTNER_SPREADS``), fitted on the last ``THETA_HISTORY`` steps at most of the
+        series' own values: (n, steps).  Also for a model that logs the series: its
+        intervals with a partner weighing all are on the series' own scale
+        (``intervals.calibration_errors``), and the spreads of a log fitted to a short,
+        cycling history (lynx) swing by an order of magnitude more than its values do."""
+        method = self.info["combination"]["method"]
+        return np.stack([PARTNER_SPREADS[method](partner_history(values, t), steps,
+                                                 self.info["season"]) for t in origins])
+
+    def interval_spreads(self, values, origins, steps):
+        """Per origin, what the intervals' calibration errors are in units of (``interval``'s
+        ``spread``): ``partner_spreads`` where they are 'spread' (a statistical partner
+        weighs all: ``intervals.calibration_errors``), else a None per origin."""
+        if (self.info.get("calibration") or {}).get("scale") != "spread":
+            return [None] * len(origins)
+        return self.partner_spreads(values, origins, steps)
 
     def _forecast_values(self, values, features, origins, steps):
         """The point forecasts in the original scale after each origin: (n, steps)."""
@@ -361,6 +379,7 @@ class Forecaster:
         end = np.array([len(series) - 1])
         paths = self._forecast_paths(series.values, series.features, end, horizon)[0]
         values = paths[paths.shape[0] // 2]
+        spread = self.interval_spreads(series.values, end, horizon)[0] if levels else None
         history_dates = None if series.dates is None else \
             [format_date(d, series.date_format) for d in series.dates]
         steps = None
@@ -369,9 +388,9 @@ class Forecaster:
             steps = list(range(after, after + horizon))
         return {"values": values, "dates": dates, "steps": steps, "history": series.values,
                 "history_dates": history_dates,
-                "intervals": {L: self.interval(values, L, paths) for L in levels}}
+                "intervals": {L: self.interval(values, L, paths, spread) for L in levels}}
 
-    def interval(self, values, level, paths=None):
+    def interval(self, values, level, paths=None, spread=None):
         """``(lo, hi)`` around forecast ``values`` at ``level`` percent, per horizon step.
 
         Split conformal (the 'mse' and 'mae' losses): ``values`` -+ the conformal quantile
@@ -388,9 +407,17 @@ class Forecaster:
         scores (the two sides together miss at most ``100 - level`` %), never past the
         point forecast nor inside a narrower learnt level's interval.
 
+        Where a statistical partner weighs all, the errors may be in units of its own model's
+        standard deviations (``calibration['scale']`` 'spread'; ``interval_spreads``):
+        ``values`` -+ their quantile (``intervals.spread_quantile``: one for every step)
+        times this forecast's ``spread``, (steps,), so that the interval follows what the
+        partner's model says of this history while the calibration says how far to trust
+        it (a constant history, whose partner expects no error: a width of 0).
+
         Past the calibrated horizon H there is nothing calibrated: step h > H takes the
         distances from the point forecast at step H, grown by ``sqrt(h / H)``, as a
-        random walk's spread grows.  A ``nonnegative`` model's bounds stop at 0.
+        random walk's spread grows (on the 'spread' scale, the partner's own spread does).
+        A ``nonnegative`` model's bounds stop at 0.
         """
         calibration = self.info.get("calibration")
         if calibration is None and "calibration" in self.info:
@@ -403,6 +430,17 @@ class Forecaster:
                              "an older numbarnn); train it again to get intervals")
         logged = calibration.get("scale") == "log"  # (checkpoints before it: absolute)
         values = np.asarray(values, np.float64)
+        if calibration.get("scale") == "spread":
+            if spread is None:
+                raise ValueError("spread: this model's interval needs its partner's spread "
+                                 "(a row of interval_spreads)")
+            spread = np.asarray(spread, np.float64)
+            if spread.shape != values.shape or not np.all(np.isfinite(spread)):
+                raise ValueError(f"spread: expected {values.size} finite values (one a step), "
+                                 f"got {spread.size}" + ("" if np.all(np.isfinite(spread))
+                                                         else ", not all finite"))
+            width = spread_quantile(calibration["abs_errors"], level) * spread
+            return self._floor(values - width), self._floor(values + width)
         conformity = calibration.get("conformity")
         # the distances from the point forecast down and up (log ratios on the 'log' scale)
         if conformity is None:
@@ -486,10 +524,11 @@ class Forecaster:
         method = (self.info.get("combination") or {}).get("method", "theta")
         # (a model that logs the series forecasts above 0 anyway: its floor needs no new
         # format, unless its intervals' errors are absolute, intervals.calibration_errors)
-        absolute = (self.info.get("calibration") or {}).get("scale") == "absolute"
-        floored = self.nonnegative and (absolute or not self.pipeline.logs)
+        scale = (self.info.get("calibration") or {}).get("scale")
+        floored = self.nonnegative and (scale in ("absolute", "spread") or not self.pipeline.logs)
         version = max(PARTNER_FORMATS[method],
-                      FLOOR_OR_WINSORIZE_FORMAT if floored or self.pipeline.winsorizes else 1)
+                      FLOOR_OR_WINSORIZE_FORMAT if floored or self.pipeline.winsorizes else 1,
+                      SPREAD_FORMAT if scale == "spread" else 1)
         save_checkpoint(path, self.network_state(), metadata, CHECKPOINT_KIND, version=version)
 
     @classmethod
@@ -551,23 +590,18 @@ MAX_FORECAST_STEPS = 100_000
 # origin for every step of their tenth of it, so that fitting on all of the data would cost
 # the square of the length
 THETA_HISTORY = 2048
-# the statistical forecasts a model may be combined with (``info['combination']['method']``):
-# the Theta method, the regression, the naive forecast (the last value: combined with it,
-# the networks' forecast of change is halved, for a series near a random walk), seasonal
-# naive's (for a season too long for the seasonality test to judge:
-# combination.choose_partner), the ARIMA(p, d, 0) forecast, and the mean of Theta's and
-# ARIMA's (for one validation origin or networks on too few windows to choose on:
-# combination.ALONE_WINDOWS)
-PARTNERS = {"theta": theta_forecast, "regression": regression_forecast,
-            "naive": lambda values, horizon, season: naive_forecast(values, horizon),
-            "seasonal_naive": seasonal_naive_forecast, "arima": arima_forecast,
-            "theta_arima": theta_arima_forecast}
 # the format a checkpoint that keeps its forecasts at 0 or above, or winsorizes the
 # differenced series (``transforms.Winsorize``), needs
 FLOOR_OR_WINSORIZE_FORMAT = 5
-# the format a checkpoint combined with each partner needs (``checkpoints.FORMAT_VERSION``)
-PARTNER_FORMATS = {"theta": 1, "regression": 2, "naive": 2, "seasonal_naive": 3, "arima": 4,
-                   "theta_arima": 4}
+# the format a checkpoint whose intervals' errors are in units of its partner's spread
+# ('spread': an older numbarnn would take them for the errors themselves) needs
+SPREAD_FORMAT = 6
+
+
+def partner_history(values, t):
+    """The history a statistical partner is fitted on from origin ``t``: the last
+    ``THETA_HISTORY`` steps up to it at most."""
+    return values[max(0, t + 1 - THETA_HISTORY):t + 1]
 
 
 def jsonable(value):

@@ -16,6 +16,7 @@ combined validation MASE is the lowest (``combination.choose_partner``).
 """
 import numpy as np
 
+from .metrics import seasonal_naive_spread
 from .selection import season_autocorrelation
 
 
@@ -52,10 +53,25 @@ def regression_forecast(values, horizon, season):
     -------
     (horizon,) float64 array
     """
+    return _regression(values, horizon, season)[0]
+
+
+def regression_spread(values, horizon, season):
+    """The standard deviation of the regression forecast's error at each of the ``horizon``
+    steps after ``values`` (arguments as ``regression_forecast``'s), as its model has it:
+    the residuals' RMS (over n less the parameters), the same at every step (the noise does
+    not carry over; the coefficients' own uncertainty left out); for fewer than three
+    values the naive forecast's
+    (``metrics.seasonal_naive_spread``).  What ``intervals`` scales a partner's errors by."""
+    return _regression(values, horizon, season)[1]
+
+
+def _regression(values, horizon, season):
+    """``(regression_forecast, regression_spread)`` of the same fit."""
     y = np.asarray(values, np.float64)
     n = y.size
     if n < 3:
-        return np.full(horizon, y[-1])
+        return np.full(horizon, y[-1]), seasonal_naive_spread(y, horizon, 1)
     period = 1
     if season >= 2 and n >= 2 * season + 1:
         slope, (level,) = _fit(y, 1)
@@ -63,4 +79,9 @@ def regression_forecast(values, horizon, season):
         period = season if abs(r) > bound else 1
     slope, levels = _fit(y, period)
     ahead = np.arange(n, n + horizon)
-    return levels[ahead % period] + slope * ahead
+    forecast = levels[ahead % period] + slope * ahead
+    t = np.arange(n)
+    residuals = y - levels[t % period] - slope * t
+    # (n - period - 1 >= 1: a season is modelled only with two seasons and a step of data)
+    sigma = float(np.sqrt(residuals @ residuals / (n - period - 1)))
+    return forecast, np.full(horizon, sigma)

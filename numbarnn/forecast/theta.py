@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..kernels._jit import JIT_OPTIONS
+from .metrics import seasonal_naive_spread
 from .selection import season_autocorrelation
 
 _ALPHA_GRID = np.linspace(0.02, 0.98, 25)
@@ -108,17 +109,19 @@ def seasonal_indices(y, season):
 def seasonally_adjusted(y, season, horizon):
     """``(adjusted, reseason)``: ``y`` divided by its seasonal indices (less them, for data
     not all positive) where ``seasonal_indices`` finds a season, and the function that
-    puts them back into a forecast of the ``horizon`` steps after ``y``; ``y`` itself and
-    the identity where it finds none."""
+    puts them back into a forecast of the ``horizon`` steps after ``y`` and the standard
+    deviations of its errors, ``reseason(forecast, spread) -> (forecast, spread)`` (an
+    added season leaves the spread as it is); ``y`` itself and the identity where it finds
+    none."""
     seasonal = seasonal_indices(y, season)
     if seasonal is None:
-        return y, lambda forecast: forecast
+        return y, lambda forecast, spread: (forecast, spread)
     indices, multiply = seasonal
     at = indices[np.arange(y.size) % season]
     ahead = indices[np.arange(y.size, y.size + horizon) % season]
     if multiply:
-        return y / at, lambda forecast: forecast * ahead
-    return y - at, lambda forecast: forecast + ahead
+        return y / at, lambda forecast, spread: (forecast * ahead, spread * ahead)
+    return y - at, lambda forecast, spread: (forecast + ahead, spread)
 
 
 def theta_forecast(values, horizon, season):
@@ -136,15 +139,33 @@ def theta_forecast(values, horizon, season):
     -------
     (horizon,) float64 array
     """
+    return theta_with_spread(values, horizon, season)[0]
+
+
+def theta_spread(values, horizon, season):
+    """The standard deviation of the Theta method's error at each of the ``horizon`` steps
+    after ``values`` (arguments as ``theta_forecast``'s), as its model has it: simple
+    exponential smoothing's, ``sigma sqrt(1 + (h - 1) alpha^2)`` with sigma the RMS of the
+    one-step errors (Hyndman et al. 2008, the ETS(A,N,N) model; the drift's own
+    uncertainty left out, as Hyndman & Billah's form of the method leaves it), times the
+    seasonal index ahead where the indices divide; for fewer than three values the naive
+    forecast's (``metrics.seasonal_naive_spread``).  What ``intervals`` scales a partner's
+    errors by."""
+    return theta_with_spread(values, horizon, season)[1]
+
+
+def theta_with_spread(values, horizon, season):
+    """``(theta_forecast, theta_spread)`` of the same fit."""
     y = np.asarray(values, np.float64)
     n = y.size
     if n < 3:
-        return np.full(horizon, y[-1])
+        return np.full(horizon, y[-1]), seasonal_naive_spread(y, horizon, 1)
     y, reseason = seasonally_adjusted(y, season, horizon)
     alpha = _fit_alpha(y)
-    level = _smooth(y, alpha)[1]
+    sse, level = _smooth(y, alpha)
     t = np.arange(n, dtype=np.float64)
     slope = float(np.polyfit(t, y, 1)[0])
     steps = np.arange(horizon, dtype=np.float64)
     forecast = level + slope / 2 * (steps + (1 - (1 - alpha) ** n) / alpha)
-    return reseason(forecast)
+    spread = math.sqrt(max(sse, 0.0) / n) * np.sqrt(1 + steps * alpha ** 2)
+    return reseason(forecast, spread)

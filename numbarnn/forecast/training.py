@@ -93,8 +93,9 @@ def train_forecaster(series, config=None, progress=None, device=None, level=None
         ``compile_seconds`` (the kernels' compile, which they leave out; 0 from the
         cache), ``season``, ``transforms``, ``config``, ``calibration`` (how the
         intervals' errors were gathered: ``method``, 'split conformal' or, for the
-        'quantile' loss, 'conformalized quantiles', and their ``scale``: 'log' or
-        'absolute'); with ``level``,
+        'quantile' loss, 'conformalized quantiles', and their ``scale``: 'log',
+        'absolute', or 'spread' for a statistical partner weighing all on a seasonal
+        series: ``intervals.calibration_errors``); with ``level``,
         ``intervals``: the coverage (%) and MSIS of the model's and seasonal naive's
         intervals on the test (``score_intervals``).
     """
@@ -483,15 +484,16 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
     forecasts = paths[:, paths.shape[1] // 2]
     metrics = score_forecasts(values, test_origins, forecasts, config.horizon, season,
                               split.val_end)
+    # (the partner's spreads, where the intervals' errors are in their units)
+    spreads = model.interval_spreads(values, test_origins, config.horizon) if levels else None
     model.info["test"] = {
         "dates": None if series.dates is None else
         [format_date(d, series.date_format) for d in series.dates[split.val_end:]],
         "actual": values[split.val_end:].tolist(),
         # the forecast from the first test origin, for the plot, with its intervals
         "forecast": forecasts[0].tolist(),
-        "intervals": {level_name(L): [b.tolist() for b in model.interval(forecasts[0], L,
-                                                                          paths[0])]
-                      for L in levels},
+        "intervals": {level_name(L): [b.tolist() for b in model.interval(
+            forecasts[0], L, paths[0], spreads[0])] for L in levels},
     }
     calibration = model.info["calibration"] or {"held_out": 0, "in_sample": 0,
                                                 "in_sample_scale": 1.0, "scale": None}
@@ -514,7 +516,7 @@ def _train(series, config, season, progress, device, levels, scout=False, memo=N
     if levels:
         report["intervals"] = score_intervals(
             values, test_origins, config.horizon, season, split.val_end, levels,
-            lambda k, L: model.interval(forecasts[k], L, paths[k]))
+            lambda k, L: model.interval(forecasts[k], L, paths[k], spreads[k]))
     model.partner_memo = None  # (its forecasts are of this series only)
     return model, report
 
