@@ -33,8 +33,8 @@ FORMAT = "numbarnn"
 # checkpoint whose intervals' calibration errors are in units of its statistical partner's
 # spread (an older numbarnn would take them for the errors themselves: intervals far too
 # narrow).  The statistical partners are not stored: they are fitted again from the data at
-# every forecast, by the numbarnn that reads the checkpoint (the Theta/ARIMA mean's shares, ``arima.ARIMA_SHARES``,
-# are this numbarnn's).
+# every forecast, by the numbarnn that reads the checkpoint (the Theta/ARIMA mean's shares,
+# ``arima.ARIMA_SHARES``, are this numbarnn's).
 FORMAT_VERSION = 6
 _MAX_HEADER = 100 * 1024 * 1024
 

@@ -8,6 +8,7 @@ import numpy as np
 from .arima import MIN_VALUES
 from .config import level_name
 from .metrics import coverage, msis, seasonal_naive_interval
+from .theta import seasonal_indices
 from .windows import make_targets
 
 # The intervals are calibrated on rolling-origin forecasts: every origin of the validation
@@ -28,9 +29,19 @@ SIDES = ("lower", "upper")
 # partner weighing all keeps its errors as they are: in units of its spread, the 21
 # short cuts of "Intervals in units of the partner's spread" scored 11.96 against 10.37
 SPREAD_HISTORY = MIN_VALUES
-# spreads at or below this share of the series' largest magnitude are float rounding: their
-# origins' history was constant, and the errors stay as they are
+# a step whose spreads' median over the calibration origins is at or below this share of the
+# series' range is float rounding (the origins' histories were constant): the errors stay
+# as they are
 SPREAD_FLOOR = 1e-8
+# where an origin's spread is below this share of its step's median over the calibration
+# origins, the errors stay as they are: a history flat by chance (zeros or a few counts
+# before a launch, a rounded level) has a spread of almost nothing, and the error of the
+# rise after it, in units of that, had made scores of 1e3 to 1e6 (floored at a quarter of
+# the median, 95 % widths still 1.5 to 2.4 times the errors' own).  Such starts had their
+# smallest spread at 0.0034 of the median or less, the 111 cuts of the suite's and the
+# holdout's series at 0.08 or more (ausbeer's of 32 steps).  A forecast's spread is taken
+# as at least as much (``calibration['spread_floor']``; a constant continuation: 0)
+SPREAD_SHARE = 0.02
 
 
 def calibration_errors(model, values, features, split, config, context):
@@ -43,11 +54,13 @@ def calibration_errors(model, values, features, split, config, context):
     an interval calibrated on earlier, lower stretches widens with the level of the
     forecast (asymmetric in the original scale, as the log model's own errors are); not
     where a statistical partner weighs all (mostly a short series' large errors:
-    absolute, as 'scale' says).  There, for a season of 2 or more and where an origin has
-    ``SPREAD_HISTORY`` steps, each error is divided by the partner's spread at its origin
-    and step
+    absolute, as 'scale' says).  There, where the Theta method's test finds the season in
+    the data before the test and an origin has ``SPREAD_HISTORY`` steps, each error is
+    divided by the partner's spread at its origin and step
     (``Forecaster.partner_spreads``): the normalized conformal scores of Papadopoulos,
-    Gammerman & Vovk (2008), 'scale' 'spread'.
+    Gammerman & Vovk (2008), 'scale' 'spread', with ``spread_floor``, ``SPREAD_SHARE`` of
+    each step's median spread, for the forecasts; not where a spread is under that (a
+    history flat by chance) or a step's median is float rounding (``SPREAD_FLOOR``).
 
     A quantile head's scores for a level are ``lo - actual`` and ``actual - hi`` for the
     learnt bounds of its interval (log ratios where the errors are): negative inside,
@@ -83,26 +96,33 @@ def calibration_errors(model, values, features, split, config, context):
     # networks"), and the floor at 0 (``nonnegative``) keeps the bounds where the data are
     logged = model.pipeline.logs and not model.partner_alone
     quantile = config.loss == "quantile" and model.info.get("baseline") is None
-    # ... and for a seasonal series, its errors from the earlier origins' shorter histories
-    # are larger than its error from the whole training part will be (under two seasons
-    # and a step the Theta method leaves the season out; indices from two or three seasons
-    # are rough): they are taken in units of the partner's own spread at each origin
-    # (``partners.PARTNER_SPREADS``), which follows its model's fit, where one origin at
-    # least has the history the partner's model needs (``SPREAD_HISTORY``; the earlier
-    # origins' spreads, from fewer steps, are kept: measured against leaving them out) and
-    # no spread is 0 (a constant stretch: ``SPREAD_FLOOR``).  Not without a season: there the spreads of the early
-    # origins followed their errors no better than the errors themselves (smooth yearly
-    # rates whose late declines steepen).  README, "Intervals in units of the partner's
-    # spread"
-    spreads = None
+    # ... and where its model takes a season from the data before the test (the Theta
+    # method's test, ``theta.seasonal_indices``), its errors from the earlier origins'
+    # shorter histories are larger than its error from the whole training part will be
+    # (under two seasons and a step the Theta method leaves the season out; indices from
+    # two or three seasons are rough): they are taken in units of the partner's own spread
+    # at each origin (``partners.PARTNER_SPREADS``), which follows its model's fit, where
+    # one origin at least has the history the partner's model needs (``SPREAD_HISTORY``;
+    # the earlier origins' spreads, from fewer steps, are kept: measured against leaving
+    # them out), no spread is under ``SPREAD_SHARE`` of its step's median, and no median
+    # is 0 (a constant stretch: ``SPREAD_FLOOR``).  Not without a season: there the spreads of the
+    # early origins followed their errors no better than the errors themselves (smooth
+    # yearly rates whose late declines steepen, quarterly GDP).  README, "Intervals in
+    # units of the partner's spread"
+    spreads = spread_floor = None
     latest = held_out[-1] if held_out.size else in_sample[-1]  # (its history is the longest)
-    if model.partner_alone and not quantile and model.info["season"] >= 2 and \
-            latest + 1 >= SPREAD_HISTORY:
+    if model.partner_alone and not quantile and latest + 1 >= SPREAD_HISTORY and \
+            seasonal_indices(values[:split.val_end], model.info["season"]) is not None:
         spreads = model.partner_spreads(values, np.concatenate([held_out, in_sample]), H)
-        # (a spread of float rounding, from a constant stretch such as zeros before a
-        # launch, would make its origin's scores 1e150)
-        floor = SPREAD_FLOOR * np.abs(values[:split.val_end]).max()
-        if not np.all(np.isfinite(spreads) & (spreads > floor)):
+        typical = np.median(spreads, axis=0)
+        reach = np.ptp(values[:split.val_end])  # (not the level: 1e9 under noise of 3)
+        if np.all(np.isfinite(spreads)) and reach > 0 and np.all(typical > SPREAD_FLOOR * reach):
+            # (an origin's spread below SPREAD_SHARE of its step's median: a history flat by
+            # chance, a stretch unlike the rest, which the errors as they are weigh better)
+            spread_floor = SPREAD_SHARE * typical
+            if np.any(spreads < spread_floor):
+                spreads = spread_floor = None
+        else:
             spreads = None
 
     def scores(origins, spread):
@@ -133,6 +153,7 @@ def calibration_errors(model, values, features, split, config, context):
     if spreads is None and outside.size and inside.size and inside.mean() > 0:
         ratio = max(1.0, float(outside.mean() / inside.mean()))
     result = {"abs_errors": np.concatenate([outside, ratio * inside]).tolist(),
+              **({} if spread_floor is None else {"spread_floor": spread_floor.tolist()}),
               "scale": "spread" if spreads is not None else "log" if logged else "absolute",
               "held_out": int(held_out.size),
               "in_sample": int(in_sample.size), "in_sample_scale": ratio}

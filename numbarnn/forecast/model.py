@@ -412,7 +412,8 @@ class Forecaster:
         ``values`` -+ their quantile (``intervals.spread_quantile``: one for every step)
         times this forecast's ``spread``, (steps,), so that the interval follows what the
         partner's model says of this history while the calibration says how far to trust
-        it (a constant history, whose partner expects no error: a width of 0).
+        it; the spread is taken as at least ``calibration['spread_floor']`` (a fiftieth of
+        the calibration origins' median: a constant history's partner expects no error).
 
         Past the calibrated horizon H there is nothing calibrated: step h > H takes the
         distances from the point forecast at step H, grown by ``sqrt(h / H)``, as a
@@ -439,6 +440,11 @@ class Forecaster:
                 raise ValueError(f"spread: expected {values.size} finite values (one a step), "
                                  f"got {spread.size}" + ("" if np.all(np.isfinite(spread))
                                                          else ", not all finite"))
+            floor = calibration.get("spread_floor")
+            if floor is not None:  # (as the calibration took each origin's, and past H its last)
+                floor = np.asarray(floor, np.float64)
+                spread = np.maximum(spread, np.concatenate(
+                    [floor, np.full(max(0, values.size - floor.size), floor[-1])])[:values.size])
             width = spread_quantile(calibration["abs_errors"], level) * spread
             return self._floor(values - width), self._floor(values + width)
         conformity = calibration.get("conformity")

@@ -161,11 +161,15 @@ def theta_with_spread(values, horizon, season):
     if n < 3:
         return np.full(horizon, y[-1]), seasonal_naive_spread(y, horizon, 1)
     y, reseason = seasonally_adjusted(y, season, horizon)
+    # (smoothed less its first value: ``_smooth``'s sums of a level of 1e9 under noise of 10
+    # would leave the squared errors, and so alpha and the spread, to rounding)
+    start = y[0]
+    y = y - start
     alpha = _fit_alpha(y)
     sse, level = _smooth(y, alpha)
     t = np.arange(n, dtype=np.float64)
     slope = float(np.polyfit(t, y, 1)[0])
     steps = np.arange(horizon, dtype=np.float64)
-    forecast = level + slope / 2 * (steps + (1 - (1 - alpha) ** n) / alpha)
+    forecast = start + level + slope / 2 * (steps + (1 - (1 - alpha) ** n) / alpha)
     spread = math.sqrt(max(sse, 0.0) / n) * np.sqrt(1 + steps * alpha ** 2)
     return reseason(forecast, spread)
