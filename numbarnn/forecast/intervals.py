@@ -36,8 +36,9 @@ SPREAD_FLOOR = 1e-8
 # where an origin's spread is below this share of its step's median over the calibration
 # origins, the errors stay as they are: a history flat by chance (zeros or a few counts
 # before a launch, a rounded level) has a spread of almost nothing, and the error of the
-# rise after it, in units of that, had made scores of 1e3 to 1e6 (floored at a quarter of
-# the median, 95 % widths still 1.5 to 2.4 times the errors' own).  Such starts had their
+# rise after it, in units of that, had made scores of 1e3 to 1e6 (of 1e150 where float
+# rounding was the spread).  Floored at a quarter of the median instead, such spreads
+# still made 95 % widths 1.5 to 2.4 times the errors' own.  Such starts had their
 # smallest spread at 0.0034 of the median or less, the 111 cuts of the suite's and the
 # holdout's series at 0.08 or more (ausbeer's of 32 steps).  A forecast's spread is taken
 # as at least as much (``calibration['spread_floor']``; a constant continuation: 0)
@@ -75,7 +76,8 @@ def calibration_errors(model, values, features, split, config, context):
         ``abs_errors`` (origins, horizon) as lists; ``scale``: 'log', 'absolute' or
         'spread';
         ``held_out`` and ``in_sample``: how many origins of each; ``in_sample_scale``: the
-        factor on the in-sample errors; for a quantile head, ``conformity``: {level name:
+        factor on the in-sample errors; on the 'spread' scale, ``spread_floor`` (H,): the
+        least spread a forecast is taken to have; for a quantile head, ``conformity``: {level name:
         {'lower', 'upper'}: (origins, horizon) scores} and ``in_sample_shift``: {level
         name: {'lower', 'upper'}: the shift}.
         None where no origin has a whole window.
@@ -99,16 +101,16 @@ def calibration_errors(model, values, features, split, config, context):
     # ... and where its model takes a season from the data before the test (the Theta
     # method's test, ``theta.seasonal_indices``), its errors from the earlier origins'
     # shorter histories are larger than its error from the whole training part will be
-    # (under two seasons and a step the Theta method leaves the season out; indices from
-    # two or three seasons are rough): they are taken in units of the partner's own spread
-    # at each origin (``partners.PARTNER_SPREADS``), which follows its model's fit, where
-    # one origin at least has the history the partner's model needs (``SPREAD_HISTORY``;
-    # the earlier origins' spreads, from fewer steps, are kept: measured against leaving
-    # them out), no spread is under ``SPREAD_SHARE`` of its step's median, and no median
-    # is 0 (a constant stretch: ``SPREAD_FLOOR``).  Not without a season: there the spreads of the
+    # (under two seasons and a step the Theta method leaves the season out; indices from two
+    # or three seasons are rough): they are taken in units of the partner's own spread at
+    # each origin (``partners.PARTNER_SPREADS``), which follows its model's fit, where one
+    # origin at least has the history the partner's model needs (``SPREAD_HISTORY``; the
+    # earlier origins' spreads, from fewer steps, are kept: measured against leaving them
+    # out), no spread is under ``SPREAD_SHARE`` of its step's median, and no median is 0 (a
+    # constant stretch: ``SPREAD_FLOOR``).  Not without a season: there the spreads of the
     # early origins followed their errors no better than the errors themselves (smooth
-    # yearly rates whose late declines steepen, quarterly GDP).  README, "Intervals in
-    # units of the partner's spread"
+    # yearly rates whose late declines steepen, quarterly GDP).  README, "Intervals in units
+    # of the partner's spread"
     spreads = spread_floor = None
     latest = held_out[-1] if held_out.size else in_sample[-1]  # (its history is the longest)
     if model.partner_alone and not quantile and latest + 1 >= SPREAD_HISTORY and \
