@@ -343,7 +343,7 @@ def train_series(csv_path, out_dir, force, column, date_column, no_dates, fill, 
         if "error" in scores:
             click.echo(f"{name} failed on this series: {scores['error']}")
     if report.get("intervals"):
-        for line in interval_lines(report["intervals"]):
+        for line in interval_lines(report["intervals"], report.get("calibration")):
             click.echo(line)
     if backtest:
         click.echo(f"backtest: mean over {backtest} origins")

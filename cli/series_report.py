@@ -181,8 +181,10 @@ def _scores(mase, done, method=None):
             f"{score_text(mase['networks'])} without it{others})")
 
 
-def interval_lines(intervals):
-    """Test coverage and MSIS of the model's and seasonal naive's intervals, as text lines."""
+def interval_lines(intervals, calibration=None):
+    """Test coverage and MSIS of the model's and seasonal naive's intervals, as text lines;
+    the title says where the errors are in units of a statistical partner's spread
+    (``calibration``'s ``scale``: 'spread')."""
     levels = list(intervals["model"])
     rows = [("", *(f"{kind} {L} %" for L in levels for kind in ("coverage", "MSIS")))]
     for who, label in (("model", "model"), ("seasonal_naive", "seasonal naive")):
@@ -190,7 +192,9 @@ def interval_lines(intervals):
         rows.append((label, *("n/a" if intervals[who][L][m] is None else
                               f"{intervals[who][L][m]:.{1 if m == 'coverage' else 3}f}"
                               for L in levels for m in ("coverage", "msis"))))
-    return ["intervals on the test:"] + aligned(rows)
+    spread = (calibration or {}).get("scale") == "spread"
+    return ["intervals on the test" + (" (calibrated in units of the statistical forecast's "
+                                       "own spread):" if spread else ":")] + aligned(rows)
 
 
 def panel_summary_lines(summary):

@@ -2,6 +2,8 @@
 their errors as their own models have them, checked against the errors they make on data
 their models are right for; and the intervals of a forecaster whose partner weighs all,
 in units of them (``intervals.calibration_errors``'s 'spread' scale)."""
+import json
+
 import numpy as np
 import pytest
 
@@ -266,3 +268,21 @@ def test_the_theta_spread_does_not_depend_on_the_level():
     np.testing.assert_allclose(PARTNER_SPREADS["theta"](y + 1e9, 6, 1),
                                PARTNER_SPREADS["theta"](y, 6, 1), rtol=1e-5)
     np.testing.assert_allclose(high_forecast - 1e9, PARTNERS["theta"](y, 6, 1), atol=1e-5)
+
+
+def test_the_report_says_the_intervals_are_in_units_of_the_spread(tmp_path):
+    from click.testing import CliRunner
+
+    from numbarnn.forecast.datasets import airline_path
+    from numbarnn_cli.main import cli
+
+    lines = open(airline_path()).read().splitlines()
+    data = tmp_path / "air60.csv"
+    data.write_text("\n".join([lines[0]] + lines[-60:]) + "\n")
+    result = CliRunner().invoke(cli, ["train-series", str(data), "--season", "12", "--level",
+                                      "80,95", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "intervals on the test (calibrated in units of the statistical forecast's own " \
+        "spread):" in result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["calibration"]["scale"] == "spread"
