@@ -441,10 +441,10 @@ class Forecaster:
                                  f"got {spread.size}" + ("" if np.all(np.isfinite(spread))
                                                          else ", not all finite"))
             floor = calibration.get("spread_floor")
-            if floor is not None:  # (as the calibration took each origin's, and past H its last)
+            if floor is not None:  # (each step's, and past H the last one's)
                 floor = np.asarray(floor, np.float64)
-                spread = np.maximum(spread, np.concatenate(
-                    [floor, np.full(max(0, values.size - floor.size), floor[-1])])[:values.size])
+                spread = np.maximum(spread, floor[np.minimum(np.arange(values.size),
+                                                             floor.size - 1)])
             width = spread_quantile(calibration["abs_errors"], level) * spread
             return self._floor(values - width), self._floor(values + width)
         conformity = calibration.get("conformity")
